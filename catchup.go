@@ -1,0 +1,204 @@
+package syncd
+
+import (
+	"context"
+	"errors"
+
+	"github.com/deltasync/syncd/revision"
+)
+
+// catchUp is a catch-up being prepared: planned under the document's lock,
+// completed (perhaps with store reads) outside it.
+type catchUp struct {
+	epoch  revision.Epoch
+	have   revision.Position
+	head   revision.Rev // the head when planned
+	target uint64       // d.submitted when planned: what must be durable before delivery
+	end    revision.Rev // the revision the catch-up brings the subscriber to
+	acked  string       // the client's watermark at end
+	client string
+
+	events []*Event // the answer, when no store read is needed
+
+	// A store read: operations (storeAfter, storeTo] from the store, then
+	// ringOps from memory; snapSize decides whether a snapshot is smaller.
+	needStore  bool
+	storeAfter revision.Rev
+	storeTo    revision.Rev
+	ringOps    []*Op
+	snapSize   int
+}
+
+// planLocked decides a catch-up from d's memory, which answers everything
+// but a client older than the ring. d.mu must be held.
+func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error) {
+	cu := &catchUp{
+		epoch:  d.epoch,
+		have:   req.Have,
+		head:   d.head,
+		target: d.submitted,
+		end:    d.head,
+		client: req.ClientID,
+	}
+	if req.ClientID != "" {
+		cu.acked = d.wms[req.ClientID].ReqID
+	}
+	have := req.Have
+	switch {
+	case !have.Known():
+		return cu, e.snapshotLocked(d, cu, nil)
+	case have.Epoch != d.epoch || have.Rev > d.head:
+		return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapEpoch})
+	case uint64(have.Rev)+1 >= d.ring.First():
+		ops := ringOps(d, have.Rev)
+		if opsSize(ops) > d.size {
+			return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapSmaller})
+		}
+		e.stats.catchUpDeltas.Add(1)
+		cu.events = e.pages(d.id, cu, ops)
+		return cu, nil
+	}
+	cu.needStore = true
+	cu.storeAfter = have.Rev
+	cu.storeTo = revision.Rev(d.ring.First() - 1)
+	cu.ringOps = ringOps(d, cu.storeTo)
+	cu.snapSize = d.size
+	return cu, nil
+}
+
+// ringOps returns the operations after rev that d's ring holds.
+func ringOps(d *document, after revision.Rev) []*Op {
+	if uint64(after) >= d.ring.Next()-1 {
+		return nil
+	}
+	ops := make([]*Op, 0, uint64(d.head-after))
+	d.ring.Range(uint64(after)+1, uint64(d.head), func(_ uint64, en entry) bool {
+		ops = append(ops, en.op)
+		return true
+	})
+	return ops
+}
+
+func opsSize(ops []*Op) int {
+	n := 0
+	for _, op := range ops {
+		n += op.EncodedSize()
+	}
+	return n
+}
+
+// snapshotLocked makes cu a snapshot of d's head, after gap (nil when the
+// client asked for a snapshot). d.mu must be held.
+func (e *Engine) snapshotLocked(d *document, cu *catchUp, gap *Gap) error {
+	state, err := d.snapshotLocked()
+	if err != nil {
+		return &Error{Code: CodeInternal, Message: "snapshot encoding failed", Doc: d.id, Err: err}
+	}
+	cu.head, cu.end, cu.target = d.head, d.head, d.submitted
+	if cu.client != "" {
+		cu.acked = d.wms[cu.client].ReqID
+	}
+	if gap != nil {
+		gap.ExpectedRev = cu.have.Rev
+		gap.ServerRev = d.head
+		gap.ResumeFrom = d.head
+		gap.BufferFirstRev = revision.Rev(d.ring.First())
+		e.stats.catchUpGap.Add(1)
+	} else {
+		e.stats.catchUpSnapshot.Add(1)
+	}
+	cu.events = []*Event{{
+		Kind:        EventSnapshot,
+		Doc:         d.id,
+		Epoch:       d.epoch,
+		Rev:         d.head,
+		State:       state,
+		Gap:         gap,
+		CatchUpDone: true,
+		AckedReqID:  cu.acked,
+	}}
+	return nil
+}
+
+// completeCatchUp finishes a plan: it reads the store when the plan needs
+// it, outside the document's lock, and falls back to a snapshot when the
+// operations are gone or larger than the document.
+func (e *Engine) completeCatchUp(ctx context.Context, d *document, cu *catchUp) ([]*Event, error) {
+	if !cu.needStore {
+		return cu.events, nil
+	}
+	var ops []*Op
+	size := opsSize(cu.ringOps)
+	after := cu.storeAfter
+	for after < cu.storeTo {
+		limit := e.opts.CatchUpPage
+		if n := int(cu.storeTo - after); n < limit {
+			limit = n
+		}
+		page, err := e.store.ReadOps(ctx, d.id, cu.epoch, after, limit)
+		switch {
+		case errors.Is(err, ErrGone):
+			return e.snapshotLater(d, cu, GapRetention)
+		case errors.Is(err, ErrNotFound):
+			return nil, errRetry // deleted meanwhile
+		case err != nil:
+			return nil, storeError(d.id, "read", err)
+		case len(page) == 0 || page[0].Rev != after+1:
+			return nil, &Error{Code: CodeInternal, Message: "store log does not continue where asked", Doc: d.id}
+		}
+		for _, op := range page {
+			if op.Rev > cu.storeTo {
+				break
+			}
+			size += op.EncodedSize()
+			ops = append(ops, op)
+			after = op.Rev
+		}
+		if size > cu.snapSize {
+			return e.snapshotLater(d, cu, GapSmaller)
+		}
+	}
+	ops = append(ops, cu.ringOps...)
+	e.stats.catchUpStore.Add(1)
+	return e.pages(d.id, cu, ops), nil
+}
+
+// snapshotLater turns cu into a snapshot of the current head, after a store
+// read showed deltas would not do.
+func (e *Engine) snapshotLater(d *document, cu *catchUp, reason GapReason) ([]*Event, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.gone || d.epoch != cu.epoch {
+		return nil, errRetry
+	}
+	if err := e.snapshotLocked(d, cu, &Gap{Reason: reason}); err != nil {
+		return nil, err
+	}
+	return cu.events, nil
+}
+
+// pages splits ops into catch-up events of at most CatchUpPage operations;
+// the last one carries the watermark. No operations give one empty event:
+// the answer to a client already at the head.
+func (e *Engine) pages(doc string, cu *catchUp, ops []*Op) []*Event {
+	page := e.opts.CatchUpPage
+	n := (len(ops) + page - 1) / page
+	if n == 0 {
+		n = 1
+	}
+	events := make([]*Event, 0, n)
+	for i := 0; i < len(ops) || len(events) == 0; i += page {
+		j := min(i+page, len(ops))
+		ev := &Event{Kind: EventDeltas, Doc: doc, Epoch: cu.epoch, Ops: ops[i:j]}
+		if j > i {
+			ev.FromRev, ev.ToRev = ops[i].Rev-1, ops[j-1].Rev
+		} else {
+			ev.FromRev, ev.ToRev = cu.have.Rev, cu.have.Rev
+		}
+		events = append(events, ev)
+	}
+	last := events[len(events)-1]
+	last.CatchUpDone = true
+	last.AckedReqID = cu.acked
+	return events
+}

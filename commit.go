@@ -1,0 +1,296 @@
+package syncd
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/deltasync/syncd/delta"
+	"github.com/deltasync/syncd/revision"
+)
+
+// Edit is a request to change a document.
+type Edit struct {
+	// ClientID identifies the client across connections. With ReqID it
+	// makes the edit idempotent: the engine keeps, per document and
+	// client, the highest request id it has decided (the watermark), and
+	// never applies an id at or below it.
+	ClientID string
+	// ReqID is the client's id for this edit, echoed in the committed
+	// operation. Ids of one client must increase (revision.CompareReqID).
+	ReqID string
+	// Base is the revision the client's view was at when it made the edit;
+	// it matters only when HasBase is set (see Policy).
+	Base    revision.Rev
+	HasBase bool
+	// Epoch, if set, must be the document's epoch; otherwise the edit is
+	// refused with CodeEpoch.
+	Epoch revision.Epoch
+	// Patch is a JSON Patch (an array) or a JSON Merge Patch (an object).
+	Patch json.RawMessage
+}
+
+// Commit applies an edit to a document, creating the document if it does
+// not exist, and returns the committed operation once it is durable in the
+// store. The document's state is decided in arrival order under its lock;
+// the fsync is shared with other edits (group commit) and not held under
+// the lock.
+//
+// A refused edit returns an *Error (see the Code constants) carrying the
+// document, the request id and the head revision; the refusal is recorded
+// in the client's watermark (durably, before Commit returns) so a resent id
+// is answered CodeDuplicate.
+//
+// ctx bounds the wait for the document to load and for the write: if it
+// ends first, Commit returns ctx.Err() and the edit may still commit.
+func (e *Engine) Commit(ctx context.Context, doc string, ed Edit) (*Op, error) {
+	if ed.ReqID != "" {
+		if err := revision.ValidateReqID(ed.ReqID); err != nil {
+			return nil, &Error{Code: CodeInvalid, Message: "invalid request id", Doc: doc, ReqID: ed.ReqID, Err: err}
+		}
+	}
+	patch, err := delta.ParsePatch(ed.Patch)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalid, Message: "invalid patch", Doc: doc, ReqID: ed.ReqID, Err: err}
+	}
+	kind := OpMerge
+	if patch.Kind() == delta.JSONPatch {
+		kind = OpPatch
+	}
+	payload, err := compactJSON(ed.Patch)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalid, Message: "invalid patch", Doc: doc, ReqID: ed.ReqID, Err: err}
+	}
+	idempotent := ed.ClientID != "" && ed.ReqID != ""
+	for {
+		d, err := e.acquire(ctx, doc, true)
+		if err != nil {
+			return nil, err
+		}
+		if idempotent {
+			if err := e.loadWatermark(ctx, d, ed.ClientID); err != nil {
+				return nil, err
+			}
+		}
+		d.mu.Lock()
+		if err := e.waitForRoomLocked(ctx, d); err != nil {
+			d.mu.Unlock()
+			return nil, err
+		}
+		if d.gone {
+			d.mu.Unlock()
+			continue
+		}
+		p, op, refusal := e.decideLocked(ctx, d, &ed, patch, kind, payload, idempotent)
+		d.mu.Unlock()
+		if p != nil {
+			select {
+			case <-p.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if p.err != nil {
+				return nil, p.err
+			}
+		}
+		if refusal != nil {
+			e.stats.refusals[refusal.Code].Add(1)
+			return nil, refusal
+		}
+		e.stats.ops.Add(1)
+		return op, nil
+	}
+}
+
+// waitForRoomLocked waits while half of d's ring is waiting for its fsync,
+// so that the ring always holds every operation that is not yet durable
+// (catch-up serves older ones from the store). d.mu is held on entry and on
+// return; it is released while waiting.
+func (e *Engine) waitForRoomLocked(ctx context.Context, d *document) error {
+	limit := revision.Rev(e.opts.RingSize / 2)
+	for !d.gone && d.head-d.durable >= limit {
+		ch := d.durableCh
+		d.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			d.mu.Lock()
+			return ctx.Err()
+		}
+		d.mu.Lock()
+	}
+	return nil
+}
+
+// loadWatermark makes sure d's cache holds clientID's watermark, reading it
+// from the store (outside d's lock) on first use.
+func (e *Engine) loadWatermark(ctx context.Context, d *document, clientID string) error {
+	d.mu.Lock()
+	_, ok := d.wms[clientID]
+	d.mu.Unlock()
+	if ok {
+		return nil
+	}
+	w, err := e.store.Watermark(ctx, d.id, clientID)
+	if err != nil {
+		return storeError(d.id, "watermark read", err)
+	}
+	d.mu.Lock()
+	// A decision made meanwhile has already filled the entry, from a
+	// watermark read by its own caller; keep the newer of the two.
+	if cur, ok := d.wms[clientID]; !ok || revision.CompareReqID(w.ReqID, cur.ReqID) > 0 {
+		d.wms[clientID] = w
+	}
+	d.mu.Unlock()
+	return nil
+}
+
+// decideLocked decides an edit under d's lock: refuse it, or apply it,
+// assign its revision and queue it. It returns the queued work to wait for
+// (nil for a duplicate, which changes nothing), and either the operation or
+// the refusal.
+func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch *delta.Patch, kind OpKind, payload json.RawMessage, idempotent bool) (*pending, *Op, *Error) {
+	now := e.opts.Now()
+	d.lastUsed = now
+	if d.absent {
+		e.recreateLocked(d)
+	}
+	refuse := func(code Code, msg string, cause error) (*pending, *Op, *Error) {
+		refusal := &Error{Code: code, Message: msg, Doc: d.id, ReqID: ed.ReqID, Head: d.head, Err: cause}
+		if !idempotent {
+			return nil, nil, refusal
+		}
+		d.wms[ed.ClientID] = d.wms[ed.ClientID].Advance(ed.ReqID)
+		p := &pending{decide: &Decide{Doc: d.id, ClientID: ed.ClientID, ReqID: ed.ReqID}}
+		e.submitLocked(d, p)
+		return p, nil, refusal
+	}
+
+	if idempotent && d.wms[ed.ClientID].Decided(ed.ReqID) {
+		return nil, nil, &Error{Code: CodeDuplicate, Message: fmt.Sprintf("request %s was already decided (watermark %s)", ed.ReqID, d.wms[ed.ClientID].ReqID), Doc: d.id, ReqID: ed.ReqID, Head: d.head}
+	}
+	if ed.Epoch != "" && ed.Epoch != d.epoch {
+		return refuse(CodeEpoch, fmt.Sprintf("epoch %s is not the document's (%s): rejoin", ed.Epoch, d.epoch), nil)
+	}
+	if ed.HasBase && ed.Base > d.head {
+		return refuse(CodeInvalid, fmt.Sprintf("base revision %d is ahead of the head %d", ed.Base, d.head), nil)
+	}
+	if d.policy == PolicyStrict && (!ed.HasBase || ed.Base != d.head) {
+		return refuse(CodeConflict, fmt.Sprintf("policy strict needs the base revision to be the head %d", d.head), nil)
+	}
+
+	ch, err := patch.Apply(&d.state)
+	if err != nil {
+		code := CodeInvalid
+		if errors.Is(err, delta.ErrPathNotFound) || errors.Is(err, delta.ErrTestFailed) {
+			code = CodePrecondition
+		}
+		return refuse(code, "patch does not apply", err)
+	}
+	undo := func(code Code, msg string) (*pending, *Op, *Error) {
+		ch.Undo(&d.state)
+		return refuse(code, msg, nil)
+	}
+	if _, ok := d.state.(map[string]any); !ok {
+		return undo(CodeInvalid, "a document's root must stay a JSON object")
+	}
+	if d.size+ch.SizeDelta > e.opts.MaxDocSize {
+		return undo(CodeTooLarge, fmt.Sprintf("the document would be %d bytes, over the limit of %d", d.size+ch.SizeDelta, e.opts.MaxDocSize))
+	}
+	if ed.HasBase && ed.Base < d.head && d.policy == PolicyRebase {
+		if code, msg := e.rebaseCheckLocked(d, ed.Base, ch.Paths); msg != "" {
+			return undo(code, msg)
+		}
+	}
+	if hook := e.opts.Validate; hook != nil {
+		if err := hook(ctx, &Validation{Doc: d.id, Edit: ed, State: d.state}); err != nil {
+			ch.Undo(&d.state)
+			var ee *Error
+			if errors.As(err, &ee) {
+				return refuse(ee.Code, ee.Message, ee.Err)
+			}
+			return refuse(CodeRejected, err.Error(), nil)
+		}
+	}
+
+	d.head++
+	d.size += ch.SizeDelta
+	op := &Op{
+		Rev:         d.head,
+		Kind:        kind,
+		Payload:     payload,
+		ClientID:    ed.ClientID,
+		ClientReqID: ed.ReqID,
+		Time:        now.UnixMilli(),
+	}
+	d.ring.Push(entry{op: op, paths: ch.Paths})
+	if idempotent {
+		d.wms[ed.ClientID] = d.wms[ed.ClientID].Advance(ed.ReqID)
+	}
+	p := &pending{append: &Append{Doc: d.id, Epoch: d.epoch, Op: op}}
+	d.sinceSnapshot++
+	if d.sinceSnapshot >= e.opts.SnapshotInterval {
+		if state, err := d.snapshotLocked(); err == nil {
+			p.snapshot = &Snapshot{Doc: d.id, Epoch: d.epoch, Rev: d.head, State: state}
+			d.sinceSnapshot = 0
+		} else {
+			e.log.Error("snapshot encoding failed", "doc", d.id, "err", err)
+		}
+	}
+	e.submitLocked(d, p)
+	return p, op, nil
+}
+
+// rebaseCheckLocked decides whether an edit based on base may be applied
+// at the head: only if no operation after base touched a path overlapping
+// the edit's. It returns a refusal code and message, or "" to apply.
+func (e *Engine) rebaseCheckLocked(d *document, base revision.Rev, paths delta.PathSet) (Code, string) {
+	if uint64(base)+1 < d.ring.First() {
+		return CodeConflict, fmt.Sprintf("base revision %d is too old to rebase on (oldest in memory %d): rebase on the head %d", base, d.ring.First(), d.head)
+	}
+	var clash revision.Rev
+	d.ring.Range(uint64(base)+1, uint64(d.head), func(seq uint64, en entry) bool {
+		if en.paths.Overlaps(paths) {
+			clash = revision.Rev(seq)
+			return false
+		}
+		return true
+	})
+	if clash != 0 {
+		return CodeConflict, fmt.Sprintf("revision %d changed a path this edit touches: rebase on the head %d", clash, d.head)
+	}
+	return 0, ""
+}
+
+// recreateLocked brings back a document deleted while in memory: it exists
+// again, empty, under the epoch the deletion chose. d.mu must be held.
+func (e *Engine) recreateLocked(d *document) {
+	d.absent = false
+	e.submitLocked(d, &pending{create: &Create{Doc: d.id, Epoch: d.epoch, Time: e.opts.Now().UnixMilli()}})
+}
+
+// compactJSON returns a compact copy of raw (the caller may reuse raw).
+func compactJSON(raw json.RawMessage) (json.RawMessage, error) {
+	if !hasSpace(raw) {
+		return bytes.Clone(raw), nil
+	}
+	var b bytes.Buffer
+	b.Grow(len(raw))
+	if err := json.Compact(&b, raw); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// hasSpace reports whether raw has any JSON whitespace byte, inside strings
+// or not; the fast path above needs only "certainly none".
+func hasSpace(raw []byte) bool {
+	for _, c := range raw {
+		if c == ' ' || c == '\n' || c == '\t' || c == '\r' {
+			return true
+		}
+	}
+	return false
+}

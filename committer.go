@@ -1,0 +1,317 @@
+package syncd
+
+import (
+	"sync"
+	"time"
+
+	"github.com/deltasync/syncd/revision"
+)
+
+// pending is one unit of work for the committer: the records of one
+// decision (an operation with perhaps a snapshot, a refusal's watermark, a
+// creation or a deletion), what to deliver once they are durable, and how
+// to tell the waiting caller.
+type pending struct {
+	doc *document
+
+	create   *Create
+	append   *Append
+	decide   *Decide
+	snapshot *Snapshot
+	del      *Delete
+	recreate *Create // with del: the document lives on under a new epoch
+
+	// reset, with del and recreate, is the event subscribers receive once
+	// the new epoch is durable.
+	reset *Event
+
+	done chan struct{} // closed when the records are durable or failed
+	err  error         // set before done is closed
+}
+
+func (p *pending) records(dst []Record) []Record {
+	if p.create != nil {
+		dst = append(dst, Record{Create: p.create})
+	}
+	if p.del != nil {
+		dst = append(dst, Record{Delete: p.del})
+	}
+	if p.recreate != nil {
+		dst = append(dst, Record{Create: p.recreate})
+	}
+	if p.append != nil {
+		dst = append(dst, Record{Append: p.append})
+	}
+	if p.snapshot != nil {
+		dst = append(dst, Record{Snapshot: p.snapshot})
+	}
+	if p.decide != nil {
+		dst = append(dst, Record{Decide: p.decide})
+	}
+	return dst
+}
+
+// commitQueue is the FIFO between documents and the committer. Documents
+// push to it while holding their own lock, which is what keeps each
+// document's records in revision order; pushing never blocks.
+type commitQueue struct {
+	mu       sync.Mutex
+	items    []*pending
+	isClosed bool
+	wake     chan struct{} // capacity 1: "there is work"
+	closed   chan struct{} // closed by close
+}
+
+func newCommitQueue() *commitQueue {
+	return &commitQueue{wake: make(chan struct{}, 1), closed: make(chan struct{})}
+}
+
+// push queues p; false if the queue is closed.
+func (q *commitQueue) push(p *pending) bool {
+	q.mu.Lock()
+	if q.isClosed {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, p)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// take waits for work and returns everything queued, swapping in buf as the
+// new backing slice. It returns ok=false once the queue is closed and empty.
+func (q *commitQueue) take(buf []*pending) (batch []*pending, ok bool) {
+	for {
+		q.mu.Lock()
+		if len(q.items) > 0 {
+			batch, q.items = q.items, buf[:0]
+			q.mu.Unlock()
+			return batch, true
+		}
+		if q.isClosed {
+			q.mu.Unlock()
+			return nil, false
+		}
+		q.mu.Unlock()
+		select {
+		case <-q.wake:
+		case <-q.closed:
+		}
+	}
+}
+
+func (q *commitQueue) close() {
+	q.mu.Lock()
+	if !q.isClosed {
+		q.isClosed = true
+		close(q.closed)
+	}
+	q.mu.Unlock()
+}
+
+// submitLocked queues p for d. d.mu must be held: holding it is what orders
+// d's records. If the engine is closing, p fails at once.
+func (e *Engine) submitLocked(d *document, p *pending) {
+	p.doc = d
+	p.done = make(chan struct{})
+	d.submitted++
+	if !e.queue.push(p) {
+		p.err = errClosed
+		close(p.done)
+		d.advanceCompletedLocked(1, 0)
+	}
+}
+
+// commitLoop is the committer goroutine: it takes everything queued, writes
+// it to the store in one Commit (one fsync for many edits of many
+// documents), then marks it durable, delivers it to subscribers in
+// revision order and wakes the callers. While it waits for one fsync, the
+// next batch accumulates in the queue.
+func (e *Engine) commitLoop() {
+	var (
+		batch, spare []*pending
+		recs         []Record
+		ok           bool
+	)
+	for {
+		batch, ok = e.queue.take(spare)
+		if !ok {
+			return
+		}
+		recs = recs[:0]
+		live := batch[:0:0]
+		for _, p := range batch {
+			if p.doc.broken {
+				// A write of this document failed after p was queued: p
+				// was decided against a state that never became durable.
+				p.err = &Error{Code: CodeUnavailable, Message: "an earlier write of the document failed; retry", Doc: p.doc.id}
+				e.finishFailed(p)
+				continue
+			}
+			recs = p.records(recs)
+			live = append(live, p)
+		}
+		if len(recs) > 0 {
+			start := time.Now()
+			err := e.store.Commit(e.ctx, recs)
+			e.stats.observeCommit(len(recs), time.Since(start), err)
+			if err != nil {
+				e.failBatch(live, err)
+			} else {
+				e.finishBatch(live)
+			}
+		}
+		clear(batch)
+		spare = batch[:0]
+	}
+}
+
+// finishFailed completes a pending that never reached the store.
+func (e *Engine) finishFailed(p *pending) {
+	d := p.doc
+	d.mu.Lock()
+	d.advanceCompletedLocked(1, 0)
+	d.mu.Unlock()
+	close(p.done)
+}
+
+// finishBatch runs after a successful Commit: per document, in queue order,
+// it advances the durable revision, delivers the operations to subscribers
+// (consecutive operations of one document as one event, and a reset after a
+// deletion), and then wakes the callers.
+func (e *Engine) finishBatch(batch []*pending) {
+	// segment is a run of one document's operations of one epoch, and the
+	// reset that ends it, if a deletion did.
+	type segment struct {
+		epoch revision.Epoch
+		ops   []*Op
+		reset *Event
+	}
+	type run struct {
+		d    *document
+		n    uint64
+		segs []segment
+	}
+	var order []*run
+	byDoc := make(map[*document]*run, 4)
+	for _, p := range batch {
+		r := byDoc[p.doc]
+		if r == nil {
+			r = &run{d: p.doc}
+			byDoc[p.doc] = r
+			order = append(order, r)
+		}
+		r.n++
+		if p.append != nil {
+			if len(r.segs) == 0 || r.segs[len(r.segs)-1].reset != nil {
+				r.segs = append(r.segs, segment{epoch: p.append.Epoch})
+			}
+			seg := &r.segs[len(r.segs)-1]
+			seg.ops = append(seg.ops, p.append.Op)
+		}
+		if p.reset != nil {
+			if len(r.segs) == 0 || r.segs[len(r.segs)-1].reset != nil {
+				r.segs = append(r.segs, segment{})
+			}
+			r.segs[len(r.segs)-1].reset = p.reset
+		}
+	}
+	for _, r := range order {
+		d := r.d
+		var last revision.Rev
+		resets := false
+		for _, seg := range r.segs {
+			if seg.reset != nil {
+				resets, last = true, 0
+			}
+			if len(seg.ops) > 0 {
+				last = seg.ops[len(seg.ops)-1].Rev
+			}
+		}
+		d.mu.Lock()
+		if resets {
+			// After a deletion the durable revision restarts with the
+			// new epoch.
+			d.durable = 0
+		}
+		d.advanceCompletedLocked(r.n, last)
+		d.mu.Unlock()
+
+		d.subsMu.Lock()
+		for _, seg := range r.segs {
+			deliverOpsLocked(d, seg.epoch, seg.ops)
+			if seg.reset != nil {
+				for _, s := range d.subs {
+					s.deliverResetLocked(seg.reset)
+				}
+			}
+		}
+		d.subsMu.Unlock()
+	}
+	e.stats.commits.Add(uint64(len(batch)))
+	for _, p := range batch {
+		close(p.done)
+	}
+}
+
+// deliverOpsLocked sends ops (consecutive, of one epoch) to every
+// subscriber of d as one shared event. d.subsMu must be held.
+func deliverOpsLocked(d *document, epoch revision.Epoch, ops []*Op) {
+	if len(ops) == 0 || len(d.subs) == 0 {
+		return
+	}
+	ev := &Event{
+		Kind:    EventDeltas,
+		Doc:     d.id,
+		Epoch:   epoch,
+		FromRev: ops[0].Rev - 1,
+		ToRev:   ops[len(ops)-1].Rev,
+		Ops:     ops,
+		Live:    true,
+	}
+	for _, s := range d.subs {
+		s.deliverLiveLocked(ev)
+	}
+}
+
+// failBatch runs after a failed Commit. Nothing of the batch is durable, so
+// nothing is acknowledged: every caller gets CodeUnavailable, and each
+// document of the batch is dropped from memory (its in-memory state ran
+// ahead of the store) so that the next use reloads it from the store. Its
+// subscribers are told to resync: they saw only durable operations, so
+// they are still consistent and rejoin from where they are.
+func (e *Engine) failBatch(batch []*pending, err error) {
+	e.log.Error("store commit failed", "records", len(batch), "err", err)
+	seen := make(map[*document]bool, 4)
+	for _, p := range batch {
+		p.err = storeError(p.doc.id, "commit", err)
+		if CodeOf(p.err) == CodeInternal {
+			p.err.(*Error).Code = CodeUnavailable
+		}
+		if !seen[p.doc] {
+			seen[p.doc] = true
+			e.breakDocument(p.doc)
+		}
+		e.finishFailed(p)
+	}
+}
+
+// breakDocument drops d after a failed write; see failBatch.
+func (e *Engine) breakDocument(d *document) {
+	d.broken = true // read only by the committer goroutine, which sets it
+	d.mu.Lock()
+	d.gone = true
+	d.mu.Unlock()
+	e.forget(d)
+	d.subsMu.Lock()
+	subs := d.subs
+	d.subs = nil
+	for _, s := range subs {
+		s.dropLocked(ResyncStoreFailure)
+	}
+	d.subsMu.Unlock()
+}

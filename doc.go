@@ -1,0 +1,53 @@
+// Package syncd is the sync engine: it keeps shared JSON documents, orders
+// their edits, makes them durable before acknowledging them, answers "what
+// did I miss since revision N", and fans committed operations out to
+// subscribers. It has no network code: package server puts it on the wire,
+// and a Go program can embed it directly.
+//
+// # Vocabulary
+//
+// A document is a JSON object named by an id (see [ValidateDocID]). Every
+// committed change is an [Op] with the next revision of the document's
+// history; a history is named by an epoch (package revision), which changes
+// when the document is deleted and created again. An [Edit] is a request to
+// change a document: a JSON Patch or JSON Merge Patch, perhaps with the
+// revision it was based on, and the client's id and request id, which make
+// it idempotent. A [Store] holds documents durably; the engine is its only
+// writer.
+//
+// # Guarantees
+//
+//   - Total order: revisions of a document are 1, 2, 3, … with no gaps,
+//     and every subscriber sees operations in that order.
+//   - Durable before acknowledged: [Engine.Commit] returns, and
+//     subscribers receive an operation, only after the store's Commit for
+//     it returned (for bbolt: fsynced).
+//   - Exactly once: an edit whose (client id, request id) is at or below
+//     the client's watermark is never applied again; the watermark is
+//     written with the operation, or with the refusal, in one record.
+//   - No partial history: [Engine.Subscribe] delivers every operation
+//     after the subscriber's revision, or a snapshot with a [Gap] saying
+//     why, then every later operation, with no gap and no duplicate.
+//
+// # How a commit flows
+//
+// Under the document's lock the engine checks the edit (watermark, epoch,
+// policy), applies it to the in-memory state, assigns the revision, pushes
+// it to the document's ring of recent operations and queues its records
+// for the committer — and releases the lock. The committer goroutine writes
+// everything queued, from every document, in one [Store.Commit] (group
+// commit: one fsync for many edits), then advances each document's durable
+// revision, delivers the operations to subscribers, and wakes the
+// committers. The lock is never held across store I/O. A failed write
+// drops the documents involved from memory (their state ran ahead of the
+// store); their subscribers get [EventResync] and rejoin, and nothing
+// that was not durable was ever acknowledged or delivered.
+//
+// # Traps
+//
+//   - A [Sink] runs with the document's delivery lock held: it must not
+//     block or call the engine for the same document.
+//   - Ops and live Events are shared between subscribers: never modify them.
+//   - The Validate hook runs under the document's lock: keep it fast.
+//   - The engine does not own the store: close the engine, then the store.
+package syncd

@@ -1,0 +1,115 @@
+package syncd
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+
+	"github.com/deltasync/syncd/delta"
+	"github.com/deltasync/syncd/revision"
+	"github.com/deltasync/syncd/ringbuf"
+)
+
+// entry is what a document's ring holds for each recent operation: the
+// operation and the paths it touched, for rebase checks.
+type entry struct {
+	op    *Op
+	paths delta.PathSet
+}
+
+// document is one loaded document. Two locks guard it, always taken in the
+// order mu, then subsMu (never the reverse):
+//
+//   - mu guards the history: state, head, ring, watermarks, the queue
+//     counters. It is held only for in-memory work — checking, applying,
+//     assigning a revision, queueing the write — never across store I/O
+//     or an fsync (the committer goroutine does those).
+//   - subsMu guards the subscribers and serialises deliveries to them, so
+//     that each subscriber sees events in revision order. Sinks run under
+//     it and must not block.
+type document struct {
+	id     string
+	policy Policy
+
+	// broken is set by the committer goroutine, and read only by it, when
+	// a write of this document failed; see Engine.failBatch.
+	broken bool
+
+	// ready is closed when loading has finished; loadErr is then final.
+	ready   chan struct{}
+	loadErr error
+
+	mu sync.Mutex
+	// gone is set when the document was unloaded, deleted without
+	// subscribers, or broken by a failed write; holders must look it up
+	// again.
+	gone bool
+	// absent is set when the document was deleted but is still in memory
+	// (writes may be queued behind the deletion): a read treats it as not
+	// found, and a write creates it again under the new epoch.
+	absent        bool
+	epoch         revision.Epoch
+	state         any // the head state (ahead of the durable state while writes are in flight)
+	size          int // delta.Size(state)
+	head          revision.Rev
+	ring          *ringbuf.Ring[entry]
+	first         revision.Rev // oldest revision the store still holds (retention)
+	wms           map[string]revision.Watermark
+	sinceSnapshot int
+	// snapCache is the encoded state at snapCacheRev, reused by joins at
+	// the same head.
+	snapCache    json.RawMessage
+	snapCacheRev revision.Rev
+	snapCacheOK  bool
+	// submitted counts writes queued for the store; completed counts those
+	// the committer has finished (durable, or failed and the document
+	// broken). durable is the newest durable revision. durableCh is closed
+	// and replaced whenever completed advances.
+	submitted uint64
+	completed uint64
+	durable   revision.Rev
+	durableCh chan struct{}
+	lastUsed  time.Time
+
+	subsMu sync.Mutex
+	subs   []*Subscription
+	// presence is this document's room: client id → state. Guarded by
+	// subsMu, since every change is also a delivery.
+	presence map[string]json.RawMessage
+}
+
+func newDocument(id string, policy Policy) *document {
+	return &document{
+		id:        id,
+		policy:    policy,
+		ready:     make(chan struct{}),
+		wms:       make(map[string]revision.Watermark),
+		durableCh: make(chan struct{}),
+		presence:  make(map[string]json.RawMessage),
+	}
+}
+
+// snapshotLocked returns the encoded head state, from the cache when the
+// head has not moved. d.mu must be held.
+func (d *document) snapshotLocked() (json.RawMessage, error) {
+	if d.snapCacheOK && d.snapCacheRev == d.head {
+		return d.snapCache, nil
+	}
+	b, err := delta.Encode(d.state)
+	if err != nil {
+		return nil, err
+	}
+	d.snapCache, d.snapCacheRev, d.snapCacheOK = b, d.head, true
+	return b, nil
+}
+
+// advanceCompleted records n finished writes up to revision rev (0: no
+// operation among them) and wakes waiters. d.mu must be held.
+func (d *document) advanceCompletedLocked(n uint64, rev revision.Rev) {
+	d.completed += n
+	if rev > d.durable {
+		d.durable = rev
+	}
+	close(d.durableCh)
+	d.durableCh = make(chan struct{})
+}

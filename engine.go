@@ -1,0 +1,285 @@
+package syncd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/deltasync/syncd/delta"
+	"github.com/deltasync/syncd/revision"
+	"github.com/deltasync/syncd/ringbuf"
+)
+
+// Engine keeps documents: it orders their edits, makes them durable in a
+// [Store] before acknowledging them, answers catch-up requests and fans
+// committed operations out to subscribers. It is safe for concurrent use.
+//
+// An Engine owns two goroutines, both stopped by [Engine.Close]: the
+// committer, which writes queued records to the store in batches (group
+// commit) and then acknowledges and delivers them, and the janitor, which
+// unloads idle documents.
+type Engine struct {
+	opts  Options
+	store Store
+	log   *slog.Logger
+	stats stats
+
+	ctx    context.Context // cancelled by Close; the store calls run under it
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	queue *commitQueue
+
+	mu     sync.Mutex // guards docs and closed; never taken while holding a document's lock
+	docs   map[string]*document
+	closed bool
+}
+
+// Open starts an engine over store. The engine does not own the store: close
+// the engine first, then the store.
+func Open(store Store, opts Options) (*Engine, error) {
+	if store == nil {
+		return nil, errors.New("syncd: Open needs a store")
+	}
+	o := opts.withDefaults()
+	if o.RingSize < 2 {
+		return nil, fmt.Errorf("syncd: RingSize must be at least 2, got %d", o.RingSize)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Engine{
+		opts:   o,
+		store:  store,
+		log:    o.Logger,
+		ctx:    ctx,
+		cancel: cancel,
+		queue:  newCommitQueue(),
+		docs:   make(map[string]*document),
+	}
+	e.wg.Add(2)
+	go func() { defer e.wg.Done(); e.commitLoop() }()
+	go func() { defer e.wg.Done(); e.janitor() }()
+	return e, nil
+}
+
+// Close stops the engine: new calls fail with CodeClosed, writes already
+// queued are committed (or failed) and acknowledged, and the engine's
+// goroutines exit. It does not close the store. It is safe to call twice.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		e.wg.Wait()
+		return nil
+	}
+	e.closed = true
+	e.mu.Unlock()
+	e.queue.close()
+	e.wg.Wait()
+	e.cancel()
+	return nil
+}
+
+// Store returns the store the engine writes to.
+func (e *Engine) Store() Store { return e.store }
+
+var errClosed = &Error{Code: CodeClosed, Message: "engine is closed"}
+
+// acquire returns the loaded document id, loading it if needed. With create,
+// a document that does not exist is created (empty, revision 0, a new
+// epoch); without, it is CodeNotFound. The caller must lock d.mu and check
+// d.gone, and call acquire again if it is set.
+func (e *Engine) acquire(ctx context.Context, id string, create bool) (*document, error) {
+	if err := ValidateDocID(id); err != nil {
+		return nil, err
+	}
+	for {
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			return nil, errClosed
+		}
+		d := e.docs[id]
+		if d == nil {
+			d = newDocument(id, e.opts.policyFor(id))
+			e.docs[id] = d
+			e.mu.Unlock()
+			// Load under the engine's context, not the caller's: other
+			// callers wait for this load and must not inherit a
+			// cancellation that is not theirs.
+			d.loadErr = e.load(e.ctx, d, create)
+			if d.loadErr != nil {
+				e.forget(d)
+			}
+			close(d.ready)
+			if d.loadErr != nil {
+				return nil, d.loadErr
+			}
+			return d, nil
+		}
+		e.mu.Unlock()
+		select {
+		case <-d.ready:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if d.loadErr != nil {
+			if create && CodeOf(d.loadErr) == CodeNotFound {
+				continue // loaded by a reader that would not create it
+			}
+			return nil, d.loadErr
+		}
+		return d, nil
+	}
+}
+
+// forget removes d from the table if it is still there.
+func (e *Engine) forget(d *document) {
+	e.mu.Lock()
+	if e.docs[d.id] == d {
+		delete(e.docs, d.id)
+	}
+	e.mu.Unlock()
+}
+
+func newEpoch() revision.Epoch {
+	return revision.Epoch(ulid.Make().String())
+}
+
+// load reads d from the store and replays its tail, or creates it.
+func (e *Engine) load(ctx context.Context, d *document, create bool) error {
+	sd, err := e.store.Load(ctx, d.id)
+	if errors.Is(err, ErrNotFound) {
+		if !create {
+			return &Error{Code: CodeNotFound, Message: "no such document", Doc: d.id}
+		}
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		e.resetLocked(d, newEpoch())
+		d.lastUsed = e.opts.Now()
+		e.submitLocked(d, &pending{create: &Create{Doc: d.id, Epoch: d.epoch, Time: d.lastUsed.UnixMilli()}})
+		return nil
+	}
+	if err != nil {
+		return storeError(d.id, "load", err)
+	}
+	var state any = map[string]any{}
+	if len(sd.SnapshotState) > 0 {
+		if state, err = delta.Decode(sd.SnapshotState); err != nil {
+			return &Error{Code: CodeInternal, Message: "stored snapshot does not decode", Doc: d.id, Err: err}
+		}
+	}
+	ring := ringbuf.New[entry](e.opts.RingSize, uint64(sd.SnapshotRev)+1)
+	for _, op := range sd.Tail {
+		if op.Rev != revision.Rev(ring.Next()) {
+			return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored log skips from %d to %d", ring.Next()-1, op.Rev), Doc: d.id}
+		}
+		p, err := delta.ParsePatch(op.Payload)
+		if err != nil {
+			return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored operation %d does not parse", op.Rev), Doc: d.id, Err: err}
+		}
+		ch, err := p.Apply(&state)
+		if err != nil {
+			return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored operation %d does not apply", op.Rev), Doc: d.id, Err: err}
+		}
+		ring.Push(entry{op: op, paths: ch.Paths})
+	}
+	if revision.Rev(ring.Next()-1) != sd.Meta.Head {
+		return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored log ends at %d, head is %d", ring.Next()-1, sd.Meta.Head), Doc: d.id}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.epoch = sd.Meta.Epoch
+	d.state = state
+	d.size = delta.Size(state)
+	d.head = sd.Meta.Head
+	d.durable = sd.Meta.Head
+	d.ring = ring
+	d.first = sd.Meta.First
+	d.sinceSnapshot = len(sd.Tail)
+	d.lastUsed = e.opts.Now()
+	return nil
+}
+
+// resetLocked makes d an empty document of a new epoch. d.mu must be held.
+func (e *Engine) resetLocked(d *document, epoch revision.Epoch) {
+	d.epoch = epoch
+	d.state = map[string]any{}
+	d.size = 2 // "{}"
+	d.head = 0
+	d.durable = 0
+	d.first = 1
+	d.ring = ringbuf.New[entry](e.opts.RingSize, 1)
+	d.sinceSnapshot = 0
+	d.snapCacheOK = false
+	clear(d.wms)
+}
+
+// storeError wraps a store failure as an engine error.
+func storeError(doc, what string, err error) error {
+	code := CodeInternal
+	if errors.Is(err, ErrUnavailable) {
+		code = CodeUnavailable
+	}
+	return &Error{Code: code, Message: "store " + what + " failed", Doc: doc, Err: err}
+}
+
+// janitor unloads documents that have been idle for IdleTimeout.
+func (e *Engine) janitor() {
+	every := e.opts.IdleTimeout / 2
+	if every < 10*time.Millisecond {
+		every = 10 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-e.queue.closed:
+			return
+		case <-t.C:
+			e.unloadIdle()
+		}
+	}
+}
+
+func (e *Engine) unloadIdle() {
+	now := e.opts.Now()
+	e.mu.Lock()
+	var idle []*document
+	for _, d := range e.docs {
+		select {
+		case <-d.ready:
+		default:
+			continue // still loading
+		}
+		idle = append(idle, d)
+	}
+	e.mu.Unlock()
+	for _, d := range idle {
+		d.mu.Lock()
+		d.subsMu.Lock()
+		unload := !d.gone && d.completed == d.submitted && len(d.subs) == 0 &&
+			len(d.presence) == 0 && now.Sub(d.lastUsed) >= e.opts.IdleTimeout
+		if unload {
+			d.gone = true
+		}
+		d.subsMu.Unlock()
+		d.mu.Unlock()
+		if unload {
+			e.forget(d)
+		}
+	}
+}
+
+// Loaded returns how many documents are in memory.
+func (e *Engine) Loaded() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.docs)
+}

@@ -1,0 +1,140 @@
+package syncd
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Options configure an [Engine]. The zero value is ready to use: every field
+// documents its default.
+type Options struct {
+	// RingSize is how many recent operations each loaded document keeps in
+	// memory for catch-up and rebase checks. Default 1024. It also bounds
+	// the operations of one document waiting for their fsync: a committer
+	// waits when half the ring is not yet durable.
+	RingSize int
+
+	// SnapshotInterval is how many operations pass between the snapshots
+	// the engine writes to the store. Default 1000. Loading a document
+	// replays at most this many operations.
+	SnapshotInterval int
+
+	// MaxDocSize is the largest encoded size of a document, in bytes. An
+	// edit that would make it larger is refused with CodeTooLarge.
+	// Default 1 MiB.
+	MaxDocSize int
+
+	// CatchUpPage is the most operations one catch-up event carries; a
+	// longer catch-up is delivered as several events. Default 512.
+	CatchUpPage int
+
+	// Policies chooses the conflict policy by document-id prefix: the
+	// longest matching prefix wins; documents no prefix matches use
+	// PolicyRebase.
+	Policies map[string]Policy
+
+	// Validate, if set, is called for every edit after it has been applied
+	// in memory and before it is committed, with the document as it would
+	// become. Returning an error refuses the edit (an *Error keeps its
+	// code; any other error refuses with CodeRejected) and the document is
+	// left as it was. It runs under the document's lock: keep it fast, do
+	// no I/O, and do not modify the state or call into the engine.
+	Validate func(ctx context.Context, v *Validation) error
+
+	// IdleTimeout is how long a document with no subscribers, presence or
+	// writes stays in memory. Default 1 minute.
+	IdleTimeout time.Duration
+
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+
+	// Logger receives the engine's logs. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Validation is what a validation hook sees.
+type Validation struct {
+	Doc  string
+	Edit *Edit
+	// State is the document as it would be after the edit: decoded JSON
+	// (map[string]any at the root; numbers are json.Number). Read only.
+	State any
+}
+
+// Policy decides what happens to an edit whose base revision is behind the
+// document's head.
+type Policy uint8
+
+const (
+	// PolicyRebase applies such an edit unless an operation committed
+	// after its base revision touched an overlapping path; then it is
+	// refused with CodeConflict. An edit without a base is applied.
+	PolicyRebase Policy = iota
+	// PolicyLWW always applies edits in arrival order (last writer wins).
+	PolicyLWW
+	// PolicyStrict requires a base revision equal to the head.
+	PolicyStrict
+)
+
+// ParsePolicy parses "rebase", "lww" or "strict".
+func ParsePolicy(s string) (Policy, bool) {
+	switch s {
+	case "rebase":
+		return PolicyRebase, true
+	case "lww":
+		return PolicyLWW, true
+	case "strict":
+		return PolicyStrict, true
+	}
+	return 0, false
+}
+
+// String names the policy.
+func (p Policy) String() string {
+	switch p {
+	case PolicyLWW:
+		return "lww"
+	case PolicyStrict:
+		return "strict"
+	}
+	return "rebase"
+}
+
+func (o *Options) withDefaults() Options {
+	c := *o
+	if c.RingSize <= 0 {
+		c.RingSize = 1024
+	}
+	if c.SnapshotInterval <= 0 {
+		c.SnapshotInterval = 1000
+	}
+	if c.MaxDocSize <= 0 {
+		c.MaxDocSize = 1 << 20
+	}
+	if c.CatchUpPage <= 0 {
+		c.CatchUpPage = 512
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// policyFor returns the policy of a document id: longest prefix wins.
+func (o *Options) policyFor(doc string) Policy {
+	best, bestLen := PolicyRebase, -1
+	for prefix, p := range o.Policies {
+		if len(prefix) > bestLen && strings.HasPrefix(doc, prefix) {
+			best, bestLen = p, len(prefix)
+		}
+	}
+	return best
+}

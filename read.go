@@ -1,0 +1,159 @@
+package syncd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/deltasync/syncd/revision"
+)
+
+// Snapshot is a document's whole state at a revision.
+type DocSnapshot struct {
+	Doc   string
+	Epoch revision.Epoch
+	Rev   revision.Rev
+	State []byte // compact JSON
+}
+
+// Snapshot returns the document's state at its newest durable revision. A
+// document that does not exist is CodeNotFound (reading never creates).
+func (e *Engine) Snapshot(ctx context.Context, doc string) (*DocSnapshot, error) {
+	for {
+		d, err := e.acquire(ctx, doc, false)
+		if err != nil {
+			return nil, err
+		}
+		d.mu.Lock()
+		if d.gone {
+			d.mu.Unlock()
+			continue
+		}
+		if d.absent {
+			d.mu.Unlock()
+			return nil, &Error{Code: CodeNotFound, Message: "no such document", Doc: doc}
+		}
+		state, err := d.snapshotLocked()
+		snap := &DocSnapshot{Doc: doc, Epoch: d.epoch, Rev: d.head, State: state}
+		target := d.submitted
+		d.mu.Unlock()
+		if err != nil {
+			return nil, &Error{Code: CodeInternal, Message: "snapshot encoding failed", Doc: doc, Err: err}
+		}
+		if err := e.waitCompleted(ctx, d, target); err != nil {
+			if errors.Is(err, errRetry) {
+				continue
+			}
+			return nil, err
+		}
+		return snap, nil
+	}
+}
+
+// ReadOps returns up to limit durable operations of doc after revision
+// after, from memory or the store, with the document's epoch and durable
+// head. Operations trimmed by retention are CodeGone; an after beyond the
+// head is CodeInvalid.
+func (e *Engine) ReadOps(ctx context.Context, doc string, after revision.Rev, limit int) (revision.Epoch, revision.Rev, []*Op, error) {
+	if limit <= 0 {
+		limit = e.opts.CatchUpPage
+	}
+	for {
+		d, err := e.acquire(ctx, doc, false)
+		if err != nil {
+			return "", 0, nil, err
+		}
+		d.mu.Lock()
+		if d.gone {
+			d.mu.Unlock()
+			continue
+		}
+		if d.absent {
+			d.mu.Unlock()
+			return "", 0, nil, &Error{Code: CodeNotFound, Message: "no such document", Doc: doc}
+		}
+		epoch, durable := d.epoch, d.durable
+		if after > durable {
+			d.mu.Unlock()
+			return epoch, durable, nil, &Error{Code: CodeInvalid, Message: fmt.Sprintf("revision %d is ahead of the head %d", after, durable), Doc: doc, Head: durable}
+		}
+		if uint64(after)+1 >= d.ring.First() {
+			var ops []*Op
+			d.ring.Range(uint64(after)+1, uint64(durable), func(_ uint64, en entry) bool {
+				ops = append(ops, en.op)
+				return len(ops) < limit
+			})
+			d.mu.Unlock()
+			return epoch, durable, ops, nil
+		}
+		d.mu.Unlock()
+		ops, err := e.store.ReadOps(ctx, doc, epoch, after, limit)
+		switch {
+		case errors.Is(err, ErrGone):
+			return epoch, durable, nil, &Error{Code: CodeGone, Message: fmt.Sprintf("operations after %d are no longer retained; read a snapshot", after), Doc: doc, Head: durable}
+		case errors.Is(err, ErrNotFound):
+			continue // deleted meanwhile: look again
+		case err != nil:
+			return "", 0, nil, storeError(doc, "read", err)
+		}
+		return epoch, durable, ops, nil
+	}
+}
+
+// List returns the metadata of up to limit stored documents with ids after
+// after, in id order.
+func (e *Engine) List(ctx context.Context, after string, limit int) ([]DocMeta, error) {
+	metas, err := e.store.List(ctx, after, limit)
+	if err != nil {
+		return nil, storeError("", "list", err)
+	}
+	return metas, nil
+}
+
+// Delete deletes a document: its history, snapshots and watermarks. If it
+// has subscribers, it lives on for them, empty, under a new epoch, and each
+// receives a snapshot with a Gap of reason epoch; otherwise it is gone, and
+// using it again creates it under a new epoch. Deleting a document that
+// does not exist is CodeNotFound.
+func (e *Engine) Delete(ctx context.Context, doc string) error {
+	for {
+		d, err := e.acquire(ctx, doc, false)
+		if err != nil {
+			return err
+		}
+		d.mu.Lock()
+		if d.gone {
+			d.mu.Unlock()
+			continue
+		}
+		if d.absent {
+			d.mu.Unlock()
+			return &Error{Code: CodeNotFound, Message: "no such document", Doc: doc}
+		}
+		old := d.head
+		e.resetLocked(d, newEpoch())
+		d.subsMu.Lock()
+		inUse := len(d.subs) > 0 || len(d.presence) > 0
+		d.subsMu.Unlock()
+		p := &pending{del: &Delete{Doc: doc}}
+		if inUse {
+			now := e.opts.Now().UnixMilli()
+			p.recreate = &Create{Doc: doc, Epoch: d.epoch, Time: now}
+			p.reset = &Event{
+				Kind: EventSnapshot, Doc: doc, Epoch: d.epoch, Rev: 0, State: []byte("{}"),
+				Gap:         &Gap{Reason: GapEpoch, ExpectedRev: old, BufferFirstRev: 1},
+				CatchUpDone: true,
+			}
+		} else {
+			d.absent = true
+		}
+		e.submitLocked(d, p)
+		d.mu.Unlock()
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return p.err
+	}
+}

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Checks that packages import only what docs/architecture.md (DESIGN §3)
+# allows: the arrows point one way, the wire and SDK never link the engine or
+# a store, and each outside technology stays in its own package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mod=github.com/deltasync/syncd
+fail=0
+
+# allowed PKG prints the module-internal and third-party imports PKG may
+# have (a regular expression matched against each whole import path). The
+# standard library is always allowed.
+allowed() {
+	case "$1" in
+	$mod/revision | $mod/delta | $mod/ringbuf) echo '^$' ;;
+	$mod/protocol) echo "^$mod/revision$" ;;
+	$mod) echo "^($mod/(revision|delta|ringbuf)|github.com/oklog/ulid/v2)$" ;;
+	$mod/store/memstore) echo "^($mod|$mod/revision)$" ;;
+	$mod/store/boltstore) echo "^($mod|$mod/revision|go.etcd.io/bbolt(/.*)?)$" ;;
+	$mod/store/storetest) echo "^($mod|$mod/revision|$mod/delta)$" ;;
+	$mod/router) echo "^($mod/protocol|$mod/revision|github.com/gorilla/websocket|golang.org/x/time/rate|github.com/oklog/ulid/v2)$" ;;
+	$mod/server) echo "^($mod|$mod/(router|protocol|revision|delta)|github.com/prometheus/client_golang/.*|github.com/golang-jwt/jwt/v5|golang.org/x/time/rate|github.com/oklog/ulid/v2)$" ;;
+	$mod/client) echo "^($mod/(protocol|delta|revision)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
+	$mod/cmd/syncd) echo "^($mod|$mod/(server|router|protocol|revision|store/boltstore|store/memstore))$" ;;
+	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
+	$mod/examples/*) echo "^($mod|$mod/(client|server|router|protocol|revision|delta|store/boltstore|store/memstore))$" ;;
+	*) echo "UNKNOWN" ;;
+	esac
+}
+
+# Packages that must never link the engine or a database, even indirectly,
+# so that a program using the wire or the SDK stays small.
+lean="$mod/protocol $mod/client $mod/revision $mod/delta $mod/ringbuf $mod/router"
+
+while IFS=: read -r pkg imports; do
+	allow=$(allowed "$pkg")
+	if [ "$allow" = UNKNOWN ]; then
+		echo "import check: package $pkg has no rule in scripts/check-imports.sh"
+		fail=1
+		continue
+	fi
+	for imp in ${imports//,/ }; do
+		# Standard library paths have no dot in their first element.
+		first=${imp%%/*}
+		case "$first" in *.*) ;; *) continue ;; esac
+		if ! [[ "$imp" =~ $allow ]]; then
+			echo "import check: $pkg must not import $imp"
+			fail=1
+		fi
+	done
+done < <(go list -f '{{.ImportPath}}:{{join .Imports ","}}' ./...)
+
+for pkg in $lean; do
+	go list "$pkg" >/dev/null 2>&1 || continue
+	if deps=$(go list -deps "$pkg" | grep -E "^($mod|go.etcd.io/bbolt|$mod/store/.*|$mod/server)$"); then
+		echo "import check: $pkg links $(echo $deps | tr '\n' ' ')"
+		fail=1
+	fi
+done
+
+if [ "$fail" = 0 ]; then
+	echo "import check: ok ($(go list ./... | wc -l) packages)"
+fi
+exit "$fail"

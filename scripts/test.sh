@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Runs every test of syncd, as CI does: formatting and vet, the import
+# rules, all Go tests under the race detector, and a short run of every fuzz
+# target. Prints how long each phase took.
+#
+#   ./scripts/test.sh            everything
+#   FUZZTIME=30s ./scripts/test.sh   longer fuzzing
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
+FUZZTIME=${FUZZTIME:-10s}
+start_all=$(date +%s)
+phase_start=$start_all
+
+phase() {
+	local now
+	now=$(date +%s)
+	if [ -n "${PHASE:-}" ]; then
+		printf '=== phase %-10s %4ds\n' "$PHASE" "$((now - phase_start))"
+	fi
+	PHASE=$1
+	phase_start=$now
+	echo "=== phase $PHASE"
+}
+
+phase setup
+go version
+go mod download
+
+phase format
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+go vet ./...
+
+phase imports
+./scripts/check-imports.sh
+
+phase test
+# -race everywhere; goroutine-leak checks live in each package's TestMain.
+go test -race -count=1 -timeout 15m ./...
+
+phase fuzz
+for pkg in $(go list ./...); do
+	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
+		echo "--- fuzz $pkg $target ($FUZZTIME)"
+		go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" 2>&1 | tail -n 3
+	done
+done
+
+phase done
+echo "=== all phases passed in $(($(date +%s) - start_all))s"

@@ -1,0 +1,143 @@
+package syncd
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/deltasync/syncd/revision"
+)
+
+// Store is the durable home of documents: their metadata, operation logs,
+// snapshots and client watermarks. The engine is its only writer; it
+// serialises the writes of each document and batches writes from many
+// documents into one [Store.Commit] call (group commit), so a Store needs no
+// ordering logic of its own beyond what each method states.
+//
+// Every method may be called from many goroutines at once, except that the
+// engine never issues two Commit calls concurrently. Implementations:
+// store/boltstore (bbolt, the default), store/memstore (tests, benchmarks);
+// store/storetest is the conformance suite every implementation must pass.
+//
+// Errors: [ErrNotFound] and [ErrGone] are answers, not failures. Any other
+// error is a failure of the store; an error that wraps [ErrUnavailable] is
+// transient (the engine retries or reports it as retryable), any other is
+// treated as permanent for the call that returned it.
+type Store interface {
+	// Load returns what the store holds for doc: its metadata, its newest
+	// snapshot, every operation after that snapshot in revision order (so
+	// that replaying them on the snapshot gives the head), and nothing else.
+	// A document that was never created, or was deleted, is [ErrNotFound].
+	Load(ctx context.Context, doc string) (*StoredDoc, error)
+
+	// ReadOps returns the operations of doc's epoch with revision greater
+	// than after, in order, at most limit of them (limit > 0), and never
+	// beyond the head. An empty result means after is the head. If the
+	// operation after+1 was trimmed by retention it returns [ErrGone]; if
+	// the document does not exist or its epoch is not epoch, [ErrNotFound].
+	ReadOps(ctx context.Context, doc string, epoch revision.Epoch, after revision.Rev, limit int) ([]*Op, error)
+
+	// Watermark returns the request id watermark of clientID in doc, or the
+	// zero Watermark if the client has none (or the document is absent).
+	Watermark(ctx context.Context, doc, clientID string) (revision.Watermark, error)
+
+	// Commit applies every record of batch, in order, as one atomic and
+	// durable step: when it returns nil, all records survive a crash of the
+	// process and of the machine; when it returns an error, none of them
+	// was applied. (A store that cannot make a batch atomic across
+	// documents, such as one built on Redis, must at least make each
+	// record atomic and report any failure; the engine then reloads the
+	// documents of the batch.)
+	//
+	// Records are checked against the stored state as they are applied:
+	// an [Append] whose revision is not head+1, or whose epoch is not the
+	// document's, fails the whole batch with an error wrapping
+	// [ErrConflict]. That check is what lets several servers share one
+	// store safely.
+	Commit(ctx context.Context, batch []Record) error
+
+	// List returns the metadata of up to limit documents whose ids are
+	// greater than after, in id order.
+	List(ctx context.Context, after string, limit int) ([]DocMeta, error)
+
+	// Close releases the store. No method may be called after it.
+	Close() error
+}
+
+// Record is one write of a Commit batch. Exactly one of its fields is set.
+type Record struct {
+	Create   *Create
+	Append   *Append
+	Decide   *Decide
+	Snapshot *Snapshot
+	Delete   *Delete
+}
+
+// Create creates a document, empty at revision 0 of Epoch. Creating a
+// document that exists fails the batch with [ErrConflict].
+type Create struct {
+	Doc   string
+	Epoch revision.Epoch
+	Time  int64 // Unix milliseconds
+}
+
+// Append adds Op to the log of Doc and makes it the head. When the op
+// carries a client id and request id, the client's watermark is advanced to
+// that id in the same step, so that an operation and the decision to apply
+// it are durable together.
+type Append struct {
+	Doc   string
+	Epoch revision.Epoch
+	Op    *Op
+}
+
+// Decide records a refused request: it advances the watermark of ClientID
+// in Doc to ReqID (or leaves it, if already higher) without an operation.
+// It is a no-op for a document that does not exist.
+type Decide struct {
+	Doc      string
+	ClientID string
+	ReqID    string
+}
+
+// Snapshot stores the state of Doc at Rev (which must be a revision the
+// document has reached, at most its head after the records before it). A
+// store keeps at least the newest snapshot, and may trim operations up to
+// it (retention, see each store's options), but never an operation newer
+// than its newest snapshot.
+type Snapshot struct {
+	Doc   string
+	Epoch revision.Epoch
+	Rev   revision.Rev
+	State json.RawMessage
+}
+
+// Delete removes a document with its log, snapshots and watermarks.
+// Deleting an absent document is a no-op.
+type Delete struct {
+	Doc string
+}
+
+// DocMeta is a document's metadata.
+type DocMeta struct {
+	Doc   string         `json:"doc"`
+	Epoch revision.Epoch `json:"epoch"`
+	// Head is the newest revision.
+	Head revision.Rev `json:"head"`
+	// First is the oldest revision still in the log (Head+1 when the log
+	// holds none, e.g. after retention trimmed it up to the snapshot).
+	First revision.Rev `json:"first"`
+	// Created and Updated are Unix milliseconds.
+	Created int64 `json:"created"`
+	Updated int64 `json:"updated"`
+}
+
+// StoredDoc is what [Store.Load] returns.
+type StoredDoc struct {
+	Meta DocMeta
+	// SnapshotRev and SnapshotState are the newest snapshot; a document
+	// with none has SnapshotRev 0 and SnapshotState nil (the empty object).
+	SnapshotRev   revision.Rev
+	SnapshotState json.RawMessage
+	// Tail holds the operations SnapshotRev+1 … Meta.Head, in order.
+	Tail []*Op
+}

@@ -1,0 +1,243 @@
+package syncd
+
+import (
+	"context"
+	"errors"
+
+	"github.com/deltasync/syncd/revision"
+)
+
+// SubscribeRequest says who subscribes and what they already have.
+type SubscribeRequest struct {
+	// ClientID, if set, makes the catch-up carry the client's watermark
+	// (Event.AckedReqID).
+	ClientID string
+	// Have is the client's position; the zero Position asks for a
+	// snapshot.
+	Have revision.Position
+}
+
+// Subscription is a live subscription to one document. Close ends it.
+type Subscription struct {
+	e    *Engine
+	d    *document
+	sink Sink
+
+	// Guarded by d.subsMu.
+	last    revision.Rev // newest revision delivered (or covered by the catch-up)
+	ready   bool         // catch-up delivered; live events go straight to the sink
+	held    []*Event     // live events that arrived during the catch-up
+	heldOps int
+	closed  bool
+}
+
+// maxHeldRetries bounds how often Subscribe starts again after the
+// document was reloaded under it.
+const maxHeldRetries = 3
+
+// Subscribe joins a document, creating it if it does not exist. It first
+// delivers the catch-up to sink — deltas after req.Have (from memory or,
+// paged, from the store), or a snapshot, preceded by a Gap when deltas
+// were asked for but not possible or larger — then every operation
+// committed after it, in order, with no gap and no duplicate, then the
+// room's presence. The catch-up is delivered before Subscribe returns, on
+// the caller's goroutine; live events come from the engine's committer.
+//
+// Everything delivered is durable. A subscriber that cannot be kept current
+// gets EventResync and is dropped: subscribe again from the last revision
+// received.
+func (e *Engine) Subscribe(ctx context.Context, doc string, req SubscribeRequest, sink Sink) (*Subscription, error) {
+	if sink == nil {
+		return nil, errors.New("syncd: Subscribe needs a sink")
+	}
+	var lastErr error
+	for attempt := 0; attempt < maxHeldRetries; attempt++ {
+		s, err := e.subscribeOnce(ctx, doc, req, sink)
+		if err == nil || !errors.Is(err, errRetry) {
+			return s, err
+		}
+		lastErr = err
+	}
+	return nil, &Error{Code: CodeUnavailable, Message: "document kept failing while joining", Doc: doc, Err: lastErr}
+}
+
+var errRetry = errors.New("syncd: document reloaded, retry")
+
+func (e *Engine) subscribeOnce(ctx context.Context, doc string, req SubscribeRequest, sink Sink) (*Subscription, error) {
+	d, err := e.acquire(ctx, doc, true)
+	if err != nil {
+		return nil, err
+	}
+	if req.ClientID != "" {
+		if err := e.loadWatermark(ctx, d, req.ClientID); err != nil {
+			return nil, err
+		}
+	}
+	d.mu.Lock()
+	if d.gone {
+		d.mu.Unlock()
+		return nil, errRetry
+	}
+	if d.absent {
+		e.recreateLocked(d)
+	}
+	d.lastUsed = e.opts.Now()
+	s := &Subscription{e: e, d: d, sink: sink}
+	cu, err := e.planLocked(d, req)
+	if err != nil {
+		d.mu.Unlock()
+		return nil, err
+	}
+	d.subsMu.Lock()
+	s.last = d.head
+	d.subs = append(d.subs, s)
+	d.subsMu.Unlock()
+	d.mu.Unlock()
+
+	events, err := e.completeCatchUp(ctx, d, cu)
+	if err == nil {
+		err = e.waitCompleted(ctx, d, cu.target)
+	}
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+
+	d.subsMu.Lock()
+	defer d.subsMu.Unlock()
+	if s.closed {
+		return nil, errRetry
+	}
+	for _, ev := range events {
+		sink(ev)
+	}
+	s.last = cu.end
+	s.ready = true
+	held := s.held
+	s.held, s.heldOps = nil, 0
+	for _, ev := range held {
+		s.deliverLiveLocked(ev)
+	}
+	s.sink(&Event{Kind: EventPresence, Doc: d.id, Epoch: cu.epoch, Presence: presenceListLocked(d), Full: true})
+	return s, nil
+}
+
+// Close ends the subscription; no event is delivered after it returns. It
+// is safe to call twice.
+func (s *Subscription) Close() {
+	d := s.d
+	d.subsMu.Lock()
+	defer d.subsMu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for i, x := range d.subs {
+		if x == s {
+			last := len(d.subs) - 1
+			d.subs[i] = d.subs[last]
+			d.subs[last] = nil
+			d.subs = d.subs[:last]
+			break
+		}
+	}
+}
+
+// Doc returns the subscribed document's id.
+func (s *Subscription) Doc() string { return s.d.id }
+
+// maxHeldOps bounds the live operations held for a subscriber while its
+// catch-up is read; past it, the subscriber is resynced instead.
+func (e *Engine) maxHeldOps() int { return e.opts.RingSize }
+
+// deliverLiveLocked hands a live event to s, or holds it during the
+// catch-up. d.subsMu must be held.
+func (s *Subscription) deliverLiveLocked(ev *Event) {
+	if s.closed {
+		return
+	}
+	if !s.ready {
+		if s.heldOps+len(ev.Ops) > s.e.maxHeldOps() {
+			s.dropLocked(ResyncOverflow)
+			return
+		}
+		s.held = append(s.held, ev)
+		s.heldOps += len(ev.Ops)
+		return
+	}
+	if ev.ToRev <= s.last {
+		return // covered by the catch-up
+	}
+	if ev.FromRev < s.last {
+		// The catch-up was a snapshot newer than this event's start:
+		// deliver only the rest (rare, so a private copy is fine).
+		trimmed := &Event{Kind: ev.Kind, Doc: ev.Doc, Epoch: ev.Epoch, FromRev: s.last, ToRev: ev.ToRev, Live: true}
+		for _, op := range ev.Ops {
+			if op.Rev > s.last {
+				trimmed.Ops = append(trimmed.Ops, op)
+			}
+		}
+		ev = trimmed
+	}
+	s.sink(ev)
+	s.last = ev.ToRev
+}
+
+// deliverResetLocked tells s that its document began a new epoch.
+func (s *Subscription) deliverResetLocked(ev *Event) {
+	if s.closed {
+		return
+	}
+	if !s.ready {
+		// The subscriber's catch-up belongs to the old epoch; let it
+		// start again.
+		s.dropLocked(ResyncOverflow)
+		return
+	}
+	s.sink(ev)
+	s.last = ev.Rev
+}
+
+// dropLocked ends s with EventResync. d.subsMu must be held; the caller
+// removes s from d.subs if it is still there.
+func (s *Subscription) dropLocked(reason ResyncReason) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	d := s.d
+	for i, x := range d.subs {
+		if x == s {
+			last := len(d.subs) - 1
+			d.subs[i] = d.subs[last]
+			d.subs[last] = nil
+			d.subs = d.subs[:last]
+			break
+		}
+	}
+	if s.ready {
+		s.sink(&Event{Kind: EventResync, Doc: d.id, Reason: reason})
+	}
+}
+
+// waitCompleted waits until every write queued for d before target is
+// finished, and fails with errRetry if one of them failed.
+func (e *Engine) waitCompleted(ctx context.Context, d *document, target uint64) error {
+	d.mu.Lock()
+	for d.completed < target && !d.gone {
+		ch := d.durableCh
+		d.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		d.mu.Lock()
+	}
+	gone := d.gone
+	d.mu.Unlock()
+	if gone {
+		return errRetry
+	}
+	return nil
+}
