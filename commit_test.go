@@ -160,8 +160,8 @@ func TestEpochMismatchIsRefused(t *testing.T) {
 
 func TestRebasePolicy(t *testing.T) {
 	e, _ := open(t, syncd.Options{})
-	mustCommit(t, e, "d", merge(`{"title":"t","tags":{"x":1},"list":[1,2,3]}`)) // rev 1
-	mustCommit(t, e, "d", merge(`{"title":"t2"}`))                              // rev 2 touches /title
+	mustCommit(t, e, "d", merge(`{"title":"t","tags":{"x":1},"list":[1,2,3]}`))                            // rev 1
+	mustCommit(t, e, "d", merge(`{"title":"t2"}`))                                                         // rev 2 touches /title
 	mustCommit(t, e, "d", syncd.Edit{Patch: json.RawMessage(`[{"op":"add","path":"/list/0","value":0}]`)}) // rev 3 touches /list
 
 	based := func(base revision.Rev, patch string) syncd.Edit {
