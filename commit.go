@@ -284,11 +284,25 @@ func compactJSON(raw json.RawMessage) (json.RawMessage, error) {
 	return b.Bytes(), nil
 }
 
-// hasSpace reports whether raw has any JSON whitespace byte, inside strings
-// or not; the fast path above needs only "certainly none".
+// hasSpace reports whether raw, which the caller has already parsed as
+// JSON, has whitespace outside its strings: most clients send compact JSON,
+// and this scan is much cheaper than json.Compact.
 func hasSpace(raw []byte) bool {
+	inString, escaped := false, false
 	for _, c := range raw {
-		if c == ' ' || c == '\n' || c == '\t' || c == '\r' {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
 			return true
 		}
 	}

@@ -262,3 +262,17 @@ func TestClosedEngine(t *testing.T) {
 	_, err := e.Commit(ctxT(t), "d", merge(`{"a":2}`))
 	wantCode(t, err, syncd.CodeClosed)
 }
+
+func TestPayloadIsStoredCompact(t *testing.T) {
+	e, _ := open(t, syncd.Options{})
+	for _, c := range []struct{ in, want string }{
+		{`{"a": "x y", "b" : [1, 2]}`, `{"a":"x y","b":[1,2]}`},
+		{`{"q":"say \"hi there\"","t":"\\"}`, `{"q":"say \"hi there\"","t":"\\"}`},
+		{"{\"n\":\n1}", `{"n":1}`},
+	} {
+		op := mustCommit(t, e, "d", merge(c.in))
+		if string(op.Payload) != c.want {
+			t.Fatalf("payload %s, want %s", op.Payload, c.want)
+		}
+	}
+}

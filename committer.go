@@ -158,7 +158,11 @@ func (e *Engine) commitLoop() {
 		if len(recs) > 0 {
 			start := time.Now()
 			err := e.store.Commit(e.ctx, recs)
-			e.stats.observeCommit(len(recs), time.Since(start), err)
+			took := time.Since(start)
+			e.stats.observeCommit(len(recs), took, err)
+			if e.opts.ObserveCommit != nil {
+				e.opts.ObserveCommit(len(recs), took, err)
+			}
 			if err != nil {
 				e.failBatch(live, err)
 			} else {

@@ -47,6 +47,12 @@ type Options struct {
 	// writes stays in memory. Default 1 minute.
 	IdleTimeout time.Duration
 
+	// ObserveCommit, if set, is called by the committer after every
+	// Store.Commit with the number of records written, how long the call
+	// took (with bbolt, mostly the fsync) and its error. Metrics use it.
+	// It must not block.
+	ObserveCommit func(records int, took time.Duration, err error)
+
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 

@@ -1,0 +1,139 @@
+package syncd_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/revision"
+	"github.com/deltasync/syncd/store/boltstore"
+	"github.com/deltasync/syncd/store/memstore"
+)
+
+// benchPatches are pre-built ~100-byte merge patches, so the benchmark
+// measures the engine (parse, apply, order, commit, acknowledge) and not
+// fmt.
+var benchPatches = func() []json.RawMessage {
+	ps := make([]json.RawMessage, 1024)
+	for i := range ps {
+		ps[i] = json.RawMessage(fmt.Sprintf(`{"k%d":{"title":"item %d","done":false,"note":"%s"}}`, i%64, i, strings.Repeat("n", 40)))
+	}
+	return ps
+}()
+
+// runCommitters commits b.N edits from `committers` goroutines spread over
+// `docs` documents and reports operations per second and, for the store,
+// operations per store commit (the group-commit factor).
+func runCommitters(b *testing.B, e *syncd.Engine, committers, docs int) {
+	b.Helper()
+	ctx := context.Background()
+	for d := 0; d < docs; d++ { // create documents outside the timing
+		if _, err := e.Commit(ctx, fmt.Sprintf("bench/%d", d), syncd.Edit{Patch: json.RawMessage(`{}`)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	before := e.Stats()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for c := 0; c < committers; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			doc := fmt.Sprintf("bench/%d", c%docs)
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				if _, err := e.Commit(ctx, doc, syncd.Edit{Patch: benchPatches[i%int64(len(benchPatches))]}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	after := e.Stats()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+	if n := after.Batches - before.Batches; n > 0 {
+		b.ReportMetric(float64(after.Records-before.Records)/float64(n), "ops/commit")
+	}
+}
+
+func BenchmarkCommitMemstore(b *testing.B) {
+	for _, committers := range []int{1, 16, 256} {
+		b.Run(fmt.Sprintf("committers=%d", committers), func(b *testing.B) {
+			st := memstore.New(memstore.Options{})
+			e, _ := syncd.Open(st, syncd.Options{MaxDocSize: 64 << 20})
+			defer st.Close()
+			defer e.Close()
+			runCommitters(b, e, committers, 1)
+		})
+	}
+}
+
+func BenchmarkCommitBolt(b *testing.B) {
+	for _, docs := range []int{1, 64} {
+		for _, committers := range []int{1, 16, 256} {
+			b.Run(fmt.Sprintf("docs=%d/committers=%d", docs, committers), func(b *testing.B) {
+				st, err := boltstore.Open(filepath.Join(b.TempDir(), "bench.db"), boltstore.Options{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				e, _ := syncd.Open(st, syncd.Options{MaxDocSize: 64 << 20})
+				defer st.Close()
+				defer e.Close()
+				runCommitters(b, e, committers, docs)
+			})
+		}
+	}
+}
+
+// BenchmarkSubscribeCatchUp measures a join that is `behind` revisions
+// behind, served from the ring or from the store.
+func BenchmarkSubscribeCatchUp(b *testing.B) {
+	for _, from := range []string{"ring", "store"} {
+		for _, behind := range []int{10, 1000} {
+			b.Run(fmt.Sprintf("from=%s/behind=%d", from, behind), func(b *testing.B) {
+				ring := 2048
+				if from == "store" {
+					ring = 8
+				}
+				st := memstore.New(memstore.Options{})
+				e, _ := syncd.Open(st, syncd.Options{RingSize: ring, MaxDocSize: 64 << 20})
+				defer st.Close()
+				defer e.Close()
+				ctx := context.Background()
+				// A large document, so that deltas win over a snapshot.
+				e.Commit(ctx, "d", syncd.Edit{Patch: json.RawMessage(`{"pad":"` + strings.Repeat("p", 1<<20) + `"}`)})
+				for i := 0; i < behind; i++ {
+					e.Commit(ctx, "d", syncd.Edit{Patch: benchPatches[i%len(benchPatches)]})
+				}
+				snap, _ := e.Snapshot(ctx, "d")
+				have := revision.Position{Epoch: snap.Epoch, Rev: snap.Rev - revision.Rev(behind)}
+				var ops int
+				sink := func(ev *syncd.Event) { ops += len(ev.Ops) }
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					ops = 0
+					sub, err := e.Subscribe(ctx, "d", syncd.SubscribeRequest{Have: have}, sink)
+					if err != nil {
+						b.Fatal(err)
+					}
+					sub.Close()
+					if ops != behind {
+						b.Fatalf("caught up with %d ops, want %d", ops, behind)
+					}
+				}
+			})
+		}
+	}
+}
