@@ -46,14 +46,38 @@ type Edit struct {
 // ctx bounds the wait for the document to load and for the write: if it
 // ends first, Commit returns ctx.Err() and the edit may still commit.
 func (e *Engine) Commit(ctx context.Context, doc string, ed Edit) (*Op, error) {
+	type result struct {
+		op  *Op
+		err error
+	}
+	ch := make(chan result, 1)
+	e.CommitAsync(ctx, doc, ed, func(op *Op, err error) { ch <- result{op, err} })
+	select {
+	case r := <-ch:
+		return r.op, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// CommitAsync is Commit without the wait: it decides the edit before it
+// returns — so edits submitted one after another by one goroutine are
+// decided in that order — and calls then once the decision is durable (or
+// failed), exactly once. then is called from the engine's committer
+// goroutine, or from the caller's when the edit is refused before reaching
+// the store; it must not block. The server uses this to keep reading a
+// connection while its edits wait for their fsync.
+func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func(*Op, error)) {
 	if ed.ReqID != "" {
 		if err := revision.ValidateReqID(ed.ReqID); err != nil {
-			return nil, &Error{Code: CodeInvalid, Message: "invalid request id", Doc: doc, ReqID: ed.ReqID, Err: err}
+			then(nil, e.refused(&Error{Code: CodeInvalid, Message: "invalid request id", Doc: doc, ReqID: ed.ReqID, Err: err}))
+			return
 		}
 	}
 	patch, err := delta.ParsePatch(ed.Patch)
 	if err != nil {
-		return nil, &Error{Code: CodeInvalid, Message: "invalid patch", Doc: doc, ReqID: ed.ReqID, Err: err}
+		then(nil, e.refused(&Error{Code: CodeInvalid, Message: "invalid patch", Doc: doc, ReqID: ed.ReqID, Err: err}))
+		return
 	}
 	kind := OpMerge
 	if patch.Kind() == delta.JSONPatch {
@@ -61,46 +85,86 @@ func (e *Engine) Commit(ctx context.Context, doc string, ed Edit) (*Op, error) {
 	}
 	payload, err := compactJSON(ed.Patch)
 	if err != nil {
-		return nil, &Error{Code: CodeInvalid, Message: "invalid patch", Doc: doc, ReqID: ed.ReqID, Err: err}
+		then(nil, e.refused(&Error{Code: CodeInvalid, Message: "invalid patch", Doc: doc, ReqID: ed.ReqID, Err: err}))
+		return
 	}
 	idempotent := ed.ClientID != "" && ed.ReqID != ""
 	for {
 		d, err := e.acquire(ctx, doc, true)
 		if err != nil {
-			return nil, err
+			then(nil, err)
+			return
 		}
 		if idempotent {
 			if err := e.loadWatermark(ctx, d, ed.ClientID); err != nil {
-				return nil, err
+				then(nil, err)
+				return
 			}
 		}
 		d.mu.Lock()
 		if err := e.waitForRoomLocked(ctx, d); err != nil {
 			d.mu.Unlock()
-			return nil, err
+			then(nil, err)
+			return
 		}
 		if d.gone {
 			d.mu.Unlock()
 			continue
 		}
-		p, op, refusal := e.decideLocked(ctx, d, &ed, patch, kind, payload, idempotent)
+		if refusal := e.decideLocked(ctx, d, &ed, patch, kind, payload, idempotent, then); refusal != nil {
+			d.mu.Unlock()
+			then(nil, refusal) // refused without a store write: a duplicate, or no client id
+			return
+		}
 		d.mu.Unlock()
-		if p != nil {
-			select {
-			case <-p.done:
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			}
-			if p.err != nil {
-				return nil, p.err
-			}
+		return
+	}
+}
+
+// refused counts a refusal and returns it.
+func (e *Engine) refused(err *Error) *Error {
+	e.stats.refusals[err.Code].Add(1)
+	return err
+}
+
+// Refuse records that the server refused a client's request for a reason of
+// its own (a rate limit): the client's watermark in doc advances to reqID,
+// durably, so the id is never applied later. then receives the document's
+// head, or CodeDuplicate if the id was already decided; it is called as in
+// CommitAsync.
+func (e *Engine) Refuse(ctx context.Context, doc, clientID, reqID string, then func(head revision.Rev, err error)) {
+	if clientID == "" || revision.ValidateReqID(reqID) != nil {
+		then(0, nil) // nothing to record: the id cannot be resent meaningfully
+		return
+	}
+	for {
+		d, err := e.acquire(ctx, doc, true)
+		if err != nil {
+			then(0, err)
+			return
 		}
-		if refusal != nil {
-			e.stats.refusals[refusal.Code].Add(1)
-			return nil, refusal
+		if err := e.loadWatermark(ctx, d, clientID); err != nil {
+			then(0, err)
+			return
 		}
-		e.stats.ops.Add(1)
-		return op, nil
+		d.mu.Lock()
+		if d.gone {
+			d.mu.Unlock()
+			continue
+		}
+		head := d.head
+		if w := d.wms[clientID]; w.Decided(reqID) {
+			d.mu.Unlock()
+			then(head, &Error{Code: CodeDuplicate, Message: "request " + reqID + " was already decided", Doc: doc, ReqID: reqID, Head: head})
+			return
+		}
+		d.wms[clientID] = d.wms[clientID].Advance(reqID)
+		e.submitLocked(d, &pending{
+			decide: &Decide{Doc: doc, ClientID: clientID, ReqID: reqID},
+			then:   func(_ *Op, err error) { then(head, err) },
+		})
+		d.mu.Unlock()
+		return
 	}
 }
 
@@ -148,28 +212,37 @@ func (e *Engine) loadWatermark(ctx context.Context, d *document, clientID string
 }
 
 // decideLocked decides an edit under d's lock: refuse it, or apply it,
-// assign its revision and queue it. It returns the queued work to wait for
-// (nil for a duplicate, which changes nothing), and either the operation or
-// the refusal.
-func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch *delta.Patch, kind OpKind, payload json.RawMessage, idempotent bool) (*pending, *Op, *Error) {
+// assign its revision and queue it, with then to be called when the store
+// has it. A refusal that needs no store write (a duplicate, or a client
+// without an id) is returned instead, for the caller to report.
+func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch *delta.Patch, kind OpKind, payload json.RawMessage, idempotent bool, then func(*Op, error)) *Error {
 	now := e.opts.Now()
 	d.lastUsed = now
 	if d.absent {
 		e.recreateLocked(d)
 	}
-	refuse := func(code Code, msg string, cause error) (*pending, *Op, *Error) {
-		refusal := &Error{Code: code, Message: msg, Doc: d.id, ReqID: ed.ReqID, Head: d.head, Err: cause}
+	refuse := func(code Code, msg string, cause error) *Error {
+		refusal := e.refused(&Error{Code: code, Message: msg, Doc: d.id, ReqID: ed.ReqID, Head: d.head, Err: cause})
 		if !idempotent {
-			return nil, nil, refusal
+			return refusal
 		}
+		// The refusal is a decision too: record it durably before
+		// reporting it, so the id is never applied later.
 		d.wms[ed.ClientID] = d.wms[ed.ClientID].Advance(ed.ReqID)
-		p := &pending{decide: &Decide{Doc: d.id, ClientID: ed.ClientID, ReqID: ed.ReqID}}
-		e.submitLocked(d, p)
-		return p, nil, refusal
+		e.submitLocked(d, &pending{
+			decide: &Decide{Doc: d.id, ClientID: ed.ClientID, ReqID: ed.ReqID},
+			then: func(_ *Op, err error) {
+				if err == nil {
+					err = refusal
+				}
+				then(nil, err)
+			},
+		})
+		return nil
 	}
 
 	if idempotent && d.wms[ed.ClientID].Decided(ed.ReqID) {
-		return nil, nil, &Error{Code: CodeDuplicate, Message: fmt.Sprintf("request %s was already decided (watermark %s)", ed.ReqID, d.wms[ed.ClientID].ReqID), Doc: d.id, ReqID: ed.ReqID, Head: d.head}
+		return e.refused(&Error{Code: CodeDuplicate, Message: fmt.Sprintf("request %s was already decided (watermark %s)", ed.ReqID, d.wms[ed.ClientID].ReqID), Doc: d.id, ReqID: ed.ReqID, Head: d.head})
 	}
 	if ed.Epoch != "" && ed.Epoch != d.epoch {
 		return refuse(CodeEpoch, fmt.Sprintf("epoch %s is not the document's (%s): rejoin", ed.Epoch, d.epoch), nil)
@@ -189,7 +262,7 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		}
 		return refuse(code, "patch does not apply", err)
 	}
-	undo := func(code Code, msg string) (*pending, *Op, *Error) {
+	undo := func(code Code, msg string) *Error {
 		ch.Undo(&d.state)
 		return refuse(code, msg, nil)
 	}
@@ -229,7 +302,7 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 	if idempotent {
 		d.wms[ed.ClientID] = d.wms[ed.ClientID].Advance(ed.ReqID)
 	}
-	p := &pending{append: &Append{Doc: d.id, Epoch: d.epoch, Op: op}}
+	p := &pending{append: &Append{Doc: d.id, Epoch: d.epoch, Op: op}, then: then}
 	d.sinceSnapshot++
 	if d.sinceSnapshot >= e.opts.SnapshotInterval {
 		if state, err := d.snapshotLocked(); err == nil {
@@ -240,7 +313,7 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		}
 	}
 	e.submitLocked(d, p)
-	return p, op, nil
+	return nil
 }
 
 // rebaseCheckLocked decides whether an edit based on base may be applied

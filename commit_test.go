@@ -276,3 +276,49 @@ func TestPayloadIsStoredCompact(t *testing.T) {
 		}
 	}
 }
+
+func TestCommitAsyncDecidesInCallOrder(t *testing.T) {
+	e, _ := open(t, syncd.Options{})
+	const n = 200
+	revs := make([]revision.Rev, n)
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		e.CommitAsync(ctxT(t), "d", syncd.Edit{ClientID: "c", ReqID: fmt.Sprintf("%05d", i), Patch: json.RawMessage(fmt.Sprintf(`{"i":%d}`, i))}, func(op *syncd.Op, err error) {
+			defer wg.Done()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			revs[i] = op.Rev
+		})
+	}
+	wg.Wait()
+	for i, r := range revs {
+		if r != revision.Rev(i+1) {
+			t.Fatalf("edit %d got revision %d", i, r)
+		}
+	}
+}
+
+func TestRefuseRecordsTheDecision(t *testing.T) {
+	e, st := open(t, syncd.Options{})
+	mustCommit(t, e, "d", merge(`{"a":1}`))
+	done := make(chan error, 1)
+	e.Refuse(ctxT(t), "d", "alice", "r5", func(head revision.Rev, err error) {
+		if head != 1 {
+			t.Errorf("head %d", head)
+		}
+		done <- err
+	})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if w, _ := st.Watermark(ctxT(t), "d", "alice"); w.ReqID != "r5" {
+		t.Fatalf("watermark %q", w.ReqID)
+	}
+	_, err := e.Commit(ctxT(t), "d", syncd.Edit{ClientID: "alice", ReqID: "r5", Patch: json.RawMessage(`{"a":2}`)})
+	wantCode(t, err, syncd.CodeDuplicate)
+	e.Refuse(ctxT(t), "d", "alice", "r4", func(_ revision.Rev, err error) { done <- err })
+	wantCode(t, <-done, syncd.CodeDuplicate)
+}

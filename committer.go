@@ -25,8 +25,22 @@ type pending struct {
 	// the new epoch is durable.
 	reset *Event
 
-	done chan struct{} // closed when the records are durable or failed
-	err  error         // set before done is closed
+	// then is told the outcome once the records are durable or failed:
+	// the operation of an append, or the error. It may be nil.
+	then func(*Op, error)
+	err  error // set when the write failed
+}
+
+// finish reports p's outcome.
+func (p *pending) finish() {
+	if p.then == nil {
+		return
+	}
+	var op *Op
+	if p.append != nil && p.err == nil {
+		op = p.append.Op
+	}
+	p.then(op, p.err)
 }
 
 func (p *pending) records(dst []Record) []Record {
@@ -117,12 +131,11 @@ func (q *commitQueue) close() {
 // d's records. If the engine is closing, p fails at once.
 func (e *Engine) submitLocked(d *document, p *pending) {
 	p.doc = d
-	p.done = make(chan struct{})
 	d.submitted++
 	if !e.queue.push(p) {
 		p.err = errClosed
-		close(p.done)
 		d.advanceCompletedLocked(1, 0)
+		p.finish()
 	}
 }
 
@@ -180,7 +193,7 @@ func (e *Engine) finishFailed(p *pending) {
 	d.mu.Lock()
 	d.advanceCompletedLocked(1, 0)
 	d.mu.Unlock()
-	close(p.done)
+	p.finish()
 }
 
 // finishBatch runs after a successful Commit: per document, in queue order,
@@ -258,7 +271,10 @@ func (e *Engine) finishBatch(batch []*pending) {
 	}
 	e.stats.commits.Add(uint64(len(batch)))
 	for _, p := range batch {
-		close(p.done)
+		if p.append != nil {
+			e.stats.ops.Add(1)
+		}
+		p.finish()
 	}
 }
 

@@ -135,7 +135,8 @@ func (e *Engine) Delete(ctx context.Context, doc string) error {
 		d.subsMu.Lock()
 		inUse := len(d.subs) > 0 || len(d.presence) > 0
 		d.subsMu.Unlock()
-		p := &pending{del: &Delete{Doc: doc}}
+		done := make(chan error, 1)
+		p := &pending{del: &Delete{Doc: doc}, then: func(_ *Op, err error) { done <- err }}
 		if inUse {
 			now := e.opts.Now().UnixMilli()
 			p.recreate = &Create{Doc: doc, Epoch: d.epoch, Time: now}
@@ -150,10 +151,35 @@ func (e *Engine) Delete(ctx context.Context, doc string) error {
 		e.submitLocked(d, p)
 		d.mu.Unlock()
 		select {
-		case <-p.done:
+		case err := <-done:
+			return err
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		return p.err
 	}
+}
+
+// Head returns the position of a loaded document's newest durable
+// revision, without loading it; ok is false if it is not in memory.
+func (e *Engine) Head(doc string) (pos revision.Position, ok bool) {
+	e.mu.Lock()
+	d := e.docs[doc]
+	e.mu.Unlock()
+	if d == nil {
+		return pos, false
+	}
+	select {
+	case <-d.ready:
+	default:
+		return pos, false
+	}
+	if d.loadErr != nil {
+		return pos, false
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.gone || d.absent {
+		return pos, false
+	}
+	return revision.Position{Epoch: d.epoch, Rev: d.durable}, true
 }

@@ -1,0 +1,108 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/protocol"
+	"github.com/deltasync/syncd/revision"
+)
+
+// This file is the one place where engine errors become wire errors and
+// HTTP statuses.
+
+// wireCode maps an engine code to a protocol code.
+func wireCode(c syncd.Code) protocol.Code {
+	switch c {
+	case syncd.CodeInvalid, syncd.CodeTooLarge:
+		// A document over its size limit will not fit on retry either:
+		// the request is invalid for this document, not a quota.
+		return protocol.CodeInvalidArgument
+	case syncd.CodeConflict, syncd.CodeEpoch:
+		return protocol.CodeAborted
+	case syncd.CodePrecondition, syncd.CodeGone:
+		return protocol.CodeFailedPrecondition
+	case syncd.CodeDuplicate:
+		return protocol.CodeAlreadyExists
+	case syncd.CodeRejected:
+		return protocol.CodePermissionDenied
+	case syncd.CodeNotFound:
+		return protocol.CodeNotFound
+	case syncd.CodeUnavailable, syncd.CodeClosed:
+		return protocol.CodeUnavailable
+	}
+	return protocol.CodeInternal
+}
+
+// toWire converts any error from the engine (or a context) into a
+// protocol error. Refusals of an UPDATE carry details {doc, clientReqId,
+// serverRev}, so the client knows which edit and against which head.
+func toWire(err error) *protocol.Error {
+	if err == nil {
+		return nil
+	}
+	if pe := protocol.AsError(err); pe != nil {
+		return pe
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		return &protocol.Error{Code: protocol.CodeCancelled, Message: "cancelled", Cause: err}
+	case errors.Is(err, context.DeadlineExceeded):
+		return &protocol.Error{Code: protocol.CodeDeadlineExceeded, Message: "timed out", Cause: err}
+	}
+	var ee *syncd.Error
+	if !errors.As(err, &ee) {
+		return &protocol.Error{Code: protocol.CodeInternal, Message: "internal error", Cause: err}
+	}
+	msg := ee.Message
+	if ee.Err != nil && ee.Code != syncd.CodeInternal && ee.Code != syncd.CodeUnavailable {
+		msg += ": " + ee.Err.Error() // patch errors name the operation and path
+	}
+	if ee.Code == syncd.CodeInternal {
+		msg = "internal error"
+	}
+	return &protocol.Error{Code: wireCode(ee.Code), Message: msg, Cause: err}
+}
+
+// updateRefusal is toWire for an UPDATE, with its details. head is the
+// document's head when the refusal did not come from the engine (which
+// reports its own).
+func updateRefusal(err error, doc, reqID string, head revision.Rev) *protocol.Error {
+	pe := toWire(err)
+	var ee *syncd.Error
+	if errors.As(err, &ee) && ee.Doc != "" {
+		head = ee.Head
+	}
+	return pe.WithDetails(protocol.UpdateErrorDetails{Doc: doc, ClientReqID: reqID, ServerRev: head})
+}
+
+// httpStatus maps a protocol code to an HTTP status for the HTTP API.
+func httpStatus(c protocol.Code) int {
+	switch c {
+	case protocol.CodeInvalidArgument:
+		return http.StatusBadRequest
+	case protocol.CodeUnauthenticated:
+		return http.StatusUnauthorized
+	case protocol.CodePermissionDenied:
+		return http.StatusForbidden
+	case protocol.CodeNotFound:
+		return http.StatusNotFound
+	case protocol.CodeAborted, protocol.CodeAlreadyExists:
+		return http.StatusConflict
+	case protocol.CodeFailedPrecondition:
+		return http.StatusPreconditionFailed
+	case protocol.CodeResourceExhausted:
+		return http.StatusTooManyRequests
+	case protocol.CodeUnavailable:
+		return http.StatusServiceUnavailable
+	case protocol.CodeDeadlineExceeded:
+		return http.StatusGatewayTimeout
+	case protocol.CodeUnimplemented:
+		return http.StatusNotImplemented
+	case protocol.CodeCancelled:
+		return 499 // client closed request
+	}
+	return http.StatusInternalServerError
+}

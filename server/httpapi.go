@@ -1,0 +1,222 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/protocol"
+	"github.com/deltasync/syncd/revision"
+)
+
+// The HTTP API lets backends read and edit documents without a WebSocket.
+// Every route needs the API key (Authorization: Bearer <key>, or the
+// X-API-Key header); without a configured key the API is off (404).
+// Document ids travel as one path segment: escape "/" in an id as %2F.
+//
+//	GET    /v1/docs?after=&limit=          list documents
+//	GET    /v1/docs/{id}                   the document: {doc, epoch, rev, state}
+//	GET    /v1/docs/{id}/ops?after=N&limit= operations after N (410 when trimmed)
+//	POST   /v1/docs/{id}/edits             commit an edit (same rules as UPDATE)
+//	DELETE /v1/docs/{id}                   delete (re-creating starts a new epoch)
+//	GET    /v1/backup                      a consistent copy of the database
+
+// maxEditBody bounds the body of an edit request.
+const maxEditBody = 4 << 20
+
+type httpAPI struct {
+	engine *syncd.Engine
+	key    string
+	backup func(ctx context.Context, w io.Writer) (int64, error)
+	m      *Metrics
+}
+
+func (a *httpAPI) register(mux *http.ServeMux) {
+	mux.Handle("GET /v1/docs", a.guard(a.list))
+	mux.Handle("GET /v1/docs/{id}", a.guard(a.read))
+	mux.Handle("GET /v1/docs/{id}/ops", a.guard(a.ops))
+	mux.Handle("POST /v1/docs/{id}/edits", a.guard(a.edit))
+	mux.Handle("DELETE /v1/docs/{id}", a.guard(a.remove))
+	mux.Handle("GET /v1/backup", a.guard(a.backupDB))
+}
+
+// guard checks the API key in constant time.
+func (a *httpAPI) guard(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.key == "" {
+			http.NotFound(w, r)
+			return
+		}
+		got := r.Header.Get("X-API-Key")
+		if auth := r.Header.Get("Authorization"); got == "" && strings.HasPrefix(auth, "Bearer ") {
+			got = strings.TrimPrefix(auth, "Bearer ")
+		}
+		if subtle.ConstantTimeCompare([]byte(got), []byte(a.key)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="syncd"`)
+			writeError(w, protocol.NewError(protocol.CodeUnauthenticated, "missing or wrong API key"))
+			return
+		}
+		if err := h(w, r); err != nil {
+			writeError(w, toWire(err))
+		}
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	return json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, pe *protocol.Error) {
+	writeJSON(w, httpStatus(pe.Code), map[string]any{"error": pe.Payload()})
+}
+
+func queryInt(r *http.Request, name string, def, max int) (int, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > max {
+		return 0, protocol.Errorf(protocol.CodeInvalidArgument, "query %s: want an integer 0–%d", name, max)
+	}
+	return n, nil
+}
+
+func (a *httpAPI) list(w http.ResponseWriter, r *http.Request) error {
+	limit, err := queryInt(r, "limit", 100, 1000)
+	if err != nil {
+		return err
+	}
+	metas, err := a.engine.List(r.Context(), r.URL.Query().Get("after"), limit)
+	if err != nil {
+		return err
+	}
+	if metas == nil {
+		metas = []syncd.DocMeta{}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"docs": metas})
+}
+
+// docView is a document as the HTTP API returns it.
+type docView struct {
+	Doc   string          `json:"doc"`
+	Epoch revision.Epoch  `json:"epoch"`
+	Rev   revision.Rev    `json:"rev"`
+	State json.RawMessage `json:"state"`
+}
+
+func (a *httpAPI) read(w http.ResponseWriter, r *http.Request) error {
+	snap, err := a.engine.Snapshot(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, docView{Doc: snap.Doc, Epoch: snap.Epoch, Rev: snap.Rev, State: snap.State})
+}
+
+func (a *httpAPI) ops(w http.ResponseWriter, r *http.Request) error {
+	after, err := queryInt(r, "after", 0, 1<<62)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(r, "limit", 500, 10000)
+	if err != nil {
+		return err
+	}
+	doc := r.PathValue("id")
+	epoch, head, ops, err := a.engine.ReadOps(r.Context(), doc, revision.Rev(after), limit)
+	if syncd.CodeOf(err) == syncd.CodeGone {
+		// The operations are gone: say from which revision a snapshot
+		// must be read instead.
+		pe := toWire(err).WithDetails(map[string]any{"doc": doc, "epoch": epoch, "snapshotRev": head})
+		return writeJSON(w, http.StatusGone, map[string]any{"error": pe.Payload(), "snapshotRev": head})
+	}
+	if err != nil {
+		return err
+	}
+	wire := make([]protocol.Operation, len(ops))
+	for i, op := range ops {
+		wire[i] = wireOp(op)
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"doc": doc, "epoch": epoch, "head": head, "operations": wire})
+}
+
+// editRequest is the body of POST /v1/docs/{id}/edits.
+type editRequest struct {
+	Patch       json.RawMessage `json:"patch"`
+	BaseRev     *revision.Rev   `json:"baseRev,omitempty"`
+	Epoch       revision.Epoch  `json:"epoch,omitempty"`
+	ClientID    string          `json:"clientId,omitempty"`
+	ClientReqID string          `json:"clientReqId,omitempty"`
+}
+
+func (a *httpAPI) edit(w http.ResponseWriter, r *http.Request) error {
+	doc := r.PathValue("id")
+	var req editRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEditBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return protocol.Errorf(protocol.CodeInvalidArgument, "body: %v", err)
+	}
+	if len(req.Patch) == 0 {
+		return protocol.Errorf(protocol.CodeInvalidArgument, "body.patch: required")
+	}
+	if (req.ClientID == "") != (req.ClientReqID == "") {
+		return protocol.Errorf(protocol.CodeInvalidArgument, "body: clientId and clientReqId go together")
+	}
+	ed := syncd.Edit{ClientID: req.ClientID, ReqID: req.ClientReqID, Epoch: req.Epoch, Patch: req.Patch}
+	if req.BaseRev != nil {
+		ed.Base, ed.HasBase = *req.BaseRev, true
+	}
+	start := time.Now()
+	op, err := a.engine.Commit(r.Context(), doc, ed)
+	a.m.observeEdit(time.Since(start), err)
+	if err != nil {
+		pe := updateRefusal(err, doc, req.ClientReqID, 0)
+		writeError(w, pe)
+		return nil
+	}
+	pos, _ := a.engine.Head(doc)
+	return writeJSON(w, http.StatusOK, map[string]any{"doc": doc, "epoch": pos.Epoch, "operation": wireOp(op)})
+}
+
+func (a *httpAPI) remove(w http.ResponseWriter, r *http.Request) error {
+	if err := a.engine.Delete(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (a *httpAPI) backupDB(w http.ResponseWriter, r *http.Request) error {
+	if a.backup == nil {
+		return protocol.NewError(protocol.CodeUnimplemented, "this store cannot stream a backup")
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="syncd-backup.db"`)
+	if _, err := a.backup(r.Context(), w); err != nil {
+		// The status line is gone; cutting the stream short is how the
+		// client learns the copy is incomplete.
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// wireOp converts an engine operation to its wire form.
+func wireOp(op *syncd.Op) protocol.Operation {
+	return protocol.Operation{
+		Rev:         op.Rev,
+		Type:        string(op.Kind),
+		Payload:     op.Payload,
+		ClientID:    op.ClientID,
+		ClientReqID: op.ClientReqID,
+		Ts:          op.Time,
+	}
+}

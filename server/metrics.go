@@ -1,0 +1,120 @@
+package server
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/deltasync/syncd"
+)
+
+// Metrics are one server's Prometheus metrics, in a registry of their own
+// (never the global one), so two servers in one process — as in tests —
+// count separately. Create them before the engine, so the engine can report
+// its store commits: syncd.Options{ObserveCommit: m.ObserveStoreCommit}.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	connections   prometheus.Gauge
+	messagesIn    *prometheus.CounterVec
+	messagesOut   *prometheus.CounterVec
+	overflows     prometheus.Counter
+	editSeconds   prometheus.Histogram
+	storeSeconds  prometheus.Histogram
+	storeRecords  prometheus.Histogram
+	engineSampler *engineCollector
+}
+
+// NewMetrics creates the metrics and their registry, with the Go runtime and
+// process collectors.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "syncd_connections", Help: "Open WebSocket connections.",
+		}),
+		messagesIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "syncd_messages_in_total", Help: "Messages received, by type.",
+		}, []string{"type"}),
+		messagesOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "syncd_messages_out_total", Help: "Messages sent, by type (a broadcast counts once per recipient).",
+		}, []string{"type"}),
+		overflows: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "syncd_queue_overflows_total", Help: "Connections closed because their outbound queue was full.",
+		}),
+		editSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "syncd_commit_seconds", Help: "Time from receiving an edit to its durable commit (or refusal).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+		storeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "syncd_store_commit_seconds", Help: "Time of one store commit (with bbolt, mostly the fsync).",
+			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
+		}),
+		storeRecords: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "syncd_store_commit_records", Help: "Records per store commit (the group-commit factor).",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
+		}),
+		engineSampler: &engineCollector{},
+	}
+	m.Registry.MustRegister(
+		m.connections, m.messagesIn, m.messagesOut, m.overflows,
+		m.editSeconds, m.storeSeconds, m.storeRecords, m.engineSampler,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	return m
+}
+
+// ObserveStoreCommit records one store commit; pass it to the engine as
+// syncd.Options.ObserveCommit.
+func (m *Metrics) ObserveStoreCommit(records int, took time.Duration, err error) {
+	m.storeSeconds.Observe(took.Seconds())
+	m.storeRecords.Observe(float64(records))
+}
+
+func (m *Metrics) observeEdit(took time.Duration, _ error) {
+	if m != nil {
+		m.editSeconds.Observe(took.Seconds())
+	}
+}
+
+// engineCollector reads the engine's counters at scrape time, so the hot
+// path pays nothing for them.
+type engineCollector struct {
+	engine *syncd.Engine
+}
+
+var (
+	descCommits   = prometheus.NewDesc("syncd_commits_total", "Decisions made durable (operations, refusals, creations, deletions).", nil, nil)
+	descOps       = prometheus.NewDesc("syncd_operations_total", "Operations committed.", nil, nil)
+	descRefusals  = prometheus.NewDesc("syncd_refusals_total", "Edits refused, by engine code (conflict counts conflicts).", []string{"code"}, nil)
+	descBatches   = prometheus.NewDesc("syncd_store_commits_total", "Store commits (fsyncs with bbolt).", nil, nil)
+	descFailures  = prometheus.NewDesc("syncd_store_commit_failures_total", "Failed store commits.", nil, nil)
+	descCatchUps  = prometheus.NewDesc("syncd_catchups_total", "Catch-up answers by kind (ring, store, snapshot, gap).", []string{"kind"}, nil)
+	descDocuments = prometheus.NewDesc("syncd_documents_loaded", "Documents in memory.", nil, nil)
+)
+
+func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descCommits, descOps, descRefusals, descBatches, descFailures, descCatchUps, descDocuments} {
+		ch <- d
+	}
+}
+
+func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.engine == nil {
+		return
+	}
+	s := c.engine.Stats()
+	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(s.Commits))
+	ch <- prometheus.MustNewConstMetric(descOps, prometheus.CounterValue, float64(s.Operations))
+	ch <- prometheus.MustNewConstMetric(descBatches, prometheus.CounterValue, float64(s.Batches))
+	ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(s.BatchFailures))
+	for code, n := range s.Refusals {
+		ch <- prometheus.MustNewConstMetric(descRefusals, prometheus.CounterValue, float64(n), code.String())
+	}
+	for kind, n := range s.CatchUps {
+		ch <- prometheus.MustNewConstMetric(descCatchUps, prometheus.CounterValue, float64(n), kind)
+	}
+	ch <- prometheus.MustNewConstMetric(descDocuments, prometheus.GaugeValue, float64(c.engine.Loaded()))
+}
