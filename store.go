@@ -31,7 +31,8 @@ type Store interface {
 
 	// ReadOps returns the operations of doc's epoch with revision greater
 	// than after, in order, at most limit of them (limit > 0), and never
-	// beyond the head. An empty result means after is the head. If the
+	// beyond the head. An empty result means after is the head (or beyond
+	// it: the caller, which knows the head, tells the two apart). If the
 	// operation after+1 was trimmed by retention it returns [ErrGone]; if
 	// the document does not exist or its epoch is not epoch, [ErrNotFound].
 	ReadOps(ctx context.Context, doc string, epoch revision.Epoch, after revision.Rev, limit int) ([]*Op, error)
@@ -52,7 +53,11 @@ type Store interface {
 	// an [Append] whose revision is not head+1, or whose epoch is not the
 	// document's, fails the whole batch with an error wrapping
 	// [ErrConflict]. That check is what lets several servers share one
-	// store safely.
+	// store safely. An Append or [Snapshot] to a document that does not
+	// exist, and a Snapshot of another epoch or beyond the head, fail the
+	// same way. A malformed record (no field or several set, an Append
+	// without an Op) fails the batch with an error that does not wrap
+	// ErrConflict.
 	Commit(ctx context.Context, batch []Record) error
 
 	// List returns the metadata of up to limit documents whose ids are
@@ -101,9 +106,10 @@ type Decide struct {
 
 // Snapshot stores the state of Doc at Rev (which must be a revision the
 // document has reached, at most its head after the records before it). A
-// store keeps at least the newest snapshot, and may trim operations up to
-// it (retention, see each store's options), but never an operation newer
-// than its newest snapshot.
+// store keeps at least the newest snapshot (the highest Rev, whatever the
+// order they were written in), and may trim operations up to it
+// (retention, see each store's options), but never an operation newer than
+// its newest snapshot.
 type Snapshot struct {
 	Doc   string
 	Epoch revision.Epoch
@@ -126,7 +132,8 @@ type DocMeta struct {
 	// First is the oldest revision still in the log (Head+1 when the log
 	// holds none, e.g. after retention trimmed it up to the snapshot).
 	First revision.Rev `json:"first"`
-	// Created and Updated are Unix milliseconds.
+	// Created and Updated are Unix milliseconds: the Time of the Create
+	// record, and the Time of the newest operation (Created before any).
 	Created int64 `json:"created"`
 	Updated int64 `json:"updated"`
 }

@@ -1,0 +1,220 @@
+package boltstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/deltasync/syncd"
+)
+
+// Defaults of [Options].
+const (
+	DefaultRetention = 100_000
+	DefaultTimeout   = time.Second
+)
+
+// Options configure [Open]. The zero value means the defaults.
+type Options struct {
+	// Retention is how many of its newest operations each document's log
+	// keeps. Default [DefaultRetention]; a negative value keeps every
+	// operation. The log is trimmed in chunks (once it exceeds Retention by
+	// a sixteenth, in the commit that crosses that line) and never past
+	// the document's newest snapshot, so it may hold more than Retention
+	// operations, never fewer while it has them.
+	Retention int
+
+	// NoSync skips the fsync at the end of each commit. It is UNSAFE: a
+	// crash of the machine (not only of the process) can lose acknowledged
+	// operations or corrupt the file, which breaks syncd's "durable before
+	// acknowledged" guarantee. For tests and benchmarks only. Default
+	// false.
+	NoSync bool
+
+	// Timeout is how long Open waits for the file lock that another
+	// process (or another Store in this one) holds. Default
+	// [DefaultTimeout]; a negative value waits forever. A server should
+	// fail fast rather than hang when a second instance is started on the
+	// same data directory.
+	Timeout time.Duration
+
+	// InitialMmapSize is the size, in bytes, of the first memory map of the
+	// file. Default 0 (bbolt's: the file's size). When a commit grows the
+	// file past the mapped size, bbolt remaps it, and a remap waits for
+	// every open read transaction, including a long [Store.Backup]; mapping
+	// more than the file needs up front avoids those stalls. The file
+	// itself still grows only as data is written.
+	InitialMmapSize int
+}
+
+// Store is a [syncd.Store] in a bbolt file. Create one with [Open]; its
+// methods are safe for concurrent use, though the engine never issues two
+// Commits at once (bbolt would serialise them anyway).
+type Store struct {
+	db        *bbolt.DB
+	path      string
+	retention int
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ syncd.Store = (*Store)(nil)
+
+// Bucket names; see doc.go for what each holds.
+var (
+	bucketInfo  = []byte("info")
+	bucketMeta  = []byte("meta")
+	bucketSnap  = []byte("snap")
+	bucketOps   = []byte("ops")
+	bucketMarks = []byte("marks")
+
+	// keyLayout in bucketInfo holds the layout version, so that a future
+	// layout can recognise (and migrate) a file written by this one.
+	keyLayout = []byte("layout")
+)
+
+// layoutV1 is the layout described in doc.go.
+const layoutV1 = 1
+
+// Open opens the store in the bbolt file at path, creating the file and its
+// buckets if needed. It fails if the file holds another layout, or if the
+// file lock is not free within opts.Timeout (bbolt's ErrTimeout).
+func Open(path string, opts Options) (*Store, error) {
+	retention := opts.Retention
+	if retention == 0 {
+		retention = DefaultRetention
+	}
+	timeout := opts.Timeout
+	switch {
+	case timeout == 0:
+		timeout = DefaultTimeout
+	case timeout < 0:
+		timeout = 0 // bbolt: wait forever
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: timeout,
+		// The map freelist finds a run of free pages in O(1) instead of
+		// scanning a sorted array; with 100,000 ops per document the
+		// freelist grows large, and trimming frees pages constantly.
+		FreelistType: bbolt.FreelistMapType,
+		// Not writing the freelist at each commit saves pages on every
+		// fsync, which is the write path's whole cost; the price is that
+		// Open rebuilds the freelist by scanning the file, a one-time
+		// cost at start.
+		NoFreelistSync:  true,
+		NoSync:          opts.NoSync,
+		InitialMmapSize: opts.InitialMmapSize,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	if err := db.Update(initLayout); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	return &Store{db: db, path: path, retention: retention}, nil
+}
+
+// initLayout creates the buckets of a new file and checks the layout of an
+// existing one.
+func initLayout(tx *bbolt.Tx) error {
+	info, err := tx.CreateBucketIfNotExists(bucketInfo)
+	if err != nil {
+		return err
+	}
+	switch v := info.Get(keyLayout); {
+	case v == nil:
+		if err := info.Put(keyLayout, []byte{layoutV1}); err != nil {
+			return err
+		}
+	case !bytes.Equal(v, []byte{layoutV1}):
+		return fmt.Errorf("unknown layout version %v (this build reads %d)", v, layoutV1)
+	}
+	for _, name := range [][]byte{bucketMeta, bucketSnap, bucketOps, bucketMarks} {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Path returns the file the store was opened on.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the file. It waits for running transactions (a Backup
+// included). Closing twice returns the first result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
+	return s.closeErr
+}
+
+// Backup writes a consistent copy of the whole database to w while the
+// store keeps serving reads and commits, and returns the bytes written. The
+// copy is a bbolt file that [Open] (or bbolt) opens as is; it holds every
+// commit that finished before Backup began and none that began after.
+//
+// Cancelling ctx stops the copy at its next write to w. A backup holds a
+// read transaction for its whole run, so pages it references cannot be
+// reused and, without enough [Options.InitialMmapSize], a commit that must
+// grow the file waits for it.
+func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	var n int64
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(ctxWriter{ctx: ctx, w: w})
+		return err
+	})
+	if err != nil {
+		// bbolt formats some writer errors with %s, losing the chain;
+		// restore the context's error so callers can test for it.
+		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("%w (%v)", cerr, err)
+		}
+		return n, fmt.Errorf("boltstore: backup: %w", err)
+	}
+	return n, nil
+}
+
+// ctxWriter fails writes once its context is done, so a backup to a slow
+// or stalled writer can be abandoned.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// view runs fn in a read transaction, after checking ctx.
+func (s *Store) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
+
+// wrapErr prefixes err with the store and the operation, and says so
+// plainly when the cause is a closed store.
+func wrapErr(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, bbolt.ErrDatabaseNotOpen):
+		return fmt.Errorf("boltstore: %s: store is closed: %w", op, err)
+	}
+	return fmt.Errorf("boltstore: %s: %w", op, err)
+}

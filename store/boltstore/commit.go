@@ -1,0 +1,360 @@
+package boltstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/revision"
+)
+
+// Commit implements [syncd.Store.Commit]: the whole batch is one bbolt
+// read-write transaction, so it is atomic (an error rolls everything back)
+// and, unless [Options.NoSync], durable when Commit returns (bbolt fsyncs
+// the file before it returns from the transaction's commit).
+func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		w := writer{
+			tx:        tx,
+			meta:      tx.Bucket(bucketMeta),
+			snap:      tx.Bucket(bucketSnap),
+			ops:       tx.Bucket(bucketOps),
+			marks:     tx.Bucket(bucketMarks),
+			retention: s.retention,
+			docs:      make(map[string]*docState),
+		}
+		for i, rec := range batch {
+			if err := w.apply(rec); err != nil {
+				return fmt.Errorf("record %d of %d: %w", i, len(batch), err)
+			}
+		}
+		return w.finish()
+	})
+	return wrapErr("commit", err)
+}
+
+// writer applies the records of one batch inside its transaction. It keeps
+// each document's meta decoded in docs and writes it once, in finish, so a
+// batch of many appends to one document costs one meta write, not one per
+// append.
+type writer struct {
+	tx                     *bbolt.Tx
+	meta, snap, ops, marks *bbolt.Bucket
+	retention              int
+	docs                   map[string]*docState
+	order                  []*docState // docs in first-touch order
+}
+
+// docState is one document as the batch sees it.
+type docState struct {
+	id    string
+	key   []byte
+	m     *meta // nil: the document does not exist (now)
+	dirty bool  // m differs from the stored meta
+	trim  bool  // an Append or Snapshot may call for trimming
+	// ops caches the document's op bucket once opened.
+	ops *bbolt.Bucket
+	// marks holds the watermarks the batch has read or changed, by client.
+	marks map[string]*pendingMark
+}
+
+// pendingMark is a watermark as the batch sees it.
+type pendingMark struct {
+	w       revision.Watermark
+	changed bool // differs from the stored one; finish writes it
+}
+
+// errMalformed marks records the contract does not allow; they fail the
+// batch without being conflicts.
+var errMalformed = errors.New("malformed record")
+
+// state returns doc as the batch sees it, loading its meta on first use.
+func (w *writer) state(doc string) (*docState, error) {
+	if st := w.docs[doc]; st != nil {
+		return st, nil
+	}
+	if doc == "" || len(doc) > bbolt.MaxKeySize {
+		return nil, fmt.Errorf("%w: document id of %d bytes", errMalformed, len(doc))
+	}
+	m, err := getMeta(w.tx, doc)
+	if err != nil {
+		return nil, err
+	}
+	st := &docState{id: doc, key: []byte(doc), m: m}
+	w.docs[doc] = st
+	w.order = append(w.order, st)
+	return st, nil
+}
+
+func (w *writer) apply(rec syncd.Record) error {
+	n := 0
+	for _, set := range []bool{rec.Create != nil, rec.Append != nil, rec.Decide != nil, rec.Snapshot != nil, rec.Delete != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: %d fields set, want exactly 1", errMalformed, n)
+	}
+	switch {
+	case rec.Create != nil:
+		return w.create(rec.Create)
+	case rec.Append != nil:
+		return w.append(rec.Append)
+	case rec.Decide != nil:
+		return w.decide(rec.Decide)
+	case rec.Snapshot != nil:
+		return w.snapshot(rec.Snapshot)
+	default:
+		return w.delete(rec.Delete)
+	}
+}
+
+func (w *writer) create(c *syncd.Create) error {
+	if c.Epoch == "" {
+		return fmt.Errorf("%w: create %q without an epoch", errMalformed, c.Doc)
+	}
+	st, err := w.state(c.Doc)
+	if err != nil {
+		return err
+	}
+	if st.m != nil {
+		return fmt.Errorf("create %q: exists with epoch %s: %w", c.Doc, st.m.Epoch, syncd.ErrConflict)
+	}
+	// A new epoch starts from nothing. Delete leaves no data behind, so
+	// this finds nothing, but it costs two lookups and makes sure a file
+	// damaged by hand cannot leak an old log into a new history.
+	if err := w.dropData(st); err != nil {
+		return err
+	}
+	st.m = &meta{Epoch: c.Epoch, First: 1, Created: c.Time, Updated: c.Time}
+	st.dirty = true
+	return nil
+}
+
+func (w *writer) append(a *syncd.Append) error {
+	if a.Op == nil {
+		return fmt.Errorf("%w: append to %q without an op", errMalformed, a.Doc)
+	}
+	st, err := w.state(a.Doc)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.m == nil:
+		return fmt.Errorf("append to %q: no such document: %w", a.Doc, syncd.ErrConflict)
+	case st.m.Epoch != a.Epoch:
+		return fmt.Errorf("append to %q: epoch %s, document has %s: %w", a.Doc, a.Epoch, st.m.Epoch, syncd.ErrConflict)
+	case a.Op.Rev != st.m.Head+1:
+		return fmt.Errorf("append to %q: rev %d, head is %d: %w", a.Doc, a.Op.Rev, st.m.Head, syncd.ErrConflict)
+	}
+	if st.ops == nil {
+		if st.ops, err = w.ops.CreateBucketIfNotExists(st.key); err != nil {
+			return err
+		}
+	}
+	// bbolt keeps the value slice until the transaction commits; both
+	// slices here are freshly allocated and never reused.
+	if err := st.ops.Put(revKey(a.Op.Rev), encodeOp(a.Op)); err != nil {
+		return err
+	}
+	st.m.Head = a.Op.Rev
+	st.m.Updated = a.Op.Time
+	st.dirty, st.trim = true, true
+	if a.Op.ClientID != "" && a.Op.ClientReqID != "" {
+		return w.advance(st, a.Op.ClientID, a.Op.ClientReqID)
+	}
+	return nil
+}
+
+func (w *writer) decide(d *syncd.Decide) error {
+	if d.ClientID == "" || d.ReqID == "" {
+		return fmt.Errorf("%w: decide in %q needs a client id and a request id", errMalformed, d.Doc)
+	}
+	st, err := w.state(d.Doc)
+	if err != nil || st.m == nil {
+		return err
+	}
+	return w.advance(st, d.ClientID, d.ReqID)
+}
+
+// advance raises client's watermark in st to reqID if that is higher. The
+// batch keeps each watermark it touches in st.marks and writes the changed
+// ones once, in finish: a batch of many appends from one client costs one
+// watermark write.
+func (w *writer) advance(st *docState, client, reqID string) error {
+	if len(client) > bbolt.MaxKeySize {
+		return fmt.Errorf("%w: client id of %d bytes", errMalformed, len(client))
+	}
+	m, ok := st.marks[client]
+	if !ok {
+		m = &pendingMark{}
+		if b := w.marks.Bucket(st.key); b != nil {
+			if v := b.Get([]byte(client)); v != nil {
+				var err error
+				if m.w, err = decodeMark(v); err != nil {
+					return fmt.Errorf("watermark of %q in %q: %w", client, st.id, err)
+				}
+			}
+		}
+		if st.marks == nil {
+			st.marks = make(map[string]*pendingMark)
+		}
+		st.marks[client] = m
+	}
+	if next := m.w.Advance(reqID); next != m.w {
+		m.w, m.changed = next, true
+	}
+	return nil
+}
+
+// writeMarks stores the watermarks of st that the batch changed.
+func (w *writer) writeMarks(st *docState) error {
+	var b *bbolt.Bucket
+	for _, client := range slices.Sorted(maps.Keys(st.marks)) {
+		m := st.marks[client]
+		if !m.changed {
+			continue
+		}
+		if b == nil {
+			var err error
+			if b, err = w.marks.CreateBucketIfNotExists(st.key); err != nil {
+				return err
+			}
+		}
+		if err := b.Put([]byte(client), encodeMark(m.w)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *writer) snapshot(sn *syncd.Snapshot) error {
+	st, err := w.state(sn.Doc)
+	if err != nil {
+		return err
+	}
+	switch {
+	case st.m == nil:
+		return fmt.Errorf("snapshot of %q: no such document: %w", sn.Doc, syncd.ErrConflict)
+	case st.m.Epoch != sn.Epoch:
+		return fmt.Errorf("snapshot of %q: epoch %s, document has %s: %w", sn.Doc, sn.Epoch, st.m.Epoch, syncd.ErrConflict)
+	case sn.Rev > st.m.Head:
+		return fmt.Errorf("snapshot of %q: rev %d is beyond the head %d: %w", sn.Doc, sn.Rev, st.m.Head, syncd.ErrConflict)
+	case sn.Rev < st.m.SnapRev:
+		// Only the newest snapshot is kept; an older one adds nothing.
+		return nil
+	}
+	// One key per document, overwritten: older snapshots are never kept.
+	if err := w.snap.Put(st.key, encodeSnapshot(sn.Rev, sn.State)); err != nil {
+		return err
+	}
+	st.m.SnapRev = sn.Rev
+	st.dirty, st.trim = true, true
+	return nil
+}
+
+func (w *writer) delete(d *syncd.Delete) error {
+	st, err := w.state(d.Doc)
+	if err != nil {
+		return err
+	}
+	if err := w.meta.Delete(st.key); err != nil {
+		return err
+	}
+	if err := w.dropData(st); err != nil {
+		return err
+	}
+	st.m, st.dirty, st.trim = nil, false, false
+	return nil
+}
+
+// dropData deletes everything of st but its meta: snapshot, op bucket and
+// watermark bucket. Deleting a bucket frees its pages without visiting its
+// keys one by one, which is why the log and the watermarks of a document
+// are sub-buckets.
+func (w *writer) dropData(st *docState) error {
+	if err := w.snap.Delete(st.key); err != nil {
+		return err
+	}
+	for _, parent := range []*bbolt.Bucket{w.ops, w.marks} {
+		if err := parent.DeleteBucket(st.key); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
+			return err
+		}
+	}
+	st.ops, st.marks = nil, nil // pending watermarks die with the data
+	return nil
+}
+
+// finish trims the logs that grew and writes the metas and watermarks that
+// changed.
+func (w *writer) finish() error {
+	for _, st := range w.order {
+		if st.m == nil {
+			continue
+		}
+		if st.trim {
+			if err := w.trimLog(st); err != nil {
+				return err
+			}
+		}
+		if st.dirty {
+			if err := w.meta.Put(st.key, encodeMeta(st.m)); err != nil {
+				return err
+			}
+		}
+		if err := w.writeMarks(st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// trimLog applies retention to st's log (see trimStart). The revisions to
+// drop are known, so it deletes them by key rather than with a cursor.
+func (w *writer) trimLog(st *docState) error {
+	start, ok := trimStart(st.m.First, st.m.Head, st.m.SnapRev, w.retention)
+	if !ok {
+		return nil
+	}
+	if st.ops == nil {
+		if st.ops = w.ops.Bucket(st.key); st.ops == nil {
+			return fmt.Errorf("%w: ops of %q are missing", errCorrupt, st.id)
+		}
+	}
+	for r := st.m.First; r < start; r++ {
+		if err := st.ops.Delete(revKey(r)); err != nil {
+			return err
+		}
+	}
+	st.m.First = start
+	st.dirty = true
+	return nil
+}
+
+// trimStart decides retention for a log holding first … head whose newest
+// snapshot is at snapRev: it returns the new first revision and true when
+// the log should be trimmed. It waits until the log exceeds retention by a
+// sixteenth, so that trimming is one bulk delete per retention/16 appends
+// (touching the same few leaf pages) instead of a delete in every commit,
+// and it never goes past snapRev+1, so that the newest snapshot plus the
+// log always rebuild the head.
+func trimStart(first, head, snapRev revision.Rev, retention int) (revision.Rev, bool) {
+	if retention < 0 || head < first {
+		return 0, false
+	}
+	keep := uint64(retention)
+	if uint64(head-first)+1 <= keep+keep/16 {
+		return 0, false
+	}
+	start := min(head-revision.Rev(keep)+1, snapRev+1)
+	return start, start > first
+}

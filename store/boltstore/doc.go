@@ -1,0 +1,79 @@
+// Package boltstore is the default [syncd.Store]: documents, their
+// operation logs, snapshots and client watermarks in one bbolt file.
+//
+// # Model
+//
+// bbolt allows one read-write transaction at a time and any number of
+// read-only ones, which see a consistent snapshot and never block the
+// writer (nor are blocked by it). [Store.Commit] is one read-write
+// transaction: every record of the batch applies or none does, and when
+// Commit returns nil the transaction is committed and fsynced. The engine
+// does group commit (it batches the writes of many documents into one
+// Commit), so one fsync covers a whole batch and the store needs no queue
+// of its own. Load, ReadOps, Watermark and List are each one read
+// transaction.
+//
+// # Layout
+//
+// Top-level buckets, one per purpose, so that each read touches only the
+// kind of data it needs:
+//
+//	info    "layout" → 0x01                  layout version of the file
+//	meta    doc → meta                       one row per live document
+//	snap    doc → snapshot                   the newest snapshot only
+//	ops     doc → bucket { rev → op }        the log; rev is 8 bytes big-endian
+//	marks   doc → bucket { clientID → mark } request-id watermarks
+//
+// Costs that follow from it:
+//
+//   - ReadOps: a meta lookup, then a cursor Seek to after+1 in the
+//     document's op bucket and Next until the limit; big-endian keys make
+//     byte order revision order.
+//   - Load: a meta lookup, a snapshot lookup, and the same scan from the
+//     snapshot's revision; the meta row carries the snapshot's revision so
+//     nothing else is read.
+//   - List: a cursor scan of meta, whose keys are the ids, in id order;
+//     meta rows are small, so the scan does not drag snapshots or logs in.
+//   - Delete: two key deletes and two bucket deletes. Deleting a bucket
+//     frees its pages without visiting each key, which is why each log and
+//     each watermark set is a sub-bucket rather than a range of keys in a
+//     shared bucket; a small sub-bucket is stored inline in its parent's
+//     page, so a document with a short log costs no page of its own.
+//   - Retention trims a log by deleting a contiguous run of known keys.
+//
+// # Encoding
+//
+// Every value starts with a version byte (1) followed by binary fields;
+// see encoding.go for the exact fields and for why binary rather than
+// JSON. Decoders return an error wrapping a "corrupt value" error on any
+// malformed input and never panic (they are fuzzed); reads also check that
+// an op's stored revision matches its key and that the log has no gaps, so
+// a damaged file is reported, not served.
+//
+// # bbolt settings
+//
+// The map freelist (FreelistMapType) finds free pages in O(1) where the
+// default array freelist scans, which matters once trimming has freed many
+// pages. NoFreelistSync skips writing the freelist in every commit, saving
+// pages per fsync; Open pays for it once by scanning the file to rebuild
+// the freelist. The file lock wait is bounded ([Options.Timeout]) so a
+// second server on the same file fails instead of hanging.
+//
+// # Traps
+//
+//   - Commit is not meant to be concurrent. bbolt serialises read-write
+//     transactions, so concurrent Commits are safe but simply queue, each
+//     paying its own fsync: group commit belongs to the caller.
+//   - [Options.NoSync] is unsafe outside tests and benchmarks: without the
+//     fsync a power loss can lose acknowledged operations or corrupt the
+//     file.
+//   - Retention trims a log only up to the document's newest snapshot. A
+//     document that never gets a snapshot keeps every operation; the engine
+//     writes snapshots every N operations, which bounds the log.
+//   - A long read transaction, such as [Store.Backup] of a large file,
+//     keeps the pages it sees from being reused (the file grows while it
+//     runs) and makes a commit that must remap the file wait for it; see
+//     [Options.InitialMmapSize].
+//   - Values read from bbolt point into its memory map and are valid only
+//     inside their transaction; every decoder copies what it returns.
+package boltstore

@@ -1,0 +1,248 @@
+package memstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/revision"
+)
+
+// Commit implements [syncd.Store.Commit]: it applies batch to an overlay of
+// the documents it touches and installs the overlay only if every record
+// passed its checks.
+func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	// Reading s.docs without mu is safe here: only Commit and Close write
+	// it, and both hold commitMu.
+	if s.closed {
+		return errClosed
+	}
+	o := overlay{base: s.docs, docs: make(map[string]*document)}
+	for i, rec := range batch {
+		if err := o.apply(rec); err != nil {
+			return fmt.Errorf("memstore: commit record %d of %d: %w", i, len(batch), err)
+		}
+	}
+	for _, id := range o.touched {
+		if d := o.docs[id]; d != nil {
+			d.trim(s.retention)
+		}
+	}
+
+	s.mu.Lock()
+	for id, d := range o.docs {
+		if d == nil {
+			delete(s.docs, id)
+		} else {
+			s.docs[id] = d
+		}
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// overlay is a batch's private view: docs holds the documents the batch has
+// changed (a nil value: deleted), base the committed ones.
+type overlay struct {
+	base map[string]*document
+	docs map[string]*document
+	// touched lists the documents that got an Append or a Snapshot, in
+	// first-touch order: the ones retention may need to trim.
+	touched []string
+}
+
+// get returns the document as the batch sees it, or nil.
+func (o *overlay) get(id string) *document {
+	if d, ok := o.docs[id]; ok {
+		return d
+	}
+	return o.base[id]
+}
+
+// edit returns a private copy of the existing document id that the batch
+// may modify, or nil if the document does not exist.
+func (o *overlay) edit(id string) *document {
+	if d, ok := o.docs[id]; ok {
+		return d // already a clone, or nil (deleted)
+	}
+	b := o.base[id]
+	if b == nil {
+		return nil
+	}
+	c := *b
+	c.marksOwned = false
+	o.docs[id] = &c
+	return &c
+}
+
+func (o *overlay) touch(id string) {
+	for _, t := range o.touched {
+		if t == id {
+			return
+		}
+	}
+	o.touched = append(o.touched, id)
+}
+
+// errMalformed marks records the contract does not allow; they fail the
+// batch without being conflicts.
+var errMalformed = errors.New("malformed record")
+
+func (o *overlay) apply(rec syncd.Record) error {
+	n := 0
+	for _, set := range []bool{rec.Create != nil, rec.Append != nil, rec.Decide != nil, rec.Snapshot != nil, rec.Delete != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: %d fields set, want exactly 1", errMalformed, n)
+	}
+	switch {
+	case rec.Create != nil:
+		return o.create(rec.Create)
+	case rec.Append != nil:
+		return o.append(rec.Append)
+	case rec.Decide != nil:
+		return o.decide(rec.Decide)
+	case rec.Snapshot != nil:
+		return o.snapshot(rec.Snapshot)
+	default:
+		return o.delete(rec.Delete)
+	}
+}
+
+func (o *overlay) create(c *syncd.Create) error {
+	if c.Doc == "" || c.Epoch == "" {
+		return fmt.Errorf("%w: create needs a document id and an epoch", errMalformed)
+	}
+	if d := o.get(c.Doc); d != nil {
+		return fmt.Errorf("create %q: exists with epoch %s: %w", c.Doc, d.meta.Epoch, syncd.ErrConflict)
+	}
+	o.docs[c.Doc] = &document{
+		meta: syncd.DocMeta{
+			Doc: c.Doc, Epoch: c.Epoch, Head: 0, First: 1,
+			Created: c.Time, Updated: c.Time,
+		},
+		marksOwned: true, // nil, and nobody else's: advance allocates it
+	}
+	return nil
+}
+
+func (o *overlay) append(a *syncd.Append) error {
+	if a.Op == nil {
+		return fmt.Errorf("%w: append to %q without an op", errMalformed, a.Doc)
+	}
+	d := o.edit(a.Doc)
+	switch {
+	case d == nil:
+		return fmt.Errorf("append to %q: no such document: %w", a.Doc, syncd.ErrConflict)
+	case d.meta.Epoch != a.Epoch:
+		return fmt.Errorf("append to %q: epoch %s, document has %s: %w", a.Doc, a.Epoch, d.meta.Epoch, syncd.ErrConflict)
+	case a.Op.Rev != d.meta.Head+1:
+		return fmt.Errorf("append to %q: rev %d, head is %d: %w", a.Doc, a.Op.Rev, d.meta.Head, syncd.ErrConflict)
+	}
+	d.ops = append(d.ops, a.Op)
+	d.meta.Head = a.Op.Rev
+	d.meta.Updated = a.Op.Time
+	if a.Op.ClientID != "" && a.Op.ClientReqID != "" {
+		d.advance(a.Op.ClientID, a.Op.ClientReqID)
+	}
+	o.touch(a.Doc)
+	return nil
+}
+
+func (o *overlay) decide(dc *syncd.Decide) error {
+	if dc.ClientID == "" || dc.ReqID == "" {
+		return fmt.Errorf("%w: decide in %q needs a client id and a request id", errMalformed, dc.Doc)
+	}
+	if d := o.edit(dc.Doc); d != nil {
+		d.advance(dc.ClientID, dc.ReqID)
+	}
+	return nil
+}
+
+func (o *overlay) snapshot(sn *syncd.Snapshot) error {
+	d := o.edit(sn.Doc)
+	switch {
+	case d == nil:
+		return fmt.Errorf("snapshot of %q: no such document: %w", sn.Doc, syncd.ErrConflict)
+	case d.meta.Epoch != sn.Epoch:
+		return fmt.Errorf("snapshot of %q: epoch %s, document has %s: %w", sn.Doc, sn.Epoch, d.meta.Epoch, syncd.ErrConflict)
+	case sn.Rev > d.meta.Head:
+		return fmt.Errorf("snapshot of %q: rev %d is beyond the head %d: %w", sn.Doc, sn.Rev, d.meta.Head, syncd.ErrConflict)
+	case d.snap != nil && sn.Rev < d.snapRev:
+		// Only the newest snapshot is kept; an older one adds nothing.
+		return nil
+	}
+	d.snapRev = sn.Rev
+	d.snap = bytes.Clone(sn.State)
+	if d.snap == nil {
+		d.snap = []byte{} // non-nil marks "has a snapshot"
+	}
+	o.touch(sn.Doc)
+	return nil
+}
+
+func (o *overlay) delete(dl *syncd.Delete) error {
+	if o.get(dl.Doc) != nil {
+		o.docs[dl.Doc] = nil
+	}
+	return nil
+}
+
+// advance raises client's watermark to reqID if that is higher, copying the
+// shared marks map first.
+func (d *document) advance(client, reqID string) {
+	old := d.marks[client]
+	next := old.Advance(reqID)
+	if next == old {
+		return
+	}
+	if !d.marksOwned {
+		d.marks = maps.Clone(d.marks)
+		d.marksOwned = true
+	}
+	if d.marks == nil {
+		d.marks = make(map[string]revision.Watermark)
+	}
+	d.marks[client] = next
+}
+
+// trim applies retention to d's log (see trimStart).
+func (d *document) trim(retention int) {
+	start, ok := trimStart(d.meta.First, d.meta.Head, d.snapRev, retention)
+	if !ok {
+		return
+	}
+	// Copy rather than reslice, so the trimmed ops can be collected; the
+	// chunking in trimStart makes the copy amortised O(1) per append.
+	d.ops = append([]*syncd.Op(nil), d.ops[start-d.meta.First:]...)
+	d.meta.First = start
+}
+
+// trimStart decides retention for a log holding first … head whose newest
+// snapshot is at snapRev: it returns the new first revision and true when
+// the log should be trimmed. It waits until the log exceeds retention by a
+// sixteenth, so that trimming costs one bulk step per retention/16 appends
+// instead of one delete per append, and it never goes past snapRev+1, so
+// that the newest snapshot plus the log always rebuild the head.
+func trimStart(first, head, snapRev revision.Rev, retention int) (revision.Rev, bool) {
+	if retention < 0 || head < first {
+		return 0, false
+	}
+	keep := uint64(retention)
+	if uint64(head-first)+1 <= keep+keep/16 {
+		return 0, false
+	}
+	start := min(head-revision.Rev(keep)+1, snapRev+1)
+	return start, start > first
+}

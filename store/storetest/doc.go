@@ -1,0 +1,41 @@
+// Package storetest is the conformance suite of the [syncd.Store] contract:
+// every store runs it, the in-memory one included, so that the engine can
+// rely on the contract rather than on one implementation.
+//
+// A store's test calls [Run] (or [RunPersistent], for a store whose data
+// survives a reopen) with a function that opens a fresh, empty store:
+//
+//	func TestStore(t *testing.T) {
+//		storetest.Run(t, func(t *testing.T, o storetest.Options) syncd.Store {
+//			return memstore.New(memstore.Options{Retention: o.Retention})
+//		})
+//	}
+//
+// # How it checks
+//
+// Each subtest exercises one clause of the contract on its own store. The
+// suite writes through a model, a small reference implementation of the
+// contract that predicts whether each batch must succeed or fail (and with
+// ErrConflict or not) and what the store must hold afterwards. After every
+// subtest, in t.Cleanup, two checks run over every document the store
+// lists: [Check], the invariants any store must keep whoever wrote it
+// (contiguous revisions, a snapshot plus tail that replays to the head, …),
+// and a comparison with the model (same documents, heads, operations,
+// newest snapshot, head state and watermarks).
+//
+// Replaying uses package delta, so the suite's operations are real patches
+// (JSON merge patches such as {"n":3,"k3":3}, and a few JSON Patch arrays)
+// and its snapshots hold the state the model computed: a store that loses,
+// reorders or mixes up data fails the replay, not only a revision count.
+//
+// # Traps
+//
+//   - Opener must return an empty store each time; the suite closes it.
+//   - The suite does not predict exactly where retention trims (stores trim
+//     in their own chunks); it checks that a log never loses an operation
+//     newer than the newest snapshot, never holds fewer than Retention
+//     operations while it has them, and is trimmed once it is well past
+//     Retention behind a recent snapshot.
+//   - Check reads every operation of every document: meant for test-sized
+//     stores, and for a store no one writes to meanwhile.
+package storetest
