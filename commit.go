@@ -175,7 +175,7 @@ func (e *Engine) Refuse(ctx context.Context, doc, clientID, reqID string, then f
 func (e *Engine) waitForRoomLocked(ctx context.Context, d *document) error {
 	limit := revision.Rev(e.opts.RingSize / 2)
 	for !d.gone && d.head-d.durable >= limit {
-		ch := d.durableCh
+		ch := d.progressLocked()
 		d.mu.Unlock()
 		select {
 		case <-ch:

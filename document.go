@@ -63,8 +63,9 @@ type document struct {
 	snapCacheOK  bool
 	// submitted counts writes queued for the store; completed counts those
 	// the committer has finished (durable, or failed and the document
-	// broken). durable is the newest durable revision. durableCh is closed
-	// and replaced whenever completed advances.
+	// broken). durable is the newest durable revision. durableCh, made by
+	// the first waiter (see progressLocked), is closed when completed
+	// advances.
 	submitted uint64
 	completed uint64
 	durable   revision.Rev
@@ -84,7 +85,6 @@ func newDocument(id string, policy Policy) *document {
 		policy:    policy,
 		ready:     make(chan struct{}),
 		wms:       make(map[string]revision.Watermark),
-		durableCh: make(chan struct{}),
 		presence:  make(map[string]json.RawMessage),
 	}
 }
@@ -110,6 +110,18 @@ func (d *document) advanceCompletedLocked(n uint64, rev revision.Rev) {
 	if rev > d.durable {
 		d.durable = rev
 	}
-	close(d.durableCh)
-	d.durableCh = make(chan struct{})
+	if d.durableCh != nil {
+		close(d.durableCh)
+		d.durableCh = nil
+	}
+}
+
+// progressLocked returns a channel closed when completed next advances.
+// Made on demand, so the committer allocates nothing when nobody waits.
+// d.mu must be held.
+func (d *document) progressLocked() <-chan struct{} {
+	if d.durableCh == nil {
+		d.durableCh = make(chan struct{})
+	}
+	return d.durableCh
 }

@@ -225,7 +225,7 @@ func (s *Subscription) dropLocked(reason ResyncReason) {
 func (e *Engine) waitCompleted(ctx context.Context, d *document, target uint64) error {
 	d.mu.Lock()
 	for d.completed < target && !d.gone {
-		ch := d.durableCh
+		ch := d.progressLocked()
 		d.mu.Unlock()
 		select {
 		case <-ch:
