@@ -1,0 +1,198 @@
+package delta
+
+// Change describes one successful Apply and can revert it.
+//
+// A Change holds references into the document (the containers it edited and
+// the values it removed or replaced), so keep it only as long as Undo may be
+// needed; keep Paths, which does not refer to the Change, for longer.
+type Change struct {
+	// Paths is every path the patch touched, computed against the document
+	// as the patch was applied, each cut short at the first array it passes
+	// through (an edit inside an array moves the other elements' indices).
+	Paths PathSet
+	// SizeDelta is Size(after) - Size(before), exactly.
+	SizeDelta int
+
+	// log records each mutation in order, with what Undo needs to revert
+	// it. The first entry lives in the Change itself, so a one-operation
+	// patch allocates nothing for it.
+	log      []undoEntry
+	logSpace [1]undoEntry
+	paths    []string // paths recorded so far, reduced into Paths at the end
+}
+
+// Undo reverts the Apply that returned c, restoring *doc exactly as it was,
+// down to the identity of the arrays and objects in it. It is valid only if
+// *doc has not changed since that Apply (other than by Undo of later
+// Changes, in reverse order). Its cost is that of the Apply. A second Undo of
+// the same Change, or Undo of a nil Change, does nothing.
+func (c *Change) Undo(doc *any) {
+	if c == nil {
+		return
+	}
+	for i := len(c.log) - 1; i >= 0; i-- {
+		c.log[i].undo(doc)
+	}
+	clear(c.log)
+	c.log = nil
+}
+
+// slot says where a value lives so that it can be replaced: a
+// member of an object (m != nil), an element of an array (p points into the
+// array's backing store) or, when both are zero, the document root.
+//
+// An element's address stays valid across later edits and their undoing,
+// because Undo restores every array to its original backing store.
+type slot struct {
+	m   map[string]any
+	key string
+	p   *any
+}
+
+func (s slot) set(doc *any, v any) {
+	switch {
+	case s.m != nil:
+		s.m[s.key] = v
+	case s.p != nil:
+		*s.p = v
+	default:
+		*doc = v
+	}
+}
+
+type undoKind uint8
+
+const (
+	// undoSet: the value at s was old (absent if !had); restore it.
+	undoSet undoKind = iota
+	// undoInsert: arr (the array before) got an element at idx.
+	undoInsert
+	// undoRemove: arr (the array before) lost its element idx, old.
+	undoRemove
+)
+
+type undoEntry struct {
+	kind    undoKind
+	had     bool // undoSet on an object member: the member existed
+	grown   bool // undoInsert: append moved the array to a new backing store
+	idx     int
+	s       slot
+	old     any
+	arr     []any
+	removed any
+}
+
+func (e *undoEntry) undo(doc *any) {
+	switch e.kind {
+	case undoSet:
+		if e.s.m != nil && !e.had {
+			delete(e.s.m, e.s.key)
+			return
+		}
+		e.s.set(doc, e.old)
+	case undoInsert:
+		// If append reused spare capacity, the elements after idx were
+		// shifted in the original backing store: shift them back. If it
+		// moved the array, the original store was never written.
+		if !e.grown {
+			n := len(e.arr)
+			a := e.arr[:n+1]
+			copy(a[e.idx:], a[e.idx+1:])
+			a[n] = nil
+		}
+		e.s.set(doc, e.arr)
+	case undoRemove:
+		// Removal shifts in place: shift back and put the element in.
+		a := e.arr
+		copy(a[e.idx+1:], a[e.idx:len(a)-1])
+		a[e.idx] = e.removed
+		e.s.set(doc, a)
+	}
+}
+
+// The mutations below are the only ones Apply makes. Each records its undo
+// entry and its exact effect on the encoded size. vsize is Size of the value
+// inserted or removed; a move passes 0 to both its removal and its insertion,
+// since the same value leaves and arrives, so moving a large value costs
+// nothing to measure.
+
+func (c *Change) record(e undoEntry) {
+	if c.log == nil {
+		c.log = c.logSpace[:0]
+	}
+	c.log = append(c.log, e)
+}
+
+// setSlot replaces the existing value at s (an object member, an array
+// element or the root) with v.
+func (c *Change) setSlot(doc *any, s slot, old, v any, vsize int) {
+	c.SizeDelta += vsize - Size(old)
+	s.set(doc, v)
+	c.record(undoEntry{kind: undoSet, s: s, old: old, had: true})
+}
+
+// setMember adds or replaces member k of m.
+func (c *Change) setMember(m map[string]any, k string, v any, vsize int) {
+	old, had := m[k]
+	if had {
+		c.SizeDelta += vsize - Size(old)
+	} else {
+		c.SizeDelta += stringSize(k) + 1 + vsize // "k":v
+		if len(m) > 0 {
+			c.SizeDelta++ // and a comma
+		}
+	}
+	m[k] = v
+	c.record(undoEntry{kind: undoSet, s: slot{m: m, key: k}, old: old, had: had})
+}
+
+// removeMember removes the existing member k of m and returns its value.
+func (c *Change) removeMember(m map[string]any, k string, vsize func(any) int) any {
+	old := m[k]
+	delete(m, k)
+	c.SizeDelta -= stringSize(k) + 1 + vsize(old)
+	if len(m) > 0 {
+		c.SizeDelta--
+	}
+	c.record(undoEntry{kind: undoSet, s: slot{m: m, key: k}, old: old, had: true})
+	return old
+}
+
+// insertElem inserts v at index i (0 ≤ i ≤ len) of arr, which lives at s.
+func (c *Change) insertElem(doc *any, s slot, arr []any, i int, v any, vsize int) {
+	n := len(arr)
+	grown := cap(arr) == n
+	a := append(arr, nil)
+	copy(a[i+1:], a[i:n])
+	a[i] = v
+	s.set(doc, a)
+	c.SizeDelta += vsize
+	if n > 0 {
+		c.SizeDelta++
+	}
+	c.record(undoEntry{kind: undoInsert, s: s, arr: arr, idx: i, grown: grown})
+}
+
+// removeElem removes element i of arr, which lives at s, and returns it.
+// It shifts in place, so the array keeps its backing store.
+func (c *Change) removeElem(doc *any, s slot, arr []any, i int, vsize func(any) int) any {
+	n := len(arr)
+	x := arr[i]
+	copy(arr[i:], arr[i+1:])
+	arr[n-1] = nil // do not pin the last element from the spare capacity
+	s.set(doc, arr[:n-1])
+	c.SizeDelta -= vsize(x)
+	if n > 1 {
+		c.SizeDelta--
+	}
+	c.record(undoEntry{kind: undoRemove, s: s, arr: arr, idx: i, removed: x})
+	return x
+}
+
+// zeroSize is the vsize of a value that is moved, not removed.
+func zeroSize(any) int { return 0 }
+
+// touch records path as touched.
+func (c *Change) touch(path string) {
+	c.paths = append(c.paths, path)
+}

@@ -1,0 +1,131 @@
+package delta_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+
+	"github.com/deltasync/syncd/delta"
+)
+
+// addSuiteSeeds seeds a fuzz target with documents and patches of the JSON
+// Patch test suite, plus merge patches.
+func addSuiteSeeds(f *testing.F, add func(doc, patch []byte)) {
+	for _, file := range []string{"tests.json", "spec_tests.json"} {
+		for _, r := range loadSuite(f, file) {
+			add(mustEncode(f, r.doc), r.patch)
+		}
+	}
+	add([]byte(`{"a":"b","c":{"d":"e","f":"g"}}`), []byte(`{"a":"z","c":{"f":null}}`))
+	add([]byte(`[1,2]`), []byte(`{"a":{"bb":{"ccc":null}}}`))
+	add([]byte(`{"list":[{"t":1},{"t":2}]}`), []byte(`[{"op":"move","from":"/list/0","path":"/list/-"},{"op":"test","path":"/list/1/t","value":1.0}]`))
+}
+
+// FuzzApply: no panic; a failed Apply leaves the document unchanged; a
+// successful one has an exact SizeDelta and Undo restores the document.
+func FuzzApply(f *testing.F) {
+	addSuiteSeeds(f, func(doc, patch []byte) { f.Add(doc, patch) })
+	f.Fuzz(func(t *testing.T, docText, patchText []byte) {
+		doc, err := delta.Decode(docText)
+		if err != nil {
+			return
+		}
+		p, err := delta.ParsePatch(patchText)
+		if err != nil {
+			if !errors.Is(err, delta.ErrInvalidPatch) {
+				t.Fatalf("ParsePatch: %v is not ErrInvalidPatch", err)
+			}
+			return
+		}
+		orig := delta.Clone(doc)
+		before := mustEncode(t, doc)
+		ch, err := p.Apply(&doc)
+		after := mustEncode(t, doc)
+		if err != nil {
+			assertSentinel(t, err)
+			if !bytes.Equal(before, after) || !reflect.DeepEqual(doc, orig) {
+				t.Fatalf("failed Apply changed %s to %s", before, after)
+			}
+			return
+		}
+		if ch.SizeDelta != len(after)-len(before) {
+			t.Fatalf("SizeDelta = %d, want %d", ch.SizeDelta, len(after)-len(before))
+		}
+		ch.Undo(&doc)
+		if undone := mustEncode(t, doc); !bytes.Equal(before, undone) || !reflect.DeepEqual(doc, orig) {
+			t.Fatalf("Undo gave %s, want %s", undone, before)
+		}
+	})
+}
+
+// FuzzParsePatch: no panic; errors are ErrInvalidPatch; an accepted patch
+// marshals to JSON that parses to a patch marshalling identically.
+func FuzzParsePatch(f *testing.F) {
+	addSuiteSeeds(f, func(_, patch []byte) { f.Add(patch) })
+	f.Add([]byte(`[{"op":"move","from":"/a","path":"/a/b"}]`))
+	f.Add([]byte(`[{"op":"remove","path":"/a~2"}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := delta.ParsePatch(data)
+		if err != nil {
+			assertSentinel(t, err)
+			if !errors.Is(err, delta.ErrInvalidPatch) {
+				t.Fatalf("ParsePatch: %v is not ErrInvalidPatch", err)
+			}
+			return
+		}
+		b, err := p.MarshalJSON()
+		if err != nil {
+			t.Fatalf("MarshalJSON: %v", err)
+		}
+		q, err := delta.ParsePatch(b)
+		if err != nil {
+			t.Fatalf("ParsePatch(MarshalJSON) = %v for %s", err, b)
+		}
+		if q.Kind() != p.Kind() || q.Len() != p.Len() {
+			t.Fatalf("reparsed patch differs: %v/%d vs %v/%d", q.Kind(), q.Len(), p.Kind(), p.Len())
+		}
+		if c, _ := q.MarshalJSON(); !bytes.Equal(b, c) {
+			t.Fatalf("MarshalJSON is not stable: %s then %s", b, c)
+		}
+	})
+}
+
+// FuzzDecode: Decode accepts exactly valid JSON; Size matches Encode; Encode
+// matches encoding/json and is stable under a round trip.
+func FuzzDecode(f *testing.F) {
+	addSuiteSeeds(f, func(doc, _ []byte) { f.Add(doc) })
+	for _, s := range []string{`"\ud800"`, "\"\xff\"", `1e400`, `-0.0e-0`, `{"a":1,"a":2}`, `[] x`, ``} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := delta.Decode(data)
+		if (err == nil) != json.Valid(data) {
+			t.Fatalf("Decode error %v, but json.Valid = %v", err, json.Valid(data))
+		}
+		if err != nil {
+			return
+		}
+		enc := mustEncode(t, v)
+		if delta.Size(v) != len(enc) {
+			t.Fatalf("Size = %d, len(Encode) = %d", delta.Size(v), len(enc))
+		}
+		var std bytes.Buffer
+		e := json.NewEncoder(&std)
+		e.SetEscapeHTML(false)
+		if err := e.Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		if want := bytes.TrimSuffix(std.Bytes(), []byte("\n")); !bytes.Equal(enc, want) {
+			t.Fatalf("Encode = %s, encoding/json = %s", enc, want)
+		}
+		back, err := delta.Decode(enc)
+		if err != nil {
+			t.Fatalf("Decode(Encode) = %v for %s", err, enc)
+		}
+		if !delta.Equal(v, back) || !bytes.Equal(mustEncode(t, back), enc) {
+			t.Fatalf("round trip changed %s", enc)
+		}
+	})
+}

@@ -1,0 +1,341 @@
+package delta
+
+import (
+	"fmt"
+	"strconv"
+)
+
+type opCode uint8
+
+const (
+	opAdd opCode = iota
+	opRemove
+	opReplace
+	opMove
+	opCopy
+	opTest
+)
+
+var opNames = [...]string{opAdd: "add", opRemove: "remove", opReplace: "replace", opMove: "move", opCopy: "copy", opTest: "test"}
+
+func (c opCode) String() string { return opNames[c] }
+
+// hasValue reports whether the operation carries a "value" member.
+func (c opCode) hasValue() bool { return c == opAdd || c == opReplace || c == opTest }
+
+// op is one parsed JSON Patch operation.
+type op struct {
+	code  opCode
+	path  pointer
+	from  pointer // move and copy
+	value any     // add, replace and test
+	size  int     // Size(value), measured once at parse time
+}
+
+// ParseJSONPatch parses a JSON Patch (RFC 6902): a JSON array of operation
+// objects. Everything that can be checked without a document is checked
+// here: each operation's "op", the presence and type of "path", "from" and
+// "value", pointer syntax, that no move goes into its own child, and that no
+// remove targets the whole document (which would leave no document).
+// Members an operation does not use are ignored, as RFC 6902 §4 requires.
+// Errors wrap ErrInvalidPatch.
+func ParseJSONPatch(data []byte) (*Patch, error) {
+	v, err := Decode(data)
+	if err != nil {
+		return nil, invalid(-1, "", "", err.Error())
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, invalid(-1, "", "", "a JSON Patch must be a JSON array")
+	}
+	p := &Patch{kind: JSONPatch, ops: make([]op, len(list))}
+	for i, raw := range list {
+		obj, ok := raw.(map[string]any)
+		if !ok {
+			return nil, invalid(i, "", "", "an operation must be a JSON object")
+		}
+		if err := parseOp(&p.ops[i], i, obj); err != nil {
+			return nil, err
+		}
+		switch p.ops[i].code {
+		case opMove:
+			p.npaths += 2
+			p.nlog += 2
+		case opCopy:
+			p.npaths += 2
+			p.nlog++
+		case opTest:
+			p.npaths++
+		default:
+			p.npaths++
+			p.nlog++
+		}
+	}
+	return p, nil
+}
+
+func parseOp(o *op, i int, obj map[string]any) error {
+	rawName, ok := obj["op"]
+	if !ok {
+		return invalid(i, "op", "", "missing")
+	}
+	name, ok := rawName.(string)
+	if !ok {
+		return invalid(i, "op", "", "must be a string")
+	}
+	switch name {
+	case "add":
+		o.code = opAdd
+	case "remove":
+		o.code = opRemove
+	case "replace":
+		o.code = opReplace
+	case "move":
+		o.code = opMove
+	case "copy":
+		o.code = opCopy
+	case "test":
+		o.code = opTest
+	default:
+		return invalid(i, "op", "", "unknown operation "+strconv.Quote(name))
+	}
+	var err error
+	if o.path, err = pointerMember(obj, i, "path"); err != nil {
+		return err
+	}
+	if o.code == opMove || o.code == opCopy {
+		if o.from, err = pointerMember(obj, i, "from"); err != nil {
+			return err
+		}
+	}
+	if o.code.hasValue() {
+		v, ok := obj["value"]
+		if !ok {
+			return invalid(i, "value", "", "missing")
+		}
+		o.value = v
+		if o.code != opTest {
+			o.size = Size(v)
+		}
+	}
+	switch {
+	case o.code == opRemove && len(o.path.toks) == 0:
+		return invalid(i, "path", "", "cannot remove the whole document")
+	case o.code == opMove && o.from.isProperPrefixOf(&o.path):
+		return invalid(i, "from", o.from.text, "cannot move a value into its own child "+strconv.Quote(o.path.text))
+	}
+	return nil
+}
+
+func pointerMember(obj map[string]any, i int, field string) (pointer, error) {
+	raw, ok := obj[field]
+	if !ok {
+		return pointer{}, invalid(i, field, "", "missing")
+	}
+	s, ok := raw.(string)
+	if !ok {
+		return pointer{}, invalid(i, field, "", "must be a string")
+	}
+	p, err := parsePointer(s)
+	if err != nil {
+		return pointer{}, invalid(i, field, s, err.Error())
+	}
+	return p, nil
+}
+
+func (p *Patch) applyJSONPatch(doc *any, c *Change) error {
+	for i := range p.ops {
+		if err := p.ops[i].apply(doc, c, i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (o *op) apply(doc *any, c *Change, i int) error {
+	switch o.code {
+	case opAdd:
+		return c.add(doc, &o.path, Clone(o.value), o.size, i, "path")
+	case opRemove:
+		_, err := c.remove(doc, &o.path, Size, i, "path")
+		return err
+	case opReplace:
+		s, old, keep, err := walk(doc, &o.path, len(o.path.toks), i, "path")
+		if err != nil {
+			return err
+		}
+		c.setSlot(doc, s, old, Clone(o.value), o.size)
+		c.touch(o.path.prefix(keep))
+		return nil
+	case opMove:
+		if o.from.text == o.path.text {
+			// Moving a value onto itself changes nothing, but RFC 6902
+			// still requires it to exist.
+			_, _, keep, err := walk(doc, &o.from, len(o.from.toks), i, "from")
+			if err != nil {
+				return err
+			}
+			c.touch(o.from.prefix(keep))
+			return nil
+		}
+		v, err := c.remove(doc, &o.from, zeroSize, i, "from")
+		if err != nil {
+			return err
+		}
+		return c.add(doc, &o.path, v, 0, i, "path")
+	case opCopy:
+		_, v, keep, err := walk(doc, &o.from, len(o.from.toks), i, "from")
+		if err != nil {
+			return err
+		}
+		c.touch(o.from.prefix(keep))
+		return c.add(doc, &o.path, Clone(v), Size(v), i, "path")
+	case opTest:
+		_, v, keep, err := walk(doc, &o.path, len(o.path.toks), i, "path")
+		if err != nil {
+			return err
+		}
+		if !Equal(v, o.value) {
+			return &Error{Op: i, Field: "path", Path: o.path.text, Err: ErrTestFailed, Reason: "the value differs"}
+		}
+		c.touch(o.path.prefix(keep))
+		return nil
+	}
+	return nil
+}
+
+// walk finds the value named by the first n tokens of ptr and the slot that
+// holds it. keep is how many tokens of ptr to record as the touched path:
+// all of them, unless the walk passes through an array, where the path is
+// cut at that array (an edit inside an array may shift its elements, so it
+// conflicts with any other edit of the array).
+func walk(doc *any, ptr *pointer, n, i int, field string) (s slot, v any, keep int, err error) {
+	v = *doc
+	keep = len(ptr.toks)
+	for t := 0; t < n; t++ {
+		tok := ptr.toks[t]
+		switch cv := v.(type) {
+		case map[string]any:
+			child, ok := cv[tok]
+			if !ok {
+				return s, nil, 0, notFound(ptr, i, field, fmt.Sprintf("no member %q in %s", tok, at(ptr, t)))
+			}
+			s, v = slot{m: cv, key: tok}, child
+		case []any:
+			keep = min(keep, t)
+			idx, ok := arrayIndex(tok, len(cv), false)
+			if !ok {
+				return s, nil, 0, notFound(ptr, i, field, fmt.Sprintf("invalid array index %q in %s", tok, at(ptr, t)))
+			}
+			if idx >= len(cv) {
+				return s, nil, 0, notFound(ptr, i, field, fmt.Sprintf("index %d out of range in %s (length %d)", idx, at(ptr, t), len(cv)))
+			}
+			s, v = slot{p: &cv[idx]}, cv[idx]
+		default:
+			return s, nil, 0, notFound(ptr, i, field, fmt.Sprintf("%s is %s, not an object or array", at(ptr, t), kindName(v)))
+		}
+	}
+	return s, v, keep, nil
+}
+
+// add inserts v at ptr: into an object (adding or replacing the member), an
+// array (at an index ≤ length, or "-" to append) or as the whole document.
+func (c *Change) add(doc *any, ptr *pointer, v any, vsize, i int, field string) error {
+	n := len(ptr.toks)
+	if n == 0 {
+		c.setSlot(doc, slot{}, *doc, v, vsize)
+		c.touch(ptr.text)
+		return nil
+	}
+	s, parent, keep, err := walk(doc, ptr, n-1, i, field)
+	if err != nil {
+		return err
+	}
+	last := ptr.toks[n-1]
+	switch pv := parent.(type) {
+	case map[string]any:
+		c.setMember(pv, last, v, vsize)
+	case []any:
+		keep = min(keep, n-1)
+		idx, ok := arrayIndex(last, len(pv), true)
+		if !ok {
+			return notFound(ptr, i, field, fmt.Sprintf("invalid array index %q in %s", last, at(ptr, n-1)))
+		}
+		if idx > len(pv) {
+			return notFound(ptr, i, field, fmt.Sprintf("index %d out of range in %s (length %d)", idx, at(ptr, n-1), len(pv)))
+		}
+		c.insertElem(doc, s, pv, idx, v, vsize)
+	default:
+		return notFound(ptr, i, field, fmt.Sprintf("%s is %s, not an object or array", at(ptr, n-1), kindName(parent)))
+	}
+	c.touch(ptr.prefix(keep))
+	return nil
+}
+
+// remove removes the value at ptr (not the root) and returns it.
+func (c *Change) remove(doc *any, ptr *pointer, vsize func(any) int, i int, field string) (any, error) {
+	n := len(ptr.toks)
+	if n == 0 {
+		// Parsing rejects removing the root, and a move from "" can only
+		// go to "", which apply treats as a no-op.
+		return nil, invalid(i, field, ptr.text, "cannot remove the whole document")
+	}
+	s, parent, keep, err := walk(doc, ptr, n-1, i, field)
+	if err != nil {
+		return nil, err
+	}
+	last := ptr.toks[n-1]
+	var v any
+	switch pv := parent.(type) {
+	case map[string]any:
+		if _, ok := pv[last]; !ok {
+			return nil, notFound(ptr, i, field, fmt.Sprintf("no member %q in %s", last, at(ptr, n-1)))
+		}
+		v = c.removeMember(pv, last, vsize)
+	case []any:
+		keep = min(keep, n-1)
+		idx, ok := arrayIndex(last, len(pv), false)
+		if !ok {
+			return nil, notFound(ptr, i, field, fmt.Sprintf("invalid array index %q in %s", last, at(ptr, n-1)))
+		}
+		if idx >= len(pv) {
+			return nil, notFound(ptr, i, field, fmt.Sprintf("index %d out of range in %s (length %d)", idx, at(ptr, n-1), len(pv)))
+		}
+		v = c.removeElem(doc, s, pv, idx, vsize)
+	default:
+		return nil, notFound(ptr, i, field, fmt.Sprintf("%s is %s, not an object or array", at(ptr, n-1), kindName(parent)))
+	}
+	c.touch(ptr.prefix(keep))
+	return v, nil
+}
+
+// notFound builds the error for a path that does not resolve.
+func notFound(ptr *pointer, i int, field, reason string) error {
+	return &Error{Op: i, Field: field, Path: ptr.text, Err: ErrPathNotFound, Reason: reason}
+}
+
+// at names the value the first t tokens of ptr lead to, where a walk
+// stopped, so the message says which part of the path is wrong.
+func at(ptr *pointer, t int) string {
+	if t == 0 {
+		return "the document"
+	}
+	return strconv.Quote(ptr.prefix(t))
+}
+
+func kindName(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case string:
+		return "a string"
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	default:
+		return "a number"
+	}
+}
