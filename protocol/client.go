@@ -1,0 +1,411 @@
+package protocol
+
+import (
+	"encoding/json"
+
+	"github.com/deltasync/syncd/revision"
+)
+
+// Payloads of the client-to-server messages.
+//
+// Each type decodes itself strictly with UnmarshalPayload (also used by
+// UnmarshalJSON): an unknown field, a wrong type, a duplicate field, or a
+// required field that is missing or null is an [*Error] naming the field,
+// such as "payload.doc: required". An optional field sent as null counts
+// as absent. Each encodes itself with AppendJSON (also MarshalJSON),
+// leaving absent optional fields out. Validate checks what decoding cannot:
+// document ids, request ids, epochs.
+//
+// The json.RawMessage fields of a decoded value alias the input; the
+// input must not be modified while the value is in use.
+
+// Join subscribes to a document (and its room), creating it if it does not
+// exist. Rev and Epoch are what the client already has; without Rev the
+// client gets a snapshot.
+type Join struct {
+	Doc      string          `json:"doc"`
+	Rev      *revision.Rev   `json:"rev,omitempty"`
+	Epoch    revision.Epoch  `json:"epoch,omitempty"`
+	Presence json.RawMessage `json:"presence,omitempty"` // free JSON
+}
+
+// Update edits a document. Patch is a JSON Patch array or a JSON Merge
+// Patch object; BaseRev is the revision the client edited (absent: apply in
+// arrival order).
+type Update struct {
+	Doc         string          `json:"doc"`
+	Patch       json.RawMessage `json:"patch"`
+	BaseRev     *revision.Rev   `json:"baseRev,omitempty"`
+	Epoch       revision.Epoch  `json:"epoch,omitempty"`
+	ClientReqID string          `json:"clientReqId"`
+}
+
+// Leave unsubscribes from a document.
+type Leave struct {
+	Doc string `json:"doc"`
+}
+
+// PresenceSet sets this client's presence state in a document's room.
+type PresenceSet struct {
+	Doc   string          `json:"doc"`
+	State json.RawMessage `json:"state"` // free JSON
+}
+
+// Publish sends an ephemeral message to a joined document's room (Doc) or
+// to a subscribed topic (Topic): exactly one of the two.
+type Publish struct {
+	Doc   string          `json:"doc,omitempty"`
+	Topic string          `json:"topic,omitempty"`
+	Data  json.RawMessage `json:"data"` // free JSON
+}
+
+// Subscribe joins a topic.
+type Subscribe struct {
+	Topic string `json:"topic"`
+}
+
+// Unsubscribe leaves a topic.
+type Unsubscribe struct {
+	Topic string `json:"topic"`
+}
+
+// Heartbeat is the payload of HEARTBEAT: an empty object.
+type Heartbeat struct{}
+
+// --- Join
+
+func (p *Join) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", false)
+	*p = Join{}
+	for d.next() {
+		switch string(d.key) {
+		case "doc":
+			p.Doc = d.str(1)
+		case "rev":
+			p.Rev = d.revOpt(2)
+		case "epoch":
+			e, _ := d.strOpt(4, false)
+			p.Epoch = revision.Epoch(e)
+		case "presence":
+			p.Presence = d.raw(8, false, anyKind)
+		default:
+			d.unknown()
+		}
+	}
+	d.require(1, "doc")
+	return d.finishTop()
+}
+
+func (p Join) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "doc")
+	dst = appendString(dst, p.Doc)
+	if p.Rev != nil {
+		dst = appendKey(dst, false, "rev")
+		dst = appendUint(dst, uint64(*p.Rev))
+	}
+	if p.Epoch != "" {
+		dst = appendKey(dst, false, "epoch")
+		dst = appendString(dst, string(p.Epoch))
+	}
+	if len(p.Presence) > 0 {
+		dst = appendKey(dst, false, "presence")
+		dst = append(dst, p.Presence...)
+	}
+	return append(dst, '}')
+}
+
+func (p *Join) Validate() error {
+	if err := validateDoc(p.Doc); err != nil {
+		return err
+	}
+	return validateEpoch(p.Epoch)
+}
+
+// --- Update
+
+func (p *Update) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", false)
+	*p = Update{}
+	for d.next() {
+		switch string(d.key) {
+		case "doc":
+			p.Doc = d.str(1)
+		case "patch":
+			p.Patch = d.raw(2, true, arrayKind|objectKind)
+		case "baseRev":
+			p.BaseRev = d.revOpt(4)
+		case "epoch":
+			e, _ := d.strOpt(8, false)
+			p.Epoch = revision.Epoch(e)
+		case "clientReqId":
+			p.ClientReqID = d.str(16)
+		default:
+			d.unknown()
+		}
+	}
+	d.require(1, "doc")
+	d.require(2, "patch")
+	d.require(16, "clientReqId")
+	return d.finishTop()
+}
+
+func (p Update) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "doc")
+	dst = appendString(dst, p.Doc)
+	dst = appendKey(dst, false, "patch")
+	dst = appendRaw(dst, p.Patch, "null")
+	if p.BaseRev != nil {
+		dst = appendKey(dst, false, "baseRev")
+		dst = appendUint(dst, uint64(*p.BaseRev))
+	}
+	if p.Epoch != "" {
+		dst = appendKey(dst, false, "epoch")
+		dst = appendString(dst, string(p.Epoch))
+	}
+	dst = appendKey(dst, false, "clientReqId")
+	dst = appendString(dst, p.ClientReqID)
+	return append(dst, '}')
+}
+
+func (p *Update) Validate() error {
+	if err := validateDoc(p.Doc); err != nil {
+		return err
+	}
+	if p.PatchKind() == "" {
+		return fieldError("payload.patch", "want array (JSON Patch) or object (JSON Merge Patch)")
+	}
+	if err := revision.ValidateReqID(p.ClientReqID); err != nil {
+		return fieldError("payload.clientReqId", "must be 1–64 printable ASCII characters")
+	}
+	return validateEpoch(p.Epoch)
+}
+
+// PatchKind returns [OpPatch] for a JSON Patch (an array), [OpMerge] for a
+// JSON Merge Patch (an object), and "" for anything else.
+func (p *Update) PatchKind() string {
+	s := scanner{data: p.Patch}
+	switch s.peek() {
+	case kindArray:
+		return OpPatch
+	case kindObject:
+		return OpMerge
+	}
+	return ""
+}
+
+// --- Leave
+
+func (p *Leave) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", false)
+	*p = Leave{}
+	for d.next() {
+		switch string(d.key) {
+		case "doc":
+			p.Doc = d.str(1)
+		default:
+			d.unknown()
+		}
+	}
+	d.require(1, "doc")
+	return d.finishTop()
+}
+
+func (p Leave) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "doc")
+	dst = appendString(dst, p.Doc)
+	return append(dst, '}')
+}
+
+func (p *Leave) Validate() error { return validateDoc(p.Doc) }
+
+// --- PresenceSet
+
+func (p *PresenceSet) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", false)
+	*p = PresenceSet{}
+	for d.next() {
+		switch string(d.key) {
+		case "doc":
+			p.Doc = d.str(1)
+		case "state":
+			p.State = d.raw(2, true, anyKind)
+		default:
+			d.unknown()
+		}
+	}
+	d.require(1, "doc")
+	d.require(2, "state")
+	return d.finishTop()
+}
+
+func (p PresenceSet) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "doc")
+	dst = appendString(dst, p.Doc)
+	dst = appendKey(dst, false, "state")
+	dst = appendRaw(dst, p.State, "{}")
+	return append(dst, '}')
+}
+
+func (p *PresenceSet) Validate() error {
+	if err := validateDoc(p.Doc); err != nil {
+		return err
+	}
+	if len(p.State) == 0 {
+		return fieldError("payload.state", "required")
+	}
+	return nil
+}
+
+// --- Publish
+
+func (p *Publish) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", false)
+	*p = Publish{}
+	for d.next() {
+		switch string(d.key) {
+		case "doc":
+			p.Doc, _ = d.strOpt(1, false)
+		case "topic":
+			p.Topic, _ = d.strOpt(2, false)
+		case "data":
+			p.Data = d.raw(4, true, anyKind)
+		default:
+			d.unknown()
+		}
+	}
+	d.require(4, "data")
+	return d.finishTop()
+}
+
+func (p Publish) AppendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	if p.Doc != "" {
+		dst = appendKey(dst, true, "doc")
+		dst = appendString(dst, p.Doc)
+		dst = append(dst, ',')
+	}
+	if p.Topic != "" {
+		dst = appendKey(dst, true, "topic")
+		dst = appendString(dst, p.Topic)
+		dst = append(dst, ',')
+	}
+	dst = appendKey(dst, true, "data")
+	dst = appendRaw(dst, p.Data, "null")
+	return append(dst, '}')
+}
+
+func (p *Publish) Validate() error {
+	switch {
+	case p.Doc != "" && p.Topic != "":
+		return fieldError("payload.topic", "give doc or topic, not both")
+	case p.Doc != "":
+		return validateDoc(p.Doc)
+	case p.Topic != "":
+		return validateTopic(p.Topic)
+	}
+	return fieldError("payload.doc", "required (or topic)")
+}
+
+// --- Subscribe, Unsubscribe
+
+func (p *Subscribe) UnmarshalPayload(data []byte) error {
+	var t topicPayload
+	err := t.unmarshal(data)
+	*p = Subscribe{Topic: t.Topic}
+	return err
+}
+
+func (p Subscribe) AppendJSON(dst []byte) []byte { return topicPayload(p).appendJSON(dst) }
+func (p *Subscribe) Validate() error             { return validateTopic(p.Topic) }
+
+func (p *Unsubscribe) UnmarshalPayload(data []byte) error {
+	var t topicPayload
+	err := t.unmarshal(data)
+	*p = Unsubscribe{Topic: t.Topic}
+	return err
+}
+
+func (p Unsubscribe) AppendJSON(dst []byte) []byte { return topicPayload(p).appendJSON(dst) }
+func (p *Unsubscribe) Validate() error             { return validateTopic(p.Topic) }
+
+// topicPayload is the shape shared by SUBSCRIBE and UNSUBSCRIBE.
+type topicPayload struct {
+	Topic string
+}
+
+func (p *topicPayload) unmarshal(data []byte) error {
+	d := newObjDecoder(data, "payload", false)
+	for d.next() {
+		switch string(d.key) {
+		case "topic":
+			p.Topic = d.str(1)
+		default:
+			d.unknown()
+		}
+	}
+	d.require(1, "topic")
+	return d.finishTop()
+}
+
+func (p topicPayload) appendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "topic")
+	dst = appendString(dst, p.Topic)
+	return append(dst, '}')
+}
+
+// --- Heartbeat
+
+func (p *Heartbeat) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", false)
+	for d.next() {
+		d.unknown()
+	}
+	return d.finishTop()
+}
+
+func (p Heartbeat) AppendJSON(dst []byte) []byte { return append(dst, '{', '}') }
+
+func (p *Heartbeat) Validate() error { return nil }
+
+// --- validation helpers
+
+func validateDoc(doc string) error {
+	if !ValidDocID(doc) {
+		return fieldError("payload.doc", docIDRule)
+	}
+	return nil
+}
+
+func validateTopic(topic string) error {
+	if !ValidTopic(topic) {
+		return fieldError("payload.topic", docIDRule)
+	}
+	return nil
+}
+
+func validateEpoch(e revision.Epoch) error {
+	if e != "" && !revision.IsULID(string(e)) {
+		return fieldError("payload.epoch", "must be a ULID")
+	}
+	return nil
+}
+
+// MarshalJSON and UnmarshalJSON make the types work with encoding/json
+// too, with the same strictness and the same omissions.
+
+func (p Join) MarshalJSON() ([]byte, error)         { return p.AppendJSON(nil), nil }
+func (p *Join) UnmarshalJSON(b []byte) error        { return p.UnmarshalPayload(b) }
+func (p Update) MarshalJSON() ([]byte, error)       { return p.AppendJSON(nil), nil }
+func (p *Update) UnmarshalJSON(b []byte) error      { return p.UnmarshalPayload(b) }
+func (p Leave) MarshalJSON() ([]byte, error)        { return p.AppendJSON(nil), nil }
+func (p *Leave) UnmarshalJSON(b []byte) error       { return p.UnmarshalPayload(b) }
+func (p PresenceSet) MarshalJSON() ([]byte, error)  { return p.AppendJSON(nil), nil }
+func (p *PresenceSet) UnmarshalJSON(b []byte) error { return p.UnmarshalPayload(b) }
+func (p Publish) MarshalJSON() ([]byte, error)      { return p.AppendJSON(nil), nil }
+func (p *Publish) UnmarshalJSON(b []byte) error     { return p.UnmarshalPayload(b) }
+func (p Subscribe) MarshalJSON() ([]byte, error)    { return p.AppendJSON(nil), nil }
+func (p *Subscribe) UnmarshalJSON(b []byte) error   { return p.UnmarshalPayload(b) }
+func (p Unsubscribe) MarshalJSON() ([]byte, error)  { return p.AppendJSON(nil), nil }
+func (p *Unsubscribe) UnmarshalJSON(b []byte) error { return p.UnmarshalPayload(b) }
+func (p Heartbeat) MarshalJSON() ([]byte, error)    { return p.AppendJSON(nil), nil }
+func (p *Heartbeat) UnmarshalJSON(b []byte) error   { return p.UnmarshalPayload(b) }

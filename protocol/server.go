@@ -1,0 +1,608 @@
+package protocol
+
+import (
+	"encoding/json"
+	"math"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/deltasync/syncd/revision"
+)
+
+// Payloads of the server-to-client messages.
+//
+// They encode with AppendJSON (and MarshalJSON): absent optional fields are
+// left out, and a required list is written as [] even when nil, never as
+// null. They decode with UnmarshalPayload (and UnmarshalJSON) for clients:
+// unknown fields are skipped, since a client must ignore what a newer
+// server adds, but required fields and types are checked as strictly as on
+// the server.
+
+// Hello is the first message on every connection.
+type Hello struct {
+	ClientID    string `json:"clientId"`
+	Protocol    string `json:"protocol"` // ProtocolVersion
+	HeartbeatMs int64  `json:"heartbeatMs"`
+	// Limits names each limit in force with its value (see the Limit*
+	// constants). Nil is sent as {}.
+	Limits map[string]int64 `json:"limits"`
+}
+
+// SyncSnapshot is a whole document. AckedReqID is this client's watermark
+// in the document, when it has one.
+type SyncSnapshot struct {
+	Doc        string          `json:"doc"`
+	Epoch      revision.Epoch  `json:"epoch"`
+	Rev        revision.Rev    `json:"rev"`
+	State      json.RawMessage `json:"state"` // the document (empty is sent as {})
+	AckedReqID string          `json:"ackedReqId,omitempty"`
+}
+
+// SyncDeltas carries the operations FromRev+1 … ToRev of a document.
+type SyncDeltas struct {
+	Doc        string         `json:"doc"`
+	Epoch      revision.Epoch `json:"epoch"`
+	FromRev    revision.Rev   `json:"fromRev"`
+	ToRev      revision.Rev   `json:"toRev"`
+	Operations []Operation    `json:"operations"` // nil is sent as []
+	AckedReqID string         `json:"ackedReqId,omitempty"`
+}
+
+// Operation is one committed operation in SYNC.DELTAS.
+type Operation struct {
+	Rev         revision.Rev    `json:"rev"`
+	Type        string          `json:"type"`    // OpPatch or OpMerge
+	Payload     json.RawMessage `json:"payload"` // the patch (empty is sent as null)
+	ClientID    string          `json:"clientId,omitempty"`
+	ClientReqID string          `json:"clientReqId,omitempty"`
+	Ts          int64           `json:"ts"` // commit time, Unix milliseconds
+}
+
+// RevisionGap says the client's revision will not be served as deltas; the
+// snapshot at ResumeFrom follows.
+type RevisionGap struct {
+	Doc            string       `json:"doc"`
+	ExpectedRev    revision.Rev `json:"expectedRev"`
+	ServerRev      revision.Rev `json:"serverRev"`
+	BufferFirstRev revision.Rev `json:"bufferFirstRev"`
+	ResumeFrom     revision.Rev `json:"resumeFrom"`
+	Reason         string       `json:"reason"` // GapRetention, GapEpoch or GapSmaller
+}
+
+// Presence lists who is in a document's room: everyone in answer to JOIN,
+// then changes (Clients joined or changed, Left departed).
+type Presence struct {
+	Doc     string           `json:"doc"`
+	Clients []PresenceClient `json:"clients"` // nil is sent as []
+	Left    []string         `json:"left,omitempty"`
+}
+
+// PresenceClient is one client's presence state.
+type PresenceClient struct {
+	ClientID string          `json:"clientId"`
+	State    json.RawMessage `json:"state"` // free JSON (empty is sent as {})
+}
+
+// Message is a room message, from a document's room (Doc) or a topic.
+type Message struct {
+	Doc   string          `json:"doc,omitempty"`
+	Topic string          `json:"topic,omitempty"`
+	Data  json.RawMessage `json:"data"` // free JSON (empty is sent as null)
+	From  string          `json:"from"` // the sender's client id
+}
+
+// ErrorPayload is the payload of ERROR and RPC_ERROR. Build it with
+// [Error.Payload].
+type ErrorPayload struct {
+	Code         Code            `json:"code"`
+	Message      string          `json:"message"`
+	Details      json.RawMessage `json:"details,omitempty"` // an object
+	Retryable    *bool           `json:"retryable,omitempty"`
+	RetryAfterMs *int64          `json:"retryAfterMs,omitempty"`
+}
+
+// Err converts a received error payload back to an [*Error].
+func (p *ErrorPayload) Err() *Error {
+	e := &Error{Code: p.Code, Message: p.Message}
+	if len(p.Details) > 0 {
+		e.Details = p.Details
+	}
+	if p.RetryAfterMs != nil {
+		e.RetryAfter = msDuration(*p.RetryAfterMs)
+	}
+	return e
+}
+
+// --- Hello
+
+func (p *Hello) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", true)
+	*p = Hello{}
+	for d.next() {
+		switch string(d.key) {
+		case "clientId":
+			p.ClientID = d.str(1)
+		case "protocol":
+			p.Protocol = d.str(2)
+		case "heartbeatMs":
+			p.HeartbeatMs, _ = d.int64(4, true)
+		case "limits":
+			if d.mark(8) {
+				if d.isNull() {
+					d.nullRequired()
+				} else {
+					p.Limits = decodeLimits(&d)
+				}
+			}
+		default:
+			d.unknown()
+		}
+	}
+	d.require(1, "clientId")
+	d.require(2, "protocol")
+	d.require(4, "heartbeatMs")
+	d.require(8, "limits")
+	return d.finishTop()
+}
+
+// decodeLimits decodes the limits object at the decoder's current value:
+// every member a non-negative integer.
+func decodeLimits(parent *objDecoder) map[string]int64 {
+	d := parent.child(parent.field(), -1, false)
+	m := map[string]int64{}
+	for d.next() {
+		name := string(d.key)
+		if _, dup := m[name]; dup {
+			d.fail(d.field(), "duplicate field")
+			break
+		}
+		d.seen = 0 // every key is its own field
+		v, _ := d.int64(1, true)
+		m[name] = v
+	}
+	parent.adopt(&d)
+	return m
+}
+
+func (p Hello) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "clientId")
+	dst = appendString(dst, p.ClientID)
+	dst = appendKey(dst, false, "protocol")
+	dst = appendString(dst, p.Protocol)
+	dst = appendKey(dst, false, "heartbeatMs")
+	dst = appendInt(dst, p.HeartbeatMs)
+	dst = appendKey(dst, false, "limits")
+	dst = append(dst, '{')
+	names := make([]string, 0, len(p.Limits))
+	for name := range p.Limits {
+		names = append(names, name)
+	}
+	slices.Sort(names) // a stable encoding, easy to compare and to read
+	for i, name := range names {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, name)
+		dst = append(dst, ':')
+		dst = appendInt(dst, p.Limits[name])
+	}
+	return append(dst, '}', '}')
+}
+
+// --- SyncSnapshot
+
+func (p *SyncSnapshot) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", true)
+	*p = SyncSnapshot{}
+	for d.next() {
+		switch string(d.key) {
+		case "doc":
+			p.Doc = d.str(1)
+		case "epoch":
+			p.Epoch = revision.Epoch(d.str(2))
+		case "rev":
+			p.Rev = d.rev(4)
+		case "state":
+			p.State = d.raw(8, true, anyKind)
+		case "ackedReqId":
+			p.AckedReqID, _ = d.strOpt(16, false)
+		default:
+			d.unknown()
+		}
+	}
+	d.require(1, "doc")
+	d.require(2, "epoch")
+	d.require(4, "rev")
+	d.require(8, "state")
+	return d.finishTop()
+}
+
+func (p SyncSnapshot) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "doc")
+	dst = appendString(dst, p.Doc)
+	dst = appendKey(dst, false, "epoch")
+	dst = appendString(dst, string(p.Epoch))
+	dst = appendKey(dst, false, "rev")
+	dst = appendUint(dst, uint64(p.Rev))
+	dst = appendKey(dst, false, "state")
+	dst = appendRaw(dst, p.State, "{}")
+	if p.AckedReqID != "" {
+		dst = appendKey(dst, false, "ackedReqId")
+		dst = appendString(dst, p.AckedReqID)
+	}
+	return append(dst, '}')
+}
+
+// --- SyncDeltas and Operation
+
+func (p *SyncDeltas) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", true)
+	*p = SyncDeltas{}
+	for d.next() {
+		switch string(d.key) {
+		case "doc":
+			p.Doc = d.str(1)
+		case "epoch":
+			p.Epoch = revision.Epoch(d.str(2))
+		case "fromRev":
+			p.FromRev = d.rev(4)
+		case "toRev":
+			p.ToRev = d.rev(8)
+		case "operations":
+			p.Operations = []Operation{}
+			d.array(16, true, func(d *objDecoder, path string, i int) {
+				var op Operation
+				op.decode(d, path, i)
+				p.Operations = append(p.Operations, op)
+			})
+		case "ackedReqId":
+			p.AckedReqID, _ = d.strOpt(32, false)
+		default:
+			d.unknown()
+		}
+	}
+	d.require(1, "doc")
+	d.require(2, "epoch")
+	d.require(4, "fromRev")
+	d.require(8, "toRev")
+	d.require(16, "operations")
+	return d.finishTop()
+}
+
+func (op *Operation) decode(parent *objDecoder, path string, index int) {
+	d := parent.child(path, index, true)
+	for d.next() {
+		switch string(d.key) {
+		case "rev":
+			op.Rev = d.rev(1)
+		case "type":
+			op.Type = d.str(2)
+		case "payload":
+			op.Payload = d.raw(4, true, anyKind)
+		case "clientId":
+			op.ClientID, _ = d.strOpt(8, false)
+		case "clientReqId":
+			op.ClientReqID, _ = d.strOpt(16, false)
+		case "ts":
+			op.Ts, _ = d.int64(32, true)
+		default:
+			d.unknown()
+		}
+	}
+	d.require(1, "rev")
+	d.require(2, "type")
+	d.require(4, "payload")
+	d.require(32, "ts")
+	parent.adopt(&d)
+}
+
+func (p SyncDeltas) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "doc")
+	dst = appendString(dst, p.Doc)
+	dst = appendKey(dst, false, "epoch")
+	dst = appendString(dst, string(p.Epoch))
+	dst = appendKey(dst, false, "fromRev")
+	dst = appendUint(dst, uint64(p.FromRev))
+	dst = appendKey(dst, false, "toRev")
+	dst = appendUint(dst, uint64(p.ToRev))
+	dst = appendKey(dst, false, "operations")
+	dst = append(dst, '[')
+	for i := range p.Operations {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = p.Operations[i].AppendJSON(dst)
+	}
+	dst = append(dst, ']')
+	if p.AckedReqID != "" {
+		dst = appendKey(dst, false, "ackedReqId")
+		dst = appendString(dst, p.AckedReqID)
+	}
+	return append(dst, '}')
+}
+
+func (op Operation) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "rev")
+	dst = appendUint(dst, uint64(op.Rev))
+	dst = appendKey(dst, false, "type")
+	dst = appendString(dst, op.Type)
+	dst = appendKey(dst, false, "payload")
+	dst = appendRaw(dst, op.Payload, "null")
+	if op.ClientID != "" {
+		dst = appendKey(dst, false, "clientId")
+		dst = appendString(dst, op.ClientID)
+	}
+	if op.ClientReqID != "" {
+		dst = appendKey(dst, false, "clientReqId")
+		dst = appendString(dst, op.ClientReqID)
+	}
+	dst = appendKey(dst, false, "ts")
+	dst = appendInt(dst, op.Ts)
+	return append(dst, '}')
+}
+
+// --- RevisionGap
+
+func (p *RevisionGap) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", true)
+	*p = RevisionGap{}
+	for d.next() {
+		switch string(d.key) {
+		case "doc":
+			p.Doc = d.str(1)
+		case "expectedRev":
+			p.ExpectedRev = d.rev(2)
+		case "serverRev":
+			p.ServerRev = d.rev(4)
+		case "bufferFirstRev":
+			p.BufferFirstRev = d.rev(8)
+		case "resumeFrom":
+			p.ResumeFrom = d.rev(16)
+		case "reason":
+			p.Reason = d.str(32)
+		default:
+			d.unknown()
+		}
+	}
+	for i, name := range []string{"doc", "expectedRev", "serverRev", "bufferFirstRev", "resumeFrom", "reason"} {
+		d.require(1<<i, name)
+	}
+	return d.finishTop()
+}
+
+func (p RevisionGap) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "doc")
+	dst = appendString(dst, p.Doc)
+	dst = appendKey(dst, false, "expectedRev")
+	dst = appendUint(dst, uint64(p.ExpectedRev))
+	dst = appendKey(dst, false, "serverRev")
+	dst = appendUint(dst, uint64(p.ServerRev))
+	dst = appendKey(dst, false, "bufferFirstRev")
+	dst = appendUint(dst, uint64(p.BufferFirstRev))
+	dst = appendKey(dst, false, "resumeFrom")
+	dst = appendUint(dst, uint64(p.ResumeFrom))
+	dst = appendKey(dst, false, "reason")
+	dst = appendString(dst, p.Reason)
+	return append(dst, '}')
+}
+
+// --- Presence
+
+func (p *Presence) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", true)
+	*p = Presence{}
+	for d.next() {
+		switch string(d.key) {
+		case "doc":
+			p.Doc = d.str(1)
+		case "clients":
+			p.Clients = []PresenceClient{}
+			d.array(2, true, func(d *objDecoder, path string, i int) {
+				var c PresenceClient
+				c.decode(d, path, i)
+				p.Clients = append(p.Clients, c)
+			})
+		case "left":
+			d.array(4, false, func(d *objDecoder, path string, i int) {
+				if k := d.s.peek(); k != kindString {
+					d.typeError(path+"["+strconv.Itoa(i)+"]", "string", k)
+					return
+				}
+				id, err := d.s.readString()
+				d.err = err
+				p.Left = append(p.Left, id)
+			})
+		default:
+			d.unknown()
+		}
+	}
+	d.require(1, "doc")
+	d.require(2, "clients")
+	return d.finishTop()
+}
+
+func (c *PresenceClient) decode(parent *objDecoder, path string, index int) {
+	d := parent.child(path, index, true)
+	for d.next() {
+		switch string(d.key) {
+		case "clientId":
+			c.ClientID = d.str(1)
+		case "state":
+			c.State = d.raw(2, true, anyKind)
+		default:
+			d.unknown()
+		}
+	}
+	d.require(1, "clientId")
+	d.require(2, "state")
+	parent.adopt(&d)
+}
+
+func (p Presence) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "doc")
+	dst = appendString(dst, p.Doc)
+	dst = appendKey(dst, false, "clients")
+	dst = append(dst, '[')
+	for i := range p.Clients {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = p.Clients[i].AppendJSON(dst)
+	}
+	dst = append(dst, ']')
+	if len(p.Left) > 0 {
+		dst = appendKey(dst, false, "left")
+		dst = appendStrings(dst, p.Left)
+	}
+	return append(dst, '}')
+}
+
+func (c PresenceClient) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "clientId")
+	dst = appendString(dst, c.ClientID)
+	dst = appendKey(dst, false, "state")
+	dst = appendRaw(dst, c.State, "{}")
+	return append(dst, '}')
+}
+
+// --- Message
+
+func (p *Message) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", true)
+	*p = Message{}
+	for d.next() {
+		switch string(d.key) {
+		case "doc":
+			p.Doc, _ = d.strOpt(1, false)
+		case "topic":
+			p.Topic, _ = d.strOpt(2, false)
+		case "data":
+			p.Data = d.raw(4, true, anyKind)
+		case "from":
+			p.From = d.str(8)
+		default:
+			d.unknown()
+		}
+	}
+	d.require(4, "data")
+	d.require(8, "from")
+	return d.finishTop()
+}
+
+func (p Message) AppendJSON(dst []byte) []byte {
+	dst = append(dst, '{')
+	if p.Doc != "" {
+		dst = appendKey(dst, true, "doc")
+		dst = appendString(dst, p.Doc)
+		dst = append(dst, ',')
+	}
+	if p.Topic != "" {
+		dst = appendKey(dst, true, "topic")
+		dst = appendString(dst, p.Topic)
+		dst = append(dst, ',')
+	}
+	dst = appendKey(dst, true, "data")
+	dst = appendRaw(dst, p.Data, "null")
+	dst = appendKey(dst, false, "from")
+	dst = appendString(dst, p.From)
+	return append(dst, '}')
+}
+
+// --- ErrorPayload
+
+func (p *ErrorPayload) UnmarshalPayload(data []byte) error {
+	d := newObjDecoder(data, "payload", true)
+	*p = ErrorPayload{}
+	for d.next() {
+		switch string(d.key) {
+		case "code":
+			p.Code = Code(d.str(1))
+		case "message":
+			// Required in what syncd sends, optional in ws-kit's schema.
+			p.Message, _ = d.strOpt(2, false)
+		case "details":
+			p.Details = d.raw(4, false, objectKind)
+		case "retryable":
+			p.Retryable = d.boolOpt(8)
+		case "retryAfterMs":
+			// ws-kit allows null ("do not retry"): that is absent here.
+			if v, ok := d.int64(16, false); ok {
+				p.RetryAfterMs = &v
+			}
+		default:
+			d.unknown()
+		}
+	}
+	d.require(1, "code")
+	return d.finishTop()
+}
+
+func (p ErrorPayload) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "code")
+	dst = appendString(dst, string(p.Code))
+	dst = appendKey(dst, false, "message")
+	dst = appendString(dst, p.Message)
+	if len(p.Details) > 0 {
+		dst = appendKey(dst, false, "details")
+		dst = append(dst, p.Details...)
+	}
+	if p.Retryable != nil {
+		dst = appendKey(dst, false, "retryable")
+		if *p.Retryable {
+			dst = append(dst, "true"...)
+		} else {
+			dst = append(dst, "false"...)
+		}
+	}
+	if p.RetryAfterMs != nil {
+		dst = appendKey(dst, false, "retryAfterMs")
+		dst = appendInt(dst, *p.RetryAfterMs)
+	}
+	return append(dst, '}')
+}
+
+func (e *Error) AppendJSON(dst []byte) []byte { return e.Payload().AppendJSON(dst) }
+
+// UpdateErrorDetails is the details object of every error answering an
+// UPDATE: {doc, clientReqId, serverRev}.
+type UpdateErrorDetails struct {
+	Doc         string       `json:"doc"`
+	ClientReqID string       `json:"clientReqId"`
+	ServerRev   revision.Rev `json:"serverRev"`
+}
+
+func (d UpdateErrorDetails) AppendJSON(dst []byte) []byte {
+	dst = appendKey(append(dst, '{'), true, "doc")
+	dst = appendString(dst, d.Doc)
+	dst = appendKey(dst, false, "clientReqId")
+	dst = appendString(dst, d.ClientReqID)
+	dst = appendKey(dst, false, "serverRev")
+	dst = appendUint(dst, uint64(d.ServerRev))
+	return append(dst, '}')
+}
+
+func msDuration(v int64) time.Duration {
+	if v > math.MaxInt64/int64(time.Millisecond) {
+		return time.Duration(math.MaxInt64)
+	}
+	return time.Duration(v) * time.Millisecond
+}
+
+func (p Hello) MarshalJSON() ([]byte, error)              { return p.AppendJSON(nil), nil }
+func (p *Hello) UnmarshalJSON(b []byte) error             { return p.UnmarshalPayload(b) }
+func (p SyncSnapshot) MarshalJSON() ([]byte, error)       { return p.AppendJSON(nil), nil }
+func (p *SyncSnapshot) UnmarshalJSON(b []byte) error      { return p.UnmarshalPayload(b) }
+func (p SyncDeltas) MarshalJSON() ([]byte, error)         { return p.AppendJSON(nil), nil }
+func (p *SyncDeltas) UnmarshalJSON(b []byte) error        { return p.UnmarshalPayload(b) }
+func (op Operation) MarshalJSON() ([]byte, error)         { return op.AppendJSON(nil), nil }
+func (p RevisionGap) MarshalJSON() ([]byte, error)        { return p.AppendJSON(nil), nil }
+func (p *RevisionGap) UnmarshalJSON(b []byte) error       { return p.UnmarshalPayload(b) }
+func (p Presence) MarshalJSON() ([]byte, error)           { return p.AppendJSON(nil), nil }
+func (p *Presence) UnmarshalJSON(b []byte) error          { return p.UnmarshalPayload(b) }
+func (c PresenceClient) MarshalJSON() ([]byte, error)     { return c.AppendJSON(nil), nil }
+func (p Message) MarshalJSON() ([]byte, error)            { return p.AppendJSON(nil), nil }
+func (p *Message) UnmarshalJSON(b []byte) error           { return p.UnmarshalPayload(b) }
+func (p ErrorPayload) MarshalJSON() ([]byte, error)       { return p.AppendJSON(nil), nil }
+func (p *ErrorPayload) UnmarshalJSON(b []byte) error      { return p.UnmarshalPayload(b) }
+func (d UpdateErrorDetails) MarshalJSON() ([]byte, error) { return d.AppendJSON(nil), nil }

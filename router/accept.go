@@ -1,0 +1,108 @@
+package router
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/deltasync/syncd/protocol"
+)
+
+// ServeHTTP upgrades a request to a WebSocket connection. Before the
+// upgrade it checks, in order: that the request is a WebSocket upgrade
+// (426), the Origin (403), the clientId (400), the router's state (503
+// during shutdown), and the credentials (401 or 403, from
+// Options.Authenticate). Then it starts the connection's reader goroutine
+// and returns, so that nothing of the HTTP request stays alive with the
+// connection.
+func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.freeze()
+	if !websocket.IsWebSocketUpgrade(req) {
+		w.Header().Set("Upgrade", "websocket")
+		http.Error(w, "expected a WebSocket upgrade", http.StatusUpgradeRequired)
+		return
+	}
+	if !r.checkOrigin(req) {
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	id, assigned := req.URL.Query().Get("clientId"), false
+	if id == "" {
+		id, assigned = newULID(time.Now()), true
+	} else {
+		canon, err := protocol.ParseClientID(id)
+		if err != nil {
+			http.Error(w, "invalid clientId: must be a ULID", http.StatusBadRequest)
+			return
+		}
+		id = canon
+	}
+	var data any
+	if auth := r.opts.Authenticate; auth != nil {
+		var err error
+		data, err = auth(AuthRequest{Request: req, Token: tokenFrom(req), ClientID: id, ClientIDAssigned: assigned})
+		if err != nil {
+			status := authStatus(err)
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", "Bearer")
+			}
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+	}
+	if !r.acquire() {
+		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	var hdr http.Header
+	if p := r.selectSubprotocol(req); p != "" {
+		hdr = http.Header{"Sec-Websocket-Protocol": {p}}
+	}
+	var wire *wireConn
+	hj := hijacker{ResponseWriter: w, wrap: func(nc net.Conn) net.Conn {
+		wire = &wireConn{Conn: nc, timeout: r.opts.WriteTimeout}
+		return wire
+	}}
+	ws, err := r.upgrader.Upgrade(hj, req, hdr)
+	if err != nil {
+		r.wg.Done() // gorilla has answered the request
+		return
+	}
+	c := newConn(r, ws, wire, id, data)
+	go c.serve()
+}
+
+// acquire counts a new connection's reader in r.wg unless the router is
+// shut down. Under r.mu, so that Shutdown's Wait never races an Add.
+func (r *Router) acquire() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.shutdown {
+		return false
+	}
+	r.wg.Add(1)
+	return true
+}
+
+// newULID returns a new ULID: 48 bits of milliseconds and 80 random bits,
+// in Crockford base32. (The router assigns client ids itself rather than
+// import a ULID library.)
+func newULID(t time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
+	rand.Read(b[6:])
+	hi := binary.BigEndian.Uint64(b[:8])
+	lo := binary.BigEndian.Uint64(b[8:])
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	var out [26]byte
+	for i := 25; i >= 0; i-- {
+		out[i] = alphabet[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return string(out[:])
+}

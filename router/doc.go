@@ -1,0 +1,110 @@
+// Package router is a general, typed WebSocket message router: it accepts
+// connections, dispatches their messages to handlers by type, and sends
+// messages to one connection or, through topics, to many. It speaks
+// ws-kit's envelope and error conventions (package protocol) and knows
+// nothing of documents: syncd's sync service is one application of it, the
+// seed's presence example another.
+//
+// # Vocabulary
+//
+//   - [Router]: an http.Handler that upgrades requests to connections, and
+//     holds the routes, the middleware, the connection registry and the
+//     [Broker]. Build it with [New] and [Options]; register routes; serve;
+//     end with [Router.Shutdown].
+//   - Route: a message type and its handler. [Handle] registers a typed
+//     handler (the payload is decoded strictly into a Go type and
+//     validated), [HandleRPC] a request/response one, [Router.HandleFunc] a
+//     raw one. [Middleware] wraps routes, globally ([Router.Use]) or per
+//     route, and can stop the chain by returning an error.
+//   - [Conn]: one client connection, one per client id (a newer connection
+//     with the same id replaces the older, which is closed with
+//     CloseReplaced). Send, SendFrame, Close, Subscribe, Set/Get: all safe
+//     from any goroutine, none blocking on the network.
+//   - [Ctx]: one inbound message being handled, with the means to answer:
+//     Reply (the terminal answer, echoing the correlationId), Progress
+//     ($ws:rpc-progress), Error (ERROR or RPC_ERROR). One terminal answer per
+//     message; a handler's returned error is that answer if none was sent.
+//   - [Frame]: an encoded message, immutable and shareable: a broadcast is
+//     encoded once and the same Frame queued on every connection.
+//   - [Broker]: carries frames published on a topic to its subscribers;
+//     [MemoryBroker] within a process.
+//
+// Bad input is answered, never obeyed and never ignored: invalid JSON, a
+// non-object, a missing type, a bad envelope field, a reserved type ("__"
+// or "$" prefix, other than ws-kit's "__heartbeat") and a payload that
+// fails decoding or validation are INVALID_ARGUMENT naming the field; an
+// unknown type is UNIMPLEMENTED (ws-kit's choice: it tells version skew
+// from a missing resource); a binary frame is INVALID_ARGUMENT; a message
+// over the flood guard's rate is RESOURCE_EXHAUSTED with retryAfterMs. The
+// connection stays usable. Only two cases close it: a message over
+// MaxMessageBytes (1009) and sustained flooding (CloseFlood).
+//
+// # Goroutines and who owns what
+//
+// Each connection has one goroutine for its whole life, its reader, and
+// a writer only while something is queued:
+//
+//   - The reader (started by ServeHTTP, counted in the router's WaitGroup)
+//     takes over the client id, runs OnOpen, then reads messages and runs
+//     their handlers one at a time, in order; a slow handler delays only
+//     its own connection. When the connection ends it stops the writer,
+//     closes the socket, leaves the registry and the topics, cancels the
+//     connection's context, and runs OnStale and OnClose. It owns the flood
+//     guard's state.
+//   - The writer is started by the send that finds the queue non-empty and
+//     no writer running, and exits when it finds the queue empty; the
+//     reader waits for it before cleaning up. It owns the network writes:
+//     each pass takes everything queued and writes it in one system call.
+//   - The router's heartbeat goroutine (started with the first connection,
+//     stopped by Shutdown) visits every connection each HeartbeatInterval:
+//     it pings those it has not heard from and closes those silent past
+//     HeartbeatTimeout. Connection liveness is one atomic flag per
+//     connection, set by the reader on every frame.
+//
+// State: a Conn's mu guards its queue, its closing state and its values,
+// and is never held across I/O; its subMu serialises topic changes; the
+// Router's mu guards the registry; a Ctx's mu orders its answers. Locks
+// nest only as Ctx.mu → Conn.mu (an answer is queued under the Ctx's lock)
+// and Conn.subMu → the broker's lock; the heartbeat and Shutdown take a
+// snapshot of the registry and release Router.mu before touching
+// connections.
+// Shutdown closes every connection with 1001 and waits for every reader
+// (and so every writer) and the heartbeat goroutine.
+//
+// # Performance by design
+//
+// A Frame is encoded once and shared; queuing it costs a connection a
+// pointer. Messages that pile up while a write is in progress are written
+// together: the router frames them itself into one pooled buffer and writes
+// that in one call on the connection's socket (gorilla/websocket would make
+// one system call per frame; gorilla still reads, and writes its own few
+// control frames). An idle connection holds no write buffer (pooled), a
+// small read buffer (ReadBufferSize, 512 bytes by default), no writer
+// goroutine, no timer (one heartbeat goroutine serves all), and no flood
+// limiter or context until it needs one: about 6 KiB in all, of which 4 KiB
+// is the reader's stack (see BenchmarkIdleConnMemory).
+//
+// # Traps
+//
+//   - Handlers run on the connection's reader goroutine: while one runs, the
+//     connection reads nothing else (that is what keeps messages in order).
+//     Long work belongs elsewhere; a Ctx stays usable after the handler
+//     returns, so the answer can come later from another goroutine.
+//   - Hooks that run on a sender's goroutine (OnQueueFull) or a broker's
+//     (Subscriber.Deliver) must not block.
+//   - A payload (Ctx.Payload and the json.RawMessage fields of decoded
+//     payloads) is the message's own copy: keep it if you like, never
+//     modify it. A Frame's bytes are shared: never modify them.
+//   - Send order is per connection: the order of Send/SendFrame calls (from
+//     one goroutine) is the order the client receives. Nothing orders sends
+//     from different goroutines.
+//   - A send fails with ErrQueueFull rather than wait; by default the
+//     connection is then closed as a slow consumer (CloseSlowConsumer), so
+//     the client reconnects and catches up. QueueBytes must exceed the
+//     largest burst a healthy client receives.
+//   - A browser that offers only the "bearer.<token>" subprotocol gets no
+//     subprotocol back (the token is never echoed), which some browsers
+//     reject: such clients should also offer a real subprotocol, or use
+//     access_token.
+//   - Register every route before serving: the first request freezes them.
+package router
