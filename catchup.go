@@ -45,7 +45,7 @@ func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error)
 	}
 	have := req.Have
 	switch {
-	case !have.Known():
+	case !have.Known() && have.Rev == 0:
 		return cu, e.snapshotLocked(d, cu, nil)
 	case have.Epoch != d.epoch || have.Rev > d.head:
 		return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapEpoch})

@@ -183,3 +183,6 @@ func (e *Engine) Head(doc string) (pos revision.Position, ok bool) {
 	}
 	return revision.Position{Epoch: d.epoch, Rev: d.durable}, true
 }
+
+// MaxDocSize is the largest encoded document the engine accepts.
+func (e *Engine) MaxDocSize() int { return e.opts.MaxDocSize }

@@ -13,7 +13,8 @@ type SubscribeRequest struct {
 	// (Event.AckedReqID).
 	ClientID string
 	// Have is the client's position; the zero Position asks for a
-	// snapshot.
+	// snapshot. A revision without an epoch cannot be trusted to belong to
+	// this history: it gets a snapshot after a Gap of reason epoch.
 	Have revision.Position
 }
 

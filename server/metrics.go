@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/protocol"
 )
 
 // Metrics are one server's Prometheus metrics, in a registry of their own
@@ -117,4 +118,22 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCatchUps, prometheus.CounterValue, float64(n), kind)
 	}
 	ch <- prometheus.MustNewConstMetric(descDocuments, prometheus.GaugeValue, float64(c.engine.Loaded()))
+}
+
+func (m *Metrics) in(typ string)  { m.messagesIn.WithLabelValues(typ).Inc() }
+func (m *Metrics) out(typ string) { m.messagesOut.WithLabelValues(typ).Inc() }
+
+// outEvent counts a shared event sent to one connection.
+func (m *Metrics) outEvent(ev *syncd.Event) {
+	switch ev.Kind {
+	case syncd.EventDeltas:
+		m.out(protocol.TypeSyncDeltas)
+	case syncd.EventSnapshot:
+		if ev.Gap != nil {
+			m.out(protocol.TypeRevisionGap)
+		}
+		m.out(protocol.TypeSyncSnapshot)
+	case syncd.EventPresence:
+		m.out(protocol.TypePresence)
+	}
 }

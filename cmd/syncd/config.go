@@ -1,0 +1,156 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+
+	"strings"
+	"time"
+
+	"github.com/deltasync/syncd"
+)
+
+// Config is everything the flags set.
+type Config struct {
+	Addr             string
+	DataDir          string
+	Store            string // "bolt" or "memory"
+	RingSize         int
+	SnapshotInterval int
+	Retention        int
+	MaxDocBytes      int
+	Policies         string // "prefix=policy,prefix=policy"
+
+	HeartbeatInterval time.Duration
+	HeartbeatTimeout  time.Duration
+	MaxMessageBytes   int64
+	MaxDocsPerConn    int
+	MessagesPerSecond float64
+	UpdatesPerSecond  float64
+	QueueBytes        int
+
+	Origins   string
+	APIKey    string
+	JWTSecret string
+	TLSCert   string
+	TLSKey    string
+	LogFormat string
+	LogLevel  string
+}
+
+var errHelp = errors.New("help requested")
+
+// ParseFlags fills the configuration from args and, for flags not on the
+// command line, from the environment (SYNCD_<NAME>).
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	c := &m.Config
+	fs := flag.NewFlagSet("syncd", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on (loopback by default; use :8080 for every interface)")
+	fs.StringVar(&c.DataDir, "data", "./data", "directory of the bbolt database (syncd.db)")
+	fs.StringVar(&c.Store, "store", "bolt", "store: bolt (durable) or memory (lost on exit; for tests and demos)")
+	fs.IntVar(&c.RingSize, "ring-size", 1024, "recent operations kept in memory per document, for catch-up and rebase")
+	fs.IntVar(&c.SnapshotInterval, "snapshot-interval", 1000, "operations between stored snapshots of a document")
+	fs.IntVar(&c.Retention, "retention", 100000, "operations kept in each document's log (older ones are served as a snapshot)")
+	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", 1<<20, "largest document, encoded, in bytes")
+	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
+	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", 15*time.Second, "interval between pings to each connection")
+	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 45*time.Second, "close a connection silent for this long")
+	fs.Int64Var(&c.MaxMessageBytes, "max-message-bytes", 1<<20, "largest inbound message")
+	fs.IntVar(&c.MaxDocsPerConn, "max-docs-per-conn", 100, "documents one connection may join at once")
+	fs.Float64Var(&c.MessagesPerSecond, "rate", 200, "messages per second per connection (flood guard; burst twice that)")
+	fs.Float64Var(&c.UpdatesPerSecond, "update-rate", 100, "UPDATEs per second per connection (burst twice that)")
+	fs.IntVar(&c.QueueBytes, "queue-bytes", 8<<20, "outbound bytes that may wait for one connection before it is closed as a slow consumer")
+	fs.StringVar(&c.Origins, "origins", "", `comma-separated Origins browsers may connect from ("*" for any; default same-origin only)`)
+	fs.StringVar(&c.APIKey, "api-key", "", "key for the HTTP API (/v1/...); empty turns the API off")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret; when set, every connection needs a JWT")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (serve wss:// and https://)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: syncd [flags]\n\nEvery flag may also be set as SYNCD_<NAME> (e.g. SYNCD_JWT_SECRET).\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] || envErr != nil {
+			return
+		}
+		name := "SYNCD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%s: %w", name, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return envErr
+	}
+	return c.validate()
+}
+
+func (c *Config) validate() error {
+	switch c.Store {
+	case "bolt", "memory":
+	default:
+		return fmt.Errorf("-store: want bolt or memory, got %q", c.Store)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("-tls-cert and -tls-key go together")
+	}
+	if c.RingSize < 2 {
+		return errors.New("-ring-size must be at least 2")
+	}
+	if _, err := c.policies(); err != nil {
+		return err
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		return fmt.Errorf("-log-format: want text or json, got %q", c.LogFormat)
+	}
+	return nil
+}
+
+// policies parses -policy.
+func (c *Config) policies() (map[string]syncd.Policy, error) {
+	out := map[string]syncd.Policy{}
+	if strings.TrimSpace(c.Policies) == "" {
+		return out, nil
+	}
+	for _, item := range strings.Split(c.Policies, ",") {
+		prefix, name, ok := strings.Cut(strings.TrimSpace(item), "=")
+		p, known := syncd.ParsePolicy(name)
+		if !ok || !known {
+			return nil, fmt.Errorf("-policy: %q is not prefix=rebase|lww|strict", item)
+		}
+		out[prefix] = p
+	}
+	return out, nil
+}
+
+// origins parses -origins.
+func (c *Config) origins() []string {
+	var out []string
+	for _, o := range strings.Split(c.Origins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+

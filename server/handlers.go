@@ -1,0 +1,303 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/protocol"
+	"github.com/deltasync/syncd/revision"
+	"github.com/deltasync/syncd/router"
+)
+
+// The sync protocol's handlers, on the router. Every handler runs on the
+// connection's reader goroutine, one message at a time, in order; none
+// waits for an fsync (edits are decided in order and acknowledged later,
+// through the subscription). A message with meta.correlationId is an RPC:
+// JOIN's answer carries the correlationId back, UPDATE is answered
+// UPDATE.OK once durable, and LEAVE, PRESENCE.SET, PUBLISH, SUBSCRIBE,
+// UNSUBSCRIBE and HEARTBEAT are answered <TYPE>.OK with an empty payload.
+
+// Reply types of the sync protocol's RPCs.
+const (
+	typeUpdateOK = "UPDATE.OK"
+	okSuffix     = ".OK"
+)
+
+// UpdateOK is the reply to an UPDATE sent as an RPC.
+type UpdateOK struct {
+	Doc         string       `json:"doc"`
+	Rev         revision.Rev `json:"rev"`
+	ClientReqID string       `json:"clientReqId"`
+}
+
+func (s *Server) routes() {
+	r := s.router
+	r.Use(s.countIn)
+	router.Handle(r, protocol.TypeJoin, s.handleJoin)
+	router.Handle(r, protocol.TypeUpdate, s.handleUpdate)
+	router.Handle(r, protocol.TypeLeave, s.handleLeave)
+	router.Handle(r, protocol.TypePresenceSet, s.handlePresenceSet)
+	router.Handle(r, protocol.TypePublish, s.handlePublish)
+	router.Handle(r, protocol.TypeSubscribe, s.handleSubscribe)
+	router.Handle(r, protocol.TypeUnsubscribe, s.handleUnsubscribe)
+	router.Handle(r, protocol.TypeHeartbeat, func(x *router.Ctx, _ protocol.Heartbeat) error { return ok(x) })
+}
+
+// ok answers an RPC that has nothing to return.
+func ok(x *router.Ctx) error {
+	if x.IsRPC() {
+		return x.Reply(x.Type()+okSuffix, struct{}{})
+	}
+	return nil
+}
+
+func (s *Server) countIn(next router.HandlerFunc) router.HandlerFunc {
+	return func(x *router.Ctx) error {
+		s.opts.Metrics.in(x.Type())
+		return next(x)
+	}
+}
+
+var (
+	errNotJoined = protocol.NewError(protocol.CodeFailedPrecondition, "join the document first")
+	errForbidden = protocol.NewError(protocol.CodePermissionDenied, "this token does not allow it")
+)
+
+func (s *Server) handleJoin(x *router.Ctx, p protocol.Join) error {
+	sess := sessionOf(x)
+	if !sess.user.CanRead(p.Doc) {
+		return errForbidden
+	}
+	sess.mu.Lock()
+	old := sess.docs[p.Doc]
+	n := len(sess.docs)
+	sess.mu.Unlock()
+	if old == nil && n >= s.opts.Limits.MaxDocsPerConn {
+		return protocol.Errorf(protocol.CodeResourceExhausted, "a connection may join at most %d documents", s.opts.Limits.MaxDocsPerConn)
+	}
+	if old != nil && old.sub != nil {
+		old.sub.Close() // joining again starts over from the client's position
+	}
+	var have revision.Position
+	if p.Rev != nil {
+		have = revision.Position{Epoch: p.Epoch, Rev: *p.Rev}
+	}
+	j := &joined{doc: p.Doc}
+	sub, err := s.engine.Subscribe(x.Context(), p.Doc, syncd.SubscribeRequest{ClientID: x.Conn().ClientID(), Have: have}, sess.sink(x, j))
+	if err != nil {
+		sess.mu.Lock()
+		if sess.docs[p.Doc] == old {
+			delete(sess.docs, p.Doc)
+		}
+		sess.mu.Unlock()
+		return err
+	}
+	j.sub = sub
+	sess.mu.Lock()
+	if sess.closed {
+		sess.mu.Unlock()
+		sub.Close()
+		return nil
+	}
+	if sess.docs == nil {
+		sess.docs = make(map[string]*joined)
+	}
+	sess.docs[p.Doc] = j
+	sess.mu.Unlock()
+	if err := x.Conn().Subscribe(x.Context(), docTopicPrefix+p.Doc); err != nil && !errors.Is(err, router.ErrClosed) {
+		return err
+	}
+	if len(p.Presence) > 0 {
+		return s.engine.SetPresence(x.Context(), p.Doc, x.Conn().ClientID(), p.Presence)
+	}
+	return nil
+}
+
+func (s *Server) handleUpdate(x *router.Ctx, p protocol.Update) error {
+	sess := sessionOf(x)
+	clientID := x.Conn().ClientID()
+	refuse := func(err error) error {
+		var head revision.Rev
+		if pos, ok := s.engine.Head(p.Doc); ok {
+			head = pos.Rev
+		}
+		return updateRefusal(err, p.Doc, p.ClientReqID, head)
+	}
+	if sess.joinedDoc(p.Doc) == nil {
+		return refuse(errNotJoined)
+	}
+	if !sess.user.CanWrite(p.Doc) {
+		return refuse(errForbidden)
+	}
+	if r := sess.updates.Reserve(); r.Delay() > 0 {
+		// Over the UPDATE rate: refuse, and record the refusal in the
+		// client's watermark, so the id is never applied later.
+		delay := r.Delay()
+		r.Cancel()
+		limited := &protocol.Error{Code: protocol.CodeResourceExhausted, Message: "too many updates; retry later under a new clientReqId", RetryAfter: delay}
+		s.engine.Refuse(x.Context(), p.Doc, clientID, p.ClientReqID, func(head revision.Rev, err error) {
+			if err == nil {
+				err = limited
+			}
+			x.Error(updateRefusal(err, p.Doc, p.ClientReqID, head))
+		})
+		return nil
+	}
+	ed := syncd.Edit{ClientID: clientID, ReqID: p.ClientReqID, Epoch: p.Epoch, Patch: p.Patch}
+	if p.BaseRev != nil {
+		ed.Base, ed.HasBase = *p.BaseRev, true
+	}
+	start := time.Now()
+	s.engine.CommitAsync(x.Context(), p.Doc, ed, func(op *syncd.Op, err error) {
+		s.opts.Metrics.observeEdit(time.Since(start), err)
+		if err != nil {
+			x.Error(updateRefusal(err, p.Doc, p.ClientReqID, 0))
+			return
+		}
+		// The acknowledgement is the operation itself, echoed with its
+		// clientReqId in SYNC.DELTAS; an RPC also gets a direct reply.
+		if x.IsRPC() {
+			x.Reply(typeUpdateOK, UpdateOK{Doc: p.Doc, Rev: op.Rev, ClientReqID: p.ClientReqID})
+		}
+	})
+	return nil
+}
+
+func (s *Server) handleLeave(x *router.Ctx, p protocol.Leave) error {
+	sess := sessionOf(x)
+	sess.mu.Lock()
+	j := sess.docs[p.Doc]
+	delete(sess.docs, p.Doc)
+	sess.mu.Unlock()
+	if j == nil {
+		return errNotJoined
+	}
+	if j.sub != nil {
+		j.sub.Close()
+	}
+	s.engine.ClearPresence(p.Doc, x.Conn().ClientID())
+	x.Conn().Unsubscribe(context.Background(), docTopicPrefix+p.Doc)
+	return ok(x)
+}
+
+func (s *Server) handlePresenceSet(x *router.Ctx, p protocol.PresenceSet) error {
+	if sessionOf(x).joinedDoc(p.Doc) == nil {
+		return errNotJoined
+	}
+	if err := s.engine.SetPresence(x.Context(), p.Doc, x.Conn().ClientID(), p.State); err != nil {
+		return err
+	}
+	return ok(x)
+}
+
+func (s *Server) handlePublish(x *router.Ctx, p protocol.Publish) error {
+	var topic string
+	if p.Doc != "" {
+		if sessionOf(x).joinedDoc(p.Doc) == nil {
+			return errNotJoined
+		}
+		topic = docTopicPrefix + p.Doc
+	} else {
+		topic = userTopicPrefix + p.Topic
+		if !slices.Contains(x.Conn().Topics(), topic) {
+			return protocol.NewError(protocol.CodeFailedPrecondition, "subscribe to the topic first")
+		}
+	}
+	f, err := router.NewFrame(protocol.TypeMessage, protocol.Message{Doc: p.Doc, Topic: p.Topic, Data: p.Data, From: x.Conn().ClientID()})
+	if err != nil {
+		return err
+	}
+	if err := s.router.PublishFrame(x.Context(), topic, f, router.PublishOptions{Exclude: x.Conn().ClientID()}); err != nil {
+		return err
+	}
+	return ok(x)
+}
+
+func (s *Server) handleSubscribe(x *router.Ctx, p protocol.Subscribe) error {
+	topic := userTopicPrefix + p.Topic
+	topics := x.Conn().Topics()
+	if !slices.Contains(topics, topic) && len(topics) >= 2*s.opts.Limits.MaxDocsPerConn {
+		return protocol.Errorf(protocol.CodeResourceExhausted, "a connection may subscribe to at most %d rooms and topics", 2*s.opts.Limits.MaxDocsPerConn)
+	}
+	if err := x.Conn().Subscribe(x.Context(), topic); err != nil {
+		return err
+	}
+	return ok(x)
+}
+
+func (s *Server) handleUnsubscribe(x *router.Ctx, p protocol.Unsubscribe) error {
+	if err := x.Conn().Unsubscribe(x.Context(), userTopicPrefix+p.Topic); err != nil {
+		return err
+	}
+	return ok(x)
+}
+
+// authenticate runs before every upgrade; its result is the session.
+func (s *Server) authenticate(req router.AuthRequest) (any, error) {
+	sess := &session{
+		srv:     s,
+		updates: rate.NewLimiter(rate.Limit(s.opts.Limits.UpdatesPerSecond), s.opts.Limits.UpdateBurst),
+	}
+	if len(s.opts.JWTSecret) == 0 {
+		return sess, nil
+	}
+	if req.Token == "" {
+		return nil, protocol.NewError(protocol.CodeUnauthenticated, "a token is required (access_token, a bearer. subprotocol, or an Authorization header)")
+	}
+	user, err := parseToken(s.opts.JWTSecret, req.Token)
+	if err != nil {
+		return nil, protocol.NewError(protocol.CodeUnauthenticated, err.Error())
+	}
+	s.ownersMu.Lock()
+	owner, seen := s.owners[req.ClientID]
+	if !seen {
+		s.owners[req.ClientID] = user.ID
+	}
+	s.ownersMu.Unlock()
+	if seen && owner != user.ID {
+		return nil, protocol.NewError(protocol.CodePermissionDenied, "this clientId belongs to another user")
+	}
+	sess.user = user
+	return sess, nil
+}
+
+// onOpen greets the client.
+func (s *Server) onOpen(c *router.Conn) {
+	sess := c.Data().(*session)
+	sess.conn = c
+	s.opts.Metrics.connections.Inc()
+	c.Send(protocol.TypeHello, protocol.Hello{
+		ClientID:    c.ClientID(),
+		Protocol:    protocol.ProtocolVersion,
+		HeartbeatMs: s.opts.HeartbeatInterval.Milliseconds(),
+		Limits:      s.limits(),
+	})
+	s.opts.Metrics.out(protocol.TypeHello)
+}
+
+// limits is what HELLO tells the client about the limits in force.
+func (s *Server) limits() map[string]int64 {
+	l := s.opts.Limits
+	return map[string]int64{
+		protocol.LimitMaxMessageBytes:      l.MaxMessageBytes,
+		protocol.LimitMaxDocumentBytes:     int64(s.engine.MaxDocSize()),
+		protocol.LimitMaxDocsPerConnection: int64(l.MaxDocsPerConn),
+		protocol.LimitMessagesPerSecond:    int64(l.MessagesPerSecond),
+		protocol.LimitMaxQueueBytes:        int64(l.OutboundQueueBytes),
+		"updatesPerSecond":                 int64(l.UpdatesPerSecond),
+		"heartbeatTimeoutMs":               s.opts.HeartbeatTimeout.Milliseconds(),
+	}
+}
+
+// onClose ends the session's subscriptions and presence.
+func (s *Server) onClose(c *router.Conn, code int, reason string) {
+	s.opts.Metrics.connections.Dec()
+	if sess, ok := c.Data().(*session); ok && sess.conn != nil {
+		sess.close()
+	}
+}

@@ -1,0 +1,30 @@
+package server_test
+
+import (
+	"testing"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/protocol"
+	"github.com/deltasync/syncd/server"
+)
+
+func TestHelloThenJoinUpdateDelta(t *testing.T) {
+	ev := newEnv(t, syncd.Options{}, server.Options{})
+	a := ev.dial("")
+	if a.hello.Protocol != "syncd/1" || a.hello.ClientID == "" || a.hello.Limits[protocol.LimitMaxMessageBytes] == 0 {
+		t.Fatalf("hello %+v", a.hello)
+	}
+	b := ev.dial("")
+	snap := a.join("todo")
+	if snap.Rev != 0 || string(snap.State) != "{}" || snap.Epoch == "" {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	b.join("todo")
+	a.send(protocol.TypeUpdate, map[string]any{"doc": "todo", "patch": map[string]any{"title": "milk"}, "clientReqId": "r1"})
+	for _, c := range []*client{a, b} {
+		d := decodeAs[protocol.SyncDeltas](t, c.expect(protocol.TypeSyncDeltas))
+		if d.FromRev != 0 || d.ToRev != 1 || len(d.Operations) != 1 || d.Operations[0].ClientReqID != "r1" || d.Operations[0].ClientID != a.hello.ClientID {
+			t.Fatalf("deltas %+v", d)
+		}
+	}
+}
