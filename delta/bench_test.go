@@ -154,3 +154,46 @@ func TestApplyCostIndependentOfDocument(t *testing.T) {
 		}
 	}
 }
+
+// benchMergePatch is a ~100-byte merge patch, the shape of the engine's
+// commit benchmark; benchJSONPatch a 3-operation JSON Patch.
+const (
+	benchMergePatch = `{"k12":{"title":"item 12","done":false,"note":"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"}}`
+	benchJSONPatch  = `[{"op":"test","path":"/item00005/done","value":false},` +
+		`{"op":"replace","path":"/item00005/name","value":"renamed"},` +
+		`{"op":"add","path":"/item00005/tags/-","value":"new"}]`
+)
+
+func BenchmarkParsePatch(b *testing.B) {
+	for _, c := range []struct{ name, text string }{
+		{"merge=100B", benchMergePatch},
+		{"jsonpatch=3ops", benchJSONPatch},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			data := []byte(c.text)
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := delta.ParsePatch(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkDecode(b *testing.B) {
+	data, err := delta.Encode(benchDoc(100 << 10))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("doc=100KB", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := delta.Decode(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -37,27 +37,55 @@ type op struct {
 // here: each operation's "op", the presence and type of "path", "from" and
 // "value", pointer syntax, that no move goes into its own child, and that no
 // remove targets the whole document (which would leave no document).
-// Members an operation does not use are ignored, as RFC 6902 §4 requires.
+// Members an operation does not use are ignored, as RFC 6902 §4 requires;
+// a member given twice counts with its last value, as in Decode.
 // Errors wrap ErrInvalidPatch.
 func ParseJSONPatch(data []byte) (*Patch, error) {
-	v, err := Decode(data)
-	if err != nil {
-		return nil, invalid(-1, "", "", err.Error())
-	}
-	list, ok := v.([]any)
-	if !ok {
+	d := newDecoder(data)
+	p, err := d.jsonPatch()
+	d.release()
+	return p, err
+}
+
+// rawOp is an operation as read from the patch, before it is checked.
+// Operations are read straight from the bytes into these, without building
+// a map per operation; the checks wait until the whole patch has been read,
+// so that malformed JSON anywhere is reported as such, before any
+// operation's mistake.
+type rawOp struct {
+	notObject      bool
+	op, path, from rawMember
+	value          any
+	hasValue       bool
+}
+
+// rawMember is an operation member that must be a string.
+type rawMember struct {
+	present, isString bool
+	s                 string
+}
+
+func (d *decoder) jsonPatch() (*Patch, error) {
+	d.skipSpace()
+	if d.pos == len(d.data) || d.data[d.pos] != '[' {
+		if _, err := d.document(); err != nil {
+			return nil, invalid(-1, "", "", err.Error())
+		}
 		return nil, invalid(-1, "", "", "a JSON Patch must be a JSON array")
 	}
-	p := &Patch{kind: JSONPatch, ops: make([]op, len(list))}
-	for i, raw := range list {
-		obj, ok := raw.(map[string]any)
-		if !ok {
-			return nil, invalid(i, "", "", "an operation must be a JSON object")
-		}
-		if err := parseOp(&p.ops[i], i, obj); err != nil {
+	if err := d.rawOps(); err != nil {
+		return nil, invalid(-1, "", "", fmt.Sprintf("delta: decode: %v", err))
+	}
+	if err := d.end(); err != nil {
+		return nil, invalid(-1, "", "", err.Error())
+	}
+	p := &Patch{kind: JSONPatch, ops: make([]op, len(d.ops))}
+	for i := range d.ops {
+		o := &p.ops[i]
+		if err := d.ops[i].parse(o, i); err != nil {
 			return nil, err
 		}
-		switch p.ops[i].code {
+		switch o.code {
 		case opMove:
 			p.npaths += 2
 			p.nlog += 2
@@ -74,16 +102,118 @@ func ParseJSONPatch(data []byte) (*Patch, error) {
 	return p, nil
 }
 
-func parseOp(o *op, i int, obj map[string]any) error {
-	rawName, ok := obj["op"]
-	if !ok {
+// rawOps reads the array of operations into d.ops, d.pos being at '['.
+func (d *decoder) rawOps() error {
+	if err := d.open(); err != nil {
+		return err
+	}
+	if d.pos < len(d.data) && d.data[d.pos] == ']' {
+		d.pos++
+		d.depth--
+		return nil
+	}
+	for {
+		d.skipSpace()
+		d.ops = append(d.ops, rawOp{})
+		o := &d.ops[len(d.ops)-1]
+		if d.pos < len(d.data) && d.data[d.pos] == '{' {
+			if err := d.rawOp(o); err != nil {
+				return err
+			}
+		} else {
+			o.notObject = true
+			if _, err := d.value(); err != nil {
+				return err
+			}
+		}
+		done, err := d.next(']', "after array element")
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// rawOp reads one operation object, d.pos being at '{'.
+func (d *decoder) rawOp(o *rawOp) error {
+	if err := d.open(); err != nil {
+		return err
+	}
+	if d.pos < len(d.data) && d.data[d.pos] == '}' {
+		d.pos++
+		d.depth--
+		return nil
+	}
+	for {
+		k, err := d.keyBytes()
+		if err != nil {
+			return err
+		}
+		// k is only valid until the next string is read.
+		var m *rawMember
+		switch string(k) {
+		case "op":
+			m = &o.op
+		case "path":
+			m = &o.path
+		case "from":
+			m = &o.from
+		case "value":
+			if o.value, err = d.value(); err != nil {
+				return err
+			}
+			o.hasValue = true
+		default:
+			if _, err := d.value(); err != nil {
+				return err
+			}
+		}
+		if m != nil {
+			if err := d.rawMember(m); err != nil {
+				return err
+			}
+		}
+		done, err := d.next('}', "after object key:value pair")
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// rawMember reads the value of "op", "path" or "from".
+func (d *decoder) rawMember(m *rawMember) error {
+	d.skipSpace()
+	if d.pos >= len(d.data) || d.data[d.pos] != '"' {
+		_, err := d.value()
+		*m = rawMember{present: true}
+		return err
+	}
+	b, err := d.str()
+	if err != nil {
+		return err
+	}
+	// Operation names and repeated short paths come from the cache.
+	*m = rawMember{present: true, isString: true, s: d.names.get(b)}
+	return nil
+}
+
+// parse checks r and fills o; i is the operation's index.
+func (r *rawOp) parse(o *op, i int) error {
+	if r.notObject {
+		return invalid(i, "", "", "an operation must be a JSON object")
+	}
+	if !r.op.present {
 		return invalid(i, "op", "", "missing")
 	}
-	name, ok := rawName.(string)
-	if !ok {
+	if !r.op.isString {
 		return invalid(i, "op", "", "must be a string")
 	}
-	switch name {
+	switch name := r.op.s; name {
 	case "add":
 		o.code = opAdd
 	case "remove":
@@ -100,22 +230,21 @@ func parseOp(o *op, i int, obj map[string]any) error {
 		return invalid(i, "op", "", "unknown operation "+strconv.Quote(name))
 	}
 	var err error
-	if o.path, err = pointerMember(obj, i, "path"); err != nil {
+	if o.path, err = r.path.pointer(i, "path"); err != nil {
 		return err
 	}
 	if o.code == opMove || o.code == opCopy {
-		if o.from, err = pointerMember(obj, i, "from"); err != nil {
+		if o.from, err = r.from.pointer(i, "from"); err != nil {
 			return err
 		}
 	}
 	if o.code.hasValue() {
-		v, ok := obj["value"]
-		if !ok {
+		if !r.hasValue {
 			return invalid(i, "value", "", "missing")
 		}
-		o.value = v
+		o.value = r.value
 		if o.code != opTest {
-			o.size = Size(v)
+			o.size = Size(r.value)
 		}
 	}
 	switch {
@@ -127,18 +256,17 @@ func parseOp(o *op, i int, obj map[string]any) error {
 	return nil
 }
 
-func pointerMember(obj map[string]any, i int, field string) (pointer, error) {
-	raw, ok := obj[field]
-	if !ok {
+// pointer parses the member as a JSON Pointer; field names it in errors.
+func (m *rawMember) pointer(i int, field string) (pointer, error) {
+	if !m.present {
 		return pointer{}, invalid(i, field, "", "missing")
 	}
-	s, ok := raw.(string)
-	if !ok {
+	if !m.isString {
 		return pointer{}, invalid(i, field, "", "must be a string")
 	}
-	p, err := parsePointer(s)
+	p, err := parsePointer(m.s)
 	if err != nil {
-		return pointer{}, invalid(i, field, s, err.Error())
+		return pointer{}, invalid(i, field, m.s, err.Error())
 	}
 	return p, nil
 }

@@ -1,39 +1,8 @@
 package delta
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
 )
-
-// Decode parses data, which must hold exactly one JSON value (surrounding
-// white space allowed), into the value model of this package: map[string]any,
-// []any, string, json.Number, bool and nil.
-//
-// Numbers stay json.Number, never float64, so that their text survives a
-// round trip exactly (float64 would turn 12345678901234567890 into
-// 12345678901234567000 and 1.0 into 1, changing documents nobody edited).
-// Invalid UTF-8 in strings is replaced by U+FFFD, as encoding/json does.
-func Decode(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		if err == io.EOF {
-			return nil, errors.New("delta: decode: no JSON value")
-		}
-		return nil, fmt.Errorf("delta: decode: %w", err)
-	}
-	// A second value, or any other non-space byte, after the first is an
-	// error: "{} {}" is not one document, and silently taking the first
-	// would hide a client bug.
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("delta: decode: data after the JSON value")
-	}
-	return v, nil
-}
 
 // Clone returns a deep copy of v: objects and arrays are copied, strings,
 // numbers and booleans (which are immutable) are shared.

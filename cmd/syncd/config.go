@@ -152,5 +152,3 @@ func (c *Config) origins() []string {
 	}
 	return out
 }
-
-
