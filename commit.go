@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/deltasync/syncd/delta"
 	"github.com/deltasync/syncd/revision"
@@ -46,19 +47,35 @@ type Edit struct {
 // ctx bounds the wait for the document to load and for the write: if it
 // ends first, Commit returns ctx.Err() and the edit may still commit.
 func (e *Engine) Commit(ctx context.Context, doc string, ed Edit) (*Op, error) {
-	type result struct {
-		op  *Op
-		err error
-	}
-	ch := make(chan result, 1)
-	e.CommitAsync(ctx, doc, ed, func(op *Op, err error) { ch <- result{op, err} })
+	w := waiterPool.Get().(*waiter)
+	e.CommitAsync(ctx, doc, ed, w.done)
 	select {
-	case r := <-ch:
+	case r := <-w.ch:
+		waiterPool.Put(w)
 		return r.op, r.err
 	case <-ctx.Done():
+		// The callback may still fire; w is not reused.
 		return nil, ctx.Err()
 	}
 }
+
+// waiter turns CommitAsync's callback back into a call that waits. Waiters
+// are pooled: a commit would otherwise allocate a channel and a closure.
+type waiter struct {
+	ch   chan commitResult
+	done func(*Op, error)
+}
+
+type commitResult struct {
+	op  *Op
+	err error
+}
+
+var waiterPool = sync.Pool{New: func() any {
+	w := &waiter{ch: make(chan commitResult, 1)}
+	w.done = func(op *Op, err error) { w.ch <- commitResult{op, err} }
+	return w
+}}
 
 // CommitAsync is Commit without the wait: it decides the edit before it
 // returns — so edits submitted one after another by one goroutine are
