@@ -50,8 +50,8 @@ type Gap struct {
 	// ServerRev is the head the snapshot is at; ResumeFrom equals it.
 	ServerRev  revision.Rev
 	ResumeFrom revision.Rev
-	// BufferFirstRev is the oldest revision still held (in memory or in
-	// the store's log).
+	// BufferFirstRev is the oldest revision the document's ring of recent
+	// operations still holds (the store's log may reach further back).
 	BufferFirstRev revision.Rev
 }
 
