@@ -81,11 +81,11 @@ type document struct {
 
 func newDocument(id string, policy Policy) *document {
 	return &document{
-		id:        id,
-		policy:    policy,
-		ready:     make(chan struct{}),
-		wms:       make(map[string]revision.Watermark),
-		presence:  make(map[string]json.RawMessage),
+		id:       id,
+		policy:   policy,
+		ready:    make(chan struct{}),
+		wms:      make(map[string]revision.Watermark),
+		presence: make(map[string]json.RawMessage),
 	}
 }
 
