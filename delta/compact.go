@@ -44,7 +44,7 @@ func combine(a, b *Patch) (*Patch, bool) {
 		ops = append(ops, b.ops...)
 		return &Patch{kind: JSONPatch, ops: ops, npaths: a.npaths + b.npaths, nlog: a.nlog + b.nlog}, true
 	case a.kind == MergePatch && b.kind == MergePatch:
-		v, ok := composeMerge(a.mp.value, b.mp.value)
+		v, ok := composeMerge(a.mp.patchValue(), b.mp.patchValue())
 		if !ok {
 			return nil, false
 		}

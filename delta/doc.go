@@ -9,7 +9,10 @@
 //
 // A document is a JSON value in the model Decode produces: map[string]any,
 // []any, string, json.Number, bool and nil. Encode writes it canonically
-// (compact, members sorted by name, no HTML escaping).
+// (compact, members sorted by name, no HTML escaping). Decode and the patch
+// parsers share a hand-written decoder (decode.go, for speed) that accepts
+// and builds exactly what encoding/json would; a change to it must keep
+// FuzzDecodeMatchesEncodingJSON passing.
 //
 // A patch ([Patch]) is a parsed JSON Patch or merge patch. Parsing checks
 // everything that does not depend on a document; Apply checks the rest.

@@ -61,7 +61,7 @@ func drawScalar(t *rapid.T, invalidUTF8 bool) any {
 }
 
 // drawValue draws a value of the model of Decode, nested at most depth deep.
-// Arrays get random spare capacity, as decoded arrays have, so that inserts
+// Arrays get random spare capacity (decoded arrays have none), so that inserts
 // take both of Apply's paths (in place and reallocating).
 func drawValue(t *rapid.T, depth int, invalidUTF8 bool) any {
 	kind := rapid.IntRange(0, 5).Draw(t, "kind")

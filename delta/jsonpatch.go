@@ -3,6 +3,7 @@ package delta
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 type opCode uint8
@@ -79,10 +80,16 @@ func (d *decoder) jsonPatch() (*Patch, error) {
 	if err := d.end(); err != nil {
 		return nil, invalid(-1, "", "", err.Error())
 	}
+	// The pointers' tokens share one allocation, sized by their '/'s.
+	ntoks := 0
+	for i := range d.ops {
+		ntoks += strings.Count(d.ops[i].path.s, "/") + strings.Count(d.ops[i].from.s, "/")
+	}
+	toks := make([]string, 0, ntoks)
 	p := &Patch{kind: JSONPatch, ops: make([]op, len(d.ops))}
 	for i := range d.ops {
 		o := &p.ops[i]
-		if err := d.ops[i].parse(o, i); err != nil {
+		if err := d.ops[i].parse(o, i, &toks); err != nil {
 			return nil, err
 		}
 		switch o.code {
@@ -202,8 +209,9 @@ func (d *decoder) rawMember(m *rawMember) error {
 	return nil
 }
 
-// parse checks r and fills o; i is the operation's index.
-func (r *rawOp) parse(o *op, i int) error {
+// parse checks r and fills o; i is the operation's index. The pointers'
+// tokens are appended to *toks.
+func (r *rawOp) parse(o *op, i int, toks *[]string) error {
 	if r.notObject {
 		return invalid(i, "", "", "an operation must be a JSON object")
 	}
@@ -230,11 +238,11 @@ func (r *rawOp) parse(o *op, i int) error {
 		return invalid(i, "op", "", "unknown operation "+strconv.Quote(name))
 	}
 	var err error
-	if o.path, err = r.path.pointer(i, "path"); err != nil {
+	if o.path, err = r.path.pointer(i, "path", toks); err != nil {
 		return err
 	}
 	if o.code == opMove || o.code == opCopy {
-		if o.from, err = r.from.pointer(i, "from"); err != nil {
+		if o.from, err = r.from.pointer(i, "from", toks); err != nil {
 			return err
 		}
 	}
@@ -256,18 +264,20 @@ func (r *rawOp) parse(o *op, i int) error {
 	return nil
 }
 
-// pointer parses the member as a JSON Pointer; field names it in errors.
-func (m *rawMember) pointer(i int, field string) (pointer, error) {
+// pointer parses the member as a JSON Pointer, appending its tokens to
+// *toks; field names it in errors.
+func (m *rawMember) pointer(i int, field string, toks *[]string) (pointer, error) {
 	if !m.present {
 		return pointer{}, invalid(i, field, "", "missing")
 	}
 	if !m.isString {
 		return pointer{}, invalid(i, field, "", "must be a string")
 	}
-	p, err := parsePointer(m.s)
+	p, rest, err := parsePointerInto(m.s, *toks)
 	if err != nil {
 		return pointer{}, invalid(i, field, m.s, err.Error())
 	}
+	*toks = rest
 	return p, nil
 }
 

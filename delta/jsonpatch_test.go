@@ -144,7 +144,8 @@ func TestApplyProperties(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		doc := docGen.Draw(t, "doc")
 		if rapid.Bool().Draw(t, "decoded") {
-			// Decoded arrays have spare capacity of their own sizes.
+			// Decoded arrays have no spare capacity: every insert
+			// reallocates.
 			doc = mustDecode(t, string(mustEncode(t, doc)))
 		}
 		text := drawPatch(t, doc)

@@ -7,38 +7,40 @@ import (
 )
 
 // mergePatch is a parsed JSON Merge Patch (RFC 7396).
+//
+// An object patch is kept only as its prepared members, not also as the
+// map[string]any it decodes to: Apply needs the members, and building maps
+// nobody reads was a third of the cost of parsing one. MarshalJSON and
+// Compact, which want the value, rebuild it (patchValue).
 type mergePatch struct {
-	value any       // the patch as parsed: MarshalJSON encodes it, Compact composes it
-	obj   bool      // the patch is an object, whose members root holds
-	root  mergeNode // the patch's members
-	paths string    // the JSON Pointers of all members, which refer into it
-	size  int       // Size of cleanValue(value), for when it replaces the whole document
+	obj   bool          // the patch is an object, whose members root holds
+	root  []mergeMember // the patch's members, sorted by name
+	value any           // the patch, when it is not an object (it replaces the document)
+	paths string        // the JSON Pointers of all members, which refer into it
+	size  int           // Size of the patch with its object members' nulls removed, for when it replaces the whole document
 }
 
-// mergeNode is an object of the patch, prepared at parse time so that Apply
-// only looks up members: names sorted (so Apply's effects come in a fixed
-// order), their JSON Pointers built, and the encoded size of what each member
-// would insert measured.
-type mergeNode struct {
-	members []mergeMember
-	size    int // Size of this object with its nulls removed
-	count   int // members of this object and of the objects nested in it
-}
-
+// mergeMember is a member of an object of the patch, prepared at parse time
+// so that Apply only looks up members: names sorted (so Apply's effects come
+// in a fixed order), their JSON Pointers built, and the encoded size of what
+// each member would insert measured.
 type mergeMember struct {
 	key string
-	// path is the member's JSON Pointer, recorded as touched: paths[path.start:path.end]
-	// of the mergePatch. One string holds all of them, so that a patch
-	// costs one allocation for its paths, not one per member.
-	path  span
-	del   bool      // the patch value is null: remove the member
-	obj   bool      // the patch value is an object: merge into an object member
-	node  mergeNode // the members of that object, when obj
-	value any       // the patch value, inserted (cleaned and cloned) when not merged into
-	size  int       // Size of cleanValue(value)
+	// path is the member's JSON Pointer, recorded as touched:
+	// paths[path.start:path.end] of the mergePatch. One string holds all of
+	// them, so that a patch costs one allocation for its paths, not one
+	// per member.
+	path    span
+	del     bool          // the patch value is null: remove the member
+	obj     bool          // the patch value is an object: merge into an object member
+	members []mergeMember // the members of that object, sorted by name, when obj
+	value   any           // the patch value, when neither del nor obj
+	size    int           // Size of what the member inserts: the value, or the object with its nulls removed
+
+	kids span // while parsing: where members is in decoder.done
 }
 
-// span is the range [start, end) of a string.
+// span is the range [start, end) of a string or slice.
 type span struct{ start, end int }
 
 // ParseMergePatch parses a JSON Merge Patch. Per RFC 7396 any JSON value is
@@ -51,10 +53,9 @@ func ParseMergePatch(data []byte) (*Patch, error) {
 	return p, err
 }
 
-// mergePatch decodes a merge patch and, when it is an object, prepares its
-// members in the same pass: the value (which Apply inserts and Compact
-// composes) and the members come from the same bytes, without walking the
-// decoded maps again.
+// mergePatch decodes a merge patch. An object is prepared in the same pass:
+// its members are read straight into mergeMembers, with no maps built and
+// walked again.
 func (d *decoder) mergePatch() (*Patch, error) {
 	d.skipSpace()
 	if d.pos == len(d.data) || d.data[d.pos] != '{' {
@@ -64,35 +65,44 @@ func (d *decoder) mergePatch() (*Patch, error) {
 		}
 		return newMergePatch(v), nil
 	}
-	m, root, err := d.mergeObject(span{})
+	kids, size, err := d.mergeObject(span{})
 	if err != nil {
 		return nil, invalid(-1, "", "", fmt.Sprintf("delta: decode: %v", err))
 	}
 	if err := d.end(); err != nil {
 		return nil, invalid(-1, "", "", err.Error())
 	}
-	p := &Patch{kind: MergePatch, mp: mergePatch{value: m, obj: true, root: root, paths: string(d.paths), size: root.size}}
+	// Every object's members are in d.done: allocate them all at once,
+	// and point each object member at its own.
+	all := slices.Clone(d.done)
+	for i := range all {
+		if mm := &all[i]; mm.obj {
+			mm.members = all[mm.kids.start:mm.kids.end:mm.kids.end]
+		}
+	}
+	p := &Patch{kind: MergePatch, mp: mergePatch{obj: true, root: all[kids.start:kids.end:kids.end], paths: string(d.paths), size: size}}
 	p.setMergeBounds()
 	return p, nil
 }
 
 // mergeObject reads an object of a merge patch, d.pos being at '{', whose
-// members' paths extend d.paths[prefix.start:prefix.end]. It returns the
-// object as Decode would, and its members prepared.
-func (d *decoder) mergeObject(prefix span) (map[string]any, mergeNode, error) {
+// members' paths extend d.paths[prefix.start:prefix.end]. It appends the
+// object's members, sorted, to d.done and returns where they are and the
+// object's Size with its nulls removed.
+func (d *decoder) mergeObject(prefix span) (kids span, size int, err error) {
 	if err := d.open(); err != nil {
-		return nil, mergeNode{}, err
+		return span{}, 0, err
 	}
 	if d.pos < len(d.data) && d.data[d.pos] == '}' {
 		d.pos++
 		d.depth--
-		return map[string]any{}, mergeNode{size: 2}, nil
+		return span{len(d.done), len(d.done)}, 2, nil
 	}
-	base, mbase := len(d.vals), len(d.members)
+	base := len(d.members)
 	for {
 		k, err := d.key()
 		if err != nil {
-			return nil, mergeNode{}, err
+			return span{}, 0, err
 		}
 		mm := mergeMember{key: k, path: span{start: len(d.paths)}}
 		d.paths = append(d.paths, d.paths[prefix.start:prefix.end]...)
@@ -100,14 +110,13 @@ func (d *decoder) mergeObject(prefix span) (map[string]any, mergeNode, error) {
 		mm.path.end = len(d.paths)
 		d.skipSpace()
 		if d.pos < len(d.data) && d.data[d.pos] == '{' {
-			var m map[string]any
-			if m, mm.node, err = d.mergeObject(mm.path); err != nil {
-				return nil, mergeNode{}, err
+			mm.obj = true
+			if mm.kids, mm.size, err = d.mergeObject(mm.path); err != nil {
+				return span{}, 0, err
 			}
-			mm.value, mm.obj, mm.size = m, true, mm.node.size
 		} else {
 			if mm.value, err = d.value(); err != nil {
-				return nil, mergeNode{}, err
+				return span{}, 0, err
 			}
 			if mm.value == nil {
 				mm.del = true
@@ -115,30 +124,28 @@ func (d *decoder) mergeObject(prefix span) (map[string]any, mergeNode, error) {
 				mm.size = Size(mm.value)
 			}
 		}
-		d.keys = append(d.keys, k)
-		d.vals = append(d.vals, mm.value)
 		d.members = append(d.members, mm)
 		done, err := d.next('}', "after object key:value pair")
 		if err != nil {
-			return nil, mergeNode{}, err
+			return span{}, 0, err
 		}
 		if done {
 			break
 		}
 	}
-	m := d.popObject(base)
-	n := mergeNode{members: d.sortedMembers(mbase)}
-	clear(d.members[mbase:])
-	d.members = d.members[:mbase]
-	n.measure()
-	return m, n, nil
+	kids.start = len(d.done)
+	d.appendSorted(base)
+	kids.end = len(d.done)
+	clear(d.members[base:])
+	d.members = d.members[:base]
+	return kids, measureMembers(d.done[kids.start:kids.end]), nil
 }
 
-// sortedMembers returns a copy of d.members[base:] sorted by name, keeping
+// appendSorted appends d.members[base:] to d.done sorted by name, keeping
 // only the last of members with the same name (a repeated name counts with
 // its last value, as in Decode). It sorts indices rather than the members,
 // which are large.
-func (d *decoder) sortedMembers(base int) []mergeMember {
+func (d *decoder) appendSorted(base int) {
 	ms := d.members[base:]
 	order := d.order[:0]
 	for i := range ms {
@@ -150,33 +157,25 @@ func (d *decoder) sortedMembers(base int) []mergeMember {
 		}
 		return int(a - b)
 	})
-	n := len(order)
-	for i := 1; i < len(order); i++ {
-		if ms[order[i]].key == ms[order[i-1]].key {
-			n--
-		}
-	}
-	out := make([]mergeMember, 0, n)
 	for i, j := range order {
 		if i+1 < len(order) && ms[order[i+1]].key == ms[j].key {
 			continue
 		}
-		out = append(out, ms[j])
+		d.done = append(d.done, ms[j])
 	}
 	d.order = order[:0]
-	return out
 }
 
 // newMergePatch prepares the merge patch v, which must not change afterwards.
 func newMergePatch(v any) *Patch {
-	p := &Patch{kind: MergePatch, mp: mergePatch{value: v}}
+	p := &Patch{kind: MergePatch}
 	if m, ok := v.(map[string]any); ok {
 		var paths []byte
 		p.mp.obj = true
-		p.mp.root = buildMergeNode(m, span{}, &paths)
+		p.mp.root, p.mp.size = buildMembers(m, span{}, &paths)
 		p.mp.paths = string(paths)
-		p.mp.size = p.mp.root.size
 	} else {
+		p.mp.value = v
 		p.mp.size = Size(v)
 	}
 	p.setMergeBounds()
@@ -186,16 +185,25 @@ func newMergePatch(v any) *Patch {
 // setMergeBounds sets npaths and nlog: each member changes at most one
 // value, or the document is replaced once.
 func (p *Patch) setMergeBounds() {
-	p.npaths = max(p.mp.root.count, 1)
+	p.npaths = max(countMembers(p.mp.root), 1)
 	p.nlog = p.npaths
 }
 
-// buildMergeNode prepares the object m of a merge patch, appending its
-// members' paths, which extend (*paths)[prefix.start:prefix.end], to *paths.
-func buildMergeNode(m map[string]any, prefix span, paths *[]byte) mergeNode {
+func countMembers(ms []mergeMember) int {
+	n := len(ms)
+	for i := range ms {
+		n += countMembers(ms[i].members)
+	}
+	return n
+}
+
+// buildMembers prepares the members of the object m of a merge patch,
+// appending their paths, which extend (*paths)[prefix.start:prefix.end], to
+// *paths. It returns them and the object's Size with its nulls removed.
+func buildMembers(m map[string]any, prefix span, paths *[]byte) ([]mergeMember, int) {
 	members := make([]mergeMember, 0, len(m))
 	for k, v := range m {
-		mm := mergeMember{key: k, value: v, path: span{start: len(*paths)}}
+		mm := mergeMember{key: k, path: span{start: len(*paths)}}
 		*paths = append(*paths, (*paths)[prefix.start:prefix.end]...)
 		*paths = appendToken(*paths, k)
 		mm.path.end = len(*paths)
@@ -204,85 +212,118 @@ func buildMergeNode(m map[string]any, prefix span, paths *[]byte) mergeNode {
 			mm.del = true
 		case map[string]any:
 			mm.obj = true
-			mm.node = buildMergeNode(v, mm.path, paths)
-			mm.size = mm.node.size
+			mm.members, mm.size = buildMembers(v, mm.path, paths)
 		default:
+			mm.value = v
 			mm.size = Size(v)
 		}
 		members = append(members, mm)
 	}
 	slices.SortFunc(members, func(a, b mergeMember) int { return strings.Compare(a.key, b.key) })
-	n := mergeNode{members: members}
-	n.measure()
-	return n
+	return members, measureMembers(members)
 }
 
-// measure sets n's size and count from its members.
-func (n *mergeNode) measure() {
-	n.size, n.count = 2, len(n.members)
-	nonNull := 0 // members that survive cleaning, for the commas
-	for i := range n.members {
-		mm := &n.members[i]
-		n.count += mm.node.count
+// measureMembers returns the Size of the object of members with its nulls
+// removed.
+func measureMembers(members []mergeMember) int {
+	size, kept := 2, 0
+	for i := range members {
+		mm := &members[i]
 		if mm.del {
 			continue
 		}
-		if nonNull > 0 {
-			n.size++ // a comma
+		if kept > 0 {
+			size++ // a comma
 		}
-		nonNull++
-		n.size += stringSize(mm.key) + 1 + mm.size
+		kept++
+		size += stringSize(mm.key) + 1 + mm.size
 	}
+	return size
 }
 
-// cleanValue clones a patch value for insertion: RFC 7396 merges an object
-// into an absent member as if into {}, which drops its null members, at any
-// depth. Arrays are values, not patches: their nulls stay.
-func cleanValue(v any) any {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return Clone(v)
+// patchValue returns the patch as a JSON value, nulls included, as Decode
+// would have returned it. Object patches build it anew each time; the
+// values of members that are not objects are shared.
+func (mp *mergePatch) patchValue() any {
+	if !mp.obj {
+		return mp.value
 	}
-	out := make(map[string]any, len(m))
-	for k, x := range m {
-		if x != nil {
-			out[k] = cleanValue(x)
+	return membersValue(mp.root)
+}
+
+func membersValue(members []mergeMember) map[string]any {
+	m := make(map[string]any, len(members))
+	for i := range members {
+		mm := &members[i]
+		if mm.obj {
+			m[mm.key] = membersValue(mm.members)
+		} else {
+			m[mm.key] = mm.value // nil when del
 		}
 	}
-	return out
+	return m
+}
+
+// cleanMembers builds a fresh object from members for insertion: RFC 7396
+// merges an object into an absent member as if into {}, which drops its
+// null members, at any depth. Arrays are values, not patches: their nulls
+// stay. Values are cloned, so the document never shares the patch's.
+func cleanMembers(members []mergeMember) map[string]any {
+	n := 0
+	for i := range members {
+		if !members[i].del {
+			n++
+		}
+	}
+	m := make(map[string]any, n)
+	for i := range members {
+		mm := &members[i]
+		switch {
+		case mm.del:
+		case mm.obj:
+			m[mm.key] = cleanMembers(mm.members)
+		default:
+			m[mm.key] = Clone(mm.value)
+		}
+	}
+	return m
 }
 
 func (p *Patch) applyMergePatch(doc *any, c *Change) {
 	mp := &p.mp
 	target, ok := (*doc).(map[string]any)
-	if !mp.obj || !ok {
-		// A patch that is not an object replaces the document; an object
-		// patch replaces a document that is not an object, as if merged
-		// into {}.
-		c.setSlot(doc, slot{}, *doc, cleanValue(mp.value), mp.size)
+	switch {
+	case !mp.obj:
+		// A patch that is not an object replaces the document.
+		c.setSlot(doc, slot{}, *doc, Clone(mp.value), mp.size)
 		c.touch("")
-		return
+	case !ok:
+		// An object patch replaces a document that is not an object, as
+		// if merged into {}.
+		c.setSlot(doc, slot{}, *doc, cleanMembers(mp.root), mp.size)
+		c.touch("")
+	default:
+		c.merge(target, mp.root, mp.paths)
 	}
-	c.merge(target, &mp.root, mp.paths)
 }
 
-func (c *Change) merge(target map[string]any, n *mergeNode, paths string) {
-	for i := range n.members {
-		mm := &n.members[i]
-		if mm.del {
+func (c *Change) merge(target map[string]any, members []mergeMember, paths string) {
+	for i := range members {
+		mm := &members[i]
+		switch {
+		case mm.del:
 			if _, ok := target[mm.key]; ok {
 				c.removeMember(target, mm.key, Size)
 			}
-			c.touch(paths[mm.path.start:mm.path.end])
-			continue
-		}
-		if mm.obj {
+		case mm.obj:
 			if sub, ok := target[mm.key].(map[string]any); ok {
-				c.merge(sub, &mm.node, paths)
+				c.merge(sub, mm.members, paths)
 				continue
 			}
+			c.setMember(target, mm.key, cleanMembers(mm.members), mm.size)
+		default:
+			c.setMember(target, mm.key, Clone(mm.value), mm.size)
 		}
-		c.setMember(target, mm.key, cleanValue(mm.value), mm.size)
 		c.touch(paths[mm.path.start:mm.path.end])
 	}
 }

@@ -83,7 +83,7 @@ func (p *Patch) MarshalJSON() ([]byte, error) {
 // AppendJSON appends what MarshalJSON returns to dst.
 func (p *Patch) AppendJSON(dst []byte) ([]byte, error) {
 	if p.kind == MergePatch {
-		return AppendEncode(dst, p.mp.value)
+		return AppendEncode(dst, p.mp.patchValue())
 	}
 	orig := dst
 	dst = append(dst, '[')

@@ -17,13 +17,12 @@ func ParsePointer(s string) ([]string, error) {
 	return p.toks, nil
 }
 
-// pointer is a parsed JSON Pointer that keeps its text and where each token
-// starts in it: a path cut short at some token is then a substring of the
-// text, and recording it in a PathSet allocates nothing.
+// pointer is a parsed JSON Pointer that keeps its text: a path cut short at
+// some token is then a substring of the text, and recording it in a PathSet
+// allocates nothing.
 type pointer struct {
-	text   string
-	toks   []string
-	starts []int // starts[i] is the index in text of the '/' before toks[i]
+	text string
+	toks []string
 }
 
 type pointerError string
@@ -31,16 +30,23 @@ type pointerError string
 func (e pointerError) Error() string { return string(e) }
 
 func parsePointer(s string) (pointer, error) {
+	p, _, err := parsePointerInto(s, make([]string, 0, strings.Count(s, "/")))
+	return p, err
+}
+
+// parsePointerInto parses s, appending its tokens to buf, whose capacity
+// should suffice (one token per '/'), so that the pointers of a patch can
+// share one allocation. The pointer's tokens are capped where they end, so
+// appending to buf later does not touch them. It returns buf extended.
+func parsePointerInto(s string, buf []string) (pointer, []string, error) {
 	p := pointer{text: s}
 	if s == "" {
-		return p, nil
+		return p, buf, nil
 	}
 	if s[0] != '/' {
-		return p, pointerError("a JSON Pointer must be empty or start with '/'")
+		return p, buf, pointerError("a JSON Pointer must be empty or start with '/'")
 	}
-	n := strings.Count(s, "/")
-	p.toks = make([]string, 0, n)
-	p.starts = make([]int, 0, n)
+	first := len(buf)
 	for i := 0; i < len(s); {
 		j := strings.IndexByte(s[i+1:], '/')
 		if j < 0 {
@@ -50,13 +56,13 @@ func parsePointer(s string) (pointer, error) {
 		}
 		tok, err := unescapeToken(s[i+1 : j])
 		if err != nil {
-			return p, err
+			return p, buf[:first], err
 		}
-		p.toks = append(p.toks, tok)
-		p.starts = append(p.starts, i)
+		buf = append(buf, tok)
 		i = j
 	}
-	return p, nil
+	p.toks = buf[first:len(buf):len(buf)]
+	return p, buf, nil
 }
 
 // unescapeToken turns ~1 into "/" and ~0 into "~"; any other "~" is an error.
@@ -84,12 +90,22 @@ func unescapeToken(t string) (string, error) {
 	return b.String(), nil
 }
 
-// prefix returns the text of the pointer made of the first k tokens.
+// prefix returns the text of the pointer made of the first k tokens: the
+// text up to the '/' before token k, which is the text's (k+1)-th '/'
+// (a '/' inside a token is escaped as "~1").
 func (p *pointer) prefix(k int) string {
 	if k >= len(p.toks) {
 		return p.text
 	}
-	return p.text[:p.starts[k]]
+	for i := 0; i < len(p.text); i++ {
+		if p.text[i] == '/' {
+			if k == 0 {
+				return p.text[:i]
+			}
+			k--
+		}
+	}
+	return p.text
 }
 
 // isProperPrefixOf reports whether p names an ancestor of q.
