@@ -91,21 +91,23 @@ func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func
 			return
 		}
 	}
-	patch, err := delta.ParsePatch(ed.Patch)
-	if err != nil {
-		then(nil, e.refused(&Error{Code: CodeInvalid, Message: "invalid patch", Doc: doc, ReqID: ed.ReqID, Err: err}))
+	idempotent := ed.ClientID != "" && ed.ReqID != ""
+	// A malformed patch is refused without touching the document, but for
+	// a client with ids the refusal is still a decision: decideLocked
+	// records it, like any other, so the id is never applied later.
+	patch, parseErr := delta.ParsePatch(ed.Patch)
+	var payload json.RawMessage
+	if parseErr == nil {
+		payload, parseErr = compactJSON(ed.Patch)
+	}
+	if parseErr != nil && !idempotent {
+		then(nil, e.refused(&Error{Code: CodeInvalid, Message: "invalid patch", Doc: doc, ReqID: ed.ReqID, Err: parseErr}))
 		return
 	}
 	kind := OpMerge
-	if patch.Kind() == delta.JSONPatch {
+	if parseErr == nil && patch.Kind() == delta.JSONPatch {
 		kind = OpPatch
 	}
-	payload, err := compactJSON(ed.Patch)
-	if err != nil {
-		then(nil, e.refused(&Error{Code: CodeInvalid, Message: "invalid patch", Doc: doc, ReqID: ed.ReqID, Err: err}))
-		return
-	}
-	idempotent := ed.ClientID != "" && ed.ReqID != ""
 	for {
 		d, err := e.acquire(ctx, doc, true)
 		if err != nil {
@@ -128,7 +130,7 @@ func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func
 			d.mu.Unlock()
 			continue
 		}
-		if refusal := e.decideLocked(ctx, d, &ed, patch, kind, payload, idempotent, then); refusal != nil {
+		if refusal := e.decideLocked(ctx, d, &ed, patch, parseErr, kind, payload, idempotent, then); refusal != nil {
 			d.mu.Unlock()
 			then(nil, refusal) // refused without a store write: a duplicate, or no client id
 			return
@@ -232,7 +234,7 @@ func (e *Engine) loadWatermark(ctx context.Context, d *document, clientID string
 // assign its revision and queue it, with then to be called when the store
 // has it. A refusal that needs no store write (a duplicate, or a client
 // without an id) is returned instead, for the caller to report.
-func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch *delta.Patch, kind OpKind, payload json.RawMessage, idempotent bool, then func(*Op, error)) *Error {
+func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch *delta.Patch, parseErr error, kind OpKind, payload json.RawMessage, idempotent bool, then func(*Op, error)) *Error {
 	now := e.opts.Now()
 	d.lastUsed = now
 	if d.absent {
@@ -260,6 +262,9 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 
 	if idempotent && d.wms[ed.ClientID].Decided(ed.ReqID) {
 		return e.refused(&Error{Code: CodeDuplicate, Message: fmt.Sprintf("request %s was already decided (watermark %s)", ed.ReqID, d.wms[ed.ClientID].ReqID), Doc: d.id, ReqID: ed.ReqID, Head: d.head})
+	}
+	if parseErr != nil {
+		return refuse(CodeInvalid, "invalid patch", parseErr)
 	}
 	if ed.Epoch != "" && ed.Epoch != d.epoch {
 		return refuse(CodeEpoch, fmt.Sprintf("epoch %s is not the document's (%s): rejoin", ed.Epoch, d.epoch), nil)
@@ -290,7 +295,7 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		return undo(CodeTooLarge, fmt.Sprintf("the document would be %d bytes, over the limit of %d", d.size+ch.SizeDelta, e.opts.MaxDocSize))
 	}
 	if ed.HasBase && ed.Base < d.head && d.policy == PolicyRebase {
-		if code, msg := e.rebaseCheckLocked(d, ed.Base, ch.Paths); msg != "" {
+		if code, msg := e.rebaseCheckLocked(d, ed.Base, ed.ClientID, ch.Paths); msg != "" {
 			return undo(code, msg)
 		}
 	}
@@ -334,15 +339,18 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 }
 
 // rebaseCheckLocked decides whether an edit based on base may be applied
-// at the head: only if no operation after base touched a path overlapping
-// the edit's. It returns a refusal code and message, or "" to apply.
-func (e *Engine) rebaseCheckLocked(d *document, base revision.Rev, paths delta.PathSet) (Code, string) {
+// at the head: only if no other client's operation after base touched a
+// path overlapping the edit's. The client's own operations do not count:
+// it made this edit on top of them (optimistically, before they came
+// back), so a client may pipeline edits of one path. It returns a refusal
+// code and message, or "" to apply.
+func (e *Engine) rebaseCheckLocked(d *document, base revision.Rev, clientID string, paths delta.PathSet) (Code, string) {
 	if uint64(base)+1 < d.ring.First() {
 		return CodeConflict, fmt.Sprintf("base revision %d is too old to rebase on (oldest in memory %d): rebase on the head %d", base, d.ring.First(), d.head)
 	}
 	var clash revision.Rev
 	d.ring.Range(uint64(base)+1, uint64(d.head), func(seq uint64, en entry) bool {
-		if en.paths.Overlaps(paths) {
+		if (clientID == "" || en.op.ClientID != clientID) && en.paths.Overlaps(paths) {
 			clash = revision.Rev(seq)
 			return false
 		}

@@ -322,3 +322,26 @@ func TestRefuseRecordsTheDecision(t *testing.T) {
 	e.Refuse(ctxT(t), "d", "alice", "r4", func(_ revision.Rev, err error) { done <- err })
 	wantCode(t, <-done, syncd.CodeDuplicate)
 }
+
+func TestOwnOperationsDoNotConflict(t *testing.T) {
+	e, _ := open(t, syncd.Options{})
+	mustCommit(t, e, "d", merge(`{"title":"a"}`)) // rev 1
+	edit := func(client, req, patch string) syncd.Edit {
+		return syncd.Edit{ClientID: client, ReqID: req, Base: 1, HasBase: true, Patch: json.RawMessage(patch)}
+	}
+	// Alice pipelines two edits of /title, both based on revision 1: the
+	// second was made on top of the first.
+	mustCommit(t, e, "d", edit("alice", "1", `{"title":"b"}`))
+	mustCommit(t, e, "d", edit("alice", "2", `{"title":"c"}`))
+	// Bob, also at revision 1, did not see them: conflict.
+	_, err := e.Commit(ctxT(t), "d", edit("bob", "1", `{"title":"x"}`))
+	wantCode(t, err, syncd.CodeConflict)
+}
+
+func TestMalformedPatchIsDecided(t *testing.T) {
+	e, _ := open(t, syncd.Options{})
+	_, err := e.Commit(ctxT(t), "d", syncd.Edit{ClientID: "alice", ReqID: "5", Patch: json.RawMessage(`[{"op":"nope"}]`)})
+	wantCode(t, err, syncd.CodeInvalid)
+	_, err = e.Commit(ctxT(t), "d", syncd.Edit{ClientID: "alice", ReqID: "5", Patch: json.RawMessage(`{"ok":true}`)})
+	wantCode(t, err, syncd.CodeDuplicate)
+}

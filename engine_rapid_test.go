@@ -37,8 +37,8 @@ func genPatch(t *rapid.T) string {
 // clients, each with its own (often stale) view, and checks against a model:
 // revisions are contiguous; the log replays to the engine's state; every
 // accepted (client, request) is in the log exactly once; an edit is refused
-// as a conflict exactly when its paths overlap an operation committed after
-// its base; duplicates are refused. rapid prints the seed of a failure.
+// as a conflict exactly when its paths overlap another client's operation
+// committed after its base; duplicates are refused. rapid prints the seed of a failure.
 func TestEngineLaws(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		st := memstore.New(memstore.Options{})
@@ -66,6 +66,7 @@ func TestEngineLaws(t *testing.T) {
 		mustOK(err)
 		states := []any{map[string]any{}, first}
 		paths := []delta.PathSet{{}, ch0.Paths}
+		authors := []string{"", ""} // authors[r]: the client of operation r
 		clients := []string{"c0", "c1", "c2"}
 		nextReq := map[string]int{}
 		accepted := map[string]int{}
@@ -95,7 +96,7 @@ func TestEngineLaws(t *testing.T) {
 			wantConflict := false
 			if applyErr == nil {
 				for r := base + 1; r <= head; r++ {
-					if paths[r].Overlaps(ch.Paths) {
+					if authors[r] != client && paths[r].Overlaps(ch.Paths) {
 						wantConflict = true
 					}
 				}
@@ -124,6 +125,7 @@ func TestEngineLaws(t *testing.T) {
 				}
 				states = append(states, trial)
 				paths = append(paths, ch.Paths)
+				authors = append(authors, client)
 				accepted[client+"/"+reqID]++
 			}
 		}
