@@ -43,7 +43,8 @@ func toWire(err error) *protocol.Error {
 	if err == nil {
 		return nil
 	}
-	if pe := protocol.AsError(err); pe != nil {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
 		return pe
 	}
 	switch {
@@ -67,12 +68,12 @@ func toWire(err error) *protocol.Error {
 }
 
 // updateRefusal is toWire for an UPDATE, with its details. head is the
-// document's head when the refusal did not come from the engine (which
-// reports its own).
+// document's head as the server knew it; the engine's own, when it
+// reports one, is newer.
 func updateRefusal(err error, doc, reqID string, head revision.Rev) *protocol.Error {
 	pe := toWire(err)
 	var ee *syncd.Error
-	if errors.As(err, &ee) && ee.Doc != "" {
+	if errors.As(err, &ee) && ee.Doc != "" && ee.Head > head {
 		head = ee.Head
 	}
 	return pe.WithDetails(protocol.UpdateErrorDetails{Doc: doc, ClientReqID: reqID, ServerRev: head})

@@ -1,40 +1,76 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/protocol"
+	"github.com/deltasync/syncd/revision"
 	"github.com/deltasync/syncd/server"
 	"github.com/deltasync/syncd/store/memstore"
 )
 
-// env is a real server on 127.0.0.1 with an engine over a memstore.
+// readTimeout bounds every wait for a message. Nothing in these tests
+// should take more than a fraction of it; it exists so that a bug fails a
+// test instead of hanging the suite.
+const readTimeout = 5 * time.Second
+
+// env is a real server on 127.0.0.1 (httptest) with an engine over a store.
+// It is shut down when the test ends (after the test's clients are closed).
 type env struct {
-	t      testing.TB
-	engine *syncd.Engine
-	store  syncd.Store
-	server *server.Server
-	http   *httptest.Server
-	url    string // ws://127.0.0.1:port/ws
+	t       testing.TB
+	engine  *syncd.Engine
+	store   syncd.Store
+	server  *server.Server
+	metrics *server.Metrics
+	http    *httptest.Server
+	base    string // http://127.0.0.1:port
+	url     string // ws://127.0.0.1:port/ws
+	logs    *logBuffer
+
+	closeOnce sync.Once
 }
 
 func newEnv(t testing.TB, eo syncd.Options, so server.Options) *env {
 	t.Helper()
-	st := memstore.New(memstore.Options{})
-	return newEnvStore(t, st, eo, so)
+	return newEnvStore(t, memstore.New(memstore.Options{}), eo, so)
 }
 
 func newEnvStore(t testing.TB, st syncd.Store, eo syncd.Options, so server.Options) *env {
 	t.Helper()
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	if eo.Logger == nil {
+		eo.Logger = logger
+	}
+	if so.Logger == nil {
+		so.Logger = logger
+	}
+	if so.Metrics == nil {
+		so.Metrics = server.NewMetrics()
+	}
+	if eo.ObserveCommit == nil {
+		eo.ObserveCommit = so.Metrics.ObserveStoreCommit
+	}
 	e, err := syncd.Open(st, eo)
 	if err != nil {
 		t.Fatal(err)
@@ -43,72 +79,346 @@ func newEnvStore(t testing.TB, st syncd.Store, eo syncd.Options, so server.Optio
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv.Handler())
-	ev := &env{t: t, engine: e, store: st, server: srv, http: hs, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"}
-	t.Cleanup(ev.close)
+	hs := httptest.NewServer(srv.Handler()) // listens on 127.0.0.1
+	ev := &env{
+		t: t, engine: e, store: st, server: srv, metrics: so.Metrics, http: hs, logs: logs,
+		base: hs.URL, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws",
+	}
+	t.Cleanup(func() {
+		ev.close()
+		if t.Failed() {
+			if s := logs.String(); s != "" {
+				t.Logf("server logs:\n%s", s)
+			}
+		}
+	})
 	return ev
 }
 
+// close shuts the server down, then the engine, then the store. It may be
+// called more than once (restart tests call it early).
 func (ev *env) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	ev.server.Shutdown(ctx)
-	ev.http.Close()
-	ev.engine.Close()
-	ev.store.Close()
+	ev.closeOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := ev.server.Shutdown(ctx); err != nil {
+			ev.t.Errorf("Shutdown: %v", err)
+		}
+		ev.http.Close()
+		if err := ev.engine.Close(); err != nil {
+			ev.t.Errorf("engine Close: %v", err)
+		}
+		if err := ev.store.Close(); err != nil {
+			ev.t.Errorf("store Close: %v", err)
+		}
+	})
 }
 
-// client is a raw protocol client over a real WebSocket.
+// logBuffer collects the server's logs, shown when a test fails.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// --- documents, through the engine (the test's view of the truth)
+
+// commit commits a merge patch from Go (no client id) and returns its op.
+func (ev *env) commit(doc string, patch any) *syncd.Op {
+	ev.t.Helper()
+	b, err := json.Marshal(patch)
+	if err != nil {
+		ev.t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	op, err := ev.engine.Commit(ctx, doc, syncd.Edit{Patch: b})
+	if err != nil {
+		ev.t.Fatalf("commit %s %s: %v", doc, b, err)
+	}
+	return op
+}
+
+// commitN commits n small merge patches {"n<i>": i} to doc.
+func (ev *env) commitN(doc string, n int) revision.Rev {
+	ev.t.Helper()
+	var last *syncd.Op
+	for i := 0; i < n; i++ {
+		last = ev.commit(doc, map[string]any{fmt.Sprintf("n%d", i%50): i})
+	}
+	return last.Rev
+}
+
+// pad gives doc a large field, so that catch-up by deltas is smaller than
+// the document (otherwise the server rightly sends the snapshot instead).
+func (ev *env) pad(doc string, size int) *syncd.Op {
+	ev.t.Helper()
+	return ev.commit(doc, map[string]any{"pad": strings.Repeat("p", size)})
+}
+
+// snapshot returns the engine's durable view of doc.
+func (ev *env) snapshot(doc string) *syncd.DocSnapshot {
+	ev.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	s, err := ev.engine.Snapshot(ctx, doc)
+	if err != nil {
+		ev.t.Fatalf("snapshot %s: %v", doc, err)
+	}
+	return s
+}
+
+// state returns doc's state decoded.
+func (ev *env) state(doc string) map[string]any {
+	ev.t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(ev.snapshot(doc).State, &m); err != nil {
+		ev.t.Fatal(err)
+	}
+	return m
+}
+
+// ops returns every operation of doc still held, in order.
+func (ev *env) ops(doc string) []*syncd.Op {
+	ev.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+	defer cancel()
+	var all []*syncd.Op
+	after := revision.Rev(0)
+	for i := 0; i < 1000; i++ {
+		_, head, ops, err := ev.engine.ReadOps(ctx, doc, after, 1000)
+		if err != nil {
+			ev.t.Fatalf("ReadOps %s after %d: %v", doc, after, err)
+		}
+		all = append(all, ops...)
+		if len(ops) == 0 || ops[len(ops)-1].Rev >= head {
+			return all
+		}
+		after = ops[len(ops)-1].Rev
+	}
+	ev.t.Fatal("ReadOps did not end")
+	return nil
+}
+
+// sameSnapshot fails unless doc is still exactly as before.
+func (ev *env) sameSnapshot(doc string, before *syncd.DocSnapshot) {
+	ev.t.Helper()
+	now := ev.snapshot(doc)
+	if now.Epoch != before.Epoch || now.Rev != before.Rev || !bytes.Equal(now.State, before.State) {
+		ev.t.Fatalf("document %s changed: was %s@%d %s, now %s@%d %s", doc, before.Epoch, before.Rev, before.State, now.Epoch, now.Rev, now.State)
+	}
+}
+
+// --- HTTP
+
+func (ev *env) do(method, path, key string, body any) (int, []byte, http.Header) {
+	ev.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		switch b := body.(type) {
+		case string:
+			rd = strings.NewReader(b)
+		default:
+			j, err := json.Marshal(b)
+			if err != nil {
+				ev.t.Fatal(err)
+			}
+			rd = bytes.NewReader(j)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, ev.base+path, rd)
+	if err != nil {
+		ev.t.Fatal(err)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		ev.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		ev.t.Fatalf("%s %s: reading body: %v", method, path, err)
+	}
+	return resp.StatusCode, b, resp.Header
+}
+
+// --- clients
+
+// client is a raw protocol client over a real WebSocket. It behaves as
+// ws-kit's browser client does: every message it sends carries
+// meta.timestamp, and every message it receives is checked against strict
+// schemas (see checkWire).
 type client struct {
 	t     testing.TB
+	ev    *env
 	ws    *websocket.Conn
+	resp  *http.Response
 	hello protocol.Hello
+	id    string // the client id (HELLO's)
+	seq   int    // request ids used so far (see nextReq)
+	cid   int    // correlation ids used so far
+	// seen holds the operations ackFrom read past, by "clientId/reqId":
+	// several operations may arrive in one SYNC.DELTAS.
+	seen map[string]protocol.Operation
 }
 
 type msg struct {
 	Type    string          `json:"type"`
 	Meta    json.RawMessage `json:"meta,omitempty"`
 	Payload json.RawMessage `json:"payload,omitempty"`
+	raw     []byte
+}
+
+func (m msg) correlationID() string {
+	var meta struct {
+		CorrelationID string `json:"correlationId"`
+	}
+	json.Unmarshal(m.Meta, &meta)
+	return meta.CorrelationID
+}
+
+func (m msg) String() string { return string(m.raw) }
+
+// dialOpts say how to connect.
+type dialOpts struct {
+	clientID  string     // the clientId query parameter
+	token     string     // the access_token query parameter
+	query     url.Values // more query parameters
+	protocols []string   // Sec-WebSocket-Protocol entries
+	header    http.Header
+	rcvBuf    int // SO_RCVBUF of the client's socket, if > 0
 }
 
 func (ev *env) dial(query string) *client {
 	ev.t.Helper()
-	c, resp, err := ev.tryDial(query, nil)
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		ev.t.Fatal(err)
+	}
+	return ev.dialWith(dialOpts{query: q})
+}
+
+func (ev *env) dialID(clientID string) *client {
+	ev.t.Helper()
+	return ev.dialWith(dialOpts{clientID: clientID})
+}
+
+func (ev *env) dialWith(o dialOpts) *client {
+	ev.t.Helper()
+	c, resp, err := ev.tryDial(o)
 	if err != nil {
 		status := 0
 		if resp != nil {
 			status = resp.StatusCode
 		}
-		ev.t.Fatalf("dial %s: %v (HTTP %d)", query, err, status)
+		ev.t.Fatalf("dial: %v (HTTP %d)", err, status)
 	}
 	return c
 }
 
-func (ev *env) tryDial(query string, header http.Header) (*client, *http.Response, error) {
-	url := ev.url
-	if query != "" {
-		url += "?" + query
+// tryDial connects and reads HELLO. On a refused upgrade it returns the
+// HTTP response with the error.
+func (ev *env) tryDial(o dialOpts) (*client, *http.Response, error) {
+	return dialURL(ev.t, ev.url, o, ev)
+}
+
+func dialURL(t testing.TB, wsURL string, o dialOpts, ev *env) (*client, *http.Response, error) {
+	t.Helper()
+	q := url.Values{}
+	for k, v := range o.query {
+		q[k] = v
 	}
-	d := websocket.Dialer{HandshakeTimeout: 5 * time.Second}
-	ws, resp, err := d.Dial(url, header)
+	if o.clientID != "" {
+		q.Set("clientId", o.clientID)
+	}
+	if o.token != "" {
+		q.Set("access_token", o.token)
+	}
+	u := wsURL
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	d := websocket.Dialer{HandshakeTimeout: readTimeout, Subprotocols: o.protocols}
+	if o.rcvBuf > 0 {
+		nd := net.Dialer{Timeout: readTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			err := rc.Control(func(fd uintptr) {
+				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, o.rcvBuf)
+			})
+			if err != nil {
+				return err
+			}
+			return serr
+		}}
+		d.NetDialContext = nd.DialContext
+	}
+	ws, resp, err := d.Dial(u, o.header)
 	if err != nil {
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
+		}
 		return nil, resp, err
 	}
-	c := &client{t: ev.t, ws: ws}
-	ev.t.Cleanup(func() { ws.Close() })
-	m := c.read()
-	if m.Type != protocol.TypeHello {
-		ev.t.Fatalf("first message %s, want HELLO", m.Type)
-	}
-	if err := c.hello.UnmarshalPayload(m.Payload); err != nil {
-		ev.t.Fatal(err)
-	}
+	c := &client{t: t, ev: ev, ws: ws, resp: resp}
+	t.Cleanup(func() { ws.Close() })
+	m := c.next(protocol.TypeHello)
+	c.hello = decodeAs[protocol.Hello](t, m)
+	c.id = c.hello.ClientID
 	return c, resp, nil
+}
+
+// newClientID returns a fresh ULID for a clientId.
+func newClientID() string { return ulid.Make().String() }
+
+// nextReq returns the client's next request id; they increase (fixed width,
+// so they order as strings and as syncd's request ids).
+func (c *client) nextReq() string {
+	c.seq++
+	return fmt.Sprintf("req-%06d", c.seq)
+}
+
+func (c *client) nextCID() string {
+	c.cid++
+	return fmt.Sprintf("c-%d", c.cid)
 }
 
 func (c *client) send(typ string, payload any) {
 	c.t.Helper()
-	b, err := json.Marshal(map[string]any{"type": typ, "meta": map[string]any{"timestamp": time.Now().UnixMilli()}, "payload": payload})
+	c.sendMeta(typ, "", payload)
+}
+
+// sendMeta sends a message as ws-kit's client does: meta.timestamp always,
+// meta.correlationId when cid is set.
+func (c *client) sendMeta(typ, cid string, payload any) {
+	c.t.Helper()
+	meta := map[string]any{"timestamp": time.Now().UnixMilli()}
+	if cid != "" {
+		meta["correlationId"] = cid
+	}
+	m := map[string]any{"type": typ, "meta": meta}
+	if payload != nil {
+		m["payload"] = payload
+	}
+	b, err := json.Marshal(m)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -117,22 +427,39 @@ func (c *client) send(typ string, payload any) {
 
 func (c *client) sendRaw(s string) {
 	c.t.Helper()
+	c.ws.SetWriteDeadline(time.Now().Add(readTimeout))
 	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
 		c.t.Fatalf("write: %v", err)
 	}
 }
 
-// read returns the next message, failing the test after 5 s.
-func (c *client) read() msg {
-	c.t.Helper()
-	c.ws.SetReadDeadline(time.Now().Add(5 * time.Second))
-	_, data, err := c.ws.ReadMessage()
+// tryRead returns the next message, checked against the wire schemas.
+func (c *client) tryRead(timeout time.Duration) (msg, error) {
+	c.ws.SetReadDeadline(time.Now().Add(timeout))
+	mt, data, err := c.ws.ReadMessage()
 	if err != nil {
-		c.t.Fatalf("read: %v", err)
+		return msg{}, err
+	}
+	if mt != websocket.TextMessage {
+		return msg{}, fmt.Errorf("server sent a frame of type %d", mt)
+	}
+	if err := checkWire(data); err != nil {
+		c.t.Errorf("wire schema: %v\n  in %s", err, data)
 	}
 	var m msg
 	if err := json.Unmarshal(data, &m); err != nil {
-		c.t.Fatalf("bad frame %s: %v", data, err)
+		return msg{}, fmt.Errorf("bad frame %s: %v", data, err)
+	}
+	m.raw = data
+	return m, nil
+}
+
+// read returns the next message, failing the test after readTimeout.
+func (c *client) read() msg {
+	c.t.Helper()
+	m, err := c.tryRead(readTimeout)
+	if err != nil {
+		c.t.Fatalf("read: %v", err)
 	}
 	return m
 }
@@ -149,21 +476,180 @@ func (c *client) expect(typ string) msg {
 		if m.Type == protocol.TypePresence {
 			continue
 		}
-		c.t.Fatalf("got %s %s, want %s", m.Type, m.Payload, typ)
+		c.t.Fatalf("got %s, want %s", m, typ)
 	}
 }
 
+// next reads the next message and fails unless it is of type typ.
+func (c *client) next(typ string) msg {
+	c.t.Helper()
+	m := c.read()
+	if m.Type != typ {
+		c.t.Fatalf("got %s, want %s", m, typ)
+	}
+	return m
+}
+
+func errorPayload(t testing.TB, m msg) protocol.ErrorPayload {
+	t.Helper()
+	var p protocol.ErrorPayload
+	if err := json.Unmarshal(m.Payload, &p); err != nil {
+		t.Fatalf("error payload %s: %v", m.Payload, err)
+	}
+	return p
+}
+
+// expectError reads (skipping PRESENCE) an ERROR with code.
 func (c *client) expectError(code protocol.Code) protocol.ErrorPayload {
 	c.t.Helper()
 	m := c.expect(protocol.TypeError)
-	var p protocol.ErrorPayload
-	if err := json.Unmarshal(m.Payload, &p); err != nil {
-		c.t.Fatal(err)
-	}
+	p := errorPayload(c.t, m)
 	if p.Code != code {
-		c.t.Fatalf("error %s (%s), want %s", p.Code, p.Message, code)
+		c.t.Fatalf("error %s, want %s", m, code)
 	}
 	return p
+}
+
+// expectRPCError reads (skipping PRESENCE) an RPC_ERROR for cid with code.
+func (c *client) expectRPCError(cid string, code protocol.Code) protocol.ErrorPayload {
+	c.t.Helper()
+	m := c.expect(protocol.TypeRPCError)
+	if m.correlationID() != cid {
+		c.t.Fatalf("RPC_ERROR for %q, want %q: %s", m.correlationID(), cid, m)
+	}
+	p := errorPayload(c.t, m)
+	if p.Code != code {
+		c.t.Fatalf("error %s, want %s", m, code)
+	}
+	return p
+}
+
+// updateDetails checks that an UPDATE's refusal names the edit.
+func updateDetails(t testing.TB, p protocol.ErrorPayload, doc, reqID string) protocol.UpdateErrorDetails {
+	t.Helper()
+	var d protocol.UpdateErrorDetails
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(p.Details, &keys); err != nil || keys["doc"] == nil || keys["clientReqId"] == nil || keys["serverRev"] == nil {
+		t.Fatalf("details %s: want {doc, clientReqId, serverRev}", p.Details)
+	}
+	if err := json.Unmarshal(p.Details, &d); err != nil {
+		t.Fatalf("details %s: %v", p.Details, err)
+	}
+	if d.Doc != doc || d.ClientReqID != reqID {
+		t.Fatalf("details %s: want doc %q clientReqId %q", p.Details, doc, reqID)
+	}
+	return d
+}
+
+// rpcOK sends typ as an RPC and expects <typ>.OK with an empty payload.
+func (c *client) rpcOK(typ string, payload any) {
+	c.t.Helper()
+	cid := c.nextCID()
+	c.sendMeta(typ, cid, payload)
+	m := c.expect(typ + ".OK")
+	if m.correlationID() != cid {
+		c.t.Fatalf("%s for %q, want %q", m, m.correlationID(), cid)
+	}
+	if p := strings.TrimSpace(string(m.Payload)); p != "" && p != "{}" {
+		c.t.Fatalf("%s payload %s, want {}", m.Type, p)
+	}
+}
+
+// alive proves the connection still works: a HEARTBEAT round trip.
+func (c *client) alive() { c.t.Helper(); c.rpcOK(protocol.TypeHeartbeat, map[string]any{}) }
+
+// drain returns every message queued before a HEARTBEAT round trip.
+func (c *client) drain() []msg {
+	c.t.Helper()
+	cid := c.nextCID()
+	c.sendMeta(protocol.TypeHeartbeat, cid, map[string]any{})
+	var got []msg
+	for i := 0; i < 10000; i++ {
+		m := c.read()
+		if m.Type == protocol.TypeHeartbeat+".OK" && m.correlationID() == cid {
+			return got
+		}
+		got = append(got, m)
+	}
+	c.t.Fatal("drain: no end")
+	return nil
+}
+
+// quiet fails if anything but PRESENCE is waiting for the client.
+func (c *client) quiet() {
+	c.t.Helper()
+	for _, m := range c.drain() {
+		if m.Type != protocol.TypePresence {
+			c.t.Fatalf("unexpected %s", m)
+		}
+	}
+}
+
+// update sends an UPDATE (extra adds fields: baseRev, epoch).
+func (c *client) update(doc string, patch any, reqID string, extra ...map[string]any) {
+	c.t.Helper()
+	c.sendMeta(protocol.TypeUpdate, "", updatePayload(doc, patch, reqID, extra...))
+}
+
+func updatePayload(doc string, patch any, reqID string, extra ...map[string]any) map[string]any {
+	p := map[string]any{"doc": doc, "patch": patch, "clientReqId": reqID}
+	for _, e := range extra {
+		for k, v := range e {
+			p[k] = v
+		}
+	}
+	return p
+}
+
+// ack reads until the SYNC.DELTAS that carries the client's own reqID
+// (skipping PRESENCE and other deltas) and returns that operation and its
+// message.
+func (c *client) ack(reqID string) (protocol.Operation, protocol.SyncDeltas) {
+	c.t.Helper()
+	return c.ackFrom(c.id, reqID)
+}
+
+// ackFrom reads until the SYNC.DELTAS that carries the operation of client
+// from with reqID.
+func (c *client) ackFrom(from, reqID string) (protocol.Operation, protocol.SyncDeltas) {
+	c.t.Helper()
+	key := from + "/" + reqID
+	if op, ok := c.seen[key]; ok {
+		delete(c.seen, key)
+		return op, protocol.SyncDeltas{}
+	}
+	for i := 0; i < 10000; i++ {
+		m := c.expect(protocol.TypeSyncDeltas)
+		d := decodeAs[protocol.SyncDeltas](c.t, m)
+		if len(d.Operations) == 0 || d.AckedReqID != "" {
+			c.t.Fatalf("live SYNC.DELTAS without operations, or with ackedReqId: %s", m)
+		}
+		var found *protocol.Operation
+		for i, op := range d.Operations {
+			if op.ClientReqID == reqID && op.ClientID == from {
+				found = &d.Operations[i]
+			} else if op.ClientReqID != "" {
+				if c.seen == nil {
+					c.seen = map[string]protocol.Operation{}
+				}
+				c.seen[op.ClientID+"/"+op.ClientReqID] = op
+			}
+		}
+		if found != nil {
+			return *found, d
+		}
+	}
+	c.t.Fatalf("no operation %s/%s", from, reqID)
+	return protocol.Operation{}, protocol.SyncDeltas{}
+}
+
+// edit sends an UPDATE and waits for its acknowledgement.
+func (c *client) edit(doc string, patch any, extra ...map[string]any) protocol.Operation {
+	c.t.Helper()
+	id := c.nextReq()
+	c.update(doc, patch, id, extra...)
+	op, _ := c.ack(id)
+	return op
 }
 
 func decodeAs[T any](t testing.TB, m msg) T {
@@ -175,9 +661,233 @@ func decodeAs[T any](t testing.TB, m msg) T {
 	return v
 }
 
+// joinAnswer is the answer to a JOIN: one catch-up message (deltas, or a
+// snapshot, or a gap then a snapshot), then the room's presence.
+type joinAnswer struct {
+	gap      *protocol.RevisionGap
+	snap     *protocol.SyncSnapshot
+	deltas   *protocol.SyncDeltas
+	presence protocol.Presence
+	cid      string // the correlationId on the catch-up's terminal message
+}
+
+// pos is where the answer leaves the client.
+func (a joinAnswer) pos() revision.Position {
+	if a.snap != nil {
+		return revision.Position{Epoch: a.snap.Epoch, Rev: a.snap.Rev}
+	}
+	return revision.Position{Epoch: a.deltas.Epoch, Rev: a.deltas.ToRev}
+}
+
+func (a joinAnswer) acked() string {
+	if a.snap != nil {
+		return a.snap.AckedReqID
+	}
+	return a.deltas.AckedReqID
+}
+
+// joinWith sends JOIN with payload (as an RPC if cid is set) and reads its
+// answer strictly: nothing may come between its parts.
+func (c *client) joinWith(payload map[string]any, cid string) joinAnswer {
+	c.t.Helper()
+	c.sendMeta(protocol.TypeJoin, cid, payload)
+	return c.readJoinAnswer(payload["doc"].(string))
+}
+
+func (c *client) readJoinAnswer(doc string) joinAnswer {
+	c.t.Helper()
+	var a joinAnswer
+	m := c.read()
+	switch m.Type {
+	case protocol.TypeRevisionGap:
+		g := decodeAs[protocol.RevisionGap](c.t, m)
+		a.gap = &g
+		if m.correlationID() != "" {
+			c.t.Fatalf("REVISION_GAP carries the correlationId; the snapshot is the terminal reply: %s", m)
+		}
+		m = c.next(protocol.TypeSyncSnapshot)
+		fallthrough
+	case protocol.TypeSyncSnapshot:
+		s := decodeAs[protocol.SyncSnapshot](c.t, m)
+		a.snap = &s
+	case protocol.TypeSyncDeltas:
+		d := decodeAs[protocol.SyncDeltas](c.t, m)
+		a.deltas = &d
+	default:
+		c.t.Fatalf("JOIN %s answered %s", doc, m)
+	}
+	a.cid = m.correlationID()
+	p := c.next(protocol.TypePresence)
+	a.presence = decodeAs[protocol.Presence](c.t, p)
+	if a.presence.Doc != doc || p.correlationID() != "" {
+		c.t.Fatalf("JOIN %s: presence %s", doc, p)
+	}
+	return a
+}
+
 // join joins doc from scratch and returns the snapshot.
 func (c *client) join(doc string) protocol.SyncSnapshot {
 	c.t.Helper()
-	c.send(protocol.TypeJoin, map[string]any{"doc": doc})
-	return decodeAs[protocol.SyncSnapshot](c.t, c.expect(protocol.TypeSyncSnapshot))
+	a := c.joinWith(map[string]any{"doc": doc}, "")
+	if a.snap == nil || a.gap != nil {
+		c.t.Fatalf("JOIN %s without a position: want a plain snapshot", doc)
+	}
+	return *a.snap
+}
+
+// joinAt joins doc from a position.
+func (c *client) joinAt(doc string, pos revision.Position) joinAnswer {
+	c.t.Helper()
+	p := map[string]any{"doc": doc, "rev": pos.Rev}
+	if pos.Epoch != "" {
+		p["epoch"] = pos.Epoch
+	}
+	return c.joinWith(p, "")
+}
+
+// closeCode reads until the connection ends and returns the close code the
+// server sent (1006 if it sent none).
+func (c *client) closeCode() int {
+	c.t.Helper()
+	code, err := c.tryCloseCode()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return code
+}
+
+// tryCloseCode is closeCode for any goroutine: it reports instead of
+// failing the test.
+func (c *client) tryCloseCode() (int, error) {
+	for i := 0; i < 100000; i++ {
+		c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, _, err := c.ws.ReadMessage()
+		if err == nil {
+			continue
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return ce.Code, nil
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return 0, errors.New("connection still open after 10 s")
+		}
+		return protocol.CloseAbnormal, nil
+	}
+	return 0, errors.New("closeCode: no end")
+}
+
+// closeCodeAsync reads c until it closes, on a goroutine of its own, so
+// that c answers the server's close frame at once.
+func (c *client) closeCodeAsync() <-chan int {
+	ch := make(chan int, 1)
+	go func() {
+		code, err := c.tryCloseCode()
+		if err != nil {
+			c.t.Error(err)
+		}
+		ch <- code
+	}()
+	return ch
+}
+
+// receive returns what a channel of closeCodeAsync delivers, within 10 s.
+func receive(t testing.TB, ch <-chan int) int {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(15 * time.Second):
+		t.Fatal("timed out")
+	}
+	return 0
+}
+
+// --- authentication
+
+type docsClaim struct {
+	Read  []string `json:"read,omitempty"`
+	Write []string `json:"write,omitempty"`
+}
+
+// token signs an HS256 JWT for sub; docs may be nil (any document).
+func token(t testing.TB, secret, sub string, docs *docsClaim, ttl time.Duration) string {
+	t.Helper()
+	claims := jwt.MapClaims{"sub": sub, "exp": time.Now().Add(ttl).Unix()}
+	if docs != nil {
+		claims["docs"] = docs
+	}
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// --- metrics
+
+// metricValue sums the samples of a metric family whose labels include
+// every label given (name=value pairs).
+func (ev *env) metricValue(name string, labels ...string) float64 {
+	ev.t.Helper()
+	return gatherValue(ev.t, ev.metrics, name, labels...)
+}
+
+func gatherValue(t testing.TB, m *server.Metrics, name string, labels ...string) float64 {
+	t.Helper()
+	fams, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+	metric:
+		for _, mt := range f.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				found := false
+				for _, lp := range mt.GetLabel() {
+					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
+						found = true
+					}
+				}
+				if !found {
+					continue metric
+				}
+			}
+			switch {
+			case mt.Counter != nil:
+				sum += mt.Counter.GetValue()
+			case mt.Gauge != nil:
+				sum += mt.Gauge.GetValue()
+			case mt.Histogram != nil:
+				sum += float64(mt.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return sum
+}
+
+// waitFor polls cond every 5 ms until it holds or timeout passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// closeCodeOf returns the close code of a read error that is a close frame.
+func closeCodeOf(err error) (int, bool) {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code, true
+	}
+	return 0, false
 }

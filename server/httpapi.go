@@ -175,11 +175,12 @@ func (a *httpAPI) edit(w http.ResponseWriter, r *http.Request) error {
 	if req.BaseRev != nil {
 		ed.Base, ed.HasBase = *req.BaseRev, true
 	}
+	known, _ := a.engine.Head(doc) // for refusals that carry no head
 	start := time.Now()
 	op, err := a.engine.Commit(r.Context(), doc, ed)
 	a.m.observeEdit(time.Since(start), err)
 	if err != nil {
-		pe := updateRefusal(err, doc, req.ClientReqID, 0)
+		pe := updateRefusal(err, doc, req.ClientReqID, known.Rev)
 		writeError(w, pe)
 		return nil
 	}

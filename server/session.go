@@ -90,8 +90,18 @@ func (s *session) sink(x *router.Ctx, j *joined) syncd.Sink {
 				}
 				if ev.CatchUpDone {
 					catchingUp = false
-					reply(protocol.TypeSyncDeltas, protocol.SyncDeltas{Doc: ev.Doc, Epoch: ev.Epoch, FromRev: from, ToRev: ev.ToRev, Operations: ops, AckedReqID: ev.AckedReqID})
+					d := protocol.SyncDeltas{Doc: ev.Doc, Epoch: ev.Epoch, FromRev: from, ToRev: ev.ToRev, Operations: ops, AckedReqID: ev.AckedReqID}
 					ops = nil
+					if x == nil {
+						// A resync answers no JOIN: the client gets
+						// what it missed as live deltas, never empty
+						// and without the watermark.
+						if len(d.Operations) == 0 {
+							return
+						}
+						d.AckedReqID = ""
+					}
+					reply(protocol.TypeSyncDeltas, d)
 				}
 				return
 			}
@@ -104,7 +114,11 @@ func (s *session) sink(x *router.Ctx, j *joined) syncd.Sink {
 					s.conn.Send(protocol.TypeRevisionGap, gapPayload(ev))
 					s.srv.opts.Metrics.out(protocol.TypeRevisionGap)
 				}
-				reply(protocol.TypeSyncSnapshot, snapshotPayload(ev))
+				snap := snapshotPayload(ev)
+				if x == nil {
+					snap.AckedReqID = "" // a resync answers no JOIN
+				}
+				reply(protocol.TypeSyncSnapshot, snap)
 				return
 			}
 			s.sendShared(ev) // a reset: the document was deleted

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 
 	"strings"
 	"time"
@@ -121,6 +122,10 @@ func (c *Config) validate() error {
 	case "text", "json":
 	default:
 		return fmt.Errorf("-log-format: want text or json, got %q", c.LogFormat)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return fmt.Errorf("-log-level: want debug, info, warn or error, got %q", c.LogLevel)
 	}
 	return nil
 }

@@ -160,8 +160,12 @@ func (m *Main) Close() error {
 	}
 	if m.http != nil {
 		errs = append(errs, m.http.Shutdown(ctx))
-		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-			errs = append(errs, err)
+		if m.served != nil {
+			if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errs = append(errs, err)
+			}
+		} else if m.ln != nil {
+			m.ln.Close() // Run failed between Listen and Serve
 		}
 		m.http = nil
 	}

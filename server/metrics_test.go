@@ -1,0 +1,104 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/protocol"
+	"github.com/deltasync/syncd/server"
+)
+
+// Health and metrics: /healthz, /readyz, and /metrics from a registry of
+// each server's own, so two servers in one process count separately.
+
+// scrape fetches /metrics and returns each sample line's value by its
+// name with labels, as written ("syncd_messages_in_total{type=\"JOIN\"}").
+func (ev *env) scrape() map[string]float64 {
+	ev.t.Helper()
+	code, body, hdr := ev.do("GET", "/metrics", "", nil)
+	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/plain") {
+		ev.t.Fatalf("/metrics: HTTP %d %q", code, hdr.Get("Content-Type"))
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			ev.t.Fatalf("bad sample %q", line)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	ev := newEnv(t, syncd.Options{}, server.Options{})
+	for _, p := range []string{"/healthz", "/readyz"} {
+		if code, body, _ := ev.do("GET", p, "", nil); code != http.StatusOK || len(body) == 0 {
+			t.Fatalf("%s: HTTP %d %q", p, code, body)
+		}
+	}
+	// /ws without an upgrade is refused politely.
+	if code, _, _ := ev.do("GET", "/ws", "", nil); code != http.StatusUpgradeRequired {
+		t.Fatalf("/ws without upgrade: HTTP %d", code)
+	}
+}
+
+func TestMetricsPerServer(t *testing.T) {
+	one := newEnv(t, syncd.Options{}, server.Options{})
+	two := newEnv(t, syncd.Options{}, server.Options{})
+
+	c := one.dial("")
+	c.join("m/doc")
+	c.edit("m/doc", map[string]any{"a": 1})
+	c.send(protocol.TypeJoin, map[string]any{"doc": "no way"})
+	c.expectError(protocol.CodeInvalidArgument)
+
+	m1, m2 := one.scrape(), two.scrape()
+	for name, want := range map[string]float64{
+		"syncd_connections":                              1,
+		`syncd_messages_in_total{type="JOIN"}`:           2,
+		`syncd_messages_in_total{type="UPDATE"}`:         1,
+		`syncd_messages_out_total{type="HELLO"}`:         1,
+		`syncd_messages_out_total{type="SYNC.SNAPSHOT"}`: 1,
+		`syncd_messages_out_total{type="SYNC.DELTAS"}`:   1,
+		`syncd_catchups_total{kind="snapshot"}`:          1,
+		"syncd_operations_total":                         1,
+		"syncd_commit_seconds_count":                     1,
+		"syncd_queue_overflows_total":                    0,
+	} {
+		if m1[name] != want {
+			t.Errorf("server one: %s = %v, want %v", name, m1[name], want)
+		}
+	}
+	if m1["syncd_store_commits_total"] < 1 || m1["syncd_store_commit_seconds_count"] < 1 {
+		t.Errorf("server one: store commits not counted: %v %v", m1["syncd_store_commits_total"], m1["syncd_store_commit_seconds_count"])
+	}
+	if _, ok := m1["go_goroutines"]; !ok {
+		t.Error("no Go runtime metrics")
+	}
+	// Server two saw nothing of it.
+	for name, v := range m2 {
+		if strings.HasPrefix(name, "syncd_") && !strings.Contains(name, "_bucket") && v != 0 {
+			t.Errorf("server two: %s = %v, want 0", name, v)
+		}
+	}
+	if m2["syncd_connections"] != 0 {
+		t.Error("server two counts server one's connection")
+	}
+
+	// Connections go down when clients leave.
+	c.ws.Close()
+	waitFor(t, readTimeout, "the connection gauge to drop", func() bool { return one.metricValue("syncd_connections") == 0 })
+}
