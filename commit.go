@@ -101,7 +101,8 @@ func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func
 		payload, parseErr = compactJSON(ed.Patch)
 	}
 	if parseErr != nil && !idempotent {
-		then(nil, e.refused(&Error{Code: CodeInvalid, Message: "invalid patch", Doc: doc, ReqID: ed.ReqID, Err: parseErr}))
+		pos, _ := e.Head(doc)
+		then(nil, e.refused(&Error{Code: CodeInvalid, Message: "invalid patch", Doc: doc, ReqID: ed.ReqID, Head: pos.Rev, Err: parseErr}))
 		return
 	}
 	kind := OpMerge

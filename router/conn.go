@@ -167,12 +167,23 @@ func (c *Conn) closeWith(code int, reason string, drop bool) {
 	c.mu.Unlock()
 	// Bound the wait for the client's close frame (and the close of a
 	// client that reads nothing at all): the reader gives up at this
-	// deadline and drops the TCP connection.
-	c.wire.Conn.SetReadDeadline(time.Now().Add(c.r.opts.CloseTimeout))
+	// deadline and drops the TCP connection. A connection closed with its
+	// queue dropped is dead or not reading, and will not answer: waiting
+	// the full CloseTimeout would only delay its cleanup (and the
+	// announcement that its presence left).
+	wait := c.r.opts.CloseTimeout
+	if drop {
+		wait = min(wait, deadPeerCloseWait)
+	}
+	c.wire.Conn.SetReadDeadline(time.Now().Add(wait))
 	if start {
 		go c.writeLoop()
 	}
 }
+
+// deadPeerCloseWait is how long a connection closed for a heartbeat timeout
+// or an overflowing queue waits for the client's close frame.
+const deadPeerCloseWait = 250 * time.Millisecond
 
 // abort drops the TCP connection at once: the reader and writer fail and
 // clean up. For connections that cannot be closed politely.

@@ -69,7 +69,21 @@ var (
 	errForbidden = protocol.NewError(protocol.CodePermissionDenied, "this token does not allow it")
 )
 
+// handleJoin joins a document; a refusal names the document in its
+// details, so a client that sent several JOINs knows which one failed.
 func (s *Server) handleJoin(x *router.Ctx, p protocol.Join) error {
+	if err := s.join(x, p); err != nil {
+		return toWire(err).WithDetails(joinDetails{Doc: p.Doc})
+	}
+	return nil
+}
+
+// joinDetails are the details of a refused JOIN.
+type joinDetails struct {
+	Doc string `json:"doc"`
+}
+
+func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 	sess := sessionOf(x)
 	if !sess.user.CanRead(p.Doc) {
 		return errForbidden

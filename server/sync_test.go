@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/deltasync/syncd"
@@ -26,5 +27,19 @@ func TestHelloThenJoinUpdateDelta(t *testing.T) {
 		if d.FromRev != 0 || d.ToRev != 1 || len(d.Operations) != 1 || d.Operations[0].ClientReqID != "r1" || d.Operations[0].ClientID != a.hello.ClientID {
 			t.Fatalf("deltas %+v", d)
 		}
+	}
+}
+
+func TestJoinRefusalNamesTheDocument(t *testing.T) {
+	ev := newEnv(t, syncd.Options{}, server.Options{Limits: server.Limits{MaxDocsPerConn: 1}})
+	c := ev.dial("")
+	c.join("first")
+	c.send(protocol.TypeJoin, map[string]any{"doc": "second"})
+	p := c.expectError(protocol.CodeResourceExhausted)
+	var d struct {
+		Doc string `json:"doc"`
+	}
+	if err := json.Unmarshal(p.Details, &d); err != nil || d.Doc != "second" {
+		t.Fatalf("details %s: %v", p.Details, err)
 	}
 }
