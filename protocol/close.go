@@ -59,8 +59,9 @@ type CloseCodeInfo struct {
 	Code   int
 	Name   string
 	Action CloseAction
-	// Sent says whether syncd's server sends the code (1005 and 1006 are
-	// only ever observed by a client).
+	// Sent says whether syncd's server sends the code today (1005 and
+	// 1006 are only ever observed by a client; codes not sent are reserved
+	// with the meaning given, for embedders and later versions).
 	Sent        bool
 	Description string
 }
@@ -69,20 +70,20 @@ type CloseCodeInfo struct {
 // what to do after each; PROTOCOL.md quotes it. A code not listed means
 // [ActionReconnectBackoff].
 var CloseCodes = []CloseCodeInfo{
-	{CloseNormal, "normal", ActionStop, true, "the server ended the session on purpose"},
+	{CloseNormal, "normal", ActionStop, false, "the server ended the session on purpose"},
 	{CloseGoingAway, "going away", ActionReconnectBackoff, true, "the server is shutting down; another instance (or this one, restarted) will take the connection"},
 	{CloseProtocolError, "protocol error", ActionStop, true, "the client broke the WebSocket protocol: a bug to fix, not to retry"},
 	{CloseUnsupportedData, "unsupported data", ActionStop, false, "a frame type the server cannot accept"},
 	{CloseNoStatus, "no status", ActionReconnectBackoff, false, "observed only: a close frame without a status"},
 	{CloseAbnormal, "abnormal closure", ActionReconnectBackoff, false, "observed only: the connection dropped (network failure, crash)"},
 	{CloseInvalidPayload, "invalid payload", ActionStop, false, "a text frame that is not UTF-8: a bug to fix"},
-	{ClosePolicyViolation, "policy violation", ActionStop, true, "a policy violation with no more specific code"},
+	{ClosePolicyViolation, "policy violation", ActionStop, false, "a policy violation with no more specific code"},
 	{CloseMessageTooBig, "message too big", ActionReconnectBackoff, true, "a message exceeded maxMessageBytes; drop that message (do not resend it), then reconnect"},
-	{CloseInternalError, "internal error", ActionReconnectBackoff, true, "the server failed unexpectedly"},
-	{CloseServiceRestart, "service restart", ActionReconnectBackoff, true, "the server is restarting"},
+	{CloseInternalError, "internal error", ActionReconnectBackoff, false, "the server failed unexpectedly"},
+	{CloseServiceRestart, "service restart", ActionReconnectBackoff, false, "the server is restarting"},
 	{CloseTryAgainLater, "try again later", ActionReconnectBackoff, true, "the server is overloaded"},
-	{CloseUnauthenticated, "unauthenticated", ActionStop, true, "credentials missing, invalid or expired: reconnect only with new credentials"},
-	{CloseForbidden, "forbidden", ActionStop, true, "not allowed: do not reconnect"},
+	{CloseUnauthenticated, "unauthenticated", ActionStop, false, "credentials missing, invalid or expired: reconnect only with new credentials"},
+	{CloseForbidden, "forbidden", ActionStop, false, "not allowed: do not reconnect"},
 	{CloseHeartbeatTimeout, "heartbeat timeout", ActionReconnect, true, "nothing was heard from the client within the heartbeat timeout (answer pings, or send HEARTBEAT)"},
 	{CloseReplaced, "replaced", ActionStop, true, "a newer connection with the same clientId took over; reconnecting would take it back (two tabs must use two client ids)"},
 	{CloseFlood, "flood", ActionReconnectBackoff, true, "the client kept sending past the rate limit; reconnect after a backoff of at least a few seconds, and send less"},
