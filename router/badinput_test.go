@@ -147,3 +147,19 @@ func TestBadInputErrorCarriesCorrelation(t *testing.T) {
 	c.send("$ws:abort", "q-3", nil)
 	c.expectError("q-3", protocol.CodeInvalidArgument)
 }
+
+// TestBadInputOversizedFrameLarge sends messages far over the limit: the
+// server must not reset the connection with the rest of the message
+// unread, or the client would see 1006 instead of 1009 (and might resend).
+func TestBadInputOversizedFrameLarge(t *testing.T) {
+	ts := newServer(t, router.Options{MaxMessageBytes: 1024}, nil)
+	big := `{"type":"ECHO","payload":{"text":"` + strings.Repeat("a", 256<<10) + `"}}`
+	for i := 0; i < 10; i++ {
+		victim := ts.dial()
+		victim.sendRaw(big)
+		if code := victim.closeCode(); code != protocol.CloseMessageTooBig {
+			t.Fatalf("attempt %d: close code %d, want 1009", i, code)
+		}
+	}
+	ts.dial().echo("server still accepts")
+}

@@ -56,6 +56,7 @@ type Conn struct {
 	// closing: a close was started (by either side); no more sends.
 	closing     bool
 	stale       bool // closed for a heartbeat timeout
+	draining    bool // discarding the rest of an oversized message; see discardInput
 	closeCode   int
 	closeReason string
 	finished    bool // the reader has cleaned up
@@ -164,6 +165,7 @@ func (c *Conn) closeWith(code int, reason string, drop bool) {
 		c.dropQueueLocked()
 	}
 	start := c.pushLocked(f)
+	draining := c.draining
 	c.mu.Unlock()
 	// Bound the wait for the client's close frame (and the close of a
 	// client that reads nothing at all): the reader gives up at this
@@ -175,7 +177,9 @@ func (c *Conn) closeWith(code int, reason string, drop bool) {
 	if drop {
 		wait = min(wait, deadPeerCloseWait)
 	}
-	c.wire.Conn.SetReadDeadline(time.Now().Add(wait))
+	if !draining { // discardInput keeps its own, shorter deadline
+		c.wire.Conn.SetReadDeadline(time.Now().Add(wait))
+	}
 	if start {
 		go c.writeLoop()
 	}

@@ -65,6 +65,9 @@ func (c *Conn) readLoop() (int, string) {
 	for {
 		mt, rd, err := c.ws.NextReader()
 		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.discardInput() // a frame header announced too much
+			}
 			return closeStatus(err)
 		}
 		c.alive.Store(true)
@@ -80,6 +83,9 @@ func (c *Conn) readLoop() (int, string) {
 		}
 		msg, err := readMessage(rd)
 		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.discardInput()
+			}
 			return closeStatus(err)
 		}
 		if !c.admit() {
@@ -88,6 +94,24 @@ func (c *Conn) readLoop() (int, string) {
 		c.dispatch(msg)
 	}
 }
+
+// discardInput reads and drops what the client is still sending, for a
+// short while, after an oversized message. gorilla has already queued the
+// 1009 close frame; closing the socket with the rest of the message unread
+// would make the kernel reset the connection, and the client could see
+// the reset (1006) instead of the 1009 and resend the message.
+func (c *Conn) discardInput() {
+	c.mu.Lock()
+	c.draining = true // a concurrent close must not extend the deadline
+	c.mu.Unlock()
+	c.wire.Conn.SetReadDeadline(time.Now().Add(min(c.r.opts.CloseTimeout, oversizeDrainTime)))
+	io.Copy(io.Discard, c.wire.Conn)
+}
+
+// oversizeDrainTime bounds discardInput: enough for what is in flight on a
+// healthy connection, short enough that a client streaming a huge message
+// cannot hold the connection open.
+const oversizeDrainTime = 500 * time.Millisecond
 
 // closeStatus describes how a read error ended the connection.
 func closeStatus(err error) (int, string) {
