@@ -1,0 +1,160 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// writersRun is one run of writers.
+type writersRun struct {
+	Clients       int     `json:"clients"`
+	Seconds       float64 `json:"seconds"`
+	Commits       int64   `json:"commits"` // acknowledged in the window
+	CommitsPerSec float64 `json:"commitsPerSec"`
+	P50us         float64 `json:"p50us"`
+	P99us         float64 `json:"p99us"`
+	MaxUs         float64 `json:"maxUs"`
+	ServerCPUSec  float64 `json:"serverCpuSec,omitempty"`
+	ServerRSS     int64   `json:"serverRssBytes,omitempty"`
+	// GenCPUSec is this generator's own CPU in the window: near the
+	// window's length, the generator (one core) is the bottleneck.
+	GenCPUSec float64 `json:"generatorCpuSec"`
+	// Whole run: every edit sent was acknowledged (Sent == Acked) and
+	// none was refused.
+	Sent         int64   `json:"sent"`
+	Acked        int64   `json:"acked"`
+	Errors       int64   `json:"errors"`
+	MsgsPerWrite float64 `json:"relayMsgsPerWrite,omitempty"`
+}
+
+type closedLoop struct {
+	w           *wsConn
+	count       int64
+	sent, acked int64
+	errors      int64
+	h           hist
+	err         error
+}
+
+// runWriters runs writers once: each client sends an edit, waits until its
+// own operation comes back, and repeats.
+func runWriters(ctx context.Context, t target, srv *serverProc, clients int, p params) (writersRun, error) {
+	r := writersRun{Clients: clients}
+	conns, err := connectAll(ctx, t, clients)
+	if err != nil {
+		return r, fmt.Errorf("connect: %w", err)
+	}
+	var phase atomic.Int32
+	stop := make(chan struct{})
+	loops := make([]*closedLoop, clients)
+	var wg sync.WaitGroup
+	for i := range clients {
+		l := &closedLoop{w: conns[i]}
+		loops[i] = l
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.err = l.run(t.doc, i, p.editBytes, &phase, stop)
+		}()
+	}
+	sleepCtx(ctx, p.warmup)
+	cpu0, _ := srv.cpu()
+	gen0, _ := procCPU(selfPID())
+	stats0 := srv.relayStats()
+	t0 := time.Now()
+	phase.Store(phaseMeasure)
+	sleepCtx(ctx, p.duration)
+	phase.Store(phaseDone)
+	el := time.Since(t0)
+	cpu1, _ := srv.cpu()
+	gen1, _ := procCPU(selfPID())
+	stats1 := srv.relayStats()
+	r.ServerRSS, _ = srv.rss()
+	close(stop)
+	wg.Wait() // each loop finishes its edit in flight (bounded by a read deadline)
+	for _, w := range conns {
+		w.close()
+	}
+
+	var h hist
+	var firstErr error
+	for _, l := range loops {
+		r.Commits += l.count
+		r.Sent += l.sent
+		r.Acked += l.acked
+		r.Errors += l.errors
+		h.merge(&l.h)
+		if l.err != nil && firstErr == nil {
+			firstErr = l.err
+		}
+	}
+	r.Seconds = el.Seconds()
+	r.GenCPUSec = gen1 - gen0
+	r.CommitsPerSec = float64(r.Commits) / r.Seconds
+	r.P50us = us(h.quantile(0.5))
+	r.P99us = us(h.quantile(0.99))
+	r.MaxUs = us(time.Duration(h.max))
+	if srv != nil && srv.pid != 0 {
+		r.ServerCPUSec = cpu1 - cpu0
+	}
+	if stats1.Writes > stats0.Writes {
+		r.MsgsPerWrite = float64(stats1.Messages-stats0.Messages) / float64(stats1.Writes-stats0.Writes)
+	}
+	if firstErr != nil {
+		return r, firstErr
+	}
+	return r, ctx.Err()
+}
+
+// run is one client's closed loop. It stops at stop, after its edit in
+// flight is answered.
+func (l *closedLoop) run(doc string, client, size int, phase *atomic.Int32, stop <-chan struct{}) error {
+	var buf []byte
+	key := fmt.Sprintf("w%d", client)
+	for seq := 1; ; seq++ {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		id := reqID(client+1, seq)
+		needle := []byte(`"clientReqId":"` + id + `"`)
+		start := time.Now()
+		buf = edit(buf[:0], doc, key, id, nowNano(), size)
+		if err := l.w.c.WriteMessage(websocket.TextMessage, buf); err != nil {
+			return err
+		}
+		l.sent++
+		measuring := phase.Load() == phaseMeasure
+		// Every client sees every client's operations; its own is the one
+		// with its request id (or an error naming it).
+		l.w.c.SetReadDeadline(time.Now().Add(15 * time.Second))
+		for {
+			msg, err := l.w.read()
+			if err != nil {
+				return fmt.Errorf("client %d waiting for %s: %w", client, id, err)
+			}
+			if isError(msg) {
+				if bytes.Contains(msg, needle) {
+					l.errors++
+					break
+				}
+				continue
+			}
+			if isOps(msg) && bytes.Contains(msg, needle) {
+				l.acked++
+				if measuring && phase.Load() == phaseMeasure {
+					l.count++
+					l.h.add(int64(time.Since(start)))
+				}
+				break
+			}
+		}
+	}
+}
