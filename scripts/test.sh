@@ -43,10 +43,30 @@ phase test
 go test -race -count=1 -timeout 15m ./...
 
 phase fuzz
+count_files() { { find "$1" -type f 2>/dev/null || true; } | wc -l; }
 for pkg in $(go list ./...); do
 	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
 		echo "--- fuzz $pkg $target ($FUZZTIME)"
-		go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" 2>&1 | tail -n 3
+		log=$(mktemp)
+		dir="$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$target"
+		before=$(count_files "$dir")
+		ok=0
+		for attempt in 1 2; do
+			if go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" >"$log" 2>&1; then
+				ok=1; break
+			fi
+			# A real failure saves its input under testdata/fuzz/:
+			# never retry that. A failure without one is the fuzzing
+			# engine's own (a worker starved on a loaded machine):
+			# show it and try once more.
+			cat "$log"
+			[ "$(count_files "$dir")" -gt "$before" ] && break
+			echo "--- fuzz $target: no failing input was saved; retrying once"
+		done
+		if [ "$ok" != 1 ]; then
+			rm -f "$log"; exit 1
+		fi
+		tail -n 1 "$log"; rm -f "$log"
 	done
 done
 
