@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"strings"
 	"time"
@@ -38,6 +39,7 @@ type Config struct {
 	TLSKey    string
 	LogFormat string
 	LogLevel  string
+	PprofAddr string
 }
 
 var errHelp = errors.New("help requested")
@@ -70,6 +72,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; empty: off")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: syncd [flags]\n\nEvery flag may also be set as SYNCD_<NAME> (e.g. SYNCD_JWT_SECRET).\n\nFlags:")
 		fs.PrintDefaults()
@@ -117,6 +120,12 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.policies(); err != nil {
 		return err
+	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return fmt.Errorf("-pprof-addr: want a loopback address such as 127.0.0.1:6060, got %q", c.PprofAddr)
+		}
 	}
 	switch c.LogFormat {
 	case "text", "json":

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -34,6 +35,26 @@ type Main struct {
 	http   *http.Server
 	ln     net.Listener
 	served chan error
+	pprof  *http.Server
+}
+
+// servePprof serves the profiler on its own loopback listener, never on the
+// public one: profiles expose the program's internals.
+func (m *Main) servePprof(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("-pprof-addr: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	m.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go m.pprof.Serve(ln)
+	m.Logger.Info("profiler is serving", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	return nil
 }
 
 // NewMain returns a Main with the defaults of every flag.
@@ -126,6 +147,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.ln = tls.NewListener(m.ln, m.http.TLSConfig)
 		scheme = "https"
 	}
+	if c.PprofAddr != "" {
+		if err := m.servePprof(c.PprofAddr); err != nil {
+			return err
+		}
+	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
 	m.Logger.Info("syncd is serving", "url", scheme+"://"+m.ln.Addr().String(), "ws", m.wsURL(scheme),
@@ -157,6 +183,10 @@ func (m *Main) Close() error {
 	var errs []error
 	if m.server != nil {
 		errs = append(errs, m.server.Shutdown(ctx))
+	}
+	if m.pprof != nil {
+		m.pprof.Close()
+		m.pprof = nil
 	}
 	if m.http != nil {
 		errs = append(errs, m.http.Shutdown(ctx))
