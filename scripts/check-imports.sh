@@ -20,7 +20,8 @@ allowed() {
 	$mod/store/boltstore) echo "^($mod|$mod/revision|go.etcd.io/bbolt(/.*)?)$" ;;
 	$mod/store/storetest) echo "^($mod|$mod/revision|$mod/delta|pgregory.net/rapid)$" ;; # a test suite: it may use test libraries
 	$mod/router) echo "^($mod/protocol|$mod/revision|github.com/gorilla/websocket|golang.org/x/time/rate|github.com/oklog/ulid/v2)$" ;;
-	$mod/server) echo "^($mod|$mod/(router|protocol|revision|delta)|github.com/prometheus/client_golang/.*|github.com/golang-jwt/jwt/v5|golang.org/x/time/rate|github.com/oklog/ulid/v2)$" ;;
+	$mod/server) echo "^($mod|$mod/(router|protocol|revision|delta|client/browser)|github.com/prometheus/client_golang/.*|github.com/golang-jwt/jwt/v5|golang.org/x/time/rate|github.com/oklog/ulid/v2)$" ;;
+	$mod/client/browser) echo '^$' ;; # the browser client's files, embedded: standard library only
 	$mod/client) echo "^($mod/(protocol|delta|revision)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
 	$mod/cmd/syncd) echo "^($mod|$mod/(server|router|protocol|revision|store/boltstore|store/memstore))$" ;;
 	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;

@@ -1,0 +1,65 @@
+// Package client is the Go SDK of syncd: it keeps JSON documents in sync
+// with a syncd server over one WebSocket, so that a program edits a
+// document as if it were local while the SDK makes every edit reach the
+// server exactly once and every replica converge. It implements the client
+// algorithm of PROTOCOL.md §9.
+//
+// # Vocabulary
+//
+//   - Client: one connection at a time to one server, reconnected with
+//     backoff; it keeps one client id (a ULID) for its whole life, which
+//     is what lets the server de-duplicate resent edits.
+//   - Doc: a joined document. Its confirmed state is the last state the
+//     server confirmed, at (Epoch, Rev); its pending edits are this
+//     client's edits not yet decided; its view is the confirmed state with
+//     the pending edits applied in order. Programs read the view.
+//   - Edit: a JSON Patch (Doc.Patch) or JSON Merge Patch (Doc.Merge),
+//     applied to the view at once and queued under a request id from a
+//     monotonic ULID source. The server's echo of the committed operation
+//     acknowledges it; an ERROR naming its id refuses it, and it is rolled
+//     back and reported (OnReject), unless the code is retryable, when it
+//     is re-issued under a new id, rebased, up to Options.MaxRetries times.
+//   - Resume: after a reconnect every document is re-joined with its
+//     (epoch, rev); the answer's ackedReqId (the server's watermark) sorts
+//     the pending edits: above it they are resent as they are; at or below
+//     it and not seen committed they are re-issued under a new id; after a
+//     snapshot answer, whose history cannot show what committed, they are
+//     re-issued or dropped as Options.ReissueUnknown decides (PROTOCOL.md
+//     §6.8).
+//
+// # Goroutines
+//
+// A Client runs: one goroutine that owns the connection (it reads,
+// dispatches and reconnects), one writer per connection (it drains a
+// bounded send queue and sends heartbeats), and one event goroutine that
+// runs the application's callbacks (OnChange, OnReject, OnPresence,
+// OnMessage, OnState) in order, never under a lock. Short-lived timer
+// goroutines delay retries. Close stops and waits for all of them.
+//
+// All state is guarded by one lock per Client; nothing blocks while
+// holding it: sends only queue. A full send queue closes the connection
+// rather than blocking the caller; the resume then resends what was lost.
+//
+// # Traps
+//
+//   - Callbacks run on the event goroutine: a slow callback delays later
+//     callbacks (never the connection). They may call the client, and
+//     even wait for it (Call, Settled), but must not call Close, which
+//     waits for the event goroutine to finish.
+//   - Doc.View returns a copy: editing it changes nothing. Numbers are
+//     json.Number, so that they keep their exact text.
+//   - An edit that does not apply to the view is refused at once by
+//     Patch; an edit that stops applying after a rebase stays pending
+//     until the server refuses it.
+//   - Edits made while disconnected wait in the queue and are sent after
+//     the next JOIN answer; RPCs and room messages are not queued
+//     (ErrNotConnected).
+//   - Two processes must never use the same ClientID at once: the server
+//     keeps one connection per id and closes the older with 4409, after
+//     which that client stops (Done, Err).
+//   - Pending edits live in memory: Close, or the end of the process,
+//     loses those not yet acknowledged.
+//   - Each view change recomputes the view from the confirmed state
+//     (a copy of the document), which is simple and exact but costs the
+//     document's size per change.
+package client

@@ -1,0 +1,70 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/deltasync/syncd/protocol"
+)
+
+var (
+	// ErrClosed is returned by calls on a client that was closed or that
+	// stopped for good (a close code that says stop, PROTOCOL.md §8).
+	ErrClosed = errors.New("client: closed")
+	// ErrNotConnected is returned by calls that need a live connection
+	// (RPCs, room messages) while the client is reconnecting. Edits never
+	// return it: they wait in the pending queue.
+	ErrNotConnected = errors.New("client: not connected")
+	// ErrDisconnected is returned by an RPC whose connection ended before
+	// the answer came: the server may or may not have acted on it.
+	ErrDisconnected = errors.New("client: connection lost before the answer")
+	// ErrLeft is returned by calls on a document handle after Leave.
+	ErrLeft = errors.New("client: document left")
+)
+
+// CodeOutcomeUnknown is the code of a Rejection the client makes itself:
+// after a reconnect answered with a snapshot, the edit may or may not have
+// committed (PROTOCOL.md §6.8 step 4) and Options.ReissueUnknown chose not
+// to re-issue it.
+const CodeOutcomeUnknown protocol.Code = "OUTCOME_UNKNOWN"
+
+// Server errors (RPC_ERROR answers, refused JOINs) are returned as
+// *protocol.Error, whose Code is the wire code; protocol.CodeOf extracts it
+// from any error.
+
+// DialError is a refused WebSocket upgrade: the server answered with a
+// plain HTTP status (PROTOCOL.md §2.4).
+type DialError struct {
+	Status int // HTTP status, 0 if the connection itself failed
+	Err    error
+}
+
+func (e *DialError) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("client: upgrade refused: HTTP %d", e.Status)
+	}
+	return "client: dial: " + e.Err.Error()
+}
+
+func (e *DialError) Unwrap() error { return e.Err }
+
+// permanent reports whether the refusal will not change by retrying:
+// fix the client or its credentials first.
+func (e *DialError) permanent() bool {
+	switch e.Status {
+	case 400, 401, 403, 426:
+		return true
+	}
+	return false
+}
+
+// CloseError is why the client stopped for good: the server closed the
+// connection with a code that says not to reconnect.
+type CloseError struct {
+	Code int
+	Text string
+}
+
+func (e *CloseError) Error() string {
+	return fmt.Sprintf("client: connection closed with %d %s", e.Code, e.Text)
+}

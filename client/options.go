@@ -1,0 +1,108 @@
+package client
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// Options configure a Client. The zero value is ready to use apart from
+// URL: every other field documents its default.
+type Options struct {
+	// URL is the server's WebSocket endpoint, such as
+	// "ws://127.0.0.1:8080/ws". Required.
+	URL string
+
+	// Token, if set, is sent as the access_token query parameter (the
+	// first place the server looks for credentials, PROTOCOL.md §2.3).
+	Token string
+
+	// Header is added to every upgrade request (for example an
+	// Authorization header). Default none.
+	Header http.Header
+
+	// ClientID is the client's identity, a ULID. Empty: the server assigns
+	// one in HELLO and the client keeps it for every later connection.
+	// Exactly-once delivery of edits depends on keeping it; the client
+	// keeps it across its own reconnects. Two live clients must never
+	// share one (the older is closed with 4409 and stops).
+	ClientID string
+
+	// Logger receives the client's logs. Default: a logger that discards.
+	Logger *slog.Logger
+
+	// MinBackoff and MaxBackoff bound the reconnect delay: attempt n waits
+	// a random time in [0, min(MaxBackoff, MinBackoff × 2^n)) ("full
+	// jitter", PROTOCOL.md §9.3). Defaults 500ms and 30s.
+	MinBackoff time.Duration
+	MaxBackoff time.Duration
+
+	// DialTimeout bounds one connection attempt, from the TCP dial to
+	// HELLO. Default 10s.
+	DialTimeout time.Duration
+
+	// WriteTimeout bounds the write of one message. Default 10s.
+	WriteTimeout time.Duration
+
+	// SendQueue is how many outgoing messages may wait for the writer. A
+	// caller never blocks on it: when it is full the connection is closed
+	// and the client reconnects and resumes, which resends every pending
+	// edit, so nothing is lost. Default 1024.
+	SendQueue int
+
+	// MaxRetries is how many times an edit refused with a retryable code
+	// (ABORTED, RESOURCE_EXHAUSTED, UNAVAILABLE, …) is re-issued, rebased
+	// and under a new request id, before it is rolled back and reported.
+	// Default 3; negative: never.
+	MaxRetries int
+
+	// ReissueUnknown decides what happens to an edit whose outcome the
+	// server cannot tell after a reconnect answered with a snapshot
+	// (PROTOCOL.md §6.8 step 4: it may be in the snapshot already, or
+	// refused). Returning true re-issues it under a new id (so it may be
+	// applied twice); false drops it and reports it through OnReject with
+	// code [CodeOutcomeUnknown]. Default: re-issue merge patches (setting
+	// the same values twice is usually harmless), drop JSON Patches.
+	ReissueUnknown func(doc string, patch []byte, merge bool) bool
+
+	// OnReject is called for every edit the server refused for good (after
+	// the retries above), once the edit has been rolled back. Callbacks run
+	// on the client's event goroutine, one at a time, in order.
+	OnReject func(Rejection)
+
+	// OnState is called at every connection state change, on the event
+	// goroutine.
+	OnState func(State, error)
+}
+
+func (o *Options) withDefaults() Options {
+	r := *o
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.DiscardHandler)
+	}
+	if r.MinBackoff <= 0 {
+		r.MinBackoff = 500 * time.Millisecond
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = 30 * time.Second
+	}
+	if r.MaxBackoff < r.MinBackoff {
+		r.MaxBackoff = r.MinBackoff
+	}
+	if r.DialTimeout <= 0 {
+		r.DialTimeout = 10 * time.Second
+	}
+	if r.WriteTimeout <= 0 {
+		r.WriteTimeout = 10 * time.Second
+	}
+	if r.SendQueue <= 0 {
+		r.SendQueue = 1024
+	}
+	if r.MaxRetries == 0 {
+		r.MaxRetries = 3
+	}
+	if r.ReissueUnknown == nil {
+		r.ReissueUnknown = func(_ string, _ []byte, merge bool) bool { return merge }
+	}
+	return r
+}

@@ -1,0 +1,221 @@
+package client
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/deltasync/syncd/protocol"
+)
+
+// handle dispatches one server message (PROTOCOL.md §9.4). Unknown types
+// and fields are ignored.
+func (c *Client) handle(sess *session, data []byte) {
+	var env envelope
+	if err := json.Unmarshal(data, &env); err != nil {
+		c.log.Warn("syncd client: undecodable message", "err", err)
+		return
+	}
+	corr := env.Meta.CorrelationID
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sess != sess {
+		return // a late message of a session already replaced
+	}
+	switch env.Type {
+	case protocol.TypeSyncSnapshot:
+		var p protocol.SyncSnapshot
+		if c.decode(env, &p) {
+			if d := c.docs[p.Doc]; d != nil {
+				catchUp := corr != "" && corr == d.joinCorr
+				if catchUp || d.live {
+					d.snapshotLocked(&p, catchUp)
+				}
+			}
+		}
+	case protocol.TypeSyncDeltas:
+		var p protocol.SyncDeltas
+		if c.decode(env, &p) {
+			if d := c.docs[p.Doc]; d != nil {
+				d.deltasLocked(&p, corr != "" && corr == d.joinCorr)
+			}
+		}
+	case protocol.TypePresence:
+		var p protocol.Presence
+		if c.decode(env, &p) {
+			if d := c.docs[p.Doc]; d != nil {
+				d.presenceLocked(&p)
+			}
+		}
+	case protocol.TypeMessage:
+		var p protocol.Message
+		if c.decode(env, &p) {
+			c.messageLocked(&p)
+		}
+	case protocol.TypeError, protocol.TypeRPCError:
+		var p protocol.ErrorPayload
+		if c.decode(env, &p) {
+			c.errorLocked(corr, &p)
+		}
+	case protocol.TypeHello, protocol.TypeRevisionGap, protocol.TypeHeartbeatAck, protocol.TypeRPCProgress:
+		// Nothing to do: a gap is followed by its snapshot.
+	default:
+		if corr != "" {
+			if ch, ok := c.rpcs[corr]; ok {
+				delete(c.rpcs, corr)
+				ch <- rpcResult{payload: append(json.RawMessage(nil), env.Payload...)}
+			}
+		}
+	}
+}
+
+func (c *Client) decode(env envelope, v protocol.PayloadDecoder) bool {
+	if err := v.UnmarshalPayload(env.Payload); err != nil {
+		c.log.Warn("syncd client: bad payload", "type", env.Type, "err", err)
+		return false
+	}
+	return true
+}
+
+// errorLocked routes an ERROR or RPC_ERROR: to the RPC it answers, to the
+// JOIN it refuses, or to the pending edit it refuses.
+func (c *Client) errorLocked(corr string, p *protocol.ErrorPayload) {
+	if corr != "" {
+		if ch, ok := c.rpcs[corr]; ok {
+			delete(c.rpcs, corr)
+			ch <- rpcResult{err: p.Err()}
+			return
+		}
+		if d, ok := c.joins[corr]; ok {
+			d.joinRefusedLocked(p)
+			return
+		}
+	}
+	var det struct {
+		Doc         string `json:"doc"`
+		ClientReqID string `json:"clientReqId"`
+	}
+	if len(p.Details) > 0 {
+		_ = json.Unmarshal(p.Details, &det)
+	}
+	if det.ClientReqID != "" {
+		if d := c.docs[det.Doc]; d != nil {
+			d.refusedLocked(det.ClientReqID, p)
+			return
+		}
+	}
+	if p.Code == protocol.CodeResourceExhausted && det.Doc == "" {
+		// The flood guard dropped a message without saying which: it may
+		// have been an edit, which would then wait forever. Resuming on a
+		// new connection settles every pending edit from the server's
+		// watermark, so start over (with backoff, which also slows down).
+		c.log.Warn("syncd client: flood guard fired, reconnecting", "message", p.Message)
+		if c.sess != nil {
+			go c.sess.close(websocket.CloseNormalClosure, "flood guard")
+		}
+		return
+	}
+	c.log.Warn("syncd client: server error", "code", p.Code, "message", p.Message)
+}
+
+// joinRefusedLocked handles a refused JOIN: the first one fails Join; a
+// re-join after a reconnect is tried again later if the code allows.
+func (d *Doc) joinRefusedLocked(p *protocol.ErrorPayload) {
+	c := d.c
+	delete(c.joins, d.joinCorr)
+	d.joinCorr = ""
+	select {
+	case <-d.joined:
+	default:
+		d.joinErr = p.Err()
+		d.left = true
+		delete(c.docs, d.id)
+		close(d.joined)
+		return
+	}
+	c.log.Warn("syncd client: re-join refused", "doc", d.id, "code", p.Code, "message", p.Message)
+	if retryable(p) {
+		wait := 100 * time.Millisecond
+		if p.RetryAfterMs != nil {
+			wait = time.Duration(*p.RetryAfterMs) * time.Millisecond
+		}
+		sess := c.sess
+		c.afterLocked(wait, func() {
+			if c.sess == sess && !d.left && !d.live && d.joinCorr == "" {
+				d.sendJoinLocked()
+			}
+		})
+	}
+}
+
+// afterLocked runs f under the client's lock after wait, unless the client
+// stops first. The goroutine is owned by the client's WaitGroup.
+func (c *Client) afterLocked(wait time.Duration, f func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-c.ctx.Done():
+			return
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		f()
+	}()
+}
+
+func retryable(p *protocol.ErrorPayload) bool {
+	if p.Retryable != nil {
+		return *p.Retryable
+	}
+	return p.Code.Retryable()
+}
+
+// refusedLocked handles a refused edit (PROTOCOL.md §9.6 step 5): it
+// leaves the queue; a retryable refusal is re-issued under a new id,
+// rebased on the current state, up to Options.MaxRetries times; any other
+// is rolled back and reported.
+func (d *Doc) refusedLocked(id string, p *protocol.ErrorPayload) {
+	idx := -1
+	for i, e := range d.pending {
+		if e.id == id {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return // already settled (acknowledged, or re-issued under a new id)
+	}
+	e := d.pending[idx]
+	d.pending = append(d.pending[:idx:idx], d.pending[idx+1:]...)
+	if p.Code != protocol.CodeAlreadyExists && retryable(p) && e.retries < d.c.opts.MaxRetries {
+		var det protocol.UpdateErrorDetails
+		_ = json.Unmarshal(p.Details, &det)
+		e.retries++
+		e.id = d.c.newReqID()
+		e.sent = false
+		e.keepBase = false
+		// Wait for the operations the server had when it refused, so that
+		// the retry is based on them (they may still be on their way).
+		e.waitRev = det.ServerRev
+		d.pending = append(d.pending, e)
+		d.recomputeLocked()
+		d.notifyLocked()
+		e.notBefore = time.Time{}
+		if p.RetryAfterMs != nil && *p.RetryAfterMs > 0 {
+			wait := time.Duration(*p.RetryAfterMs) * time.Millisecond
+			e.notBefore = time.Now().Add(wait)
+			d.c.afterLocked(wait, d.flushLocked)
+		}
+		d.flushLocked()
+		return
+	}
+	d.recomputeLocked()
+	d.emitLocked(Change{Kind: ChangeRollback, ReqID: e.id})
+	d.rejectLocked(Rejection{ReqID: e.id, Code: p.Code, Message: p.Message, Patch: e.raw})
+	d.flushLocked()
+}

@@ -1,0 +1,73 @@
+package todo_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/examples/todo"
+	"github.com/deltasync/syncd/server"
+	"github.com/deltasync/syncd/store/memstore"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// startServer runs a real syncd server on 127.0.0.1 for the test.
+func startServer(t *testing.T) string {
+	t.Helper()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st := memstore.New(memstore.Options{})
+	e, err := syncd.Open(st, syncd.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(e, server.Options{Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		hs.Close()
+		e.Close()
+		st.Close()
+	})
+	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
+}
+
+func run(t *testing.T, url, script string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := todo.Run(ctx, todo.Options{URL: url, List: "home", Quiet: true}, strings.NewReader(script), &out); err != nil {
+		t.Fatalf("Run: %v\n%s", err, out.String())
+	}
+	return out.String()
+}
+
+func TestTwoPeopleOneList(t *testing.T) {
+	url := startServer(t)
+	out := run(t, url, "add milk\nadd eggs\nadd bread\ndone 2\nsync\nlist\nquit\n")
+	want := "1. [ ] milk\n2. [x] eggs\n3. [ ] bread\n"
+	if out != want {
+		t.Fatalf("first person sees\n%s\nwant\n%s", out, want)
+	}
+	// The second person finds the list as the first left it and edits it.
+	out = run(t, url, "list\nrm 1\nundo 1\nsync\nlist\n")
+	want = "1. [ ] milk\n2. [x] eggs\n3. [ ] bread\n1. [ ] eggs\n2. [ ] bread\n"
+	if out != want {
+		t.Fatalf("second person sees\n%s\nwant\n%s", out, want)
+	}
+	if out := run(t, url, "done 7\n"); !strings.Contains(out, "no item") {
+		t.Fatalf("done 7: %q", out)
+	}
+}
