@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of syncd, as CI does: formatting and vet, the import
-# rules, all Go tests under the race detector, and a short run of every fuzz
-# target. Prints how long each phase took.
+# rules, all Go tests under the race detector, the browser client's type
+# check and Node tests, and a short run of every fuzz target. Prints how long
+# each phase took. Installs what it needs when missing (Go modules, Node.js
+# from Debian's packages, the browser client's npm dev dependencies).
 #
 #   ./scripts/test.sh            everything
 #   FUZZTIME=30s ./scripts/test.sh   longer fuzzing
@@ -41,6 +43,16 @@ phase imports
 phase test
 # -race everywhere; goroutine-leak checks live in each package's TestMain.
 go test -race -count=1 -timeout 15m ./...
+
+phase browser
+# The browser client (client/browser): type check and Node tests, some
+# against a real syncd that the tests build and start on 127.0.0.1.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	echo "installing Node.js and npm (Debian packages)"
+	apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+node --version
+./client/browser/test.sh
 
 phase fuzz
 count_files() { { find "$1" -type f 2>/dev/null || true; } | wc -l; }

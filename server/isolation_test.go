@@ -124,7 +124,7 @@ func TestIsolationStalledClient(t *testing.T) {
 			time.Sleep(2 * time.Millisecond)
 		}
 	}
-	waitFor(t, readTimeout, "the stalled client's queue to grow", func() bool { return conn.QueuedBytes() >= 2*chunk })
+	waitFor(t, 30*time.Second, "the stalled client's queue to grow", func() bool { return conn.QueuedBytes() >= 2*chunk })
 	t.Logf("after %d chunks of %d KiB the server queues %d KiB for the stalled client", sent, chunk>>10, conn.QueuedBytes()>>10)
 
 	// Phase 2: the writer sends N updates; every reader gets all of them,

@@ -65,6 +65,7 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 
 	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics}
 	s.api.register(s.mux)
+	registerStatic(s.mux)
 	s.mux.Handle("GET /ws", s.router)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))

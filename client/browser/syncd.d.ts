@@ -1,0 +1,272 @@
+// TypeScript declarations of syncd.js, the browser client of syncd
+// (protocol syncd/1, PROTOCOL.md).
+
+export declare const PROTOCOL: "syncd/1";
+
+/** Any JSON value. */
+export type JSONValue = null | boolean | number | string | JSONValue[] | { [key: string]: JSONValue };
+export type JSONObject = { [key: string]: JSONValue };
+
+/** One JSON Patch (RFC 6902) operation. */
+export type JSONPatchOp =
+  | { op: "add" | "replace" | "test"; path: string; value: JSONValue }
+  | { op: "remove"; path: string }
+  | { op: "move" | "copy"; from: string; path: string };
+
+/** An edit: a JSON Patch (array) or a JSON Merge Patch (object). */
+export type Patch = JSONPatchOp[] | JSONObject;
+
+/** An error code of PROTOCOL.md §7, or one of an embedding application. */
+export type ErrorCode =
+  | "UNAUTHENTICATED" | "PERMISSION_DENIED" | "INVALID_ARGUMENT" | "FAILED_PRECONDITION"
+  | "NOT_FOUND" | "ALREADY_EXISTS" | "UNIMPLEMENTED" | "CANCELLED" | "DEADLINE_EXCEEDED"
+  | "RESOURCE_EXHAUSTED" | "UNAVAILABLE" | "ABORTED" | "INTERNAL"
+  /** Client-side: the edit's outcome was lost (snapshot or new epoch) and it was not re-applied. */
+  | "UNKNOWN_OUTCOME"
+  /** Client-side: refused while disconnected, and the refusal was lost. */
+  | "REFUSED"
+  | (string & {});
+
+export type Status = "idle" | "connecting" | "connected" | "open" | "offline" | "stopped";
+
+export interface StatusEvent {
+  status: Status;
+  /** The close code that led here (offline, stopped). */
+  code?: number;
+  reason?: string;
+  /** Milliseconds until the next attempt (offline). */
+  retryInMs?: number;
+  /** Several attempts in a row closed before HELLO: the token may be bad (§2.4). */
+  suspectCredentials?: boolean;
+  attempt?: number;
+}
+
+export interface ChangeEvent {
+  doc: string;
+  value: JSONObject;
+  /** local: an own edit; remote: operations; snapshot; rollback: a refusal; rebase: a retried edit. */
+  source: "local" | "remote" | "snapshot" | "rollback" | "rebase";
+  /** Request ids of own edits this change acknowledged. */
+  committed?: string[];
+}
+
+export interface RejectEvent {
+  doc: string;
+  clientReqId: string;
+  patch: Patch;
+  code: ErrorCode;
+  message: string;
+  retryable: boolean;
+  details?: JSONObject;
+}
+
+export interface PresenceEvent {
+  doc: string;
+  /** The whole room after this change: presence by client id. */
+  room: Map<string, JSONValue>;
+  clients: { clientId: string; state: JSONValue }[];
+  left: string[];
+}
+
+export interface MessageEvent {
+  doc?: string;
+  topic?: string;
+  data: JSONValue;
+  from: string;
+}
+
+export interface ErrorEvent {
+  doc?: string;
+  topic?: string;
+  code?: ErrorCode;
+  message?: string;
+  details?: unknown;
+  retryAfterMs?: number;
+}
+
+export interface EventMap {
+  change: ChangeEvent;
+  reject: RejectEvent;
+  presence: PresenceEvent;
+  message: MessageEvent;
+  status: StatusEvent;
+  error: ErrorEvent;
+}
+
+/** The subset of the Web Storage API the client uses. */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
+  removeItem(key: string): void;
+}
+
+/** A constructor with the browser WebSocket API (the DOM's, or a compatible one such as ws's). */
+export interface WebSocketConstructor {
+  new (url: string, protocols?: string | string[]): WebSocketLike;
+}
+export interface WebSocketLike {
+  readonly readyState: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((ev: any) => any) | null;
+  onmessage: ((ev: { data: any }) => any) | null;
+  onclose: ((ev: { code: number; reason: string }) => any) | null;
+  onerror: ((ev: any) => any) | null;
+}
+
+export interface PendingEdit {
+  clientReqId: string;
+  patch: Patch;
+  baseRev?: number;
+  epoch?: string;
+  sent: boolean;
+  attempts: number;
+}
+
+export interface SyncClientOptions {
+  /** ws:// or wss:// URL of the server's /ws. */
+  url: string;
+  /** A bearer token, or a function returning one (called before each connection). */
+  token?: string | (() => string | undefined | Promise<string | undefined>);
+  /** Where the token goes: the access_token query (default) or a bearer.<token> subprotocol. */
+  tokenIn?: "query" | "subprotocol";
+  /** The WebSocket constructor (default globalThis.WebSocket). */
+  WebSocket?: WebSocketConstructor | (new (url: string, protocols?: string | string[]) => any);
+  /** Where the clientId and the last request id are kept (default sessionStorage). */
+  sessionStorage?: StorageLike;
+  /** Where the outbox of pending edits is kept (default localStorage). */
+  localStorage?: StorageLike;
+  /** Reconnect backoff, in milliseconds (defaults 500 and 30000). */
+  backoff?: { base?: number; cap?: number };
+  /** RPC timeout in milliseconds (default 10000). */
+  requestTimeoutMs?: number;
+  /** How many times a refused retryable edit is re-issued (default 3). */
+  retries?: number;
+  /**
+   * Whether to re-issue an edit whose outcome was lost (after a snapshot or
+   * a new epoch). Default: merge patches only (harmless to apply twice).
+   */
+  reissue?: (edit: { clientReqId: string; patch: Patch }, reason: "snapshot" | "epoch") => boolean;
+  /**
+   * Detect a duplicated tab (which inherits sessionStorage, hence the client
+   * id) with a BroadcastChannel handshake, and take a fresh id then. Default:
+   * on in browsers.
+   */
+  detectDuplicateTab?: boolean;
+  /** How long the handshake waits for an answer, in milliseconds (default 150). */
+  tabCheckMs?: number;
+  /** Connect at once (default true). */
+  autoConnect?: boolean;
+  /** Clock for request ids (tests). */
+  now?: () => number;
+  /** Random source for the backoff jitter, in [0, 1) (tests). */
+  random?: () => number;
+}
+
+export declare class Emitter {
+  on<K extends keyof EventMap>(name: K, fn: (ev: EventMap[K]) => void): () => void;
+  off<K extends keyof EventMap>(name: K, fn: (ev: EventMap[K]) => void): void;
+  emit<K extends keyof EventMap>(name: K, ev: EventMap[K]): void;
+}
+
+/** A document the application has open. */
+export declare class SyncDoc {
+  readonly client: SyncClient;
+  readonly id: string;
+  /** The confirmed state with the pending edits applied: what to show. */
+  readonly value: JSONObject;
+  readonly rev: number | undefined;
+  readonly epoch: string | undefined;
+  /** Edits not settled yet, in id order. */
+  readonly pending: { clientReqId: string; patch: Patch; sent: boolean }[];
+  /** Presence by client id (this client's own included). */
+  room: Map<string, JSONValue>;
+  /**
+   * Edits optimistically; returns the request id. A held retry may go out
+   * under a newer id: reject events carry the id actually used.
+   */
+  update(patch: Patch): string;
+  /** Sets this client's presence (sent with the next JOIN if not joined now). */
+  setPresence(state: JSONValue): Promise<unknown>;
+  /** Sends a room message to the other clients in the room. */
+  publish(data: JSONValue): Promise<unknown>;
+  /** Leaves the document and forgets it locally. */
+  leave(): Promise<void>;
+}
+
+export declare class SyncClient extends Emitter {
+  constructor(options: SyncClientOptions);
+  readonly options: SyncClientOptions;
+  /** This tab's client id; undefined until the first HELLO if the tab has none. */
+  readonly clientId: string | undefined;
+  readonly status: Status;
+  readonly docs: Map<string, SyncDoc>;
+  readonly topics: Set<string>;
+  /** From HELLO. */
+  readonly heartbeatMs: number;
+  readonly limits: Record<string, number>;
+  /** Starts connecting (again, after close()); local state is kept. */
+  connect(): void;
+  /** Closes the connection (1000) and stops reconnecting; local state is kept. */
+  close(): void;
+  /** Opens (joins) a document, restoring pending edits from the outbox. */
+  open(id: string, options?: { presence?: JSONValue }): SyncDoc;
+  subscribe(topic: string): Promise<unknown>;
+  unsubscribe(topic: string): Promise<unknown>;
+  /** Publishes to a subscribed topic. */
+  publish(topic: string, data: JSONValue): Promise<unknown>;
+  /** A HEARTBEAT RPC; resolves on HEARTBEAT.OK. */
+  heartbeat(): Promise<unknown>;
+}
+
+// The reconciliation logic, exported for tests and tools.
+
+export declare class PatchError extends Error {
+  code: "INVALID_ARGUMENT" | "FAILED_PRECONDITION";
+}
+export declare function deepEqual(a: unknown, b: unknown): boolean;
+/** Request-id order of §6.7: length first, then bytes. */
+export declare function compareReqIds(a: string, b: string): number;
+export declare function parsePointer(pointer: string): string[];
+export declare function applyJsonPatch<T = JSONValue>(doc: T, patch: JSONPatchOp[]): JSONValue;
+export declare function applyMergePatch(doc: JSONValue | undefined, patch: JSONValue): JSONValue;
+/** Applies an edit as the server does; the result must be an object. */
+export declare function applyPatch(doc: JSONObject, patch: Patch): JSONObject;
+export declare function applyOperation(doc: JSONObject, op: { type: "patch" | "merge"; payload: Patch }): JSONObject;
+
+export interface UlidSource {
+  (): string;
+  last(): string;
+  observe(id: string): void;
+}
+export declare function createUlid(options?: { now?: () => number; random?: (n: number) => Uint8Array; last?: string }): UlidSource;
+
+export declare function closeAction(code: number): "stop" | "now" | "backoff";
+export declare function reconnectDelay(code: number, attempt: number, options?: { base?: number; cap?: number; random?: () => number }): number;
+
+export interface SavedDoc {
+  epoch?: string;
+  rev?: number;
+  confirmed: JSONObject;
+  pending: PendingEdit[];
+}
+
+export declare class DocState {
+  constructor(id: string, saved?: SavedDoc);
+  id: string;
+  epoch: string | undefined;
+  rev: number | undefined;
+  confirmed: JSONObject;
+  pending: PendingEdit[];
+  view: JSONObject;
+  hasPosition(): boolean;
+  recompute(): JSONObject;
+  addLocal(clientReqId: string, patch: Patch): PendingEdit;
+  markSent(edit: PendingEdit): void;
+  findPending(clientReqId: string): PendingEdit | undefined;
+  applyDeltas(m: { epoch: string; fromRev: number; toRev: number; operations: unknown[] }, clientId: string | undefined): { rejoin: boolean; committed: PendingEdit[]; changed?: boolean };
+  applySnapshot(m: { epoch: string; rev: number; state: JSONObject }): boolean;
+  settle(ackedReqId: string | undefined, options?: { snapshot?: boolean; epochChanged?: boolean }): { resend: PendingEdit[]; lost: PendingEdit[]; unknown: PendingEdit[]; fresh: PendingEdit[] };
+  remove(clientReqId: string): PendingEdit | undefined;
+  save(): SavedDoc;
+}

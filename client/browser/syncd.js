@@ -1,0 +1,1274 @@
+// syncd.js: the browser client of syncd, protocol syncd/1 (see PROTOCOL.md).
+//
+// A dependency-free ES2020 module: load it with
+//   import { SyncClient } from "/syncd.js";
+// It keeps JSON documents in sync over one WebSocket: optimistic edits with a
+// pending queue, rebase on remote operations, acknowledgement by the echoed
+// request id, rollback on refusal, reconnect with backoff and resume from
+// (epoch, rev), presence, room messages and topics. Pending edits are kept in
+// an outbox (localStorage) so that a reload loses none and applies each once.
+//
+// The pure parts (patches, request ids, the per-document reconciliation) are
+// exported too, so that they can be tested without a server.
+
+export const PROTOCOL = "syncd/1";
+
+// ---------------------------------------------------------------------------
+// Small helpers
+
+const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
+const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Deep JSON equality; key order does not matter (PROTOCOL.md §3.2). */
+export function deepEqual(a, b) {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k) || !deepEqual(a[k], b[k])) return false;
+  }
+  return true;
+}
+
+/**
+ * Request-id order of §6.7: length first, then byte by byte. Returns <0, 0, >0.
+ * Used for the watermark rules, so it must match the server exactly.
+ */
+export function compareReqIds(a, b) {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---------------------------------------------------------------------------
+// Patches: JSON Patch (RFC 6902) and JSON Merge Patch (RFC 7396), with the
+// exact RFC semantics the server uses (§6.2), so that the client reaches the
+// server's state by applying the same operations.
+
+/** A patch that does not apply. `code` is the code the server would give. */
+export class PatchError extends Error {
+  constructor(code, message) {
+    super(message);
+    this.name = "PatchError";
+    this.code = code;
+  }
+}
+
+const invalid = (m) => new PatchError("INVALID_ARGUMENT", m);
+const precondition = (m) => new PatchError("FAILED_PRECONDITION", m);
+
+/** Parses a JSON Pointer (RFC 6901) into its reference tokens. */
+export function parsePointer(p) {
+  if (typeof p !== "string") throw invalid("path: not a string");
+  if (p === "") return [];
+  if (p[0] !== "/") throw invalid(`path ${JSON.stringify(p)}: must start with /`);
+  return p
+    .slice(1)
+    .split("/")
+    .map((t) => {
+      if (/~[^01]|~$/.test(t)) throw invalid(`path ${JSON.stringify(p)}: bad escape`);
+      return t.replace(/~1/g, "/").replace(/~0/g, "~");
+    });
+}
+
+// arrayIndex reads an array index token; "-" is allowed only where the caller
+// says (add), and never leading zeros (RFC 6901 §4).
+function arrayIndex(tok, len, allowEnd) {
+  if (tok === "-") {
+    if (allowEnd) return len;
+    throw precondition(`"-" names no existing element`);
+  }
+  if (!/^(0|[1-9][0-9]*)$/.test(tok)) throw invalid(`bad array index ${JSON.stringify(tok)}`);
+  const i = Number(tok);
+  if (i > len || (!allowEnd && i === len)) throw precondition(`array index ${i} out of range`);
+  return i;
+}
+
+function getAt(doc, tokens) {
+  let cur = doc;
+  for (const t of tokens) {
+    if (Array.isArray(cur)) cur = cur[arrayIndex(t, cur.length, false)];
+    else if (isObject(cur) && Object.prototype.hasOwnProperty.call(cur, t)) cur = cur[t];
+    else throw precondition(`path /${tokens.join("/")} does not exist`);
+  }
+  return cur;
+}
+
+// Each mutation takes the root and returns the new root, because an
+// operation on path "" replaces the whole value.
+function addAt(doc, tokens, value) {
+  if (tokens.length === 0) return value;
+  const parent = getAt(doc, tokens.slice(0, -1));
+  const last = tokens[tokens.length - 1];
+  if (Array.isArray(parent)) parent.splice(arrayIndex(last, parent.length, true), 0, value);
+  else if (isObject(parent)) parent[last] = value;
+  else throw precondition(`parent of /${tokens.join("/")} is not a container`);
+  return doc;
+}
+
+function removeAt(doc, tokens) {
+  if (tokens.length === 0) throw invalid("cannot remove the root");
+  const parent = getAt(doc, tokens.slice(0, -1));
+  const last = tokens[tokens.length - 1];
+  if (Array.isArray(parent)) parent.splice(arrayIndex(last, parent.length, false), 1);
+  else if (isObject(parent) && Object.prototype.hasOwnProperty.call(parent, last)) delete parent[last];
+  else throw precondition(`path /${tokens.join("/")} does not exist`);
+  return doc;
+}
+
+/** Applies a JSON Patch atomically: returns a new value, `doc` is untouched. */
+export function applyJsonPatch(doc, patch) {
+  if (!Array.isArray(patch)) throw invalid("a JSON Patch is an array");
+  let out = clone(doc);
+  for (let i = 0; i < patch.length; i++) {
+    const op = patch[i];
+    if (!isObject(op)) throw invalid(`op ${i}: not an object`);
+    const path = parsePointer(op.path);
+    const needValue = () => {
+      if (!("value" in op)) throw invalid(`op ${i}: missing value`);
+      return clone(op.value);
+    };
+    switch (op.op) {
+      case "add":
+        out = addAt(out, path, needValue());
+        break;
+      case "remove":
+        out = removeAt(out, path);
+        break;
+      case "replace": {
+        const v = needValue();
+        getAt(out, path); // must exist
+        out = path.length === 0 ? v : addAt(removeAt(out, path), path, v);
+        break;
+      }
+      case "move": {
+        const from = parsePointer(op.from);
+        if (from.length < path.length && from.every((t, j) => t === path[j])) {
+          throw invalid(`op ${i}: cannot move a value into its own child`);
+        }
+        const v = getAt(out, from);
+        if (from.length === path.length && from.every((t, j) => t === path[j])) break;
+        out = addAt(removeAt(out, from), path, v);
+        break;
+      }
+      case "copy":
+        out = addAt(out, path, clone(getAt(out, parsePointer(op.from))));
+        break;
+      case "test":
+        if (!deepEqual(getAt(out, path), needValue())) throw precondition(`op ${i}: test failed`);
+        break;
+      default:
+        throw invalid(`op ${i}: unknown op ${JSON.stringify(op.op)}`);
+    }
+  }
+  return out;
+}
+
+/** Applies a JSON Merge Patch (RFC 7396); returns a new value. */
+export function applyMergePatch(doc, patch) {
+  if (!isObject(patch)) return clone(patch);
+  const out = isObject(doc) ? clone(doc) : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = applyMergePatch(out[k], v);
+  }
+  return out;
+}
+
+/**
+ * Applies an edit as the server does: an array is a JSON Patch, an object a
+ * Merge Patch; the result must be an object (§6.1).
+ */
+export function applyPatch(doc, patch) {
+  let out;
+  if (Array.isArray(patch)) out = applyJsonPatch(doc, patch);
+  else if (isObject(patch)) out = applyMergePatch(doc, patch);
+  else throw invalid("a patch is an array (JSON Patch) or an object (Merge Patch)");
+  if (!isObject(out)) throw invalid("the document must stay an object");
+  return out;
+}
+
+/** Applies an operation of SYNC.DELTAS by its `type` (§5.3). */
+export function applyOperation(doc, op) {
+  if (op.type === "merge") return applyPatch(doc, isObject(op.payload) ? op.payload : {});
+  return applyPatch(doc, op.payload);
+}
+
+// ---------------------------------------------------------------------------
+// Monotonic ULIDs (§9.7): request ids that strictly increase, also across a
+// reload (the last one is persisted) and a clock stepping backwards.
+
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+function encodeTime(ms) {
+  let s = "";
+  for (let i = 0; i < 10; i++) {
+    s = CROCKFORD[ms % 32] + s;
+    ms = Math.floor(ms / 32);
+  }
+  return s;
+}
+
+// increment adds one to a ULID, carrying; null when it would overflow.
+function increment(id) {
+  const chars = id.split("");
+  for (let i = chars.length - 1; i >= 0; i--) {
+    const d = CROCKFORD.indexOf(chars[i]);
+    if (d < 31) {
+      chars[i] = CROCKFORD[d + 1];
+      return chars.join("");
+    }
+    chars[i] = "0";
+  }
+  return null;
+}
+
+function defaultRandom(n) {
+  const out = new Uint8Array(n);
+  if (globalThis.crypto && globalThis.crypto.getRandomValues) globalThis.crypto.getRandomValues(out);
+  else for (let i = 0; i < n; i++) out[i] = Math.floor(Math.random() * 256);
+  return out;
+}
+
+/**
+ * A monotonic ULID source. `last` is the last id issued (persisted by the
+ * caller); every id returned is greater than it and than every earlier one.
+ */
+export function createUlid({ now = () => Date.now(), random = defaultRandom, last = "" } = {}) {
+  let prev = typeof last === "string" && last.length === 26 ? last.toUpperCase() : "";
+  const next = () => {
+    const bytes = random(16);
+    let rnd = "";
+    for (let i = 0; i < 16; i++) rnd += CROCKFORD[bytes[i] % 32];
+    let id = encodeTime(Math.max(0, Math.floor(now()))) + rnd;
+    if (prev && compareReqIds(id, prev) <= 0) {
+      // Same millisecond (or the clock went back): the previous id plus one.
+      id = increment(prev);
+      if (id === null) throw new Error("ulid: overflow");
+    }
+    prev = id;
+    return id;
+  };
+  next.last = () => prev;
+  /** Raises the floor: later ids are greater than `id` too. */
+  next.observe = (id) => {
+    if (typeof id === "string" && id.length === 26 && (!prev || compareReqIds(id.toUpperCase(), prev) > 0)) prev = id.toUpperCase();
+  };
+  return next;
+}
+
+// ---------------------------------------------------------------------------
+// The state of one document (§9.1) and its reconciliation (§6.8, §9.5, §9.6),
+// with no I/O: the client feeds it server messages and sends what it says.
+
+/**
+ * One pending edit: `{clientReqId, patch, baseRev?, epoch?, sent, attempts}`.
+ * `baseRev` and `epoch` are fixed when the edit is first sent (§9.1).
+ */
+export class DocState {
+  constructor(id, saved) {
+    this.id = id;
+    this.epoch = saved ? saved.epoch : undefined;
+    this.rev = saved ? saved.rev : undefined;
+    this.confirmed = saved && isObject(saved.confirmed) ? saved.confirmed : {};
+    this.pending = saved && Array.isArray(saved.pending) ? saved.pending : [];
+    this.view = this.confirmed;
+    this.recompute();
+  }
+
+  /** True when the client has a position to resume from. */
+  hasPosition() {
+    return typeof this.epoch === "string" && typeof this.rev === "number";
+  }
+
+  /** Recomputes the view: confirmed, then every pending patch in order (§9.5). */
+  recompute() {
+    let v = this.confirmed;
+    for (const p of this.pending) {
+      try {
+        v = applyPatch(v, p.patch);
+      } catch (_) {
+        // It no longer applies locally; the server will refuse it and the
+        // refusal removes it (§9.5).
+      }
+    }
+    this.view = v;
+    return v;
+  }
+
+  /** Adds a local edit optimistically (§9.6 step 2). */
+  addLocal(clientReqId, patch) {
+    const edit = { clientReqId, patch: clone(patch), sent: false, attempts: 0 };
+    this.pending.push(edit);
+    try {
+      this.view = applyPatch(this.view, patch);
+    } catch (_) {
+      // Does not apply on top of the view: shown unchanged, the server decides.
+    }
+    return edit;
+  }
+
+  /** Fixes baseRev and epoch of an edit at its first send (§9.6 step 3). */
+  markSent(edit) {
+    if (!edit.sent) {
+      edit.sent = true;
+      if (this.hasPosition()) {
+        edit.baseRev = this.rev;
+        edit.epoch = this.epoch;
+      }
+    }
+  }
+
+  findPending(clientReqId) {
+    return this.pending.find((p) => p.clientReqId === clientReqId);
+  }
+
+  /**
+   * Applies SYNC.DELTAS. Returns {rejoin} when the client is out of step,
+   * else {committed: [edits], changed}.
+   */
+  applyDeltas(m, clientId) {
+    if (!this.hasPosition() || m.epoch !== this.epoch || m.fromRev > this.rev) return { rejoin: true, committed: [] };
+    const committed = [];
+    let changed = false;
+    for (const op of m.operations || []) {
+      if (op.rev <= this.rev) continue; // a duplicate (§6.4)
+      if (op.rev !== this.rev + 1) return { rejoin: true, committed };
+      try {
+        this.confirmed = applyOperation(this.confirmed, op);
+      } catch (_) {
+        // The server applied it, so this cannot happen with equal semantics;
+        // re-joining fetches the server's state.
+        return { rejoin: true, committed };
+      }
+      this.rev = op.rev;
+      changed = true;
+      if (op.clientId === clientId && op.clientReqId) {
+        const i = this.pending.findIndex((p) => p.clientReqId === op.clientReqId);
+        if (i >= 0) committed.push(this.pending.splice(i, 1)[0]);
+      }
+    }
+    this.recompute();
+    return { rejoin: false, committed, changed };
+  }
+
+  /** Applies SYNC.SNAPSHOT; returns whether the epoch changed. */
+  applySnapshot(m) {
+    const epochChanged = this.epoch !== undefined && m.epoch !== this.epoch;
+    this.epoch = m.epoch;
+    this.rev = m.rev;
+    this.confirmed = isObject(m.state) ? m.state : {};
+    this.recompute();
+    return epochChanged;
+  }
+
+  /**
+   * Settles pending edits after a JOIN answer (§6.8), given its ackedReqId W.
+   * Edits committed in the answer were removed by applyDeltas already.
+   * Returns what to do with the others, each list in id order:
+   *   resend:  sent, above W: never decided; send again as they are;
+   *   lost:    sent, at or below W, answer was deltas: refused (step 3);
+   *   unknown: sent, at or below W, answer was a snapshot (step 4), or sent
+   *            under another epoch (step 5): committed or refused, unknown;
+   *   fresh:   never sent: send now, as new edits.
+   * The caller removes lost/unknown edits it does not re-issue.
+   */
+  settle(ackedReqId, { snapshot = false, epochChanged = false } = {}) {
+    const out = { resend: [], lost: [], unknown: [], fresh: [] };
+    for (const p of this.pending) {
+      if (!p.sent) out.fresh.push(p);
+      else if (epochChanged || (p.epoch !== undefined && p.epoch !== this.epoch)) out.unknown.push(p);
+      else if (ackedReqId !== undefined && compareReqIds(p.clientReqId, ackedReqId) <= 0) {
+        (snapshot ? out.unknown : out.lost).push(p);
+      } else out.resend.push(p);
+    }
+    return out;
+  }
+
+  /** Removes a pending edit (refused, or given up) and rolls it back. */
+  remove(clientReqId) {
+    const i = this.pending.findIndex((p) => p.clientReqId === clientReqId);
+    if (i < 0) return undefined;
+    const [edit] = this.pending.splice(i, 1);
+    this.recompute();
+    return edit;
+  }
+
+  /** What the outbox keeps: enough to resume and settle after a reload. */
+  save() {
+    return { epoch: this.epoch, rev: this.rev, confirmed: this.confirmed, pending: this.pending };
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Reconnect policy (§8, §9.3)
+
+const STOP_CODES = new Set([1000, 1002, 1003, 1007, 1008, 4401, 4403, 4409]);
+const AT_ONCE_CODES = new Set([4408, 4503]);
+
+/** What a close code asks for: "stop", "now" or "backoff" (§8). */
+export function closeAction(code) {
+  if (STOP_CODES.has(code)) return "stop";
+  if (AT_ONCE_CODES.has(code)) return "now";
+  return "backoff";
+}
+
+/**
+ * The delay before the next attempt (§9.3): full jitter, random(0,
+ * min(cap, base·2^attempt)); 0–1000 ms for 4408/4503; at least 5 s for 4429.
+ */
+export function reconnectDelay(code, attempt, { base = 500, cap = 30000, random = Math.random } = {}) {
+  if (closeAction(code) === "now") return Math.floor(random() * 1000);
+  const d = Math.floor(random() * Math.min(cap, base * Math.pow(2, attempt)));
+  return code === 4429 ? Math.max(5000, d) : d;
+}
+
+// Codes the server answers with `retryable` (§7.1), for errors lacking it.
+const RETRYABLE = new Set(["DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "UNAVAILABLE", "ABORTED"]);
+const isRetryable = (e) => (typeof e.retryable === "boolean" ? e.retryable : RETRYABLE.has(e.code));
+
+// ---------------------------------------------------------------------------
+// Events
+
+/** A tiny event emitter: on(name, fn) returns an unsubscribe function. */
+export class Emitter {
+  constructor() {
+    this._handlers = new Map();
+  }
+  on(name, fn) {
+    if (!this._handlers.has(name)) this._handlers.set(name, new Set());
+    this._handlers.get(name).add(fn);
+    return () => this.off(name, fn);
+  }
+  off(name, fn) {
+    const s = this._handlers.get(name);
+    if (s) s.delete(fn);
+  }
+  emit(name, ev) {
+    const s = this._handlers.get(name);
+    if (!s) return;
+    for (const fn of [...s]) {
+      try {
+        fn(ev);
+      } catch (e) {
+        // A failing listener must not break the protocol state machine.
+        if (typeof console !== "undefined") console.error("syncd: listener failed", e);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Storage
+
+function memoryStorage() {
+  const m = new Map();
+  return {
+    getItem: (k) => (m.has(k) ? m.get(k) : null),
+    setItem: (k, v) => void m.set(k, String(v)),
+    removeItem: (k) => void m.delete(k),
+  };
+}
+
+// storageOr returns the browser storage if usable (it throws in some private
+// modes), else an in-memory one.
+function storageOr(name) {
+  try {
+    const s = globalThis[name];
+    if (s) {
+      s.getItem("syncd.probe");
+      return s;
+    }
+  } catch (_) {
+    /* unusable */
+  }
+  return memoryStorage();
+}
+
+function readJSON(storage, key) {
+  try {
+    const s = storage.getItem(key);
+    return s ? JSON.parse(s) : undefined;
+  } catch (_) {
+    return undefined;
+  }
+}
+
+const ULID_RE = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/i;
+
+// ---------------------------------------------------------------------------
+// The client
+
+/** A document the application has open: its view, presence and edits. */
+export class SyncDoc {
+  constructor(client, id, state, presence) {
+    this.client = client;
+    this.id = id;
+    this._s = state;
+    this._presence = presence;
+    /** The room: presence by client id. */
+    this.room = new Map();
+    this._fullPresenceDue = false;
+    this._joinCorr = undefined; // correlationId of the JOIN in flight
+    this._joined = false; // its catch-up answer arrived on this connection
+    this._retryTimer = undefined;
+  }
+  /** What the application shows: confirmed state with pending edits applied. */
+  get value() {
+    return this._s.view;
+  }
+  get rev() {
+    return this._s.rev;
+  }
+  get epoch() {
+    return this._s.epoch;
+  }
+  /** The edits not yet settled, in id order. */
+  get pending() {
+    return this._s.pending.map((p) => ({ clientReqId: p.clientReqId, patch: p.patch, sent: p.sent }));
+  }
+  /** Edits the document optimistically; returns the edit's request id. */
+  update(patch) {
+    return this.client._update(this, patch);
+  }
+  /** Sets this client's presence in the room. */
+  setPresence(state) {
+    return this.client._setPresence(this, state);
+  }
+  /** Sends a room message to the other clients in the room. */
+  publish(data) {
+    return this.client._rpc("PUBLISH", { doc: this.id, data });
+  }
+  /** Leaves the document (and its room); forgets it locally. */
+  leave() {
+    return this.client._leave(this);
+  }
+}
+
+/**
+ * The syncd client. Options:
+ *   url            ws:// or wss:// URL of /ws (required)
+ *   token          bearer token, or a function returning one (or a promise)
+ *   tokenIn        "query" (access_token, default) or "subprotocol" (bearer.<token>)
+ *   WebSocket      constructor (default globalThis.WebSocket; Node tests pass ws's)
+ *   sessionStorage, localStorage   injectable storages (default the browser's)
+ *   backoff        {base = 500, cap = 30000} ms
+ *   requestTimeoutMs  RPC timeout (default 10000)
+ *   retries        re-issues of a refused retryable edit (default 3)
+ *   reissue(edit, reason)  whether to re-issue an edit whose outcome is
+ *                  unknown after a snapshot or epoch change (default: merge
+ *                  patches only, which are harmless to apply twice, §6.8)
+ *   autoConnect    connect at once (default true)
+ */
+export class SyncClient extends Emitter {
+  constructor(opts) {
+    super();
+    if (!opts || !opts.url) throw new Error("syncd: url is required");
+    this.options = opts;
+    this._WS = opts.WebSocket || globalThis.WebSocket;
+    if (!this._WS) throw new Error("syncd: no WebSocket constructor (pass options.WebSocket)");
+    this._session = opts.sessionStorage || storageOr("sessionStorage");
+    this._local = opts.localStorage || storageOr("localStorage");
+    this._backoff = { base: 500, cap: 30000, ...(opts.backoff || {}) };
+    this._random = opts.random || Math.random;
+    this._retries = opts.retries === undefined ? 3 : opts.retries;
+    this._reissue = opts.reissue || ((edit) => !Array.isArray(edit.patch));
+    this._timeout = opts.requestTimeoutMs || 10000;
+
+    const id = this._session.getItem("syncd.clientId");
+    /** This tab's client id (§2.2); undefined until the first HELLO if new. */
+    this.clientId = id && ULID_RE.test(id) ? id.toUpperCase() : undefined;
+    this._ulid = createUlid({ now: opts.now, last: this._session.getItem("syncd.lastReqId") || "" });
+    // The highest id sent for the first time (kept across a reload).
+    this._maxSent = this._session.getItem("syncd.maxSentId") || "";
+
+    /** "idle" | "connecting" | "connected" | "open" | "offline" | "stopped" */
+    this.status = "idle";
+    this.docs = new Map();
+    this.topics = new Set();
+    this.heartbeatMs = 15000;
+    this.limits = {};
+    this._ws = null;
+    this._attempt = 0;
+    this._failuresBeforeHello = 0;
+    this._timer = undefined;
+    this._hbTimer = undefined;
+    this._lastSent = 0;
+    this._lastHeard = 0;
+    this._corr = 0;
+    this._rpcs = new Map();
+    this._editTimers = new Set();
+    this._outq = [];
+    this._flushTimer = undefined;
+    this._resetBuckets();
+    this._stopped = true;
+    const detect = opts.detectDuplicateTab !== undefined ? opts.detectDuplicateTab : typeof globalThis.BroadcastChannel === "function" && typeof globalThis.document === "object";
+    this._ready = detect ? this._claimTab(opts.tabCheckMs || 150) : Promise.resolve();
+    if (opts.autoConnect !== false) this.connect();
+  }
+
+  // _claimTab guards against a duplicated tab (§2.2): it inherits a copy of
+  // sessionStorage, hence our clientId, and two live connections with one id
+  // would keep replacing each other (4409). At start-up a tab asks the others
+  // over a BroadcastChannel whether its id is taken; if so it starts afresh
+  // with a new id (and without the other tab's outbox).
+  _claimTab(waitMs) {
+    const ch = new globalThis.BroadcastChannel("syncd.tabs");
+    if (typeof ch.unref === "function") ch.unref(); // never keeps Node alive
+    this._tabs = ch;
+    const nonce = Math.random().toString(36).slice(2) + Date.now().toString(36);
+    let taken = false;
+    ch.onmessage = (ev) => {
+      const m = ev.data || {};
+      if (m.type === "claim" && m.nonce !== nonce && this.clientId && m.id === this.clientId && !this._checking) {
+        ch.postMessage({ type: "taken", id: m.id, nonce: m.nonce });
+      } else if (m.type === "taken" && m.nonce === nonce) taken = true;
+    };
+    if (!this.clientId) return Promise.resolve();
+    this._checking = true;
+    ch.postMessage({ type: "claim", id: this.clientId, nonce });
+    return new Promise((resolve) => {
+      setTimeout(() => {
+        this._checking = false;
+        if (taken) {
+          this.clientId = undefined;
+          try {
+            this._session.removeItem("syncd.clientId");
+          } catch (_) {
+            /* best effort */
+          }
+          // Documents opened meanwhile restored the other tab's outbox: drop it.
+          for (const d of this.docs.values()) {
+            d._s = new DocState(d.id);
+            this.emit("change", { doc: d.id, value: d.value, source: "snapshot" });
+          }
+        }
+        resolve();
+      }, waitMs);
+    });
+  }
+
+  // --- lifecycle ----------------------------------------------------------
+
+  /** Starts (or restarts after close()) connecting, keeping all local state. */
+  connect() {
+    if (!this._stopped) return;
+    this._stopped = false;
+    this._attempt = 0;
+    this._ready.then(() => this._open());
+  }
+
+  /** Closes the connection (code 1000) and stops reconnecting; state is kept. */
+  close() {
+    this._stopped = true;
+    clearTimeout(this._timer);
+    const ws = this._ws;
+    this._ws = null;
+    this._teardown(1000);
+    if (ws) {
+      try {
+        ws.close(1000, "client closed");
+      } catch (_) {
+        /* already closed */
+      }
+    }
+    this._setStatus("stopped", { code: 1000 });
+  }
+
+  _setStatus(status, extra) {
+    this.status = status;
+    this.emit("status", { status, ...(extra || {}) });
+  }
+
+  async _open() {
+    if (this._stopped) return;
+    this._setStatus("connecting", { attempt: this._attempt });
+    let token = this.options.token;
+    try {
+      if (typeof token === "function") token = await token();
+    } catch (e) {
+      token = undefined;
+    }
+    if (this._stopped) return;
+    const u = new URL(this.options.url, globalThis.location ? globalThis.location.href : undefined);
+    if (this.clientId) u.searchParams.set("clientId", this.clientId);
+    let protocols;
+    if (token && this.options.tokenIn === "subprotocol") protocols = ["bearer." + token, "syncd"];
+    else if (token) u.searchParams.set("access_token", token);
+    let ws;
+    try {
+      ws = protocols ? new this._WS(u.toString(), protocols) : new this._WS(u.toString());
+    } catch (e) {
+      this._scheduleReconnect(1006);
+      return;
+    }
+    this._ws = ws;
+    this._hello = false;
+    ws.onmessage = (ev) => {
+      if (this._ws !== ws) return;
+      this._lastHeard = Date.now();
+      let m;
+      try {
+        m = JSON.parse(typeof ev.data === "string" ? ev.data : String(ev.data));
+      } catch (_) {
+        return; // not ours to understand
+      }
+      if (isObject(m) && typeof m.type === "string") this._receive(m);
+    };
+    ws.onclose = (ev) => {
+      if (this._ws !== ws) return;
+      this._ws = null;
+      this._closed(ev && typeof ev.code === "number" ? ev.code : 1006, ev && ev.reason);
+    };
+    ws.onerror = () => {
+      /* onclose follows */
+    };
+  }
+
+  _closed(code, reason) {
+    const hadHello = this._hello;
+    this._teardown(code);
+    if (!hadHello) this._failuresBeforeHello++;
+    if (this._stopped) return;
+    if (closeAction(code) === "stop") {
+      this._stopped = true;
+      this._setStatus("stopped", { code, reason });
+      return;
+    }
+    this._scheduleReconnect(code, reason);
+  }
+
+  // _teardown ends what belongs to one connection: heartbeat, RPCs, joins.
+  _teardown(code) {
+    // What was not sent belongs to this connection: pending edits are
+    // settled and resent after the next JOIN answer anyway (§6.8).
+    this._outq = [];
+    clearTimeout(this._flushTimer);
+    clearInterval(this._hbTimer);
+    this._hbTimer = undefined;
+    this._hello = false;
+    for (const [, r] of this._rpcs) {
+      clearTimeout(r.timer);
+      r.reject(Object.assign(new Error("connection closed"), { code: "UNAVAILABLE", closeCode: code }));
+    }
+    this._rpcs.clear();
+    for (const d of this.docs.values()) {
+      d._joined = false;
+      d._joinCorr = undefined;
+      clearTimeout(d._retryTimer);
+    }
+  }
+
+  _scheduleReconnect(code, reason) {
+    const delay = reconnectDelay(code, this._attempt, { ...this._backoff, random: this._random });
+    this._attempt++;
+    this._setStatus("offline", {
+      code,
+      reason,
+      retryInMs: delay,
+      // §2.4: a browser cannot see a refused upgrade; after several closes
+      // before HELLO the credentials are the likely cause.
+      suspectCredentials: this._failuresBeforeHello >= 5,
+    });
+    clearTimeout(this._timer);
+    this._timer = setTimeout(() => this._open(), delay);
+  }
+
+  // --- sending ------------------------------------------------------------
+
+  _send(type, payload, corr) {
+    const ws = this._ws;
+    if (!ws || !this._hello || ws.readyState !== 1) return false;
+    const meta = { timestamp: Date.now() };
+    if (corr !== undefined) meta.correlationId = corr;
+    const msg = { type, meta };
+    if (payload !== undefined) msg.payload = payload;
+    const text = JSON.stringify(msg);
+    const max = this.limits.maxMessageBytes;
+    if (max && utf8Length(text) > max) {
+      // Never send what the server would answer with 1009 (§8).
+      throw Object.assign(new Error(`message of ${utf8Length(text)} bytes exceeds maxMessageBytes ${max}`), { code: "INVALID_ARGUMENT" });
+    }
+    this._outq.push({ text, update: type === "UPDATE" });
+    this._flush();
+    return true;
+  }
+
+  // _flush sends queued messages in order, within the rates HELLO announced
+  // (§6.11), so that the flood guard never fires (it drops messages without
+  // telling which) and the UPDATE rate limit is not hit. Two token buckets,
+  // at 80% of each rate, with bursts of one second's worth.
+  _flush() {
+    clearTimeout(this._flushTimer);
+    this._flushTimer = undefined;
+    const ws = this._ws;
+    if (!ws || ws.readyState !== 1) return;
+    const now = Date.now();
+    const buckets = this._buckets;
+    for (const b of [buckets.msg, buckets.upd]) {
+      b.tokens = Math.min(b.rate, b.tokens + ((now - b.at) / 1000) * b.rate);
+      b.at = now;
+    }
+    while (this._outq.length) {
+      const m = this._outq[0];
+      if (buckets.msg.tokens < 1 || (m.update && buckets.upd.tokens < 1)) break;
+      this._outq.shift();
+      buckets.msg.tokens--;
+      if (m.update) buckets.upd.tokens--;
+      ws.send(m.text);
+      this._lastSent = now;
+    }
+    if (this._outq.length) {
+      const b = this._outq[0].update && buckets.upd.tokens < 1 ? buckets.upd : buckets.msg;
+      const wait = Math.max(1, Math.ceil(((1 - b.tokens) / b.rate) * 1000));
+      this._flushTimer = setTimeout(() => this._flush(), wait);
+    }
+  }
+
+  _resetBuckets() {
+    const rate = (n, dflt) => Math.max(1, 0.8 * (typeof n === "number" && n > 0 ? n : dflt));
+    const msg = rate(this.limits.messagesPerSecond, 200);
+    const upd = rate(this.limits.updatesPerSecond, 100);
+    const now = Date.now();
+    this._buckets = { msg: { rate: msg, tokens: msg, at: now }, upd: { rate: upd, tokens: upd, at: now } };
+  }
+
+  _rpc(type, payload) {
+    return new Promise((resolve, reject) => {
+      const corr = "c" + ++this._corr;
+      let sent;
+      try {
+        sent = this._send(type, payload, corr);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      if (!sent) {
+        reject(Object.assign(new Error("not connected"), { code: "UNAVAILABLE" }));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this._rpcs.delete(corr);
+        reject(Object.assign(new Error(type + ": timed out"), { code: "DEADLINE_EXCEEDED" }));
+      }, this._timeout);
+      this._rpcs.set(corr, { type, resolve, reject, timer });
+    });
+  }
+
+  /** An application-level HEARTBEAT RPC (§4.8); resolves on HEARTBEAT.OK. */
+  heartbeat() {
+    return this._rpc("HEARTBEAT", {});
+  }
+
+  // --- documents ----------------------------------------------------------
+
+  /**
+   * Opens (joins) a document; returns its handle at once. Its state, and
+   * pending edits kept in the outbox from before a reload, are restored.
+   */
+  open(id, { presence } = {}) {
+    let d = this.docs.get(id);
+    if (d) return d;
+    const saved = this.clientId ? readJSON(this._local, this._outboxKey())?.[id] : undefined;
+    d = new SyncDoc(this, id, new DocState(id, saved), presence);
+    for (const p of d._s.pending) this._ulid.observe(p.clientReqId);
+    this.docs.set(id, d);
+    if (this._hello) this._join(d);
+    return d;
+  }
+
+  _outboxKey() {
+    return "syncd.outbox." + this.clientId;
+  }
+
+  // _persist writes the outbox: per document with pending edits, its position,
+  // confirmed state and pending edits, so that a reload resumes and settles
+  // them exactly once (§6.8) instead of resending blindly.
+  _persist() {
+    if (!this.clientId) return;
+    const out = {};
+    let any = false;
+    for (const d of this.docs.values()) {
+      if (d._s.pending.length) {
+        out[d.id] = d._s.save();
+        any = true;
+      }
+    }
+    try {
+      if (any) this._local.setItem(this._outboxKey(), JSON.stringify(out));
+      else this._local.removeItem(this._outboxKey());
+    } catch (e) {
+      this.emit("error", { code: "OUTBOX", message: String(e) });
+    }
+  }
+
+  _join(d) {
+    const p = { doc: d.id };
+    if (d._s.hasPosition()) {
+      p.rev = d._s.rev;
+      p.epoch = d._s.epoch;
+    }
+    if (d._presence !== undefined) p.presence = d._presence;
+    d._fullPresenceDue = true;
+    d._joined = false;
+    const corr = "j" + ++this._corr;
+    d._joinCorr = corr;
+    try {
+      this._send("JOIN", p, corr);
+    } catch (e) {
+      this.emit("error", { doc: d.id, code: e.code, message: e.message });
+    }
+  }
+
+  _leave(d) {
+    this.docs.delete(d.id);
+    clearTimeout(d._retryTimer);
+    this._persist();
+    if (!this._hello) return Promise.resolve();
+    return this._rpc("LEAVE", { doc: d.id }).catch(() => {});
+  }
+
+  _setPresence(d, state) {
+    d._presence = state;
+    if (!d._joined) return Promise.resolve(); // sent with the next JOIN
+    return this._rpc("PRESENCE.SET", { doc: d.id, state });
+  }
+
+  _nextReqId() {
+    const id = this._ulid();
+    try {
+      this._session.setItem("syncd.lastReqId", id);
+    } catch (_) {
+      /* best effort */
+    }
+    return id;
+  }
+
+  _update(d, patch) {
+    if (!Array.isArray(patch) && !isObject(patch)) throw new PatchError("INVALID_ARGUMENT", "a patch is an array or an object");
+    const edit = d._s.addLocal(this._nextReqId(), patch);
+    this._persist();
+    this.emit("change", { doc: d.id, value: d.value, source: "local" });
+    if (d._joined) this._sendEdit(d, edit);
+    return edit.clientReqId;
+  }
+
+  _sendEdit(d, edit) {
+    if (!edit.sent) {
+      // Ids must reach the server in increasing order (the watermark refuses
+      // a smaller one as already decided, §6.7). An edit never sent may be
+      // older than one sent since (a held retry): give it a fresh id and move
+      // it to the end. Resends keep their id, as §6.8 requires.
+      if (this._maxSent && compareReqIds(edit.clientReqId, this._maxSent) <= 0) {
+        edit.clientReqId = this._nextReqId();
+        const i = d._s.pending.indexOf(edit);
+        if (i >= 0) d._s.pending.splice(i, 1);
+        d._s.pending.push(edit);
+        d._s.recompute();
+      }
+      this._maxSent = edit.clientReqId;
+      try {
+        this._session.setItem("syncd.maxSentId", edit.clientReqId);
+      } catch (_) {
+        /* best effort */
+      }
+    }
+    d._s.markSent(edit);
+    this._persist();
+    const p = { doc: d.id, patch: edit.patch, clientReqId: edit.clientReqId };
+    if (edit.baseRev !== undefined) {
+      p.baseRev = edit.baseRev;
+      p.epoch = edit.epoch;
+    }
+    try {
+      this._send("UPDATE", p);
+    } catch (e) {
+      // Too big to send: refuse it locally, as the server would.
+      this._refused(d, edit.clientReqId, { code: e.code || "INVALID_ARGUMENT", message: e.message, retryable: false });
+    }
+  }
+
+  // --- topics -------------------------------------------------------------
+
+  /** Subscribes to a topic (re-subscribed after every reconnect). */
+  subscribe(topic) {
+    this.topics.add(topic);
+    return this._hello ? this._rpc("SUBSCRIBE", { topic }) : Promise.resolve();
+  }
+  unsubscribe(topic) {
+    this.topics.delete(topic);
+    return this._hello ? this._rpc("UNSUBSCRIBE", { topic }) : Promise.resolve();
+  }
+  /** Publishes to a subscribed topic. */
+  publish(topic, data) {
+    return this._rpc("PUBLISH", { topic, data });
+  }
+
+  // --- receiving (§9.4) ---------------------------------------------------
+
+  _receive(m) {
+    const p = isObject(m.payload) ? m.payload : {};
+    const corr = m.meta && m.meta.correlationId;
+    switch (m.type) {
+      case "HELLO":
+        return this._onHello(p);
+      case "SYNC.SNAPSHOT":
+      case "SYNC.DELTAS":
+        return this._onSync(m.type, p, corr);
+      case "PRESENCE":
+        return this._onPresence(p);
+      case "MESSAGE":
+        this.emit("message", { doc: p.doc, topic: p.topic, data: p.data, from: p.from });
+        return;
+      case "ERROR":
+      case "RPC_ERROR":
+        return this._onError(p, corr);
+      default:
+        if (corr && this._rpcs.has(corr) && m.type.endsWith(".OK")) {
+          const r = this._rpcs.get(corr);
+          this._rpcs.delete(corr);
+          clearTimeout(r.timer);
+          r.resolve(p);
+        }
+      // REVISION_GAP (a snapshot follows), __heartbeat_ack, unknown: nothing.
+    }
+  }
+
+  _onHello(p) {
+    if (p.protocol !== PROTOCOL) {
+      // §5.1: do not speak a protocol we do not know; do not retry.
+      this._stopped = true;
+      const ws = this._ws;
+      this._ws = null;
+      this._teardown(1000);
+      if (ws) ws.close(1000, "unsupported protocol");
+      this._setStatus("stopped", { code: 1000, reason: "unsupported protocol " + p.protocol });
+      return;
+    }
+    const previous = this.clientId;
+    this.clientId = p.clientId;
+    try {
+      this._session.setItem("syncd.clientId", p.clientId);
+    } catch (_) {
+      /* best effort */
+    }
+    if (previous !== p.clientId && previous === undefined) this._persist();
+    this.heartbeatMs = p.heartbeatMs || 15000;
+    this.limits = isObject(p.limits) ? p.limits : {};
+    this._resetBuckets();
+    this._hello = true;
+    this._failuresBeforeHello = 0;
+    this._setStatus("connected", {});
+    this._startHeartbeat();
+    for (const t of this.topics) this._rpc("SUBSCRIBE", { topic: t }).catch((e) => this.emit("error", { topic: t, code: e.code, message: e.message }));
+    for (const d of this.docs.values()) this._join(d);
+    this._checkEstablished();
+  }
+
+  // §6.10: send __heartbeat when we have been quiet, and give the
+  // connection up when the server has been silent for heartbeatTimeoutMs.
+  _startHeartbeat() {
+    clearInterval(this._hbTimer);
+    const every = Math.max(50, this.heartbeatMs);
+    const timeout = this.limits.heartbeatTimeoutMs || 3 * every;
+    this._lastHeard = Date.now();
+    this._hbTimer = setInterval(() => {
+      const now = Date.now();
+      if (now - this._lastHeard > timeout) {
+        const ws = this._ws;
+        this._ws = null;
+        try {
+          if (ws) ws.close(4000, "server silent");
+        } catch (_) {
+          /* closed */
+        }
+        this._closed(1006, "server silent");
+        return;
+      }
+      if (now - this._lastSent >= every * 0.9) {
+        try {
+          this._send("__heartbeat");
+        } catch (_) {
+          /* closed */
+        }
+      }
+    }, every);
+  }
+
+  _checkEstablished() {
+    if (!this._hello || this.status === "open") return;
+    for (const d of this.docs.values()) if (!d._joined) return;
+    this._attempt = 0; // §9.2 step 5: reset the backoff
+    this._setStatus("open", {});
+  }
+
+  _onSync(type, p, corr) {
+    const d = this.docs.get(p.doc);
+    if (!d) return;
+    const isJoinAnswer = corr !== undefined && corr === d._joinCorr;
+    if (!isJoinAnswer && d._joinCorr !== undefined && !d._joined) return; // stale: a catch-up is coming
+    const s = d._s;
+    let committed = [];
+    let epochChanged = false;
+    if (type === "SYNC.SNAPSHOT") {
+      epochChanged = s.applySnapshot(p);
+    } else {
+      const r = s.applyDeltas(p, this.clientId);
+      committed = r.committed;
+      if (r.rejoin) {
+        this._join(d); // out of step (§9.5): start over from our position
+        return;
+      }
+    }
+    if (isJoinAnswer) {
+      d._joined = true;
+      d._joinCorr = undefined;
+      this._settle(d, p.ackedReqId, type === "SYNC.SNAPSHOT", epochChanged);
+    } else if (epochChanged) {
+      // A new history while joined (§6.4): pending edits of the old one are
+      // settled as after a snapshot, with no watermark (a new epoch has none).
+      this._settle(d, undefined, true, true);
+    }
+    this._persist();
+    this.emit("change", { doc: d.id, value: d.value, source: type === "SYNC.SNAPSHOT" ? "snapshot" : "remote", committed: committed.map((e) => e.clientReqId) });
+    this._checkEstablished();
+  }
+
+  // _settle applies §6.8 after a JOIN answer and sends what is due: resends
+  // first, then re-issued and new edits, in id order.
+  _settle(d, ackedReqId, snapshot, epochChanged) {
+    const s = d._s;
+    const r = s.settle(ackedReqId, { snapshot, epochChanged });
+    const reissued = [];
+    for (const e of r.lost) {
+      // Refused, the refusal lost with the connection (step 3).
+      if (e.attempts < this._retries) reissued.push(e);
+      else this._giveUp(d, e, { code: "REFUSED", message: "refused while disconnected", retryable: false });
+    }
+    for (const e of r.unknown) {
+      // Maybe committed, maybe not (steps 4 and 5): re-issue only if harmless.
+      if (this._reissue({ clientReqId: e.clientReqId, patch: e.patch }, epochChanged ? "epoch" : "snapshot")) reissued.push(e);
+      else this._giveUp(d, e, { code: "UNKNOWN_OUTCOME", message: "the edit's outcome was lost; it was not re-applied", retryable: false });
+    }
+    for (const e of r.resend) this._sendEdit(d, e);
+    for (const e of r.fresh) this._sendEdit(d, e);
+    for (const e of reissued) this._reissueEdit(d, e);
+  }
+
+  _giveUp(d, edit, err) {
+    d._s.remove(edit.clientReqId);
+    this._persist();
+    this.emit("reject", { doc: d.id, clientReqId: edit.clientReqId, patch: edit.patch, code: err.code, message: err.message, retryable: false });
+  }
+
+  // _reissueEdit sends an edit again under a new id (§6.7: never the old one
+  // after an answer), rebased: it is applied on the current view.
+  _reissueEdit(d, edit, send = true) {
+    const s = d._s;
+    const i = s.pending.findIndex((p) => p.clientReqId === edit.clientReqId);
+    if (i >= 0) s.pending.splice(i, 1);
+    const next = { clientReqId: this._nextReqId(), patch: edit.patch, sent: false, attempts: edit.attempts + 1 };
+    s.pending.push(next);
+    s.recompute();
+    this._persist();
+    if (send && d._joined) this._sendEdit(d, next);
+    return next;
+  }
+
+  _onPresence(p) {
+    const d = this.docs.get(p.doc);
+    if (!d) return;
+    const list = Array.isArray(p.clients) ? p.clients : [];
+    if (d._fullPresenceDue) {
+      d.room = new Map();
+      d._fullPresenceDue = false;
+    }
+    for (const c of list) if (c && c.clientId) d.room.set(c.clientId, c.state);
+    for (const id of Array.isArray(p.left) ? p.left : []) d.room.delete(id);
+    this.emit("presence", { doc: d.id, room: d.room, clients: list, left: p.left || [] });
+  }
+
+  _onError(p, corr) {
+    const det = isObject(p.details) ? p.details : {};
+    if (det.messagesPerSecond !== undefined && !det.clientReqId) {
+      // The flood guard fired anyway (§9.4): send nothing for retryAfterMs.
+      const b = this._buckets.msg;
+      b.tokens = Math.min(b.tokens, -((p.retryAfterMs || 100) / 1000) * b.rate);
+    }
+    if (det.clientReqId && det.doc) {
+      const d = this.docs.get(det.doc);
+      if (d && d._s.findPending(det.clientReqId)) {
+        this._refused(d, det.clientReqId, p);
+        return;
+      }
+    }
+    const rpc = corr !== undefined ? this._rpcs.get(corr) : undefined;
+    if (rpc) {
+      this._rpcs.delete(corr);
+      clearTimeout(rpc.timer);
+      rpc.reject(Object.assign(new Error(p.message || p.code), { code: p.code, details: p.details, retryable: p.retryable, retryAfterMs: p.retryAfterMs }));
+      return;
+    }
+    // A refused JOIN: matched by its correlationId (or details.doc).
+    for (const d of this.docs.values()) {
+      if ((corr !== undefined && corr === d._joinCorr) || (corr === undefined && det.doc === d.id && d._joinCorr !== undefined && !("clientReqId" in det))) {
+        d._joinCorr = undefined;
+        this.emit("error", { doc: d.id, code: p.code, message: p.message });
+        // §9.4: a retryable refusal is retried after retryAfterMs (except too
+        // many documents, which needs a LEAVE first).
+        if (isRetryable(p) && !(p.code === "RESOURCE_EXHAUSTED" && /documents/.test(p.message || ""))) {
+          d._retryTimer = setTimeout(() => {
+            if (this._hello && this.docs.get(d.id) === d) this._join(d);
+          }, p.retryAfterMs || 100);
+        }
+        return;
+      }
+    }
+    this.emit("error", { code: p.code, message: p.message, details: p.details, retryAfterMs: p.retryAfterMs });
+  }
+
+  // _refused handles the refusal of a pending edit (§9.6 step 5): roll back,
+  // then re-issue it under a new id if retryable, else report it.
+  _refused(d, clientReqId, p) {
+    const edit = d._s.findPending(clientReqId);
+    if (!edit) return;
+    if (p.code === "ALREADY_EXISTS") {
+      // Decided earlier and its operation not seen: treat it as refused.
+      this._giveUp(d, edit, { code: p.code, message: p.message });
+      this.emit("change", { doc: d.id, value: d.value, source: "rollback" });
+      return;
+    }
+    if (isRetryable(p) && edit.attempts < this._retries) {
+      // Re-issue it under a new id, rebased on the current state (§9.6 step
+      // 5): it goes to the end of pending at once (so it stays in the view
+      // and the outbox) and is sent after retryAfterMs. _sendEdit gives it a
+      // fresher id then if later edits went out meanwhile.
+      const next = this._reissueEdit(d, edit, false);
+      this.emit("change", { doc: d.id, value: d.value, source: "rebase" });
+      const timer = setTimeout(() => {
+        this._editTimers.delete(timer);
+        if (this.docs.get(d.id) !== d || next.sent || !d._s.pending.includes(next)) return;
+        // ABORTED for an epoch mismatch: re-join first; the JOIN answer sends it.
+        if (p.code === "ABORTED" && edit.epoch !== undefined && edit.epoch !== d._s.epoch && d._joined) this._join(d);
+        else if (d._joined) this._sendEdit(d, next);
+      }, p.retryAfterMs || 50);
+      this._editTimers.add(timer);
+      return;
+    }
+    d._s.remove(clientReqId);
+    this._persist();
+    this.emit("change", { doc: d.id, value: d.value, source: "rollback" });
+    this.emit("reject", { doc: d.id, clientReqId, patch: edit.patch, code: p.code, message: p.message, retryable: !!p.retryable, details: p.details });
+  }
+}
+
+function utf8Length(s) {
+  if (typeof TextEncoder !== "undefined") return new TextEncoder().encode(s).length;
+  return unescape(encodeURIComponent(s)).length;
+}

@@ -1,0 +1,289 @@
+// Tests of SyncClient's wiring against a scripted fake WebSocket (no
+// server): credentials, close codes, HELLO, the ackedReqId rules on resume,
+// heartbeat, the outbox, and that the declarations cover every export.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as mod from "../syncd.js";
+import { memStorage, waitFor, sleep } from "../testlib/harness.js";
+
+const { SyncClient } = mod;
+const CID = "01JD3M5Q8R2T4V6X8Z0A2C4E6G";
+const EPOCH = "01JD3KZ9X4B7N2Q5T8W1Y3C6F0";
+
+// fakeNet: every socket the client opens, scripted by the test.
+function fakeNet() {
+  const sockets = [];
+  class FakeSocket {
+    constructor(url, protocols) {
+      this.url = new URL(url);
+      this.protocols = protocols;
+      this.readyState = 1; // open at once: the client only waits for HELLO
+      this.sent = [];
+      this.onopen = this.onmessage = this.onclose = this.onerror = null;
+      sockets.push(this);
+      setTimeout(() => {
+        if (this.onopen) this.onopen({});
+      }, 1);
+    }
+    send(s) {
+      this.sent.push(JSON.parse(s));
+    }
+    close(code) {
+      this.serverClose(code ?? 1005);
+    }
+    deliver(type, payload, meta = {}) {
+      this.onmessage({ data: JSON.stringify({ type, meta: { timestamp: Date.now(), ...meta }, payload }) });
+    }
+    hello(extra = {}) {
+      this.deliver("HELLO", { clientId: CID, protocol: "syncd/1", heartbeatMs: 15000, limits: { maxMessageBytes: 1 << 20 }, ...extra });
+    }
+    serverClose(code) {
+      if (this.readyState === 3) return;
+      this.readyState = 3;
+      if (this.onclose) this.onclose({ code, reason: "" });
+    }
+    of(type) {
+      return this.sent.filter((m) => m.type === type);
+    }
+  }
+  return { sockets, WebSocket: FakeSocket, last: () => sockets[sockets.length - 1] };
+}
+
+function newClient(net, opts = {}) {
+  return new SyncClient({ url: "ws://127.0.0.1:1/ws", WebSocket: net.WebSocket, sessionStorage: memStorage(), localStorage: memStorage(), backoff: { base: 5, cap: 20 }, ...opts });
+}
+
+test("credentials: access_token query, or bearer subprotocol with syncd; clientId after HELLO", async () => {
+  const n1 = fakeNet();
+  const c1 = newClient(n1, { token: "tok" });
+  await waitFor(() => n1.sockets.length === 1, 1000, "socket");
+  assert.equal(n1.last().url.searchParams.get("access_token"), "tok");
+  assert.equal(n1.last().url.searchParams.get("clientId"), null);
+  assert.equal(n1.last().protocols, undefined);
+  n1.last().hello();
+  assert.equal(c1.clientId, CID);
+  assert.equal(c1.status, "open");
+  n1.last().serverClose(1006);
+  await waitFor(() => n1.sockets.length === 2, 1000, "reconnect");
+  assert.equal(n1.last().url.searchParams.get("clientId"), CID);
+  c1.close();
+
+  const n2 = fakeNet();
+  const c2 = newClient(n2, { token: async () => "tok2", tokenIn: "subprotocol" });
+  await waitFor(() => n2.sockets.length === 1, 1000, "socket");
+  assert.deepEqual(n2.last().protocols, ["bearer.tok2", "syncd"]);
+  assert.equal(n2.last().url.searchParams.get("access_token"), null);
+  c2.close();
+});
+
+test("close codes: stop codes stop, others reconnect; an unknown protocol stops", async () => {
+  for (const code of [4401, 4403, 4409, 1008, 1002]) {
+    const n = fakeNet();
+    const c = newClient(n);
+    await waitFor(() => n.sockets.length === 1, 1000, "socket");
+    n.last().hello();
+    n.last().serverClose(code);
+    assert.equal(c.status, "stopped", String(code));
+    await sleep(60);
+    assert.equal(n.sockets.length, 1, `no reconnect after ${code}`);
+  }
+  for (const code of [1001, 1006, 1011, 1013, 4408, 4503]) {
+    const n = fakeNet();
+    const c = newClient(n, { random: () => 0 });
+    await waitFor(() => n.sockets.length === 1, 1000, "socket");
+    n.last().hello();
+    n.last().serverClose(code);
+    await waitFor(() => n.sockets.length === 2, 2000, `reconnect after ${code}`);
+    c.close();
+  }
+  const n = fakeNet();
+  const c = newClient(n);
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  n.last().hello({ protocol: "syncd/2" });
+  assert.equal(c.status, "stopped");
+  await sleep(60);
+  assert.equal(n.sockets.length, 1);
+});
+
+test("resume: JOIN with (epoch, rev); committed seen, lost re-issued, undecided resent as is (§6.8)", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const doc = c.open("d");
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  let s = n.last();
+  s.hello();
+  const join1 = s.of("JOIN")[0];
+  assert.deepEqual(join1.payload, { doc: "d" });
+  s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 4, state: { a: 0 } }, { correlationId: join1.meta.correlationId });
+  assert.equal(c.status, "open");
+  const ids = [doc.update({ a: 1 }), doc.update({ b: 1 }), doc.update({ c: 1 })];
+  const ups = s.of("UPDATE");
+  assert.deepEqual(ups.map((u) => u.payload.clientReqId), ids);
+  assert.deepEqual(ups.map((u) => [u.payload.baseRev, u.payload.epoch]), [[4, EPOCH], [4, EPOCH], [4, EPOCH]]);
+  assert.ok(ids[0] < ids[1] && ids[1] < ids[2]);
+
+  s.serverClose(1006); // the outcomes are lost with the connection
+  doc.update({ d: 1 }); // made offline
+  await waitFor(() => n.sockets.length === 2, 1000, "reconnect");
+  s = n.last();
+  s.hello();
+  const join2 = s.of("JOIN")[0];
+  assert.deepEqual(join2.payload, { doc: "d", rev: 4, epoch: EPOCH });
+  assert.deepEqual(s.of("UPDATE"), [], "no UPDATE before the JOIN answer");
+  // ids[0] committed as 5; ids[1] decided (refused, lost); ids[2] never decided.
+  s.deliver("SYNC.DELTAS", {
+    doc: "d", epoch: EPOCH, fromRev: 4, toRev: 5, ackedReqId: ids[1],
+    operations: [{ rev: 5, type: "merge", payload: { a: 1 }, clientId: CID, clientReqId: ids[0], ts: 1 }],
+  }, { correlationId: join2.meta.correlationId });
+  const sent = s.of("UPDATE").map((u) => u.payload);
+  assert.equal(sent.length, 3);
+  assert.deepEqual(sent[0], { doc: "d", patch: { c: 1 }, clientReqId: ids[2], baseRev: 4, epoch: EPOCH }); // resent as is
+  assert.deepEqual(sent[1].patch, { d: 1 }); // the offline edit, based on the new head
+  assert.equal(sent[1].baseRev, 5);
+  assert.deepEqual(sent[2].patch, { b: 1 }); // re-issued under a new id
+  assert.ok(sent[2].clientReqId > sent[1].clientReqId && sent[1].clientReqId > ids[2]);
+  assert.deepEqual(doc.value, { a: 1, c: 1, d: 1, b: 1 });
+
+  // A refusal of the resend rolls it back and reports it.
+  const rejects = [];
+  c.on("reject", (e) => rejects.push(e));
+  s.deliver("ERROR", { code: "FAILED_PRECONDITION", message: "no", details: { doc: "d", clientReqId: ids[2], serverRev: 5 }, retryable: false });
+  assert.equal(rejects.length, 1);
+  assert.equal(rejects[0].clientReqId, ids[2]);
+  assert.deepEqual(doc.value, { a: 1, d: 1, b: 1 });
+  c.close();
+});
+
+test("a snapshot answer: undecided edits resent, uncertain JSON Patches dropped with a reject, merge patches re-issued", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const doc = c.open("d");
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  let s = n.last();
+  s.hello();
+  s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 1, state: { list: [] } }, { correlationId: s.of("JOIN")[0].meta.correlationId });
+  const ids = [doc.update([{ op: "add", path: "/list/-", value: 1 }]), doc.update({ m: 1 }), doc.update({ z: 1 })];
+  s.serverClose(1006);
+  await waitFor(() => n.sockets.length === 2, 1000, "reconnect");
+  s = n.last();
+  s.hello();
+  const rejects = [];
+  c.on("reject", (e) => rejects.push(e));
+  s.deliver("REVISION_GAP", { doc: "d", expectedRev: 1, serverRev: 50, bufferFirstRev: 40, resumeFrom: 50, reason: "retention" });
+  s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 50, state: { list: [1], other: true }, ackedReqId: ids[1] }, { correlationId: s.of("JOIN")[0].meta.correlationId });
+  assert.deepEqual(rejects.map((r) => [r.clientReqId, r.code]), [[ids[0], "UNKNOWN_OUTCOME"]]);
+  const sent = s.of("UPDATE").map((u) => u.payload);
+  assert.deepEqual(sent.map((u) => u.patch), [{ z: 1 }, { m: 1 }]);
+  assert.equal(sent[0].clientReqId, ids[2]);
+  assert.notEqual(sent[1].clientReqId, ids[1]);
+  assert.deepEqual(doc.value, { list: [1], other: true, z: 1, m: 1 });
+  c.close();
+});
+
+test("presence: full room after a JOIN answer, then changes", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const doc = c.open("d", { presence: { name: "Ada" } });
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  const s = n.last();
+  s.hello();
+  const join = s.of("JOIN")[0];
+  assert.deepEqual(join.payload.presence, { name: "Ada" });
+  doc.room.set("STALE", 1);
+  s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 0, state: {} }, { correlationId: join.meta.correlationId });
+  s.deliver("PRESENCE", { doc: "d", clients: [{ clientId: "BOB", state: { name: "Bob" } }] });
+  assert.deepEqual([...doc.room.keys()], ["BOB"]);
+  s.deliver("PRESENCE", { doc: "d", clients: [{ clientId: CID, state: { name: "Ada" } }] });
+  s.deliver("PRESENCE", { doc: "d", clients: [], left: ["BOB"] });
+  assert.deepEqual([...doc.room.entries()], [[CID, { name: "Ada" }]]);
+  c.close();
+});
+
+test("heartbeat: __heartbeat when idle; a silent server is given up", async () => {
+  const n = fakeNet();
+  const c = newClient(n, { random: () => 0 });
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  n.last().hello({ heartbeatMs: 50, limits: { heartbeatTimeoutMs: 400 } });
+  await waitFor(() => n.sockets[0].of("__heartbeat").length >= 2, 2000, "heartbeats");
+  await waitFor(() => n.sockets.length === 2, 3000, "reconnect after silence");
+  c.close();
+});
+
+test("the outbox: pending edits in localStorage under the clientId, restored by a new client", async () => {
+  const n = fakeNet();
+  const session = memStorage(), local = memStorage();
+  const c = newClient(n, { sessionStorage: session, localStorage: local });
+  const doc = c.open("d");
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  n.last().hello();
+  n.last().deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 3, state: {} }, { correlationId: n.last().of("JOIN")[0].meta.correlationId });
+  const id = doc.update({ x: 1 });
+  const saved = JSON.parse(local.getItem("syncd.outbox." + CID));
+  assert.equal(saved.d.pending[0].clientReqId, id);
+  assert.equal(saved.d.rev, 3);
+  assert.equal(session.getItem("syncd.clientId"), CID);
+  assert.equal(session.getItem("syncd.lastReqId"), id);
+  c.close();
+  const c2 = newClient(fakeNet(), { sessionStorage: session, localStorage: local, autoConnect: false });
+  const d2 = c2.open("d");
+  assert.deepEqual(d2.pending.map((p) => p.clientReqId), [id]);
+  assert.deepEqual(d2.value, { x: 1 });
+  assert.ok(d2.update({ y: 1 }) > id);
+});
+
+test("a duplicated tab (same sessionStorage copy) takes a fresh clientId; a reloaded one keeps its own", async () => {
+  const session = memStorage();
+  session.setItem("syncd.clientId", CID);
+  const na = fakeNet();
+  const a = newClient(na, { sessionStorage: session, detectDuplicateTab: true, tabCheckMs: 100 });
+  await waitFor(() => na.sockets.length === 1, 2000, "A's socket");
+  assert.equal(na.last().url.searchParams.get("clientId"), CID); // nobody else has it
+  const copy = memStorage();
+  for (const [k, v] of session.map) copy.setItem(k, v);
+  const local = memStorage();
+  local.setItem("syncd.outbox." + CID, JSON.stringify({ d: { epoch: EPOCH, rev: 1, confirmed: {}, pending: [{ clientReqId: "01JD3NB8W5C2K7R4M9X1T6Q3F0", patch: { x: 1 }, sent: true, attempts: 0, baseRev: 1, epoch: EPOCH }] } }));
+  const nb = fakeNet();
+  const b = newClient(nb, { sessionStorage: copy, localStorage: local, detectDuplicateTab: true, tabCheckMs: 100 });
+  const db = b.open("d");
+  assert.equal(db.pending.length, 1); // restored before the check answered...
+  await waitFor(() => nb.sockets.length === 1, 2000, "B's socket");
+  assert.equal(nb.last().url.searchParams.get("clientId"), null); // ...but B is a duplicate
+  assert.equal(b.clientId, undefined);
+  assert.equal(db.pending.length, 0, "the other tab's outbox is not B's");
+  a.close();
+  b.close();
+  a._tabs.close();
+  b._tabs.close();
+});
+
+test("sending stays within the announced rates, in order (§6.11)", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const doc = c.open("d");
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  const s = n.last();
+  s.hello({ limits: { messagesPerSecond: 10, updatesPerSecond: 100 } });
+  s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 0, state: {} }, { correlationId: s.of("JOIN")[0].meta.correlationId });
+  const ids = [];
+  for (let k = 0; k < 12; k++) ids.push(doc.update({ k }));
+  // A burst of 8 (80% of 10/s, the JOIN took one), then about 8 a second.
+  assert.equal(s.of("UPDATE").length, 7);
+  await waitFor(() => s.of("UPDATE").length === 12, 3000, "the rest, paced");
+  assert.deepEqual(s.of("UPDATE").map((u) => u.payload.clientReqId), ids);
+  // The flood guard firing anyway pauses sending for retryAfterMs.
+  s.deliver("ERROR", { code: "RESOURCE_EXHAUSTED", message: "rate", details: { messagesPerSecond: 10, burst: 20 }, retryable: true, retryAfterMs: 300 });
+  const t0 = Date.now();
+  doc.update({ after: true });
+  assert.equal(s.of("UPDATE").length, 12);
+  await waitFor(() => s.of("UPDATE").length === 13, 3000, "sent after the pause");
+  assert.ok(Date.now() - t0 >= 250, `waited ${Date.now() - t0} ms`);
+  c.close();
+});
+
+test("syncd.d.ts declares every export of syncd.js", () => {
+  const dts = readFileSync(new URL("../syncd.d.ts", import.meta.url), "utf8");
+  for (const name of Object.keys(mod)) {
+    assert.match(dts, new RegExp(`export declare (const|function|class) ${name}\\b`), name);
+  }
+});

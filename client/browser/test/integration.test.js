@@ -1,0 +1,299 @@
+// Integration tests of the browser client against a real syncd, built from
+// this repository and started by the tests on a free loopback port.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { rmSync } from "node:fs";
+import { SyncClient, deepEqual } from "../syncd.js";
+import { buildSyncd, startSyncd, makeNet, memStorage, waitFor, sleep, api } from "../testlib/harness.js";
+
+let build;
+before(async () => {
+  build = await buildSyncd();
+});
+after(() => {
+  if (build) rmSync(build.dir, { recursive: true, force: true });
+});
+
+// cleanup collects what a test started, to close it whether it passes or not.
+function cleanup(t) {
+  const fns = [];
+  t.after(async () => {
+    for (const fn of fns.reverse()) await fn();
+  });
+  return (fn) => fns.push(fn);
+}
+
+async function server(t, add, flags = []) {
+  const srv = await startSyncd(build.bin, flags);
+  add(() => srv.stop());
+  return srv;
+}
+
+// client makes a client on its own test network, with fast backoff.
+function client(add, srv, { net = makeNet(), session = memStorage(), local = memStorage(), ...opts } = {}) {
+  const c = new SyncClient({ url: srv.url, WebSocket: net.WebSocket, sessionStorage: session, localStorage: local, backoff: { base: 20, cap: 200 }, ...opts });
+  c.net = net;
+  c.session = session;
+  c.local = local;
+  c.rejects = [];
+  c.on("reject", (e) => c.rejects.push(e));
+  c.statuses = [];
+  c.on("status", (e) => c.statuses.push(e.status));
+  add(() => c.close());
+  return c;
+}
+
+const settled = (...docs) => docs.every((d) => d.client.status === "open" && d.pending.length === 0);
+
+async function serverDoc(srv, id) {
+  return api(srv, "/v1/docs/" + encodeURIComponent(id));
+}
+
+test("three clients editing one document concurrently converge", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add);
+  const clients = [0, 1, 2].map(() => client(add, srv, { retries: 20 }));
+  const docs = clients.map((c) => c.open("conv"));
+  await waitFor(() => settled(...docs), 10000, "all joined");
+  docs[0].update({ items: [] });
+  await waitFor(() => docs.every((d) => Array.isArray(d.value.items)), 10000, "items created");
+
+  const adds = [0, 0, 0];
+  await Promise.all(docs.map(async (d, i) => {
+    for (let k = 0; k < 25; k++) {
+      if (k % 3 === 0) d.update({ ["own" + i]: { k } }); // disjoint paths
+      else if (k % 3 === 1) {
+        d.update([{ op: "add", path: "/items/-", value: `c${i}-${k}` }]); // all touch /items
+        adds[i]++;
+      } else d.update({ shared: `c${i}-${k}` }); // all touch /shared
+      await sleep(Math.floor(Math.random() * 8));
+    }
+  }));
+  await waitFor(() => settled(...docs), 20000, "all edits settled");
+  const head = await serverDoc(srv, "conv");
+  await waitFor(() => docs.every((d) => d.rev === head.rev), 10000, "all at the head");
+  for (const d of docs) assert.deepEqual(d.value, head.state);
+  for (const [i, c] of clients.entries()) {
+    // Every add is in the list exactly once, unless it was finally refused.
+    const refused = c.rejects.filter((e) => Array.isArray(e.patch)).length;
+    const mine = head.state.items.filter((v) => v.startsWith(`c${i}-`));
+    assert.equal(mine.length, adds[i] - refused, `client ${i}: ${mine.length} items, ${adds[i]} adds, ${refused} refused`);
+    assert.equal(new Set(mine).size, mine.length);
+    assert.deepEqual(head.state["own" + i], { k: 24 });
+  }
+});
+
+test("a refused edit (failing test) is rolled back, with a reject event", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add);
+  const a = client(add, srv);
+  const b = client(add, srv);
+  const da = a.open("rb");
+  const db = b.open("rb");
+  await waitFor(() => settled(da, db), 10000, "joined");
+  da.update({ n: 1 });
+  await waitFor(() => db.value.n === 1 && settled(da, db), 10000, "n=1 everywhere");
+
+  a.net.hold = true; // A does not hear of B's edit yet
+  db.update({ n: 5 });
+  await waitFor(() => settled(db), 10000, "B's edit committed");
+  const changes = [];
+  a.on("change", (e) => changes.push(e.source));
+  const id = da.update([{ op: "test", path: "/n", value: 1 }, { op: "replace", path: "/n", value: 2 }]);
+  assert.equal(da.value.n, 2); // optimistic
+  a.net.release();
+  await waitFor(() => a.rejects.length === 1, 10000, "the reject event");
+  const r = a.rejects[0];
+  assert.equal(r.clientReqId, id);
+  assert.equal(r.code, "FAILED_PRECONDITION");
+  assert.equal(r.doc, "rb");
+  assert.deepEqual(r.patch[1], { op: "replace", path: "/n", value: 2 });
+  assert.equal(da.value.n, 5);
+  assert.deepEqual(da.pending, []);
+  assert.ok(changes.includes("rollback"));
+  assert.deepEqual(da.value, (await serverDoc(srv, "rb")).state);
+});
+
+test("a long absence ends in a snapshot, and pending edits are kept", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add, ["-retention", "3", "-ring-size", "2", "-snapshot-interval", "2"]);
+  const a = client(add, srv);
+  const b = client(add, srv);
+  const da = a.open("absent");
+  const db = b.open("absent");
+  await waitFor(() => settled(da, db), 10000, "joined");
+  da.update({ list: [], before: true }); // gives A a watermark in the document
+  await waitFor(() => settled(da) && db.value.before === true, 10000, "A's first edit committed");
+
+  a.net.offline = true;
+  a.net.drop();
+  await waitFor(() => a.status === "offline", 10000, "A offline");
+  da.update({ offline: 1 });
+  da.update([{ op: "add", path: "/list/-", value: "from-A" }]);
+  assert.equal(da.pending.length, 2);
+  // One at a time: with a ring of 2, a baseRev further behind is refused.
+  for (let k = 0; k < 20; k++) {
+    db.update([{ op: "add", path: "/list/-", value: "b" + k }]);
+    await waitFor(() => settled(db), 10000, `B's edit ${k} committed`);
+  }
+  assert.notEqual(a.status, "open");
+
+  a.net.received.length = 0;
+  a.net.offline = false;
+  await waitFor(() => settled(da, db) && deepEqual(da.value, db.value), 10000, "A back and converged");
+  const gap = a.net.received.find((m) => m.type === "REVISION_GAP");
+  assert.ok(gap, "A got a REVISION_GAP");
+  assert.equal(gap.payload.reason, "retention");
+  assert.ok(a.net.received.some((m) => m.type === "SYNC.SNAPSHOT"));
+  const head = await serverDoc(srv, "absent");
+  assert.deepEqual(da.value, head.state);
+  assert.equal(head.state.offline, 1);
+  assert.equal(head.state.list.filter((v) => v === "from-A").length, 1);
+  assert.equal(head.state.list.length, 21, JSON.stringify([a.rejects, b.rejects]));
+  assert.deepEqual(a.rejects, []);
+});
+
+// dropTest edits a document with a large pad (so that catch-up is deltas, not
+// a "smaller" snapshot), kills the connection right after sending, and
+// checks in the server's log that every edit committed exactly once.
+test("resume after a dropped connection, without duplicates", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add);
+  const a = client(add, srv);
+  const b = client(add, srv);
+  const da = a.open("drop");
+  const db = b.open("drop");
+  await waitFor(() => settled(da, db), 10000, "joined");
+  da.update({ pad: "x".repeat(20000), items: [] });
+  await waitFor(() => settled(da) && Array.isArray(db.value.items), 10000, "pad committed");
+
+  let n = 0;
+  for (let round = 0; round < 4; round++) {
+    for (let k = 0; k < 8; k++) {
+      da.update([{ op: "add", path: "/items/-", value: "i" + n++ }]);
+      if (k === round * 2) await sleep(2); // let some reach the server, not all
+    }
+    db.update({ ["b" + round]: true }); // the other client moves on meanwhile
+    const before = a.statuses.length;
+    a.net.drop();
+    await waitFor(() => a.statuses.slice(before).includes("offline"), 10000, "A dropped");
+    await waitFor(() => settled(da, db), 10000, `round ${round} settled`);
+  }
+  const head = await serverDoc(srv, "drop");
+  await waitFor(() => da.rev === head.rev && db.rev === head.rev, 10000, "both at the head");
+  assert.deepEqual(da.value, head.state);
+  assert.deepEqual(db.value, head.state);
+  assert.deepEqual(head.state.items, Array.from({ length: n }, (_, i) => "i" + i));
+  const log = await api(srv, "/v1/docs/drop/ops?after=0");
+  const ids = log.operations.filter((o) => o.clientId === a.clientId).map((o) => o.clientReqId);
+  assert.equal(ids.length, n + 1);
+  assert.equal(new Set(ids).size, ids.length, "no request id committed twice");
+  assert.deepEqual(a.rejects, []);
+});
+
+test("pending edits survive a reload (outbox) and apply exactly once", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add);
+  const session = memStorage();
+  const local = memStorage();
+  const a1 = client(add, srv, { session, local });
+  const d1 = a1.open("reload");
+  await waitFor(() => settled(d1), 10000, "joined");
+  d1.update({ items: [] });
+  await waitFor(() => settled(d1), 10000, "first edit");
+  // Some edits reach the server, and the page goes away before any answer.
+  for (let k = 0; k < 5; k++) d1.update([{ op: "add", path: "/items/-", value: "sent" + k }]);
+  a1.net.hold = true;
+  await sleep(100);
+  a1.net.offline = true;
+  a1.net.drop();
+  await waitFor(() => a1.status === "offline", 10000, "dropped");
+  // And some are made offline, never sent.
+  for (let k = 0; k < 3; k++) d1.update([{ op: "add", path: "/items/-", value: "offline" + k }]);
+  assert.equal(d1.pending.length, 8);
+  a1.close(); // the page unloads
+
+  // The reload: same tab storage, a new client.
+  const a2 = client(add, srv, { session, local });
+  assert.equal(a2.clientId, a1.clientId);
+  const d2 = a2.open("reload");
+  assert.equal(d2.pending.length, 8);
+  assert.equal(d2.value.items.length, 8);
+  await waitFor(() => settled(d2), 10000, "settled after reload");
+  const want = [...Array.from({ length: 5 }, (_, k) => "sent" + k), ...Array.from({ length: 3 }, (_, k) => "offline" + k)];
+  const head = await serverDoc(srv, "reload");
+  assert.deepEqual(head.state.items, want);
+  assert.deepEqual(d2.value, head.state);
+  assert.equal(local.getItem("syncd.outbox." + a2.clientId), null, "outbox emptied");
+  const ids = (await api(srv, "/v1/docs/reload/ops?after=0")).operations.map((o) => o.clientReqId);
+  assert.equal(new Set(ids).size, ids.length);
+  assert.equal(ids.length, 9);
+});
+
+test("presence, room messages, topics, heartbeat and leave", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add);
+  const a = client(add, srv);
+  const b = client(add, srv);
+  const da = a.open("room", { presence: { name: "Ada" } });
+  await waitFor(() => settled(da), 10000, "A joined");
+  const db = b.open("room", { presence: { name: "Bob" } });
+  await waitFor(() => settled(db), 10000, "B joined");
+  await waitFor(() => da.room.size === 2 && db.room.size === 2, 10000, "both in both rooms");
+  assert.deepEqual(da.room.get(b.clientId), { name: "Bob" });
+  assert.deepEqual(db.room.get(a.clientId), { name: "Ada" });
+
+  await db.setPresence({ name: "Bob", typing: true });
+  await waitFor(() => da.room.get(b.clientId)?.typing === true, 10000, "B typing seen by A");
+
+  const got = [];
+  a.on("message", (m) => got.push(m));
+  await db.publish({ chat: "hi" });
+  await Promise.all([a.subscribe("lobby"), b.subscribe("lobby")]);
+  await b.publish("lobby", "chess?");
+  await waitFor(() => got.length === 2, 10000, "two messages");
+  assert.deepEqual(got.find((m) => m.doc === "room"), { doc: "room", topic: undefined, data: { chat: "hi" }, from: b.clientId });
+  assert.deepEqual(got.find((m) => m.topic === "lobby"), { doc: undefined, topic: "lobby", data: "chess?", from: b.clientId });
+
+  assert.deepEqual(await a.heartbeat(), {});
+  await db.leave();
+  await waitFor(() => !da.room.has(b.clientId), 10000, "B left A's room");
+  await a.unsubscribe("lobby");
+});
+
+test("a second connection with the same clientId replaces the first, which stops (4409)", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add);
+  const a = client(add, srv);
+  a.open("r");
+  await waitFor(() => a.status === "open", 10000, "A open");
+  const copy = memStorage();
+  copy.setItem("syncd.clientId", a.clientId); // a duplicated tab
+  const twin = client(add, srv, { session: copy });
+  await waitFor(() => twin.status === "connected" || twin.status === "open", 10000, "twin connected");
+  await waitFor(() => a.status === "stopped", 10000, "A stopped");
+  await sleep(300);
+  assert.equal(a.status, "stopped"); // it did not take the id back
+  assert.ok(twin.status === "open" || twin.status === "connected");
+});
+
+test("credentials: the access_token query and the bearer subprotocol reach the server", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add, ["-jwt-secret", "s3cret"]);
+  const token = hs256({ sub: "ada" }, "s3cret");
+  const q = client(add, srv, { token });
+  const s = client(add, srv, { token: () => Promise.resolve(token), tokenIn: "subprotocol" });
+  await waitFor(() => q.status === "open" && s.status === "open", 10000, "both connected");
+  const bad = client(add, srv, { token: "nope" });
+  const statuses = [];
+  bad.on("status", (e) => statuses.push(e));
+  await waitFor(() => statuses.some((e) => e.suspectCredentials), 15000, "credentials suspected");
+  assert.equal(bad.clientId, undefined);
+});
+
+import { createHmac } from "node:crypto";
+function hs256(claims, secret) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const data = b64({ alg: "HS256", typ: "JWT" }) + "." + b64(claims);
+  return data + "." + createHmac("sha256", secret).update(data).digest("base64url");
+}
