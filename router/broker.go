@@ -82,11 +82,15 @@ func (c *Conn) Subscribe(ctx context.Context, topic string) error {
 	if c.subsClosed {
 		return ErrClosed
 	}
-	if _, ok := c.topics[topic]; ok {
+	if c.hasTopicLocked(topic) {
 		return nil
 	}
 	if err := c.r.broker.Subscribe(ctx, topic, c); err != nil {
 		return err
+	}
+	if c.topic == "" {
+		c.topic = topic
+		return nil
 	}
 	if c.topics == nil {
 		c.topics = make(map[string]struct{})
@@ -95,14 +99,45 @@ func (c *Conn) Subscribe(ctx context.Context, topic string) error {
 	return nil
 }
 
+// hasTopicLocked reports whether the connection is subscribed to topic.
+// c.subMu must be held.
+func (c *Conn) hasTopicLocked(topic string) bool {
+	if c.topic == topic {
+		return true
+	}
+	_, ok := c.topics[topic]
+	return ok
+}
+
+// topicsLocked returns the connection's topics, unsorted. c.subMu must be
+// held.
+func (c *Conn) topicsLocked() []string {
+	n := len(c.topics)
+	if c.topic != "" {
+		n++
+	}
+	ts := make([]string, 0, n)
+	if c.topic != "" {
+		ts = append(ts, c.topic)
+	}
+	for t := range c.topics {
+		ts = append(ts, t)
+	}
+	return ts
+}
+
 // Unsubscribe ends the connection's subscription to topic, if any.
 func (c *Conn) Unsubscribe(ctx context.Context, topic string) error {
 	c.subMu.Lock()
 	defer c.subMu.Unlock()
-	if _, ok := c.topics[topic]; !ok {
+	if !c.hasTopicLocked(topic) {
 		return nil
 	}
-	delete(c.topics, topic)
+	if c.topic == topic {
+		c.topic = ""
+	} else {
+		delete(c.topics, topic)
+	}
 	return c.r.broker.Unsubscribe(ctx, topic, c)
 }
 
@@ -110,10 +145,7 @@ func (c *Conn) Unsubscribe(ctx context.Context, topic string) error {
 func (c *Conn) Topics() []string {
 	c.subMu.Lock()
 	defer c.subMu.Unlock()
-	ts := make([]string, 0, len(c.topics))
-	for t := range c.topics {
-		ts = append(ts, t)
-	}
+	ts := c.topicsLocked()
 	slices.Sort(ts)
 	return ts
 }
@@ -124,10 +156,10 @@ func (c *Conn) leaveAllTopics() {
 	c.subMu.Lock()
 	defer c.subMu.Unlock()
 	c.subsClosed = true
-	for t := range c.topics {
+	for _, t := range c.topicsLocked() {
 		// The connection is gone; a broker error cannot be acted on here,
 		// and a stale subscriber's Deliver fails harmlessly with ErrClosed.
 		c.r.broker.Unsubscribe(context.Background(), t, c)
 	}
-	c.topics = nil
+	c.topic, c.topics = "", nil
 }

@@ -64,7 +64,10 @@ type Conn struct {
 	ctx         context.Context
 	cancel      context.CancelFunc
 
-	subMu      sync.Mutex // serialises topic changes with the final cleanup
+	subMu sync.Mutex // serialises topic changes with the final cleanup
+	// The connection's topics: the common case, one, is kept in topic
+	// ("" for none); topics is made only for the others.
+	topic      string
 	topics     map[string]struct{}
 	subsClosed bool
 }

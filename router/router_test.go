@@ -2,8 +2,10 @@ package router_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -383,6 +385,63 @@ func TestTopics(t *testing.T) {
 	for broker.Subscribers("chat") != 1 {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d subscribers after close", broker.Subscribers("chat"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A connection on several topics: the first is kept apart from the others
+// (without a map), and every operation sees them all.
+func TestTopicsSeveral(t *testing.T) {
+	type topicsReply struct {
+		Topics []string `json:"topics"`
+	}
+	ts := newServer(t, router.Options{}, func(r *router.Router) {
+		router.Handle(r, protocol.TypeSubscribe, func(x *router.Ctx, p protocol.Subscribe) error {
+			return x.Conn().Subscribe(x.Context(), p.Topic)
+		})
+		router.Handle(r, protocol.TypeUnsubscribe, func(x *router.Ctx, p protocol.Unsubscribe) error {
+			return x.Conn().Unsubscribe(x.Context(), p.Topic)
+		})
+		router.Handle(r, "TOPICS", func(x *router.Ctx, _ struct{}) error {
+			return x.Reply("TOPICS.OK", topicsReply{Topics: x.Conn().Topics()})
+		})
+	})
+	a := ts.dial()
+	topics := func() []string {
+		a.send("TOPICS", "t", struct{}{})
+		m := a.expect("TOPICS.OK")
+		var r topicsReply
+		if err := json.Unmarshal(m.Payload, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r.Topics
+	}
+	for _, tp := range []string{"c", "a", "b", "a"} {
+		a.send(protocol.TypeSubscribe, "", map[string]any{"topic": tp})
+	}
+	if got := topics(); !slices.Equal(got, []string{"a", "b", "c"}) {
+		t.Fatalf("topics %v", got)
+	}
+	broker := ts.r.Broker().(*router.MemoryBroker)
+	for _, tp := range []string{"a", "b", "c"} {
+		if n := broker.Subscribers(tp); n != 1 {
+			t.Fatalf("%s: %d subscribers", tp, n)
+		}
+	}
+	a.send(protocol.TypeUnsubscribe, "", map[string]any{"topic": "c"}) // the first
+	a.send(protocol.TypeSubscribe, "", map[string]any{"topic": "d"})
+	if got := topics(); !slices.Equal(got, []string{"a", "b", "d"}) {
+		t.Fatalf("topics %v", got)
+	}
+	if n := broker.Subscribers("c"); n != 0 {
+		t.Fatalf("c: %d subscribers after unsubscribe", n)
+	}
+	a.ws.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for broker.Subscribers("a")+broker.Subscribers("b")+broker.Subscribers("d") != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("topics kept after close")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

@@ -7,8 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/revision"
@@ -16,9 +14,10 @@ import (
 )
 
 // The sync protocol's handlers, on the router. Every handler runs on the
-// connection's reader goroutine, one message at a time, in order; none
-// waits for an fsync (edits are decided in order and acknowledged later,
-// through the subscription). A message with meta.correlationId is an RPC:
+// connection's reader goroutine, one message at a time, in order (JOIN's
+// deep work runs on a goroutine of its own that the reader waits for: see
+// onFreshStack); none waits for an fsync (edits are decided in order and
+// acknowledged later, through the subscription). A message with meta.correlationId is an RPC:
 // JOIN's answer carries the correlationId back, UPDATE is answered
 // UPDATE.OK once durable, and LEAVE, PRESENCE.SET, PUBLISH, SUBSCRIBE,
 // UNSUBSCRIBE and HEARTBEAT are answered <TYPE>.OK with an empty payload.
@@ -72,7 +71,9 @@ var (
 // handleJoin joins a document; a refusal names the document in its
 // details, so a client that sent several JOINs knows which one failed.
 func (s *Server) handleJoin(x *router.Ctx, p protocol.Join) error {
-	if err := s.join(x, p); err != nil {
+	var err error
+	onFreshStack(func() { err = s.join(x, p) })
+	if err != nil {
 		return toWire(err).WithDetails(joinDetails{Doc: p.Doc})
 	}
 	return nil
@@ -89,8 +90,8 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 		return errForbidden
 	}
 	sess.mu.Lock()
-	old := sess.docs[p.Doc]
-	n := len(sess.docs)
+	old := sess.docLocked(p.Doc)
+	n := sess.countDocsLocked()
 	sess.mu.Unlock()
 	if old == nil && n >= s.opts.Limits.MaxDocsPerConn {
 		return protocol.Errorf(protocol.CodeResourceExhausted, "a connection may join at most %d documents", s.opts.Limits.MaxDocsPerConn)
@@ -102,12 +103,12 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 	if p.Rev != nil {
 		have = revision.Position{Epoch: p.Epoch, Rev: *p.Rev}
 	}
-	j := &joined{doc: p.Doc}
-	sub, err := s.engine.Subscribe(x.Context(), p.Doc, syncd.SubscribeRequest{ClientID: x.Conn().ClientID(), Have: have}, sess.sink(x, j))
+	j := sess.newJoined(x, p.Doc)
+	sub, err := s.engine.Subscribe(x.Context(), p.Doc, syncd.SubscribeRequest{ClientID: x.Conn().ClientID(), Have: have}, j.deliver)
 	if err != nil {
 		sess.mu.Lock()
-		if sess.docs[p.Doc] == old {
-			delete(sess.docs, p.Doc)
+		if sess.docLocked(p.Doc) == old {
+			sess.deleteDocLocked(p.Doc)
 		}
 		sess.mu.Unlock()
 		return err
@@ -119,10 +120,7 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 		sub.Close()
 		return nil
 	}
-	if sess.docs == nil {
-		sess.docs = make(map[string]*joined)
-	}
-	sess.docs[p.Doc] = j
+	sess.setDocLocked(j)
 	sess.mu.Unlock()
 	if err := x.Conn().Subscribe(x.Context(), docTopicPrefix+p.Doc); err != nil && !errors.Is(err, router.ErrClosed) {
 		return err
@@ -149,7 +147,7 @@ func (s *Server) handleUpdate(x *router.Ctx, p protocol.Update) error {
 	if !sess.user.CanWrite(p.Doc) {
 		return refuse(errForbidden)
 	}
-	if r := sess.updates.Reserve(); r.Delay() > 0 {
+	if r := sess.updateLimiter().Reserve(); r.Delay() > 0 {
 		// Over the UPDATE rate: refuse, and record the refusal in the
 		// client's watermark, so the id is never applied later.
 		delay := r.Delay()
@@ -236,8 +234,8 @@ func (s *Server) updateRefusalDetails(next router.HandlerFunc) router.HandlerFun
 func (s *Server) handleLeave(x *router.Ctx, p protocol.Leave) error {
 	sess := sessionOf(x)
 	sess.mu.Lock()
-	j := sess.docs[p.Doc]
-	delete(sess.docs, p.Doc)
+	j := sess.docLocked(p.Doc)
+	sess.deleteDocLocked(p.Doc)
 	sess.mu.Unlock()
 	if j == nil {
 		return errNotJoined
@@ -304,10 +302,7 @@ func (s *Server) handleUnsubscribe(x *router.Ctx, p protocol.Unsubscribe) error 
 
 // authenticate runs before every upgrade; its result is the session.
 func (s *Server) authenticate(req router.AuthRequest) (any, error) {
-	sess := &session{
-		srv:     s,
-		updates: rate.NewLimiter(rate.Limit(s.opts.Limits.UpdatesPerSecond), s.opts.Limits.UpdateBurst),
-	}
+	sess := &session{srv: s}
 	if len(s.opts.JWTSecret) == 0 {
 		return sess, nil
 	}
@@ -364,5 +359,27 @@ func (s *Server) onClose(c *router.Conn, code int, reason string) {
 	s.opts.Metrics.connections.Dec()
 	if sess, ok := c.Data().(*session); ok && sess.conn != nil {
 		sess.close()
+	}
+}
+
+// onFreshStack runs f on a goroutine of its own and waits for it. A JOIN
+// goes deep (the engine's subscribe path, the catch-up's encoding), and
+// Go keeps a goroutine's grown stack until a GC shrinks it: run on the
+// connection's reader, that depth would stay with every idle connection.
+// Run here, it is freed when f returns. The caller waits, so the handler
+// still runs in order with the connection's other messages, and the
+// goroutine never outlives it. A panic in f is raised again on the caller, where the router recovers
+// it as it would any handler's.
+func onFreshStack(f func()) {
+	done := make(chan struct{})
+	var panicked any
+	go func() {
+		defer close(done)
+		defer func() { panicked = recover() }()
+		f()
+	}()
+	<-done
+	if panicked != nil {
+		panic(panicked)
 	}
 }

@@ -22,12 +22,17 @@ const (
 // the authentication hook (as the connection's data) and finished by the
 // close hook.
 type session struct {
-	srv     *Server
-	user    *User // nil without authentication
-	conn    *router.Conn
+	srv  *Server
+	user *User // nil without authentication
+	conn *router.Conn
+	// updates is the UPDATE rate limit, made by the first UPDATE (most
+	// connections only read). Owned by the reader goroutine.
 	updates *rate.Limiter
 
-	mu     sync.Mutex // guards docs and closed
+	mu sync.Mutex // guards one, docs and closed
+	// The joined documents, by id. The common case, one document, is
+	// kept in one; docs is made only for the others.
+	one    *joined
 	docs   map[string]*joined
 	closed bool
 	// resyncs counts goroutines re-joining documents after EventResync;
@@ -35,14 +40,25 @@ type session struct {
 	resyncs sync.WaitGroup
 }
 
-// joined is one document a connection has joined.
+// joined is one document a connection has joined, and its subscription's
+// sink (deliver).
 type joined struct {
+	s   *session
 	doc string
 	sub *syncd.Subscription
-	// pos is the position of the last event delivered, written by the
-	// subscription's sink (the engine serialises those calls) and read
-	// by the resync that an EventResync starts, from the same sink.
+
+	// Owned by the sink (the engine serialises its calls).
+	//
+	// pos is the position of the last event delivered; the resync that
+	// an EventResync starts reads it, from the same sink.
 	pos revision.Position
+	// The catch-up: x is the JOIN being answered (nil for a resync,
+	// whose catch-up is sent as plain messages), dropped when the
+	// catch-up is done; ops and from gather a paged catch-up's deltas.
+	catchingUp bool
+	x          *router.Ctx
+	ops        []protocol.Operation
+	from       revision.Rev
 }
 
 func sessionOf(x *router.Ctx) *session { return x.Conn().Data().(*session) }
@@ -51,82 +67,144 @@ func sessionOf(x *router.Ctx) *session { return x.Conn().Data().(*session) }
 func (s *session) joinedDoc(doc string) *joined {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.docLocked(doc)
+}
+
+// docLocked returns the joined document, or nil. s.mu must be held.
+func (s *session) docLocked(doc string) *joined {
+	if s.one != nil && s.one.doc == doc {
+		return s.one
+	}
 	return s.docs[doc]
 }
 
-// sink returns the subscription sink of j. x is the JOIN being answered
-// (nil for a resync, whose catch-up is sent as plain messages): the
-// catch-up's last message is the JOIN's terminal reply, so an RPC JOIN gets
-// its correlationId back on it.
-func (s *session) sink(x *router.Ctx, j *joined) syncd.Sink {
-	var (
-		catchingUp = true
-		ops        []protocol.Operation
-		from       revision.Rev
-	)
-	reply := func(typ string, payload any) {
-		if x != nil {
-			x.Reply(typ, payload)
-		} else {
-			s.conn.Send(typ, payload)
-		}
-		s.srv.opts.Metrics.out(typ)
+// setDocLocked records j as its document's subscription. s.mu must be
+// held.
+func (s *session) setDocLocked(j *joined) {
+	if (s.one == nil && s.docs[j.doc] == nil) || (s.one != nil && s.one.doc == j.doc) {
+		s.one = j
+		return
 	}
-	return func(ev *syncd.Event) {
-		switch ev.Kind {
-		case syncd.EventDeltas:
-			j.pos = revision.Position{Epoch: ev.Epoch, Rev: ev.ToRev}
-			if catchingUp {
-				// The engine pages a long catch-up; the client gets one
-				// SYNC.DELTAS, so that the answer to JOIN is one message
-				// (its size is bounded: deltas larger than the document
-				// become a snapshot).
-				if ops == nil {
-					from = ev.FromRev
-					ops = make([]protocol.Operation, 0, len(ev.Ops))
-				}
-				for _, op := range ev.Ops {
-					ops = append(ops, wireOp(op))
-				}
-				if ev.CatchUpDone {
-					catchingUp = false
-					d := protocol.SyncDeltas{Doc: ev.Doc, Epoch: ev.Epoch, FromRev: from, ToRev: ev.ToRev, Operations: ops, AckedReqID: ev.AckedReqID}
-					ops = nil
-					if x == nil {
-						// A resync answers no JOIN: the client gets
-						// what it missed as live deltas, never empty
-						// and without the watermark.
-						if len(d.Operations) == 0 {
-							return
-						}
-						d.AckedReqID = ""
+	if s.docs == nil {
+		s.docs = make(map[string]*joined)
+	}
+	s.docs[j.doc] = j
+}
+
+// deleteDocLocked forgets doc. s.mu must be held.
+func (s *session) deleteDocLocked(doc string) {
+	if s.one != nil && s.one.doc == doc {
+		s.one = nil
+		return
+	}
+	delete(s.docs, doc)
+}
+
+// countDocsLocked returns how many documents are joined. s.mu must be
+// held.
+func (s *session) countDocsLocked() int {
+	n := len(s.docs)
+	if s.one != nil {
+		n++
+	}
+	return n
+}
+
+// updateLimiter returns the UPDATE rate limit, made on first use. Only
+// the reader goroutine calls it.
+func (s *session) updateLimiter() *rate.Limiter {
+	if s.updates == nil {
+		l := s.srv.opts.Limits
+		s.updates = rate.NewLimiter(rate.Limit(l.UpdatesPerSecond), l.UpdateBurst)
+	}
+	return s.updates
+}
+
+// newJoined returns the record of a subscription to doc. x is the JOIN
+// being answered (nil for a resync, whose catch-up is sent as plain
+// messages): the catch-up's last message is the JOIN's terminal reply, so
+// an RPC JOIN gets its correlationId back on it. Its deliver method is the
+// subscription's sink.
+func (s *session) newJoined(x *router.Ctx, doc string) *joined {
+	return &joined{s: s, doc: doc, x: x, catchingUp: true}
+}
+
+// reply sends a catch-up's terminal message: the JOIN's reply, or a plain
+// message for a resync.
+func (j *joined) reply(typ string, payload any) {
+	if j.x != nil {
+		j.x.Reply(typ, payload)
+	} else {
+		j.s.conn.Send(typ, payload)
+	}
+	j.s.srv.opts.Metrics.out(typ)
+}
+
+// endCatchUp marks the catch-up delivered and lets go of the JOIN, which
+// an idle connection would otherwise keep (with its message) for as long
+// as it stays joined.
+func (j *joined) endCatchUp() {
+	j.catchingUp = false
+	j.x = nil
+	j.ops = nil
+}
+
+// deliver is j's subscription sink.
+func (j *joined) deliver(ev *syncd.Event) {
+	s := j.s
+	switch ev.Kind {
+	case syncd.EventDeltas:
+		j.pos = revision.Position{Epoch: ev.Epoch, Rev: ev.ToRev}
+		if j.catchingUp {
+			// The engine pages a long catch-up; the client gets one
+			// SYNC.DELTAS, so that the answer to JOIN is one message
+			// (its size is bounded: deltas larger than the document
+			// become a snapshot).
+			if j.ops == nil {
+				j.from = ev.FromRev
+				j.ops = make([]protocol.Operation, 0, len(ev.Ops))
+			}
+			for _, op := range ev.Ops {
+				j.ops = append(j.ops, wireOp(op))
+			}
+			if ev.CatchUpDone {
+				d := protocol.SyncDeltas{Doc: ev.Doc, Epoch: ev.Epoch, FromRev: j.from, ToRev: ev.ToRev, Operations: j.ops, AckedReqID: ev.AckedReqID}
+				resync := j.x == nil
+				defer j.endCatchUp()
+				if resync {
+					// A resync answers no JOIN: the client gets
+					// what it missed as live deltas, never empty
+					// and without the watermark.
+					if len(d.Operations) == 0 {
+						return
 					}
-					reply(protocol.TypeSyncDeltas, d)
+					d.AckedReqID = ""
 				}
-				return
+				j.reply(protocol.TypeSyncDeltas, d)
 			}
-			s.sendShared(ev)
-		case syncd.EventSnapshot:
-			j.pos = revision.Position{Epoch: ev.Epoch, Rev: ev.Rev}
-			if catchingUp {
-				catchingUp = false
-				if ev.Gap != nil {
-					s.conn.Send(protocol.TypeRevisionGap, gapPayload(ev))
-					s.srv.opts.Metrics.out(protocol.TypeRevisionGap)
-				}
-				snap := snapshotPayload(ev)
-				if x == nil {
-					snap.AckedReqID = "" // a resync answers no JOIN
-				}
-				reply(protocol.TypeSyncSnapshot, snap)
-				return
-			}
-			s.sendShared(ev) // a reset: the document was deleted
-		case syncd.EventPresence:
-			s.sendShared(ev)
-		case syncd.EventResync:
-			s.resync(j, j.pos)
+			return
 		}
+		s.sendShared(ev)
+	case syncd.EventSnapshot:
+		j.pos = revision.Position{Epoch: ev.Epoch, Rev: ev.Rev}
+		if j.catchingUp {
+			defer j.endCatchUp()
+			if ev.Gap != nil {
+				s.conn.Send(protocol.TypeRevisionGap, gapPayload(ev))
+				s.srv.opts.Metrics.out(protocol.TypeRevisionGap)
+			}
+			snap := snapshotPayload(ev)
+			if j.x == nil {
+				snap.AckedReqID = "" // a resync answers no JOIN
+			}
+			j.reply(protocol.TypeSyncSnapshot, snap)
+			return
+		}
+		s.sendShared(ev) // a reset: the document was deleted
+	case syncd.EventPresence:
+		s.sendShared(ev)
+	case syncd.EventResync:
+		s.resync(j, j.pos)
 	}
 }
 
@@ -188,7 +266,7 @@ func snapshotPayload(ev *syncd.Event) protocol.SyncSnapshot {
 // goroutine of its own, because a sink must not call the engine.
 func (s *session) resync(j *joined, pos revision.Position) {
 	s.mu.Lock()
-	if s.closed || s.docs[j.doc] != j {
+	if s.closed || s.docLocked(j.doc) != j {
 		s.mu.Unlock()
 		return
 	}
@@ -196,8 +274,8 @@ func (s *session) resync(j *joined, pos revision.Position) {
 	s.mu.Unlock()
 	go func() {
 		defer s.resyncs.Done()
-		nj := &joined{doc: j.doc}
-		sub, err := s.srv.engine.Subscribe(s.conn.Context(), j.doc, syncd.SubscribeRequest{ClientID: s.conn.ClientID(), Have: pos}, s.sink(nil, nj))
+		nj := s.newJoined(nil, j.doc)
+		sub, err := s.srv.engine.Subscribe(s.conn.Context(), j.doc, syncd.SubscribeRequest{ClientID: s.conn.ClientID(), Have: pos}, nj.deliver)
 		if err != nil {
 			// The client reconnects and resumes on its own.
 			s.conn.Close(protocol.CloseTryAgainLater, "could not resync "+j.doc)
@@ -205,12 +283,12 @@ func (s *session) resync(j *joined, pos revision.Position) {
 		}
 		nj.sub = sub
 		s.mu.Lock()
-		if s.closed || s.docs[j.doc] != j {
+		if s.closed || s.docLocked(j.doc) != j {
 			s.mu.Unlock()
 			sub.Close()
 			return
 		}
-		s.docs[j.doc] = nj
+		s.setDocLocked(nj)
 		s.mu.Unlock()
 	}()
 }
@@ -219,14 +297,20 @@ func (s *session) resync(j *joined, pos revision.Position) {
 func (s *session) close() {
 	s.mu.Lock()
 	s.closed = true
-	docs := s.docs
-	s.docs = nil
+	docs := make([]*joined, 0, s.countDocsLocked())
+	if s.one != nil {
+		docs = append(docs, s.one)
+	}
+	for _, j := range s.docs {
+		docs = append(docs, j)
+	}
+	s.one, s.docs = nil, nil
 	s.mu.Unlock()
 	s.resyncs.Wait()
-	for doc, j := range docs {
+	for _, j := range docs {
 		if j.sub != nil {
 			j.sub.Close()
 		}
-		s.srv.engine.ClearPresence(doc, s.conn.ClientID())
+		s.srv.engine.ClearPresence(j.doc, s.conn.ClientID())
 	}
 }
