@@ -53,6 +53,13 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 node --version
 ./client/browser/test.sh
+# End-to-end in headless Chromium (Debian's; playwright-core drives it and
+# never downloads a browser of its own).
+if [ ! -x /usr/bin/chromium ]; then
+	echo "installing Chromium (Debian package)"
+	apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi
+./client/browser/e2e/run.sh
 
 phase fuzz
 count_files() { { find "$1" -type f 2>/dev/null || true; } | wc -l; }

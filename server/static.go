@@ -26,30 +26,40 @@ type staticFile struct {
 	etag        string
 }
 
-// staticFiles are the files served, by URL path.
-var staticFiles = mustStaticFiles(map[string]string{
-	"syncd.js":   "text/javascript; charset=utf-8",
-	"syncd.d.ts": "application/typescript; charset=utf-8",
+// staticFiles are the files served, by URL path: the client, and the demo
+// page (a shared todo list) at "/" with its script and style under /demo/.
+// The demo answers only "/" itself ("GET /{$}"), so an unknown path stays a
+// 404 rather than the demo page.
+var staticFiles = mustStaticFiles([]staticSpec{
+	{"/syncd.js", "syncd.js", "text/javascript; charset=utf-8"},
+	{"/syncd.d.ts", "syncd.d.ts", "application/typescript; charset=utf-8"},
+	{"/{$}", "demo/index.html", "text/html; charset=utf-8"},
+	{"/demo/demo.js", "demo/demo.js", "text/javascript; charset=utf-8"},
+	{"/demo/demo.css", "demo/demo.css", "text/css; charset=utf-8"},
 })
 
-func mustStaticFiles(types map[string]string) map[string]*staticFile {
-	out := make(map[string]*staticFile, len(types))
-	for name, ct := range types {
-		body, err := fs.ReadFile(browser.Files, name)
+// staticSpec names one served file: its URL pattern, its name in
+// browser.Files and its content type.
+type staticSpec struct{ pattern, name, contentType string }
+
+func mustStaticFiles(specs []staticSpec) map[string]*staticFile {
+	out := make(map[string]*staticFile, len(specs))
+	for _, sp := range specs {
+		body, err := fs.ReadFile(browser.Files, sp.name)
 		if err != nil {
 			panic("server: embedded browser client: " + err.Error()) // a build error, caught by the tests
 		}
 		sum := sha256.Sum256(body)
-		out["/"+name] = &staticFile{name: name, contentType: ct, body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+		out[sp.pattern] = &staticFile{name: sp.name, contentType: sp.contentType, body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
 	}
 	return out
 }
 
-// registerStatic serves the browser client on mux: GET (and HEAD) /syncd.js
-// and /syncd.d.ts.
+// registerStatic serves the browser client and the demo on mux: GET (and
+// HEAD) /syncd.js, /syncd.d.ts, / and /demo/demo.{js,css}.
 func registerStatic(mux *http.ServeMux) {
-	for path, f := range staticFiles {
-		mux.Handle("GET "+path, f)
+	for pattern, f := range staticFiles {
+		mux.Handle("GET "+pattern, f)
 	}
 }
 

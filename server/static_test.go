@@ -20,6 +20,9 @@ func TestStaticBrowserClient(t *testing.T) {
 	}{
 		{"/syncd.js", "../client/browser/syncd.js", "text/javascript; charset=utf-8", "export class SyncClient"},
 		{"/syncd.d.ts", "../client/browser/syncd.d.ts", "application/typescript; charset=utf-8", "export declare class SyncClient"},
+		{"/", "../client/browser/demo/index.html", "text/html; charset=utf-8", `src="/demo/demo.js"`},
+		{"/demo/demo.js", "../client/browser/demo/demo.js", "text/javascript; charset=utf-8", `from "/syncd.js"`},
+		{"/demo/demo.css", "../client/browser/demo/demo.css", "text/css; charset=utf-8", "#list"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			resp, err := http.Get(srv.URL + tc.path)
@@ -75,6 +78,18 @@ func TestStaticBrowserClient(t *testing.T) {
 				t.Errorf("HEAD: status %d, ETag %q", resp.StatusCode, resp.Header.Get("ETag"))
 			}
 		})
+	}
+
+	// The demo answers "/" only: other unknown paths stay 404.
+	for _, p := range []string{"/nope", "/demo/", "/demo/missing.js"} {
+		resp, err := http.Get(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s: status %d, want 404", p, resp.StatusCode)
+		}
 	}
 
 	// Writes are not served.
