@@ -33,12 +33,13 @@ type catchUp struct {
 // but a client older than the ring. d.mu must be held.
 func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error) {
 	cu := &catchUp{
-		epoch:  d.epoch,
-		have:   req.Have,
-		head:   d.head,
-		target: d.submitted,
-		end:    d.head,
-		client: req.ClientID,
+		epoch:    d.epoch,
+		have:     req.Have,
+		head:     d.head,
+		target:   d.submitted,
+		end:      d.head,
+		client:   req.ClientID,
+		snapSize: d.size,
 	}
 	if req.ClientID != "" {
 		cu.acked = d.wms[req.ClientID].ReqID
@@ -51,7 +52,7 @@ func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error)
 		return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapEpoch})
 	case uint64(have.Rev)+1 >= d.ring.First():
 		ops := ringOps(d, have.Rev)
-		if opsSize(ops) > d.size {
+		if size := opsSize(ops); size > d.size && !cu.mustSeeOwn(ops, size) {
 			return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapSmaller})
 		}
 		e.stats.catchUpDeltas.Add(1)
@@ -62,7 +63,6 @@ func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error)
 	cu.storeAfter = have.Rev
 	cu.storeTo = revision.Rev(d.ring.First() - 1)
 	cu.ringOps = ringOps(d, cu.storeTo)
-	cu.snapSize = d.size
 	return cu, nil
 }
 
@@ -129,6 +129,7 @@ func (e *Engine) completeCatchUp(ctx context.Context, d *document, cu *catchUp) 
 	}
 	var ops []*Op
 	size := opsSize(cu.ringOps)
+	own := cu.hasOwn(cu.ringOps)
 	after := cu.storeAfter
 	for after < cu.storeTo {
 		limit := e.opts.CatchUpPage
@@ -151,12 +152,18 @@ func (e *Engine) completeCatchUp(ctx context.Context, d *document, cu *catchUp) 
 				break
 			}
 			size += op.EncodedSize()
+			own = own || (cu.acked != "" && op.ClientID == cu.client)
 			ops = append(ops, op)
 			after = op.Rev
 		}
-		if size > cu.snapSize {
+		// Past the snapshot's size, deltas are kept only while they may
+		// hold the client's own operations (see mustSeeOwn).
+		if size > cu.snapSize && (cu.acked == "" || size > maxOwnDeltas(cu.snapSize)) {
 			return e.snapshotLater(d, cu, GapSmaller)
 		}
+	}
+	if size > cu.snapSize && !own {
+		return e.snapshotLater(d, cu, GapSmaller)
 	}
 	ops = append(ops, cu.ringOps...)
 	e.stats.catchUpStore.Add(1)
@@ -201,4 +208,36 @@ func (e *Engine) pages(doc string, cu *catchUp, ops []*Op) []*Event {
 	last.CatchUpDone = true
 	last.AckedReqID = cu.acked
 	return events
+}
+
+// A client that edited the document needs to see its own operations to
+// know which of its pending edits committed: a snapshot does not say, and
+// re-issuing an edit whose outcome is unknown could apply it twice. So
+// deltas are preferred to a smaller snapshot when they hold one of the
+// client's own operations — up to maxOwnDeltas, past which the snapshot is
+// sent anyway (the client then settles its pending edits as PROTOCOL.md
+// §6.8 says for a snapshot).
+
+// maxOwnDeltas bounds deltas sent in place of a smaller snapshot.
+func maxOwnDeltas(snapSize int) int { return max(4*snapSize, 1<<20) }
+
+// hasOwn reports whether ops include one of the client's own operations;
+// only clients that have decided edits in the document (a watermark) are
+// looked for.
+func (cu *catchUp) hasOwn(ops []*Op) bool {
+	if cu.acked == "" || cu.client == "" {
+		return false
+	}
+	for _, op := range ops {
+		if op.ClientID == cu.client {
+			return true
+		}
+	}
+	return false
+}
+
+// mustSeeOwn reports whether deltas of size bytes must be sent although a
+// snapshot is smaller.
+func (cu *catchUp) mustSeeOwn(ops []*Op, size int) bool {
+	return size <= maxOwnDeltas(cu.snapSize) && cu.hasOwn(ops)
 }

@@ -354,3 +354,36 @@ func TestReadOps(t *testing.T) {
 		t.Fatalf("list %+v %v", metas, err)
 	}
 }
+
+// TestCatchUpShowsTheClientItsOwnOperations: deltas larger than the
+// document are still sent, in place of a smaller snapshot, when they hold
+// operations of the joining client — the only way it can tell which of its
+// pending edits committed.
+func TestCatchUpShowsTheClientItsOwnOperations(t *testing.T) {
+	for _, ring := range []int{64, 4} { // deltas from the ring, then from the store
+		e, _ := open(t, syncd.Options{RingSize: ring})
+		mustCommit(t, e, "d", merge(`{"small":1}`))
+		snap, _ := e.Snapshot(ctxT(t), "d")
+		have := revision.Position{Epoch: snap.Epoch, Rev: 1}
+		for i := 0; i < 20; i++ { // 20 operations: far larger than the document
+			mustCommit(t, e, "d", merge(fmt.Sprintf(`{"small":%d}`, i)))
+		}
+		// bob has no operation among the missed ones: a snapshot.
+		rec, _ := subscribe(t, e, "d", syncd.SubscribeRequest{ClientID: "bob", Have: have})
+		if ev := catchUp(t, rec)[0]; ev.Kind != syncd.EventSnapshot || ev.Gap == nil || ev.Gap.Reason != syncd.GapSmaller {
+			t.Fatalf("ring %d: a client without its own operations got %+v, want a smaller snapshot", ring, ev)
+		}
+		// bob's own edit is among the missed ones: deltas.
+		mustCommit(t, e, "d", syncd.Edit{ClientID: "bob", ReqID: "7", Patch: json.RawMessage(`{"small":"bob"}`)})
+		for i := 0; i < 3; i++ {
+			mustCommit(t, e, "d", merge(fmt.Sprintf(`{"small":%d}`, i)))
+		}
+		rec, _ = subscribe(t, e, "d", syncd.SubscribeRequest{ClientID: "bob", Have: have})
+		evs := catchUp(t, rec)
+		rp := &replica{t: t, epoch: snap.Epoch, rev: 1, state: map[string]any{}}
+		rp.apply(evs)
+		if evs[0].Kind != syncd.EventDeltas || len(rp.ops) != 24 || evs[len(evs)-1].AckedReqID != "7" {
+			t.Fatalf("ring %d: bob got %d events, %d ops (first %v), want deltas with his own op", ring, len(evs), len(rp.ops), evs[0].Kind)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -8,7 +9,9 @@ import (
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/client"
 	"github.com/deltasync/syncd/protocol"
+	"github.com/deltasync/syncd/revision"
 	"github.com/deltasync/syncd/server"
+	"github.com/deltasync/syncd/store/memstore"
 )
 
 // TestResumeSettlesLostOutcomes loses the server's answers to two edits:
@@ -73,13 +76,46 @@ func TestResumeSettlesLostOutcomes(t *testing.T) {
 	}
 }
 
-// TestResumeAfterSnapshot loses the echo of two committed edits and makes
-// the resume answer a snapshot (the document is small, so the snapshot is
-// the smaller answer): which edits committed cannot be told (PROTOCOL.md
-// §6.8 step 4). By default the merge patch is re-issued (setting the same
-// value twice is harmless) and the JSON Patch is dropped and reported.
-func TestResumeAfterSnapshot(t *testing.T) {
+// TestResumeSeesOwnOperations: edits whose echoes were lost are settled by
+// the JOIN answer after the reconnect. The server sends the missed
+// operations as deltas, although a snapshot of this small document is
+// smaller, because they include the client's own: the client sees that
+// both edits committed, and nothing is re-issued.
+func TestResumeSeesOwnOperations(t *testing.T) {
 	ev := newEnv(t, syncd.Options{}, server.Options{})
+	p := newProxy(t, ev.addr)
+	rejected := make(chan client.Rejection, 10)
+	c := dial(t, p.url, func(o *client.Options) { o.OnReject = func(r client.Rejection) { rejected <- r } })
+	d := join(t, c, "small")
+	p.muted.Store(true)
+	d.Merge(`{"m":1}`)
+	if _, err := d.Patch(`[{"op":"add","path":"/p","value":1}]`); err != nil {
+		t.Fatal(err)
+	}
+	waitCommitted(t, ev, "small", 2)
+	p.muted.Store(false)
+	p.dropAll()
+	converged(t, ev, "small", d)
+	select {
+	case r := <-rejected:
+		t.Fatalf("unexpected rejection %+v", r)
+	default:
+	}
+	if n := countPayload(ev, "small", `{"m":1}`); n != 1 {
+		t.Fatalf("merge patch in the log %d times, want once", n)
+	}
+	var v struct{ M, P int }
+	if err := d.Get(&v); err != nil || v.M != 1 || v.P != 1 {
+		t.Fatalf("view %+v, %v", v, err)
+	}
+}
+
+// TestResumeAfterSnapshot: when the missed operations are gone (retention),
+// the JOIN answer is a snapshot, which cannot say whether the edits whose
+// echoes were lost committed. The client re-issues the merge patch (applying
+// it again is harmless) and reports the JSON Patch as of unknown outcome.
+func TestResumeAfterSnapshot(t *testing.T) {
+	ev := newEnvStore(t, memstore.New(memstore.Options{Retention: 2}), syncd.Options{RingSize: 2, SnapshotInterval: 2}, server.Options{})
 	p := newProxy(t, ev.addr)
 	rejected := make(chan client.Rejection, 10)
 	c := dial(t, p.url, func(o *client.Options) { o.OnReject = func(r client.Rejection) { rejected <- r } })
@@ -90,33 +126,58 @@ func TestResumeAfterSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitCommitted(t, ev, "small", 2)
+	// Others push the client's operations out of the ring and the log.
+	for i := 0; i < 8; i++ {
+		if _, err := ev.engine.Commit(ctxT(t), "small", syncd.Edit{Patch: []byte(fmt.Sprintf(`{"o":%d}`, i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.muted.Store(false)
+	p.dropAll()
+	select {
+	case r := <-rejected:
+		if r.Code != client.CodeOutcomeUnknown || r.ReqID != idPatch {
+			t.Fatalf("rejection %+v, want %s for %s", r, client.CodeOutcomeUnknown, idPatch)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("the JSON Patch of unknown outcome was not reported")
+	}
+	converged(t, ev, "small", d)
+	// The first commit of the merge patch (revision 1) is trimmed from the
+	// log; its re-issue comes after the others' eight operations.
+	reissued := false
+	for _, op := range ev.ops("small") {
+		if string(op.Payload) == `{"m":1}` && op.Rev > 10 {
+			reissued = true
+		}
+	}
+	if !reissued {
+		t.Fatalf("merge patch %s was not re-issued after the snapshot", idMerge)
+	}
+}
+
+func waitCommitted(t *testing.T, ev *env, doc string, rev revision.Rev) {
+	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
-	for ev.snapshot("small").Rev < 2 {
+	for ev.snapshot(doc).Rev < rev {
 		if time.Now().After(deadline) {
 			t.Fatal("the edits never committed")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	p.muted.Store(false)
-	p.dropAll()
-	r := <-rejected
-	if r.Code != client.CodeOutcomeUnknown || r.ReqID != idPatch {
-		t.Fatalf("rejection %+v, want %s for %s", r, client.CodeOutcomeUnknown, idPatch)
-	}
-	converged(t, ev, "small", d)
-	var merges int
-	for _, op := range ev.ops("small") {
-		if string(op.Payload) == `{"m":1}` {
-			merges++
+}
+
+// countPayload counts the operations of doc, from the start of its
+// retained log, whose payload is payload.
+func countPayload(ev *env, doc, payload string) int {
+	n := 0
+	for _, op := range ev.ops(doc) {
+		if string(op.Payload) == payload {
+			n++
 		}
 	}
-	if merges != 2 {
-		t.Fatalf("merge patch %s in the log %d times, want 2 (re-issued after the snapshot)", idMerge, merges)
-	}
-	var v struct{ M, P int }
-	if err := d.Get(&v); err != nil || v.M != 1 || v.P != 1 {
-		t.Fatalf("view %+v, %v", v, err)
-	}
+	return n
 }
 
 // TestNewEpoch: a joined document deleted on the server starts a new

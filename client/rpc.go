@@ -19,6 +19,9 @@ type rpcResult struct {
 // ended first, and the server may or may not have acted. Calls are not
 // queued while disconnected: ErrNotConnected.
 func (c *Client) Call(ctx context.Context, typ string, payload any, reply any) error {
+	if err := ctx.Err(); err != nil {
+		return err // never send a request whose caller has already given up
+	}
 	ch := make(chan rpcResult, 1)
 	c.mu.Lock()
 	if c.closed || c.err != nil {
