@@ -16,8 +16,9 @@ import (
 
 // Defaults of [Options].
 const (
-	DefaultRetention = 100_000
-	DefaultTimeout   = time.Second
+	DefaultRetention      = 100_000
+	DefaultTimeout        = time.Second
+	DefaultJournalEntries = 4096
 )
 
 // Options configure [Open]. The zero value means the defaults.
@@ -29,6 +30,15 @@ type Options struct {
 	// the document's newest snapshot, so it may hold more than Retention
 	// operations, never fewer while it has them.
 	Retention int
+
+	// JournalEntries is how many operations the journal holds before a
+	// commit moves them into their documents' logs (a checkpoint; see
+	// journal.go). Default [DefaultJournalEntries]. A larger journal makes
+	// checkpoints rarer, which helps commits that span many documents, but
+	// lengthens the journal scan of every store read of a document with
+	// entries in it (ReadOps, Load, Watermark) and the commit that
+	// checkpoints. 1 moves every commit's operations at once.
+	JournalEntries int
 
 	// NoSync skips the fsync at the end of each commit. It is UNSAFE: a
 	// crash of the machine (not only of the process) can lose acknowledged
@@ -57,9 +67,10 @@ type Options struct {
 // methods are safe for concurrent use, though the engine never issues two
 // Commits at once (bbolt would serialise them anyway).
 type Store struct {
-	db        *bbolt.DB
-	path      string
-	retention int
+	db             *bbolt.DB
+	path           string
+	retention      int
+	journalEntries int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -69,19 +80,25 @@ var _ syncd.Store = (*Store)(nil)
 
 // Bucket names; see doc.go for what each holds.
 var (
-	bucketInfo  = []byte("info")
-	bucketMeta  = []byte("meta")
-	bucketSnap  = []byte("snap")
-	bucketOps   = []byte("ops")
-	bucketMarks = []byte("marks")
+	bucketInfo    = []byte("info")
+	bucketMeta    = []byte("meta")
+	bucketSnap    = []byte("snap")
+	bucketOps     = []byte("ops")
+	bucketMarks   = []byte("marks")
+	bucketJournal = []byte("journal")
 
 	// keyLayout in bucketInfo holds the layout version, so that a future
 	// layout can recognise (and migrate) a file written by this one.
 	keyLayout = []byte("layout")
 )
 
-// layoutV1 is the layout described in doc.go.
-const layoutV1 = 1
+// Layout versions. Layout 2 (doc.go) adds the journal to layout 1, whose
+// files it opens and upgrades in place: a layout-1 file is a layout-2 file
+// with an empty journal.
+const (
+	layoutV1 = 1
+	layoutV2 = 2
+)
 
 // Open opens the store in the bbolt file at path, creating the file and its
 // buckets if needed. It fails if the file holds another layout, or if the
@@ -90,6 +107,13 @@ func Open(path string, opts Options) (*Store, error) {
 	retention := opts.Retention
 	if retention == 0 {
 		retention = DefaultRetention
+	}
+	journalEntries := opts.JournalEntries
+	switch {
+	case journalEntries == 0:
+		journalEntries = DefaultJournalEntries
+	case journalEntries < 0:
+		return nil, fmt.Errorf("boltstore: open %s: JournalEntries %d, want > 0", path, journalEntries)
 	}
 	timeout := opts.Timeout
 	switch {
@@ -119,7 +143,7 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	return &Store{db: db, path: path, retention: retention}, nil
+	return &Store{db: db, path: path, retention: retention, journalEntries: journalEntries}, nil
 }
 
 // initLayout creates the buckets of a new file and checks the layout of an
@@ -130,14 +154,14 @@ func initLayout(tx *bbolt.Tx) error {
 		return err
 	}
 	switch v := info.Get(keyLayout); {
-	case v == nil:
-		if err := info.Put(keyLayout, []byte{layoutV1}); err != nil {
+	case v == nil, bytes.Equal(v, []byte{layoutV1}):
+		if err := info.Put(keyLayout, []byte{layoutV2}); err != nil {
 			return err
 		}
-	case !bytes.Equal(v, []byte{layoutV1}):
-		return fmt.Errorf("unknown layout version %v (this build reads %d)", v, layoutV1)
+	case !bytes.Equal(v, []byte{layoutV2}):
+		return fmt.Errorf("unknown layout version %v (this build reads %d and %d)", v, layoutV1, layoutV2)
 	}
-	for _, name := range [][]byte{bucketMeta, bucketSnap, bucketOps, bucketMarks} {
+	for _, name := range [][]byte{bucketMeta, bucketSnap, bucketOps, bucketMarks, bucketJournal} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}

@@ -24,9 +24,13 @@ import (
 // keeps the suite fast; durability is bbolt's fsync, which
 // TestDefaultSyncPersists and the benchmarks exercise.
 func openTemp(t *testing.T, o storetest.Options) syncd.Store {
+	return openTempJournal(t, o, 0)
+}
+
+func openTempJournal(t *testing.T, o storetest.Options, journalEntries int) syncd.Store {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "syncd.db")
-	s, err := boltstore.Open(path, boltstore.Options{Retention: o.Retention, NoSync: true})
+	s, err := boltstore.Open(path, boltstore.Options{Retention: o.Retention, NoSync: true, JournalEntries: journalEntries})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,20 +45,36 @@ func openTemp(t *testing.T, o storetest.Options) syncd.Store {
 }
 
 func reopen(t *testing.T, old syncd.Store, o storetest.Options) syncd.Store {
+	return reopenJournal(t, old, o, 0)
+}
+
+func reopenJournal(t *testing.T, old syncd.Store, o storetest.Options, journalEntries int) syncd.Store {
 	t.Helper()
 	path := old.(*boltstore.Store).Path()
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := boltstore.Open(path, boltstore.Options{Retention: o.Retention, NoSync: true})
+	s, err := boltstore.Open(path, boltstore.Options{Retention: o.Retention, NoSync: true, JournalEntries: journalEntries})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s
 }
 
+// TestConformance runs the suite with operations kept in the journal (the
+// default: the suite's documents never fill it), moved out at every commit
+// (1), and moved every few commits, so that reads and trimming meet logs
+// split between a document's bucket and the journal (3).
 func TestConformance(t *testing.T) {
-	storetest.RunPersistent(t, openTemp, reopen)
+	for _, n := range []int{0, 1, 3} {
+		t.Run(fmt.Sprintf("JournalEntries=%d", n), func(t *testing.T) {
+			storetest.RunPersistent(t,
+				func(t *testing.T, o storetest.Options) syncd.Store { return openTempJournal(t, o, n) },
+				func(t *testing.T, old syncd.Store, o storetest.Options) syncd.Store {
+					return reopenJournal(t, old, o, n)
+				})
+		})
+	}
 }
 
 const epoch = revision.Epoch("01J00000000000000000000001")

@@ -1,6 +1,7 @@
 package boltstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,8 @@ func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
 			marks:     tx.Bucket(bucketMarks),
 			retention: s.retention,
 			docs:      make(map[string]*docState),
+
+			journalEntries: s.journalEntries,
 		}
 		for i, rec := range batch {
 			if err := w.apply(rec); err != nil {
@@ -44,13 +47,21 @@ func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
 // writer applies the records of one batch inside its transaction. It keeps
 // each document's meta decoded in docs and writes it once, in finish, so a
 // batch of many appends to one document costs one meta write, not one per
-// append.
+// append. Appends go to the journal (journal.go).
 type writer struct {
 	tx                     *bbolt.Tx
 	meta, snap, ops, marks *bbolt.Bucket
 	retention              int
 	docs                   map[string]*docState
 	order                  []*docState // docs in first-touch order
+
+	// The journal, once this batch has used it: its bucket, the sequence
+	// number of its first entry and of the next one.
+	journal        *bbolt.Bucket
+	jfirst, jnext  uint64
+	journalEntries int // checkpoint when the journal holds this many
+
+	scratch []byte // an op being encoded
 }
 
 // docState is one document as the batch sees it.
@@ -60,8 +71,15 @@ type docState struct {
 	m     *meta // nil: the document does not exist (now)
 	dirty bool  // m differs from the stored meta
 	trim  bool  // an Append or Snapshot may call for trimming
-	// ops caches the document's op bucket once opened.
+	// ops caches the document's log bucket once opened.
 	ops *bbolt.Bucket
+	// pending holds the ops this batch appends, written to the journal as
+	// one entry in finish.
+	pending runBuilder
+	// moving holds ops on their way from the journal to the log, and
+	// check their contiguity (checkpoint, flushDoc).
+	moving runBuilder
+	check  checkRun
 	// marks holds the watermarks the batch has read or changed, by client.
 	marks map[string]*pendingMark
 }
@@ -156,26 +174,17 @@ func (w *writer) append(a *syncd.Append) error {
 	case a.Op.Rev != st.m.Head+1:
 		return fmt.Errorf("append to %q: rev %d, head is %d: %w", a.Doc, a.Op.Rev, st.m.Head, syncd.ErrConflict)
 	}
-	if st.ops == nil {
-		if st.ops, err = w.ops.CreateBucketIfNotExists(st.key); err != nil {
-			return err
-		}
-		// A log only grows at its end: fill its pages completely instead
-		// of bbolt's default half, so appends split fewer pages and a
-		// commit writes fewer of them.
-		st.ops.FillPercent = 1.0
+	if len(a.Op.ClientID) > bbolt.MaxKeySize {
+		return fmt.Errorf("%w: client id of %d bytes", errMalformed, len(a.Op.ClientID))
 	}
-	// bbolt keeps the value slice until the transaction commits; both
-	// slices here are freshly allocated and never reused.
-	if err := st.ops.Put(revKey(a.Op.Rev), encodeOp(a.Op)); err != nil {
-		return err
-	}
+	// The journal entry carries the op's client and request id: the
+	// watermark it raises is read from the journal until a checkpoint
+	// stores it.
+	w.scratch = appendOp(w.scratch[:0], a.Op)
+	st.pending.add(a.Op.Rev, w.scratch)
 	st.m.Head = a.Op.Rev
 	st.m.Updated = a.Op.Time
 	st.dirty, st.trim = true, true
-	if a.Op.ClientID != "" && a.Op.ClientReqID != "" {
-		return w.advance(st, a.Op.ClientID, a.Op.ClientReqID)
-	}
 	return nil
 }
 
@@ -294,13 +303,23 @@ func (w *writer) dropData(st *docState) error {
 			return err
 		}
 	}
-	st.ops, st.marks = nil, nil // pending watermarks die with the data
+	// Pending watermarks and appends die with the data.
+	st.ops, st.marks = nil, nil
+	st.pending.reset()
 	return nil
 }
 
-// finish trims the logs that grew and writes the metas and watermarks that
-// changed.
+// finish checkpoints a full journal, trims the logs that grew and writes
+// the metas and watermarks that changed.
 func (w *writer) finish() error {
+	if err := w.writeEntries(); err != nil {
+		return err
+	}
+	if w.journalFull() {
+		if err := w.checkpoint(); err != nil {
+			return err
+		}
+	}
 	for _, st := range w.order {
 		if st.m == nil {
 			continue
@@ -322,20 +341,56 @@ func (w *writer) finish() error {
 	return nil
 }
 
-// trimLog applies retention to st's log (see trimStart). The revisions to
-// drop are known, so it deletes them by key rather than with a cursor.
+// trimLog applies retention to st's log (see trimStart): it deletes the
+// runs that end before the new first revision and rewrites the one that
+// straddles it, keeping its tail.
 func (w *writer) trimLog(st *docState) error {
 	start, ok := trimStart(st.m.First, st.m.Head, st.m.SnapRev, w.retention)
 	if !ok {
 		return nil
+	}
+	// Trimming is rare (once per retention/16 appends): move the journal's
+	// entries of st into its log first, so that its log is all there is.
+	if err := w.flushDoc(st); err != nil {
+		return err
 	}
 	if st.ops == nil {
 		if st.ops = w.ops.Bucket(st.key); st.ops == nil {
 			return fmt.Errorf("%w: ops of %q are missing", errCorrupt, st.id)
 		}
 	}
-	for r := st.m.First; r < start; r++ {
-		if err := st.ops.Delete(revKey(r)); err != nil {
+	var drop [][]byte
+	var tail runBuilder
+	c := st.ops.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		first, err := keyRev(k)
+		if err != nil {
+			return err
+		}
+		if first >= start {
+			break
+		}
+		drop = append(drop, bytes.Clone(k))
+		err = eachLogOp(v, func(rev revision.Rev, enc []byte) (bool, error) {
+			if rev >= start {
+				tail.add(rev, enc) // copies enc
+			}
+			return true, nil
+		})
+		if err != nil {
+			return fmt.Errorf("log of %q at %d: %w", st.id, first, err)
+		}
+		if tail.count > 0 {
+			break
+		}
+	}
+	for _, k := range drop {
+		if err := st.ops.Delete(k); err != nil {
+			return err
+		}
+	}
+	if tail.count > 0 {
+		if err := st.ops.Put(revKey(tail.first), tail.encode()); err != nil {
 			return err
 		}
 	}

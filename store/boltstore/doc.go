@@ -13,33 +13,55 @@
 // of its own. Load, ReadOps, Watermark and List are each one read
 // transaction.
 //
-// # Layout
+// # Layout (version 2)
 //
 // Top-level buckets, one per purpose, so that each read touches only the
 // kind of data it needs:
 //
-//	info    "layout" → 0x01                  layout version of the file
-//	meta    doc → meta                       one row per live document
-//	snap    doc → snapshot                   the newest snapshot only
-//	ops     doc → bucket { rev → op }        the log; rev is 8 bytes big-endian
-//	marks   doc → bucket { clientID → mark } request-id watermarks
+//	info     "layout" → 0x02, "journalNext" → seq   layout version; see journal.go
+//	meta     doc → meta                             one row per live document
+//	snap     doc → snapshot                         the newest snapshot only
+//	journal  seq → doc + run                        the newest operations of all documents
+//	ops      doc → bucket { rev → run }             each document's log
+//	marks    doc → bucket { clientID → mark }       request-id watermarks
+//
+// A run (run.go) is consecutive operations of one document in one value,
+// keyed in a log by the revision of its first operation; seq and rev keys
+// are 8 bytes big-endian, so byte order is numeric order.
+//
+// Commit appends each document's new operations to the journal, one entry
+// per document and commit, and rewrites the metas it changed; that is all a
+// commit of many documents writes, a few pages at the journal's end and the
+// meta pages. Every [Options.JournalEntries] entries a checkpoint moves the
+// journal into the logs, one run per document, and empties it (journal.go
+// has the whole story). A document's meta says where its operations are:
+// First … JRev-1 in its log, JRev … Head in journal entries from JSeq on.
 //
 // Costs that follow from it:
 //
-//   - ReadOps: a meta lookup, then a cursor Seek to after+1 in the
-//     document's op bucket and Next until the limit; big-endian keys make
-//     byte order revision order.
-//   - Load: a meta lookup, a snapshot lookup, and the same scan from the
+//   - ReadOps: a meta lookup, a cursor Seek in the document's log to the
+//     run holding after+1 and Next until the limit, then, past the log, a
+//     scan of the journal from JSeq that skips other documents' entries by
+//     their id prefix. The journal's bound bounds that scan.
+//   - Load: a meta lookup, a snapshot lookup, and the same read from the
 //     snapshot's revision; the meta row carries the snapshot's revision so
 //     nothing else is read.
+//   - Watermark: a lookup in the marks, raised by the client's operations
+//     in the journal (the same scan).
 //   - List: a cursor scan of meta, whose keys are the ids, in id order;
 //     meta rows are small, so the scan does not drag snapshots or logs in.
 //   - Delete: two key deletes and two bucket deletes. Deleting a bucket
 //     frees its pages without visiting each key, which is why each log and
 //     each watermark set is a sub-bucket rather than a range of keys in a
 //     shared bucket; a small sub-bucket is stored inline in its parent's
-//     page, so a document with a short log costs no page of its own.
-//   - Retention trims a log by deleting a contiguous run of known keys.
+//     page, so a document with a short log costs no page of its own. The
+//     document's journal entries stay, dead, until the next checkpoint.
+//   - Retention first moves the document's journal entries into its log,
+//     then deletes the runs before the new first revision and rewrites the
+//     one that straddles it.
+//
+// Layout 1 (no journal, one operation per log value, metas without journal
+// fields) is opened and upgraded in place: its values still decode.
 //
 // # Encoding
 //
@@ -67,6 +89,8 @@
 //   - [Options.NoSync] is unsafe outside tests and benchmarks: without the
 //     fsync a power loss can lose acknowledged operations or corrupt the
 //     file.
+//   - A checkpoint makes the commit that triggers it slower (it moves up
+//     to JournalEntries operations); the commits between are cheaper.
 //   - Retention trims a log only up to the document's newest snapshot. A
 //     document that never gets a snapshot keeps every operation; the engine
 //     writes snapshots every N operations, which bounds the log.

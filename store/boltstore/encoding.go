@@ -22,15 +22,22 @@ import (
 // Decoders never trust their input: every length is checked against what
 // remains, and any malformed value is an error wrapping errCorrupt.
 
-// encodingV1 is the version byte of every value this package writes.
-const encodingV1 = 1
+// Encoding versions. Every value this package writes starts with
+// encodingV1, except a meta, which is written as encodingV2 since layout 2
+// added its journal fields; a v1 meta (from a layout-1 file) still decodes,
+// with no journal entries.
+const (
+	encodingV1 = 1
+	encodingV2 = 2
+)
 
 // errCorrupt marks a stored value that cannot be decoded.
 var errCorrupt = errors.New("boltstore: corrupt value")
 
 // meta is a document's metadata row: syncd.DocMeta without the id (which is
 // the key) plus the revision of the newest snapshot (0 with none), which
-// Load and retention need without reading the snapshot itself.
+// Load and retention need without reading the snapshot itself, and where
+// the document's newest operations are in the journal (journal.go).
 type meta struct {
 	Epoch   revision.Epoch
 	Head    revision.Rev
@@ -38,28 +45,45 @@ type meta struct {
 	SnapRev revision.Rev
 	Created int64
 	Updated int64
+	// JSeq is the journal sequence number of the document's oldest entry
+	// still in the journal, 0 when it has none; JRev is that entry's
+	// revision. The document's log then holds First … JRev-1 and the
+	// journal JRev … Head; with JSeq 0 the log holds First … Head.
+	JSeq uint64
+	JRev revision.Rev
+}
+
+// logEnd is the last revision the document's own log bucket holds.
+func (m *meta) logEnd() revision.Rev {
+	if m.JSeq != 0 {
+		return m.JRev - 1
+	}
+	return m.Head
 }
 
 func (m *meta) docMeta(doc string) syncd.DocMeta {
 	return syncd.DocMeta{Doc: doc, Epoch: m.Epoch, Head: m.Head, First: m.First, Created: m.Created, Updated: m.Updated}
 }
 
-// encodeMeta: v1 | epoch len | epoch | head | first | snapRev | created | updated.
+// encodeMeta: v2 | epoch len | epoch | head | first | snapRev | created |
+// updated | jSeq | jRev. (v1 ends after updated.)
 func encodeMeta(m *meta) []byte {
-	b := make([]byte, 0, 1+1+len(m.Epoch)+4*binary.MaxVarintLen64)
-	b = append(b, encodingV1)
+	b := make([]byte, 0, 1+1+len(m.Epoch)+7*binary.MaxVarintLen64)
+	b = append(b, encodingV2)
 	b = appendString(b, string(m.Epoch))
 	b = binary.AppendUvarint(b, uint64(m.Head))
 	b = binary.AppendUvarint(b, uint64(m.First))
 	b = binary.AppendUvarint(b, uint64(m.SnapRev))
 	b = binary.AppendVarint(b, m.Created)
 	b = binary.AppendVarint(b, m.Updated)
+	b = binary.AppendUvarint(b, m.JSeq)
+	b = binary.AppendUvarint(b, uint64(m.JRev))
 	return b
 }
 
 func decodeMeta(v []byte) (*meta, error) {
 	d := decoder{buf: v, what: "meta"}
-	d.version()
+	version := d.versionUpTo(encodingV2)
 	m := &meta{
 		Epoch:   revision.Epoch(d.string()),
 		Head:    revision.Rev(d.uvarint()),
@@ -68,9 +92,16 @@ func decodeMeta(v []byte) (*meta, error) {
 		Created: d.varint(),
 		Updated: d.varint(),
 	}
+	if version >= encodingV2 {
+		m.JSeq = d.uvarint()
+		m.JRev = revision.Rev(d.uvarint())
+	}
 	d.end()
 	if d.err == nil && (m.First == 0 || m.First > m.Head+1 || m.SnapRev > m.Head || m.SnapRev+1 < m.First) {
 		d.fail("revisions out of order: first %d, head %d, snapshot %d", m.First, m.Head, m.SnapRev)
+	}
+	if d.err == nil && ((m.JSeq == 0) != (m.JRev == 0) || m.JSeq != 0 && (m.JRev < m.First || m.JRev > m.Head)) {
+		d.fail("journal entries out of order: first %d, head %d, journal from %d at %d", m.First, m.Head, m.JRev, m.JSeq)
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -90,7 +121,11 @@ const (
 // The revision is also the key; storing it again lets reads detect a value
 // under the wrong key.
 func encodeOp(op *syncd.Op) []byte {
-	b := make([]byte, 0, 1+3*binary.MaxVarintLen64+3+len(op.ClientID)+len(op.ClientReqID)+len(op.Payload))
+	return appendOp(make([]byte, 0, 1+3*binary.MaxVarintLen64+3+len(op.ClientID)+len(op.ClientReqID)+len(op.Payload)), op)
+}
+
+// appendOp appends encodeOp's value to b.
+func appendOp(b []byte, op *syncd.Op) []byte {
 	b = append(b, encodingV1)
 	b = binary.AppendUvarint(b, uint64(op.Rev))
 	switch op.Kind {
@@ -170,6 +205,50 @@ func decodeMark(v []byte) (revision.Watermark, error) {
 	return revision.Watermark{ReqID: string(id)}, nil
 }
 
+// encodeEntry: v1 | doc len | doc | run (run.go). The document id comes
+// first so that a scan for one document's entries can skip the others
+// without decoding them (entryDoc).
+func encodeEntry(doc []byte, run *runBuilder) []byte {
+	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(doc)+1+binary.MaxVarintLen64+len(run.body))
+	b = append(b, encodingV1)
+	b = binary.AppendUvarint(b, uint64(len(doc)))
+	b = append(b, doc...)
+	return run.appendTo(b)
+}
+
+// entryDoc splits a journal entry into its document id and its run,
+// without copying: both alias v.
+func entryDoc(v []byte) (doc, run []byte, err error) {
+	d := decoder{buf: v, what: "journal entry"}
+	d.version()
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.buf)) {
+		d.fail("document id of %d bytes, %d left", n, len(d.buf))
+	}
+	if d.err != nil {
+		return nil, nil, d.err
+	}
+	return d.buf[:n], d.buf[n:], nil
+}
+
+// opHeader decodes an encoded op's revision, client id and request id
+// without copying its payload: what a watermark or a contiguity check
+// needs.
+func opHeader(v []byte) (rev revision.Rev, client, req []byte, err error) {
+	d := decoder{buf: v, what: "op"}
+	d.version()
+	rev = revision.Rev(d.uvarint())
+	if d.byte() == kindOther {
+		d.bytes()
+	}
+	client = d.bytes()
+	req = d.bytes()
+	if d.err != nil {
+		return 0, nil, nil, d.err
+	}
+	return rev, client, req, nil
+}
+
 // revKey is the key of an op: its revision as 8 bytes big-endian, so that
 // byte order is revision order and a cursor scan reads a range in order.
 func revKey(r revision.Rev) []byte {
@@ -205,10 +284,26 @@ func (d *decoder) fail(format string, args ...any) {
 }
 
 func (d *decoder) version() {
+	d.versionUpTo(encodingV1)
+}
+
+// versionIs reads a version byte that must be v.
+func (d *decoder) versionIs(v byte) {
+	if got := d.byte(); d.err == nil && got != v {
+		d.fail("unknown encoding version %d", got)
+	}
+}
+
+// versionUpTo reads a version byte that may be 1 … max and returns it.
+func (d *decoder) versionUpTo(max byte) byte {
 	switch v := d.byte(); {
 	case d.err != nil:
-	case v != encodingV1:
+		return 0
+	case v < encodingV1 || v > max:
 		d.fail("unknown encoding version %d", v)
+		return 0
+	default:
+		return v
 	}
 }
 
@@ -252,17 +347,22 @@ func (d *decoder) varint() int64 {
 }
 
 func (d *decoder) string() string {
+	return string(d.bytes())
+}
+
+// bytes reads a length-prefixed field without copying it.
+func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if d.err != nil {
-		return ""
+		return nil
 	}
 	if n > uint64(len(d.buf)) {
 		d.fail("string of %d bytes, %d left", n, len(d.buf))
-		return ""
+		return nil
 	}
-	s := string(d.buf[:n])
+	b := d.buf[:n:n]
 	d.buf = d.buf[n:]
-	return s
+	return b
 }
 
 // rest returns a copy of the remaining bytes: bbolt's values live in its

@@ -126,6 +126,9 @@ func FuzzDecodeMeta(f *testing.F) {
 	f.Add(encodeMeta(&meta{Epoch: "01J00000000000000000000001", Head: 10, First: 3, SnapRev: 5, Created: 1, Updated: 2}))
 	f.Add(encodeMeta(&meta{First: 1}))
 	f.Add([]byte{encodingV1, 0x80})
+	f.Add(encodeMeta(&meta{Epoch: "e", Head: 9, First: 1, JSeq: 40, JRev: 7}))
+	// A layout-1 meta: no journal fields.
+	f.Add([]byte{encodingV1, 1, 'e', 9, 1, 0, 2, 2})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := decodeMeta(data)
 		if err != nil {
@@ -137,6 +140,59 @@ func FuzzDecodeMeta(f *testing.F) {
 		again, err := decodeMeta(encodeMeta(m))
 		if err != nil || *again != *m {
 			t.Fatalf("re-encoding %+v gives %+v, %v", m, again, err)
+		}
+	})
+}
+
+// FuzzDecodeEntry: a journal entry splits into a document id and a run of
+// ops without panicking, and what it splits into re-encodes to an entry
+// that decodes the same.
+func FuzzDecodeEntry(f *testing.F) {
+	f.Add(encodeEntry([]byte("doc"), runOf(&syncd.Op{Rev: 7, Kind: syncd.OpMerge, Payload: []byte(`{"a":1}`), ClientID: "c", ClientReqID: "r-1", Time: 1})))
+	f.Add(encodeEntry([]byte("d"), runOf(&syncd.Op{Rev: 1, Kind: "other"}, &syncd.Op{Rev: 2, Kind: syncd.OpPatch, Payload: []byte(`[]`)})))
+	f.Add([]byte{encodingV1, 0xff, 0x01})
+	f.Add([]byte{encodingV1, 0, encodingRun, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, run, err := entryDoc(data)
+		var ops []*syncd.Op
+		if err == nil {
+			err = eachRunOp(run, func(rev revision.Rev, enc []byte) (bool, error) {
+				_, client, req, err := opHeader(enc)
+				if err != nil {
+					return false, err
+				}
+				op, err := decodeOp(enc)
+				if err != nil {
+					return false, err
+				}
+				if rev != op.Rev || string(client) != op.ClientID || string(req) != op.ClientReqID {
+					t.Fatalf("opHeader = %d %q %q, decodeOp = %+v", rev, client, req, op)
+				}
+				ops = append(ops, op)
+				return true, nil
+			})
+		}
+		if err != nil {
+			if !errors.Is(err, errCorrupt) {
+				t.Fatalf("error %v does not wrap errCorrupt", err)
+			}
+			return
+		}
+		doc2, run2, err := entryDoc(encodeEntry(doc, runOf(ops...)))
+		if err != nil || !bytes.Equal(doc2, doc) {
+			t.Fatalf("re-encoding: document %q, %v; want %q", doc2, err, doc)
+		}
+		i := 0
+		err = eachRunOp(run2, func(_ revision.Rev, enc []byte) (bool, error) {
+			op, err := decodeOp(enc)
+			if err == nil && (i >= len(ops) || !opEqual(op, ops[i])) {
+				t.Fatalf("re-encoding: op %d is %+v", i, op)
+			}
+			i++
+			return true, err
+		})
+		if err != nil || i != len(ops) {
+			t.Fatalf("re-encoding: %d ops, %v; want %d", i, err, len(ops))
 		}
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/deltasync/syncd/revision"
 )
 
 // CheckFile opens the bbolt file at path read-only (the store must be
@@ -27,7 +29,7 @@ func checkTx(tx *bbolt.Tx) error {
 	for err := range tx.Check() {
 		errs = append(errs, fmt.Errorf("bbolt: %w", err))
 	}
-	if v := tx.Bucket(bucketInfo).Get(keyLayout); !bytes.Equal(v, []byte{layoutV1}) {
+	if v := tx.Bucket(bucketInfo).Get(keyLayout); !bytes.Equal(v, []byte{layoutV2}) {
 		errs = append(errs, fmt.Errorf("layout version %v", v))
 	}
 	metas := make(map[string]*meta)
@@ -47,7 +49,28 @@ func checkTx(tx *bbolt.Tx) error {
 			errs = append(errs, fmt.Errorf("document %q: %w", doc, err))
 		}
 	}
-	// Nothing may outlive its document.
+	// Every journal entry decodes, live or dead.
+	err = tx.Bucket(bucketJournal).ForEach(func(k, v []byte) error {
+		if _, err := keySeq(k); err != nil {
+			return err
+		}
+		_, run, err := entryDoc(v)
+		if err == nil {
+			err = eachRunOp(run, func(_ revision.Rev, enc []byte) (bool, error) {
+				_, err := decodeOp(enc)
+				return err == nil, err
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("journal entry %x: %w", k, err)
+		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	// Nothing may outlive its document (but dead journal entries, until
+	// the next checkpoint).
 	for _, name := range [][]byte{bucketSnap, bucketOps, bucketMarks} {
 		err := tx.Bucket(name).ForEach(func(k, _ []byte) error {
 			if metas[string(k)] == nil {
@@ -78,22 +101,23 @@ func checkDocData(tx *bbolt.Tx, doc string, m *meta) error {
 	want := m.First
 	if ops := tx.Bucket(bucketOps).Bucket(key); ops != nil {
 		err := ops.ForEach(func(k, v []byte) error {
-			rev, err := keyRev(k)
+			first, err := keyRev(k)
 			if err != nil {
 				return err
 			}
-			if rev != want {
-				return fmt.Errorf("op key %d, want %d (log %d…%d)", rev, want, m.First, m.Head)
+			if first != want {
+				return fmt.Errorf("run key %d, want %d (log %d…%d)", first, want, m.First, m.logEnd())
 			}
-			op, err := decodeOp(v)
-			if err != nil {
-				return err
-			}
-			if op.Rev != rev {
-				return fmt.Errorf("op under key %d says rev %d", rev, op.Rev)
-			}
-			want++
-			return nil
+			return eachLogOp(v, func(rev revision.Rev, enc []byte) (bool, error) {
+				if rev != want {
+					return false, fmt.Errorf("op %d in the run at %d, want %d", rev, first, want)
+				}
+				if _, err := decodeOp(enc); err != nil {
+					return false, err
+				}
+				want++
+				return true, nil
+			})
 		})
 		if err != nil {
 			return err
@@ -101,8 +125,11 @@ func checkDocData(tx *bbolt.Tx, doc string, m *meta) error {
 	} else if tx.Bucket(bucketOps).Get(key) != nil {
 		return errors.New("ops entry is not a bucket")
 	}
-	if want != m.Head+1 {
-		return fmt.Errorf("log ends at %d, head is %d", want-1, m.Head)
+	if want != m.logEnd()+1 {
+		return fmt.Errorf("log ends at %d, want %d (head %d, journal from %d)", want-1, m.logEnd(), m.Head, m.JRev)
+	}
+	if err := scanEntries(tx, key, m, func(revision.Rev, []byte) (bool, error) { return true, nil }); err != nil {
+		return err
 	}
 	if marks := tx.Bucket(bucketMarks).Bucket(key); marks != nil {
 		return marks.ForEach(func(k, v []byte) error {

@@ -37,7 +37,7 @@ func (s *Store) Load(ctx context.Context, doc string) (*syncd.StoredDoc, error) 
 		} else if m.SnapRev != 0 {
 			return fmt.Errorf("%w: snapshot of %q at %d is missing", errCorrupt, doc, m.SnapRev)
 		}
-		sd.Tail, err = readRange(tx, doc, m.SnapRev, m.Head, math.MaxInt)
+		sd.Tail, err = readRange(tx, doc, m, m.SnapRev, math.MaxInt)
 		out = sd
 		return err
 	})
@@ -67,7 +67,7 @@ func (s *Store) ReadOps(ctx context.Context, doc string, epoch revision.Epoch, a
 		case after+1 < m.First:
 			return fmt.Errorf("%q after %d: oldest kept is %d: %w", doc, after, m.First, syncd.ErrGone)
 		}
-		out, err = readRange(tx, doc, after, m.Head, limit)
+		out, err = readRange(tx, doc, m, after, limit)
 		return err
 	})
 	if err != nil {
@@ -76,43 +76,83 @@ func (s *Store) ReadOps(ctx context.Context, doc string, epoch revision.Epoch, a
 	return out, nil
 }
 
-// readRange returns the ops after+1 … head of doc, at most limit of them,
-// and reports a gap or a mismatched revision as corruption: the caller has
-// checked against the meta that they must all be there.
-func readRange(tx *bbolt.Tx, doc string, after, head revision.Rev, limit int) ([]*syncd.Op, error) {
-	if after >= head {
+// readRange returns the ops after+1 … m.Head of doc, at most limit of them:
+// from its log bucket up to m.logEnd(), then from the journal. It reports a
+// gap or a mismatched revision as corruption: the caller has checked
+// against the meta that they must all be there.
+func readRange(tx *bbolt.Tx, doc string, m *meta, after revision.Rev, limit int) ([]*syncd.Op, error) {
+	if after >= m.Head {
 		return nil, nil
 	}
-	n := uint64(head - after)
+	n := uint64(m.Head - after)
 	if uint64(limit) < n {
 		n = uint64(limit)
-	}
-	b := tx.Bucket(bucketOps).Bucket([]byte(doc))
-	if b == nil {
-		return nil, fmt.Errorf("%w: ops of %q are missing", errCorrupt, doc)
 	}
 	// Preallocate for a page, not for n: n comes from the meta, which on a
 	// damaged file could claim any number.
 	out := make([]*syncd.Op, 0, min(n, 1024))
 	want := after + 1
-	c := b.Cursor()
-	for k, v := c.Seek(revKey(want)); k != nil && uint64(len(out)) < n; k, v = c.Next() {
-		rev, err := keyRev(k)
+	if end := m.logEnd(); want <= end {
+		b := tx.Bucket(bucketOps).Bucket([]byte(doc))
+		if b == nil {
+			return nil, fmt.Errorf("%w: ops of %q are missing", errCorrupt, doc)
+		}
+		// The run holding want is the last one whose key (its first
+		// revision) is at most want.
+		c := b.Cursor()
+		k, v := c.Seek(revKey(want))
+		if k == nil {
+			k, v = c.Last()
+		} else if first, err := keyRev(k); err != nil {
+			return nil, err
+		} else if first > want {
+			k, v = c.Prev()
+		}
+		for ; k != nil && uint64(len(out)) < n && want <= end; k, v = c.Next() {
+			first, err := keyRev(k)
+			if err != nil {
+				return nil, err
+			}
+			if first > want {
+				return nil, fmt.Errorf("%w: op %d of %q is missing (next is %d)", errCorrupt, want, doc, first)
+			}
+			check := checkRun{doc: doc, want: first}
+			err = eachLogOp(v, func(rev revision.Rev, enc []byte) (bool, error) {
+				if err := check.next(rev); err != nil {
+					return false, err
+				}
+				if rev < want {
+					return true, nil
+				}
+				op, err := decodeOp(enc)
+				if err != nil {
+					return false, fmt.Errorf("op %d of %q: %w", rev, doc, err)
+				}
+				out = append(out, op)
+				want++
+				return uint64(len(out)) < n && want <= end, nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+	}
+	if uint64(len(out)) < n && want > m.logEnd() {
+		err := scanEntries(tx, []byte(doc), m, func(rev revision.Rev, enc []byte) (bool, error) {
+			if rev < want {
+				return true, nil
+			}
+			op, err := decodeOp(enc)
+			if err != nil {
+				return false, fmt.Errorf("op %d of %q: %w", rev, doc, err)
+			}
+			out = append(out, op)
+			want++
+			return uint64(len(out)) < n, nil
+		})
 		if err != nil {
 			return nil, err
 		}
-		if rev != want {
-			return nil, fmt.Errorf("%w: op %d of %q is missing (next is %d)", errCorrupt, want, doc, rev)
-		}
-		op, err := decodeOp(v)
-		if err != nil {
-			return nil, fmt.Errorf("op %d of %q: %w", rev, doc, err)
-		}
-		if op.Rev != rev {
-			return nil, fmt.Errorf("%w: op under key %d of %q says rev %d", errCorrupt, rev, doc, op.Rev)
-		}
-		out = append(out, op)
-		want++
 	}
 	if uint64(len(out)) < n {
 		return nil, fmt.Errorf("%w: op %d of %q is missing", errCorrupt, want, doc)
@@ -120,21 +160,34 @@ func readRange(tx *bbolt.Tx, doc string, after, head revision.Rev, limit int) ([
 	return out, nil
 }
 
-// Watermark implements [syncd.Store.Watermark].
+// Watermark implements [syncd.Store.Watermark]: the stored watermark,
+// raised by the request ids of the client's operations still in the
+// journal.
 func (s *Store) Watermark(ctx context.Context, doc, clientID string) (revision.Watermark, error) {
 	var w revision.Watermark
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketMarks).Bucket([]byte(doc))
-		if b == nil {
-			return nil
+		if b := tx.Bucket(bucketMarks).Bucket([]byte(doc)); b != nil {
+			if v := b.Get([]byte(clientID)); v != nil {
+				var err error
+				if w, err = decodeMark(v); err != nil {
+					return err
+				}
+			}
 		}
-		v := b.Get([]byte(clientID))
-		if v == nil {
-			return nil
+		m, err := getMeta(tx, doc)
+		if err != nil || m == nil {
+			return err
 		}
-		var err error
-		w, err = decodeMark(v)
-		return err
+		client := []byte(clientID)
+		return scanEntries(tx, []byte(doc), m, func(rev revision.Rev, enc []byte) (bool, error) {
+			_, c, req, err := opHeader(enc)
+			// As at a checkpoint (move): an op without a client id or a
+			// request id decides nothing.
+			if err == nil && len(c) > 0 && len(req) > 0 && bytes.Equal(c, client) {
+				w = w.Advance(string(req))
+			}
+			return true, err
+		})
 	})
 	return w, wrapErr("watermark", err)
 }
