@@ -16,9 +16,9 @@ import (
 
 // Defaults of [Options].
 const (
-	DefaultRetention      = 100_000
-	DefaultTimeout        = time.Second
-	DefaultJournalEntries = 4096
+	DefaultRetention  = 100_000
+	DefaultTimeout    = time.Second
+	DefaultJournalOps = 4096
 )
 
 // Options configure [Open]. The zero value means the defaults.
@@ -31,14 +31,14 @@ type Options struct {
 	// operations, never fewer while it has them.
 	Retention int
 
-	// JournalEntries is how many operations the journal holds before a
+	// JournalOps is how many operations the journal holds before a
 	// commit moves them into their documents' logs (a checkpoint; see
-	// journal.go). Default [DefaultJournalEntries]. A larger journal makes
+	// journal.go). Default [DefaultJournalOps]. A larger journal makes
 	// checkpoints rarer, which helps commits that span many documents, but
 	// lengthens the journal scan of every store read of a document with
 	// entries in it (ReadOps, Load, Watermark) and the commit that
 	// checkpoints. 1 moves every commit's operations at once.
-	JournalEntries int
+	JournalOps int
 
 	// NoSync skips the fsync at the end of each commit. It is UNSAFE: a
 	// crash of the machine (not only of the process) can lose acknowledged
@@ -67,10 +67,10 @@ type Options struct {
 // methods are safe for concurrent use, though the engine never issues two
 // Commits at once (bbolt would serialise them anyway).
 type Store struct {
-	db             *bbolt.DB
-	path           string
-	retention      int
-	journalEntries int
+	db         *bbolt.DB
+	path       string
+	retention  int
+	journalOps int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -108,12 +108,12 @@ func Open(path string, opts Options) (*Store, error) {
 	if retention == 0 {
 		retention = DefaultRetention
 	}
-	journalEntries := opts.JournalEntries
+	journalOps := opts.JournalOps
 	switch {
-	case journalEntries == 0:
-		journalEntries = DefaultJournalEntries
-	case journalEntries < 0:
-		return nil, fmt.Errorf("boltstore: open %s: JournalEntries %d, want > 0", path, journalEntries)
+	case journalOps == 0:
+		journalOps = DefaultJournalOps
+	case journalOps < 0:
+		return nil, fmt.Errorf("boltstore: open %s: JournalOps %d, want > 0", path, journalOps)
 	}
 	timeout := opts.Timeout
 	switch {
@@ -143,7 +143,7 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	return &Store{db: db, path: path, retention: retention, journalEntries: journalEntries}, nil
+	return &Store{db: db, path: path, retention: retention, journalOps: journalOps}, nil
 }
 
 // initLayout creates the buckets of a new file and checks the layout of an

@@ -27,10 +27,10 @@ func openTemp(t *testing.T, o storetest.Options) syncd.Store {
 	return openTempJournal(t, o, 0)
 }
 
-func openTempJournal(t *testing.T, o storetest.Options, journalEntries int) syncd.Store {
+func openTempJournal(t *testing.T, o storetest.Options, journalOps int) syncd.Store {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "syncd.db")
-	s, err := boltstore.Open(path, boltstore.Options{Retention: o.Retention, NoSync: true, JournalEntries: journalEntries})
+	s, err := boltstore.Open(path, boltstore.Options{Retention: o.Retention, NoSync: true, JournalOps: journalOps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,13 +48,13 @@ func reopen(t *testing.T, old syncd.Store, o storetest.Options) syncd.Store {
 	return reopenJournal(t, old, o, 0)
 }
 
-func reopenJournal(t *testing.T, old syncd.Store, o storetest.Options, journalEntries int) syncd.Store {
+func reopenJournal(t *testing.T, old syncd.Store, o storetest.Options, journalOps int) syncd.Store {
 	t.Helper()
 	path := old.(*boltstore.Store).Path()
 	if err := old.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err := boltstore.Open(path, boltstore.Options{Retention: o.Retention, NoSync: true, JournalEntries: journalEntries})
+	s, err := boltstore.Open(path, boltstore.Options{Retention: o.Retention, NoSync: true, JournalOps: journalOps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func reopenJournal(t *testing.T, old syncd.Store, o storetest.Options, journalEn
 // split between a document's bucket and the journal (3).
 func TestConformance(t *testing.T) {
 	for _, n := range []int{0, 1, 3} {
-		t.Run(fmt.Sprintf("JournalEntries=%d", n), func(t *testing.T) {
+		t.Run(fmt.Sprintf("JournalOps=%d", n), func(t *testing.T) {
 			storetest.RunPersistent(t,
 				func(t *testing.T, o storetest.Options) syncd.Store { return openTempJournal(t, o, n) },
 				func(t *testing.T, old syncd.Store, o storetest.Options) syncd.Store {
@@ -323,4 +323,71 @@ func TestCommitCancelled(t *testing.T) {
 	if _, err := s.Load(t.Context(), "doc"); !errors.Is(err, syncd.ErrNotFound) {
 		t.Fatalf("a cancelled Commit applied its batch: %v", err)
 	}
+}
+
+// TestLongRunsAndTrim commits 1,200 operations of one document in one batch
+// (the checkpoint splits them into runs of at most 512), reads pages across
+// the runs' boundaries, then trims with a retention that cuts through a
+// run, which must be rewritten from the new first revision.
+func TestLongRunsAndTrim(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "syncd.db")
+	s := open(t, path, boltstore.Options{NoSync: true, JournalOps: 1, Retention: 300})
+	op := func(r int) syncd.Record {
+		return syncd.Record{Append: &syncd.Append{Doc: "doc", Epoch: epoch, Op: &syncd.Op{
+			Rev: revision.Rev(r), Kind: syncd.OpMerge, Payload: fmt.Appendf(nil, `{"n":%d}`, r), ClientID: "c1", ClientReqID: fmt.Sprintf("r-%04d", r),
+		}}}
+	}
+	batch := []syncd.Record{{Create: &syncd.Create{Doc: "doc", Epoch: epoch}}}
+	for r := 1; r <= 1200; r++ {
+		batch = append(batch, op(r))
+	}
+	if err := s.Commit(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []struct{ after, limit int }{{0, 1200}, {500, 30}, {511, 2}, {1023, 5}, {1199, 10}} {
+		ops, err := s.ReadOps(ctx, "doc", epoch, revision.Rev(p.after), p.limit)
+		want := min(p.limit, 1200-p.after)
+		if err != nil || len(ops) != want {
+			t.Fatalf("ReadOps(after %d, limit %d): %d ops, %v; want %d", p.after, p.limit, len(ops), err, want)
+		}
+		for i, op := range ops {
+			if op.Rev != revision.Rev(p.after+1+i) || string(op.Payload) != fmt.Sprintf(`{"n":%d}`, op.Rev) {
+				t.Fatalf("ReadOps(after %d): op %d is %d %s", p.after, i, op.Rev, op.Payload)
+			}
+		}
+	}
+	// A snapshot at 1,100 lets retention (300, trimmed past 318) cut the
+	// log to 901 … 1,200: inside the second run (513 … 1,024).
+	snap := syncd.Record{Snapshot: &syncd.Snapshot{Doc: "doc", Epoch: epoch, Rev: 1100, State: []byte(`{"n":1100}`)}}
+	if err := s.Commit(ctx, []syncd.Record{snap}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ReadOps(ctx, "doc", epoch, 899, 5); !errors.Is(err, syncd.ErrGone) {
+		t.Fatalf("ReadOps before the new first revision: %v, want ErrGone", err)
+	}
+	ops, err := s.ReadOps(ctx, "doc", epoch, 900, 1000)
+	if err != nil || len(ops) != 300 || ops[0].Rev != 901 {
+		t.Fatalf("ReadOps after the trim: %d ops from %v, %v", len(ops), revsOf(ops), err)
+	}
+	if w, err := s.Watermark(ctx, "doc", "c1"); err != nil || w.ReqID != "r-1200" {
+		t.Fatalf("Watermark: %q, %v", w.ReqID, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := boltstore.CheckFile(path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func revsOf(ops []*syncd.Op) []revision.Rev {
+	var out []revision.Rev
+	for _, op := range ops {
+		out = append(out, op.Rev)
+	}
+	if len(out) > 3 {
+		out = out[:3]
+	}
+	return out
 }

@@ -32,7 +32,7 @@ func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
 			retention: s.retention,
 			docs:      make(map[string]*docState),
 
-			journalEntries: s.journalEntries,
+			journalOps: s.journalOps,
 		}
 		for i, rec := range batch {
 			if err := w.apply(rec); err != nil {
@@ -57,9 +57,9 @@ type writer struct {
 
 	// The journal, once this batch has used it: its bucket, the sequence
 	// number of its first entry and of the next one.
-	journal        *bbolt.Bucket
-	jfirst, jnext  uint64
-	journalEntries int // checkpoint when the journal holds this many
+	journal       *bbolt.Bucket
+	jfirst, jnext uint64
+	journalOps    int // checkpoint when the journal holds this many
 
 	scratch []byte // an op being encoded
 }

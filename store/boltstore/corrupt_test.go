@@ -92,10 +92,10 @@ func TestCorruptFile(t *testing.T) {
 			return tx.Bucket(bucketMeta).Put([]byte("doc"), encodeMeta(m))
 		}, false},
 	}
-	run := func(t *testing.T, journalEntries int, d damage) {
+	run := func(t *testing.T, journalOps int, d damage) {
 		t.Run(d.name, func(t *testing.T) {
 			ctx := context.Background()
-			s, err := Open(filepath.Join(t.TempDir(), "syncd.db"), Options{NoSync: true, JournalEntries: journalEntries})
+			s, err := Open(filepath.Join(t.TempDir(), "syncd.db"), Options{NoSync: true, JournalOps: journalOps})
 			if err != nil {
 				t.Fatal(err)
 			}

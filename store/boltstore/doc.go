@@ -32,7 +32,7 @@
 // Commit appends each document's new operations to the journal, one entry
 // per document and commit, and rewrites the metas it changed; that is all a
 // commit of many documents writes, a few pages at the journal's end and the
-// meta pages. Every [Options.JournalEntries] entries a checkpoint moves the
+// meta pages. Every [Options.JournalOps] operations a checkpoint moves the
 // journal into the logs, one run per document, and empties it (journal.go
 // has the whole story). A document's meta says where its operations are:
 // First … JRev-1 in its log, JRev … Head in journal entries from JSeq on.
@@ -90,7 +90,7 @@
 //     fsync a power loss can lose acknowledged operations or corrupt the
 //     file.
 //   - A checkpoint makes the commit that triggers it slower (it moves up
-//     to JournalEntries operations); the commits between are cheaper.
+//     to JournalOps operations); the commits between are cheaper.
 //   - Retention trims a log only up to the document's newest snapshot. A
 //     document that never gets a snapshot keeps every operation; the engine
 //     writes snapshots every N operations, which bounds the log.

@@ -23,7 +23,7 @@ import (
 // documents they belong to; the documents' metas, which change anyway, are
 // small and packed many to a page.
 //
-// Once the journal holds [Options.JournalEntries] entries, the commit that
+// Once the journal holds [Options.JournalOps] operations, the commit that
 // crosses the line also moves every entry into its document's log, in
 // journal order, and empties the journal by deleting its bucket (which
 // frees its pages without visiting them). A document's log pages are then
@@ -49,7 +49,10 @@ import (
 var keyJournalNext = []byte("journalNext")
 
 // seqKey is the key of a journal entry: its sequence number as 8 bytes
-// big-endian, so that byte order is append order.
+// big-endian, so that byte order is append order. Sequence numbers count
+// operations, not entries (an entry of n operations takes n numbers), so
+// that the difference between the next number and the first one is how
+// many operations the journal holds, whatever the size of its entries.
 func seqKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq)
 }
@@ -86,7 +89,7 @@ func (w *writer) openJournal() error {
 		w.jfirst = w.jnext
 		return nil
 	}
-	last, _ := c.Last()
+	last, lastV := c.Last()
 	f, err := keySeq(first)
 	if err != nil {
 		return err
@@ -95,7 +98,15 @@ func (w *writer) openJournal() error {
 	if err != nil {
 		return err
 	}
-	w.jfirst, w.jnext = f, l+1
+	_, run, err := entryDoc(lastV)
+	if err != nil {
+		return fmt.Errorf("journal entry %d: %w", l, err)
+	}
+	n, err := runLen(run)
+	if err != nil {
+		return fmt.Errorf("journal entry %d: %w", l, err)
+	}
+	w.jfirst, w.jnext = f, l+n
 	return nil
 }
 
@@ -115,7 +126,7 @@ func (w *writer) writeEntries() error {
 		if err := w.journal.Put(seqKey(seq), encodeEntry(st.key, &st.pending)); err != nil {
 			return err
 		}
-		w.jnext++
+		w.jnext += uint64(st.pending.count)
 		if st.m.JSeq == 0 {
 			st.m.JSeq, st.m.JRev = seq, st.pending.first
 		}
@@ -124,9 +135,10 @@ func (w *writer) writeEntries() error {
 	return nil
 }
 
-// journalFull reports whether the journal is due for a checkpoint.
+// journalFull reports whether the journal holds enough operations to be due
+// for a checkpoint.
 func (w *writer) journalFull() bool {
-	return w.journal != nil && w.jnext-w.jfirst >= uint64(w.journalEntries)
+	return w.journal != nil && w.jnext-w.jfirst >= uint64(w.journalOps)
 }
 
 // live reports whether the journal entry at seq belongs to st's current

@@ -87,6 +87,17 @@ func eachRunOp(v []byte, fn func(rev revision.Rev, enc []byte) (bool, error)) er
 	return d.err
 }
 
+// runLen returns the number of ops in the run v, from its header.
+func runLen(v []byte) (uint64, error) {
+	d := decoder{buf: v, what: "run"}
+	d.versionIs(encodingRun)
+	n := d.uvarint()
+	if d.err == nil && n == 0 {
+		d.fail("empty run")
+	}
+	return n, d.err
+}
+
 // eachLogOp is eachRunOp for a value of a document's log, which is a run,
 // or a single op in a file that layout 1 wrote.
 func eachLogOp(v []byte, fn func(rev revision.Rev, enc []byte) (bool, error)) error {

@@ -68,7 +68,7 @@ func TestOpenLayout1(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s, err := Open(path, Options{NoSync: true, JournalEntries: 2})
+	s, err := Open(path, Options{NoSync: true, JournalOps: 2})
 	if err != nil {
 		t.Fatalf("Open of a layout-1 file: %v", err)
 	}
