@@ -71,6 +71,7 @@ type Store struct {
 	path       string
 	retention  int
 	journalOps int
+	spare      spareBufs // used inside write transactions only
 
 	closeOnce sync.Once
 	closeErr  error

@@ -33,6 +33,7 @@ func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
 			docs:      make(map[string]*docState),
 
 			journalOps: s.journalOps,
+			spare:      &s.spare,
 		}
 		for i, rec := range batch {
 			if err := w.apply(rec); err != nil {
@@ -62,6 +63,7 @@ type writer struct {
 	journalOps    int // checkpoint when the journal holds this many
 
 	scratch []byte // an op being encoded
+	spare   *spareBufs
 }
 
 // docState is one document as the batch sees it.
@@ -78,8 +80,9 @@ type docState struct {
 	pending runBuilder
 	// moving holds ops on their way from the journal to the log, and
 	// check their contiguity (checkpoint, flushDoc).
-	moving runBuilder
-	check  checkRun
+	moving    runBuilder
+	check     checkRun
+	moveMarks map[string]*[]byte // see noteMark
 	// marks holds the watermarks the batch has read or changed, by client.
 	marks map[string]*pendingMark
 }
@@ -181,6 +184,9 @@ func (w *writer) append(a *syncd.Append) error {
 	// watermark it raises is read from the journal until a checkpoint
 	// stores it.
 	w.scratch = appendOp(w.scratch[:0], a.Op)
+	if st.pending.body == nil {
+		st.pending.body = w.spare.get()
+	}
 	st.pending.add(a.Op.Rev, w.scratch)
 	st.m.Head = a.Op.Rev
 	st.m.Updated = a.Op.Time

@@ -209,11 +209,20 @@ func decodeMark(v []byte) (revision.Watermark, error) {
 // first so that a scan for one document's entries can skip the others
 // without decoding them (entryDoc).
 func encodeEntry(doc []byte, run *runBuilder) []byte {
-	b := make([]byte, 0, 1+binary.MaxVarintLen64+len(doc)+1+binary.MaxVarintLen64+len(run.body))
+	return appendEntry(make([]byte, 0, entrySize(doc, run)), doc, run)
+}
+
+// appendEntry appends encodeEntry's value to b.
+func appendEntry(b, doc []byte, run *runBuilder) []byte {
 	b = append(b, encodingV1)
 	b = binary.AppendUvarint(b, uint64(len(doc)))
 	b = append(b, doc...)
 	return run.appendTo(b)
+}
+
+// entrySize bounds the length of encodeEntry's value.
+func entrySize(doc []byte, run *runBuilder) int {
+	return 1 + binary.MaxVarintLen64 + len(doc) + 1 + binary.MaxVarintLen64 + len(run.body)
 }
 
 // entryDoc splits a journal entry into its document id and its run,

@@ -114,6 +114,16 @@ func (w *writer) openJournal() error {
 // entry per document, and points each document's meta at its first entry
 // if it had none.
 func (w *writer) writeEntries() error {
+	// All entries are carved from one allocation: bbolt holds each value
+	// until the transaction commits, so they cannot be reused buffers, but
+	// they need not be separate objects.
+	size := 0
+	for _, st := range w.order {
+		if st.pending.count > 0 {
+			size += entrySize(st.key, &st.pending)
+		}
+	}
+	arena := make([]byte, 0, size)
 	for _, st := range w.order {
 		if st.pending.count == 0 {
 			continue
@@ -122,15 +132,17 @@ func (w *writer) writeEntries() error {
 			return err
 		}
 		seq := w.jnext
-		// bbolt reads both slices at commit; both are fresh.
-		if err := w.journal.Put(seqKey(seq), encodeEntry(st.key, &st.pending)); err != nil {
+		start := len(arena)
+		arena = appendEntry(arena, st.key, &st.pending)
+		if err := w.journal.Put(seqKey(seq), arena[start:len(arena):len(arena)]); err != nil {
 			return err
 		}
 		w.jnext += uint64(st.pending.count)
 		if st.m.JSeq == 0 {
 			st.m.JSeq, st.m.JRev = seq, st.pending.first
 		}
-		st.pending.reset()
+		w.spare.put(st.pending.body)
+		st.pending = runBuilder{}
 	}
 	return nil
 }
@@ -227,6 +239,9 @@ func (w *writer) moveRun(st *docState, run []byte) error {
 	if st.moving.count == 0 && st.check.want == 0 {
 		st.check = checkRun{doc: st.id, want: st.m.JRev}
 	}
+	if st.moving.body == nil {
+		st.moving.body = w.spare.get()
+	}
 	return eachRunOp(run, func(rev revision.Rev, enc []byte) (bool, error) {
 		if err := st.check.next(rev); err != nil {
 			return false, err
@@ -244,12 +259,29 @@ func (w *writer) moveRun(st *docState, run []byte) error {
 			return false, err
 		}
 		if len(client) > 0 && len(req) > 0 {
-			if err := w.advance(st, string(client), string(req)); err != nil {
-				return false, err
-			}
+			st.noteMark(client, req)
 		}
 		return true, nil
 	})
+}
+
+// noteMark remembers the highest request id of client among the ops being
+// moved; moved raises the watermarks from them, once per client rather
+// than once per op (which would build two strings per op). The slices
+// alias the journal's pages, valid until the transaction ends.
+func (st *docState) noteMark(client, req []byte) {
+	if cur := st.moveMarks[string(client)]; cur != nil { // no allocation
+		if revision.CompareReqID(string(req), string(*cur)) > 0 {
+			*cur = req
+		}
+		return
+	}
+	if st.moveMarks == nil {
+		st.moveMarks = make(map[string]*[]byte)
+	}
+	p := new([]byte) // not &req, which would move req to the heap on every call
+	*p = req
+	st.moveMarks[string(client)] = p
 }
 
 // putMoving writes the run being moved into st's log, under its first
@@ -277,6 +309,14 @@ func (w *writer) moved(st *docState) error {
 	if err := w.putMoving(st); err != nil {
 		return err
 	}
+	w.spare.put(st.moving.body)
+	st.moving = runBuilder{}
+	for client, req := range st.moveMarks {
+		if err := w.advance(st, client, string(*req)); err != nil {
+			return err
+		}
+	}
+	st.moveMarks = nil
 	st.m.JSeq, st.m.JRev, st.check = 0, 0, checkRun{}
 	st.dirty = true
 	return nil

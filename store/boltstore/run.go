@@ -58,6 +58,34 @@ func (r *runBuilder) reset() {
 	r.first, r.count, r.body = 0, 0, r.body[:0]
 }
 
+// spareBufs recycles the bodies of runs between commits, so that a commit
+// does not regrow a buffer for each document it touches. Commits are
+// serialised by bbolt's writer lock, and the writer uses it only inside
+// its transaction, so it needs no lock of its own.
+type spareBufs struct{ bufs [][]byte }
+
+// Bounds on what is kept: enough buffers for the documents of a large
+// batch, none so large that one rare batch pins its memory.
+const (
+	maxSpareBufs = 256
+	maxSpareSize = 64 << 10
+)
+
+func (s *spareBufs) get() []byte {
+	if n := len(s.bufs); n > 0 {
+		b := s.bufs[n-1]
+		s.bufs = s.bufs[:n-1]
+		return b[:0]
+	}
+	return make([]byte, 0, 1024)
+}
+
+func (s *spareBufs) put(b []byte) {
+	if cap(b) > 0 && cap(b) <= maxSpareSize && len(s.bufs) < maxSpareBufs {
+		s.bufs = append(s.bufs, b[:0])
+	}
+}
+
 // eachRunOp calls fn with each op of the run v, in order, with its revision
 // (from the op's own header), until fn returns false or an error. It checks
 // the run's framing, not the ops' contiguity, which is the caller's.
