@@ -313,13 +313,7 @@ func (s *Server) authenticate(req router.AuthRequest) (any, error) {
 	if err != nil {
 		return nil, protocol.NewError(protocol.CodeUnauthenticated, err.Error())
 	}
-	s.ownersMu.Lock()
-	owner, seen := s.owners[req.ClientID]
-	if !seen {
-		s.owners[req.ClientID] = user.ID
-	}
-	s.ownersMu.Unlock()
-	if seen && owner != user.ID {
+	if !s.owners.claim(req.ClientID, user.ID) {
 		return nil, protocol.NewError(protocol.CodePermissionDenied, "this clientId belongs to another user")
 	}
 	sess.user = user
@@ -331,6 +325,9 @@ func (s *Server) onOpen(c *router.Conn) {
 	sess := c.Data().(*session)
 	sess.conn = c
 	s.opts.Metrics.connections.Inc()
+	if sess.user != nil {
+		s.owners.opened(c.ClientID())
+	}
 	c.Send(protocol.TypeHello, protocol.Hello{
 		ClientID:    c.ClientID(),
 		Protocol:    protocol.ProtocolVersion,
@@ -359,6 +356,9 @@ func (s *Server) onClose(c *router.Conn, code int, reason string) {
 	s.opts.Metrics.connections.Dec()
 	if sess, ok := c.Data().(*session); ok && sess.conn != nil {
 		sess.close()
+		if sess.user != nil {
+			s.owners.closed(c.ClientID())
+		}
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -27,11 +26,9 @@ type Server struct {
 
 	shuttingDown atomic.Bool
 
-	// owners records which user first used each client id, when
-	// authentication is on, so that one user cannot take over another's
-	// client id (and with it the other's watermarks). Guarded by ownersMu.
-	ownersMu sync.Mutex
-	owners   map[string]string
+	// owners binds client ids to users when authentication is on
+	// (owners.go).
+	owners *clientOwners
 }
 
 // New builds a server for engine.
@@ -40,7 +37,7 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		return nil, errors.New("server: New needs an engine")
 	}
 	o := opts.withDefaults()
-	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: map[string]string{}}
+	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: newClientOwners(o.OwnerGrace, nil)}
 	o.Metrics.engineSampler.engine = engine
 
 	s.router = router.New(router.Options{
