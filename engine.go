@@ -122,10 +122,17 @@ func (e *Engine) acquire(ctx context.Context, id string, create bool) (*document
 			return d, nil
 		}
 		e.mu.Unlock()
+		// ctx is asked for its Done channel only if the load is still
+		// going: that makes the channel, which a connection's context
+		// (the caller's, for a JOIN) would then keep while it lives.
 		select {
 		case <-d.ready:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		default:
+			select {
+			case <-d.ready:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
 		if d.loadErr != nil {
 			if create && CodeOf(d.loadErr) == CodeNotFound {

@@ -3,7 +3,6 @@ package router
 import (
 	"crypto/rand"
 	"encoding/binary"
-	"net"
 	"net/http"
 	"time"
 
@@ -62,17 +61,13 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if p := r.selectSubprotocol(req); p != "" {
 		hdr = http.Header{"Sec-Websocket-Protocol": {p}}
 	}
-	var wire *wireConn
-	hj := hijacker{ResponseWriter: w, wrap: func(nc net.Conn) net.Conn {
-		wire = &wireConn{Conn: nc, timeout: r.opts.WriteTimeout}
-		return wire
-	}}
+	hj := &hijacker{ResponseWriter: w, timeout: r.opts.WriteTimeout, readers: r.readers}
 	ws, err := r.upgrader.Upgrade(hj, req, hdr)
 	if err != nil {
 		r.wg.Done() // gorilla has answered the request
 		return
 	}
-	c := newConn(r, ws, wire, id, data)
+	c := newConn(r, ws, hj.wire, hj.br, id, data)
 	go c.serve()
 }
 

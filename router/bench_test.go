@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -22,11 +23,15 @@ import (
 )
 
 // TestIdleConnectionHasOneGoroutine: after a burst of traffic, an idle
-// connection keeps exactly one goroutine, its reader (the writer exits
-// when the queue is empty), plus the router's one heartbeat goroutine.
+// connection keeps exactly one goroutine, waiting for its input (the
+// writer exits when the queue is empty, and the reader goroutines that
+// linger to read for the next connection with input leave once the router
+// is quiet), plus the router's one heartbeat goroutine.
 func TestIdleConnectionHasOneGoroutine(t *testing.T) {
 	ts := newServer(t, router.Options{}, nil)
 	ts.dial().echo("warm up") // starts the heartbeat goroutine
+	want, unwanted := idleWaitFrames()
+	waitReaders(t, 1, want, "router.(*Router).nextInput")
 	runtime.GC()
 	base := runtime.NumGoroutine()
 	const n = 20
@@ -36,6 +41,7 @@ func TestIdleConnectionHasOneGoroutine(t *testing.T) {
 			c.echo("busy")
 		}
 	}
+	waitReaders(t, n+1, want, unwanted)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		got := runtime.NumGoroutine() - base
@@ -80,6 +86,32 @@ func rawDial(addr string) (net.Conn, error) {
 	return nc, nil
 }
 
+// rawEcho makes an ECHO round trip on a connection from rawDial.
+func rawEcho(nc net.Conn, cid string) error {
+	if _, err := nc.Write(echoFrame("x", cid)); err != nil {
+		return err
+	}
+	var hdr [4]byte
+	if _, err := io.ReadFull(nc, hdr[:2]); err != nil {
+		return err
+	}
+	n := int(hdr[1] & 0x7f)
+	if n == 126 {
+		if _, err := io.ReadFull(nc, hdr[2:4]); err != nil {
+			return err
+		}
+		n = int(hdr[2])<<8 | int(hdr[3])
+	}
+	msg := make([]byte, n)
+	if _, err := io.ReadFull(nc, msg); err != nil {
+		return err
+	}
+	if !bytes.Contains(msg, []byte(`"ECHOED"`)) || !bytes.Contains(msg, []byte(cid)) {
+		return fmt.Errorf("echo: got %s", msg)
+	}
+	return nil
+}
+
 // memInUse returns live heap and goroutine stack bytes after a full GC
 // (which also shrinks oversized stacks).
 func memInUse() (heap, stack uint64) {
@@ -90,11 +122,15 @@ func memInUse() (heap, stack uint64) {
 	return m.HeapAlloc, m.StackInuse
 }
 
-// BenchmarkIdleConnMemory opens 2,000 idle connections and reports the
-// heap and stack they cost, per connection, from runtime.MemStats: with
-// the router ("B/conn"), and for bare TCP connection pairs accepted by a
-// plain listener ("tcp-B/conn", the floor any server pays). Both include
-// the client's socket. One op is the whole measurement.
+// BenchmarkIdleConnMemory opens 2,000 connections, each of which makes one
+// ECHO round trip (so its reader has read a message and run a handler)
+// and then stays idle, and reports the heap and stack they cost, per
+// connection, from runtime.MemStats: with the router ("B/conn"; its
+// stack part, "stack-B/conn", is 2 KiB while readers wait on a fresh
+// goroutine, 4 KiB when they wait in gorilla's read path), and for bare
+// TCP connection pairs accepted by a plain listener ("tcp-B/conn", the
+// floor any server pays). Both include the client's socket. One op is the
+// whole measurement.
 //
 //	go test ./router/ -run '^$' -bench IdleConnMemory -benchtime 1x
 func BenchmarkIdleConnMemory(b *testing.B) {
@@ -112,6 +148,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 func measureRouterConns(b *testing.B, n int) (heap, stack float64) {
 	r := router.New(router.Options{})
 	defer r.Shutdown(context.Background())
+	router.HandleRPC(r, "ECHO", "ECHOED", func(x *router.Ctx, p echo) (echo, error) { return p, nil })
 	mux := http.NewServeMux()
 	mux.Handle("/ws", r)
 	srv := httptest.NewServer(mux)
@@ -130,12 +167,15 @@ func measureRouterConns(b *testing.B, n int) (heap, stack float64) {
 			c.Close()
 		}
 	}()
-	for range n {
+	for i := range n {
 		c, err := rawDial(addr)
 		if err != nil {
 			b.Fatal(err)
 		}
 		conns = append(conns, c)
+		if err := rawEcho(c, fmt.Sprint("idle-", i)); err != nil {
+			b.Fatal(err)
+		}
 	}
 	for r.Len() < n+1 {
 		time.Sleep(time.Millisecond)
@@ -443,5 +483,30 @@ func BenchmarkBurst100GorillaDirect(b *testing.B) {
 		}
 		want += 100
 		bc.wait(want)
+	}
+}
+
+// BenchmarkEchoRoundTrip makes ECHO round trips on one connection, one at
+// a time: each request finds the reader idle, so one op includes waking
+// it, reading and handling the message, and handing the wait for the next
+// one to a new goroutine (see reader.go).
+//
+//	go test ./router/ -run '^$' -bench EchoRoundTrip -benchtime 2s
+func BenchmarkEchoRoundTrip(b *testing.B) {
+	r := router.New(router.Options{MessagesPerSecond: -1})
+	defer r.Shutdown(context.Background())
+	router.HandleRPC(r, "ECHO", "ECHOED", func(x *router.Ctx, p echo) (echo, error) { return p, nil })
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	nc, err := rawDial(srv.Listener.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := rawEcho(nc, "rt"); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

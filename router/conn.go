@@ -1,6 +1,7 @@
 package router
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"sync"
@@ -8,7 +9,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"golang.org/x/time/rate"
 
 	"github.com/deltasync/syncd/protocol"
 )
@@ -37,11 +37,10 @@ type Conn struct {
 	lastSeen time.Time
 
 	// Reader-goroutine state.
-	limiter *rate.Limiter // the flood guard, created on the first message
+	br      *bufio.Reader // gorilla's reader, when the router made it (see hijacker); else nil
+	carrier *bufio.Reader // see releaseReadBuffer
+	flood   bucket        // the flood guard (see admit)
 	strikes int           // messages refused in a row by the flood guard
-
-	// done is closed when the connection has fully ended (after OnClose).
-	done chan struct{}
 
 	mu sync.Mutex // guards the fields below; never held across I/O
 	// queue holds the frames not yet taken by the writer; queued counts
@@ -51,15 +50,19 @@ type Conn struct {
 	queued int
 	// writing: a writer goroutine is running. writerExit, when not nil, is
 	// closed by the writer as it exits (the reader waits on it).
-	writing    bool
 	writerExit chan struct{}
+	writing    bool
 	// closing: a close was started (by either side); no more sends.
+	// (The flags are kept together: the Conn is on every idle
+	// connection, and padding is memory.)
 	closing     bool
 	stale       bool // closed for a heartbeat timeout
 	draining    bool // discarding the rest of an oversized message; see discardInput
+	finished    bool // the reader has cleaned up
+	ended       bool // OnClose has returned
 	closeCode   int
 	closeReason string
-	finished    bool // the reader has cleaned up
+	done        chan struct{} // made by the first Done; closed once ended
 	values      map[string]any
 	ctx         context.Context
 	cancel      context.CancelFunc
@@ -72,8 +75,8 @@ type Conn struct {
 	subsClosed bool
 }
 
-func newConn(r *Router, ws *websocket.Conn, wire *wireConn, id string, data any) *Conn {
-	c := &Conn{r: r, ws: ws, wire: wire, id: id, data: data, done: make(chan struct{}), lastSeen: time.Now()}
+func newConn(r *Router, ws *websocket.Conn, wire *wireConn, br *bufio.Reader, id string, data any) *Conn {
+	c := &Conn{r: r, ws: ws, wire: wire, br: br, id: id, data: data, lastSeen: time.Now()}
 	c.queue = c.inline[:0]
 	ws.SetReadLimit(r.opts.MaxMessageBytes)
 	ws.SetPingHandler(func(appData string) error {
@@ -143,7 +146,18 @@ func (c *Conn) Context() context.Context {
 
 // Done returns a channel closed when the connection has ended, after
 // OnClose returned.
-func (c *Conn) Done() <-chan struct{} { return c.done }
+func (c *Conn) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		// Made on first use: most connections are never waited for.
+		c.done = make(chan struct{})
+		if c.ended {
+			close(c.done)
+		}
+	}
+	return c.done
+}
 
 // Close starts closing the connection: messages already queued are
 // written, then a close frame with code and reason; the TCP connection is
@@ -236,5 +250,11 @@ func (c *Conn) finish(code int, reason string) {
 	if c.r.opts.OnClose != nil {
 		c.r.safeHook(c, func() { c.r.opts.OnClose(c, code, reason) })
 	}
-	close(c.done)
+	c.mu.Lock()
+	c.ended = true
+	done := c.done
+	c.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
 }

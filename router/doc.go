@@ -41,8 +41,8 @@
 //
 // # Goroutines and who owns what
 //
-// Each connection has one goroutine for its whole life, its reader, and
-// a writer only while something is queued:
+// Each connection has one goroutine at any time, its reader, and a writer
+// only while something is queued:
 //
 //   - The reader (started by ServeHTTP, counted in the router's WaitGroup)
 //     takes over the client id, runs OnOpen, then reads messages and runs
@@ -50,7 +50,13 @@
 //     its own connection. When the connection ends it stops the writer,
 //     closes the socket, leaves the registry and the topics, cancels the
 //     connection's context, and runs OnStale and OnClose. It owns the flood
-//     guard's state.
+//     guard's state and the read buffer.
+//   - The reader is one goroutine at a time, not always the same one: when
+//     it has read everything that arrived, it starts a goroutine that waits
+//     on a shallow stack until more arrives, and goes to wait for any
+//     connection's input (see reader.go for why). That goroutine then hands
+//     the reading to a reader goroutine waiting so (at most 16, which leave
+//     after 100 ms without work or at Shutdown), or reads on itself.
 //   - The writer is started by the send that finds the queue non-empty and
 //     no writer running, and exits when it finds the queue empty; the
 //     reader waits for it before cleaning up. It owns the network writes:
@@ -69,7 +75,8 @@
 // snapshot of the registry and release Router.mu before touching
 // connections.
 // Shutdown closes every connection with 1001 and waits for every reader
-// (and so every writer) and the heartbeat goroutine.
+// (and so every writer), every goroutine waiting for a connection's input,
+// and the heartbeat goroutine.
 //
 // # Performance by design
 //
@@ -78,16 +85,22 @@
 // together: the router frames them itself into one pooled buffer and writes
 // that in one call on the connection's socket (gorilla/websocket would make
 // one system call per frame; gorilla still reads, and writes its own few
-// control frames). An idle connection holds no write buffer (pooled), a
-// small read buffer (ReadBufferSize, 512 bytes by default), no writer
-// goroutine, no timer (one heartbeat goroutine serves all), and no flood
-// limiter or context until it needs one: about 6 KiB in all, of which 4 KiB
-// is the reader's stack (see BenchmarkIdleConnMemory).
+// control frames). An idle connection holds no write buffer and no read
+// buffer (both pooled: the read buffer goes back whenever everything that
+// arrived has been read), no writer goroutine, no timer (one heartbeat
+// goroutine serves all), no context or Done channel until it needs one
+// (the flood guard is two numbers in the Conn), and one goroutine, waiting
+// for input on a 2 KiB stack: about 3.7 KiB in all, half of it that stack
+// (see BenchmarkIdleConnMemory).
+// Over TLS, or with a ReadBufferSize of 256 bytes or less, the reader
+// cannot tell whether gorilla has input buffered: it waits in gorilla's
+// read path, and keeps its read buffer and a stack of 4 KiB or more.
 //
 // # Traps
 //
 //   - Handlers run on the connection's reader goroutine: while one runs, the
 //     connection reads nothing else (that is what keeps messages in order).
+//     It is not always the same goroutine from one message to the next.
 //     Long work belongs elsewhere; a Ctx stays usable after the handler
 //     returns, so the answer can come later from another goroutine.
 //   - Hooks that run on a sender's goroutine (OnQueueFull) or a broker's

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/deltasync/syncd/protocol"
 )
 
@@ -28,18 +26,14 @@ func (c *Conn) admit() bool {
 	if opts.MessagesPerSecond < 0 {
 		return true
 	}
-	if c.limiter == nil {
-		// Created on the first message: an idle connection does not pay for it.
-		c.limiter = rate.NewLimiter(rate.Limit(opts.MessagesPerSecond), opts.Burst)
-	}
-	now := time.Now()
-	if c.limiter.AllowN(now, 1) {
+	ok, tokens := c.flood.take(time.Since(c.r.start), opts.MessagesPerSecond, opts.Burst)
+	if ok {
 		c.strikes = 0
 		return true
 	}
 	c.strikes++
 	// The time until one token is back.
-	wait := time.Duration((1 - c.limiter.TokensAt(now)) / opts.MessagesPerSecond * float64(time.Second))
+	wait := time.Duration((1 - tokens) / opts.MessagesPerSecond * float64(time.Second))
 	c.sendError("", &protocol.Error{
 		Code:       protocol.CodeResourceExhausted,
 		Message:    fmt.Sprintf("rate limit exceeded: at most %g messages per second (burst %d)", opts.MessagesPerSecond, opts.Burst),
@@ -55,4 +49,26 @@ func (c *Conn) admit() bool {
 type floodDetails struct {
 	Limit float64 `json:"messagesPerSecond"`
 	Burst int     `json:"burst"`
+}
+
+// bucket is the flood guard's token bucket, as golang.org/x/time/rate's
+// Limiter keeps it, but held in the Conn: a Limiter would be one more
+// object on every connection that ever sent a message. debt tokens were
+// missing from a full bucket at time at (since the router started); it
+// refills at the guard's rate, up to its burst. The zero value is a full
+// bucket.
+type bucket struct {
+	debt float64
+	at   time.Duration
+}
+
+// take takes a token at now if there is one, and returns whether it did
+// and how many tokens the bucket held before.
+func (b *bucket) take(now time.Duration, perSecond float64, burst int) (ok bool, tokens float64) {
+	debt := max(0, b.debt-(now-b.at).Seconds()*perSecond)
+	if debt+1 > float64(burst) {
+		return false, float64(burst) - debt
+	}
+	b.debt, b.at = debt+1, now
+	return true, float64(burst) - debt
 }

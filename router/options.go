@@ -69,9 +69,12 @@ type Options struct {
 	// HandshakeTimeout bounds the upgrade. Default 10s.
 	HandshakeTimeout time.Duration
 
-	// ReadBufferSize is the size of each connection's read buffer. Small
-	// saves memory on idle connections; large messages are read through it
-	// directly. Default 512 (gorilla's minimum is 125).
+	// ReadBufferSize is the size of a connection's read buffer. A
+	// connection holds one only while it reads: the buffers are pooled
+	// while connections wait for input, except over TLS and at 256 bytes
+	// or less, where each connection keeps its own (see the package
+	// documentation). Large messages are read through it directly.
+	// Default 512 (gorilla's minimum is 125).
 	ReadBufferSize int
 
 	// Broker carries published messages to topic subscribers. Default: a

@@ -13,14 +13,36 @@ import (
 	"github.com/deltasync/syncd/protocol"
 )
 
-// The reader goroutine: one per connection, for its whole life. It takes
-// over the client id, runs OnOpen, then reads messages and runs their
-// handlers one at a time, in order, until the connection ends; then it
-// cleans up (finish). Every bad input is answered with an ERROR frame and
-// the connection goes on, except where it cannot: a message over the size
-// limit (1009) and sustained flooding (CloseFlood).
+// The reader: one goroutine at a time per connection, for its whole life.
+// It takes over the client id, runs OnOpen, then reads messages and runs
+// their handlers one at a time, in order, until the connection ends; then
+// it cleans up (finish). Every bad input is answered with an ERROR frame
+// and the connection goes on, except where it cannot: a message over the
+// size limit (1009) and sustained flooding (CloseFlood).
+//
+// Waiting for input. An idle connection's cost is mostly the stack of the
+// goroutine that waits for its input, and Go gives a grown stack back only
+// in part: a GC halves a parked goroutine's stack only when less than a
+// quarter of it, plus an 800-byte margin, is in use, which no goroutine
+// parked in a network read ever is with 4 KiB. Reading a message through
+// gorilla and running its handler grows a stack to 4 KiB or more; and
+// gorilla's read path alone, blocked in the poller, is about 1.4 KiB deep,
+// too deep for the runtime to start new goroutines with 2 KiB (it starts
+// them with the average stack in use it finds at each GC, plus a margin).
+// So the reader never waits for the client in gorilla. When gorilla's
+// buffer is empty, which is when its next read would wait on the socket,
+// the reader gives the buffer back (readbuf.go), starts a goroutine that
+// waits until the socket has something to read (awaitInput, about 0.5 KiB
+// deep: it starts and stays at 2 KiB), and goes to wait in nextInput for
+// any connection's input. When the input arrives, the waiting goroutine
+// hands the connection to a reader waiting in nextInput, which reads on
+// with the stack it has grown already, or, if none is waiting, reads on
+// itself. A busy connection pays a goroutine start and a handover per
+// burst of messages, a few microseconds (BenchmarkEchoRoundTrip). Over TLS,
+// or with a read buffer gorilla made itself (ReadBufferSize of 256 or
+// less), what is buffered cannot be seen: the reader waits in gorilla.
 
-// serve is the reader goroutine's body.
+// serve is the first reader goroutine's body.
 func (c *Conn) serve() {
 	defer c.r.wg.Done()
 	old, ok := c.r.register(c)
@@ -38,7 +60,7 @@ func (c *Conn) serve() {
 		old.Close(protocol.CloseReplaced, "replaced by a newer connection with the same clientId")
 		t := time.NewTimer(2 * c.r.opts.CloseTimeout)
 		select {
-		case <-old.done:
+		case <-old.Done():
 		case <-t.C:
 		}
 		t.Stop()
@@ -46,7 +68,85 @@ func (c *Conn) serve() {
 	if h := c.r.opts.OnOpen; h != nil {
 		c.r.safeHook(c, func() { h(c) })
 	}
-	code, reason := c.readLoop()
+	c.r.readBursts(c, false)
+}
+
+// awaitInput is the body of a goroutine started by read: it waits, on a
+// shallow stack, until the socket has something to read; its stack while
+// it waits is the idle connection's. Then an idle reader goroutine, if
+// one is waiting in nextInput, reads on with the stack it has already
+// grown; if none is, this goroutine does.
+func (c *Conn) awaitInput() {
+	defer c.r.wg.Done()
+	awaitReadable(c.wire.Conn)
+	select {
+	case c.r.work <- c:
+	default:
+		c.r.readBursts(c, true)
+	}
+}
+
+// readBursts reads c's messages (see read), and then, rather than exit,
+// waits in nextInput to read on for another connection whose input has
+// arrived. waited: c's input has arrived (awaitInput).
+func (r *Router) readBursts(c *Conn, waited bool) {
+	var linger *time.Timer // made by the first nextInput
+	for c != nil {
+		if waited {
+			c.takeReadBuffer()
+		}
+		c.read(waited)
+		c, waited = r.nextInput(&linger), true
+	}
+}
+
+// nextInput waits for a connection whose input has arrived, and returns
+// it. It returns nil at once if maxIdleReaders goroutines are waiting
+// already, and nil after idleReaderLinger without one, or when the router
+// shuts down. *linger is the caller's timer, made here on first use.
+func (r *Router) nextInput(linger **time.Timer) *Conn {
+	defer r.idleReaders.Add(-1)
+	if r.idleReaders.Add(1) > maxIdleReaders {
+		return nil
+	}
+	if *linger == nil {
+		*linger = time.NewTimer(idleReaderLinger)
+	} else {
+		(*linger).Reset(idleReaderLinger)
+	}
+	select {
+	case c := <-r.work:
+		return c
+	case <-(*linger).C:
+		return nil
+	case <-r.quit:
+		return nil
+	}
+}
+
+// Readers waiting in nextInput keep the stack that a burst of reading grew
+// (typically 8 KiB): without them, every burst of messages would start on
+// a new 2 KiB stack and grow it again, which costs more than the rest of
+// the burst's overhead (BenchmarkEchoRoundTrip). They are few, and leave
+// when the router goes quiet.
+const (
+	maxIdleReaders   = 16
+	idleReaderLinger = 100 * time.Millisecond
+)
+
+// read reads and dispatches c's messages until the connection ends, and
+// cleans up; or, when nothing is buffered, starts a goroutine to wait for
+// input (awaitInput) and returns. waited: the input has just arrived.
+func (c *Conn) read(waited bool) {
+	code, reason, idle := c.readLoop(waited)
+	if idle {
+		c.releaseReadBuffer()
+		// wg counts this goroutine until it returns, so this Add never
+		// races Shutdown's Wait.
+		c.r.wg.Add(1)
+		go c.awaitInput()
+		return
+	}
 	c.finish(code, reason)
 }
 
@@ -60,15 +160,21 @@ func (c *Conn) drainUntilClosed() {
 }
 
 // readLoop reads and dispatches messages until the connection fails, and
-// returns the close code and reason that describe how it ended.
-func (c *Conn) readLoop() (int, string) {
-	for {
+// returns the close code and reason that describe how it ended; or stops
+// with idle set before a read that would go to an empty socket buffer,
+// except for the first read after a wait (waited).
+func (c *Conn) readLoop(waited bool) (code int, reason string, idle bool) {
+	for ; ; waited = false {
+		if !waited && c.idle() {
+			return 0, "", true
+		}
 		mt, rd, err := c.ws.NextReader()
 		if err != nil {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				c.discardInput() // a frame header announced too much
 			}
-			return closeStatus(err)
+			code, reason = closeStatus(err)
+			return code, reason, false
 		}
 		c.alive.Store(true)
 		if c.isClosing() {
@@ -76,7 +182,8 @@ func (c *Conn) readLoop() (int, string) {
 		}
 		if mt != websocket.TextMessage {
 			if _, err := io.Copy(io.Discard, rd); err != nil {
-				return closeStatus(err)
+				code, reason = closeStatus(err)
+				return code, reason, false
 			}
 			c.sendError("", protocol.NewError(protocol.CodeInvalidArgument, "binary frames are not supported: send JSON in text frames"))
 			continue
@@ -86,13 +193,20 @@ func (c *Conn) readLoop() (int, string) {
 			if errors.Is(err, websocket.ErrReadLimit) {
 				c.discardInput()
 			}
-			return closeStatus(err)
+			code, reason = closeStatus(err)
+			return code, reason, false
 		}
 		if !c.admit() {
 			continue
 		}
 		c.dispatch(msg)
 	}
+}
+
+// idle reports whether gorilla's next read goes to the socket (its buffer
+// is empty) and the socket is one that awaitReadable can wait on.
+func (c *Conn) idle() bool {
+	return c.br != nil && c.br.Buffered() == 0 && pollable(c.wire.Conn)
 }
 
 // discardInput reads and drops what the client is still sending, for a

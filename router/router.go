@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -22,6 +24,8 @@ type Router struct {
 	upgrader  websocket.Upgrader
 	broker    Broker
 	ownBroker bool
+	readers   *readerPool // the connections' read buffers (see readbuf.go)
+	start     time.Time   // the flood guards' clock (see admit)
 
 	setupMu sync.Mutex
 	frozen  bool
@@ -32,9 +36,17 @@ type Router struct {
 	conns    map[string]*Conn
 	shutdown bool
 	hbStop   chan struct{} // non-nil while the heartbeat goroutine runs
-	// wg counts the goroutines the router owns: each connection's reader
-	// (which owns that connection's writer) and the heartbeat goroutine.
+	// wg counts the goroutines the router owns: the connections' readers
+	// (each of which owns its connection's writer), those waiting for a
+	// connection's input, and the heartbeat goroutine.
 	wg sync.WaitGroup
+
+	// Readers between connections (see nextInput): work hands one a
+	// connection whose input has arrived; idleReaders counts those
+	// waiting; quit, closed by Shutdown, sends them away.
+	work        chan *Conn
+	idleReaders atomic.Int32
+	quit        chan struct{}
 }
 
 type route struct {
@@ -52,6 +64,12 @@ func New(opts Options) *Router {
 		routes: make(map[string]*route),
 		conns:  make(map[string]*Conn),
 		broker: opts.Broker,
+		work:   make(chan *Conn),
+		quit:   make(chan struct{}),
+		start:  time.Now(),
+	}
+	if opts.ReadBufferSize > minOwnReadBuffer {
+		r.readers = newReaderPool(opts.ReadBufferSize)
 	}
 	if r.broker == nil {
 		r.broker = NewMemoryBroker()
@@ -59,7 +77,6 @@ func New(opts Options) *Router {
 	}
 	r.upgrader = websocket.Upgrader{
 		HandshakeTimeout: opts.HandshakeTimeout,
-		ReadBufferSize:   opts.ReadBufferSize,
 		// The router writes frames itself (see wireConn), so gorilla's
 		// write buffer is never used; a pool keeps gorilla from
 		// allocating one per connection.
@@ -67,6 +84,11 @@ func New(opts Options) *Router {
 		CheckOrigin:     r.checkOrigin,
 		// Errors are written by ServeHTTP's checks before the upgrade;
 		// gorilla's remaining ones (bad handshakes) keep their default.
+	}
+	if opts.ReadBufferSize <= minOwnReadBuffer {
+		// Too small for gorilla to read through the hijacker's buffer
+		// (zero makes it do so): gorilla makes one of this size.
+		r.upgrader.ReadBufferSize = opts.ReadBufferSize
 	}
 	return r
 }
@@ -224,6 +246,9 @@ func (r *Router) Shutdown(ctx context.Context) error {
 	r.mu.Lock()
 	already := r.shutdown
 	r.shutdown = true
+	if !already {
+		close(r.quit)
+	}
 	if r.hbStop != nil {
 		close(r.hbStop)
 		r.hbStop = nil

@@ -79,17 +79,37 @@ func (w *wireConn) SetWriteDeadline(time.Time) error { return nil }
 func (w *wireConn) SetDeadline(t time.Time) error    { return w.Conn.SetReadDeadline(t) }
 
 // hijacker hands gorilla's Upgrader a wireConn in place of the raw
-// connection: the only place to interpose, since the Upgrader hijacks the
-// connection itself.
+// connection (the only place to interpose, since the Upgrader hijacks the
+// connection itself), and a read buffer of the router's own: gorilla reads
+// through a hijacked reader larger than 256 bytes instead of making one, and
+// owning it lets the reader goroutine see when nothing is buffered, which is
+// when it may wait on the socket itself (see awaitInput).
 type hijacker struct {
 	http.ResponseWriter
-	wrap func(net.Conn) net.Conn
+	timeout time.Duration
+	readers *readerPool // nil: gorilla makes the reader
+
+	// Set by Hijack.
+	wire *wireConn
+	br   *bufio.Reader // nil: gorilla made its own
 }
 
-func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
 	if err != nil {
 		return nil, nil, err
 	}
-	return h.wrap(nc), brw, nil
+	h.wire = &wireConn{Conn: nc, timeout: h.timeout}
+	// Bytes net/http read past the request belong to the client's first
+	// frame: hand gorilla that reader untouched, so that it refuses the
+	// upgrade as it always has.
+	if h.readers != nil && brw.Reader.Buffered() == 0 {
+		h.br = h.readers.get(h.wire)
+		brw = bufio.NewReadWriter(h.br, brw.Writer)
+	}
+	return h.wire, brw, nil
 }
+
+// minOwnReadBuffer: gorilla reuses a hijacked reader only if it is larger
+// than this; with a smaller ReadBufferSize it makes its own.
+const minOwnReadBuffer = 256

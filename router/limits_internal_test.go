@@ -1,0 +1,38 @@
+package router
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// TestBucketIsRateLimiter: the flood guard's bucket admits exactly what a
+// golang.org/x/time/rate Limiter of the same rate and burst admits, and
+// reports the same tokens, over random arrivals.
+func TestBucketIsRateLimiter(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
+	start := time.Now()
+	for range 200 {
+		perSecond := []float64{0.5, 1, 5, 50, 1000}[rng.IntN(5)]
+		burst := 1 + rng.IntN(20)
+		lim := rate.NewLimiter(rate.Limit(perSecond), burst)
+		var b bucket
+		now := time.Duration(0)
+		for i := range 200 {
+			now += time.Duration(rng.ExpFloat64() / perSecond / 2 * float64(time.Second))
+			want := lim.TokensAt(start.Add(now))
+			wantOK := lim.AllowN(start.Add(now), 1)
+			ok, tokens := b.take(now, perSecond, burst)
+			if ok != wantOK || abs(tokens-want) > 1e-6 {
+				t.Fatalf("rate %g burst %d, message %d at %v: took %v with %g tokens, rate.Limiter %v with %g",
+					perSecond, burst, i, now, ok, tokens, wantOK, want)
+			}
+		}
+	}
+}
+
+func abs(x float64) float64 { return max(x, -x) }
