@@ -72,6 +72,7 @@ type Store struct {
 	retention  int
 	journalOps int
 	spare      spareBufs // used inside write transactions only
+	metas      metaCache
 
 	closeOnce sync.Once
 	closeErr  error

@@ -22,8 +22,11 @@ func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.metas.mu.Lock()
+	defer s.metas.mu.Unlock()
+	var w writer
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		w := writer{
+		w = writer{
 			tx:        tx,
 			meta:      tx.Bucket(bucketMeta),
 			snap:      tx.Bucket(bucketSnap),
@@ -34,6 +37,7 @@ func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
 
 			journalOps: s.journalOps,
 			spare:      &s.spare,
+			metas:      &s.metas,
 		}
 		for i, rec := range batch {
 			if err := w.apply(rec); err != nil {
@@ -42,7 +46,15 @@ func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
 		}
 		return w.finish()
 	})
-	return wrapErr("commit", err)
+	if err != nil {
+		// The metas the batch changed were rolled back with it; the
+		// cache never saw them.
+		return wrapErr("commit", err)
+	}
+	for _, st := range w.order {
+		s.metas.store(st.id, st.m)
+	}
+	return nil
 }
 
 // writer applies the records of one batch inside its transaction. It keeps
@@ -64,6 +76,7 @@ type writer struct {
 
 	scratch []byte // an op being encoded
 	spare   *spareBufs
+	metas   *metaCache
 }
 
 // docState is one document as the batch sees it.
@@ -71,6 +84,7 @@ type docState struct {
 	id    string
 	key   []byte
 	m     *meta // nil: the document does not exist (now)
+	mv    meta  // m's storage when it came from the cache
 	dirty bool  // m differs from the stored meta
 	trim  bool  // an Append or Snapshot may call for trimming
 	// ops caches the document's log bucket once opened.
@@ -105,11 +119,17 @@ func (w *writer) state(doc string) (*docState, error) {
 	if doc == "" || len(doc) > bbolt.MaxKeySize {
 		return nil, fmt.Errorf("%w: document id of %d bytes", errMalformed, len(doc))
 	}
-	m, err := getMeta(w.tx, doc)
-	if err != nil {
-		return nil, err
+	st := &docState{id: doc, key: []byte(doc)}
+	if m, ok := w.metas.load(doc); ok {
+		st.mv = m
+		st.m = &st.mv
+	} else {
+		m, err := getMeta(w.tx, doc)
+		if err != nil {
+			return nil, err
+		}
+		st.m = m
 	}
-	st := &docState{id: doc, key: []byte(doc), m: m}
 	w.docs[doc] = st
 	w.order = append(w.order, st)
 	return st, nil
