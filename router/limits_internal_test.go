@@ -27,6 +27,13 @@ func TestBucketIsRateLimiter(t *testing.T) {
 			want := lim.TokensAt(start.Add(now))
 			wantOK := lim.AllowN(start.Add(now), 1)
 			ok, tokens := b.take(now, perSecond, burst)
+			if abs(want-1) < 1e-9 {
+				// Exactly one token, give or take rounding: the two
+				// compute it differently (debt against tokens), and
+				// either decision is right. Start both afresh.
+				lim, b = rate.NewLimiter(rate.Limit(perSecond), burst), bucket{at: now}
+				continue
+			}
 			if ok != wantOK || abs(tokens-want) > 1e-6 {
 				t.Fatalf("rate %g burst %d, message %d at %v: took %v with %g tokens, rate.Limiter %v with %g",
 					perSecond, burst, i, now, ok, tokens, wantOK, want)
