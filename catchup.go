@@ -8,21 +8,26 @@ import (
 )
 
 // catchUp is a catch-up being prepared: planned under the document's lock,
-// completed (perhaps with store reads) outside it.
+// completed (perhaps with store reads and compaction) outside it.
 type catchUp struct {
-	epoch  revision.Epoch
-	have   revision.Position
-	head   revision.Rev // the head when planned
-	target uint64       // d.submitted when planned: what must be durable before delivery
-	end    revision.Rev // the revision the catch-up brings the subscriber to
-	acked  string       // the client's watermark at end
-	client string
+	epoch   revision.Epoch
+	have    revision.Position
+	head    revision.Rev // the head when planned
+	target  uint64       // d.submitted when planned: what must be durable before delivery
+	end     revision.Rev // the revision the catch-up brings the subscriber to
+	acked   string       // the client's watermark at end
+	client  string
+	compact bool // SubscribeRequest.Compact
 
-	events []*Event // the answer, when no store read is needed
+	events []*Event // the answer, when decided under the lock
 
-	// A store read: operations (storeAfter, storeTo] from the store, then
-	// ringOps from memory; snapSize decides whether a snapshot is smaller.
-	needStore  bool
+	// Otherwise (later): operations (storeAfter, storeTo] from the store,
+	// if any, then ringOps from memory, compacted when larger than the
+	// snapshot; snapSize decides whether a snapshot is smaller. farBehind:
+	// the store's operations are more than readLimit allows by their
+	// count alone, so only whether they are still held is asked.
+	later      bool
+	farBehind  bool
 	storeAfter revision.Rev
 	storeTo    revision.Rev
 	ringOps    []*Op
@@ -30,7 +35,8 @@ type catchUp struct {
 }
 
 // planLocked decides a catch-up from d's memory, which answers everything
-// but a client older than the ring. d.mu must be held.
+// but a client older than the ring or deltas that need compacting; those
+// are left to completeCatchUp. d.mu must be held.
 func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error) {
 	cu := &catchUp{
 		epoch:    d.epoch,
@@ -39,27 +45,38 @@ func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error)
 		target:   d.submitted,
 		end:      d.head,
 		client:   req.ClientID,
+		compact:  req.Compact,
 		snapSize: d.size,
 	}
 	if req.ClientID != "" {
 		cu.acked = d.wms[req.ClientID].ReqID
 	}
 	have := req.Have
+	// Every operation takes at least opOverhead bytes: so many are more
+	// than a catch-up may read, wherever they are.
+	farBehind := have.Rev < d.head && uint64(d.head-have.Rev)*opOverhead > uint64(cu.readLimit())
 	switch {
 	case !have.Known() && have.Rev == 0:
 		return cu, e.snapshotLocked(d, cu, nil)
 	case have.Epoch != d.epoch || have.Rev > d.head:
 		return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapEpoch})
 	case uint64(have.Rev)+1 >= d.ring.First():
-		ops := ringOps(d, have.Rev)
-		if size := opsSize(ops); size > d.size && !cu.mustSeeOwn(ops, size) {
+		if farBehind {
 			return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapSmaller})
 		}
-		e.stats.catchUpDeltas.Add(1)
-		cu.events = e.pages(d.id, cu, ops)
+		ops := ringOps(d, have.Rev)
+		switch size := opsSize(ops); {
+		case size <= d.size:
+			e.stats.catchUpDeltas.Add(1)
+			cu.events = e.pages(d.id, cu, ops)
+		case size > cu.readLimit():
+			return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapSmaller})
+		default:
+			cu.later, cu.storeAfter, cu.storeTo, cu.ringOps = true, have.Rev, have.Rev, ops
+		}
 		return cu, nil
 	}
-	cu.needStore = true
+	cu.later, cu.farBehind = true, farBehind
 	cu.storeAfter = have.Rev
 	cu.storeTo = revision.Rev(d.ring.First() - 1)
 	cu.ringOps = ringOps(d, cu.storeTo)
@@ -120,16 +137,30 @@ func (e *Engine) snapshotLocked(d *document, cu *catchUp, gap *Gap) error {
 	return nil
 }
 
-// completeCatchUp finishes a plan: it reads the store when the plan needs
-// it, outside the document's lock, and falls back to a snapshot when the
-// operations are gone or larger than the document.
+// completeCatchUp finishes a plan: it reads the store and compacts when
+// the plan needs it, outside the document's lock, and falls back to a
+// snapshot when the operations are gone or, even compacted, larger than
+// the document.
 func (e *Engine) completeCatchUp(ctx context.Context, d *document, cu *catchUp) ([]*Event, error) {
-	if !cu.needStore {
+	if !cu.later {
 		return cu.events, nil
+	}
+	if cu.farBehind {
+		// Too many to read; but a client whose operations are no longer
+		// held is told so (reason retention), as if they had been read.
+		_, err := e.store.ReadOps(ctx, d.id, cu.epoch, cu.storeAfter, 1)
+		switch {
+		case errors.Is(err, ErrGone):
+			return e.snapshotLater(d, cu, GapRetention)
+		case errors.Is(err, ErrNotFound):
+			return nil, errRetry
+		case err != nil:
+			return nil, storeError(d.id, "read", err)
+		}
+		return e.snapshotLater(d, cu, GapSmaller)
 	}
 	var ops []*Op
 	size := opsSize(cu.ringOps)
-	own := cu.hasOwn(cu.ringOps)
 	after := cu.storeAfter
 	for after < cu.storeTo {
 		limit := e.opts.CatchUpPage
@@ -152,26 +183,56 @@ func (e *Engine) completeCatchUp(ctx context.Context, d *document, cu *catchUp) 
 				break
 			}
 			size += op.EncodedSize()
-			own = own || (cu.acked != "" && op.ClientID == cu.client)
 			ops = append(ops, op)
 			after = op.Rev
 		}
-		// Past the snapshot's size, deltas are kept only while they may
-		// hold the client's own operations (see mustSeeOwn).
-		if size > cu.snapSize && (cu.acked == "" || size > maxOwnDeltas(cu.snapSize)) {
+		// The work a catch-up does is bounded by the document's size:
+		// past readLimit, a snapshot costs less.
+		if size > cu.readLimit() {
 			return e.snapshotLater(d, cu, GapSmaller)
 		}
 	}
-	if size > cu.snapSize && !own {
+	fromStore := len(ops) > 0
+	ops = append(ops, cu.ringOps...)
+	ops, compacted := cu.choose(ops, size)
+	if ops == nil {
 		return e.snapshotLater(d, cu, GapSmaller)
 	}
-	ops = append(ops, cu.ringOps...)
-	e.stats.catchUpStore.Add(1)
+	if fromStore {
+		e.stats.catchUpStore.Add(1)
+	} else {
+		e.stats.catchUpDeltas.Add(1)
+	}
+	if compacted {
+		e.stats.catchUpCompacted.Add(1)
+	}
 	return e.pages(d.id, cu, ops), nil
 }
 
+// choose returns the operations to send for ops, whose estimated size is
+// size: ops as they are when no larger than the snapshot, else ops
+// compacted (compacted true) when that is, or when they hold the client's
+// own operations (see mustSeeOwn); nil when the snapshot should be sent.
+func (cu *catchUp) choose(ops []*Op, size int) (_ []*Op, compacted bool) {
+	if size <= cu.snapSize {
+		return ops, false
+	}
+	if size > cu.readLimit() {
+		return nil, false
+	}
+	if cu.compact {
+		if c, err := compactOps(ops, cu.client); err == nil && len(c) < len(ops) {
+			ops, size, compacted = c, opsSize(c), true
+		}
+	}
+	if size <= cu.snapSize || cu.mustSeeOwn(ops, size) {
+		return ops, compacted
+	}
+	return nil, false
+}
+
 // snapshotLater turns cu into a snapshot of the current head, after a store
-// read showed deltas would not do.
+// read or compaction showed deltas would not do.
 func (e *Engine) snapshotLater(d *document, cu *catchUp, reason GapReason) ([]*Event, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -198,7 +259,7 @@ func (e *Engine) pages(doc string, cu *catchUp, ops []*Op) []*Event {
 		j := min(i+page, len(ops))
 		ev := &Event{Kind: EventDeltas, Doc: doc, Epoch: cu.epoch, Ops: ops[i:j]}
 		if j > i {
-			ev.FromRev, ev.ToRev = ops[i].Rev-1, ops[j-1].Rev
+			ev.FromRev, ev.ToRev = ops[i].First()-1, ops[j-1].Rev
 		} else {
 			ev.FromRev, ev.ToRev = cu.have.Rev, cu.have.Rev
 		}
@@ -220,6 +281,23 @@ func (e *Engine) pages(doc string, cu *catchUp, ops []*Op) []*Event {
 
 // maxOwnDeltas bounds deltas sent in place of a smaller snapshot.
 func maxOwnDeltas(snapSize int) int { return max(4*snapSize, 1<<20) }
+
+// readLimit bounds the operations, by their size as committed, that a
+// catch-up reads and compacts: four times the document, so that a client
+// far behind costs about a snapshot, never much more; for a client that
+// may find its own operations among them, maxOwnDeltas. Without
+// compaction, deltas larger than the snapshot are of no use to other
+// clients: the document's size.
+func (cu *catchUp) readLimit() int {
+	switch {
+	case cu.acked != "" && cu.client != "":
+		return maxOwnDeltas(cu.snapSize)
+	case cu.compact:
+		return 4 * cu.snapSize
+	default:
+		return cu.snapSize
+	}
+}
 
 // hasOwn reports whether ops include one of the client's own operations;
 // only clients that have decided edits in the document (a watermark) are

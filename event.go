@@ -13,7 +13,9 @@ type EventKind uint8
 const (
 	// EventDeltas carries operations FromRev+1 … ToRev of Epoch, in order.
 	// Only the answer to a subscription whose client is at the head has
-	// no operations (FromRev == ToRev).
+	// no operations (FromRev == ToRev). In a catch-up (not Live), an
+	// operation may stand for several consecutive ones (Op.FirstRev …
+	// Op.Rev): the ops still cover FromRev+1 … ToRev contiguously.
 	EventDeltas EventKind = iota + 1
 	// EventSnapshot carries the whole document at Rev; Gap says why deltas
 	// were not sent, when the subscriber asked for them.

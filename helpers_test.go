@@ -127,10 +127,21 @@ func (rp *replica) apply(evs []*syncd.Event) {
 				rp.t.Fatalf("deltas %s@%d..%d do not continue %s@%d", ev.Epoch, ev.FromRev, ev.ToRev, rp.epoch, rp.rev)
 			}
 			for _, op := range ev.Ops {
-				if op.Rev != rp.rev+1 {
-					rp.t.Fatalf("op %d after %d", op.Rev, rp.rev)
+				// A combined operation (catch-up compaction) stands
+				// for First() … Rev.
+				if op.First() != rp.rev+1 || op.Rev < op.First() {
+					rp.t.Fatalf("op %d..%d after %d", op.First(), op.Rev, rp.rev)
 				}
-				p, err := delta.ParsePatch(op.Payload)
+				if op.FirstRev != 0 && (ev.Live || op.ClientID != "" || op.ClientReqID != "") {
+					rp.t.Fatalf("combined op %d..%d: live %v, clientId %q, clientReqId %q", op.FirstRev, op.Rev, ev.Live, op.ClientID, op.ClientReqID)
+				}
+				var p *delta.Patch
+				var err error
+				if op.Kind == syncd.OpMerge {
+					p, err = delta.ParseMergePatch(op.Payload)
+				} else {
+					p, err = delta.ParseJSONPatch(op.Payload)
+				}
 				if err != nil {
 					rp.t.Fatal(err)
 				}

@@ -33,16 +33,40 @@ type Op struct {
 	ClientReqID string `json:"clientReqId,omitempty"`
 	// Time is when the operation was committed, in Unix milliseconds.
 	Time int64 `json:"ts"`
+	// FirstRev, when set, says the operation stands for the consecutive
+	// operations FirstRev … Rev combined into one (see compactOps): its
+	// Payload has their effect, and ClientID and ClientReqID are empty
+	// since they came from several edits; Time is the last one's. Only
+	// catch-up events carry such operations; the ring, the store and live
+	// events hold operations as committed, whose FirstRev is zero (it
+	// means FirstRev = Rev).
+	FirstRev revision.Rev `json:"firstRev,omitempty"`
+}
+
+// First returns the first revision op stands for: FirstRev, or Rev.
+func (op *Op) First() revision.Rev {
+	if op.FirstRev != 0 {
+		return op.FirstRev
+	}
+	return op.Rev
 }
 
 // EncodedSize estimates the bytes the operation takes on the wire: its
 // payload plus a fixed allowance for the other fields. Catch-up uses it to
 // choose between deltas and a snapshot.
 func (op *Op) EncodedSize() int {
-	return len(op.Payload) + len(op.ClientID) + len(op.ClientReqID) + opOverhead
+	n := len(op.Payload) + len(op.ClientID) + len(op.ClientReqID) + opOverhead
+	if op.FirstRev != 0 {
+		n += firstRevOverhead
+	}
+	return n
 }
 
 // opOverhead is the size of an operation's JSON envelope without its
 // variable fields: {"rev":…,"type":"patch","payload":,"clientId":"",
 // "clientReqId":"","ts":…}.
 const opOverhead = 80
+
+// firstRevOverhead is the allowance for ,"firstRev":… of a combined
+// operation.
+const firstRevOverhead = 24

@@ -24,7 +24,10 @@ type Stats struct {
 	BatchFailures uint64
 	// CommitTime is the total time spent in Store.Commit.
 	CommitTime time.Duration
-	// CatchUps counts catch-up answers by kind.
+	// CatchUps counts catch-up answers by kind: deltas from the "ring"
+	// or (at least partly) the "store", a "snapshot" asked for, or one
+	// after a "gap". "compacted" counts the deltas answers (ring or store)
+	// that combined operations (Op.FirstRev) to be smaller than a snapshot.
 	CatchUps map[string]uint64
 }
 
@@ -34,6 +37,7 @@ type stats struct {
 	refusals                                 [CodeClosed + 1]atomic.Uint64
 	catchUpDeltas, catchUpStore              atomic.Uint64
 	catchUpSnapshot, catchUpGap              atomic.Uint64
+	catchUpCompacted                         atomic.Uint64
 }
 
 func (s *stats) observeCommit(records int, d time.Duration, err error) {
@@ -57,10 +61,11 @@ func (e *Engine) Stats() Stats {
 		CommitTime:    time.Duration(s.commitNanos.Load()),
 		Refusals:      make(map[Code]uint64),
 		CatchUps: map[string]uint64{
-			"ring":     s.catchUpDeltas.Load(),
-			"store":    s.catchUpStore.Load(),
-			"snapshot": s.catchUpSnapshot.Load(),
-			"gap":      s.catchUpGap.Load(),
+			"ring":      s.catchUpDeltas.Load(),
+			"store":     s.catchUpStore.Load(),
+			"snapshot":  s.catchUpSnapshot.Load(),
+			"gap":       s.catchUpGap.Load(),
+			"compacted": s.catchUpCompacted.Load(),
 		},
 	}
 	for c := range s.refusals {

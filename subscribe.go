@@ -16,6 +16,13 @@ type SubscribeRequest struct {
 	// snapshot. A revision without an epoch cannot be trusted to belong to
 	// this history: it gets a snapshot after a Gap of reason epoch.
 	Have revision.Position
+	// Compact lets a catch-up whose operations are larger than a snapshot
+	// combine runs of other clients' operations into one each
+	// (Op.FirstRev), so that deltas can still be the smaller answer. Set
+	// it only for subscribers that understand combined operations (the
+	// syncd/1 protocol's JOIN answer does, PROTOCOL.md §5.3); live events
+	// are never compacted.
+	Compact bool
 }
 
 // Subscription is a live subscription to one document. Close ends it.

@@ -378,12 +378,17 @@ func TestCatchUpShowsTheClientItsOwnOperations(t *testing.T) {
 		for i := 0; i < 3; i++ {
 			mustCommit(t, e, "d", merge(fmt.Sprintf(`{"small":%d}`, i)))
 		}
-		rec, _ = subscribe(t, e, "d", syncd.SubscribeRequest{ClientID: "bob", Have: have})
+		rec, _ = subscribe(t, e, "d", syncd.SubscribeRequest{ClientID: "bob", Have: have, Compact: true})
 		evs := catchUp(t, rec)
 		rp := &replica{t: t, epoch: snap.Epoch, rev: 1, state: map[string]any{}}
 		rp.apply(evs)
-		if evs[0].Kind != syncd.EventDeltas || len(rp.ops) != 24 || evs[len(evs)-1].AckedReqID != "7" {
+		// The others' operations around bob's are compacted: 20, bob's,
+		// 3 travel as 3.
+		if evs[0].Kind != syncd.EventDeltas || len(rp.ops) != 3 || rp.rev != 25 || evs[len(evs)-1].AckedReqID != "7" {
 			t.Fatalf("ring %d: bob got %d events, %d ops (first %v), want deltas with his own op", ring, len(evs), len(rp.ops), evs[0].Kind)
+		}
+		if own := rp.ops[1]; own.ClientID != "bob" || own.ClientReqID != "7" || own.FirstRev != 0 || rp.ops[0].FirstRev != 2 || rp.ops[0].Rev != 21 {
+			t.Fatalf("ring %d: ops %+v %+v, want others' 2..21 combined, then bob's own as committed", ring, rp.ops[0], own)
 		}
 	}
 }

@@ -502,6 +502,14 @@ func (d *Doc) deltasLocked(p *protocol.SyncDeltas, catchUp bool) {
 		if op.Rev <= d.rev {
 			continue // a duplicate (§6.4)
 		}
+		if op.First() != d.rev+1 {
+			// A gap, or a combined operation (a compacted catch-up,
+			// §5.3) that starts before our revision: part of it is
+			// applied already and the rest cannot be separated.
+			d.c.log.Warn("syncd client: operations do not continue our revision, re-joining", "doc", d.id, "firstRev", op.First(), "rev", op.Rev, "have", d.rev)
+			d.sendJoinLocked()
+			return
+		}
 		var patch *delta.Patch
 		var err error
 		if op.Type == protocol.OpMerge {

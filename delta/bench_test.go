@@ -197,3 +197,22 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkCompactMerge1000 composes 1,000 ~100-byte merge patches of
+// members of a 1,000-member document: a catch-up 1,000 revisions behind.
+func BenchmarkCompactMerge1000(b *testing.B) {
+	ps := make([]*delta.Patch, 1000)
+	for i := range ps {
+		ps[i] = mustParse(b, fmt.Sprintf(`{"k%d":{"~":%d,"pad":"%070d"}}`, (i*7919)%1000, i, 0))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var c delta.Compactor
+		for _, p := range ps {
+			c.Add(p)
+		}
+		if _, err := c.Runs()[0].AppendJSON(nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -54,6 +54,9 @@ type decoder struct {
 	data  []byte
 	pos   int // next byte to read
 	depth int // open arrays and objects
+	// rawLeaves (decodeRaw) keeps every value that is not an object as
+	// its text, a rawJSON sharing data.
+	rawLeaves bool
 
 	vals []any    // elements and member values of the open containers
 	keys []string // member names of the open objects
@@ -79,7 +82,7 @@ func newDecoder(data []byte) *decoder {
 // values: drop them, so a pooled decoder does not pin a document, and do
 // not keep stacks grown by one huge input.
 func (d *decoder) release() {
-	d.data = nil
+	d.data, d.rawLeaves = nil, false
 	clear(d.vals)
 	clear(d.keys)
 	clear(d.ops)
@@ -196,6 +199,9 @@ func (d *decoder) value() (any, error) {
 	if d.pos >= len(d.data) {
 		return nil, d.errAt(d.pos, "")
 	}
+	if d.rawLeaves && d.data[d.pos] != '{' {
+		return d.rawLeaf()
+	}
 	switch c := d.data[d.pos]; c {
 	case '{':
 		return d.object()
@@ -233,7 +239,127 @@ func (d *decoder) literal(lit string) error {
 
 // number reads a number (RFC 8259 §6:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?) and keeps its text.
+// decodeRaw decodes data as Decode does, except that values other than
+// objects are kept as their text (rawJSON, sharing data, which must not
+// change while the result is used): composing merge patches looks only at
+// their objects, and copying the text of the rest saves decoding and
+// re-encoding it. Such a value may be encoded (AppendEncode) and measured
+// (Size), never put into a document.
+func decodeRaw(data []byte) (any, error) {
+	d := newDecoder(data)
+	d.rawLeaves = true
+	v, err := d.document()
+	d.release()
+	return v, err
+}
+
+// rawLeaf reads a value that is not an object, checking it as value
+// would, and returns its text.
+func (d *decoder) rawLeaf() (any, error) {
+	start := d.pos
+	if err := d.skipLeaf(); err != nil {
+		return nil, err
+	}
+	return rawJSON(d.data[start:d.pos]), nil
+}
+
+// skipObject checks the object at d.pos and moves past it, building
+// nothing (but the arrays inside it).
+func (d *decoder) skipObject() error {
+	if err := d.open(); err != nil {
+		return err
+	}
+	if d.pos < len(d.data) && d.data[d.pos] == '}' {
+		d.pos++
+		d.depth--
+		return nil
+	}
+	for {
+		if _, err := d.keyBytes(); err != nil {
+			return err
+		}
+		d.skipSpace()
+		if d.pos >= len(d.data) {
+			return d.errAt(d.pos, "")
+		}
+		var err error
+		if d.data[d.pos] == '{' {
+			err = d.skipObject()
+		} else {
+			err = d.skipLeaf()
+		}
+		if err != nil {
+			return err
+		}
+		done, err := d.next('}', "after object key:value pair")
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// skipLeaf checks the value at d.pos, which is not an object, and moves
+// past it.
+func (d *decoder) skipLeaf() error {
+	var err error
+	switch c := d.data[d.pos]; {
+	case c == '"':
+		_, err = d.str()
+	case c == '[':
+		_, err = d.array() // its elements are read raw, and dropped
+	case c == 't':
+		err = d.literal("true")
+	case c == 'f':
+		err = d.literal("false")
+	case c == 'n':
+		err = d.literal("null")
+	case c == '-' || isDigit(c):
+		d.pos, err = d.numberEnd()
+	default:
+		err = d.errAt(d.pos, "looking for beginning of value")
+	}
+	return err
+}
+
+// rawJSON is the text of a JSON value: one that is not an object
+// (decodeRaw), or an object a composition kept as text (mergeTextInto).
+type rawJSON []byte
+
+// asObject returns v as an object, if it is one: a map, or the text of an
+// object (rawJSON), decoded into a new map whose values are raw.
+func asObject(v any) (map[string]any, bool) {
+	switch v := v.(type) {
+	case map[string]any:
+		return v, true
+	case rawJSON:
+		if len(v) == 0 || v[0] != '{' {
+			return nil, false
+		}
+		m, err := decodeRaw(v)
+		if err != nil {
+			return nil, false // never: the text was checked when kept
+		}
+		return m.(map[string]any), true
+	default:
+		return nil, false
+	}
+}
+
 func (d *decoder) number() (any, error) {
+	start := d.pos
+	end, err := d.numberEnd()
+	if err != nil {
+		return nil, err
+	}
+	d.pos = end
+	return json.Number(d.data[start:end]), nil
+}
+
+// numberEnd checks the number at d.pos and returns where it ends.
+func (d *decoder) numberEnd() (int, error) {
 	data, start := d.data, d.pos
 	i := start
 	if data[i] == '-' {
@@ -246,12 +372,12 @@ func (d *decoder) number() (any, error) {
 		for i++; i < len(data) && isDigit(data[i]); i++ {
 		}
 	default:
-		return nil, d.errAt(i, "in numeric literal")
+		return 0, d.errAt(i, "in numeric literal")
 	}
 	if i < len(data) && data[i] == '.' {
 		i++
 		if i >= len(data) || !isDigit(data[i]) {
-			return nil, d.errAt(i, "after decimal point in numeric literal")
+			return 0, d.errAt(i, "after decimal point in numeric literal")
 		}
 		for i++; i < len(data) && isDigit(data[i]); i++ {
 		}
@@ -262,13 +388,12 @@ func (d *decoder) number() (any, error) {
 			i++
 		}
 		if i >= len(data) || !isDigit(data[i]) {
-			return nil, d.errAt(i, "in exponent of numeric literal")
+			return 0, d.errAt(i, "in exponent of numeric literal")
 		}
 		for i++; i < len(data) && isDigit(data[i]); i++ {
 		}
 	}
-	d.pos = i
-	return json.Number(data[start:i]), nil
+	return i, nil
 }
 
 // plain marks the bytes that stand for themselves inside a string: ASCII

@@ -75,6 +75,8 @@ func (e *encoder) value(dst []byte, v any) ([]byte, error) {
 			return dst, fmt.Errorf("delta: encode: invalid number %q", string(v))
 		}
 		return append(dst, v...), nil
+	case rawJSON:
+		return append(dst, v...), nil
 	case []any:
 		dst = append(dst, '[')
 		var err error
@@ -134,6 +136,8 @@ func Size(v any) int {
 		if !validNumber(string(v)) {
 			return -1
 		}
+		return len(v)
+	case rawJSON:
 		return len(v)
 	case []any:
 		n := 2

@@ -129,3 +129,58 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCompactJSON: two merge patches given to a Compactor as text, which
+// composes them straight from the text (raw values, undo on a late
+// conflict, repeated names), have the effect of the parsed patches applied
+// in sequence, on a few documents; a patch that does not parse is refused
+// and leaves the run as it was.
+func FuzzCompactJSON(f *testing.F) {
+	for _, s := range [][2]string{
+		{`{"a":{"x":1}}`, `{"a":{"y":2},"b":null}`},
+		{`{"a":{"x":1},"b":2}`, `{"c":1,"b":{"y":1}}`},
+		{`{"a":{"x":1}}`, `{"a":{"y":1},"a":{"z":2}}`},
+		{`{"a":null}`, `{"a":{"b":[1,{"c":"\u00e9"}]}}`},
+		{`[1]`, `{"a":1}`},
+		{`{"a":1}`, `{"c":1,"a":}`},
+		{`{}`, ` {"a" : -0.5e3 , "b":"\"x\""} `},
+	} {
+		f.Add([]byte(s[0]), []byte(s[1]))
+	}
+	docs := []string{`{}`, `{"a":{"x":0,"w":[1]},"b":{"q":1},"c":true}`, `{"a":"s","b":null}`, `[1]`}
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		pa, err := delta.ParseMergePatch(a)
+		if err != nil {
+			return
+		}
+		var c delta.Compactor
+		if err := c.AddJSON(delta.MergePatch, a); err != nil {
+			t.Fatalf("AddJSON(%s): %v; it parses", a, err)
+		}
+		pb, errB := delta.ParseMergePatch(b)
+		if err := c.AddJSON(delta.MergePatch, b); (err == nil) != (errB == nil) {
+			t.Fatalf("AddJSON(%s): %v; ParseMergePatch: %v", b, err, errB)
+		}
+		ps := []*delta.Patch{pa}
+		if errB == nil {
+			ps = append(ps, pb)
+		}
+		var combined []*delta.Patch
+		n := 0
+		for _, r := range c.Runs() {
+			combined = append(combined, r.Patch())
+			n += r.N
+		}
+		if n != len(ps) {
+			t.Fatalf("runs cover %d of %d patches", n, len(ps))
+		}
+		for _, d := range docs {
+			doc, _ := delta.Decode([]byte(d))
+			want, _ := applyAll(doc, ps)
+			got, _ := applyAll(doc, combined)
+			if !sameJSON(got, want) {
+				t.Fatalf("%s then %s on %s: combined %s, in sequence %s", a, b, d, encodeOrNil(got), encodeOrNil(want))
+			}
+		}
+	})
+}

@@ -95,8 +95,8 @@ var specs = []spec{
 	{
 		name: "SYNC.DELTAS",
 		new:  func() payload { return new(protocol.SyncDeltas) },
-		fields: map[string]string{"doc": `"a"`, "epoch": `"` + ulid + `"`, "fromRev": `3`, "toRev": `5`, "ackedReqId": `"r"`,
-			"operations": `[{"rev":4,"type":"patch","payload":[{"op":"remove","path":"/a"}],"clientId":"` + ulid + `","clientReqId":"r","ts":17},{"rev":5,"type":"merge","payload":{"b":null},"ts":18}]`},
+		fields: map[string]string{"doc": `"a"`, "epoch": `"` + ulid + `"`, "fromRev": `3`, "toRev": `8`, "ackedReqId": `"r"`,
+			"operations": `[{"rev":4,"type":"patch","payload":[{"op":"remove","path":"/a"}],"clientId":"` + ulid + `","clientReqId":"r","ts":17},{"rev":5,"type":"merge","payload":{"b":null},"ts":18},{"rev":8,"type":"merge","payload":{"c":{"d":1}},"ts":19,"firstRev":6}]`},
 		required: []string{"doc", "epoch", "fromRev", "toRev", "operations"},
 		want:     map[string]string{"doc": "string", "epoch": "string", "fromRev": "number", "toRev": "number", "operations": "array", "ackedReqId": "string"},
 		lenient:  true,
@@ -333,6 +333,10 @@ func TestPayloadKindErrors(t *testing.T) {
 	wantFieldError(t, new(protocol.Join).UnmarshalPayload([]byte(`{"DOC":"a"}`)), "payload.DOC: unknown field")
 	wantFieldError(t, new(protocol.SyncDeltas).UnmarshalPayload([]byte(`{"doc":"a","epoch":"e","fromRev":1,"toRev":2,"operations":[{"rev":2,"type":"patch","payload":[],"ts":1},{"rev":"2"}]}`)), "payload.operations[1].rev: want number, got string")
 	wantFieldError(t, new(protocol.SyncDeltas).UnmarshalPayload([]byte(`{"doc":"a","epoch":"e","fromRev":1,"toRev":2,"operations":[{"rev":2,"payload":[],"ts":1}]}`)), "payload.operations[0].type: required")
+	// A combined operation (catch-up compaction) covers firstRev … rev.
+	wantFieldError(t, new(protocol.SyncDeltas).UnmarshalPayload([]byte(`{"doc":"a","epoch":"e","fromRev":1,"toRev":3,"operations":[{"rev":3,"firstRev":4,"type":"merge","payload":{},"ts":1}]}`)), "payload.operations[0].firstRev: greater than rev")
+	wantFieldError(t, new(protocol.SyncDeltas).UnmarshalPayload([]byte(`{"doc":"a","epoch":"e","fromRev":1,"toRev":3,"operations":[{"rev":3,"firstRev":0,"type":"merge","payload":{},"ts":1}]}`)), "payload.operations[0].firstRev: want a revision ≥ 1")
+	wantFieldError(t, new(protocol.SyncDeltas).UnmarshalPayload([]byte(`{"doc":"a","epoch":"e","fromRev":1,"toRev":3,"operations":[{"rev":3,"firstRev":"2","type":"merge","payload":{},"ts":1}]}`)), "payload.operations[0].firstRev: want number, got string")
 	wantFieldError(t, new(protocol.Presence).UnmarshalPayload([]byte(`{"doc":"a","clients":[],"left":["x",3]}`)), "payload.left[1]: want string, got number")
 	wantFieldError(t, new(protocol.Hello).UnmarshalPayload([]byte(`{"clientId":"c","protocol":"p","heartbeatMs":1,"limits":{"a":"b"}}`)), "payload.limits.a: want number, got string")
 	rev := revision.Rev(18446744073709551615)

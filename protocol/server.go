@@ -39,7 +39,9 @@ type SyncSnapshot struct {
 	AckedReqID string          `json:"ackedReqId,omitempty"`
 }
 
-// SyncDeltas carries the operations FromRev+1 … ToRev of a document.
+// SyncDeltas carries the operations FromRev+1 … ToRev of a document: they
+// cover those revisions contiguously, one revision each, except that in a
+// catch-up answer an operation may combine several (Operation.FirstRev).
 type SyncDeltas struct {
 	Doc        string         `json:"doc"`
 	Epoch      revision.Epoch `json:"epoch"`
@@ -49,7 +51,8 @@ type SyncDeltas struct {
 	AckedReqID string         `json:"ackedReqId,omitempty"`
 }
 
-// Operation is one committed operation in SYNC.DELTAS.
+// Operation is one committed operation in SYNC.DELTAS, or, in a catch-up
+// answer, several consecutive ones combined into one.
 type Operation struct {
 	Rev         revision.Rev    `json:"rev"`
 	Type        string          `json:"type"`    // OpPatch or OpMerge
@@ -57,6 +60,19 @@ type Operation struct {
 	ClientID    string          `json:"clientId,omitempty"`
 	ClientReqID string          `json:"clientReqId,omitempty"`
 	Ts          int64           `json:"ts"` // commit time, Unix milliseconds
+	// FirstRev, when not zero, says the operation combines revisions
+	// FirstRev … Rev (1 ≤ FirstRev ≤ Rev); zero (absent) means FirstRev =
+	// Rev. A combined operation has no ClientID or ClientReqID, and Ts is
+	// the last combined operation's.
+	FirstRev revision.Rev `json:"firstRev,omitempty"`
+}
+
+// First returns the first revision op covers: FirstRev, or Rev.
+func (op *Operation) First() revision.Rev {
+	if op.FirstRev != 0 {
+		return op.FirstRev
+	}
+	return op.Rev
 }
 
 // RevisionGap says the client's revision will not be served as deltas; the
@@ -286,6 +302,13 @@ func (op *Operation) decode(parent *objDecoder, path string, index int) {
 			op.ClientReqID, _ = d.strOpt(16, false)
 		case "ts":
 			op.Ts, _ = d.int64(32, true)
+		case "firstRev":
+			if v, ok := d.uint(64, false, math.MaxUint64); ok {
+				if v == 0 {
+					d.fail(d.field(), "want a revision ≥ 1")
+				}
+				op.FirstRev = revision.Rev(v)
+			}
 		default:
 			d.unknown()
 		}
@@ -294,6 +317,9 @@ func (op *Operation) decode(parent *objDecoder, path string, index int) {
 	d.require(2, "type")
 	d.require(4, "payload")
 	d.require(32, "ts")
+	if op.FirstRev > op.Rev {
+		d.fail(d.join("firstRev"), "greater than rev")
+	}
 	parent.adopt(&d)
 }
 
@@ -339,6 +365,10 @@ func (op Operation) AppendJSON(dst []byte) []byte {
 	}
 	dst = appendKey(dst, false, "ts")
 	dst = appendInt(dst, op.Ts)
+	if op.FirstRev != 0 {
+		dst = appendKey(dst, false, "firstRev")
+		dst = appendUint(dst, uint64(op.FirstRev))
+	}
 	return append(dst, '}')
 }
 

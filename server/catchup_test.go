@@ -27,10 +27,19 @@ func applyOps(t *testing.T, state []byte, from revision.Rev, ops []protocol.Oper
 		t.Fatal(err)
 	}
 	for i, op := range ops {
-		if op.Rev != from+revision.Rev(i)+1 {
-			t.Fatalf("operation %d has rev %d, want %d (contiguous after %d)", i, op.Rev, from+revision.Rev(i)+1, from)
+		// A combined operation of a compacted catch-up covers
+		// firstRev … rev.
+		if op.First() != from+1 || op.Rev < op.First() {
+			t.Fatalf("operation %d covers %d..%d, want %d.. (contiguous)", i, op.First(), op.Rev, from+1)
 		}
-		p, err := delta.ParsePatch(op.Payload)
+		from = op.Rev
+		var p *delta.Patch
+		var err error
+		if op.Type == protocol.OpMerge {
+			p, err = delta.ParseMergePatch(op.Payload)
+		} else {
+			p, err = delta.ParseJSONPatch(op.Payload)
+		}
 		if err != nil {
 			t.Fatalf("op %d: %v", op.Rev, err)
 		}

@@ -104,7 +104,8 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 		have = revision.Position{Epoch: p.Epoch, Rev: *p.Rev}
 	}
 	j := sess.newJoined(x, p.Doc)
-	sub, err := s.engine.Subscribe(x.Context(), p.Doc, syncd.SubscribeRequest{ClientID: x.Conn().ClientID(), Have: have}, j.deliver)
+	// The answer to JOIN may combine operations (firstRev, §5.3).
+	sub, err := s.engine.Subscribe(x.Context(), p.Doc, syncd.SubscribeRequest{ClientID: x.Conn().ClientID(), Have: have, Compact: true}, j.deliver)
 	if err != nil {
 		sess.mu.Lock()
 		if sess.docLocked(p.Doc) == old {

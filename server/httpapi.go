@@ -210,7 +210,8 @@ func (a *httpAPI) backupDB(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// wireOp converts an engine operation to its wire form.
+// wireOp converts an engine operation to its wire form. FirstRev is set
+// only on the combined operations of a compacted catch-up.
 func wireOp(op *syncd.Op) protocol.Operation {
 	return protocol.Operation{
 		Rev:         op.Rev,
@@ -219,5 +220,6 @@ func wireOp(op *syncd.Op) protocol.Operation {
 		ClientID:    op.ClientID,
 		ClientReqID: op.ClientReqID,
 		Ts:          op.Time,
+		FirstRev:    op.FirstRev,
 	}
 }

@@ -53,6 +53,7 @@ var sEmpty = sObj(map[string]field{})
 var sOperation = sObj(map[string]field{
 	"rev": req(sInt), "type": req(sStr), "payload": req(sFree),
 	"clientId": opt(sStr), "clientReqId": opt(sStr), "ts": req(sInt),
+	"firstRev": opt(sInt), // a combined operation of a compacted catch-up
 })
 
 var sError = sObj(map[string]field{

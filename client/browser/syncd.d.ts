@@ -234,6 +234,21 @@ export declare function applyMergePatch(doc: JSONValue | undefined, patch: JSONV
 export declare function applyPatch(doc: JSONObject, patch: Patch): JSONObject;
 export declare function applyOperation(doc: JSONObject, op: { type: "patch" | "merge"; payload: Patch }): JSONObject;
 
+/** An operation of SYNC.DELTAS (PROTOCOL.md §5.3). */
+export interface Operation {
+  rev: number;
+  type: "patch" | "merge";
+  payload: Patch;
+  clientId?: string;
+  clientReqId?: string;
+  ts: number;
+  /**
+   * Only in a catch-up answer: the operation combines revisions firstRev … rev
+   * of other clients (it then has no clientId or clientReqId). Absent: firstRev = rev.
+   */
+  firstRev?: number;
+}
+
 export interface UlidSource {
   (): string;
   last(): string;
@@ -264,7 +279,7 @@ export declare class DocState {
   addLocal(clientReqId: string, patch: Patch): PendingEdit;
   markSent(edit: PendingEdit): void;
   findPending(clientReqId: string): PendingEdit | undefined;
-  applyDeltas(m: { epoch: string; fromRev: number; toRev: number; operations: unknown[] }, clientId: string | undefined): { rejoin: boolean; committed: PendingEdit[]; changed?: boolean };
+  applyDeltas(m: { epoch: string; fromRev: number; toRev: number; operations: Operation[] }, clientId: string | undefined): { rejoin: boolean; committed: PendingEdit[]; changed?: boolean };
   applySnapshot(m: { epoch: string; rev: number; state: JSONObject }): boolean;
   settle(ackedReqId: string | undefined, options?: { snapshot?: boolean; epochChanged?: boolean }): { resend: PendingEdit[]; lost: PendingEdit[]; unknown: PendingEdit[]; fresh: PendingEdit[] };
   remove(clientReqId: string): PendingEdit | undefined;

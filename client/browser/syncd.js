@@ -339,7 +339,10 @@ export class DocState {
     let changed = false;
     for (const op of m.operations || []) {
       if (op.rev <= this.rev) continue; // a duplicate (§6.4)
-      if (op.rev !== this.rev + 1) return { rejoin: true, committed };
+      // A combined operation of a compacted catch-up (§5.3) stands for
+      // revisions firstRev … rev; it applies only whole, right after ours.
+      const first = typeof op.firstRev === "number" ? op.firstRev : op.rev;
+      if (first !== this.rev + 1) return { rejoin: true, committed };
       try {
         this.confirmed = applyOperation(this.confirmed, op);
       } catch (_) {

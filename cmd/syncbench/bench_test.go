@@ -156,6 +156,31 @@ func TestCatchupReachesTheHead(t *testing.T) {
 	}
 }
 
+// TestCatchupKeyModes: 1,000 behind, edits of random keys compact to less
+// than the snapshot; round-robin edits rewrite every key, so the snapshot
+// is (rightly) sent.
+func TestCatchupKeyModes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills a document with 2,000 edits per mode")
+	}
+	for _, tc := range []struct{ keys, mode string }{{"random", "deltas (compacted)"}, {"roundrobin", "gap:smaller+snapshot"}} {
+		p := testParams
+		p.keys = tc.keys
+		tg := target{addr: startInProcess(t), doc: "bench:catchup-" + tc.keys}
+		r, err := runCatchup(context.Background(), tg, 1000, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %+v", tc.keys, r)
+		if r.Mode != tc.mode {
+			t.Errorf("%s keys, 1,000 behind: %s, want %s", tc.keys, r.Mode, tc.mode)
+		}
+		if tc.keys == "random" && (r.Bytes >= r.SnapBytes || r.Combined == 0) {
+			t.Errorf("random keys, 1,000 behind: %d bytes (%d combined ops), snapshot %d", r.Bytes, r.Combined, r.SnapBytes)
+		}
+	}
+}
+
 func TestIdleHoldsConnections(t *testing.T) {
 	tg := target{addr: startInProcess(t)}
 	r, err := runIdle(context.Background(), nil, tg, 30, params{duration: 100 * time.Millisecond})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -28,6 +29,8 @@ type catchupRun struct {
 	Ms        float64 `json:"ms"`       // JOIN sent → at the head
 	Bytes     int64   `json:"bytes"`    // received until then
 	Messages  int     `json:"messages"`
+	Ops       int     `json:"ops"`           // operations in a deltas answer
+	Combined  int     `json:"combinedOps"`   // of which combined (firstRev: a compacted catch-up)
 	SnapMs    float64 `json:"snapshotMs"`    // a fresh JOIN, same moment
 	SnapBytes int64   `json:"snapshotBytes"` // its bytes
 	FillSec   float64 `json:"fillSec"`
@@ -46,14 +49,24 @@ func runCatchup(ctx context.Context, t target, behind int, p params) (catchupRun
 	defer w.close()
 	start := time.Now()
 	seq := 0
-	if err := writeN(ctx, w, t.doc, &seq, catchupKeys, p); err != nil {
+	// The fill writes every key once: a document of catchupKeys keys.
+	if err := writeN(ctx, w, t.doc, &seq, catchupKeys, p, func(seq int) int { return seq % catchupKeys }); err != nil {
 		return r, err
 	}
 	epoch, from, _, _, err := join(ctx, t, nil, "")
 	if err != nil {
 		return r, err
 	}
-	if err := writeN(ctx, w, t.doc, &seq, behind, p); err != nil {
+	// The edits behind touch keys round-robin (1,000 of them rewrite
+	// every key once, so their information is the whole document and no
+	// form of deltas can beat the snapshot) or uniformly at random with a
+	// fixed seed (1,000 of them touch about 63% of the keys).
+	keyOf := func(seq int) int { return seq % catchupKeys }
+	if p.keys == "random" {
+		rng := rand.New(rand.NewPCG(1, 2))
+		keyOf = func(int) int { return rng.IntN(catchupKeys) }
+	}
+	if err := writeN(ctx, w, t.doc, &seq, behind, p, keyOf); err != nil {
 		return r, err
 	}
 	r.FillSec = time.Since(start).Seconds()
@@ -74,7 +87,7 @@ func runCatchup(ctx context.Context, t target, behind int, p params) (catchupRun
 		if res.rev != head {
 			return r, fmt.Errorf("rejoin reached %d, want head %d", res.rev, head)
 		}
-		r.Mode, r.Messages = res.mode, res.messages
+		r.Mode, r.Messages, r.Ops, r.Combined = res.mode, res.messages, res.ops, res.combined
 		ms = append(ms, us(res.took)/1e3)
 		bytes = append(bytes, float64(res.bytes))
 		_, _, snap, docBytes, err := join(ctx, t, nil, "")
@@ -90,9 +103,9 @@ func runCatchup(ctx context.Context, t target, behind int, p params) (catchupRun
 	return r, ctx.Err()
 }
 
-// writeN commits n edits on keys k0…k999, at most p.window in flight, and
-// returns once all are acknowledged.
-func writeN(ctx context.Context, w *wsConn, doc string, seq *int, n int, p params) error {
+// writeN commits n edits on keys k<keyOf(seq)> (k0…k999), at most
+// p.window in flight, and returns once all are acknowledged.
+func writeN(ctx context.Context, w *wsConn, doc string, seq *int, n int, p params, keyOf func(seq int) int) error {
 	var buf []byte
 	sent, acked := 0, 0
 	w.c.SetReadDeadline(time.Now().Add(5 * time.Minute))
@@ -100,7 +113,7 @@ func writeN(ctx context.Context, w *wsConn, doc string, seq *int, n int, p param
 	for acked < n {
 		for sent < n && sent-acked < p.window {
 			*seq++
-			buf = edit(buf[:0], doc, fmt.Sprintf("k%d", *seq%catchupKeys), reqID(0, *seq), nowNano(), p.editBytes)
+			buf = edit(buf[:0], doc, fmt.Sprintf("k%d", keyOf(*seq)), reqID(0, *seq), nowNano(), p.editBytes)
 			if err := w.c.WriteMessage(websocket.TextMessage, buf); err != nil {
 				return err
 			}
@@ -124,11 +137,12 @@ func writeN(ctx context.Context, w *wsConn, doc string, seq *int, n int, p param
 }
 
 type joinResult struct {
-	rev      revision.Rev
-	mode     string
-	took     time.Duration
-	bytes    int64
-	messages int
+	rev           revision.Rev
+	mode          string
+	took          time.Duration
+	bytes         int64
+	messages      int
+	ops, combined int // operations of a deltas answer, and of those combined ones
 }
 
 // join opens a connection and JOINs (from rev/epoch when rev is set),
@@ -182,6 +196,15 @@ func join(ctx context.Context, t target, rev *revision.Rev, epoch revision.Epoch
 			}
 			res.mode = "deltas"
 			res.rev, res.took = d.ToRev, time.Since(start)
+			res.ops = len(d.Operations)
+			for _, op := range d.Operations {
+				if op.FirstRev != 0 {
+					res.combined++
+				}
+			}
+			if res.combined > 0 {
+				res.mode = "deltas (compacted)"
+			}
 			return d.Epoch, d.ToRev, res, 0, nil
 		case protocol.TypeError, protocol.TypeRPCError:
 			return "", 0, res, 0, fmt.Errorf("JOIN refused: %s", env.Payload)

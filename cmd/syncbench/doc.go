@@ -36,7 +36,10 @@
 //
 // catchup: a document of 1,000 keys (~100 KB) edited with ~100-byte edits;
 // a client rejoins N revisions behind: time to the head, bytes received,
-// and whether deltas or a snapshot came, against a fresh JOIN's snapshot.
+// and whether deltas (compacted or not) or a snapshot came, against a fresh
+// JOIN's snapshot. -keys says which keys the edits behind touch: roundrobin
+// (the default; 1,000 edits rewrite every key once, so their information
+// is the whole document) or random (uniform, fixed seed).
 //
 // syncd is started with -rate, -update-rate and -queue-bytes raised
 // (syncdFlags): its per-connection flood guards are meant for people, and

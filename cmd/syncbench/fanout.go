@@ -23,6 +23,7 @@ type params struct {
 	warmup, duration time.Duration
 	window           int // fanout: most unacknowledged edits
 	editBytes        int
+	keys             string // catchup: which keys the edits behind touch (catchupKeyModes)
 }
 
 // fanoutRun is one run of fanout.

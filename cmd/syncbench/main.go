@@ -76,6 +76,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	duration := fs.Duration("duration", 5*time.Second, "measured window")
 	window := fs.Int("window", 64, "fanout: most unacknowledged edits")
 	editBytes := fs.Int("edit-bytes", 100, "bytes of each edit's patch")
+	keys := fs.String("keys", "roundrobin", "catchup: keys the edits behind touch: roundrobin (each key once per 1,000 edits: the deltas carry the whole document) or random (uniform over the 1,000 keys, fixed seed)")
 	syncdBin := fs.String("syncd-bin", "", "syncd binary (default: go build it)")
 	pin := fs.Bool("pin", true, "pin the server to CPU 0 and this process to CPU 1 (taskset)")
 	out := fs.String("out", "", "write JSON results to this file")
@@ -100,6 +101,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if *runs < 1 || *runs > 20 || *duration <= 0 || *duration > 10*time.Minute || *warmup < 0 || *window < 1 {
 		return errors.New("want 1 ≤ -runs ≤ 20, 0 < -duration ≤ 10m, -warmup ≥ 0, -window ≥ 1")
 	}
+	if *keys != "roundrobin" && *keys != "random" {
+		return errors.New("want -keys roundrobin or random")
+	}
 	if *counts == "" {
 		*counts = map[string]string{"fanout": "100,1000", "writers": "10,100", "idle": "2000,10000", "catchup": "10,1000,100000"}[cmd]
 	}
@@ -110,11 +114,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p := params{warmup: *warmup, duration: *duration, window: *window, editBytes: *editBytes}
+	p := params{warmup: *warmup, duration: *duration, window: *window, editBytes: *editBytes, keys: *keys}
 
 	rep := report{Command: append([]string{"syncbench", cmd}, args...), Started: time.Now().UTC(),
 		GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), SyncdArgs: syncdFlags,
-		Params: map[string]any{"runs": *runs, "warmup": warmup.String(), "duration": duration.String(), "window": *window, "editBytes": *editBytes}}
+		Params: map[string]any{"runs": *runs, "warmup": warmup.String(), "duration": duration.String(), "window": *window, "editBytes": *editBytes, "keys": *keys}}
 	if *pin {
 		if err := pinSelf(); err != nil {
 			fmt.Fprintln(os.Stderr, "syncbench:", err)
@@ -222,6 +226,7 @@ func medians(runs []map[string]float64) map[string]any {
 }
 
 func printSummary(w io.Writer, rep *report) {
+	keys, _ := rep.Params.(map[string]any)["keys"].(string)
 	for _, r := range rep.Results {
 		m := func(k string) float64 { f, _ := r.Median[k].(float64); return f }
 		name := r.Server
@@ -244,8 +249,8 @@ func printSummary(w io.Writer, rep *report) {
 				line += fmt.Sprintf(" | per conn: goroutines=%.2f heap=%.2fKiB stacks=%.2fKiB", m("goroutinesPerConn"), m("heapInuseKiBPerConn"), m("stackInuseKiBPerConn"))
 			}
 		case "catchup":
-			line = fmt.Sprintf("catchup %-13s behind=%-6d mode=%s time=%.2fms bytes=%.0f msgs=%.0f | snapshot: time=%.2fms bytes=%.0f (doc %.0f B)",
-				name, r.N, catchupMode(r), m("ms"), m("bytes"), m("messages"), m("snapshotMs"), m("snapshotBytes"), m("docBytes"))
+			line = fmt.Sprintf("catchup %-13s keys=%s behind=%-6d mode=%s time=%.2fms bytes=%.0f msgs=%.0f ops=%.0f combined=%.0f | snapshot: time=%.2fms bytes=%.0f (doc %.0f B)",
+				name, keys, r.N, catchupMode(r), m("ms"), m("bytes"), m("messages"), m("ops"), m("combinedOps"), m("snapshotMs"), m("snapshotBytes"), m("docBytes"))
 		}
 		if r.Workload == "fanout" || r.Workload == "writers" {
 			line += fmt.Sprintf(" gen-cpu=%.2fs", m("generatorCpuSec"))

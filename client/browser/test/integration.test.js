@@ -153,6 +153,57 @@ test("a long absence ends in a snapshot, and pending edits are kept", async (t) 
   assert.deepEqual(a.rejects, []);
 });
 
+// A client whose edits' echoes were lost, and whose connection then dropped
+// while another made 1,000 edits of a ~100 KB document, rejoins and gets a
+// compacted catch-up: the other's operations combined (firstRev), its own
+// as committed. It sees its own edits committed and resends none, so each
+// lands once; an edit made while offline is sent after; it converges.
+test("a compacted catch-up settles pending edits exactly once", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add, ["-rate", "1000000", "-update-rate", "1000000"]);
+  const a = client(add, srv);
+  const b = client(add, srv);
+  const da = a.open("compact");
+  const db = b.open("compact");
+  await waitFor(() => settled(da, db), 10000, "joined");
+  const fill = { mine: [] };
+  for (let i = 0; i < 1000; i++) fill["k" + i] = { v: 0, pad: "x".repeat(80) };
+  db.update(fill);
+  await waitFor(() => settled(db) && da.rev === db.rev, 10000, "document filled");
+
+  // A's two edits commit, but A never sees their echoes.
+  a.net.hold = true;
+  da.update([{ op: "add", path: "/mine/-", value: "a1" }]);
+  da.update({ solo: "a2" });
+  const rev = da.rev;
+  await waitFor(async () => (await serverDoc(srv, "compact")).rev === rev + 2, 10000, "A's edits committed");
+  let seed = 7;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648);
+  // In batches: every local edit recomputes B's view over its pending ones.
+  for (let i = 0; i < 1000; i++) {
+    db.update({ ["k" + (next() % 1000)]: { v: i + 1, pad: "y".repeat(80) } });
+    if (i % 20 === 19) await waitFor(() => settled(db), 30000, `B's edit ${i} committed`);
+  }
+
+  a.net.drop();
+  a.net.hold = false;
+  a.net.received.length = 0;
+  da.update([{ op: "add", path: "/mine/-", value: "a3" }]); // while disconnected
+  const head = async () => serverDoc(srv, "compact");
+  await waitFor(async () => settled(da, db) && da.rev === (await head()).rev && db.rev === da.rev, 30000, "A back and converged");
+
+  const answer = a.net.received.find((m) => m.type === "SYNC.DELTAS" && m.payload.doc === "compact");
+  assert.ok(answer, "A caught up with deltas");
+  const ops = answer.payload.operations;
+  assert.ok(ops.some((o) => typeof o.firstRev === "number" && o.firstRev < o.rev && o.clientId === undefined), "a combined operation");
+  assert.deepEqual(ops.filter((o) => o.clientId === a.clientId).map((o) => o.rev), [rev + 1, rev + 2], "A's own operations, separate");
+  const state = (await head()).state;
+  assert.deepEqual(da.value, state);
+  assert.deepEqual(state.mine, ["a1", "a3"]);
+  assert.equal(state.solo, "a2");
+  assert.deepEqual(a.rejects, []);
+});
+
 // dropTest edits a document with a large pad (so that catch-up is deltas, not
 // a "smaller" snapshot), kills the connection right after sending, and
 // checks in the server's log that every edit committed exactly once.

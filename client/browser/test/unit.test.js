@@ -128,6 +128,37 @@ test("ack: the echo with our clientId and clientReqId commits the edit", () => {
   assert.equal(s.applyDeltas({ ...deltas(6, [op(7, {}, "O", "Z")]), epoch: "OTHEREPOCH" }, "ME").rejoin, true);
 });
 
+test("compacted catch-up: a combined operation covers firstRev … rev; pending edits rebase over it", () => {
+  const s = docAt4();
+  const e1 = s.addLocal("R1", [{ op: "add", path: "/items/-", value: "mine" }]);
+  const e2 = s.addLocal("R2", { extra: 1 });
+  s.markSent(e1);
+  s.markSent(e2);
+  // Others' 5 … 7 combined, our R1 as committed at 8, others' 9 … 10 combined.
+  const m = {
+    doc: "d",
+    epoch: E,
+    fromRev: 4,
+    toRev: 10,
+    operations: [
+      { rev: 7, firstRev: 5, type: "merge", payload: { title: "T", other: { x: 1 } }, ts: 1 },
+      op(8, [{ op: "add", path: "/items/-", value: "mine" }], "ME", "R1"),
+      { rev: 10, firstRev: 9, type: "patch", payload: [{ op: "add", path: "/items/0", value: "theirs" }, { op: "remove", path: "/other" }], ts: 2 },
+    ],
+    ackedReqId: "R1",
+  };
+  const r = s.applyDeltas(m, "ME");
+  assert.equal(r.rejoin, false);
+  assert.equal(s.rev, 10);
+  assert.deepEqual(r.committed.map((e) => e.clientReqId), ["R1"]);
+  assert.deepEqual(s.confirmed, { title: "T", items: ["theirs", "a", "mine"] });
+  assert.deepEqual(s.view, { title: "T", items: ["theirs", "a", "mine"], extra: 1 });
+  assert.deepEqual(s.pending.map((e) => e.clientReqId), ["R2"]);
+  // Part of a combined operation already applied cannot be separated: re-join.
+  assert.equal(s.applyDeltas({ doc: "d", epoch: E, fromRev: 10, toRev: 12, operations: [{ rev: 12, firstRev: 10, type: "merge", payload: {}, ts: 3 }] }, "ME").rejoin, true);
+  assert.equal(s.rev, 10);
+});
+
 test("rollback: removing a refused edit restores the view; a pending edit that no longer applies stays pending", () => {
   const s = docAt4();
   const e1 = s.addLocal("R1", [{ op: "test", path: "/title", value: "t" }, { op: "replace", path: "/title", value: "mine" }]);
