@@ -144,6 +144,15 @@ func BenchmarkSubscribeCatchUp(b *testing.B) {
 // from the ring: the deltas (~190 KB) are larger than the snapshot, so
 // they are compacted (to ~63 KB) before being chosen.
 func BenchmarkSubscribeCatchUpCompacted(b *testing.B) {
+	for _, keys := range []string{"random", "roundrobin"} {
+		b.Run("keys="+keys, func(b *testing.B) { benchCatchUpCompacted(b, keys == "random") })
+	}
+}
+
+// benchCatchUpCompacted: 1,000 behind a ~100 KB document of 1,000 keys,
+// edited at random keys (compacted deltas are smaller than the snapshot)
+// or at every key in turn (they cannot be: the answer is the snapshot).
+func benchCatchUpCompacted(b *testing.B, random bool) {
 	st := memstore.New(memstore.Options{})
 	e, _ := syncd.Open(st, syncd.Options{RingSize: 2048})
 	defer st.Close()
@@ -158,12 +167,19 @@ func BenchmarkSubscribeCatchUpCompacted(b *testing.B) {
 	e.Commit(ctx, "d", syncd.Edit{Patch: p})
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range 1000 {
-		e.Commit(ctx, "d", syncd.Edit{Patch: json.RawMessage(fmt.Sprintf(`{"k%d":{"~":%d,"pad":%q}}`, r.IntN(1000), 1795000000000000+i, pad))})
+		key := i
+		if random {
+			key = r.IntN(1000)
+		}
+		e.Commit(ctx, "d", syncd.Edit{Patch: json.RawMessage(fmt.Sprintf(`{"k%d":{"~":%d,"pad":%q}}`, key, 1795000000000000+i, pad))})
 	}
 	snap, _ := e.Snapshot(ctx, "d")
 	have := revision.Position{Epoch: snap.Epoch, Rev: snap.Rev - 1000}
-	var combined int
+	var combined, snapshots int
 	sink := func(ev *syncd.Event) {
+		if ev.Kind == syncd.EventSnapshot {
+			snapshots++
+		}
 		for _, op := range ev.Ops {
 			if op.FirstRev != 0 {
 				combined++
@@ -172,14 +188,17 @@ func BenchmarkSubscribeCatchUpCompacted(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		combined = 0
+		combined, snapshots = 0, 0
 		sub, err := e.Subscribe(ctx, "d", syncd.SubscribeRequest{Have: have, Compact: true}, sink)
 		if err != nil {
 			b.Fatal(err)
 		}
 		sub.Close()
-		if combined == 0 {
+		if random && combined == 0 {
 			b.Fatal("not compacted")
+		}
+		if !random && snapshots != 1 {
+			b.Fatal("not a snapshot")
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"iter"
 	"slices"
 	"strings"
 )
@@ -36,6 +37,18 @@ func (s PathSet) Len() int { return len(s.p) }
 
 // Strings returns the paths as JSON Pointers, in token order.
 func (s PathSet) Strings() []string { return slices.Clone(s.p) }
+
+// All yields the paths as JSON Pointers, in token order, without copying
+// the set.
+func (s PathSet) All() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, p := range s.p {
+			if !yield(p) {
+				return
+			}
+		}
+	}
+}
 
 // String formats the set for debugging, e.g. ["/a" "/list"].
 func (s PathSet) String() string {
