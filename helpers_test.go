@@ -135,17 +135,7 @@ func (rp *replica) apply(evs []*syncd.Event) {
 				if op.FirstRev != 0 && (ev.Live || op.ClientID != "" || op.ClientReqID != "") {
 					rp.t.Fatalf("combined op %d..%d: live %v, clientId %q, clientReqId %q", op.FirstRev, op.Rev, ev.Live, op.ClientID, op.ClientReqID)
 				}
-				var p *delta.Patch
-				var err error
-				if op.Kind == syncd.OpMerge {
-					p, err = delta.ParseMergePatch(op.Payload)
-				} else {
-					p, err = delta.ParseJSONPatch(op.Payload)
-				}
-				if err != nil {
-					rp.t.Fatal(err)
-				}
-				if _, err := p.Apply(&rp.state); err != nil {
+				if err := applyOp(op, &rp.state); err != nil {
 					rp.t.Fatalf("op %d: %v", op.Rev, err)
 				}
 				rp.rev = op.Rev

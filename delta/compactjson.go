@@ -72,12 +72,9 @@ func mergeText(acc map[string]any, data []byte, undo *[]memberUndo) (ok bool, er
 
 // mergeTextInto composes the object at d.pos into a, logging every change.
 func (d *decoder) mergeTextInto(a map[string]any, undo *[]memberUndo) error {
-	if err := d.open(); err != nil {
+	if empty, err := d.openEmpty('}'); err != nil {
 		return err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == '}' {
-		d.pos++
-		d.depth--
+	} else if empty {
 		return nil
 	}
 	base := len(d.keys) // the names of this object so far, to find a repeat

@@ -266,12 +266,9 @@ func (d *decoder) rawLeaf() (any, error) {
 // skipObject checks the object at d.pos and moves past it, building
 // nothing (but the arrays inside it).
 func (d *decoder) skipObject() error {
-	if err := d.open(); err != nil {
+	if empty, err := d.openEmpty('}'); err != nil {
 		return err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == '}' {
-		d.pos++
-		d.depth--
+	} else if empty {
 		return nil
 	}
 	for {
@@ -545,6 +542,21 @@ func (d *decoder) open() error {
 	return nil
 }
 
+// openEmpty opens the array or object at d.pos, like open, and reports
+// whether it is empty, in which case it also reads the closing bracket
+// and the container is done.
+func (d *decoder) openEmpty(closing byte) (empty bool, err error) {
+	if err := d.open(); err != nil {
+		return false, err
+	}
+	if d.pos < len(d.data) && d.data[d.pos] == closing {
+		d.pos++
+		d.depth--
+		return true, nil
+	}
+	return false, nil
+}
+
 // next reads what follows an element or member: a comma, or the closing
 // bracket (done is then true).
 func (d *decoder) next(closing byte, context string) (done bool, err error) {
@@ -566,12 +578,9 @@ func (d *decoder) next(closing byte, context string) (done bool, err error) {
 }
 
 func (d *decoder) array() (any, error) {
-	if err := d.open(); err != nil {
+	if empty, err := d.openEmpty(']'); err != nil {
 		return nil, err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
-		d.pos++
-		d.depth--
+	} else if empty {
 		return []any{}, nil
 	}
 	base := len(d.vals)
@@ -597,12 +606,9 @@ func (d *decoder) array() (any, error) {
 }
 
 func (d *decoder) object() (any, error) {
-	if err := d.open(); err != nil {
+	if empty, err := d.openEmpty('}'); err != nil {
 		return nil, err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == '}' {
-		d.pos++
-		d.depth--
+	} else if empty {
 		return map[string]any{}, nil
 	}
 	base := len(d.vals)

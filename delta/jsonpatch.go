@@ -111,12 +111,9 @@ func (d *decoder) jsonPatch() (*Patch, error) {
 
 // rawOps reads the array of operations into d.ops, d.pos being at '['.
 func (d *decoder) rawOps() error {
-	if err := d.open(); err != nil {
+	if empty, err := d.openEmpty(']'); err != nil {
 		return err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == ']' {
-		d.pos++
-		d.depth--
+	} else if empty {
 		return nil
 	}
 	for {
@@ -145,12 +142,9 @@ func (d *decoder) rawOps() error {
 
 // rawOp reads one operation object, d.pos being at '{'.
 func (d *decoder) rawOp(o *rawOp) error {
-	if err := d.open(); err != nil {
+	if empty, err := d.openEmpty('}'); err != nil {
 		return err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == '}' {
-		d.pos++
-		d.depth--
+	} else if empty {
 		return nil
 	}
 	for {

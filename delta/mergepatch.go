@@ -90,12 +90,9 @@ func (d *decoder) mergePatch() (*Patch, error) {
 // object's members, sorted, to d.done and returns where they are and the
 // object's Size with its nulls removed.
 func (d *decoder) mergeObject(prefix span) (kids span, size int, err error) {
-	if err := d.open(); err != nil {
+	if empty, err := d.openEmpty('}'); err != nil {
 		return span{}, 0, err
-	}
-	if d.pos < len(d.data) && d.data[d.pos] == '}' {
-		d.pos++
-		d.depth--
+	} else if empty {
 		return span{len(d.done), len(d.done)}, 2, nil
 	}
 	base := len(d.members)

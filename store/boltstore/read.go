@@ -92,6 +92,16 @@ func readRange(tx *bbolt.Tx, doc string, m *meta, after revision.Rev, limit int)
 	// damaged file could claim any number.
 	out := make([]*syncd.Op, 0, min(n, 1024))
 	want := after + 1
+	// take decodes the op want and adds it to out.
+	take := func(rev revision.Rev, enc []byte) error {
+		op, err := decodeOp(enc)
+		if err != nil {
+			return fmt.Errorf("op %d of %q: %w", rev, doc, err)
+		}
+		out = append(out, op)
+		want++
+		return nil
+	}
 	if end := m.logEnd(); want <= end {
 		b := tx.Bucket(bucketOps).Bucket([]byte(doc))
 		if b == nil {
@@ -124,12 +134,9 @@ func readRange(tx *bbolt.Tx, doc string, m *meta, after revision.Rev, limit int)
 				if rev < want {
 					return true, nil
 				}
-				op, err := decodeOp(enc)
-				if err != nil {
-					return false, fmt.Errorf("op %d of %q: %w", rev, doc, err)
+				if err := take(rev, enc); err != nil {
+					return false, err
 				}
-				out = append(out, op)
-				want++
 				return uint64(len(out)) < n && want <= end, nil
 			})
 			if err != nil {
@@ -142,12 +149,9 @@ func readRange(tx *bbolt.Tx, doc string, m *meta, after revision.Rev, limit int)
 			if rev < want {
 				return true, nil
 			}
-			op, err := decodeOp(enc)
-			if err != nil {
-				return false, fmt.Errorf("op %d of %q: %w", rev, doc, err)
+			if err := take(rev, enc); err != nil {
+				return false, err
 			}
-			out = append(out, op)
-			want++
 			return uint64(len(out)) < n, nil
 		})
 		if err != nil {
