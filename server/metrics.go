@@ -99,7 +99,7 @@ var (
 	descRefusals  = prometheus.NewDesc("syncd_refusals_total", "Edits refused, by engine code (conflict counts conflicts).", []string{"code"}, nil)
 	descBatches   = prometheus.NewDesc("syncd_store_commits_total", "Store commits (fsyncs with bbolt).", nil, nil)
 	descFailures  = prometheus.NewDesc("syncd_store_commit_failures_total", "Failed store commits.", nil, nil)
-	descCatchUps  = prometheus.NewDesc("syncd_catchups_total", "Catch-up answers by kind (ring, store, snapshot, gap).", []string{"kind"}, nil)
+	descCatchUps  = prometheus.NewDesc("syncd_catchups_total", "Catch-up answers by kind (ring, store, snapshot, gap; compacted counts the ring or store answers whose operations were combined).", []string{"kind"}, nil)
 	descDocuments = prometheus.NewDesc("syncd_documents_loaded", "Documents in memory.", nil, nil)
 )
 
