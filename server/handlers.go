@@ -14,10 +14,9 @@ import (
 )
 
 // The sync protocol's handlers, on the router. Every handler runs on the
-// connection's reader goroutine, one message at a time, in order (JOIN's
-// deep work runs on a goroutine of its own that the reader waits for: see
-// onFreshStack); none waits for an fsync (edits are decided in order and
-// acknowledged later, through the subscription). A message with meta.correlationId is an RPC:
+// connection's reader goroutine, one message at a time, in order; none
+// waits for an fsync (edits are decided in order and acknowledged later,
+// through the subscription). A message with meta.correlationId is an RPC:
 // JOIN's answer carries the correlationId back, UPDATE is answered
 // UPDATE.OK once durable, and LEAVE, PRESENCE.SET, PUBLISH, SUBSCRIBE,
 // UNSUBSCRIBE and HEARTBEAT are answered <TYPE>.OK with an empty payload.
@@ -71,9 +70,10 @@ var (
 // handleJoin joins a document; a refusal names the document in its
 // details, so a client that sent several JOINs knows which one failed.
 func (s *Server) handleJoin(x *router.Ctx, p protocol.Join) error {
-	var err error
-	onFreshStack(func() { err = s.join(x, p) })
-	if err != nil {
+	// JOIN goes deep (the engine's subscribe path, the catch-up's
+	// encoding), but that depth does not stay with an idle connection: the
+	// router parks idle connections on a fresh, shallow goroutine.
+	if err := s.join(x, p); err != nil {
 		return toWire(err).WithDetails(joinDetails{Doc: p.Doc})
 	}
 	return nil
@@ -360,27 +360,5 @@ func (s *Server) onClose(c *router.Conn, code int, reason string) {
 		if sess.user != nil {
 			s.owners.closed(c.ClientID())
 		}
-	}
-}
-
-// onFreshStack runs f on a goroutine of its own and waits for it. A JOIN
-// goes deep (the engine's subscribe path, the catch-up's encoding), and
-// Go keeps a goroutine's grown stack until a GC shrinks it: run on the
-// connection's reader, that depth would stay with every idle connection.
-// Run here, it is freed when f returns. The caller waits, so the handler
-// still runs in order with the connection's other messages, and the
-// goroutine never outlives it. A panic in f is raised again on the caller, where the router recovers
-// it as it would any handler's.
-func onFreshStack(f func()) {
-	done := make(chan struct{})
-	var panicked any
-	go func() {
-		defer close(done)
-		defer func() { panicked = recover() }()
-		f()
-	}()
-	<-done
-	if panicked != nil {
-		panic(panicked)
 	}
 }

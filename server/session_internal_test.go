@@ -1,7 +1,6 @@
 package server
 
 import (
-	"slices"
 	"testing"
 )
 
@@ -38,26 +37,5 @@ func TestSessionDocs(t *testing.T) {
 	s.deleteDocLocked("c")
 	if s.countDocsLocked() != 0 {
 		t.Fatalf("empty: one=%v docs=%v", s.one, s.docs)
-	}
-}
-
-// A JOIN's panic reaches the reader, where the router answers it.
-func TestOnFreshStackPanics(t *testing.T) {
-	defer func() {
-		if v := recover(); v != "boom" {
-			t.Fatalf("recovered %v, want boom", v)
-		}
-	}()
-	onFreshStack(func() { panic("boom") })
-	t.Fatal("no panic")
-}
-
-func TestOnFreshStackWaits(t *testing.T) {
-	var got []int
-	for i := range 3 {
-		onFreshStack(func() { got = append(got, i) })
-	}
-	if !slices.Equal(got, []int{0, 1, 2}) {
-		t.Fatalf("got %v", got)
 	}
 }
