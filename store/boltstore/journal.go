@@ -15,10 +15,11 @@ import (
 //
 // Why: bbolt rewrites every page a transaction dirtied, in full, at commit.
 // Appending in place to the logs of many documents dirties at least one
-// leaf of each document's log, plus the pages that lead to it: with 64
-// documents, a commit of ~100 operations wrote over a hundred pages and
-// spent most of its time spilling and copying them (BENCHMARKS.md, "group
-// commit"). Appended to one bucket under an increasing sequence number, the
+// leaf of each document's log, plus the pages that lead to it: a commit's
+// page writes grew with the documents it touched, and with 64 documents the
+// committer spent most of its time in bbolt spilling and copying them
+// (BENCHMARKS.md, "Commit on boltstore"). Appended to one bucket under an
+// increasing sequence number, the
 // same operations dirty only that bucket's last few pages, however many
 // documents they belong to; the documents' metas, which change anyway, are
 // small and packed many to a page.
