@@ -1203,6 +1203,21 @@ export class SyncClient extends Emitter {
       // The flood guard fired anyway (§9.4): send nothing for retryAfterMs.
       const b = this._buckets.msg;
       b.tokens = Math.min(b.tokens, -((p.retryAfterMs || 100) / 1000) * b.rate);
+      // It does not say which message it dropped. If that was an edit, its
+      // echo would never come: with edits awaiting theirs, start over on a
+      // new connection, whose JOIN answers settle them (§6.8), as after
+      // any lost connection.
+      if ([...this.docs.values()].some((d) => d._s.pending.some((e) => e.sent))) {
+        const ws = this._ws;
+        this._ws = null;
+        try {
+          if (ws) ws.close(4000, "flood guard");
+        } catch (_) {
+          /* closed */
+        }
+        this._closed(1006, "flood guard");
+        return;
+      }
     }
     if (det.clientReqId && det.doc) {
       const d = this.docs.get(det.doc);

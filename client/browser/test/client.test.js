@@ -271,6 +271,12 @@ test("sending stays within the announced rates, in order (§6.11)", async () => 
   assert.equal(s.of("UPDATE").length, 7);
   await waitFor(() => s.of("UPDATE").length === 12, 3000, "the rest, paced");
   assert.deepEqual(s.of("UPDATE").map((u) => u.payload.clientReqId), ids);
+  // Their echoes: nothing awaits an answer any more.
+  s.deliver("SYNC.DELTAS", {
+    doc: "d", epoch: EPOCH, fromRev: 0, toRev: 12,
+    operations: ids.map((id, k) => ({ rev: k + 1, type: "merge", payload: { k }, clientId: CID, clientReqId: id, ts: 1 })),
+  });
+  assert.equal(doc.pending.length, 0);
   // The flood guard firing anyway pauses sending for retryAfterMs.
   s.deliver("ERROR", { code: "RESOURCE_EXHAUSTED", message: "rate", details: { messagesPerSecond: 10, burst: 20 }, retryable: true, retryAfterMs: 300 });
   const t0 = Date.now();
@@ -278,6 +284,36 @@ test("sending stays within the announced rates, in order (§6.11)", async () => 
   assert.equal(s.of("UPDATE").length, 12);
   await waitFor(() => s.of("UPDATE").length === 13, 3000, "sent after the pause");
   assert.ok(Date.now() - t0 >= 250, `waited ${Date.now() - t0} ms`);
+  c.close();
+});
+
+// The flood guard does not say which message it dropped: with an edit
+// awaiting its echo, the client starts over on a new connection, whose JOIN
+// answer settles the edit (here: committed, seen in the deltas).
+test("a flood-guard ERROR with an edit awaiting its echo: reconnect and settle", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const doc = c.open("d");
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  let s = n.last();
+  s.hello({ limits: { messagesPerSecond: 1000, updatesPerSecond: 1000 } });
+  s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 0, state: {} }, { correlationId: s.of("JOIN")[0].meta.correlationId });
+  const id = doc.update({ a: 1 });
+  assert.equal(s.of("UPDATE").length, 1);
+  s.deliver("ERROR", { code: "RESOURCE_EXHAUSTED", message: "rate", details: { messagesPerSecond: 1000, burst: 2000 }, retryable: true, retryAfterMs: 10 });
+  await waitFor(() => n.sockets.length === 2, 2000, "reconnect");
+  s = n.last();
+  s.hello({ limits: { messagesPerSecond: 1000, updatesPerSecond: 1000 } });
+  await waitFor(() => s.of("JOIN").length === 1, 2000, "re-join");
+  const join = s.of("JOIN")[0];
+  assert.deepEqual(join.payload, { doc: "d", rev: 0, epoch: EPOCH });
+  s.deliver("SYNC.DELTAS", {
+    doc: "d", epoch: EPOCH, fromRev: 0, toRev: 1, ackedReqId: id,
+    operations: [{ rev: 1, type: "merge", payload: { a: 1 }, clientId: CID, clientReqId: id, ts: 1 }],
+  }, { correlationId: join.meta.correlationId });
+  assert.equal(doc.pending.length, 0);
+  assert.deepEqual(doc.value, { a: 1 });
+  assert.equal(s.of("UPDATE").length, 0, "nothing resent");
   c.close();
 });
 
