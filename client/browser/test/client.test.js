@@ -54,6 +54,18 @@ function newClient(net, opts = {}) {
   return new SyncClient({ url: "ws://127.0.0.1:1/ws", WebSocket: net.WebSocket, sessionStorage: memStorage(), localStorage: memStorage(), backoff: { base: 5, cap: 20 }, ...opts });
 }
 
+// joinedDoc opens document "d" on c, greets it (hello: HELLO's extra
+// fields) and answers its JOIN with a snapshot of state at rev; it returns
+// the document and the fake socket.
+async function joinedDoc(n, c, { hello = {}, rev = 0, state = {} } = {}) {
+  const doc = c.open("d");
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  const s = n.last();
+  s.hello(hello);
+  s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev, state }, { correlationId: s.of("JOIN")[0].meta.correlationId });
+  return { doc, s };
+}
+
 test("credentials: access_token query, or bearer subprotocol with syncd; clientId after HELLO", async () => {
   const n1 = fakeNet();
   const c1 = newClient(n1, { token: "tok" });
@@ -158,11 +170,9 @@ test("resume: JOIN with (epoch, rev); committed seen, lost re-issued, undecided 
 test("a snapshot answer: undecided edits resent, uncertain JSON Patches dropped with a reject, merge patches re-issued", async () => {
   const n = fakeNet();
   const c = newClient(n);
-  const doc = c.open("d");
-  await waitFor(() => n.sockets.length === 1, 1000, "socket");
-  let s = n.last();
-  s.hello();
-  s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 1, state: { list: [] } }, { correlationId: s.of("JOIN")[0].meta.correlationId });
+  const j = await joinedDoc(n, c, { rev: 1, state: { list: [] } });
+  const doc = j.doc;
+  let s = j.s;
   const ids = [doc.update([{ op: "add", path: "/list/-", value: 1 }]), doc.update({ m: 1 }), doc.update({ z: 1 })];
   s.serverClose(1006);
   await waitFor(() => n.sockets.length === 2, 1000, "reconnect");
@@ -214,10 +224,7 @@ test("the outbox: pending edits in localStorage under the clientId, restored by 
   const n = fakeNet();
   const session = memStorage(), local = memStorage();
   const c = newClient(n, { sessionStorage: session, localStorage: local });
-  const doc = c.open("d");
-  await waitFor(() => n.sockets.length === 1, 1000, "socket");
-  n.last().hello();
-  n.last().deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 3, state: {} }, { correlationId: n.last().of("JOIN")[0].meta.correlationId });
+  const { doc } = await joinedDoc(n, c, { rev: 3 });
   const id = doc.update({ x: 1 });
   const saved = JSON.parse(local.getItem("syncd.outbox." + CID));
   assert.equal(saved.d.pending[0].clientReqId, id);
@@ -260,11 +267,7 @@ test("a duplicated tab (same sessionStorage copy) takes a fresh clientId; a relo
 test("sending stays within the announced rates, in order (§6.11)", async () => {
   const n = fakeNet();
   const c = newClient(n);
-  const doc = c.open("d");
-  await waitFor(() => n.sockets.length === 1, 1000, "socket");
-  const s = n.last();
-  s.hello({ limits: { messagesPerSecond: 10, updatesPerSecond: 100 } });
-  s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 0, state: {} }, { correlationId: s.of("JOIN")[0].meta.correlationId });
+  const { doc, s } = await joinedDoc(n, c, { hello: { limits: { messagesPerSecond: 10, updatesPerSecond: 100 } } });
   const ids = [];
   for (let k = 0; k < 12; k++) ids.push(doc.update({ k }));
   // A burst of 8 (80% of 10/s, the JOIN took one), then about 8 a second.
@@ -293,17 +296,16 @@ test("sending stays within the announced rates, in order (§6.11)", async () => 
 test("a flood-guard ERROR with an edit awaiting its echo: reconnect and settle", async () => {
   const n = fakeNet();
   const c = newClient(n);
-  const doc = c.open("d");
-  await waitFor(() => n.sockets.length === 1, 1000, "socket");
-  let s = n.last();
-  s.hello({ limits: { messagesPerSecond: 1000, updatesPerSecond: 1000 } });
-  s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 0, state: {} }, { correlationId: s.of("JOIN")[0].meta.correlationId });
+  const limits = { limits: { messagesPerSecond: 1000, updatesPerSecond: 1000 } };
+  const j = await joinedDoc(n, c, { hello: limits });
+  const doc = j.doc;
+  let s = j.s;
   const id = doc.update({ a: 1 });
   assert.equal(s.of("UPDATE").length, 1);
   s.deliver("ERROR", { code: "RESOURCE_EXHAUSTED", message: "rate", details: { messagesPerSecond: 1000, burst: 2000 }, retryable: true, retryAfterMs: 10 });
   await waitFor(() => n.sockets.length === 2, 2000, "reconnect");
   s = n.last();
-  s.hello({ limits: { messagesPerSecond: 1000, updatesPerSecond: 1000 } });
+  s.hello(limits);
   await waitFor(() => s.of("JOIN").length === 1, 2000, "re-join");
   const join = s.of("JOIN")[0];
   assert.deepEqual(join.payload, { doc: "d", rev: 0, epoch: EPOCH });
