@@ -3,7 +3,6 @@ package syncd
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/deltasync/syncd/delta"
 	"github.com/deltasync/syncd/revision"
@@ -226,13 +225,19 @@ func (cu *catchUp) choose(ops []*Op, size int) (_ []*Op, compacted bool) {
 	if size > cu.readLimit() {
 		return nil, false
 	}
-	own := cu.hasOwn(ops)
-	if !own && len(cu.ringPaths) == len(ops) && compactedEstimate(ops, cu.ringPaths) > cu.snapSize-cu.snapSize/8 {
-		// Compacting cannot save enough to pay for itself (below).
-		return nil, false
-	}
 	if cu.compact {
-		if c, err := compactOps(ops, cu.client); err == nil && len(c) < len(ops) {
+		// Compacted deltas are sent only when no larger than the
+		// snapshot, or than maxOwnDeltas when the client must see its
+		// own operations: past that, stop compacting.
+		limit := cu.snapSize
+		if cu.hasOwn(ops) {
+			limit = maxOwnDeltas(cu.snapSize)
+		}
+		c, err := compactOps(ops, cu.client, limit)
+		if err == nil && c == nil {
+			return nil, false
+		}
+		if err == nil && len(c) < len(ops) {
 			ops, size, compacted = c, opsSize(c), true
 		}
 	}
@@ -289,62 +294,6 @@ func (e *Engine) pages(doc string, cu *catchUp, ops []*Op) []*Event {
 // client's own operations — up to maxOwnDeltas, past which the snapshot is
 // sent anyway (the client then settles its pending edits as PROTOCOL.md
 // §6.8 says for a snapshot).
-
-// compactedEstimate estimates the payload bytes of ops once compacted, from
-// the paths each touched (ops all came from the ring): a merge patch whose
-// every path a later merge patch of the same run rewrote (the same path or
-// one above it) leaves nothing in the result; any other is counted whole. It costs a map
-// lookup per path, far less than composing.
-//
-// choose uses it to skip compactions that cannot pay: when the estimate
-// is over seven eighths of the document, the operations rewrite most of it
-// (every key in turn, say), the compacted deltas would be about as large
-// as the snapshot, and composing them costs more time (about 1.5 µs per
-// operation) than the few bytes it could save. The estimate can err high
-// when a patch's paths are not what its payload holds (a merge patch that
-// deletes absent keys), which only means a snapshot where compacted deltas
-// would have been a little smaller.
-func compactedEstimate(ops []*Op, paths []delta.PathSet) int {
-	rewritten := make(map[string]struct{}, len(ops))
-	covered := func(p string) bool {
-		for {
-			if _, ok := rewritten[p]; ok {
-				return true
-			}
-			i := strings.LastIndexByte(p, '/')
-			if i <= 0 {
-				// The root ("" or "/x"'s parent) counts only if "" was
-				// rewritten, checked above for p == "".
-				_, ok := rewritten[""]
-				return ok
-			}
-			p = p[:i]
-		}
-	}
-	n := 0
-	for i := len(ops) - 1; i >= 0; i-- {
-		if ops[i].Kind != OpMerge {
-			// JSON Patches concatenate, whole, and end the run of merge
-			// patches that later ones could have absorbed.
-			n += len(ops[i].Payload)
-			clear(rewritten)
-			continue
-		}
-		fresh := paths[i].Len() == 0
-		for p := range paths[i].All() {
-			if !covered(p) {
-				fresh = true
-			}
-		}
-		for p := range paths[i].All() {
-			rewritten[p] = struct{}{}
-		}
-		if fresh {
-			n += len(ops[i].Payload)
-		}
-	}
-	return n
-}
 
 // maxOwnDeltas bounds deltas sent in place of a smaller snapshot.
 func maxOwnDeltas(snapSize int) int { return max(4*snapSize, 1<<20) }

@@ -1,48 +1,62 @@
 package syncd
 
 import (
+	"fmt"
 	"testing"
 
-	"github.com/deltasync/syncd/delta"
+	"github.com/deltasync/syncd/revision"
 )
 
-// TestCompactedEstimate: merge patches whose paths later merge patches of
-// the same run rewrote count for nothing; all others count whole.
-func TestCompactedEstimate(t *testing.T) {
-	op := func(kind OpKind, payload string, paths ...string) (*Op, delta.PathSet) {
-		ps, err := delta.NewPathSet(paths...)
-		if err != nil {
-			t.Fatal(err)
+// TestCompactOpsLimit: compactOps gives up (nil, no error) once its result
+// is sure to be over the limit, and is unchanged by a limit it is within.
+func TestCompactOpsLimit(t *testing.T) {
+	merges := func(n int, key func(i int) int) []*Op {
+		ops := make([]*Op, n)
+		for i := range ops {
+			ops[i] = &Op{Rev: revisionOf(i), Kind: OpMerge, Payload: fmt.Appendf(nil, `{"k%d":{"v":%d,"pad":"xxxxxxxxxxxxxxxxxxxx"}}`, key(i), i)}
 		}
-		return &Op{Kind: kind, Payload: []byte(payload)}, ps
+		return ops
 	}
-	type o struct {
-		kind    OpKind
-		payload string
-		paths   []string
+	size := func(ops []*Op) int { return opsSize(ops) }
+
+	// Every key once: nothing to save, so a limit below the operations'
+	// size stops the composition.
+	distinct := merges(100, func(i int) int { return i })
+	full, err := compactOps(distinct, "", 0)
+	if err != nil || len(full) != 1 {
+		t.Fatalf("no limit: %d ops, %v", len(full), err)
 	}
-	for _, c := range []struct {
-		name string
-		ops  []o
-		want int
-	}{
-		{"every key once", []o{{OpMerge, "aaaa", []string{"/a"}}, {OpMerge, "bbbb", []string{"/b"}}, {OpMerge, "cccc", []string{"/c"}}}, 12},
-		{"one key rewritten", []o{{OpMerge, "aaaa", []string{"/a"}}, {OpMerge, "aa", []string{"/a"}}, {OpMerge, "a", []string{"/a"}}}, 1},
-		{"a parent rewritten", []o{{OpMerge, "aaaa", []string{"/a/x", "/a/y"}}, {OpMerge, "aa", []string{"/a"}}}, 2},
-		{"a child rewritten", []o{{OpMerge, "aaaa", []string{"/a"}}, {OpMerge, "aa", []string{"/a/x"}}}, 6},
-		{"partly rewritten", []o{{OpMerge, "aaaa", []string{"/a", "/b"}}, {OpMerge, "aa", []string{"/a"}}}, 6},
-		{"a JSON Patch ends the run", []o{{OpMerge, "aaaa", []string{"/a"}}, {OpPatch, "pp", []string{"/a"}}, {OpMerge, "a", []string{"/a"}}}, 7},
-		{"the root rewritten", []o{{OpMerge, "aaaa", []string{"/a"}}, {OpMerge, "r", []string{""}}}, 1},
-		{"no paths", []o{{OpMerge, "aaaa", nil}, {OpMerge, "b", []string{"/b"}}}, 5},
-	} {
-		var ops []*Op
-		var paths []delta.PathSet
-		for _, x := range c.ops {
-			op, ps := op(x.kind, x.payload, x.paths...)
-			ops, paths = append(ops, op), append(paths, ps)
-		}
-		if got := compactedEstimate(ops, paths); got != c.want {
-			t.Errorf("%s: %d, want %d", c.name, got, c.want)
-		}
+	if got, err := compactOps(distinct, "", size(full)-100); got != nil || err != nil {
+		t.Errorf("limit under the result: %d ops, %v; want nil", len(got), err)
+	}
+	if got, err := compactOps(distinct, "", size(full)); err != nil || len(got) != 1 || string(got[0].Payload) != string(full[0].Payload) {
+		t.Errorf("limit at the result: %v, %v", got, err)
+	}
+
+	// The same key over and over composes to one edit's size, well
+	// within a limit the operations one by one are far over.
+	same := merges(100, func(int) int { return 7 })
+	got, err := compactOps(same, "", 200)
+	if err != nil || len(got) != 1 || got[0].First() != same[0].Rev || got[0].Rev != same[99].Rev {
+		t.Fatalf("one key: %v, %v", got, err)
+	}
+	if want := `{"k7":{"v":99,"pad":"xxxxxxxxxxxxxxxxxxxx"}}`; string(got[0].Payload) != want {
+		t.Errorf("one key: %s, want %s", got[0].Payload, want)
+	}
+
+	// JSON Patches are not shrunk: a run whose JSON Patches alone are over
+	// the limit is given up before it is compacted.
+	patches := make([]*Op, 10)
+	for i := range patches {
+		patches[i] = &Op{Rev: revisionOf(i), Kind: OpPatch, Payload: []byte(`[{"op":"add","path":"/a","value":"xxxxxxxxxxxxxxxxxxxxxxxx"}]`)}
+	}
+	if got, err := compactOps(patches, "", 300); got != nil || err != nil {
+		t.Errorf("JSON Patches over the limit: %d ops, %v; want nil", len(got), err)
+	}
+	if got, err := compactOps(patches, "", 0); err != nil || len(got) != 1 {
+		t.Errorf("JSON Patches, no limit: %d ops, %v", len(got), err)
 	}
 }
+
+// revisionOf is the revision of the i-th operation of a test history.
+func revisionOf(i int) revision.Rev { return revision.Rev(i + 1) }

@@ -22,6 +22,9 @@ var (
 	ErrPathNotFound = errors.New("delta: path not found")
 	// ErrTestFailed: a test operation found a different value.
 	ErrTestFailed = errors.New("delta: test failed")
+	// ErrOverLimit: a result would be larger than the caller allowed
+	// (ComposeMerge). It is not a patch error.
+	ErrOverLimit = errors.New("delta: result over the size limit")
 )
 
 // Error is the error type of this package: it says which operation failed,

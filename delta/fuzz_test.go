@@ -184,3 +184,55 @@ func FuzzCompactJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzComposeMerge: merge patches given as text, composed from the newest
+// back (repeated names, escapes, white space and all), have the effect of
+// the parsed patches applied in sequence whenever ComposeMerge finds a
+// composition; a patch that does not parse is never composed.
+func FuzzComposeMerge(f *testing.F) {
+	for _, s := range [][3]string{
+		{`{"a":{"x":1}}`, `{"a":{"y":2},"b":null}`, `{"a":{"x":null}}`},
+		{`{"a":{"x":1},"b":2}`, `{"c":1,"b":{"y":1}}`, `{"b":3}`},
+		{`{"a":{"x":1}}`, `{"a":{"y":1},"a":{"z":2}}`, `{}`},
+		{`{"a":{"z":1}}`, `{"a":{"y":1,"y":{"q":2}}}`, `{"b":[1,{"c":"\u00e9"}]}`},
+		{`{"\u0061":1}`, `{"a":{"b":2}}`, `{"a":3}`},
+		{`[1]`, `{"a":1}`, `{"a":}`},
+		{`{}`, ` {"a" : -0.5e3 , "b":"\"x\""} `, `{"a":{"\t":"\""}}`},
+	} {
+		f.Add([]byte(s[0]), []byte(s[1]), []byte(s[2]))
+	}
+	docs := []string{`{}`, `{"a":{"x":0,"w":[1],"y":{"q":1}},"b":{"q":1},"c":true}`, `{"a":"s","b":null}`, `[1]`}
+	f.Fuzz(func(t *testing.T, a, b, c []byte) {
+		texts := [][]byte{a, b, c}
+		out, ok, err := delta.ComposeMerge(nil, texts, 0)
+		var ps []*delta.Patch
+		for _, text := range texts {
+			p, perr := delta.ParseMergePatch(text)
+			if perr != nil {
+				if ok {
+					t.Fatalf("composed %q although %s does not parse: %v", texts, text, perr)
+				}
+				return
+			}
+			ps = append(ps, p)
+		}
+		if err != nil {
+			t.Fatalf("ComposeMerge(%q): %v; they parse", texts, err)
+		}
+		if !ok {
+			return
+		}
+		composed, err := delta.ParseMergePatch(out)
+		if err != nil {
+			t.Fatalf("composed %s does not parse: %v", out, err)
+		}
+		for _, d := range docs {
+			doc, _ := delta.Decode([]byte(d))
+			want, _ := applyAll(doc, ps)
+			got, _ := applyAll(doc, []*delta.Patch{composed})
+			if !sameJSON(got, want) {
+				t.Fatalf("%q on %s: composed %s gives %s, in sequence %s", texts, d, out, encodeOrNil(got), encodeOrNil(want))
+			}
+		}
+	})
+}
