@@ -205,7 +205,7 @@ func (c *composer) expand(n *composeNode) error {
 	}
 	d := c.e
 	d.data, d.pos, d.depth = n.raw, 0, 0
-	gen := n.seen // the patch the text came from
+	gen := n.seen            // the patch the text came from
 	c.size -= len(n.raw) - 2 // its braces stay; its members are added back
 	n.raw = nil
 	if empty, err := d.openEmpty('}'); err != nil || empty {
