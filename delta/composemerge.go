@@ -169,6 +169,19 @@ func (c *composer) merge(n *composeNode, gen int) error {
 		case !isObject:
 			return notComposable{} // a newer patch merges an object into this value
 		default:
+			if kid.raw != nil {
+				// Most often an older patch wrote what a newer one
+				// rewrote, member for member: then it leaves nothing,
+				// and the newer text need not be expanded.
+				hidden, err := c.hidden(kid.raw)
+				if err != nil {
+					return err
+				}
+				if hidden {
+					kid.seen = gen
+					break
+				}
+			}
 			if err := c.expand(kid); err != nil { // its members keep the patch they came from
 				return err
 			}
@@ -183,6 +196,74 @@ func (c *composer) merge(n *composeNode, gen int) error {
 		}
 		if done {
 			return nil
+		}
+	}
+}
+
+// hidden reports whether every member of the object at c.d's position is
+// decided by a member of the same name that is not an object in raw, the
+// text of an object from a newer patch, so that it leaves nothing in the
+// result; it then moves past the object, and otherwise leaves c.d where it
+// was. It costs a scan of raw per member, which for the small objects it
+// is meant for is less than expanding raw into nodes.
+func (c *composer) hidden(raw []byte) (bool, error) {
+	d := c.d
+	pos, depth := d.pos, d.depth
+	if empty, err := d.openEmpty('}'); err != nil || empty {
+		return empty, err // {} makes an object of what raw makes one of
+	}
+	for {
+		name, err := d.keyBytes()
+		if err != nil {
+			return false, err
+		}
+		if decided, err := c.decides(raw, name); err != nil || !decided {
+			d.pos, d.depth = pos, depth
+			return false, err
+		}
+		d.skipSpace()
+		if d.pos >= len(d.data) {
+			return false, d.errAt(d.pos, "")
+		}
+		if err := d.skipMember(d.data[d.pos] == '{'); err != nil {
+			return false, err
+		}
+		done, err := d.next('}', "after object key:value pair")
+		if err != nil || done {
+			return done, err
+		}
+	}
+}
+
+// decides reports whether the object whose text is raw has a member called
+// name whose value is not an object: the last one of that name, as a
+// parser keeps.
+func (c *composer) decides(raw []byte, name []byte) (bool, error) {
+	e := c.e
+	e.data, e.pos, e.depth = raw, 0, 0
+	if empty, err := e.openEmpty('}'); err != nil || empty {
+		return false, err
+	}
+	decided := false
+	for {
+		k, err := e.keyBytes()
+		if err != nil {
+			return false, err
+		}
+		e.skipSpace()
+		if e.pos >= len(e.data) {
+			return false, e.errAt(e.pos, "")
+		}
+		isObject := e.data[e.pos] == '{'
+		if string(k) == string(name) {
+			decided = !isObject
+		}
+		if err := e.skipMember(isObject); err != nil {
+			return false, err
+		}
+		done, err := e.next('}', "after object key:value pair")
+		if err != nil || done {
+			return decided, err
 		}
 	}
 }
