@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"testing"
 
 	"github.com/deltasync/syncd/protocol"
@@ -124,6 +125,73 @@ func BenchmarkEncodeSyncDeltasEncodingJSON(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := json.Marshal(&m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// bigState returns a JSON object of n members shaped like a collaborative
+// document's state: {"k0":{"~":1764000000000000000,"pad":"xx…x"},…}, each
+// pad 80 bytes of plain ASCII.
+func bigState(n int) []byte {
+	pad := bytes.Repeat([]byte{'x'}, 80)
+	dst := []byte{'{'}
+	for i := range n {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"k`...)
+		dst = strconv.AppendInt(dst, int64(i), 10)
+		dst = append(dst, `":{"~":1764000000000000000,"pad":"`...)
+		dst = append(dst, pad...)
+		dst = append(dst, `"}`...)
+	}
+	return append(dst, '}')
+}
+
+// BenchmarkDecodeSyncSnapshotLarge is what a client does with a large
+// SYNC.SNAPSHOT (about 120 KB): DecodeEnvelope, then UnmarshalPayload.
+func BenchmarkDecodeSyncSnapshotLarge(b *testing.B) {
+	msg, err := protocol.Encode(protocol.TypeSyncSnapshot, protocol.Meta{Timestamp: 1730450000125}, protocol.SyncSnapshot{
+		Doc: "todo:list/42", Epoch: ulid, Rev: 1041, State: bigState(1000),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		env, err := protocol.DecodeEnvelope(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var s protocol.SyncSnapshot
+		if err := s.UnmarshalPayload(env.Payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeSyncDeltasLarge is a SYNC.DELTAS with one operation whose
+// payload is about 60 KB, decoded as a client does.
+func BenchmarkDecodeSyncDeltasLarge(b *testing.B) {
+	msg, err := protocol.Encode(protocol.TypeSyncDeltas, protocol.Meta{Timestamp: 1730450000125}, protocol.SyncDeltas{
+		Doc: "todo:list/42", Epoch: ulid, FromRev: 1041, ToRev: 1042, Operations: []protocol.Operation{
+			{Rev: 1042, Type: protocol.OpMerge, Payload: bigState(500), ClientID: ulid, ClientReqID: "01HZY0K2B7C8D9E0F1G2H3J4K5", Ts: 1730450000123},
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(msg)))
+	for b.Loop() {
+		env, err := protocol.DecodeEnvelope(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var d protocol.SyncDeltas
+		if err := d.UnmarshalPayload(env.Payload); err != nil {
 			b.Fatal(err)
 		}
 	}

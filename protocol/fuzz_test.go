@@ -23,6 +23,10 @@ func FuzzDecodeEnvelope(f *testing.F) {
 		`{"type":"X","payload":[1,"2",{"3":null},true,false,-1.5e3]}`,
 		`{"type":"\u00e9\ud83c\udf89","meta":{"x":[]}}`,
 		`[]`, `{`, `{"type":1}`, ``,
+		// Long strings and numbers, for the scanner's eight-bytes-at-a-time
+		// paths.
+		`{"type":"SYNC.SNAPSHOT","payload":{"state":{"k12":{"~":1764000000000000000,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}}}`,
+		`{"type":"X","payload":["abcdefghijklmnopq\"rstuvwxyz\u00e9ABCDEFGHé😀IJKLMNOP",12345678901234567890.12345678e-123456789]}`,
 	} {
 		f.Add([]byte(s))
 	}
