@@ -3,7 +3,6 @@ package client
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -281,13 +280,11 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		conn.Close()
 		return nil, &DialError{Err: fmt.Errorf("waiting for HELLO: %w", err)}
 	}
-	var env envelope
 	var hello protocol.Hello
-	if err := json.Unmarshal(data, &env); err != nil || env.Type != protocol.TypeHello {
+	if env, err := protocol.DecodeServerEnvelope(data); err != nil || env.Type != protocol.TypeHello {
 		conn.Close()
 		return nil, &DialError{Err: fmt.Errorf("first message is not HELLO: %.100s", data)}
-	}
-	if err := hello.UnmarshalPayload(env.Payload); err != nil {
+	} else if err := hello.UnmarshalPayload(env.Payload); err != nil {
 		conn.Close()
 		return nil, &DialError{Err: fmt.Errorf("HELLO: %w", err)}
 	}
@@ -298,16 +295,6 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	}
 	conn.SetReadDeadline(time.Time{})
 	return &session{conn: conn, out: make(chan []byte, c.opts.SendQueue), done: make(chan struct{}), hello: hello}, nil
-}
-
-// envelope is the lenient decoding of a server message: unknown keys are
-// ignored (PROTOCOL.md §3.2), unlike the server's strict decoder.
-type envelope struct {
-	Type string `json:"type"`
-	Meta struct {
-		CorrelationID string `json:"correlationId"`
-	} `json:"meta"`
-	Payload json.RawMessage `json:"payload"`
 }
 
 // run owns the connection: it serves each session, then reconnects with

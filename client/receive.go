@@ -12,8 +12,8 @@ import (
 // handle dispatches one server message (PROTOCOL.md §9.4). Unknown types
 // and fields are ignored.
 func (c *Client) handle(sess *session, data []byte) {
-	var env envelope
-	if err := json.Unmarshal(data, &env); err != nil {
+	env, err := protocol.DecodeServerEnvelope(data)
+	if err != nil {
 		c.log.Warn("syncd client: undecodable message", "err", err)
 		return
 	}
@@ -70,7 +70,7 @@ func (c *Client) handle(sess *session, data []byte) {
 	}
 }
 
-func (c *Client) decode(env envelope, v protocol.PayloadDecoder) bool {
+func (c *Client) decode(env protocol.Envelope, v protocol.PayloadDecoder) bool {
 	if err := v.UnmarshalPayload(env.Payload); err != nil {
 		c.log.Warn("syncd client: bad payload", "type", env.Type, "err", err)
 		return false

@@ -58,7 +58,16 @@ const (
 // payload decoder's business).
 //
 // The returned Payload aliases data.
-func DecodeEnvelope(data []byte) (Envelope, error) {
+func DecodeEnvelope(data []byte) (Envelope, error) { return decodeEnvelope(data, false) }
+
+// DecodeServerEnvelope decodes a message from the server as a client must
+// (PROTOCOL.md §3.2): as DecodeEnvelope does, except that unknown
+// top-level keys are ignored, so that a newer server may add some. The
+// payload is checked for syntax too; its fields are the payload decoder's
+// business.
+func DecodeServerEnvelope(data []byte) (Envelope, error) { return decodeEnvelope(data, true) }
+
+func decodeEnvelope(data []byte, lenient bool) (Envelope, error) {
 	var env Envelope
 	s := scanner{data: data}
 	if k := s.peek(); k != kindObject {
@@ -68,7 +77,7 @@ func DecodeEnvelope(data []byte) (Envelope, error) {
 		}
 		return env, &Error{Code: CodeInvalidArgument, Message: "message: want object, got " + k.String()}
 	}
-	d := newObjDecoder(data, "", false)
+	d := newObjDecoder(data, "", lenient)
 	const (
 		bType = 1 << iota
 		bMeta

@@ -22,6 +22,24 @@ func TestDecodeEnvelope(t *testing.T) {
 	}
 }
 
+// TestDecodeServerEnvelope: a client ignores top-level keys it does not
+// know, and is otherwise as strict as DecodeEnvelope.
+func TestDecodeServerEnvelope(t *testing.T) {
+	in := []byte(`{"type":"SYNC.SNAPSHOT","future":{"x":[1,"y"]},"meta":{"correlationId":"j-1"},"payload":{"doc":"a"},"later":true}`)
+	if _, err := protocol.DecodeEnvelope(in); err == nil || !strings.Contains(err.Error(), "future: unknown field") {
+		t.Fatalf("DecodeEnvelope: %v, want an unknown field", err)
+	}
+	env, err := protocol.DecodeServerEnvelope(in)
+	if err != nil || env.Type != "SYNC.SNAPSHOT" || env.Meta.CorrelationID != "j-1" || string(env.Payload) != `{"doc":"a"}` {
+		t.Fatalf("DecodeServerEnvelope = %+v, %v", env, err)
+	}
+	for _, bad := range []string{`{"type":"X","future":[1,}`, `{"future":1}`, `{"type":"X","meta":{"timestamp":"now"}}`, `[]`} {
+		if _, err := protocol.DecodeServerEnvelope([]byte(bad)); err == nil {
+			t.Errorf("DecodeServerEnvelope(%s) accepted", bad)
+		}
+	}
+}
+
 func TestDecodeEnvelopeMinimal(t *testing.T) {
 	for _, in := range []string{`{"type":"__heartbeat"}`, `{"type":"X","payload":null}`, `{"type":"X","meta":null}`, `{"type":"X","meta":{}}`} {
 		env, err := protocol.DecodeEnvelope([]byte(in))
