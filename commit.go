@@ -96,6 +96,9 @@ func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func
 	// a client with ids the refusal is still a decision: decideLocked
 	// records it, like any other, so the id is never applied later.
 	patch, parseErr := delta.ParsePatch(ed.Patch)
+	// Nothing keeps the patch once it is applied (or refused): its memory
+	// goes to the next edit's.
+	defer patch.Release()
 	var payload json.RawMessage
 	if parseErr == nil {
 		payload, parseErr = compactJSON(ed.Patch)
@@ -277,8 +280,10 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		return refuse(CodeConflict, fmt.Sprintf("policy strict needs the base revision to be the head %d", d.head), nil)
 	}
 
-	ch, err := patch.Apply(&d.state)
-	if err != nil {
+	// d.change is reused from edit to edit: its undo log is only needed
+	// until this edit is decided.
+	ch := &d.change
+	if err := patch.ApplyTo(&d.state, ch); err != nil {
 		code := CodeInvalid
 		if errors.Is(err, delta.ErrPathNotFound) || errors.Is(err, delta.ErrTestFailed) {
 			code = CodePrecondition
@@ -301,7 +306,10 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		}
 	}
 	if hook := e.opts.Validate; hook != nil {
-		if err := hook(ctx, &Validation{Doc: d.id, Edit: ed, State: d.state}); err != nil {
+		// The hook gets a copy: handing it ed would move every caller's
+		// Edit to the heap, hook or not.
+		edc := *ed
+		if err := hook(ctx, &Validation{Doc: d.id, Edit: &edc, State: d.state}); err != nil {
 			ch.Undo(&d.state)
 			var ee *Error
 			if errors.As(err, &ee) {
@@ -322,10 +330,12 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		Time:        now.UnixMilli(),
 	}
 	d.ring.Push(entry{op: op, paths: ch.Paths})
+	ch.Reset() // the edit stays: drop the undo log's hold on old values
 	if idempotent {
 		d.wms[ed.ClientID] = d.wms[ed.ClientID].Advance(ed.ReqID)
 	}
-	p := &pending{append: &Append{Doc: d.id, Epoch: d.epoch, Op: op}, then: then}
+	p := &pending{app: Append{Doc: d.id, Epoch: d.epoch, Op: op}, then: then}
+	p.append = &p.app
 	d.sinceSnapshot++
 	if d.sinceSnapshot >= e.opts.SnapshotInterval {
 		if state, err := d.snapshotLocked(); err == nil {

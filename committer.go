@@ -1,6 +1,7 @@
 package syncd
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -20,6 +21,10 @@ type pending struct {
 	snapshot *Snapshot
 	del      *Delete
 	recreate *Create // with del: the document lives on under a new epoch
+
+	// app is where append points for an operation: one allocation for
+	// both. Stores keep the Op, never the *Append.
+	app Append
 
 	// reset, with del and recreate, is the event subscribers receive once
 	// the new epoch is durable.
@@ -147,6 +152,7 @@ func (e *Engine) submitLocked(d *document, p *pending) {
 func (e *Engine) commitLoop() {
 	var (
 		batch, spare []*pending
+		live         []*pending // batch without the pendings that failed early
 		recs         []Record
 		ok           bool
 	)
@@ -156,7 +162,7 @@ func (e *Engine) commitLoop() {
 			return
 		}
 		recs = recs[:0]
-		live := batch[:0:0]
+		live = live[:0]
 		for _, p := range batch {
 			if p.doc.broken {
 				// A write of this document failed after p was queued: p
@@ -183,6 +189,8 @@ func (e *Engine) commitLoop() {
 			}
 		}
 		clear(batch)
+		clear(live)
+		clear(recs)
 		spare = batch[:0]
 	}
 }
@@ -201,44 +209,41 @@ func (e *Engine) finishFailed(p *pending) {
 // (consecutive operations of one document as one event, and a reset after a
 // deletion), and then wakes the callers.
 func (e *Engine) finishBatch(batch []*pending) {
-	// segment is a run of one document's operations of one epoch, and the
-	// reset that ends it, if a deletion did.
-	type segment struct {
-		epoch revision.Epoch
-		ops   []*Op
-		reset *Event
-	}
-	type run struct {
-		d    *document
-		n    uint64
-		segs []segment
-	}
-	var order []*run
-	byDoc := make(map[*document]*run, 4)
+	// Group the batch by document, in e.runs: its memory is reused from
+	// batch to batch, and d.run finds a document's run without a map.
+	runs := e.runs[:0]
 	for _, p := range batch {
-		r := byDoc[p.doc]
-		if r == nil {
-			r = &run{d: p.doc}
-			byDoc[p.doc] = r
-			order = append(order, r)
+		d := p.doc
+		if d.run == 0 {
+			if len(runs) < cap(runs) {
+				runs = runs[:len(runs)+1]
+			} else {
+				runs = append(runs, finishRun{})
+			}
+			r := &runs[len(runs)-1]
+			r.d, r.n, r.segs = d, 0, r.segs[:0]
+			d.run = len(runs)
 		}
+		r := &runs[d.run-1]
 		r.n++
 		if p.append != nil {
 			if len(r.segs) == 0 || r.segs[len(r.segs)-1].reset != nil {
-				r.segs = append(r.segs, segment{epoch: p.append.Epoch})
+				r.addSegment(p.append.Epoch)
 			}
 			seg := &r.segs[len(r.segs)-1]
 			seg.ops = append(seg.ops, p.append.Op)
 		}
 		if p.reset != nil {
 			if len(r.segs) == 0 || r.segs[len(r.segs)-1].reset != nil {
-				r.segs = append(r.segs, segment{})
+				r.addSegment("")
 			}
 			r.segs[len(r.segs)-1].reset = p.reset
 		}
 	}
-	for _, r := range order {
+	for i := range runs {
+		r := &runs[i]
 		d := r.d
+		d.run = 0
 		var last revision.Rev
 		resets := false
 		for _, seg := range r.segs {
@@ -276,10 +281,49 @@ func (e *Engine) finishBatch(batch []*pending) {
 		}
 		p.finish()
 	}
+	// Keep the memory, not what it pointed to.
+	for i := range runs {
+		r := &runs[i]
+		for j := range r.segs {
+			clear(r.segs[j].ops)
+			r.segs[j].reset = nil
+		}
+		r.d = nil
+	}
+	e.runs = runs[:0]
+}
+
+// finishRun is one document's part of a batch, in finishBatch: how many of
+// its pendings completed, and its operations.
+type finishRun struct {
+	d    *document
+	n    uint64
+	segs []segment
+}
+
+// segment is a run of one document's operations of one epoch, and the
+// reset that ends it, if a deletion did.
+type segment struct {
+	epoch revision.Epoch
+	ops   []*Op
+	reset *Event
+}
+
+// addSegment starts a segment of epoch in r, reusing the memory of an
+// earlier batch's segment.
+func (r *finishRun) addSegment(epoch revision.Epoch) {
+	if len(r.segs) < cap(r.segs) {
+		r.segs = r.segs[:len(r.segs)+1]
+	} else {
+		r.segs = append(r.segs, segment{})
+	}
+	seg := &r.segs[len(r.segs)-1]
+	seg.epoch, seg.ops, seg.reset = epoch, seg.ops[:0], nil
 }
 
 // deliverOpsLocked sends ops (consecutive, of one epoch) to every
-// subscriber of d as one shared event. d.subsMu must be held.
+// subscriber of d as one shared event, which gets its own copy of ops (the
+// caller reuses them). d.subsMu must be held.
 func deliverOpsLocked(d *document, epoch revision.Epoch, ops []*Op) {
 	if len(ops) == 0 || len(d.subs) == 0 {
 		return
@@ -290,7 +334,7 @@ func deliverOpsLocked(d *document, epoch revision.Epoch, ops []*Op) {
 		Epoch:   epoch,
 		FromRev: ops[0].Rev - 1,
 		ToRev:   ops[len(ops)-1].Rev,
-		Ops:     ops,
+		Ops:     slices.Clone(ops),
 		Live:    true,
 	}
 	for _, s := range d.subs {

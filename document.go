@@ -34,6 +34,9 @@ type document struct {
 	// broken is set by the committer goroutine, and read only by it, when
 	// a write of this document failed; see Engine.failBatch.
 	broken bool
+	// run is 1 + the index of d's run in the batch finishBatch is
+	// grouping, or 0; the committer goroutine's alone, like broken.
+	run int
 
 	// ready is closed when loading has finished; loadErr is then final.
 	ready   chan struct{}
@@ -71,6 +74,9 @@ type document struct {
 	durable   revision.Rev
 	durableCh chan struct{}
 	lastUsed  time.Time
+	// change records each edit's Apply, reused from edit to edit (see
+	// decideLocked): between edits it is empty.
+	change delta.Change
 
 	subsMu sync.Mutex
 	subs   []*Subscription

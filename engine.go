@@ -34,6 +34,7 @@ type Engine struct {
 	wg     sync.WaitGroup
 
 	queue *commitQueue
+	runs  []finishRun // finishBatch's memory; the committer goroutine's alone
 
 	mu     sync.Mutex // guards docs and closed; never taken while holding a document's lock
 	docs   map[string]*document
@@ -181,6 +182,7 @@ func (e *Engine) load(ctx context.Context, d *document, create bool) error {
 		}
 	}
 	ring := ringbuf.New[entry](e.opts.RingSize, uint64(sd.SnapshotRev)+1)
+	var ch delta.Change // reused from operation to operation
 	for _, op := range sd.Tail {
 		if op.Rev != revision.Rev(ring.Next()) {
 			return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored log skips from %d to %d", ring.Next()-1, op.Rev), Doc: d.id}
@@ -189,11 +191,13 @@ func (e *Engine) load(ctx context.Context, d *document, create bool) error {
 		if err != nil {
 			return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored operation %d does not parse", op.Rev), Doc: d.id, Err: err}
 		}
-		ch, err := p.Apply(&state)
+		err = p.ApplyTo(&state, &ch)
+		p.Release()
 		if err != nil {
 			return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored operation %d does not apply", op.Rev), Doc: d.id, Err: err}
 		}
 		ring.Push(entry{op: op, paths: ch.Paths})
+		ch.Reset()
 	}
 	if revision.Rev(ring.Next()-1) != sd.Meta.Head {
 		return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored log ends at %d, head is %d", ring.Next()-1, sd.Meta.Head), Doc: d.id}

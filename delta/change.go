@@ -34,7 +34,24 @@ func (c *Change) Undo(doc *any) {
 		c.log[i].undo(doc)
 	}
 	clear(c.log)
-	c.log = nil
+	c.log = c.log[:0] // keeps its memory for ApplyTo
+}
+
+// Reset empties c for reuse by ApplyTo, keeping its memory: it forgets the
+// undo log, so c can no longer be undone and no longer refers into the
+// document, and it drops Paths (which stays valid for whoever holds it).
+func (c *Change) Reset() {
+	clear(c.log)
+	c.log = c.log[:0]
+	if cap(c.log) > 1<<10 {
+		c.log = nil // do not keep what a huge patch grew
+	}
+	clear(c.paths)
+	c.paths = c.paths[:0]
+	if cap(c.paths) > 1<<10 {
+		c.paths = nil
+	}
+	c.Paths, c.SizeDelta = PathSet{}, 0
 }
 
 // slot says where a value lives so that it can be replaced: a

@@ -56,7 +56,12 @@
 //     while the document has not changed since (or has only been rolled back
 //     to that point by Undo of later Changes, in reverse order). Drop Changes
 //     you no longer need: their undo logs keep removed values alive. Their
-//     Paths do not refer to the Change and may be kept.
+//     Paths do not refer to the Change and may be kept. A caller applying
+//     patch after patch (the engine, per document) can reuse one Change with
+//     ApplyTo, and Reset it once Undo is no longer needed.
+//   - Patch.Release recycles a parsed patch's memory for later parses: call
+//     it only when nobody holds the patch any more. What it was applied to
+//     is unaffected.
 //   - Merge patches never fail, and a null member deletes: there is no way to
 //     set a member to null with a merge patch.
 //   - A merge patch {} touches nothing when the document is an object, but

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/deltasync/syncd/delta"
@@ -48,6 +49,14 @@ func FuzzApply(f *testing.F) {
 			if !bytes.Equal(before, after) || !reflect.DeepEqual(doc, orig) {
 				t.Fatalf("failed Apply changed %s to %s", before, after)
 			}
+			reusedChange.Lock()
+			defer reusedChange.Unlock()
+			if err := p.ApplyTo(&doc, &reusedChange.Change); err == nil {
+				t.Fatal("ApplyTo succeeded where Apply failed")
+			}
+			if !reflect.DeepEqual(doc, orig) || reusedChange.Paths.Len() != 0 || reusedChange.SizeDelta != 0 {
+				t.Fatalf("failed ApplyTo changed %s to %s, or left a change", before, mustEncode(t, doc))
+			}
 			return
 		}
 		if ch.SizeDelta != len(after)-len(before) {
@@ -57,7 +66,51 @@ func FuzzApply(f *testing.F) {
 		if undone := mustEncode(t, doc); !bytes.Equal(before, undone) || !reflect.DeepEqual(doc, orig) {
 			t.Fatalf("Undo gave %s, want %s", undone, before)
 		}
+		checkApplyTo(t, orig, patchText, after, ch)
 	})
+}
+
+// reusedChange is the Change FuzzApply's checkApplyTo reuses from input to
+// input, as a server reuses one per document.
+var reusedChange struct {
+	sync.Mutex
+	delta.Change
+}
+
+// checkApplyTo: ApplyTo into a reused Change, of a patch parsed into the
+// memory of a released one, does what Apply did (want, wantCh), and so
+// does its Undo.
+func checkApplyTo(t *testing.T, orig any, patchText, want []byte, wantCh *delta.Change) {
+	t.Helper()
+	reusedChange.Lock()
+	defer reusedChange.Unlock()
+	c := &reusedChange.Change
+	p, err := delta.ParsePatch(patchText)
+	if err != nil {
+		t.Fatalf("ParsePatch failed the second time: %v", err)
+	}
+	wantJSON, _ := p.MarshalJSON()
+	p.Release()
+	p, _ = delta.ParsePatch(patchText) // likely into the released memory
+	defer p.Release()
+	if got, _ := p.MarshalJSON(); !bytes.Equal(got, wantJSON) {
+		t.Fatalf("reparsed patch marshals as %s, want %s", got, wantJSON)
+	}
+	doc := delta.Clone(orig)
+	if err := p.ApplyTo(&doc, c); err != nil {
+		t.Fatalf("ApplyTo: %v, Apply succeeded", err)
+	}
+	if got := mustEncode(t, doc); !bytes.Equal(got, want) {
+		t.Fatalf("ApplyTo gave %s, Apply %s", got, want)
+	}
+	if c.SizeDelta != wantCh.SizeDelta || c.Paths.String() != wantCh.Paths.String() {
+		t.Fatalf("ApplyTo's change is %d %v, Apply's %d %v", c.SizeDelta, c.Paths, wantCh.SizeDelta, wantCh.Paths)
+	}
+	c.Undo(&doc)
+	if !reflect.DeepEqual(doc, orig) {
+		t.Fatalf("Undo after ApplyTo gave %s", mustEncode(t, doc))
+	}
+	c.Reset()
 }
 
 // FuzzParsePatch: no panic; errors are ErrInvalidPatch; an accepted patch

@@ -2,6 +2,7 @@ package delta
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -86,10 +87,12 @@ func (d *decoder) jsonPatch() (*Patch, error) {
 		ntoks += strings.Count(d.ops[i].path.s, "/") + strings.Count(d.ops[i].from.s, "/")
 	}
 	toks := make([]string, 0, ntoks)
-	p := &Patch{kind: JSONPatch, ops: make([]op, len(d.ops))}
+	p := newPatch(JSONPatch)
+	p.ops = slices.Grow(p.ops[:0], len(d.ops))[:len(d.ops)]
 	for i := range d.ops {
 		o := &p.ops[i]
 		if err := d.ops[i].parse(o, i, &toks); err != nil {
+			p.Release()
 			return nil, err
 		}
 		switch o.code {

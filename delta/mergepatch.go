@@ -18,6 +18,10 @@ type mergePatch struct {
 	value any           // the patch, when it is not an object (it replaces the document)
 	paths string        // the JSON Pointers of all members, which refer into it
 	size  int           // Size of the patch with its object members' nulls removed, for when it replaces the whole document
+
+	// buf is the backing array of root and of every nested object's
+	// members when the parser made them, kept for reuse (Release).
+	buf []mergeMember
 }
 
 // mergeMember is a member of an object of the patch, prepared at parse time
@@ -72,15 +76,17 @@ func (d *decoder) mergePatch() (*Patch, error) {
 	if err := d.end(); err != nil {
 		return nil, invalid(-1, "", "", err.Error())
 	}
-	// Every object's members are in d.done: allocate them all at once,
-	// and point each object member at its own.
-	all := slices.Clone(d.done)
+	// Every object's members are in d.done: copy them all at once, into
+	// the memory of a released patch if there is one, and point each
+	// object member at its own.
+	p := newPatch(MergePatch)
+	all := append(p.mp.buf[:0], d.done...)
 	for i := range all {
 		if mm := &all[i]; mm.obj {
 			mm.members = all[mm.kids.start:mm.kids.end:mm.kids.end]
 		}
 	}
-	p := &Patch{kind: MergePatch, mp: mergePatch{obj: true, root: all[kids.start:kids.end:kids.end], paths: string(d.paths), size: size}}
+	p.mp = mergePatch{obj: true, root: all[kids.start:kids.end:kids.end], paths: string(d.paths), size: size, buf: all}
 	p.setMergeBounds()
 	return p, nil
 }

@@ -2,6 +2,7 @@ package delta
 
 import (
 	"bytes"
+	"sync"
 )
 
 // Kind is the format of a patch.
@@ -26,7 +27,8 @@ func (k Kind) String() string {
 }
 
 // Patch is a parsed patch of either kind. It is immutable once parsed, so it
-// can be applied to any number of documents, from several goroutines.
+// can be applied to any number of documents, from several goroutines, until
+// its owner releases it (Release).
 type Patch struct {
 	kind Kind
 	ops  []op       // JSONPatch
@@ -34,6 +36,42 @@ type Patch struct {
 	// npaths and nlog bound the number of paths and undo entries one Apply
 	// records, to allocate each list once.
 	npaths, nlog int
+	// parsed is set on patches made by the parsers, which own their
+	// memory and so may give it back (Release).
+	parsed bool
+}
+
+// patches holds Patches given back by Release, with their memory (a
+// merge patch's members, a JSON Patch's operations), for the parsers to
+// reuse: a server parses every edit, applies it once and drops it.
+var patches = sync.Pool{New: func() any { return new(Patch) }}
+
+// newPatch returns an empty parsed Patch of kind, reusing a released one.
+func newPatch(kind Kind) *Patch {
+	p := patches.Get().(*Patch)
+	p.kind, p.parsed = kind, true
+	return p
+}
+
+// Release gives p's memory back for reuse by later parses. Only a caller
+// that is done with p and never shared it may call it: p must not be used
+// afterwards, by anyone. Documents and Changes that p was applied to do
+// not refer to p (Apply clones what it inserts; Paths are strings of their
+// own), so they stay valid. Release of a Patch not returned by a parser
+// does nothing.
+func (p *Patch) Release() {
+	if p == nil || !p.parsed {
+		return
+	}
+	// Do not keep what a large patch grew.
+	if cap(p.ops) > 256 || cap(p.mp.buf) > 256 {
+		return
+	}
+	ops, buf := p.ops[:cap(p.ops)], p.mp.buf[:cap(p.mp.buf)]
+	clear(ops) // drop references to values and strings
+	clear(buf)
+	*p = Patch{ops: ops[:0], mp: mergePatch{buf: buf[:0]}}
+	patches.Put(p)
 }
 
 // ParsePatch parses a patch whose kind is told by its shape: a JSON array
@@ -123,11 +161,41 @@ func (p *Patch) AppendJSON(dst []byte) ([]byte, error) {
 // so p stays reusable and the document never shares memory with it.
 //
 // Errors wrap ErrPathNotFound or ErrTestFailed (a merge patch cannot fail).
-func (p *Patch) Apply(doc *any) (_ *Change, err error) {
+func (p *Patch) Apply(doc *any) (*Change, error) {
 	c := &Change{paths: make([]string, 0, p.npaths)}
 	if p.nlog > len(c.logSpace) {
 		c.log = make([]undoEntry, 0, p.nlog)
 	}
+	if err := p.apply(doc, c); err != nil {
+		return nil, err
+	}
+	c.Paths = encodePaths(reducePaths(c.paths))
+	c.paths = nil
+	return c, nil
+}
+
+// ApplyTo is Apply recording into c, which it resets first, instead of
+// into a new Change. c's undo log and scratch list of paths are reused, so
+// a caller applying patch after patch with one Change allocates little
+// more than each one's Paths. On success c is what Apply would have
+// returned (call c.Reset once Undo is no longer needed, so that c does not
+// hold on to the document's old values); on error c is empty and *doc is
+// unchanged.
+func (p *Patch) ApplyTo(doc *any, c *Change) error {
+	c.Reset()
+	if err := p.apply(doc, c); err != nil {
+		c.Reset()
+		return err
+	}
+	c.Paths = encodePaths(reducePaths(c.paths))
+	clear(c.paths)
+	c.paths = c.paths[:0]
+	return nil
+}
+
+// apply applies p to *doc, recording into c; on error it undoes what it
+// did.
+func (p *Patch) apply(doc *any, c *Change) (err error) {
 	defer func() {
 		// Even a panic midway (a bug) must not leave a half-applied
 		// document behind.
@@ -146,9 +214,6 @@ func (p *Patch) Apply(doc *any) (_ *Change, err error) {
 	}
 	if err != nil {
 		c.Undo(doc)
-		return nil, err
 	}
-	c.Paths = PathSet{p: reducePaths(c.paths)}
-	c.paths = nil
-	return c, nil
+	return err
 }

@@ -1,6 +1,7 @@
 package delta
 
 import (
+	"encoding/binary"
 	"iter"
 	"slices"
 	"strings"
@@ -12,11 +13,14 @@ import (
 // A set is kept reduced and ordered: no member is a prefix of another (a
 // path below one already present adds nothing to what the set overlaps) and
 // members are sorted token by token, so Overlaps is a single merge of two
-// sorted lists. Members are stored as pointer strings, one string header
-// each, usually a substring of the patch's own path text. The zero value is
-// the empty set. A PathSet is immutable and safe to share.
+// sorted lists. The members are stored in one string, each as its length
+// (a uvarint) and its bytes: one allocation, holding no pointers, per set.
+// A server keeps a set for each of its recent operations, thousands per
+// document, so the garbage collector's work on them is worth sparing. The
+// zero value is the empty set. A PathSet is immutable and safe to share.
 type PathSet struct {
-	p []string
+	enc string
+	n   int // the number of members
 }
 
 // NewPathSet returns the set of the given JSON Pointers. Errors wrap
@@ -29,20 +33,70 @@ func NewPathSet(pointers ...string) (PathSet, error) {
 		}
 		p = append(p, s)
 	}
-	return PathSet{p: reducePaths(p)}, nil
+	return encodePaths(reducePaths(p)), nil
+}
+
+// encodePaths returns the set of p, which must be reduced and ordered.
+func encodePaths(p []string) PathSet {
+	if len(p) == 0 {
+		return PathSet{}
+	}
+	n := 0
+	for _, x := range p {
+		n += uvarintLen(len(x)) + len(x)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	var lenBuf [binary.MaxVarintLen64]byte
+	for _, x := range p {
+		b.Write(binary.AppendUvarint(lenBuf[:0], uint64(len(x))))
+		b.WriteString(x)
+	}
+	return PathSet{enc: b.String(), n: len(p)}
+}
+
+func uvarintLen(x int) int {
+	n := 1
+	for ; x >= 0x80; x >>= 7 {
+		n++
+	}
+	return n
+}
+
+// nextPath splits the first member off enc, which must not be empty.
+func nextPath(enc string) (path, rest string) {
+	var n, shift int
+	i := 0
+	for {
+		c := enc[i]
+		i++
+		n |= int(c&0x7f) << shift
+		if c < 0x80 {
+			break
+		}
+		shift += 7
+	}
+	return enc[i : i+n], enc[i+n:]
 }
 
 // Len returns the number of paths in the reduced set.
-func (s PathSet) Len() int { return len(s.p) }
+func (s PathSet) Len() int { return s.n }
 
 // Strings returns the paths as JSON Pointers, in token order.
-func (s PathSet) Strings() []string { return slices.Clone(s.p) }
+func (s PathSet) Strings() []string {
+	if s.n == 0 {
+		return nil
+	}
+	return slices.AppendSeq(make([]string, 0, s.n), s.All())
+}
 
 // All yields the paths as JSON Pointers, in token order, without copying
 // the set.
 func (s PathSet) All() iter.Seq[string] {
 	return func(yield func(string) bool) {
-		for _, p := range s.p {
+		for rest := s.enc; rest != ""; {
+			var p string
+			p, rest = nextPath(rest)
 			if !yield(p) {
 				return
 			}
@@ -54,10 +108,12 @@ func (s PathSet) All() iter.Seq[string] {
 func (s PathSet) String() string {
 	var b strings.Builder
 	b.WriteByte('[')
-	for i, p := range s.p {
+	i := 0
+	for p := range s.All() {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
+		i++
 		b.Write(appendString(nil, p))
 	}
 	b.WriteByte(']')
@@ -69,9 +125,12 @@ func (s PathSet) String() string {
 // but not "/ab" nor "/b"; the root "" overlaps every path. An empty set
 // overlaps nothing. It costs O(s.Len() + t.Len()).
 func (s PathSet) Overlaps(t PathSet) bool {
-	a, b := s.p, t.p
-	for len(a) > 0 && len(b) > 0 {
-		x, y := a[0], b[0]
+	if s.n == 0 || t.n == 0 {
+		return false
+	}
+	x, a := nextPath(s.enc)
+	y, b := nextPath(t.enc)
+	for {
 		if pathPrefix(x, y) || pathPrefix(y, x) {
 			return true
 		}
@@ -79,26 +138,31 @@ func (s PathSet) Overlaps(t PathSet) bool {
 		// nothing left in the other list: every path it is a prefix of
 		// would sort between it and the larger one.
 		if comparePaths(x, y) < 0 {
-			a = a[1:]
+			if a == "" {
+				return false
+			}
+			x, a = nextPath(a)
 		} else {
-			b = b[1:]
+			if b == "" {
+				return false
+			}
+			y, b = nextPath(b)
 		}
 	}
-	return false
 }
 
 // Union returns the set of paths in s or t.
 func (s PathSet) Union(t PathSet) PathSet {
 	switch {
-	case len(s.p) == 0:
+	case s.n == 0:
 		return t
-	case len(t.p) == 0:
+	case t.n == 0:
 		return s
 	}
-	p := make([]string, 0, len(s.p)+len(t.p))
-	p = append(p, s.p...)
-	p = append(p, t.p...)
-	return PathSet{p: reducePaths(p)}
+	p := make([]string, 0, s.n+t.n)
+	p = slices.AppendSeq(p, s.All())
+	p = slices.AppendSeq(p, t.All())
+	return encodePaths(reducePaths(p))
 }
 
 // pathPrefix reports whether pointer a is a token-wise prefix of pointer b

@@ -53,6 +53,26 @@ func TestOverlaps(t *testing.T) {
 	}
 }
 
+// TestPathSetLongPaths: members longer than 127 bytes take more than one
+// byte of length in the set's encoding.
+func TestPathSetLongPaths(t *testing.T) {
+	long := "/" + strings.Repeat("x", 200)
+	longer := "/" + strings.Repeat("y", 20000)
+	s := mustPathSet(t, longer, "/a", long+"/b", long)
+	if got, want := s.Strings(), []string{"/a", long, longer}; !slices.Equal(got, want) {
+		t.Errorf("reduced set = %q, want %q", got, want)
+	}
+	if s.Len() != 3 {
+		t.Errorf("Len = %d, want 3", s.Len())
+	}
+	if !s.Overlaps(mustPathSet(t, longer+"/z")) || s.Overlaps(mustPathSet(t, long+"x")) {
+		t.Error("Overlaps is wrong on long paths")
+	}
+	if got := s.Union(mustPathSet(t, "/b")).Len(); got != 4 {
+		t.Errorf("Union has %d paths, want 4", got)
+	}
+}
+
 // pathTokens are few, so random paths often share prefixes, and include the
 // awkward ones: "a!" sorts before "a/…" byte-wise, "a/b" must be escaped,
 // "" is a token too.

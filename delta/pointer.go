@@ -18,8 +18,8 @@ func ParsePointer(s string) ([]string, error) {
 }
 
 // pointer is a parsed JSON Pointer that keeps its text: a path cut short at
-// some token is then a substring of the text, and recording it in a PathSet
-// allocates nothing.
+// some token is then a substring of the text, and recording it as touched
+// (Change.touch) allocates nothing.
 type pointer struct {
 	text string
 	toks []string
