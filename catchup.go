@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/deltasync/syncd/delta"
 	"github.com/deltasync/syncd/revision"
 )
 
@@ -32,7 +31,6 @@ type catchUp struct {
 	storeAfter revision.Rev
 	storeTo    revision.Rev
 	ringOps    []*Op
-	ringPaths  []delta.PathSet // the paths each of ringOps touched
 	snapSize   int
 }
 
@@ -66,7 +64,7 @@ func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error)
 		if farBehind {
 			return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapSmaller})
 		}
-		ops, paths := ringOps(d, have.Rev)
+		ops := ringOps(d, have.Rev)
 		switch size := opsSize(ops); {
 		case size <= d.size:
 			e.stats.catchUpDeltas.Add(1)
@@ -74,31 +72,28 @@ func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error)
 		case size > cu.readLimit():
 			return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapSmaller})
 		default:
-			cu.later, cu.storeAfter, cu.storeTo, cu.ringOps, cu.ringPaths = true, have.Rev, have.Rev, ops, paths
+			cu.later, cu.storeAfter, cu.storeTo, cu.ringOps = true, have.Rev, have.Rev, ops
 		}
 		return cu, nil
 	}
 	cu.later, cu.farBehind = true, farBehind
 	cu.storeAfter = have.Rev
 	cu.storeTo = revision.Rev(d.ring.First() - 1)
-	cu.ringOps, cu.ringPaths = ringOps(d, cu.storeTo)
+	cu.ringOps = ringOps(d, cu.storeTo)
 	return cu, nil
 }
 
-// ringOps returns the operations after rev that d's ring holds, and the
-// paths each touched.
-func ringOps(d *document, after revision.Rev) ([]*Op, []delta.PathSet) {
+// ringOps returns the operations after rev that d's ring holds.
+func ringOps(d *document, after revision.Rev) []*Op {
 	if uint64(after) >= d.ring.Next()-1 {
-		return nil, nil
+		return nil
 	}
 	ops := make([]*Op, 0, uint64(d.head-after))
-	paths := make([]delta.PathSet, 0, uint64(d.head-after))
 	d.ring.Range(uint64(after)+1, uint64(d.head), func(_ uint64, en entry) bool {
 		ops = append(ops, en.op)
-		paths = append(paths, en.paths)
 		return true
 	})
-	return ops, paths
+	return ops
 }
 
 func opsSize(ops []*Op) int {
