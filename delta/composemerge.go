@@ -34,6 +34,10 @@ type composeNode struct {
 	raw  []byte // the value's text; nil once expanded into kids
 	leaf bool   // raw is not an object: it decides everything below
 	seen int    // the patch that last named this member, to find a name repeated within one object
+	// shape lists the members of raw, an object, as read when it was
+	// skipped (see skipShaped), so that hidden need not read raw again;
+	// nil when not known.
+	shape []byte
 	// The members, in the order they were added: a list through next,
 	// so that the many small objects of a composition need no slices.
 	first, last, next *composeNode
@@ -48,8 +52,9 @@ const composeIndexAt = 8
 
 // composer is the state of one ComposeMerge.
 type composer struct {
-	d, e *decoder      // reading a patch; expanding a member (expand)
-	slab []composeNode // nodes are carved from here, a few hundred per allocation
+	d, e   *decoder      // reading a patch; expanding a member (expand)
+	slab   []composeNode // nodes are carved from here, a few hundred per allocation
+	shapes []byte        // nodes' shapes are carved from here
 	// size is the result's size so far, to stop at limit (> 0): exact
 	// but for names that need escaping, which are counted unescaped.
 	size, limit int
@@ -152,10 +157,11 @@ func (c *composer) merge(n *composeNode, gen int) error {
 		case kid == nil:
 			key := d.names.get(name) // before skipping: name may be in d.buf, which the value's escapes reuse
 			start := d.pos
-			if err := d.skipMember(isObject); err != nil {
+			shape, err := c.skipShaped(d, isObject)
+			if err != nil {
 				return err
 			}
-			c.add(n, key, d.data[start:d.pos], !isObject, gen)
+			c.add(n, key, d.data[start:d.pos], !isObject, gen).shape = shape
 			if c.limit > 0 && c.size > c.limit {
 				return ErrOverLimit
 			}
@@ -169,11 +175,11 @@ func (c *composer) merge(n *composeNode, gen int) error {
 		case !isObject:
 			return notComposable{} // a newer patch merges an object into this value
 		default:
-			if kid.raw != nil {
+			if kid.raw != nil && kid.shape != nil {
 				// Most often an older patch wrote what a newer one
 				// rewrote, member for member: then it leaves nothing,
 				// and the newer text need not be expanded.
-				hidden, err := c.hidden(kid.raw)
+				hidden, err := c.hidden(kid.shape)
 				if err != nil {
 					return err
 				}
@@ -201,25 +207,24 @@ func (c *composer) merge(n *composeNode, gen int) error {
 }
 
 // hidden reports whether every member of the object at c.d's position is
-// decided by a member of the same name that is not an object in raw, the
-// text of an object from a newer patch, so that it leaves nothing in the
-// result; it then moves past the object, and otherwise leaves c.d where it
-// was. It costs a scan of raw per member, which for the small objects it
-// is meant for is less than expanding raw into nodes.
-func (c *composer) hidden(raw []byte) (bool, error) {
+// decided by a member of the same name that is not an object in the
+// object whose members shape lists (from a newer patch), so that it leaves
+// nothing in the result; it then moves past the object, and otherwise
+// leaves c.d where it was.
+func (c *composer) hidden(shape []byte) (bool, error) {
 	d := c.d
 	pos, depth := d.pos, d.depth
 	if empty, err := d.openEmpty('}'); err != nil || empty {
-		return empty, err // {} makes an object of what raw makes one of
+		return empty, err // {} makes an object of what the newer one makes one of
 	}
 	for {
 		name, err := d.keyBytes()
 		if err != nil {
 			return false, err
 		}
-		if decided, err := c.decides(raw, name); err != nil || !decided {
+		if !shapeDecides(shape, name) {
 			d.pos, d.depth = pos, depth
-			return false, err
+			return false, nil
 		}
 		d.skipSpace()
 		if d.pos >= len(d.data) {
@@ -235,37 +240,72 @@ func (c *composer) hidden(raw []byte) (bool, error) {
 	}
 }
 
-// decides reports whether the object whose text is raw has a member called
-// name whose value is not an object: the last one of that name, as a
-// parser keeps.
-func (c *composer) decides(raw []byte, name []byte) (bool, error) {
-	e := c.e
-	e.data, e.pos, e.depth = raw, 0, 0
-	if empty, err := e.openEmpty('}'); err != nil || empty {
-		return false, err
+// A shape lists an object's members as read, each as a byte that is 1 for
+// a value that is not an object, the name's length in two bytes and the
+// name (unescaped). Objects with a name longer than maxShapeName get none.
+const maxShapeName = 1<<16 - 1
+
+// noMembers is the shape of {}.
+var noMembers = []byte{}
+
+// skipShaped moves d past the value at its position, checking it, and
+// returns the shape of an object, carved from c.shapes.
+func (c *composer) skipShaped(d *decoder, isObject bool) ([]byte, error) {
+	if !isObject {
+		return nil, d.skipLeaf()
 	}
-	decided := false
+	start := len(c.shapes)
+	known := true
+	if empty, err := d.openEmpty('}'); err != nil || empty {
+		return noMembers, err
+	}
 	for {
-		k, err := e.keyBytes()
+		name, err := d.keyBytes()
 		if err != nil {
-			return false, err
+			return nil, err
 		}
-		e.skipSpace()
-		if e.pos >= len(e.data) {
-			return false, e.errAt(e.pos, "")
+		d.skipSpace()
+		if d.pos >= len(d.data) {
+			return nil, d.errAt(d.pos, "")
 		}
-		isObject := e.data[e.pos] == '{'
-		if string(k) == string(name) {
-			decided = !isObject
+		isObject := d.data[d.pos] == '{'
+		if known = known && len(name) <= maxShapeName; known {
+			leaf := byte(1)
+			if isObject {
+				leaf = 0
+			}
+			c.shapes = append(c.shapes, leaf, byte(len(name)), byte(len(name)>>8))
+			c.shapes = append(c.shapes, name...)
 		}
-		if err := e.skipMember(isObject); err != nil {
-			return false, err
+		if err := d.skipMember(isObject); err != nil {
+			return nil, err
 		}
-		done, err := e.next('}', "after object key:value pair")
-		if err != nil || done {
-			return decided, err
+		done, err := d.next('}', "after object key:value pair")
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			if !known {
+				c.shapes = c.shapes[:start]
+				return nil, nil
+			}
+			return c.shapes[start:len(c.shapes):len(c.shapes)], nil
 		}
 	}
+}
+
+// shapeDecides reports whether the last member called name in shape (the
+// one a parser keeps) is not an object.
+func shapeDecides(shape []byte, name []byte) bool {
+	decided := false
+	for len(shape) > 0 {
+		n := int(shape[1]) | int(shape[2])<<8
+		if string(shape[3:3+n]) == string(name) {
+			decided = shape[0] == 1
+		}
+		shape = shape[3+n:]
+	}
+	return decided
 }
 
 // skipMember moves past the value at d.pos, checking it.
@@ -308,14 +348,15 @@ func (c *composer) expand(n *composeNode) error {
 			key = d.names.get(name) // before skipping, as in merge
 		}
 		start := d.pos
-		if err := d.skipMember(isObject); err != nil {
+		shape, err := c.skipShaped(d, isObject)
+		if err != nil {
 			return err
 		}
 		if kid != nil {
 			c.size += d.pos - start - len(kid.raw)
-			kid.raw, kid.leaf = d.data[start:d.pos], !isObject
+			kid.raw, kid.leaf, kid.shape = d.data[start:d.pos], !isObject, shape
 		} else {
-			c.add(n, key, d.data[start:d.pos], !isObject, gen)
+			c.add(n, key, d.data[start:d.pos], !isObject, gen).shape = shape
 		}
 		done, err := d.next('}', "after object key:value pair")
 		if err != nil {
@@ -340,8 +381,8 @@ func (n *composeNode) kid(name []byte) *composeNode {
 	return nil
 }
 
-// add appends a member to n.
-func (c *composer) add(n *composeNode, name string, raw []byte, leaf bool, gen int) {
+// add appends a member to n and returns it.
+func (c *composer) add(n *composeNode, name string, raw []byte, leaf bool, gen int) *composeNode {
 	if len(c.slab) == cap(c.slab) {
 		c.slab = make([]composeNode, 0, 256)
 	}
@@ -367,6 +408,7 @@ func (c *composer) add(n *composeNode, name string, raw []byte, leaf bool, gen i
 			n.index[k.name] = k
 		}
 	}
+	return k
 }
 
 // appendValue appends n's value: its text, or its members as an object.

@@ -48,6 +48,15 @@ func TestComposeMerge(t *testing.T) {
 		{[]string{`{"a":{"b":1}}`, `{"a":{"b":null}}`, `{"a":{"b":{"c":1}}}`}, ``},
 		// ... unless a newer non-object decides it anyway.
 		{[]string{`{"x":1}`, `{"x":{"y":1}}`, `{"x":2}`}, `{"x":2}`},
+		// An older object whose members a newer one rewrote leaves
+		// nothing, the newer text as written; a name the newer text
+		// repeats counts by its last value.
+		{[]string{`{"a":{"x":1,"y":2}}`, `{"a":{"y":3,"x":4}}`}, `{"a":{"y":3,"x":4}}`},
+		{[]string{`{"a":{"y":{"z":1}}}`, `{"a":{"y":{"q":2},"y":5}}`}, `{"a":{"y":{"q":2},"y":5}}`},
+		{[]string{`{"a":{"y":3}}`, `{"a":{"y":1,"y":{"q":2}}}`}, ``},
+		{[]string{`{"a":{"y":{"r":3}}}`, `{"a":{"y":1,"y":{"q":2}}}`}, `{"a":{"y":{"q":2,"r":3}}}`},
+		{[]string{`{"a":{}}`, `{"a":{"x":1}}`}, `{"a":{"x":1}}`},
+		{[]string{`{"a":{"x":1}}`, `{"a":{}}`}, `{"a":{"x":1}}`},
 		// Names repeated in one object, and patches that are not objects,
 		// are left to the Compactor.
 		{[]string{`{"a":1,"a":2}`}, ``},
