@@ -35,15 +35,26 @@ func NewFrame(typ string, payload any) (*Frame, error) {
 // NewFrameMeta encodes a message with the given meta.
 func NewFrameMeta(typ string, meta protocol.Meta, payload any) (*Frame, error) {
 	bp := encodePool.Get().(*[]byte)
-	b, err := protocol.AppendMessage((*bp)[:0], typ, meta, payload)
+	scratch := (*bp)[:0]
+	b, err := protocol.AppendMessage(scratch, typ, meta, payload)
 	f := &Frame{op: opText}
-	if err == nil {
+	switch {
+	case err != nil:
+		*bp = b[:0]
+	case cap(b) > maxPooledBuffer:
+		// A large message (a snapshot) outgrew the scratch buffer into
+		// memory of its own, which the pool would not keep: the frame
+		// takes it as it is rather than copying it once more, and the
+		// scratch buffer goes back.
+		f.data = b
+		*bp = scratch
+	default:
 		// An exact-size copy: a queued frame pins no spare capacity, and the
 		// scratch buffer goes back to the pool.
 		f.data = append([]byte(nil), b...)
-	}
-	if cap(b) <= maxPooledBuffer {
 		*bp = b[:0]
+	}
+	if cap(*bp) <= maxPooledBuffer {
 		encodePool.Put(bp)
 	}
 	if err != nil {
