@@ -428,6 +428,22 @@ func plainEnd(data []byte, i int) int {
 	return i
 }
 
+// plainEndString is plainEnd for a string (the encoder measuring one):
+// the eight byte loads compile to one.
+func plainEndString(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if notPlain(w) {
+			break
+		}
+	}
+	for i < len(s) && plain[s[i]] {
+		i++
+	}
+	return i
+}
+
 // notPlain reports whether some byte of w is not plain: a '"' or '\\'
 // (a zero byte after an exclusive or), one below 0x20, or one of 0x80 and
 // above (its high bit). The zero and below tests are exact for "is there

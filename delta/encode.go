@@ -242,6 +242,10 @@ func appendString(dst []byte, s string) []byte {
 func stringSize(s string) int {
 	n := 2 + len(s)
 	for i := 0; i < len(s); {
+		// Plain bytes (safeASCII) take one byte each, as counted.
+		if i = plainEndString(s, i); i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if !safeASCII[c] {

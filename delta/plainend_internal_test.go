@@ -3,6 +3,7 @@ package delta
 import (
 	"encoding/binary"
 	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -62,6 +63,35 @@ func TestPlainEnd(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestStringSize: stringSize is the length appendString writes, for
+// strings with every kind of byte at every position of a word.
+func TestStringSize(t *testing.T) {
+	specials := []string{"\"", "\\", "\n", "\x01", "\x7f", "é", "\u2028", "\xff", "€", "a"}
+	for n := range 20 {
+		for pos := 0; pos <= n; pos++ {
+			for _, sp := range specials {
+				s := strings.Repeat("x", pos) + sp + strings.Repeat("y", n-pos)
+				if got, want := stringSize(s), len(appendString(nil, s)); got != want {
+					t.Fatalf("stringSize(%q) = %d, encoded %d", s, got, want)
+				}
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+			if rng.IntN(3) > 0 {
+				b[i] = 'a' + byte(rng.IntN(26))
+			}
+		}
+		if got, want := stringSize(string(b)), len(appendString(nil, string(b))); got != want {
+			t.Fatalf("stringSize(%q) = %d, encoded %d", b, got, want)
 		}
 	}
 }
