@@ -202,3 +202,50 @@ func benchCatchUpCompacted(b *testing.B, random bool) {
 		}
 	}
 }
+
+// BenchmarkSubscribeFarBehind compares a catch-up too far behind for
+// deltas (answered with a gap and the snapshot after reading one
+// operation from the store) with a fresh JOIN (the snapshot alone), on
+// bbolt: the first should cost about the second.
+func BenchmarkSubscribeFarBehind(b *testing.B) {
+	st, err := boltstore.Open(filepath.Join(b.TempDir(), "bench.db"), boltstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, _ := syncd.Open(st, syncd.Options{})
+	defer st.Close()
+	defer e.Close()
+	ctx := context.Background()
+	for i := range 5000 {
+		if _, err := e.Commit(ctx, "d", syncd.Edit{Patch: json.RawMessage(fmt.Sprintf(`{"k%d":{"~":%d,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}`, i%100, i))}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	snap, _ := e.Snapshot(ctx, "d")
+	for _, c := range []struct {
+		name string
+		have revision.Position
+	}{
+		{"fresh", revision.Position{}},
+		{"behind=4000", revision.Position{Epoch: snap.Epoch, Rev: snap.Rev - 4000}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			snapshots := 0
+			sink := func(ev *syncd.Event) {
+				if ev.Kind == syncd.EventSnapshot {
+					snapshots++
+				}
+			}
+			for b.Loop() {
+				sub, err := e.Subscribe(ctx, "d", syncd.SubscribeRequest{Have: c.have, Compact: true}, sink)
+				if err != nil {
+					b.Fatal(err)
+				}
+				sub.Close()
+			}
+			if snapshots != b.N {
+				b.Fatalf("%d snapshots in %d catch-ups", snapshots, b.N)
+			}
+		})
+	}
+}
