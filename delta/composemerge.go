@@ -141,15 +141,10 @@ func (c *composer) merge(n *composeNode, gen int) error {
 		return err
 	}
 	for {
-		name, err := d.keyBytes()
+		name, isObject, err := d.member()
 		if err != nil {
 			return err
 		}
-		d.skipSpace()
-		if d.pos >= len(d.data) {
-			return d.errAt(d.pos, "")
-		}
-		isObject := d.data[d.pos] == '{'
 		kid := n.kid(name)
 		switch {
 		case kid != nil && kid.seen == gen:
@@ -218,7 +213,7 @@ func (c *composer) hidden(shape []byte) (bool, error) {
 		return empty, err // {} makes an object of what the newer one makes one of
 	}
 	for {
-		name, err := d.keyBytes()
+		name, isObject, err := d.member()
 		if err != nil {
 			return false, err
 		}
@@ -226,11 +221,7 @@ func (c *composer) hidden(shape []byte) (bool, error) {
 			d.pos, d.depth = pos, depth
 			return false, nil
 		}
-		d.skipSpace()
-		if d.pos >= len(d.data) {
-			return false, d.errAt(d.pos, "")
-		}
-		if err := d.skipMember(d.data[d.pos] == '{'); err != nil {
+		if err := d.skipMember(isObject); err != nil {
 			return false, err
 		}
 		done, err := d.next('}', "after object key:value pair")
@@ -260,15 +251,10 @@ func (c *composer) skipShaped(d *decoder, isObject bool) ([]byte, error) {
 		return noMembers, err
 	}
 	for {
-		name, err := d.keyBytes()
+		name, isObject, err := d.member()
 		if err != nil {
 			return nil, err
 		}
-		d.skipSpace()
-		if d.pos >= len(d.data) {
-			return nil, d.errAt(d.pos, "")
-		}
-		isObject := d.data[d.pos] == '{'
 		if known = known && len(name) <= maxShapeName; known {
 			leaf := byte(1)
 			if isObject {
@@ -308,14 +294,6 @@ func shapeDecides(shape []byte, name []byte) bool {
 	return decided
 }
 
-// skipMember moves past the value at d.pos, checking it.
-func (d *decoder) skipMember(isObject bool) error {
-	if isObject {
-		return d.skipObject()
-	}
-	return d.skipLeaf()
-}
-
 // expand turns n, an object kept as text, into its members, so that an
 // older patch can merge below them. Its text came from one patch, which
 // checked it; a name repeated in it keeps its last value, as a parser
@@ -333,15 +311,10 @@ func (c *composer) expand(n *composeNode) error {
 		return err
 	}
 	for {
-		name, err := d.keyBytes()
+		name, isObject, err := d.member()
 		if err != nil {
 			return err
 		}
-		d.skipSpace()
-		if d.pos >= len(d.data) {
-			return d.errAt(d.pos, "")
-		}
-		isObject := d.data[d.pos] == '{'
 		kid := n.kid(name)
 		var key string
 		if kid == nil {

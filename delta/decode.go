@@ -271,36 +271,44 @@ func (d *decoder) rawLeaf() (any, error) {
 // skipObject checks the object at d.pos and moves past it, building
 // nothing (but the arrays inside it).
 func (d *decoder) skipObject() error {
-	if empty, err := d.openEmpty('}'); err != nil {
+	if empty, err := d.openEmpty('}'); err != nil || empty {
 		return err
-	} else if empty {
-		return nil
 	}
 	for {
-		if _, err := d.keyBytes(); err != nil {
+		_, isObject, err := d.member()
+		if err != nil {
 			return err
 		}
-		d.skipSpace()
-		if d.pos >= len(d.data) {
-			return d.errAt(d.pos, "")
-		}
-		var err error
-		if d.data[d.pos] == '{' {
-			err = d.skipObject()
-		} else {
-			err = d.skipLeaf()
-		}
-		if err != nil {
+		if err := d.skipMember(isObject); err != nil {
 			return err
 		}
 		done, err := d.next('}', "after object key:value pair")
-		if err != nil {
+		if err != nil || done {
 			return err
 		}
-		if done {
-			return nil
-		}
 	}
+}
+
+// member reads an object member's name and the colon after it, as
+// keyBytes does, and says whether its value is an object, d.pos being then
+// at the value.
+func (d *decoder) member() (name []byte, isObject bool, err error) {
+	if name, err = d.keyBytes(); err != nil {
+		return nil, false, err
+	}
+	d.skipSpace()
+	if d.pos >= len(d.data) {
+		return nil, false, d.errAt(d.pos, "")
+	}
+	return name, d.data[d.pos] == '{', nil
+}
+
+// skipMember moves past the value at d.pos, checking it.
+func (d *decoder) skipMember(isObject bool) error {
+	if isObject {
+		return d.skipObject()
+	}
+	return d.skipLeaf()
 }
 
 // skipLeaf checks the value at d.pos, which is not an object, and moves
