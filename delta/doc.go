@@ -66,4 +66,9 @@
 //     set a member to null with a merge patch.
 //   - A merge patch {} touches nothing when the document is an object, but
 //     replaces a document that is not an object with {} (RFC 7396).
+//   - Two ways to combine a run of patches: Compactor works forwards on
+//     parsed patches of both kinds; ComposeMerge works backwards on the
+//     text of merge patches only, copying the values no later patch
+//     overrode, and is the faster where it applies. Either says when it
+//     cannot combine; neither ever changes what the run does.
 package delta
