@@ -123,18 +123,13 @@ func compactOps(ops []*Op, client string, limit int) ([]*Op, error) {
 // it is not; limit as delta.ComposeMerge's, for the payload.
 func composeMerges(run []*Op, limit int) (*Op, error) {
 	payloads := make([][]byte, len(run))
-	size := 0
 	for i, op := range run {
 		if op.Kind != OpMerge {
 			return nil, nil
 		}
 		payloads[i] = op.Payload
-		size += len(op.Payload)
 	}
-	if limit > 0 {
-		size = min(size, limit)
-	}
-	payload, ok, err := delta.ComposeMerge(make([]byte, 0, size), payloads, limit)
+	payload, ok, err := delta.ComposeMerge(nil, payloads, limit)
 	if !ok || err != nil {
 		return nil, err
 	}

@@ -1,5 +1,7 @@
 package delta
 
+import "slices"
+
 // Composing a run of merge patches from the newest back to the oldest.
 //
 // The Compactor composes forwards: each patch is merged into an
@@ -118,7 +120,9 @@ func ComposeMerge(dst []byte, patches [][]byte, limit int) (_ []byte, ok bool, e
 			return dst, false, invalid(-1, "", "", err.Error())
 		}
 	}
-	return root.appendValue(dst), true, nil
+	// c.size is the result's size but for escapes in names: grow dst
+	// once, to about that.
+	return root.appendValue(slices.Grow(dst, c.size)), true, nil
 }
 
 // skipValueForError reads the value at d.pos, only to tell a patch that
