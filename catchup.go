@@ -79,7 +79,9 @@ func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error)
 	cu.later, cu.farBehind = true, farBehind
 	cu.storeAfter = have.Rev
 	cu.storeTo = revision.Rev(d.ring.First() - 1)
-	cu.ringOps = ringOps(d, cu.storeTo)
+	if !farBehind { // else the answer is a snapshot: the ring's operations are not needed
+		cu.ringOps = ringOps(d, cu.storeTo)
+	}
 	return cu, nil
 }
 
