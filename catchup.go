@@ -150,7 +150,7 @@ func (e *Engine) completeCatchUp(ctx context.Context, d *document, cu *catchUp) 
 	if cu.farBehind {
 		// Too many to read; but a client whose operations are no longer
 		// held is told so (reason retention), as if they had been read.
-		_, err := e.store.ReadOps(ctx, d.id, cu.epoch, cu.storeAfter, 1)
+		_, err := e.store.ReadOps(ctx, d.id, cu.epoch, cu.storeAfter, 0)
 		switch {
 		case errors.Is(err, ErrGone):
 			return e.snapshotLater(d, cu, GapRetention)

@@ -30,11 +30,14 @@ type Store interface {
 	Load(ctx context.Context, doc string) (*StoredDoc, error)
 
 	// ReadOps returns the operations of doc's epoch with revision greater
-	// than after, in order, at most limit of them (limit > 0), and never
-	// beyond the head. An empty result means after is the head (or beyond
-	// it: the caller, which knows the head, tells the two apart). If the
-	// operation after+1 was trimmed by retention it returns [ErrGone]; if
-	// the document does not exist or its epoch is not epoch, [ErrNotFound].
+	// than after, in order, at most limit of them, and never beyond the
+	// head. An empty result means after is the head (or beyond it: the
+	// caller, which knows the head, tells the two apart). If the operation
+	// after+1 was trimmed by retention it returns [ErrGone]; if the
+	// document does not exist or its epoch is not epoch, [ErrNotFound].
+	// Limit 0 reads nothing and only answers those two questions: whether
+	// the operations after after are still held (a catch-up too far behind
+	// for deltas asks it to name its reason). A negative limit is an error.
 	ReadOps(ctx context.Context, doc string, epoch revision.Epoch, after revision.Rev, limit int) ([]*Op, error)
 
 	// Watermark returns the request id watermark of clientID in doc, or the

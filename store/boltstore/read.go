@@ -51,8 +51,8 @@ func (s *Store) Load(ctx context.Context, doc string) (*syncd.StoredDoc, error) 
 // document's op bucket. A limit below 1 is an error; an after at or beyond
 // the head gives an empty result.
 func (s *Store) ReadOps(ctx context.Context, doc string, epoch revision.Epoch, after revision.Rev, limit int) ([]*syncd.Op, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("boltstore: read ops of %q: limit %d, want > 0", doc, limit)
+	if limit < 0 {
+		return nil, fmt.Errorf("boltstore: read ops of %q: limit %d, want >= 0", doc, limit)
 	}
 	var out []*syncd.Op
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
@@ -66,6 +66,8 @@ func (s *Store) ReadOps(ctx context.Context, doc string, epoch revision.Epoch, a
 			return nil
 		case after+1 < m.First:
 			return fmt.Errorf("%q after %d: oldest kept is %d: %w", doc, after, m.First, syncd.ErrGone)
+		case limit == 0:
+			return nil // held: that is all that was asked
 		}
 		out, err = readRange(tx, doc, m, after, limit)
 		return err

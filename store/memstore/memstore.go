@@ -110,11 +110,11 @@ func (s *Store) Load(ctx context.Context, doc string) (*syncd.StoredDoc, error) 
 	}, nil
 }
 
-// ReadOps implements [syncd.Store.ReadOps]. A limit below 1 is an error; an
-// after at or beyond the head gives an empty result.
+// ReadOps implements [syncd.Store.ReadOps]. A negative limit is an error;
+// an after at or beyond the head gives an empty result.
 func (s *Store) ReadOps(ctx context.Context, doc string, epoch revision.Epoch, after revision.Rev, limit int) ([]*syncd.Op, error) {
-	if limit <= 0 {
-		return nil, fmt.Errorf("memstore: read ops of %q: limit %d, want > 0", doc, limit)
+	if limit < 0 {
+		return nil, fmt.Errorf("memstore: read ops of %q: limit %d, want >= 0", doc, limit)
 	}
 	d, err := s.lookup(ctx, doc)
 	if err != nil {
@@ -128,6 +128,9 @@ func (s *Store) ReadOps(ctx context.Context, doc string, epoch revision.Epoch, a
 	}
 	if after+1 < d.meta.First {
 		return nil, fmt.Errorf("memstore: read ops of %q after %d: oldest kept is %d: %w", doc, after, d.meta.First, syncd.ErrGone)
+	}
+	if limit == 0 {
+		return nil, nil // held: that is all that was asked
 	}
 	from := after + 1 - d.meta.First
 	to := min(uint64(from)+uint64(limit), uint64(len(d.ops)))

@@ -46,6 +46,18 @@ func testReadOps(t *testing.T, open Opener) {
 	if _, err := h.readOps("absent", epoch, 0, 5); !errors.Is(err, syncd.ErrNotFound) {
 		t.Errorf("ReadOps of an absent document: %v, want ErrNotFound", err)
 	}
+	// Limit 0 reads nothing, and still tells absent from present.
+	for _, after := range []revision.Rev{0, 4, 10, 12} {
+		if ops, err := h.readOps("doc", epoch, after, 0); err != nil || len(ops) != 0 {
+			t.Errorf("ReadOps(after %d, limit 0) = %v, %v; want nothing", after, revs(ops), err)
+		}
+	}
+	if _, err := h.readOps("absent", epoch, 0, 0); !errors.Is(err, syncd.ErrNotFound) {
+		t.Errorf("ReadOps(limit 0) of an absent document: %v, want ErrNotFound", err)
+	}
+	if _, err := h.readOps("doc", epoch, 0, -1); err == nil {
+		t.Errorf("ReadOps(limit -1): no error")
+	}
 }
 
 func testWatermarkByAppend(t *testing.T, open Opener) {
@@ -250,6 +262,13 @@ func testRetentionTrims(t *testing.T, open Opener) {
 	ops, err := h.readOps("doc", h.epochOf("doc"), first-1, 100)
 	if err != nil || len(ops) == 0 || ops[0].Rev != first || ops[len(ops)-1].Rev != sd.Meta.Head {
 		t.Errorf("ReadOps from the log's start: %v, %v", revs(ops), err)
+	}
+	// Limit 0 only asks whether the operations are still held.
+	if _, err := h.readOps("doc", h.epochOf("doc"), first-2, 0); !errors.Is(err, syncd.ErrGone) {
+		t.Errorf("ReadOps(limit 0) before the log's start %d: %v, want ErrGone", first, err)
+	}
+	if ops, err := h.readOps("doc", h.epochOf("doc"), first-1, 0); err != nil || len(ops) != 0 {
+		t.Errorf("ReadOps(limit 0) from the log's start: %v, %v; want nothing, no error", revs(ops), err)
 	}
 }
 
