@@ -64,15 +64,23 @@ func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error)
 		if farBehind {
 			return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapSmaller})
 		}
-		ops := ringOps(d, have.Rev)
-		switch size := opsSize(ops); {
+		switch size := d.sizeAfter(have.Rev); {
 		case size <= d.size:
 			e.stats.catchUpDeltas.Add(1)
-			cu.events = e.pages(d.id, cu, ops)
+			cu.events = e.pages(d.id, cu, ringOps(d, have.Rev))
 		case size > cu.readLimit():
 			return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapSmaller})
 		default:
-			cu.later, cu.storeAfter, cu.storeTo, cu.ringOps = true, have.Rev, have.Rev, ops
+			if combined, ok := cu.fromMembersLocked(d); ok {
+				if combined == nil {
+					return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapSmaller})
+				}
+				e.stats.catchUpDeltas.Add(1)
+				e.stats.catchUpCompacted.Add(1)
+				cu.events = e.pages(d.id, cu, []*Op{combined})
+				return cu, nil
+			}
+			cu.later, cu.storeAfter, cu.storeTo, cu.ringOps = true, have.Rev, have.Rev, ringOps(d, have.Rev)
 		}
 		return cu, nil
 	}
@@ -83,6 +91,38 @@ func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error)
 		cu.ringOps = ringOps(d, cu.storeTo)
 	}
 	return cu, nil
+}
+
+// fromMembersLocked answers a compacted catch-up whose operations are all
+// in the ring from the document's member index when it can (ok): one combined
+// operation holding the newest value of every member changed since the
+// client's revision, at a cost per member changed rather than per
+// operation, or nil when even that is larger than the snapshot. It cannot
+// when the client's own operations are among them (they must travel
+// separately, PROTOCOL.md §6.8) or when the index does not know (a JSON
+// Patch among ops, a member rewritten in a way its newest value does not
+// wholly hide): compactOps then composes the operations themselves.
+// d.mu must be held.
+func (cu *catchUp) fromMembersLocked(d *document) (combined *Op, ok bool) {
+	if !cu.compact || d.head-cu.have.Rev < 2 {
+		return nil, false
+	}
+	if cu.acked != "" && cu.client != "" && cu.hasOwn(ringOps(d, cu.have.Rev)) {
+		return nil, false
+	}
+	payload, ok, err := d.members.Changed(uint64(cu.have.Rev), nil, cu.snapSize-opOverhead-firstRevOverhead)
+	switch {
+	case err != nil: // over the limit: the snapshot is smaller
+		return nil, true
+	case !ok:
+		return nil, false
+	}
+	last, _ := d.ring.Get(uint64(d.head))
+	combined = &Op{Rev: d.head, FirstRev: cu.have.Rev + 1, Kind: OpMerge, Payload: payload, Time: last.op.Time}
+	if combined.EncodedSize() > cu.snapSize {
+		return nil, true
+	}
+	return combined, true
 }
 
 // ringOps returns the operations after rev that d's ring holds.

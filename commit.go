@@ -329,7 +329,7 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		ClientReqID: ed.ReqID,
 		Time:        now.UnixMilli(),
 	}
-	d.ring.Push(entry{op: op, paths: ch.Paths})
+	d.push(op, ch.Paths, d.nsubs.Load() > 0)
 	ch.Reset() // the edit stays: drop the undo log's hold on old values
 	if idempotent {
 		d.wms[ed.ClientID] = d.wms[ed.ClientID].Advance(ed.ReqID)

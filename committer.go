@@ -373,7 +373,7 @@ func (e *Engine) breakDocument(d *document) {
 	e.forget(d)
 	d.subsMu.Lock()
 	subs := d.subs
-	d.subs = nil
+	d.setSubsLocked(nil)
 	for _, s := range subs {
 		s.dropLocked(ResyncStoreFailure)
 	}

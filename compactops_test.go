@@ -192,3 +192,99 @@ func encodeAny(v any) string {
 	}
 	return string(b)
 }
+
+// TestCatchUpFromMembers: histories of merge patches that rewrite a few
+// members over and over (field for field, with other fields now and then,
+// deletions, whole values replaced, and sometimes a JSON Patch), caught up
+// from every revision the ring holds by a client that never wrote. The
+// engine answers many of these from its member index (PROTOCOL.md §6.3
+// lets it choose); whichever way it answers, the subscriber ends exactly
+// at the head, and a combined operation covers the revisions it claims.
+func TestCatchUpFromMembers(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		st := memstore.New(memstore.Options{})
+		ring := rapid.SampledFrom([]int{8, 64}).Draw(t, "ring")
+		e, err := syncd.Open(st, syncd.Options{RingSize: ring})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		defer e.Close()
+		ctx := context.Background()
+		const doc = "members"
+		member := rapid.SampledFrom([]string{"k0", "k1", "k2", "k3"})
+		edit := func() string {
+			k := member.Draw(t, "member")
+			switch rapid.IntRange(0, 9).Draw(t, "edit") {
+			case 0:
+				return fmt.Sprintf(`{%q:null}`, k)
+			case 1:
+				return fmt.Sprintf(`{%q:{"v":%d,"extra":true}}`, k, rapid.IntRange(0, 9).Draw(t, "v"))
+			case 2:
+				return fmt.Sprintf(`{%q:%d}`, k, rapid.IntRange(0, 9).Draw(t, "v"))
+			case 3:
+				return `[{"op":"add","path":"/n","value":1}]`
+			default:
+				return fmt.Sprintf(`{%q:{"v":%d,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}}`, k, rapid.IntRange(0, 9).Draw(t, "v"))
+			}
+		}
+		for range rapid.IntRange(2, 80).Draw(t, "edits") {
+			if _, err := e.Commit(ctx, doc, syncd.Edit{ClientID: "01JD3M5Q8R2T4V6X8Z0A2C4E6G", Patch: json.RawMessage(edit())}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var log []*syncd.Op
+		states := []any{map[string]any{}}
+		for after := revision.Rev(0); ; {
+			_, _, ops, err := e.ReadOps(ctx, doc, after, 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ops) == 0 {
+				break
+			}
+			for _, op := range ops {
+				next := delta.Clone(states[len(states)-1])
+				if err := applyOp(op, &next); err != nil {
+					t.Fatal(err)
+				}
+				states, log = append(states, next), append(log, op)
+				after = op.Rev
+			}
+		}
+		snap, err := e.Snapshot(ctx, doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := revision.Rev(len(log))
+		for from := head - revision.Rev(min(int(head), ring)); from < head; from++ {
+			state := delta.Clone(states[from])
+			at := from
+			sink := func(ev *syncd.Event) {
+				switch ev.Kind {
+				case syncd.EventSnapshot:
+					state, _ = delta.Decode(ev.State)
+					at = ev.Rev
+				case syncd.EventDeltas:
+					for _, op := range ev.Ops {
+						if op.First() != at+1 {
+							t.Fatalf("from %d: operation %d…%d does not follow %d", from, op.First(), op.Rev, at)
+						}
+						if err := applyOp(op, &state); err != nil {
+							t.Fatalf("from %d: operation %d…%d: %v", from, op.First(), op.Rev, err)
+						}
+						at = op.Rev
+					}
+				}
+			}
+			sub, err := e.Subscribe(ctx, doc, syncd.SubscribeRequest{Have: revision.Position{Epoch: snap.Epoch, Rev: from}, ClientID: "01JD3M7K2N4P6R8S0T2V4W6Y8Z", Compact: true}, sink)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sub.Close()
+			if at != head || encodeAny(state) != encodeAny(states[head]) {
+				t.Fatalf("from %d: reached %d with %s, want %d with %s", from, at, encodeAny(state), head, encodeAny(states[head]))
+			}
+		}
+	})
+}

@@ -3,6 +3,7 @@ package syncd
 import (
 	"encoding/json"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deltasync/syncd/delta"
@@ -15,6 +16,10 @@ import (
 type entry struct {
 	op    *Op
 	paths delta.PathSet
+	// end is the summed EncodedSize of the ring's operations up to and
+	// including this one: a catch-up sizes what it would send without
+	// visiting every operation (sizeAfter).
+	end uint64
 }
 
 // document is one loaded document. Two locks guard it, always taken in the
@@ -55,7 +60,7 @@ type document struct {
 	state         any // the head state (ahead of the durable state while writes are in flight)
 	size          int // delta.Size(state)
 	head          revision.Rev
-	ring          *ringbuf.Ring[entry]
+	history                    // the recent operations: ring, and members over them
 	first         revision.Rev // oldest revision the store still holds (retention)
 	wms           map[string]revision.Watermark
 	sinceSnapshot int
@@ -79,7 +84,10 @@ type document struct {
 	change delta.Change
 
 	subsMu sync.Mutex
-	subs   []*Subscription
+	subs   []*Subscription // set through setSubsLocked
+	// nsubs is len(subs), readable under mu alone: an operation is
+	// indexed by members only while someone subscribes (see push).
+	nsubs atomic.Int32
 	// presence is this document's room: client id → state. Guarded by
 	// subsMu, since every change is also a delivery.
 	presence map[string]json.RawMessage
@@ -130,4 +138,59 @@ func (d *document) progressLocked() <-chan struct{} {
 		d.durableCh = make(chan struct{})
 	}
 	return d.durableCh
+}
+
+// history is a document's recent operations: the ring, and the member
+// index over it, which knows which top-level members changed after a
+// revision and their newest values, so that a catch-up can often be
+// answered without composing patches (planLocked).
+type history struct {
+	ring    *ringbuf.Ring[entry]
+	members *delta.MemberIndex
+}
+
+// newHistory returns an empty history whose next revision is next.
+func newHistory(size int, next uint64) history {
+	return history{ring: ringbuf.New[entry](size, next), members: new(delta.MemberIndex)}
+}
+
+// push records op, just applied with paths, as the newest operation.
+// index false leaves it out of the member index, which then answers no
+// catch-up from before it: the index serves clients that rejoin a
+// document they were subscribed to, and while nobody subscribes (an
+// embedding program committing on its own) it would cost every commit for
+// nobody.
+func (h history) push(op *Op, paths delta.PathSet, index bool) {
+	var end uint64
+	if last, ok := h.ring.Get(h.ring.Last()); ok {
+		end = last.end
+	}
+	h.ring.Push(entry{op: op, paths: paths, end: end + uint64(op.EncodedSize())})
+	if index && op.Kind == OpMerge {
+		h.members.Add(uint64(op.Rev), op.Payload)
+	} else {
+		h.members.Invalidate(uint64(op.Rev))
+	}
+	// A catch-up from before the ring reads the store, never the index.
+	h.members.Forget(h.ring.First())
+}
+
+// setSubsLocked sets d.subs and its count. d.subsMu must be held.
+func (d *document) setSubsLocked(subs []*Subscription) {
+	d.subs = subs
+	d.nsubs.Store(int32(len(subs)))
+}
+
+// sizeAfter returns the summed EncodedSize of the operations after rev,
+// which must all be in the ring (rev+1 >= ring.First()).
+func (h history) sizeAfter(rev revision.Rev) int {
+	last, ok := h.ring.Get(h.ring.Last())
+	if !ok || uint64(rev) >= h.ring.Last() {
+		return 0
+	}
+	if base, ok := h.ring.Get(uint64(rev)); ok {
+		return int(last.end - base.end)
+	}
+	first, _ := h.ring.Get(h.ring.First())
+	return int(last.end - first.end + uint64(first.op.EncodedSize()))
 }

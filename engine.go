@@ -12,7 +12,6 @@ import (
 
 	"github.com/deltasync/syncd/delta"
 	"github.com/deltasync/syncd/revision"
-	"github.com/deltasync/syncd/ringbuf"
 )
 
 // Engine keeps documents: it orders their edits, makes them durable in a
@@ -181,7 +180,8 @@ func (e *Engine) load(ctx context.Context, d *document, create bool) error {
 			return &Error{Code: CodeInternal, Message: "stored snapshot does not decode", Doc: d.id, Err: err}
 		}
 	}
-	ring := ringbuf.New[entry](e.opts.RingSize, uint64(sd.SnapshotRev)+1)
+	h := newHistory(e.opts.RingSize, uint64(sd.SnapshotRev)+1)
+	ring := h.ring
 	var ch delta.Change // reused from operation to operation
 	for _, op := range sd.Tail {
 		if op.Rev != revision.Rev(ring.Next()) {
@@ -196,7 +196,7 @@ func (e *Engine) load(ctx context.Context, d *document, create bool) error {
 		if err != nil {
 			return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored operation %d does not apply", op.Rev), Doc: d.id, Err: err}
 		}
-		ring.Push(entry{op: op, paths: ch.Paths})
+		h.push(op, ch.Paths, true) // clients rejoining after a restart catch up from these
 		ch.Reset()
 	}
 	if revision.Rev(ring.Next()-1) != sd.Meta.Head {
@@ -209,7 +209,7 @@ func (e *Engine) load(ctx context.Context, d *document, create bool) error {
 	d.size = delta.Size(state)
 	d.head = sd.Meta.Head
 	d.durable = sd.Meta.Head
-	d.ring = ring
+	d.history = h
 	d.first = sd.Meta.First
 	d.sinceSnapshot = len(sd.Tail)
 	d.lastUsed = e.opts.Now()
@@ -224,7 +224,7 @@ func (e *Engine) resetLocked(d *document, epoch revision.Epoch) {
 	d.head = 0
 	d.durable = 0
 	d.first = 1
-	d.ring = ringbuf.New[entry](e.opts.RingSize, 1)
+	d.history = newHistory(e.opts.RingSize, 1)
 	d.sinceSnapshot = 0
 	d.snapCacheOK = false
 	clear(d.wms)

@@ -98,7 +98,7 @@ func (e *Engine) subscribeOnce(ctx context.Context, doc string, req SubscribeReq
 	}
 	d.subsMu.Lock()
 	s.last = d.head
-	d.subs = append(d.subs, s)
+	d.setSubsLocked(append(d.subs, s))
 	d.subsMu.Unlock()
 	d.mu.Unlock()
 
@@ -145,7 +145,7 @@ func (s *Subscription) Close() {
 			last := len(d.subs) - 1
 			d.subs[i] = d.subs[last]
 			d.subs[last] = nil
-			d.subs = d.subs[:last]
+			d.setSubsLocked(d.subs[:last])
 			break
 		}
 	}
@@ -219,7 +219,7 @@ func (s *Subscription) dropLocked(reason ResyncReason) {
 			last := len(d.subs) - 1
 			d.subs[i] = d.subs[last]
 			d.subs[last] = nil
-			d.subs = d.subs[:last]
+			d.setSubsLocked(d.subs[:last])
 			break
 		}
 	}
