@@ -289,3 +289,66 @@ func FuzzComposeMerge(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMemberIndex: three patches of any text added to a MemberIndex. It
+// never panics; a text that is not a merge patch object ends the answers
+// from before it; and every answer takes the document as it was to the
+// state after all three.
+func FuzzMemberIndex(f *testing.F) {
+	for _, s := range [][3]string{
+		{`{"a":{"x":1,"y":2}}`, `{"a":{"x":3,"y":4}}`, `{"b":null}`},
+		{`{"a":{"x":1}}`, `{"a":{"x":2,"z":{"q":1}}}`, `{"a":{"x":3,"z":5}}`},
+		{`{"a":1,"a":{"y":1}}`, `[1]`, `{"c":"\u00e9"}`},
+		{`{}`, `{"a":`, `null`},
+	} {
+		f.Add([]byte(s[0]), []byte(s[1]), []byte(s[2]))
+	}
+	docs := []string{`{}`, `{"a":{"x":0,"w":[1]},"b":{"q":1},"c":true}`, `{"a":"s"}`}
+	f.Fuzz(func(t *testing.T, a, b, c []byte) {
+		texts := [][]byte{a, b, c}
+		var x delta.MemberIndex
+		merge := make([]*delta.Patch, len(texts))
+		for i, text := range texts {
+			x.Add(uint64(i+1), text)
+			if p, err := delta.ParseMergePatch(text); err == nil && len(bytes.TrimSpace(text)) > 0 && bytes.TrimSpace(text)[0] == '{' {
+				merge[i] = p
+			}
+		}
+		for after := range uint64(len(texts)) {
+			out, ok, err := x.Changed(after, nil, 0)
+			if err != nil {
+				t.Fatalf("Changed(%d): %v", after, err)
+			}
+			if !ok {
+				continue
+			}
+			for i := after; i < uint64(len(texts)); i++ {
+				if merge[i] == nil {
+					t.Fatalf("Changed(%d) answered across %q, which is not a merge patch object", after, texts[i])
+				}
+			}
+			composed, err := delta.ParseMergePatch(out)
+			if err != nil {
+				t.Fatalf("Changed(%d) = %s, which does not parse: %v", after, out, err)
+			}
+			for _, d := range docs {
+				doc, _ := delta.Decode([]byte(d))
+				// The document as it was at after, then the rest in
+				// sequence, against the answer.
+				for _, p := range merge[:after] {
+					if p != nil {
+						_, _ = p.Apply(&doc)
+					}
+				}
+				want, got := delta.Clone(doc), delta.Clone(doc)
+				for _, p := range merge[after:] {
+					_, _ = p.Apply(&want)
+				}
+				_, _ = composed.Apply(&got)
+				if !sameJSON(got, want) {
+					t.Fatalf("%q from %d on %s: Changed %s gives %s, in sequence %s", texts, after, d, out, encodeOrNil(got), encodeOrNil(want))
+				}
+			}
+		}
+	})
+}

@@ -72,7 +72,7 @@ func (x *MemberIndex) Add(rev uint64, text []byte) {
 	if x.byName == nil {
 		x.byName = make(map[string]*memberEntry)
 	}
-	if empty, err := d.openEmpty('}'); err != nil {
+	if empty, err := d.openEmpty('}'); err != nil || (empty && d.end() != nil) {
 		x.Invalidate(rev)
 		return
 	} else if empty {
@@ -115,7 +115,12 @@ func (x *MemberIndex) Add(rev uint64, text []byte) {
 		e.shape, e.hasShape = append(e.shape[:0], shape...), shape != nil
 		x.moveNewest(e)
 		done, err := d.next('}', "")
+		if err == nil && done {
+			err = d.end()
+		}
 		if err != nil {
+			// Not the text of one object (never so for a committed
+			// patch): what was recorded of it must not be trusted.
 			x.Invalidate(rev)
 			return
 		}
