@@ -57,27 +57,7 @@ func TestCatchUpCompactionLaws(t *testing.T) {
 		}
 
 		// The history as committed, and the state after each revision.
-		var log []*syncd.Op
-		states := []any{map[string]any{}}
-		var after revision.Rev
-		for {
-			_, _, ops, err := e.ReadOps(ctx, doc, after, 16)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(ops) == 0 {
-				break
-			}
-			for _, op := range ops {
-				next := delta.Clone(states[len(states)-1])
-				if err := applyOp(op, &next); err != nil {
-					t.Fatalf("log op %d: %v", op.Rev, err)
-				}
-				states = append(states, next)
-				log = append(log, op)
-				after = op.Rev
-			}
-		}
+		log, states := replayLog(t, e, doc)
 		snap, err := e.Snapshot(ctx, doc)
 		if err != nil {
 			t.Fatal(err)
@@ -171,6 +151,29 @@ func TestCatchUpCompactionLaws(t *testing.T) {
 }
 
 // applyOp applies an operation as a client does, by its kind.
+// replayLog reads doc's whole history from e and returns it with the
+// state after each revision (states[0] is the empty document).
+func replayLog(t *rapid.T, e *syncd.Engine, doc string) (log []*syncd.Op, states []any) {
+	states = []any{map[string]any{}}
+	for after := revision.Rev(0); ; {
+		_, _, ops, err := e.ReadOps(context.Background(), doc, after, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ops) == 0 {
+			return log, states
+		}
+		for _, op := range ops {
+			next := delta.Clone(states[len(states)-1])
+			if err := applyOp(op, &next); err != nil {
+				t.Fatalf("log op %d: %v", op.Rev, err)
+			}
+			states, log = append(states, next), append(log, op)
+			after = op.Rev
+		}
+	}
+}
+
 func applyOp(op *syncd.Op, doc *any) error {
 	var p *delta.Patch
 	var err error
@@ -233,25 +236,7 @@ func TestCatchUpFromMembers(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		var log []*syncd.Op
-		states := []any{map[string]any{}}
-		for after := revision.Rev(0); ; {
-			_, _, ops, err := e.ReadOps(ctx, doc, after, 100)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(ops) == 0 {
-				break
-			}
-			for _, op := range ops {
-				next := delta.Clone(states[len(states)-1])
-				if err := applyOp(op, &next); err != nil {
-					t.Fatal(err)
-				}
-				states, log = append(states, next), append(log, op)
-				after = op.Rev
-			}
-		}
+		log, states := replayLog(t, e, doc)
 		snap, err := e.Snapshot(ctx, doc)
 		if err != nil {
 			t.Fatal(err)
