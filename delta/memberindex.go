@@ -33,11 +33,12 @@ type MemberIndex struct {
 	// it does not know of happened after from. last is the newest
 	// revision added or invalidated.
 	from, last uint64
-	// scratch is skipShaped's arena, reused from Add to Add: a member's
-	// shape is copied into the entry's own buffer, itself reused when the
-	// member is written again, so rewriting known members allocates
-	// nothing.
-	scratch composer
+	// scratch is skipShaped's arena, and fieldScratch the fields being
+	// read, reused from Add to Add: they are copied into the entry's own
+	// buffers, themselves reused when the member is written again, so
+	// rewriting known members allocates nothing.
+	scratch      composer
+	fieldScratch []memberField
 }
 
 // memberEntry is a member's newest write.
@@ -49,6 +50,12 @@ type memberEntry struct {
 	shape []byte // an object's member names (see skipShaped), when hasShape
 	// hasShape: shape is known (the value is an object whose names fit).
 	hasShape bool
+	// fields, when fieldsOK (an object without a repeated name), are the
+	// value's members and when each last changed value: a rewrite that
+	// sets a field to what it was does not count, so a catch-up sends
+	// only the fields that differ (Changed).
+	fields   []memberField
+	fieldsOK bool
 	// visible is the newest earlier write that the newest one does not
 	// hide (0: none): Changed answers only from a revision at or after it.
 	visible    uint64
@@ -96,6 +103,7 @@ func (x *MemberIndex) Add(rev uint64, text []byte) {
 			x.Invalidate(rev)
 			return
 		}
+		covered := false
 		switch {
 		case e.rev == 0:
 			// The first write the index knows of: earlier ones are
@@ -110,7 +118,10 @@ func (x *MemberIndex) Add(rev uint64, text []byte) {
 			// An object merged into the previous value, which it does
 			// not wholly override: that write shows through.
 			e.visible = e.rev
+		default:
+			covered = true
 		}
+		x.readFields(e, text[start:d.pos], isObject, covered, rev)
 		e.rev, e.text, e.leaf = rev, text[start:d.pos], !isObject
 		e.shape, e.hasShape = append(e.shape[:0], shape...), shape != nil
 		x.moveNewest(e)
@@ -128,6 +139,106 @@ func (x *MemberIndex) Add(rev uint64, text []byte) {
 			return
 		}
 	}
+}
+
+// readFields sets e.fields from value, the member's new value written by
+// rev. covered says value hides e's previous value field for field: a
+// field whose text is the same as before keeps when it last changed.
+// Anything else (a non-object, a repeated name) leaves e without fields.
+func (x *MemberIndex) readFields(e *memberEntry, value []byte, isObject, covered bool, rev uint64) {
+	if !isObject {
+		e.fields, e.fieldsOK = e.fields[:0], false
+		return
+	}
+	d := newDecoder(value)
+	defer d.release()
+	fs := x.fieldScratch[:0]
+	ok := true
+	if empty, err := d.openEmpty('}'); err != nil {
+		ok = false
+	} else if !empty {
+		for {
+			name, isObject, err := d.member()
+			if err != nil {
+				ok = false
+				break
+			}
+			f := memberField{name: d.names.get(name), start: d.pos, changed: rev}
+			for _, g := range fs {
+				if g.name == f.name {
+					ok = false // repeated: the last counts, which a subset would get wrong
+				}
+			}
+			if err := d.skipMember(isObject); err != nil {
+				ok = false
+				break
+			}
+			f.end = d.pos
+			if covered && e.fieldsOK {
+				for _, g := range e.fields {
+					if g.name == f.name && string(e.text[g.start:g.end]) == string(value[f.start:f.end]) {
+						f.changed = g.changed
+					}
+				}
+			}
+			fs = append(fs, f)
+			done, err := d.next('}', "")
+			if err != nil {
+				ok = false
+				break
+			}
+			if done {
+				break
+			}
+		}
+	}
+	x.fieldScratch = fs
+	e.fields, e.fieldsOK = append(e.fields[:0], fs...), ok
+}
+
+// valueSize returns the size of what Changed writes for e after revision
+// after: its text, or just its fields that changed after it, or -1 when
+// none did (e then need not be written at all).
+func (e *memberEntry) valueSize(after uint64) int {
+	if !e.fieldsOK {
+		return len(e.text)
+	}
+	n, size := 0, 1
+	for _, f := range e.fields {
+		if f.changed > after {
+			n++
+			size += len(f.name) + 4 + f.end - f.start // "name":value,
+		}
+	}
+	switch {
+	case n == len(e.fields):
+		return len(e.text)
+	case n == 0:
+		return -1
+	}
+	return size
+}
+
+// appendValue appends what valueSize measured, which must not be -1.
+func (e *memberEntry) appendValue(dst []byte, after uint64) []byte {
+	if e.valueSize(after) == len(e.text) {
+		return append(dst, e.text...)
+	}
+	dst = append(dst, '{')
+	first := true
+	for _, f := range e.fields {
+		if f.changed <= after {
+			continue
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendString(dst, f.name)
+		dst = append(dst, ':')
+		dst = append(dst, e.text[f.start:f.end]...)
+	}
+	return append(dst, '}')
 }
 
 // Invalidate records that revision rev was not a merge patch of members
@@ -167,19 +278,26 @@ func (x *MemberIndex) Changed(after uint64, dst []byte, limit int) (_ []byte, ok
 		if e.visible > after {
 			return dst, false, nil
 		}
-		size += len(e.name) + len(e.text) + 4
+		if n := e.valueSize(after); n >= 0 {
+			size += len(e.name) + n + 4
+		}
 	}
 	if limit > 0 && size-1 > limit { // size counts a comma too many
 		return dst, false, ErrOverLimit
 	}
 	dst = append(slices.Grow(dst, size), '{')
+	first := true
 	for e := x.newest; e != nil && e.rev > after; e = e.prev {
-		if e != x.newest {
+		if e.valueSize(after) < 0 {
+			continue // rewritten, but every field to what it was at after
+		}
+		if !first {
 			dst = append(dst, ',')
 		}
+		first = false
 		dst = appendString(dst, e.name)
 		dst = append(dst, ':')
-		dst = append(dst, e.text...)
+		dst = e.appendValue(dst, after)
 	}
 	return append(dst, '}'), true, nil
 }
@@ -213,6 +331,13 @@ func (x *MemberIndex) unlink(e *memberEntry) {
 		x.newest = e.prev
 	}
 	e.prev, e.next = nil, nil
+}
+
+// memberField is a field of a member's newest value.
+type memberField struct {
+	name       string
+	start, end int    // the field's value, a span of the member's text
+	changed    uint64 // the newest write that gave it a different value (or first gave it one)
 }
 
 // shapeCovers reports whether every member that the shape older lists is

@@ -106,41 +106,53 @@ func TestMemberIndexRewrites(t *testing.T) {
 			t.Errorf("Changed(%d) = %s: %d members, want %d", after, out, n, min(10, int(100-after)))
 		}
 	}
-	if out, _, _ := x.Changed(97, nil, 0); string(out) != `{"k0":{"v":100,"pad":"xx"},"k9":{"v":99,"pad":"xx"},"k8":{"v":98,"pad":"xx"}}` {
+	// Only the fields whose values changed travel: pad was rewritten to
+	// what it was.
+	if out, _, _ := x.Changed(97, nil, 0); string(out) != `{"k0":{"v":100},"k9":{"v":99},"k8":{"v":98}}` {
 		t.Errorf("Changed(97) = %s", out)
+	}
+	// A member rewritten to exactly what it was is left out.
+	write(101, `{"k5":{"v":95,"pad":"xx"}}`)
+	if out, ok, _ := x.Changed(99, nil, 0); !ok || string(out) != `{"k0":{"v":100}}` {
+		t.Errorf("Changed(99) after an identical rewrite = %s, %v", out, ok)
+	}
+	// A member created after the revision travels whole.
+	write(102, `{"new":{"v":1,"pad":"xx"}}`)
+	if out, ok, _ := x.Changed(101, nil, 0); !ok || string(out) != `{"new":{"v":1,"pad":"xx"}}` {
+		t.Errorf("Changed(101) = %s, %v", out, ok)
 	}
 	// k3 gets a field its next write does not set: from before that,
 	// the newest k3 does not say everything.
-	write(101, `{"k3":{"v":101,"extra":1}}`)
-	write(102, `{"k3":{"v":102,"pad":"xx"}}`)
-	if _, ok, _ := x.Changed(100, nil, 0); ok {
-		t.Error("Changed(100) answered across a write the newest does not hide")
+	write(103, `{"k3":{"v":101,"extra":1}}`)
+	write(104, `{"k3":{"v":102,"pad":"xx"}}`)
+	if _, ok, _ := x.Changed(102, nil, 0); ok {
+		t.Error("Changed(102) answered across a write the newest does not hide")
 	}
-	if out, ok, _ := x.Changed(101, nil, 0); !ok || string(out) != `{"k3":{"v":102,"pad":"xx"}}` {
-		t.Errorf("Changed(101) = %s, %v", out, ok)
+	if out, ok, _ := x.Changed(103, nil, 0); !ok || string(out) != `{"k3":{"v":102,"pad":"xx"}}` {
+		t.Errorf("Changed(103) = %s, %v", out, ok)
 	}
 	// A non-object hides everything; a JSON Patch (Invalidate) ends
 	// answers from before it.
-	write(103, `{"k3":null}`)
-	if out, ok, _ := x.Changed(100, nil, 0); !ok || !strings.HasPrefix(string(out), `{"k3":null`) {
-		t.Errorf("Changed(100) after a null = %s, %v", out, ok)
+	write(105, `{"k3":null}`)
+	if out, ok, _ := x.Changed(102, nil, 0); !ok || !strings.HasPrefix(string(out), `{"k3":null`) {
+		t.Errorf("Changed(102) after a null = %s, %v", out, ok)
 	}
-	x.Invalidate(104)
-	if _, ok, _ := x.Changed(103, nil, 0); ok {
-		t.Error("Changed(103) answered across an Invalidate")
+	x.Invalidate(106)
+	if _, ok, _ := x.Changed(105, nil, 0); ok {
+		t.Error("Changed(105) answered across an Invalidate")
 	}
 	// Forget drops what the caller no longer keeps, and with it the
 	// answers from before.
-	write(105, `{"a":1}`)
-	if out, ok, _ := x.Changed(104, nil, 0); !ok || string(out) != `{"a":1}` {
-		t.Errorf("Changed(104) = %s, %v", out, ok)
+	write(107, `{"a":1}`)
+	if out, ok, _ := x.Changed(106, nil, 0); !ok || string(out) != `{"a":1}` {
+		t.Errorf("Changed(106) = %s, %v", out, ok)
 	}
-	write(106, `{"b":1}`)
-	x.Forget(106)
-	if _, ok, _ := x.Changed(104, nil, 0); ok {
-		t.Error("Changed(104) answered after Forget(106)")
+	write(108, `{"b":1}`)
+	x.Forget(108)
+	if _, ok, _ := x.Changed(106, nil, 0); ok {
+		t.Error("Changed(106) answered after Forget(108)")
 	}
-	if out, ok, _ := x.Changed(105, nil, 0); !ok || string(out) != `{"b":1}` {
-		t.Errorf("Changed(105) = %s, %v", out, ok)
+	if out, ok, _ := x.Changed(107, nil, 0); !ok || string(out) != `{"b":1}` {
+		t.Errorf("Changed(107) = %s, %v", out, ok)
 	}
 }
