@@ -58,9 +58,9 @@ func runCatchup(ctx context.Context, t target, behind int, p params) (catchupRun
 		return r, err
 	}
 	// The edits behind touch keys round-robin (1,000 of them rewrite
-	// every key once, so their information is the whole document and no
-	// form of deltas can beat the snapshot) or uniformly at random with a
-	// fixed seed (1,000 of them touch about 63% of the keys).
+	// every key once, though only its stamp changes: each edit writes the
+	// padding it already had) or uniformly at random with a fixed seed
+	// (1,000 of them touch about 63% of the keys).
 	keyOf := func(seq int) int { return seq % catchupKeys }
 	if p.keys == "random" {
 		rng := rand.New(rand.NewPCG(1, 2))

@@ -38,8 +38,8 @@
 // a client rejoins N revisions behind: time to the head, bytes received,
 // and whether deltas (compacted or not) or a snapshot came, against a fresh
 // JOIN's snapshot. -keys says which keys the edits behind touch: roundrobin
-// (the default; 1,000 edits rewrite every key once, so their information
-// is the whole document) or random (uniform, fixed seed).
+// (the default; 1,000 edits rewrite every key once, though only each
+// key's stamp changes) or random (uniform, fixed seed).
 //
 // syncd is started with -rate, -update-rate and -queue-bytes raised
 // (syncdFlags): its per-connection flood guards are meant for people, and

@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	duration := fs.Duration("duration", 5*time.Second, "measured window")
 	window := fs.Int("window", 64, "fanout: most unacknowledged edits")
 	editBytes := fs.Int("edit-bytes", 100, "bytes of each edit's patch")
-	keys := fs.String("keys", "roundrobin", "catchup: keys the edits behind touch: roundrobin (each key once per 1,000 edits: the deltas carry the whole document) or random (uniform over the 1,000 keys, fixed seed)")
+	keys := fs.String("keys", "roundrobin", "catchup: keys the edits behind touch: roundrobin (each key once per 1,000 edits; only its stamp changes) or random (uniform over the 1,000 keys, fixed seed)")
 	syncdBin := fs.String("syncd-bin", "", "syncd binary (default: go build it)")
 	pin := fs.Bool("pin", true, "pin the server to CPU 0 and this process to CPU 1 (taskset)")
 	out := fs.String("out", "", "write JSON results to this file")
