@@ -12,14 +12,18 @@ import (
 )
 
 // ServeHTTP upgrades a request to a WebSocket connection. Before the
-// upgrade it checks, in order: that the request is a WebSocket upgrade
-// (426), the Origin (403), the clientId (400), the router's state (503
+// upgrade it checks, in order: the Host (421, see [AllowedHost]), that the
+// request is a WebSocket upgrade (426), the Origin (403), the clientId (400), the router's state (503
 // during shutdown), and the credentials (401 or 403, from
 // Options.Authenticate). Then it starts the connection's reader goroutine
 // and returns, so that nothing of the HTTP request stays alive with the
 // connection.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.freeze()
+	if !AllowedHost(req, r.opts.AllowedHosts, r.opts.TrustedProxies) {
+		RefuseHost(w, req, r.opts.TrustedProxies)
+		return
+	}
 	if !websocket.IsWebSocketUpgrade(req) {
 		w.Header().Set("Upgrade", "websocket")
 		http.Error(w, "expected a WebSocket upgrade", http.StatusUpgradeRequired)

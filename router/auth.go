@@ -2,7 +2,6 @@ package router
 
 import (
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/gorilla/websocket"
@@ -66,47 +65,4 @@ func authStatus(err error) int {
 		return http.StatusForbidden
 	}
 	return http.StatusUnauthorized
-}
-
-// checkOrigin allows requests without an Origin header (not browsers),
-// same-origin requests, and origins in Options.AllowedOrigins.
-func (r *Router) checkOrigin(req *http.Request) bool {
-	origin := req.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil || u.Host == "" {
-		return false
-	}
-	if strings.EqualFold(u.Host, req.Host) {
-		return true
-	}
-	for _, allowed := range r.opts.AllowedOrigins {
-		if originMatches(allowed, u) {
-			return true
-		}
-	}
-	return false
-}
-
-// originMatches matches an origin against one AllowedOrigins pattern:
-// "*", "scheme://host[:port]", or "scheme://*.domain[:port]".
-func originMatches(pattern string, origin *url.URL) bool {
-	if pattern == "*" {
-		return true
-	}
-	p, err := url.Parse(pattern)
-	if err != nil || !strings.EqualFold(p.Scheme, origin.Scheme) {
-		return false
-	}
-	host, port := strings.ToLower(p.Hostname()), p.Port()
-	if port != origin.Port() {
-		return false
-	}
-	got := strings.ToLower(origin.Hostname())
-	if suffix, ok := strings.CutPrefix(host, "*."); ok {
-		return strings.HasSuffix(got, "."+suffix)
-	}
-	return got == host
 }

@@ -21,9 +21,25 @@ type Options struct {
 	// AllowedOrigins lists the Origin values a browser may connect from:
 	// "https://app.example.com", "https://*.example.com" (any subdomain),
 	// or "*" (anyone). A request without an Origin header (not a browser)
-	// and a same-origin request are always allowed. Default: none beyond
-	// those two.
+	// and a same-origin request (the Origin's scheme, host and port are
+	// those the client used to reach the server) are always allowed.
+	// Default: none beyond those two.
 	AllowedOrigins []string
+
+	// AllowedHosts are the Host values the router answers to (see
+	// [ParseHostList]); a request for another host is refused with HTTP
+	// 421 before anything else is checked. Default (the zero HostList):
+	// on a connection made to a loopback address, only localhost,
+	// 127.0.0.1 and [::1] (any port), so that a DNS-rebinding page cannot
+	// use a loopback server; on other connections, any host.
+	AllowedHosts HostList
+
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host headers are
+	// believed: they give the client's address ([ClientAddr]) and the
+	// scheme and Host checked against AllowedHosts and the Origin.
+	// Default: none (those headers are ignored).
+	TrustedProxies TrustedProxies
 
 	// Subprotocols the server speaks, in order of preference. The client's
 	// "bearer.<token>" entry is never selected (nor echoed). Default (nil):

@@ -17,6 +17,9 @@ import (
 //	exp   (optional) expiry, checked
 //	docs  (optional) {"read": [patterns], "write": [patterns]}: the
 //	      document ids the user may join and edit; absent means all
+//	topics (optional) {"read": [patterns], "write": [patterns]}: the
+//	      topics the user may SUBSCRIBE to (read) and PUBLISH to (write);
+//	      absent means none (see permissions.go)
 //
 // A pattern is a document id in which "*" matches any run of characters
 // (including "/") — "team:42/*" — and "?" matches one.
@@ -26,6 +29,9 @@ type User struct {
 	ID string
 	// Read and Write are the user's document-id patterns; nil means any.
 	Read, Write []string
+	// TopicRead and TopicWrite are the user's topic patterns (the topics
+	// claim); nil means none (permissions.go).
+	TopicRead, TopicWrite []string
 }
 
 // CanRead reports whether u may join doc.
@@ -40,6 +46,7 @@ type claims struct {
 		Read  []string `json:"read"`
 		Write []string `json:"write"`
 	} `json:"docs,omitempty"`
+	Topics *topicsClaim `json:"topics,omitempty"` // permissions.go
 }
 
 // parseToken verifies an HS256 token and returns its user.
@@ -62,6 +69,7 @@ func parseToken(secret []byte, token string) (*User, error) {
 	if c.Docs != nil {
 		u.Read, u.Write = nonNil(c.Docs.Read), nonNil(c.Docs.Write)
 	}
+	c.Topics.grant(u)
 	return u, nil
 }
 

@@ -89,6 +89,9 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 	if !sess.user.CanRead(p.Doc) {
 		return errForbidden
 	}
+	if len(p.Presence) > 0 && !sess.user.CanWrite(p.Doc) {
+		return errPresenceForbidden // permissions.go
+	}
 	sess.mu.Lock()
 	old := sess.docLocked(p.Doc)
 	n := sess.countDocsLocked()
@@ -250,8 +253,12 @@ func (s *Server) handleLeave(x *router.Ctx, p protocol.Leave) error {
 }
 
 func (s *Server) handlePresenceSet(x *router.Ctx, p protocol.PresenceSet) error {
-	if sessionOf(x).joinedDoc(p.Doc) == nil {
+	sess := sessionOf(x)
+	if sess.joinedDoc(p.Doc) == nil {
 		return errNotJoined
+	}
+	if !sess.user.CanWrite(p.Doc) {
+		return errPresenceForbidden.WithDetails(docDetails{Doc: p.Doc})
 	}
 	if err := s.engine.SetPresence(x.Context(), p.Doc, x.Conn().ClientID(), p.State); err != nil {
 		return err
@@ -260,16 +267,23 @@ func (s *Server) handlePresenceSet(x *router.Ctx, p protocol.PresenceSet) error 
 }
 
 func (s *Server) handlePublish(x *router.Ctx, p protocol.Publish) error {
+	sess := sessionOf(x)
 	var topic string
 	if p.Doc != "" {
-		if sessionOf(x).joinedDoc(p.Doc) == nil {
+		if sess.joinedDoc(p.Doc) == nil {
 			return errNotJoined
+		}
+		if !sess.user.CanWrite(p.Doc) {
+			return errRoomPublishForbidden.WithDetails(docDetails{Doc: p.Doc})
 		}
 		topic = docTopicPrefix + p.Doc
 	} else {
 		topic = userTopicPrefix + p.Topic
 		if !slices.Contains(x.Conn().Topics(), topic) {
 			return protocol.NewError(protocol.CodeFailedPrecondition, "subscribe to the topic first")
+		}
+		if !sess.user.CanPublish(p.Topic) {
+			return errTopicPublishForbidden.WithDetails(topicDetails{Topic: p.Topic})
 		}
 	}
 	f, err := router.NewFrame(protocol.TypeMessage, protocol.Message{Doc: p.Doc, Topic: p.Topic, Data: p.Data, From: x.Conn().ClientID()})
@@ -283,6 +297,9 @@ func (s *Server) handlePublish(x *router.Ctx, p protocol.Publish) error {
 }
 
 func (s *Server) handleSubscribe(x *router.Ctx, p protocol.Subscribe) error {
+	if !sessionOf(x).user.CanSubscribe(p.Topic) {
+		return errSubscribeForbidden.WithDetails(topicDetails{Topic: p.Topic})
+	}
 	topic := userTopicPrefix + p.Topic
 	topics := x.Conn().Topics()
 	if !slices.Contains(topics, topic) && len(topics) >= 2*s.opts.Limits.MaxDocsPerConn {

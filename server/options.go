@@ -37,6 +37,23 @@ type Options struct {
 	// send no Origin (non-browsers).
 	AllowedOrigins []string
 
+	// AllowedHosts are the Host header values the server answers to, on
+	// every route but /healthz and /readyz (see router.ParseHostList:
+	// names, "name:port", "*.domain", IP addresses, CIDRs, "*" for any);
+	// a request for another host is refused with HTTP 421, which is what
+	// stops a DNS-rebinding page. Default (empty): on connections made to
+	// a loopback address, only localhost, 127.0.0.1 and [::1] (any port);
+	// on other connections any host — list the server's public names to
+	// be protected there too.
+	AllowedHosts []string
+
+	// TrustedProxies are the reverse proxies (CIDRs or addresses) whose
+	// X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host are
+	// believed: the client's address (router.ClientAddr), and the scheme
+	// and Host checked against AllowedHosts and the Origin, come from
+	// them. Default: none (the headers are ignored).
+	TrustedProxies []string
+
 	// HeartbeatInterval is how often the server pings each connection.
 	// Default 15s.
 	HeartbeatInterval time.Duration

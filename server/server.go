@@ -23,6 +23,8 @@ type Server struct {
 	router *router.Router
 	mux    *http.ServeMux
 	api    *httpAPI
+	// handler is mux behind the Host check (hosts.go).
+	handler http.Handler
 
 	shuttingDown atomic.Bool
 
@@ -37,12 +39,18 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		return nil, errors.New("server: New needs an engine")
 	}
 	o := opts.withDefaults()
+	access, err := parseAccessPolicy(o)
+	if err != nil {
+		return nil, err
+	}
 	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: newClientOwners(o.OwnerGrace, nil)}
 	o.Metrics.engineSampler.engine = engine
 
 	s.router = router.New(router.Options{
 		Authenticate:      s.authenticate,
 		AllowedOrigins:    o.AllowedOrigins,
+		AllowedHosts:      access.hosts,
+		TrustedProxies:    access.proxies,
 		MaxMessageBytes:   o.Limits.MaxMessageBytes,
 		QueueBytes:        o.Limits.OutboundQueueBytes,
 		MessagesPerSecond: o.Limits.MessagesPerSecond,
@@ -75,11 +83,13 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		w.Write([]byte("ready\n"))
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{Registry: o.Metrics.Registry}))
+	s.handler = access.guardHosts(s.mux)
 	return s, nil
 }
 
-// Handler returns the server's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the server's HTTP handler: every route, behind the Host
+// check (Options.AllowedHosts).
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Router returns the WebSocket router, so an embedding program can add its
 // own message types and RPCs beside the sync protocol (before serving).
