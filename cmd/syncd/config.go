@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/router"
 )
 
 // Config is everything the flags set.
@@ -40,6 +41,10 @@ type Config struct {
 	LogFormat string
 	LogLevel  string
 	PprofAddr string
+
+	// Who may reach the server through which names and proxies.
+	Hosts          string // comma-separated; see router.ParseHostList
+	TrustedProxies string // comma-separated CIDRs or addresses
 }
 
 var errHelp = errors.New("help requested")
@@ -66,6 +71,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.Float64Var(&c.UpdatesPerSecond, "update-rate", 100, "UPDATEs per second per connection (burst twice that)")
 	fs.IntVar(&c.QueueBytes, "queue-bytes", 8<<20, "outbound bytes that may wait for one connection before it is closed as a slow consumer")
 	fs.StringVar(&c.Origins, "origins", "", `comma-separated Origins browsers may connect from ("*" for any; default same-origin only)`)
+	fs.StringVar(&c.Hosts, "hosts", "", `comma-separated Host names the server answers to, e.g. "sync.example.com,10.0.0.0/8" (name, name:port, *.domain, IP, CIDR, or "*" for any); other hosts get HTTP 421, which stops DNS rebinding. Default: localhost, 127.0.0.1 and [::1] on loopback connections, any host on others (/healthz and /readyz answer any host)`)
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", `comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For, -Proto and -Host are believed (default none)`)
 	fs.StringVar(&c.APIKey, "api-key", "", "key for the HTTP API (/v1/...); empty turns the API off")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret; when set, every connection needs a JWT")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (serve wss:// and https://)")
@@ -121,6 +128,12 @@ func (c *Config) validate() error {
 	if _, err := c.policies(); err != nil {
 		return err
 	}
+	if _, err := router.ParseHostList(splitList(c.Hosts)); err != nil {
+		return fmt.Errorf("-hosts: %w", err)
+	}
+	if _, err := router.ParseTrustedProxies(splitList(c.TrustedProxies)); err != nil {
+		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)
 		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
@@ -157,9 +170,12 @@ func (c *Config) policies() (map[string]syncd.Policy, error) {
 }
 
 // origins parses -origins.
-func (c *Config) origins() []string {
+func (c *Config) origins() []string { return splitList(c.Origins) }
+
+// splitList splits a comma-separated flag value, dropping empty entries.
+func splitList(v string) []string {
 	var out []string
-	for _, o := range strings.Split(c.Origins, ",") {
+	for _, o := range strings.Split(v, ",") {
 		if o = strings.TrimSpace(o); o != "" {
 			out = append(out, o)
 		}

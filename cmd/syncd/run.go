@@ -111,6 +111,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		APIKey:            c.APIKey,
 		JWTSecret:         []byte(c.JWTSecret),
 		AllowedOrigins:    c.origins(),
+		AllowedHosts:      splitList(c.Hosts),
+		TrustedProxies:    splitList(c.TrustedProxies),
 		HeartbeatInterval: c.HeartbeatInterval,
 		HeartbeatTimeout:  c.HeartbeatTimeout,
 		Backup:            backup,
@@ -152,11 +154,27 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	m.warnOpenHosts()
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
 	m.Logger.Info("syncd is serving", "url", scheme+"://"+m.ln.Addr().String(), "ws", m.wsURL(scheme),
 		"store", c.Store, "data", c.DataDir, "auth", c.JWTSecret != "", "api", c.APIKey != "")
 	return nil
+}
+
+// warnOpenHosts says at start when the default Host check leaves browsers
+// exposed to DNS rebinding, or will refuse the requests of a proxy.
+func (m *Main) warnOpenHosts() {
+	if m.Config.Hosts != "" {
+		return
+	}
+	if tcp, ok := m.ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		m.Logger.Warn("-hosts is not set and syncd listens beyond loopback: requests that reach it on a non-loopback address may name any host, so a DNS-rebinding page can use it; list the server's names in -hosts",
+			"addr", m.ln.Addr().String())
+	}
+	if m.Config.TrustedProxies != "" {
+		m.Logger.Warn("-trusted-proxies is set without -hosts: a proxy that connects over loopback may forward only localhost, 127.0.0.1 or [::1] as the host; list the public names in -hosts")
+	}
 }
 
 func (m *Main) wsURL(scheme string) string {
