@@ -207,7 +207,10 @@ func splitHost(s string) (host, port string) {
 	if h, p, err := net.SplitHostPort(s); err == nil {
 		return h, p
 	}
-	return strings.TrimSuffix(strings.TrimPrefix(s, "["), "]"), ""
+	if inner, ok := strings.CutPrefix(s, "["); ok && strings.HasSuffix(inner, "]") {
+		return strings.TrimSuffix(inner, "]"), ""
+	}
+	return s, ""
 }
 
 func normalName(s string) string { return strings.TrimSuffix(strings.ToLower(s), ".") }
