@@ -255,8 +255,10 @@ func checkWire(data []byte) error {
 func TestWsKitClientCompatibility(t *testing.T) {
 	const secret = "wskit-secret"
 	ev := newEnv(t, syncd.Options{}, server.Options{JWTSecret: []byte(secret), Limits: server.Limits{MaxMessageBytes: 8 << 10}})
-	tokA := token(t, secret, "ann", nil, time.Hour)
-	tokB := token(t, secret, "bob", nil, time.Hour)
+	// Topics need a topics claim (permissions.go).
+	anyTopic := map[string]any{"topics": map[string][]string{"read": {"*"}, "write": {"*"}}}
+	tokA := signClaims(t, secret, "ann", anyTopic)
+	tokB := signClaims(t, secret, "bob", anyTopic)
 	idA := newClientID()
 	const doc = "wskit/board"
 	ev.pad(doc, 4<<10) // so that catching up by deltas beats a snapshot
