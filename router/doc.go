@@ -78,6 +78,19 @@
 // (and so every writer), every goroutine waiting for a connection's input,
 // and the heartbeat goroutine.
 //
+// # Who may connect
+//
+// Before upgrading, ServeHTTP checks the Host against Options.AllowedHosts
+// (HTTP 421; the default lets a connection made to a loopback address name
+// only localhost, 127.0.0.1 or [::1], which defeats DNS rebinding), then
+// the Origin (403: same scheme, host and port as the server, or listed in
+// AllowedOrigins), then the credentials. Behind a reverse proxy the
+// scheme, host and client address come from X-Forwarded-* headers, believed
+// only from Options.TrustedProxies; [ClientAddr] is the one function that
+// says which address a request comes from (hosts.go, origin.go,
+// proxies.go). [AllowedHost] and [RefuseHost] let a program guard its other
+// HTTP routes the same way.
+//
 // # Performance by design
 //
 // A Frame is encoded once and shared; queuing it costs a connection a
