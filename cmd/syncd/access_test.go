@@ -130,3 +130,32 @@ func TestHostsFlagServes(t *testing.T) {
 		}
 	}
 }
+
+// TestPprofRefusesOtherHosts: the profiler listens on loopback only, and a
+// DNS-rebinding page calling it by another name is refused, so that it
+// cannot read /debug/pprof/cmdline (the flags, secrets included).
+func TestPprofRefusesOtherHosts(t *testing.T) {
+	m := boot(t, t.TempDir(), "-store", "memory", "-pprof-addr", "127.0.0.1:0", "-jwt-secret", "a-secret-in-the-command-line-0123456789")
+	_, port, _ := net.SplitHostPort(m.pprofAddr)
+	get := func(host string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest("GET", "http://"+m.pprofAddr+"/debug/pprof/cmdline", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Host = host
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return resp.StatusCode, string(b)
+	}
+	if status, body := get("evil.com:" + port); status != http.StatusMisdirectedRequest || strings.Contains(body, "a-secret") {
+		t.Fatalf("Host evil.com: HTTP %d %q, want 421 without the command line", status, body)
+	}
+	if status, _ := get("localhost:" + port); status != http.StatusOK {
+		t.Fatalf("Host localhost: HTTP %d, want 200", status)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/router"
 	"github.com/deltasync/syncd/server"
 	"github.com/deltasync/syncd/store/boltstore"
 	"github.com/deltasync/syncd/store/memstore"
@@ -36,6 +37,8 @@ type Main struct {
 	ln     net.Listener
 	served chan error
 	pprof  *http.Server
+	// pprofAddr is the profiler's address once it serves.
+	pprofAddr string
 }
 
 // servePprof serves the profiler on its own loopback listener, never on the
@@ -51,7 +54,18 @@ func (m *Main) servePprof(addr string) error {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	m.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// The listener is loopback, so the default Host check admits only the
+	// loopback names: a DNS-rebinding page must not read the profiles
+	// (nor /debug/pprof/cmdline, which holds the flags, secrets included).
+	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !router.AllowedHost(r, router.HostList{}, nil) {
+			router.RefuseHost(w, r, nil)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	m.pprof = &http.Server{Handler: guarded, ReadHeaderTimeout: 10 * time.Second}
+	m.pprofAddr = ln.Addr().String()
 	go m.pprof.Serve(ln)
 	m.Logger.Info("profiler is serving", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
 	return nil
