@@ -24,7 +24,9 @@ type Server struct {
 	mux    *http.ServeMux
 	api    *httpAPI
 
-	shuttingDown atomic.Bool
+	// draining: Drain or Shutdown was called; /readyz answers 503.
+	draining atomic.Bool
+	handler  http.Handler // mux, bounded (httpbounds.go)
 
 	// owners binds client ids to users when authentication is on
 	// (owners.go).
@@ -60,26 +62,38 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	})
 	s.routes()
 
-	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics}
+	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics, writeTimeout: o.HTTPWriteTimeout}
 	s.api.register(s.mux)
 	registerStatic(s.mux)
-	s.mux.Handle("GET /ws", s.router)
+	s.mux.Handle(wsPattern, s.router)
+	// /healthz is liveness: it answers 200 as long as the process serves,
+	// draining included. /readyz is readiness: 503 from the start of the
+	// drain (Drain), so that a load balancer stops sending new clients
+	// before connections are told to go.
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
 	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if s.shuttingDown.Load() {
+		if s.draining.Load() {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ready\n"))
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{Registry: o.Metrics.Registry}))
+	s.handler = s.bounded(s.mux)
 	return s, nil
 }
 
 // Handler returns the server's HTTP handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Drain starts the drain before a shutdown: /readyz answers 503 from now
+// on, while everything else (/healthz, the API, WebSockets, new
+// connections) keeps serving, so that a load balancer polling /readyz takes
+// the server out of rotation before Shutdown closes its connections. The
+// caller waits the drain period, then calls Shutdown.
+func (s *Server) Drain() { s.draining.Store(true) }
 
 // Router returns the WebSocket router, so an embedding program can add its
 // own message types and RPCs beside the sync protocol (before serving).
@@ -90,7 +104,7 @@ func (s *Server) Router() *router.Router { return s.router }
 // finish until ctx ends. Edits already accepted are committed by the
 // engine, which the caller closes next.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.shuttingDown.Store(true)
+	s.draining.Store(true)
 	return s.router.Shutdown(ctx)
 }
 
