@@ -35,6 +35,10 @@ type Main struct {
 	ln     net.Listener
 	served chan error
 	pprof  *http.Server
+
+	// stopped is closed when the last Close's shutdown has finished, which
+	// may be after Close gave up waiting for it (tests wait on it).
+	stopped chan struct{}
 }
 
 // servePprof serves the profiler on its own loopback listener, never on the

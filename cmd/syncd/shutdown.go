@@ -43,7 +43,12 @@ func (c *Config) shutdownBound() time.Duration {
 func (m *Main) Close() error {
 	m.drain()
 	done := make(chan error, 1)
-	go func() { done <- m.shutdown() }()
+	stopped := make(chan struct{})
+	m.stopped = stopped
+	go func() {
+		defer close(stopped)
+		done <- m.shutdown()
+	}()
 	limit := m.Config.ShutdownTimeout + storeCloseTimeout
 	timer := time.NewTimer(limit)
 	defer timer.Stop()
