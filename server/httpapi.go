@@ -209,19 +209,27 @@ func (a *httpAPI) backupDB(w http.ResponseWriter, r *http.Request) error {
 	if a.backup == nil {
 		return protocol.NewError(protocol.CodeUnimplemented, "this store cannot stream a backup")
 	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", `attachment; filename="syncd-backup.db"`)
 	// The stream may take long on a large file: rather than one deadline
 	// for the whole response, each chunk must be taken by the client within
 	// writeTimeout, so a stalled reader is cut off and a steady one is not.
 	// (The store does not hold its read transaction while streaming.)
-	out := deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: a.writeTimeout}
-	if _, err := a.backup(r.Context(), out); err != nil {
+	out := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: a.writeTimeout}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="syncd-backup.db"`)
+	_, err := a.backup(r.Context(), out)
+	switch {
+	case err == nil:
+		return nil
+	case out.written == 0 && r.Context().Err() == nil:
+		// Nothing sent yet (the store failed to take its copy, say the
+		// disk is full): the status line can still say so.
+		w.Header().Del("Content-Disposition")
+		return protocol.Errorf(protocol.CodeUnavailable, "backup failed: %v", err)
+	default:
 		// The status line is gone; cutting the stream short is how the
 		// client learns the copy is incomplete.
 		panic(http.ErrAbortHandler)
 	}
-	return nil
 }
 
 // wireOp converts an engine operation to its wire form. FirstRev is set

@@ -78,11 +78,14 @@ type deadlineWriter struct {
 	w       io.Writer
 	rc      *http.ResponseController
 	timeout time.Duration
+	written int64
 }
 
-func (d deadlineWriter) Write(p []byte) (int, error) {
+func (d *deadlineWriter) Write(p []byte) (int, error) {
 	if err := d.rc.SetWriteDeadline(time.Now().Add(d.timeout)); err != nil {
 		return 0, err
 	}
-	return d.w.Write(p)
+	n, err := d.w.Write(p)
+	d.written += int64(n)
+	return n, err
 }
