@@ -59,7 +59,11 @@ type Options struct {
 	HTTPWriteTimeout time.Duration
 
 	// Backup, if set, streams a consistent copy of the database for
-	// GET /v1/backup (cmd/syncd passes boltstore's Backup).
+	// GET /v1/backup (cmd/syncd passes boltstore's Backup). w is the
+	// client's connection, as slow as the client: Backup must not hold
+	// anything commits wait for while it writes to w (boltstore's copies
+	// its snapshot aside first). A write to w fails once the client has
+	// taken nothing for HTTPWriteTimeout.
 	Backup func(ctx context.Context, w io.Writer) (int64, error)
 }
 
