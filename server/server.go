@@ -24,9 +24,9 @@ type Server struct {
 	mux    *http.ServeMux
 	api    *httpAPI
 
-	// draining: Drain or Shutdown was called; /readyz answers 503.
-	draining atomic.Bool
-	handler  http.Handler // mux, bounded (httpbounds.go)
+	// shuttingDown: Drain or Shutdown was called; /readyz answers 503.
+	shuttingDown atomic.Bool
+	handler      http.Handler // mux, bounded (httpbounds.go)
 
 	// owners binds client ids to users when authentication is on
 	// (owners.go).
@@ -74,7 +74,7 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		w.Write([]byte("ok\n"))
 	})
 	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if s.draining.Load() {
+		if s.shuttingDown.Load() {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
 			return
 		}
@@ -93,7 +93,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // connections) keeps serving, so that a load balancer polling /readyz takes
 // the server out of rotation before Shutdown closes its connections. The
 // caller waits the drain period, then calls Shutdown.
-func (s *Server) Drain() { s.draining.Store(true) }
+func (s *Server) Drain() { s.shuttingDown.Store(true) }
 
 // Router returns the WebSocket router, so an embedding program can add its
 // own message types and RPCs beside the sync protocol (before serving).
@@ -104,7 +104,7 @@ func (s *Server) Router() *router.Router { return s.router }
 // finish until ctx ends. Edits already accepted are committed by the
 // engine, which the caller closes next.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.draining.Store(true)
+	s.shuttingDown.Store(true)
 	return s.router.Shutdown(ctx)
 }
 
