@@ -14,6 +14,9 @@ import (
 // backupBufSize is the chunk in which a staged backup is streamed out.
 const backupBufSize = 256 << 10
 
+// ErrBackupRunning: [Store.Backup] was called while another backup runs.
+var ErrBackupRunning = errors.New("boltstore: backup: another backup is running; retry when it is done")
+
 // Backup writes a consistent copy of the whole database to w while the
 // store keeps serving reads and commits, and returns the bytes written. The
 // copy is a bbolt file that [Open] (or bbolt) opens as is; it holds every
@@ -30,12 +33,20 @@ const backupBufSize = 256 << 10
 // soon as it is created, so even a crash leaves nothing behind). The price
 // is free disk space for one more copy of the database while a backup runs.
 //
+// One backup runs at a time: a second one while the first runs fails at
+// once with [ErrBackupRunning], so that concurrent requests cannot fill the
+// disk with copies.
+//
 // Cancelling ctx stops the copy at its next write (to the staging file or
 // to w).
 func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("boltstore: backup: %w", err)
 	}
+	if !s.backupRunning.CompareAndSwap(false, true) {
+		return 0, ErrBackupRunning
+	}
+	defer s.backupRunning.Store(false)
 	staged, err := s.stageBackup(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("boltstore: backup: %w", restoreCtxErr(ctx, err))

@@ -2,6 +2,7 @@ package boltstore_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -72,6 +73,10 @@ func TestBackupStalledReaderDoesNotBlockGrowth(t *testing.T) {
 	}
 	if !grown {
 		t.Fatalf("the file never grew past %d bytes: the test did not force a remap", before)
+	}
+	// One backup at a time: a second one fails at once.
+	if _, err := s.Backup(t.Context(), io.Discard); !errors.Is(err, boltstore.ErrBackupRunning) {
+		t.Fatalf("a second backup while one runs: %v, want ErrBackupRunning", err)
 	}
 	close(release)
 	if err := <-done; err != nil {

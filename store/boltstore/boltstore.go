@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -76,6 +77,8 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	backupRunning atomic.Bool // one Backup at a time (backup.go)
 }
 
 var _ syncd.Store = (*Store)(nil)
