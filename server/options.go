@@ -64,8 +64,23 @@ type Options struct {
 	// Limits bound what one connection may do.
 	Limits Limits
 
+	// HTTPReadTimeout bounds reading the body of an HTTP API request that
+	// has one (POST edits), from the start of the request. Default
+	// DefaultHTTPReadTimeout. Other requests' bodies are never read.
+	HTTPReadTimeout time.Duration
+	// HTTPWriteTimeout bounds writing the response to an HTTP request, from
+	// its start; for GET /v1/backup it bounds each chunk of the stream
+	// instead (a client that stops reading for this long is cut off).
+	// Default DefaultHTTPWriteTimeout. WebSocket connections are bounded
+	// by the router (its WriteTimeout), not by this.
+	HTTPWriteTimeout time.Duration
+
 	// Backup, if set, streams a consistent copy of the database for
-	// GET /v1/backup (cmd/syncd passes boltstore's Backup).
+	// GET /v1/backup (cmd/syncd passes boltstore's Backup). w is the
+	// client's connection, as slow as the client: Backup must not hold
+	// anything commits wait for while it writes to w (boltstore's copies
+	// its snapshot aside first). A write to w fails once the client has
+	// taken nothing for HTTPWriteTimeout.
 	Backup func(ctx context.Context, w io.Writer) (int64, error)
 }
 
@@ -91,6 +106,13 @@ type Limits struct {
 	OutboundQueueBytes int
 }
 
+// Defaults of the HTTP request bounds (Options.HTTPReadTimeout,
+// Options.HTTPWriteTimeout).
+const (
+	DefaultHTTPReadTimeout  = 30 * time.Second
+	DefaultHTTPWriteTimeout = 30 * time.Second
+)
+
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -100,6 +122,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = 15 * time.Second
+	}
+	if o.HTTPReadTimeout <= 0 {
+		o.HTTPReadTimeout = DefaultHTTPReadTimeout
+	}
+	if o.HTTPWriteTimeout <= 0 {
+		o.HTTPWriteTimeout = DefaultHTTPWriteTimeout
 	}
 	if o.HeartbeatTimeout <= 0 {
 		o.HeartbeatTimeout = 3 * o.HeartbeatInterval

@@ -12,6 +12,7 @@ import (
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/router"
+	"github.com/deltasync/syncd/server"
 )
 
 // Config is everything the flags set.
@@ -45,6 +46,13 @@ type Config struct {
 	// Who may reach the server through which names and proxies.
 	Hosts          string // comma-separated; see router.ParseHostList
 	TrustedProxies string // comma-separated CIDRs or addresses
+	// HTTP request bounds (server/httpbounds.go) and the shutdown
+	// (shutdown.go).
+	HTTPIdleTimeout  time.Duration
+	HTTPReadTimeout  time.Duration
+	HTTPWriteTimeout time.Duration
+	Drain            time.Duration
+	ShutdownTimeout  time.Duration
 }
 
 var errHelp = errors.New("help requested")
@@ -80,6 +88,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; empty: off")
+	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 60*time.Second, "close an idle HTTP keep-alive connection after this long")
+	fs.DurationVar(&c.HTTPReadTimeout, "http-read-timeout", server.DefaultHTTPReadTimeout, "bound on reading an HTTP API request body (other requests' bodies are never read)")
+	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", server.DefaultHTTPWriteTimeout, "bound on writing an HTTP response; for /v1/backup, on each chunk of the stream")
+	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "on SIGTERM, answer 503 on /readyz for this long before closing connections (0: no drain)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "after the drain, wait this long for connections and requests to finish, then cut them (syncd exits within drain + shutdown-timeout + 5s)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: syncd [flags]\n\nEvery flag may also be set as SYNCD_<NAME> (e.g. SYNCD_JWT_SECRET).\n\nFlags:")
 		fs.PrintDefaults()
@@ -121,6 +134,17 @@ func (c *Config) validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("-tls-cert and -tls-key go together")
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"-http-idle-timeout", c.HTTPIdleTimeout}, {"-http-read-timeout", c.HTTPReadTimeout}, {"-http-write-timeout", c.HTTPWriteTimeout}, {"-shutdown-timeout", c.ShutdownTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s must be positive, got %v", d.name, d.v)
+		}
+	}
+	if c.Drain < 0 {
+		return fmt.Errorf("-drain must not be negative, got %v", c.Drain)
 	}
 	if c.RingSize < 2 {
 		return errors.New("-ring-size must be at least 2")

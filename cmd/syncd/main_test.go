@@ -72,7 +72,8 @@ func boot(t *testing.T, dir string, args ...string) *Main {
 	logs := &syncBuffer{}
 	m.Stdout, m.Stderr = io.Discard, logs
 	m.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := m.ParseFlags(append([]string{"-addr", "127.0.0.1:0", "-data", dir}, args...), func(string) string { return "" }); err != nil {
+	// -drain 0: a test's shutdown need not wait for a load balancer.
+	if err := m.ParseFlags(append([]string{"-addr", "127.0.0.1:0", "-data", dir, "-drain", "0"}, args...), func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -441,7 +442,7 @@ func TestSignalShutdown(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "SYNCD_TEST_RUN_MAIN=1",
-		"SYNCD_TEST_ARGS=-addr 127.0.0.1:0 -log-format json",
+		"SYNCD_TEST_ARGS=-addr 127.0.0.1:0 -log-format json -drain 0",
 		"SYNCD_DATA="+dir)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
