@@ -29,6 +29,8 @@ type Server struct {
 	// owners binds client ids to users when authentication is on
 	// (owners.go).
 	owners *clientOwners
+	// verifier checks tokens; nil when authentication is off.
+	verifier *tokenVerifier
 }
 
 // New builds a server for engine.
@@ -37,7 +39,11 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		return nil, errors.New("server: New needs an engine")
 	}
 	o := opts.withDefaults()
-	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: newClientOwners(o.OwnerGrace, nil)}
+	verifier, err := newTokenVerifier(o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: newClientOwners(o.OwnerGrace, nil), verifier: verifier}
 	o.Metrics.engineSampler.engine = engine
 
 	s.router = router.New(router.Options{

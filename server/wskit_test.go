@@ -253,7 +253,7 @@ func checkWire(data []byte) error {
 // after the server closes the connection, whatever the code. Every
 // message is checked by checkWire.
 func TestWsKitClientCompatibility(t *testing.T) {
-	const secret = "wskit-secret"
+	const secret = "wskit-secret-of-at-least-32-bytes"
 	ev := newEnv(t, syncd.Options{}, server.Options{JWTSecret: []byte(secret), Limits: server.Limits{MaxMessageBytes: 8 << 10}})
 	tokA := token(t, secret, "ann", nil, time.Hour)
 	tokB := token(t, secret, "bob", nil, time.Hour)

@@ -330,8 +330,8 @@ test("a second connection with the same clientId replaces the first, which stops
 
 test("credentials: the access_token query and the bearer subprotocol reach the server", async (t) => {
   const add = cleanup(t);
-  const srv = await server(t, add, ["-jwt-secret", "s3cret"]);
-  const token = hs256({ sub: "ada" }, "s3cret");
+  const srv = await server(t, add, ["-jwt-secret", "s3cret-s3cret-s3cret-s3cret-s3cret"]);
+  const token = hs256({ sub: "ada" }, "s3cret-s3cret-s3cret-s3cret-s3cret");
   const q = client(add, srv, { token });
   const s = client(add, srv, { token: () => Promise.resolve(token), tokenIn: "subprotocol" });
   await waitFor(() => q.status === "open" && s.status === "open", 10000, "both connected");
