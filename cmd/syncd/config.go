@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/server"
 )
 
 // Config is everything the flags set.
@@ -40,6 +41,13 @@ type Config struct {
 	LogFormat string
 	LogLevel  string
 	PprofAddr string
+
+	// The other JWT flags (jwtconfig.go).
+	JWTPublicKey string
+	JWTJWKS      string
+	JWTAudience  string
+	JWTIssuer    string
+	JWTLeeway    time.Duration
 }
 
 var errHelp = errors.New("help requested")
@@ -67,7 +75,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.QueueBytes, "queue-bytes", 8<<20, "outbound bytes that may wait for one connection before it is closed as a slow consumer")
 	fs.StringVar(&c.Origins, "origins", "", `comma-separated Origins browsers may connect from ("*" for any; default same-origin only)`)
 	fs.StringVar(&c.APIKey, "api-key", "", "key for the HTTP API (/v1/...); empty turns the API off")
-	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret; when set, every connection needs a JWT")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret of at least 32 bytes; when set, every connection needs a JWT")
+	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "PEM file of a public key (RSA, ECDSA P-256 or Ed25519) verifying RS256, ES256 or EdDSA tokens; when set, every connection needs a JWT")
+	fs.StringVar(&c.JWTJWKS, "jwt-jwks", "", "JWKS file of public keys, chosen by the token's kid; when set, every connection needs a JWT")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "when set, a token's aud claim must name it")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "when set, a token's iss claim must equal it")
+	fs.DurationVar(&c.JWTLeeway, "jwt-leeway", server.DefaultJWTLeeway, "clock skew allowed on a token's exp and nbf; a connection is closed (4401) at exp plus this unless it sent AUTH.REFRESH")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (serve wss:// and https://)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
@@ -119,6 +132,9 @@ func (c *Config) validate() error {
 		return errors.New("-ring-size must be at least 2")
 	}
 	if _, err := c.policies(); err != nil {
+		return err
+	}
+	if err := c.validateJWT(); err != nil {
 		return err
 	}
 	if c.PprofAddr != "" {
