@@ -84,7 +84,7 @@ func TestPatternNoBacktracking(t *testing.T) {
 				if compilePattern(p).match(id) {
 					t.Errorf("%q matched %d a's", p, n)
 				}
-				if !compilePattern(strings.Repeat("*a", stars)+"*").match(id) {
+				if !compilePattern(strings.Repeat("*a", stars) + "*").match(id) {
 					t.Errorf("stars %d did not match", stars)
 				}
 			}

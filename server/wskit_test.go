@@ -95,6 +95,8 @@ var serverSchemas = map[string]*schema{
 	"SUBSCRIBE.OK":        sEmpty,
 	"UNSUBSCRIBE.OK":      sEmpty,
 	"HEARTBEAT.OK":        sEmpty,
+	// AUTH.REFRESH is answered whether or not it is an RPC.
+	protocol.TypeAuthRefreshOK: sObj(map[string]field{"exp": opt(sInt)}),
 }
 
 func (s *schema) check(v any, path string) error {
