@@ -342,6 +342,73 @@ test("credentials: the access_token query and the bearer subprotocol reach the s
   assert.equal(bad.clientId, undefined);
 });
 
+const SECRET = "s3cret-s3cret-s3cret-s3cret-s3cret";
+const expIn = (s) => Math.floor(Date.now() / 1000) + s;
+
+test("a token function keeps one connection past several token lifetimes (AUTH.REFRESH)", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add, ["-jwt-secret", SECRET, "-jwt-leeway", "200ms"]);
+  let calls = 0;
+  const c = client(add, srv, {
+    token: () => {
+      calls++;
+      return hs256({ sub: "ada", exp: expIn(2) }, SECRET);
+    },
+  });
+  const d = c.open("tokens:browser");
+  await waitFor(() => c.status === "open", 10000, "open");
+  const offline = [];
+  c.on("status", (e) => e.status !== "open" && offline.push(e));
+  for (let i = 0; i < 10; i++) {
+    d.update({ n: i });
+    await sleep(500);
+  }
+  await waitFor(() => d.pending.length === 0, 10000, "edits settled");
+  assert.deepEqual(offline, [], "the connection stayed up");
+  assert.ok(calls >= 3, `token function called ${calls} times in 5 s of 2-second tokens`);
+});
+
+test("a fixed token that expires closes with 4401 and stops; refreshToken checks the user", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add, ["-jwt-secret", SECRET, "-jwt-leeway", "200ms"]);
+  const fixed = client(add, srv, { token: hs256({ sub: "ada", exp: expIn(1) }, SECRET) });
+  const stopped = [];
+  fixed.on("status", (e) => e.status === "stopped" && stopped.push(e));
+
+  const other = client(add, srv, { token: hs256({ sub: "bob", exp: expIn(3600) }, SECRET) });
+  await waitFor(() => other.status === "open" || other.status === "connected", 10000, "bob connected");
+  const ok = await other.refreshToken(hs256({ sub: "bob", exp: expIn(7200) }, SECRET));
+  assert.equal(ok.exp, expIn(7200));
+  await assert.rejects(other.refreshToken(hs256({ sub: "ada", exp: expIn(3600) }, SECRET)), (e) => e.code === "PERMISSION_DENIED");
+  await assert.rejects(other.refreshToken("not.a.jwt"), (e) => e.code === "UNAUTHENTICATED");
+
+  await waitFor(() => stopped.length > 0, 10000, "the fixed token's connection stopped");
+  assert.equal(stopped[0].code, 4401);
+});
+
+test("with a token function, a 4401 close reconnects with a fresh token", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add, ["-jwt-secret", SECRET, "-jwt-leeway", "200ms"]);
+  // The first token is short; refreshing fails (the source is "down")
+  // until after it expired, so the server closes with 4401.
+  const firstExp = expIn(1);
+  let first = true;
+  const c = client(add, srv, {
+    token: () => {
+      if (first) {
+        first = false;
+        return hs256({ sub: "ada", exp: firstExp }, SECRET);
+      }
+      if (Date.now() < firstExp * 1000 + 700) throw new Error("identity provider down");
+      return hs256({ sub: "ada", exp: expIn(3600) }, SECRET);
+    },
+  });
+  const codes = [];
+  c.on("status", (e) => e.status === "offline" && codes.push(e.code));
+  await waitFor(() => codes.includes(4401), 10000, "closed with 4401");
+  await waitFor(() => c.status === "open" || c.status === "connected", 10000, "reconnected");
+});
+
 import { createHmac } from "node:crypto";
 function hs256(claims, secret) {
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
