@@ -37,7 +37,7 @@ func refreshEnv(t *testing.T) *env {
 
 func TestTokenExpiryClosesConnection(t *testing.T) {
 	ev := refreshEnv(t)
-	tok, exp := expiringToken(t, "ann", time.Second, nil)
+	tok, exp := expiringToken(t, "ann", 2*time.Second, nil)
 	c := ev.dialWith(dialOpts{token: tok})
 	c.join("expiry/a")
 	c.alive()
@@ -72,7 +72,9 @@ func refreshOK(t *testing.T, c *client, tok string) protocol.AuthRefreshOK {
 
 func TestAuthRefreshExtendsAndReplacesClaims(t *testing.T) {
 	ev := refreshEnv(t)
-	tok, exp := expiringToken(t, "ann", time.Second, nil)
+	// Three seconds: the refused refreshes below must all be answered
+	// while the first token still holds, even on a loaded machine.
+	tok, exp := expiringToken(t, "ann", 3*time.Second, nil)
 	c := ev.dialWith(dialOpts{token: tok})
 	c.join("team/a")
 
@@ -121,7 +123,7 @@ func TestAuthRefreshExtendsAndReplacesClaims(t *testing.T) {
 
 func TestAuthRefreshWithoutExpNeverExpires(t *testing.T) {
 	ev := refreshEnv(t)
-	tok, exp := expiringToken(t, "ann", time.Second, nil)
+	tok, exp := expiringToken(t, "ann", 2*time.Second, nil)
 	c := ev.dialWith(dialOpts{token: tok})
 	noExp := signed(t, jwt.SigningMethodHS256, []byte(jwtSecret), "", jwt.MapClaims{"sub": "ann"})
 	if got := refreshOK(t, c, noExp); got.Exp != 0 {

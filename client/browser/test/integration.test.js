@@ -347,7 +347,7 @@ const expIn = (s) => Math.floor(Date.now() / 1000) + s;
 
 test("a token function keeps one connection past several token lifetimes (AUTH.REFRESH)", async (t) => {
   const add = cleanup(t);
-  const srv = await server(t, add, ["-jwt-secret", SECRET, "-jwt-leeway", "200ms"]);
+  const srv = await server(t, add, ["-jwt-secret", SECRET, "-jwt-leeway", "1s"]);
   let calls = 0;
   const c = client(add, srv, {
     token: () => {
@@ -370,7 +370,7 @@ test("a token function keeps one connection past several token lifetimes (AUTH.R
 
 test("a fixed token that expires closes with 4401 and stops; refreshToken checks the user", async (t) => {
   const add = cleanup(t);
-  const srv = await server(t, add, ["-jwt-secret", SECRET, "-jwt-leeway", "200ms"]);
+  const srv = await server(t, add, ["-jwt-secret", SECRET, "-jwt-leeway", "1s"]);
   const fixed = client(add, srv, { token: hs256({ sub: "ada", exp: expIn(1) }, SECRET) });
   const stopped = [];
   fixed.on("status", (e) => e.status === "stopped" && stopped.push(e));
@@ -388,7 +388,7 @@ test("a fixed token that expires closes with 4401 and stops; refreshToken checks
 
 test("with a token function, a 4401 close reconnects with a fresh token", async (t) => {
   const add = cleanup(t);
-  const srv = await server(t, add, ["-jwt-secret", SECRET, "-jwt-leeway", "200ms"]);
+  const srv = await server(t, add, ["-jwt-secret", SECRET, "-jwt-leeway", "1s"]);
   // The first token is short; refreshing fails (the source is "down")
   // until after it expired, so the server closes with 4401.
   const firstExp = expIn(1);
@@ -399,7 +399,8 @@ test("with a token function, a 4401 close reconnects with a fresh token", async 
         first = false;
         return hs256({ sub: "ada", exp: firstExp }, SECRET);
       }
-      if (Date.now() < firstExp * 1000 + 700) throw new Error("identity provider down");
+      if (Date.now() < firstExp * 1000 + 1500) throw new Error("identity provider down"); // past exp + leeway
+
       return hs256({ sub: "ada", exp: expIn(3600) }, SECRET);
     },
   });
