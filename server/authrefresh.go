@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"time"
 
 	"github.com/deltasync/syncd/protocol"
@@ -64,8 +65,9 @@ func (s *session) expire(gen uint64) {
 // handleAuthRefresh replaces the connection's token: the new one must be
 // valid and be the same user's (a connection never changes hands; its
 // client id and watermarks belong to that user). Its docs claim replaces
-// the old one for every JOIN and UPDATE from now on; documents already
-// joined stay joined until left.
+// the old one for every JOIN and UPDATE from now on, and a joined document
+// the new token may not read is left at once (revoked), so narrowing a
+// user's documents takes effect without waiting for a reconnect.
 func (s *Server) handleAuthRefresh(x *router.Ctx, p protocol.AuthRefresh) error {
 	sess := sessionOf(x)
 	if s.verifier == nil || sess.user == nil {
@@ -89,7 +91,49 @@ func (s *Server) handleAuthRefresh(x *router.Ctx, p protocol.AuthRefresh) error 
 		reply.Exp = user.Expires.Unix()
 	}
 	if x.IsRPC() {
-		return x.Reply(protocol.TypeAuthRefreshOK, reply)
+		err = x.Reply(protocol.TypeAuthRefreshOK, reply)
+	} else {
+		err = x.Conn().Send(protocol.TypeAuthRefreshOK, reply)
 	}
-	return x.Conn().Send(protocol.TypeAuthRefreshOK, reply)
+	// After the answer, so that a client reads its revocations as
+	// consequences of the refresh it saw accepted.
+	s.revokeUnreadable(x, sess)
+	return err
+}
+
+// revokeUnreadable leaves every joined document the session's user may no
+// longer read, as LEAVE would, and tells the client with an ERROR
+// PERMISSION_DENIED whose details name the document (as a refused JOIN's
+// do). Runs on the reader goroutine, like LEAVE.
+func (s *Server) revokeUnreadable(x *router.Ctx, sess *session) {
+	sess.mu.Lock()
+	var revoked []*joined
+	for _, j := range sess.joinedLocked() {
+		if !sess.user.CanRead(j.doc) {
+			revoked = append(revoked, j)
+			sess.deleteDocLocked(j.doc)
+		}
+	}
+	sess.mu.Unlock()
+	for _, j := range revoked {
+		if j.sub != nil {
+			j.sub.Close()
+		}
+		s.engine.ClearPresence(j.doc, x.Conn().ClientID())
+		x.Conn().Unsubscribe(context.Background(), docTopicPrefix+j.doc)
+		x.Conn().Send(protocol.TypeError, protocol.NewError(protocol.CodePermissionDenied,
+			"the refreshed token does not allow this document: it was left").WithDetails(joinDetails{Doc: j.doc}))
+	}
+}
+
+// joinedLocked returns the joined documents. s.mu must be held.
+func (s *session) joinedLocked() []*joined {
+	all := make([]*joined, 0, s.countDocsLocked())
+	if s.one != nil {
+		all = append(all, s.one)
+	}
+	for _, j := range s.docs {
+		all = append(all, j)
+	}
+	return all
 }

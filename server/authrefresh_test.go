@@ -77,6 +77,7 @@ func TestAuthRefreshExtendsAndReplacesClaims(t *testing.T) {
 	tok, exp := expiringToken(t, "ann", 3*time.Second, nil)
 	c := ev.dialWith(dialOpts{token: tok})
 	c.join("team/a")
+	c.join("other/y")
 
 	// Refused refreshes change nothing: another user's token, an invalid
 	// one, an expired one, none at all.
@@ -96,6 +97,20 @@ func TestAuthRefreshExtendsAndReplacesClaims(t *testing.T) {
 	if got := refreshOK(t, c, newTok); got.Exp != newExp.Unix() {
 		t.Fatalf("AUTH.REFRESH.OK exp %d, want %d", got.Exp, newExp.Unix())
 	}
+	// other/y is no longer readable: it is left at once, and said so.
+	var revoked struct{ Doc string }
+	if err := json.Unmarshal(c.expectError(protocol.CodePermissionDenied).Details, &revoked); err != nil || revoked.Doc != "other/y" {
+		t.Fatalf("revocation details %+v %v", revoked, err)
+	}
+	writer := ev.dialWith(dialOpts{token: token(t, jwtSecret, "bob", nil, time.Hour)})
+	writer.join("other/y")
+	writer.edit("other/y", map[string]any{"secret": 1})
+	for _, m := range c.drain() {
+		t.Fatalf("a revoked document still reached the client: %s", m.raw)
+	}
+	id0 := c.nextReq()
+	c.update("other/y", map[string]any{"x": 1}, id0)
+	c.expectError(protocol.CodeFailedPrecondition) // not joined any more
 	// Past the old token's exp + leeway, the connection is still up.
 	time.Sleep(time.Until(exp.Add(testLeeway + 300*time.Millisecond)))
 	c.alive()
