@@ -58,9 +58,11 @@ func tokenExpiry(token string) time.Time {
 // success the server holds the connection to token's claims and exp, which
 // it returns (zero: the token has no exp). The token must be the same
 // user's: another user's is refused with PERMISSION_DENIED, an invalid one
-// UNAUTHENTICATED (*protocol.Error), and the old token still holds. The
-// token applies to this connection only: for reconnects, set
-// Options.TokenSource (or Options.Token).
+// UNAUTHENTICATED (*protocol.Error), and the old token still holds. A
+// joined document the new token may not read is taken away by the server:
+// it stops being live (its edits wait for a re-join, tried on the next
+// connection). The token applies to this connection only: for reconnects,
+// set Options.TokenSource (or Options.Token).
 func (c *Client) RefreshToken(ctx context.Context, token string) (time.Time, error) {
 	var ok protocol.AuthRefreshOK
 	if err := c.Call(ctx, protocol.TypeAuthRefresh, protocol.AuthRefresh{Token: token}, &ok); err != nil {

@@ -172,4 +172,26 @@ func TestRefreshTokenByHand(t *testing.T) {
 	if _, err := c.RefreshToken(ctxT(t), "not.a.jwt"); protocol.CodeOf(err) != protocol.CodeUnauthenticated {
 		t.Fatalf("garbage token: %v", err)
 	}
+
+	// A narrower token takes a joined document away: it stops being live.
+	keep, lose := join(t, c, "team/a"), join(t, c, "other/b")
+	narrow := hs256(t, map[string]any{"sub": "ann", "exp": exp, "docs": map[string]any{"read": []string{"team/*"}, "write": []string{"team/*"}}})
+	if _, err := c.RefreshToken(ctxT(t), narrow); err != nil {
+		t.Fatal(err)
+	}
+	ev.commit("other/b", map[string]any{"secret": true})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := lose.Settled(ctx); err == nil {
+		t.Fatal("the revoked document is still live")
+	}
+	if lose.Rev() != 0 {
+		t.Fatalf("the revoked document received rev %d", lose.Rev())
+	}
+	if _, err := keep.Merge(map[string]any{"still": "mine"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := keep.Settled(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -82,6 +82,8 @@ export interface ErrorEvent {
   message?: string;
   details?: unknown;
   retryAfterMs?: number;
+  /** The document was taken away by a refreshed token (§4.10); it re-joins on the next connection. */
+  revoked?: boolean;
 }
 
 export interface EventMap {

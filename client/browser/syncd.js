@@ -1316,6 +1316,14 @@ export class SyncClient extends Emitter {
         return;
       }
     }
+    // A token refresh took a joined document away (§4.10): the server left
+    // it. Its edits wait, unsent, for a re-join (the next connection's).
+    const revoked = corr === undefined && p.code === "PERMISSION_DENIED" && det.doc && !("clientReqId" in det) && this.docs.get(det.doc);
+    if (revoked && revoked._joined) {
+      revoked._joined = false;
+      this.emit("error", { doc: det.doc, code: p.code, message: p.message, revoked: true });
+      return;
+    }
     this.emit("error", { code: p.code, message: p.message, details: p.details, retryAfterMs: p.retryAfterMs });
   }
 
