@@ -217,6 +217,7 @@ type session struct {
 	done      chan struct{} // closed by close
 	closeOnce sync.Once
 	hello     protocol.Hello
+	tokenExp  time.Time // the exp of the token it was opened with; zero: none
 }
 
 // close sends a close frame (best effort) and closes the socket; the
@@ -259,8 +260,12 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		q.Set("clientId", c.clientID)
 	}
 	c.mu.Unlock()
-	if c.opts.Token != "" {
-		q.Set("access_token", c.opts.Token)
+	token, err := c.currentToken(ctx)
+	if err != nil {
+		return nil, &DialError{Err: fmt.Errorf("TokenSource: %w", err)}
+	}
+	if token != "" {
+		q.Set("access_token", token)
 	}
 	u.RawQuery = q.Encode()
 	dialer := websocket.Dialer{HandshakeTimeout: c.opts.DialTimeout}
@@ -294,7 +299,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		return nil, &CloseError{Code: 1000, Text: "unsupported protocol " + hello.Protocol}
 	}
 	conn.SetReadDeadline(time.Time{})
-	return &session{conn: conn, out: make(chan []byte, c.opts.SendQueue), done: make(chan struct{}), hello: hello}, nil
+	return &session{conn: conn, out: make(chan []byte, c.opts.SendQueue), done: make(chan struct{}), hello: hello, tokenExp: tokenExpiry(token)}, nil
 }
 
 // run owns the connection: it serves each session, then reconnects with
@@ -313,6 +318,11 @@ func (c *Client) run(sess *session) {
 		}
 		c.log.Info("syncd client: connection ended", "code", code, "err", err)
 		action := protocol.CloseActionOf(code)
+		if code == protocol.CloseUnauthenticated && c.opts.TokenSource != nil {
+			// The token expired; the TokenSource gives the next
+			// connection a new one.
+			action = protocol.ActionReconnectBackoff
+		}
 		if action == protocol.ActionStop {
 			c.stop(&CloseError{Code: code, Text: closeText(err)})
 			return
@@ -396,6 +406,10 @@ func (c *Client) stop(err error) {
 func (c *Client) start(sess *session) {
 	c.wg.Add(1)
 	go c.writer(sess)
+	if c.opts.TokenSource != nil && !sess.tokenExp.IsZero() {
+		c.wg.Add(1)
+		go c.refresher(sess, sess.tokenExp)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clientID = sess.hello.ClientID

@@ -125,7 +125,7 @@ func TestStopOnReplaced(t *testing.T) {
 }
 
 func TestDialRefused(t *testing.T) {
-	ev := newEnv(t, syncd.Options{}, server.Options{JWTSecret: []byte("secret")})
+	ev := newEnv(t, syncd.Options{}, server.Options{JWTSecret: []byte("a-secret-of-at-least-thirty-two-bytes")})
 	_, err := client.Dial(context.Background(), client.Options{URL: ev.url, Logger: quietLogger()})
 	var de *client.DialError
 	if !errors.As(err, &de) || de.Status != 401 {

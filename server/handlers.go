@@ -45,6 +45,7 @@ func (s *Server) routes() {
 	router.Handle(r, protocol.TypeSubscribe, s.handleSubscribe)
 	router.Handle(r, protocol.TypeUnsubscribe, s.handleUnsubscribe)
 	router.Handle(r, protocol.TypeHeartbeat, func(x *router.Ctx, _ protocol.Heartbeat) error { return ok(x) })
+	router.Handle(r, protocol.TypeAuthRefresh, s.handleAuthRefresh)
 }
 
 // ok answers an RPC that has nothing to return.
@@ -321,13 +322,13 @@ func (s *Server) handleUnsubscribe(x *router.Ctx, p protocol.Unsubscribe) error 
 // authenticate runs before every upgrade; its result is the session.
 func (s *Server) authenticate(req router.AuthRequest) (any, error) {
 	sess := &session{srv: s}
-	if len(s.opts.JWTSecret) == 0 {
+	if s.verifier == nil {
 		return sess, nil
 	}
 	if req.Token == "" {
 		return nil, protocol.NewError(protocol.CodeUnauthenticated, "a token is required (access_token, a bearer. subprotocol, or an Authorization header)")
 	}
-	user, err := parseToken(s.opts.JWTSecret, req.Token)
+	user, err := s.verifier.verify(req.Token)
 	if err != nil {
 		return nil, protocol.NewError(protocol.CodeUnauthenticated, err.Error())
 	}
@@ -345,6 +346,7 @@ func (s *Server) onOpen(c *router.Conn) {
 	s.opts.Metrics.connections.Inc()
 	if sess.user != nil {
 		s.owners.opened(c.ClientID())
+		sess.armExpiry()
 	}
 	c.Send(protocol.TypeHello, protocol.Hello{
 		ClientID:    c.ClientID(),
@@ -373,6 +375,7 @@ func (s *Server) limits() map[string]int64 {
 func (s *Server) onClose(c *router.Conn, code int, reason string) {
 	s.opts.Metrics.connections.Dec()
 	if sess, ok := c.Data().(*session); ok && sess.conn != nil {
+		sess.disarmExpiry()
 		sess.close()
 		if sess.user != nil {
 			s.owners.closed(c.ClientID())

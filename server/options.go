@@ -21,9 +21,23 @@ type Options struct {
 	APIKey string
 
 	// JWTSecret, if set, turns on authentication: every WebSocket
-	// connection needs an HS256 JWT signed with it (see auth.go). Empty:
-	// anyone who can reach the server may connect.
+	// connection needs a JWT (see auth.go), here an HS256 one signed with
+	// this secret of at least MinJWTSecretBytes (32) bytes; New refuses a
+	// shorter one. Empty, and no JWTKeys: anyone who can reach the server
+	// may connect.
 	JWTSecret []byte
+	// JWTKeys, if set, turn on authentication with public keys: RS256,
+	// ES256 and EdDSA tokens verified by these keys (see ParsePublicKeyPEM
+	// and ParseJWKS). With JWTSecret too, both kinds are accepted.
+	JWTKeys []JWTKey
+	// JWTAudience, if set, must be in each token's aud claim.
+	JWTAudience string
+	// JWTIssuer, if set, must be each token's iss claim.
+	JWTIssuer string
+	// JWTLeeway is the clock skew allowed on exp and nbf, both at the
+	// upgrade and for closing a connection whose token expired (4401 at
+	// exp + JWTLeeway). Default DefaultJWTLeeway (30s); negative: none.
+	JWTLeeway time.Duration
 
 	// OwnerGrace is how long, with JWTSecret set, a client id stays bound
 	// to the user who used it after its last connection closed; within
@@ -119,6 +133,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
+	}
+	if o.JWTLeeway == 0 {
+		o.JWTLeeway = DefaultJWTLeeway
 	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = 15 * time.Second

@@ -31,6 +31,8 @@ type Server struct {
 	// owners binds client ids to users when authentication is on
 	// (owners.go).
 	owners *clientOwners
+	// verifier checks tokens; nil when authentication is off.
+	verifier *tokenVerifier
 }
 
 // New builds a server for engine.
@@ -43,7 +45,11 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: newClientOwners(o.OwnerGrace, nil)}
+	verifier, err := newTokenVerifier(o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: newClientOwners(o.OwnerGrace, nil), verifier: verifier}
 	o.Metrics.engineSampler.engine = engine
 
 	s.router = router.New(router.Options{

@@ -35,6 +35,8 @@ type session struct {
 	one    *joined
 	docs   map[string]*joined
 	closed bool
+	// auth is the token's expiry timer (authrefresh.go); guarded by mu.
+	auth authState
 	// resyncs counts goroutines re-joining documents after EventResync;
 	// the close hook waits for them.
 	resyncs sync.WaitGroup

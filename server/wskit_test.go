@@ -95,6 +95,8 @@ var serverSchemas = map[string]*schema{
 	"SUBSCRIBE.OK":        sEmpty,
 	"UNSUBSCRIBE.OK":      sEmpty,
 	"HEARTBEAT.OK":        sEmpty,
+	// AUTH.REFRESH is answered whether or not it is an RPC.
+	protocol.TypeAuthRefreshOK: sObj(map[string]field{"exp": opt(sInt)}),
 }
 
 func (s *schema) check(v any, path string) error {
@@ -253,7 +255,7 @@ func checkWire(data []byte) error {
 // after the server closes the connection, whatever the code. Every
 // message is checked by checkWire.
 func TestWsKitClientCompatibility(t *testing.T) {
-	const secret = "wskit-secret"
+	const secret = "wskit-secret-of-at-least-32-bytes"
 	ev := newEnv(t, syncd.Options{}, server.Options{JWTSecret: []byte(secret), Limits: server.Limits{MaxMessageBytes: 8 << 10}})
 	// Topics need a topics claim (permissions.go).
 	anyTopic := map[string]any{"topics": map[string][]string{"read": {"*"}, "write": {"*"}}}

@@ -82,6 +82,8 @@ export interface ErrorEvent {
   message?: string;
   details?: unknown;
   retryAfterMs?: number;
+  /** The document was taken away by a refreshed token (§4.10); it re-joins on the next connection. */
+  revoked?: boolean;
 }
 
 export interface EventMap {
@@ -126,7 +128,12 @@ export interface PendingEdit {
 export interface SyncClientOptions {
   /** ws:// or wss:// URL of the server's /ws. */
   url: string;
-  /** A bearer token, or a function returning one (called before each connection). */
+  /**
+   * A bearer token, or a function returning one: called before each
+   * connection and, while connected, before the token's exp, to send a fresh
+   * one with AUTH.REFRESH (§4.10). With a function, a 4401 close (token
+   * expired) reconnects instead of stopping.
+   */
   token?: string | (() => string | undefined | Promise<string | undefined>);
   /** Where the token goes: the access_token query (default) or a bearer.<token> subprotocol. */
   tokenIn?: "query" | "subprotocol";
@@ -217,7 +224,16 @@ export declare class SyncClient extends Emitter {
   publish(topic: string, data: JSONValue): Promise<unknown>;
   /** A HEARTBEAT RPC; resolves on HEARTBEAT.OK. */
   heartbeat(): Promise<unknown>;
+  /**
+   * Replaces this connection's token (AUTH.REFRESH, §4.10); resolves with
+   * its exp (seconds; absent if none). Rejects with code UNAUTHENTICATED
+   * (invalid token) or PERMISSION_DENIED (another user's token).
+   */
+  refreshToken(token: string): Promise<{ exp?: number }>;
 }
+
+/** A JWT's exp claim in seconds, read without verifying it; undefined if none. */
+export declare function tokenExp(token: string | undefined): number | undefined;
 
 // The reconciliation logic, exported for tests and tools.
 

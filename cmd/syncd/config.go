@@ -53,6 +53,12 @@ type Config struct {
 	HTTPWriteTimeout time.Duration
 	Drain            time.Duration
 	ShutdownTimeout  time.Duration
+	// The other JWT flags (jwtconfig.go).
+	JWTPublicKey string
+	JWTJWKS      string
+	JWTAudience  string
+	JWTIssuer    string
+	JWTLeeway    time.Duration
 }
 
 var errHelp = errors.New("help requested")
@@ -82,7 +88,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.Hosts, "hosts", "", `comma-separated Host names the server answers to, e.g. "sync.example.com,10.0.0.0/8" (name, name:port, *.domain, IP, CIDR, or "*" for any); other hosts get HTTP 421, which stops DNS rebinding. Default: localhost, 127.0.0.1 and [::1] on loopback connections, any host on others (/healthz and /readyz answer any host)`)
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", `comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For, -Proto and -Host are believed (default none)`)
 	fs.StringVar(&c.APIKey, "api-key", "", "key for the HTTP API (/v1/...); empty turns the API off")
-	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret; when set, every connection needs a JWT")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret of at least 32 bytes; when set, every connection needs a JWT")
+	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "PEM file of a public key (RSA, ECDSA P-256 or Ed25519) verifying RS256, ES256 or EdDSA tokens; when set, every connection needs a JWT")
+	fs.StringVar(&c.JWTJWKS, "jwt-jwks", "", "JWKS file of public keys, chosen by the token's kid; when set, every connection needs a JWT")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "when set, a token's aud claim must name it")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "when set, a token's iss claim must equal it")
+	fs.DurationVar(&c.JWTLeeway, "jwt-leeway", server.DefaultJWTLeeway, "clock skew allowed on a token's exp and nbf; a connection is closed (4401) at exp plus this unless it sent AUTH.REFRESH")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (serve wss:// and https://)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
@@ -157,6 +168,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := router.ParseTrustedProxies(splitList(c.TrustedProxies)); err != nil {
 		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	if err := c.validateJWT(); err != nil {
+		return err
 	}
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)

@@ -45,7 +45,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	env := map[string]string{
 		"SYNCD_ADDR":              "127.0.0.1:9999",
 		"SYNCD_RING_SIZE":         "64",
-		"SYNCD_JWT_SECRET":        "from-env",
+		"SYNCD_JWT_SECRET":        "from-env-from-env-from-env-from-env",
 		"SYNCD_HEARTBEAT":         "5s",
 		"SYNCD_HEARTBEAT_TIMEOUT": "20s",
 		"SYNCD_RATE":              "12.5",
@@ -66,7 +66,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		t.Fatalf("flags lost to env: %+v", c)
 	}
 	// The environment fills in the rest.
-	if c.Addr != "127.0.0.1:9999" || c.JWTSecret != "from-env" || c.HeartbeatInterval != 5*time.Second ||
+	if c.Addr != "127.0.0.1:9999" || c.JWTSecret != "from-env-from-env-from-env-from-env" || c.HeartbeatInterval != 5*time.Second ||
 		c.HeartbeatTimeout != 20*time.Second || c.MessagesPerSecond != 12.5 || c.MaxDocsPerConn != 7 || c.LogFormat != "json" {
 		t.Fatalf("env not applied: %+v", c)
 	}

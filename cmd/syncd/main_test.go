@@ -331,7 +331,7 @@ func TestMemoryStore(t *testing.T) {
 }
 
 func TestJWTAndAPIKeyFlags(t *testing.T) {
-	m := boot(t, t.TempDir(), "-jwt-secret", "s3cret", "-api-key", "k")
+	m := boot(t, t.TempDir(), "-jwt-secret", "s3cret-s3cret-s3cret-s3cret-s3cret", "-api-key", "k")
 	_, resp, err := websocket.DefaultDialer.Dial(wsURL(m), nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("dial without a token: %v %v", resp, err)

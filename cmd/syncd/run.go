@@ -122,11 +122,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	jwtKeys, err := c.jwtKeys()
+	if err != nil {
+		return err
+	}
 	m.server, err = server.New(m.engine, server.Options{
 		Logger:            m.Logger,
 		Metrics:           metrics,
 		APIKey:            c.APIKey,
 		JWTSecret:         []byte(c.JWTSecret),
+		JWTKeys:           jwtKeys,
+		JWTAudience:       c.JWTAudience,
+		JWTIssuer:         c.JWTIssuer,
+		JWTLeeway:         c.jwtLeeway(),
 		AllowedOrigins:    c.origins(),
 		AllowedHosts:      splitList(c.Hosts),
 		TrustedProxies:    splitList(c.TrustedProxies),
@@ -181,7 +189,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
 	m.Logger.Info("syncd is serving", "url", scheme+"://"+m.ln.Addr().String(), "ws", m.wsURL(scheme),
-		"store", c.Store, "data", c.DataDir, "auth", c.JWTSecret != "", "api", c.APIKey != "")
+		"store", c.Store, "data", c.DataDir, "auth", c.jwtOn(), "api", c.APIKey != "")
 	return nil
 }
 
