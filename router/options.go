@@ -140,6 +140,11 @@ type AuthRequest struct {
 	// that belongs to another user.
 	ClientID         string
 	ClientIDAssigned bool
+	// Attempt is the connection attempt's value, the query parameter
+	// "attempt" (attempt.go), or "" if the client sent none. Authenticate
+	// may refuse an attempt it knows to be stale (say with an ABORTED
+	// protocol error: HTTP 409).
+	Attempt string
 }
 
 func (o Options) withDefaults() Options {
