@@ -25,10 +25,6 @@ type Server struct {
 	api    *httpAPI
 
 	shuttingDown atomic.Bool
-
-	// owners binds client ids to users when authentication is on
-	// (owners.go).
-	owners *clientOwners
 }
 
 // New builds a server for engine.
@@ -37,7 +33,7 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		return nil, errors.New("server: New needs an engine")
 	}
 	o := opts.withDefaults()
-	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: newClientOwners(o.OwnerGrace, nil)}
+	s := &Server{opts: o, engine: engine, mux: http.NewServeMux()}
 	o.Metrics.engineSampler.engine = engine
 
 	s.router = router.New(router.Options{
