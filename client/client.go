@@ -69,7 +69,7 @@ type Client struct {
 	// I/O is ever done under it (sends only queue).
 	mu        sync.Mutex
 	clientID  string
-	authorID  string // what operations and rooms show for this client
+	authorID  string   // what operations and rooms show for this client
 	sess      *session // nil while disconnected
 	state     State
 	err       error // why the client stopped

@@ -277,8 +277,8 @@ type client struct {
 	// author is the client's author id (HELLO's): what operations,
 	// presence and room messages show for it.
 	author string
-	seq   int    // request ids used so far (see nextReq)
-	cid   int    // correlation ids used so far
+	seq    int // request ids used so far (see nextReq)
+	cid    int // correlation ids used so far
 	// seen holds the operations ackFrom read past, by "clientId/reqId":
 	// several operations may arrive in one SYNC.DELTAS.
 	seen map[string]protocol.Operation
