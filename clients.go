@@ -38,6 +38,14 @@ var (
 	ErrStaleAttempt = errors.New("syncd: a newer connection attempt of this client id was seen")
 )
 
+// Fixed bounds of a claim, so that a record stays small whatever a caller
+// passes: the server's client ids are 26-character ULIDs and its owners
+// JWT subjects, far below them.
+const (
+	MaxClientIDBytes = 128
+	MaxOwnerBytes    = 1024
+)
+
 // ClientClaim is one connection attempt's claim on a client id.
 type ClientClaim struct {
 	ClientID string
@@ -81,7 +89,7 @@ func (r ClientRecord) Check(claim ClientClaim) (ClientRecord, error) {
 // Validate checks that the claim is well formed: a client id, and an
 // attempt (when present) shaped like a request id.
 func (c ClientClaim) Validate() error {
-	if c.ClientID == "" || len(c.ClientID) > 128 {
+	if c.ClientID == "" || len(c.ClientID) > MaxClientIDBytes {
 		return fmt.Errorf("syncd: client id of %d bytes", len(c.ClientID))
 	}
 	if c.Attempt != "" {
@@ -89,7 +97,7 @@ func (c ClientClaim) Validate() error {
 			return fmt.Errorf("syncd: connection attempt: %w", err)
 		}
 	}
-	if len(c.Owner) > 1024 {
+	if len(c.Owner) > MaxOwnerBytes {
 		return fmt.Errorf("syncd: owner of %d bytes", len(c.Owner))
 	}
 	return nil
