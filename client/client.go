@@ -69,6 +69,7 @@ type Client struct {
 	// I/O is ever done under it (sends only queue).
 	mu        sync.Mutex
 	clientID  string
+	authorID  string   // what operations and rooms show for this client
 	sess      *session // nil while disconnected
 	state     State
 	err       error // why the client stopped
@@ -129,6 +130,19 @@ func (c *Client) ClientID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.clientID
+}
+
+// AuthorID returns the client's public name: what operations, presence
+// and room messages show as its clientId (protocol.AuthorID of ClientID).
+// Show this one to others; the client id itself is the client's key to its
+// edits' de-duplication and its connection, and must stay private.
+func (c *Client) AuthorID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.authorID == "" && c.clientID != "" {
+		return protocol.AuthorID(c.clientID)
+	}
+	return c.authorID
 }
 
 // State returns the connection's state.
@@ -260,6 +274,10 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		q.Set("clientId", c.clientID)
 	}
 	c.mu.Unlock()
+	// Each attempt carries a value from the request-id source, so the
+	// server can tell this attempt from an older one that the network
+	// delayed, which must not replace it (PROTOCOL.md §2.2).
+	q.Set("attempt", c.newReqID())
 	token, err := c.currentToken(ctx)
 	if err != nil {
 		return nil, &DialError{Err: fmt.Errorf("TokenSource: %w", err)}
@@ -413,6 +431,10 @@ func (c *Client) start(sess *session) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clientID = sess.hello.ClientID
+	c.authorID = sess.hello.AuthorID
+	if c.authorID == "" {
+		c.authorID = c.clientID // a server from before author ids
+	}
 	c.heartbeat = time.Duration(sess.hello.HeartbeatMs) * time.Millisecond
 	c.limits = sess.hello.Limits
 	c.sess = sess

@@ -39,7 +39,8 @@ type Options struct {
 	// one in HELLO and the client keeps it for every later connection.
 	// Exactly-once delivery of edits depends on keeping it; the client
 	// keeps it across its own reconnects. Two live clients must never
-	// share one (the older is closed with 4409 and stops).
+	// share one (the older is closed with 4409 and stops). Keep it
+	// private: others see Client.AuthorID.
 	ClientID string
 
 	// Logger receives the client's logs. Default: a logger that discards.

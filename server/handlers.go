@@ -287,7 +287,7 @@ func (s *Server) handlePublish(x *router.Ctx, p protocol.Publish) error {
 			return errTopicPublishForbidden.WithDetails(topicDetails{Topic: p.Topic})
 		}
 	}
-	f, err := router.NewFrame(protocol.TypeMessage, protocol.Message{Doc: p.Doc, Topic: p.Topic, Data: p.Data, From: x.Conn().ClientID()})
+	f, err := router.NewFrame(protocol.TypeMessage, protocol.Message{Doc: p.Doc, Topic: p.Topic, Data: p.Data, From: authorOf(x.Conn().ClientID())})
 	if err != nil {
 		return err
 	}
@@ -323,6 +323,9 @@ func (s *Server) handleUnsubscribe(x *router.Ctx, p protocol.Unsubscribe) error 
 func (s *Server) authenticate(req router.AuthRequest) (any, error) {
 	sess := &session{srv: s}
 	if s.verifier == nil {
+		if err := s.claimClient(req, ""); err != nil {
+			return nil, err
+		}
 		return sess, nil
 	}
 	if req.Token == "" {
@@ -332,8 +335,8 @@ func (s *Server) authenticate(req router.AuthRequest) (any, error) {
 	if err != nil {
 		return nil, protocol.NewError(protocol.CodeUnauthenticated, err.Error())
 	}
-	if !s.owners.claim(req.ClientID, user.ID) {
-		return nil, protocol.NewError(protocol.CodePermissionDenied, "this clientId belongs to another user")
+	if err := s.claimClient(req, user.ID); err != nil {
+		return nil, err
 	}
 	sess.user = user
 	return sess, nil
@@ -345,11 +348,11 @@ func (s *Server) onOpen(c *router.Conn) {
 	sess.conn = c
 	s.opts.Metrics.connections.Inc()
 	if sess.user != nil {
-		s.owners.opened(c.ClientID())
 		sess.armExpiry()
 	}
 	c.Send(protocol.TypeHello, protocol.Hello{
 		ClientID:    c.ClientID(),
+		AuthorID:    authorOf(c.ClientID()),
 		Protocol:    protocol.ProtocolVersion,
 		HeartbeatMs: s.opts.HeartbeatInterval.Milliseconds(),
 		Limits:      s.limits(),
@@ -373,12 +376,12 @@ func (s *Server) limits() map[string]int64 {
 
 // onClose ends the session's subscriptions and presence.
 func (s *Server) onClose(c *router.Conn, code int, reason string) {
-	s.opts.Metrics.connections.Dec()
+	// A connection that never opened (refused at registration: the server
+	// shutting down, a stale attempt) was never counted and has no state;
+	// its client id may be another connection's, live.
 	if sess, ok := c.Data().(*session); ok && sess.conn != nil {
 		sess.disarmExpiry()
+		s.opts.Metrics.connections.Dec()
 		sess.close()
-		if sess.user != nil {
-			s.owners.closed(c.ClientID())
-		}
 	}
 }

@@ -239,7 +239,7 @@ func wireOp(op *syncd.Op) protocol.Operation {
 		Rev:         op.Rev,
 		Type:        string(op.Kind),
 		Payload:     op.Payload,
-		ClientID:    op.ClientID,
+		ClientID:    authorOf(op.ClientID),
 		ClientReqID: op.ClientReqID,
 		Ts:          op.Time,
 		FirstRev:    op.FirstRev,

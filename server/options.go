@@ -39,13 +39,6 @@ type Options struct {
 	// exp + JWTLeeway). Default DefaultJWTLeeway (30s); negative: none.
 	JWTLeeway time.Duration
 
-	// OwnerGrace is how long, with JWTSecret set, a client id stays bound
-	// to the user who used it after its last connection closed; within
-	// it, no other user may connect with that id. Default
-	// DefaultOwnerGrace (24h). The binding lives in memory: a restart
-	// clears it.
-	OwnerGrace time.Duration
-
 	// AllowedOrigins lists the Origin values browsers may connect from
 	// ("*" allows any). Empty: only same-origin requests and clients that
 	// send no Origin (non-browsers).

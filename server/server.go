@@ -28,9 +28,6 @@ type Server struct {
 	shuttingDown atomic.Bool
 	handler      http.Handler // mux, bounded (httpbounds.go), behind the Host check (hosts.go)
 
-	// owners binds client ids to users when authentication is on
-	// (owners.go).
-	owners *clientOwners
 	// verifier checks tokens; nil when authentication is off.
 	verifier *tokenVerifier
 }
@@ -49,7 +46,7 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: newClientOwners(o.OwnerGrace, nil), verifier: verifier}
+	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), verifier: verifier}
 	o.Metrics.engineSampler.engine = engine
 
 	s.router = router.New(router.Options{

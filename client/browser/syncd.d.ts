@@ -62,7 +62,7 @@ export interface RejectEvent {
 
 export interface PresenceEvent {
   doc: string;
-  /** The whole room after this change: presence by client id. */
+  /** The whole room after this change: presence by author id. */
   room: Map<string, JSONValue>;
   clients: { clientId: string; state: JSONValue }[];
   left: string[];
@@ -204,8 +204,13 @@ export declare class SyncDoc {
 export declare class SyncClient extends Emitter {
   constructor(options: SyncClientOptions);
   readonly options: SyncClientOptions;
-  /** This tab's client id; undefined until the first HELLO if the tab has none. */
+  /** This tab's client id, its private key; undefined until the first HELLO if the tab has none. */
   readonly clientId: string | undefined;
+  /**
+   * This client's public name (HELLO.authorId): what operations, presence and
+   * room messages show as its clientId. Undefined until the first HELLO.
+   */
+  readonly authorId: string | undefined;
   readonly status: Status;
   readonly docs: Map<string, SyncDoc>;
   readonly topics: Set<string>;
@@ -295,7 +300,7 @@ export declare class DocState {
   addLocal(clientReqId: string, patch: Patch): PendingEdit;
   markSent(edit: PendingEdit): void;
   findPending(clientReqId: string): PendingEdit | undefined;
-  applyDeltas(m: { epoch: string; fromRev: number; toRev: number; operations: Operation[] }, clientId: string | undefined): { rejoin: boolean; committed: PendingEdit[]; changed?: boolean };
+  applyDeltas(m: { epoch: string; fromRev: number; toRev: number; operations: Operation[] }, authorId: string | undefined): { rejoin: boolean; committed: PendingEdit[]; changed?: boolean };
   applySnapshot(m: { epoch: string; rev: number; state: JSONObject }): boolean;
   settle(ackedReqId: string | undefined, options?: { snapshot?: boolean; epochChanged?: boolean }): { resend: PendingEdit[]; lost: PendingEdit[]; unknown: PendingEdit[]; fresh: PendingEdit[] };
   remove(clientReqId: string): PendingEdit | undefined;

@@ -331,9 +331,10 @@ export class DocState {
 
   /**
    * Applies SYNC.DELTAS. Returns {rejoin} when the client is out of step,
-   * else {committed: [edits], changed}.
+   * else {committed: [edits], changed}. authorId is this client's author id
+   * (HELLO.authorId): its own operations carry it as their clientId.
    */
-  applyDeltas(m, clientId) {
+  applyDeltas(m, authorId) {
     if (!this.hasPosition() || m.epoch !== this.epoch || m.fromRev > this.rev) return { rejoin: true, committed: [] };
     const committed = [];
     let changed = false;
@@ -352,7 +353,7 @@ export class DocState {
       }
       this.rev = op.rev;
       changed = true;
-      if (op.clientId === clientId && op.clientReqId) {
+      if (op.clientId === authorId && op.clientReqId) {
         const i = this.pending.findIndex((p) => p.clientReqId === op.clientReqId);
         if (i >= 0) committed.push(this.pending.splice(i, 1)[0]);
       }
@@ -607,6 +608,12 @@ export class SyncClient extends Emitter {
     const id = this._session.getItem("syncd.clientId");
     /** This tab's client id (§2.2); undefined until the first HELLO if new. */
     this.clientId = id && ULID_RE.test(id) ? id.toUpperCase() : undefined;
+    /**
+     * This client's public name (HELLO.authorId, §2.2): what operations,
+     * presence and room messages show for it. Show this one to others; the
+     * clientId is this tab's private key. Undefined until the first HELLO.
+     */
+    this.authorId = undefined;
     this._ulid = createUlid({ now: opts.now, last: this._session.getItem("syncd.lastReqId") || "" });
     // The highest id sent for the first time (kept across a reload).
     this._maxSent = this._session.getItem("syncd.maxSentId") || "";
@@ -722,6 +729,9 @@ export class SyncClient extends Emitter {
     this._token = token;
     const u = new URL(this.options.url, globalThis.location ? globalThis.location.href : undefined);
     if (this.clientId) u.searchParams.set("clientId", this.clientId);
+    // Every attempt gets a value from the persisted monotonic source (§2.2),
+    // so that an older attempt the network delayed cannot replace this one.
+    u.searchParams.set("attempt", this._nextReqId());
     let protocols;
     if (token && this.options.tokenIn === "subprotocol") protocols = ["bearer." + token, "syncd"];
     else if (token) u.searchParams.set("access_token", token);
@@ -1123,6 +1133,8 @@ export class SyncClient extends Emitter {
     }
     const previous = this.clientId;
     this.clientId = p.clientId;
+    // A server from before author ids shows client ids themselves.
+    this.authorId = typeof p.authorId === "string" && p.authorId ? p.authorId : p.clientId;
     try {
       this._session.setItem("syncd.clientId", p.clientId);
     } catch (_) {
@@ -1190,7 +1202,7 @@ export class SyncClient extends Emitter {
     if (type === "SYNC.SNAPSHOT") {
       epochChanged = s.applySnapshot(p);
     } else {
-      const r = s.applyDeltas(p, this.clientId);
+      const r = s.applyDeltas(p, this.authorId);
       committed = r.committed;
       if (r.rejoin) {
         this._join(d); // out of step (§9.5): start over from our position

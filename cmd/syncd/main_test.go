@@ -96,9 +96,10 @@ func boot(t *testing.T, dir string, args ...string) *Main {
 
 // wsClient is a minimal protocol client.
 type wsClient struct {
-	t  *testing.T
-	ws *websocket.Conn
-	id string
+	t      *testing.T
+	ws     *websocket.Conn
+	id     string
+	author string // HELLO's authorId
 }
 
 type message struct {
@@ -127,13 +128,14 @@ func dialWS(t *testing.T, url, clientID string, d *websocket.Dialer) *wsClient {
 	c := &wsClient{t: t, ws: ws}
 	var hello struct {
 		ClientID string `json:"clientId"`
+		AuthorID string `json:"authorId"`
 		Protocol string `json:"protocol"`
 	}
 	c.expect("HELLO", &hello)
 	if hello.Protocol != "syncd/1" || (clientID != "" && hello.ClientID != clientID) {
 		t.Fatalf("HELLO %+v", hello)
 	}
-	c.id = hello.ClientID
+	c.id, c.author = hello.ClientID, hello.AuthorID
 	return c
 }
 
@@ -211,7 +213,8 @@ func (c *wsClient) edit(doc, reqID string, patch any) operation {
 		var d deltas
 		c.expect("SYNC.DELTAS", &d)
 		for _, op := range d.Operations {
-			if op.ClientReqID == reqID && op.ClientID == c.id {
+			// Operations name their author by author id (PROTOCOL.md §2.2).
+			if op.ClientReqID == reqID && op.ClientID == c.author {
 				return op
 			}
 		}

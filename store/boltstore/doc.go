@@ -24,6 +24,7 @@
 //	journal  seq → doc + run                        the newest operations of all documents
 //	ops      doc → bucket { rev → run }             each document's log
 //	marks    doc → bucket { clientID → mark }       request-id watermarks
+//	clients  clientID → record                      owner, newest attempt (clients.go)
 //
 // A run (run.go) is consecutive operations of one document in one value,
 // keyed in a log by the revision of its first operation; seq and rev keys

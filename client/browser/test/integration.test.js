@@ -196,7 +196,7 @@ test("a compacted catch-up settles pending edits exactly once", async (t) => {
   assert.ok(answer, "A caught up with deltas");
   const ops = answer.payload.operations;
   assert.ok(ops.some((o) => typeof o.firstRev === "number" && o.firstRev < o.rev && o.clientId === undefined), "a combined operation");
-  assert.deepEqual(ops.filter((o) => o.clientId === a.clientId).map((o) => o.rev), [rev + 1, rev + 2], "A's own operations, separate");
+  assert.deepEqual(ops.filter((o) => o.clientId === a.authorId).map((o) => o.rev), [rev + 1, rev + 2], "A's own operations, separate");
   const state = (await head()).state;
   assert.deepEqual(da.value, state);
   assert.deepEqual(state.mine, ["a1", "a3"]);
@@ -236,7 +236,7 @@ test("resume after a dropped connection, without duplicates", async (t) => {
   assert.deepEqual(db.value, head.state);
   assert.deepEqual(head.state.items, Array.from({ length: n }, (_, i) => "i" + i));
   const log = await api(srv, "/v1/docs/drop/ops?after=0");
-  const ids = log.operations.filter((o) => o.clientId === a.clientId).map((o) => o.clientReqId);
+  const ids = log.operations.filter((o) => o.clientId === a.authorId).map((o) => o.clientReqId);
   assert.equal(ids.length, n + 1);
   assert.equal(new Set(ids).size, ids.length, "no request id committed twice");
   assert.deepEqual(a.rejects, []);
@@ -291,11 +291,11 @@ test("presence, room messages, topics, heartbeat and leave", async (t) => {
   const db = b.open("room", { presence: { name: "Bob" } });
   await waitFor(() => settled(db), 10000, "B joined");
   await waitFor(() => da.room.size === 2 && db.room.size === 2, 10000, "both in both rooms");
-  assert.deepEqual(da.room.get(b.clientId), { name: "Bob" });
-  assert.deepEqual(db.room.get(a.clientId), { name: "Ada" });
+  assert.deepEqual(da.room.get(b.authorId), { name: "Bob" });
+  assert.deepEqual(db.room.get(a.authorId), { name: "Ada" });
 
   await db.setPresence({ name: "Bob", typing: true });
-  await waitFor(() => da.room.get(b.clientId)?.typing === true, 10000, "B typing seen by A");
+  await waitFor(() => da.room.get(b.authorId)?.typing === true, 10000, "B typing seen by A");
 
   const got = [];
   a.on("message", (m) => got.push(m));
@@ -303,12 +303,12 @@ test("presence, room messages, topics, heartbeat and leave", async (t) => {
   await Promise.all([a.subscribe("lobby"), b.subscribe("lobby")]);
   await b.publish("lobby", "chess?");
   await waitFor(() => got.length === 2, 10000, "two messages");
-  assert.deepEqual(got.find((m) => m.doc === "room"), { doc: "room", topic: undefined, data: { chat: "hi" }, from: b.clientId });
-  assert.deepEqual(got.find((m) => m.topic === "lobby"), { doc: undefined, topic: "lobby", data: "chess?", from: b.clientId });
+  assert.deepEqual(got.find((m) => m.doc === "room"), { doc: "room", topic: undefined, data: { chat: "hi" }, from: b.authorId });
+  assert.deepEqual(got.find((m) => m.topic === "lobby"), { doc: undefined, topic: "lobby", data: "chess?", from: b.authorId });
 
   assert.deepEqual(await a.heartbeat(), {});
   await db.leave();
-  await waitFor(() => !da.room.has(b.clientId), 10000, "B left A's room");
+  await waitFor(() => !da.room.has(b.authorId), 10000, "B left A's room");
   await a.unsubscribe("lobby");
 });
 
