@@ -3,6 +3,7 @@ package syncd
 import (
 	"context"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 )
@@ -47,6 +48,14 @@ type Options struct {
 	// writes stays in memory. Default 1 minute.
 	IdleTimeout time.Duration
 
+	// MaxLoadedDocs is the most documents kept in memory at once. Loading
+	// one more at the limit first unloads idle documents (no subscribers,
+	// presence or writes in flight, unused for a second), the least
+	// recently used first, before IdleTimeout would; if every loaded
+	// document is in use, the call that needed the load is refused with
+	// CodeExhausted. Default DefaultMaxLoadedDocs; negative: no limit.
+	MaxLoadedDocs int
+
 	// ObserveCommit, if set, is called by the committer after every
 	// Store.Commit with the number of records written, how long the call
 	// took (with bbolt, mostly the fsync) and its error. Metrics use it.
@@ -59,6 +68,12 @@ type Options struct {
 	// Logger receives the engine's logs. Default slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultMaxLoadedDocs is Options.MaxLoadedDocs's default. An empty loaded
+// document costs about a kilobyte and one with a few operations a few;
+// 10,000 of them is tens of megabytes, while documents near MaxDocSize
+// need the operator to choose a lower limit.
+const DefaultMaxLoadedDocs = 10000
 
 // Validation is what a validation hook sees.
 type Validation struct {
@@ -124,6 +139,12 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = time.Minute
+	}
+	switch {
+	case c.MaxLoadedDocs == 0:
+		c.MaxLoadedDocs = DefaultMaxLoadedDocs
+	case c.MaxLoadedDocs < 0:
+		c.MaxLoadedDocs = math.MaxInt
 	}
 	if c.Now == nil {
 		c.Now = time.Now

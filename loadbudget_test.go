@@ -1,0 +1,179 @@
+package syncd_test
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deltasync/syncd"
+)
+
+// manualClock is an Options.Now that moves only when told.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// loadedOf returns which of docs are in memory.
+func loadedOf(e *syncd.Engine, docs ...string) []string {
+	var in []string
+	for _, doc := range docs {
+		if _, ok := e.Head(doc); ok {
+			in = append(in, doc)
+		}
+	}
+	return in
+}
+
+func join(t *testing.T, e *syncd.Engine, doc string) *syncd.Subscription {
+	t.Helper()
+	s, err := e.Subscribe(ctxT(t), doc, syncd.SubscribeRequest{}, func(*syncd.Event) {})
+	if err != nil {
+		t.Fatalf("subscribe %s: %v", doc, err)
+	}
+	return s
+}
+
+// TestLoadBudgetUnloadsLeastRecentlyUsedIdle: at MaxLoadedDocs, loading
+// another document unloads the idle document used longest ago, skipping one
+// that is older but in use; what an unloaded document committed is loaded
+// back intact.
+func TestLoadBudgetUnloadsLeastRecentlyUsedIdle(t *testing.T) {
+	clock := newManualClock()
+	e, _ := open(t, syncd.Options{MaxLoadedDocs: 4, Now: clock.Now})
+
+	busy := join(t, e, "busy") // oldest, but kept subscribed
+	defer busy.Close()
+	for _, doc := range []string{"a", "b", "c"} {
+		clock.advance(time.Second)
+		mustCommit(t, e, doc, merge(`{"name":"`+doc+`"}`))
+		join(t, e, doc).Close()
+	}
+	all := []string{"busy", "a", "b", "c", "new1", "new2"}
+	if got := loadedOf(e, all...); !slices.Equal(got, []string{"busy", "a", "b", "c"}) {
+		t.Fatalf("loaded %v before the budget is reached", got)
+	}
+
+	clock.advance(2 * time.Second) // past the grace of the newest
+	join(t, e, "new1").Close()
+	if got, want := loadedOf(e, all...), []string{"busy", "b", "c", "new1"}; !slices.Equal(got, want) {
+		t.Errorf("after loading new1: loaded %v, want %v (a, the least recently used idle, unloaded)", got, want)
+	}
+	clock.advance(2 * time.Second)
+	join(t, e, "new2").Close()
+	if got, want := loadedOf(e, all...), []string{"busy", "c", "new1", "new2"}; !slices.Equal(got, want) {
+		t.Errorf("after loading new2: loaded %v, want %v", got, want)
+	}
+	if n := e.Loaded(); n != 4 {
+		t.Errorf("Loaded() = %d, want the budget, 4", n)
+	}
+
+	// a comes back from the store as it was, in place of the idle b... c.
+	clock.advance(2 * time.Second)
+	snap, err := e.Snapshot(ctxT(t), "a")
+	if err != nil || snap.Rev != 1 || string(snap.State) != `{"name":"a"}` {
+		t.Fatalf("a reloaded: %+v, %v; want revision 1 {\"name\":\"a\"}", snap, err)
+	}
+}
+
+// TestLoadBudgetRefusesWhenEveryDocIsInUse: when every loaded document has
+// a subscriber, another load is refused with CodeExhausted, nothing is
+// created, and the same call succeeds once a document is let go.
+func TestLoadBudgetRefusesWhenEveryDocIsInUse(t *testing.T) {
+	clock := newManualClock()
+	e, _ := open(t, syncd.Options{MaxLoadedDocs: 2, Now: clock.Now})
+	a := join(t, e, "a")
+	b := join(t, e, "b")
+	defer b.Close()
+	clock.advance(time.Hour)
+
+	_, err := e.Subscribe(ctxT(t), "c", syncd.SubscribeRequest{}, func(*syncd.Event) {})
+	wantCode(t, err, syncd.CodeExhausted)
+	_, err = e.Commit(ctxT(t), "c", merge(`{"x":1}`))
+	wantCode(t, err, syncd.CodeExhausted)
+	if n := e.Loaded(); n != 2 {
+		t.Errorf("Loaded() = %d after the refusals, want 2", n)
+	}
+
+	a.Close()
+	join(t, e, "c").Close()
+	if got := loadedOf(e, "a", "b", "c"); !slices.Equal(got, []string{"b", "c"}) {
+		t.Errorf("loaded %v, want [b c]", got)
+	}
+	// c's refused commit created nothing: it is empty at revision 0.
+	if snap, err := e.Snapshot(ctxT(t), "c"); err != nil || snap.Rev != 0 {
+		t.Errorf("c after the refused commit: %+v, %v; want revision 0", snap, err)
+	}
+}
+
+// TestLoadBudgetSparesRecentlyUsed: a document used within the last second
+// is not unloaded to make room, so that two loads at a full table cannot
+// unload each other's documents before their callers get to use them.
+func TestLoadBudgetSparesRecentlyUsed(t *testing.T) {
+	clock := newManualClock()
+	e, _ := open(t, syncd.Options{MaxLoadedDocs: 1, Now: clock.Now})
+	join(t, e, "a").Close()
+	clock.advance(500 * time.Millisecond)
+	_, err := e.Subscribe(ctxT(t), "b", syncd.SubscribeRequest{}, func(*syncd.Event) {})
+	wantCode(t, err, syncd.CodeExhausted)
+	clock.advance(500 * time.Millisecond)
+	join(t, e, "b").Close()
+	if got := loadedOf(e, "a", "b"); !slices.Equal(got, []string{"b"}) {
+		t.Errorf("loaded %v, want [b]", got)
+	}
+}
+
+// TestMayCreate: a subscription that would create a document asks
+// MayCreate first; its refusal comes back as it is and creates nothing.
+// Joining a document that exists does not ask.
+func TestMayCreate(t *testing.T) {
+	e, _ := open(t, syncd.Options{})
+	errNo := errors.New("no more documents for you")
+	asked := 0
+	refuse := syncd.SubscribeRequest{MayCreate: func() error { asked++; return errNo }}
+	_, err := e.Subscribe(ctxT(t), "new", refuse, func(*syncd.Event) {})
+	if !errors.Is(err, errNo) || asked != 1 {
+		t.Fatalf("Subscribe = %v after %d questions; want the refusal after 1", err, asked)
+	}
+	_, err = e.Snapshot(ctxT(t), "new")
+	wantCode(t, err, syncd.CodeNotFound)
+
+	mustCommit(t, e, "old", merge(`{"x":1}`))
+	s, err := e.Subscribe(ctxT(t), "old", refuse, func(*syncd.Event) {})
+	if err != nil || asked != 1 {
+		t.Fatalf("Subscribe to an existing document = %v after %d questions; want success, not asked", err, asked)
+	}
+	s.Close()
+
+	allow := syncd.SubscribeRequest{MayCreate: func() error { asked++; return nil }}
+	subscribe := func() {
+		s, err := e.Subscribe(ctxT(t), "new", allow, func(*syncd.Event) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	subscribe()
+	subscribe()
+	if asked != 2 {
+		t.Errorf("asked %d times, want 2 (once for the creation, not for the second join)", asked)
+	}
+}
