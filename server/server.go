@@ -29,6 +29,9 @@ type Server struct {
 	// owners binds client ids to users when authentication is on
 	// (owners.go).
 	owners *clientOwners
+
+	// creators rate-limits document creation per user (doccreation.go).
+	creators *userCreations
 }
 
 // New builds a server for engine.
@@ -39,6 +42,7 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	o := opts.withDefaults()
 	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: newClientOwners(o.OwnerGrace, nil)}
 	o.Metrics.engineSampler.engine = engine
+	s.creators = newUserCreations(o.Limits.UserDocsPerMinute)
 
 	s.router = router.New(router.Options{
 		Authenticate:      s.authenticate,

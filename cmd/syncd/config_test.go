@@ -97,6 +97,9 @@ func TestBadFlagValuesRejected(t *testing.T) {
 		"unknown flag":              {args: []string{"-frobnicate"}},
 		"stray argument":            {args: []string{"serve"}},
 		"bad duration":              {args: []string{"-heartbeat-timeout", "soon"}},
+		"no loaded documents":       {args: []string{"-max-loaded-docs", "0"}},
+		"env no document creation":  {env: map[string]string{"SYNCD_DOCS_PER_MINUTE": "0"}},
+		"negative user creation":    {args: []string{"-user-docs-per-minute", "-5"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := parse(t, c.args, c.env); err == nil {

@@ -98,6 +98,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		RingSize:         c.RingSize,
 		SnapshotInterval: c.SnapshotInterval,
 		MaxDocSize:       c.MaxDocBytes,
+		MaxLoadedDocs:    c.MaxLoadedDocs,
 		Policies:         policies,
 		Logger:           m.Logger,
 		ObserveCommit:    metrics.ObserveStoreCommit,
@@ -122,6 +123,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			UpdatesPerSecond:   c.UpdatesPerSecond,
 			UpdateBurst:        int(2 * c.UpdatesPerSecond),
 			OutboundQueueBytes: c.QueueBytes,
+			DocsPerMinute:      c.DocsPerMinute,
+			UserDocsPerMinute:  c.UserDocsPerMinute,
 		},
 	})
 	if err != nil {
