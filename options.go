@@ -69,10 +69,10 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// DefaultMaxLoadedDocs is Options.MaxLoadedDocs's default. An empty loaded
-// document costs about a kilobyte and one with a few operations a few;
-// 10,000 of them is tens of megabytes, while documents near MaxDocSize
-// need the operator to choose a lower limit.
+// DefaultMaxLoadedDocs is Options.MaxLoadedDocs's default. A loaded
+// document nobody edits costs about 1–2 KB of heap, so 10,000 of them are
+// some tens of megabytes; documents that are large (up to MaxDocSize each)
+// or have full rings need a lower limit chosen by the operator.
 const DefaultMaxLoadedDocs = 10000
 
 // Validation is what a validation hook sees.

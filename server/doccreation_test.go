@@ -38,7 +38,6 @@ func refusedCreation(t *testing.T, ev *env, c *client, doc string, perMinute int
 // exists, and creating one from another connection, still work.
 func TestDocCreationRateLimitPerConnection(t *testing.T) {
 	ev := newEnv(t, syncd.Options{}, server.Options{Limits: server.Limits{DocsPerMinute: 3}})
-	defer ev.close()
 	ev.commit("exists", map[string]any{"x": 1})
 
 	c := ev.dial("")
@@ -64,7 +63,6 @@ func TestDocCreationRateLimitPerUser(t *testing.T) {
 		JWTSecret: []byte(jwtSecret),
 		Limits:    server.Limits{DocsPerMinute: 10, UserDocsPerMinute: 2},
 	})
-	defer ev.close()
 	ada := token(t, jwtSecret, "ada", nil, time.Hour)
 	c1 := ev.dialWith(dialOpts{token: ada})
 	c2 := ev.dialWith(dialOpts{token: ada})
