@@ -27,10 +27,18 @@ import (
 // the server's RSS grows by less than attackDocsRSSGrowth over its idle
 // baseline, that it still serves, and that a document edited before the
 // attack, unloaded to make room, comes back intact.
+//
+// It takes 10–15 s on a shared 2-core machine, over the usual 10: each of
+// the 20,000 JOINs waits for its document's create to be durable in bbolt
+// (group-committed across the 16 connections), and fewer documents would not
+// pass the default budget of 10,000 loaded ones, whose unloading is what is
+// under test. The bound is +60 MiB; with the fix the growth is ~40 MiB, most
+// of it the 10,000 documents the budget keeps loaded (before it, 20,000
+// documents took ~275 MiB).
 
 const (
 	attackDocs          = 20000
-	attackDocsConns     = 8
+	attackDocsConns     = 16
 	attackDocsRSSGrowth = 60 << 20
 )
 
@@ -51,7 +59,8 @@ func TestAttackJoinLeaveNewDocs(t *testing.T) {
 		conns[i] = dialProc(t, p, dialOpts{}).ws
 	}
 	start := time.Now()
-	deadline := start.Add(25 * time.Second)
+	// A bound against a hang, not the expected time (5–15 s).
+	deadline := start.Add(40 * time.Second)
 	errs := make(chan error, len(conns))
 	var wg sync.WaitGroup
 	for i, ws := range conns {
@@ -141,4 +150,31 @@ func loadedDocs(t *testing.T, base string) int {
 	}
 	t.Fatalf("no syncd_documents_loaded in /metrics")
 	return 0
+}
+
+// TestAttackDocCreationRateLimited: with the default limits, a connection
+// that creates documents as fast as it can gets the 61st refused with
+// RESOURCE_EXHAUSTED and a retryAfterMs of at most a second (one creation
+// a second, a minute's worth at once), and nothing else is affected.
+func TestAttackDocCreationRateLimited(t *testing.T) {
+	p := startSyncd(t)
+	c := dialProc(t, p, dialOpts{})
+	if got := c.hello.Limits[protocol.LimitDocsCreatedPerMinute]; got != 60 {
+		t.Fatalf("HELLO.limits.%s = %d, want the default 60", protocol.LimitDocsCreatedPerMinute, got)
+	}
+	for i := range 60 {
+		doc := fmt.Sprintf("burst/%d", i)
+		c.join(doc)
+		c.send(protocol.TypeLeave, map[string]any{"doc": doc})
+	}
+	c.send(protocol.TypeJoin, map[string]any{"doc": "burst/60"})
+	e := c.expectError(protocol.CodeResourceExhausted)
+	if e.RetryAfterMs == nil || *e.RetryAfterMs <= 0 || *e.RetryAfterMs > 1000 {
+		t.Errorf("retryAfterMs %v, want within (0, 1000]", e.RetryAfterMs)
+	}
+	if !strings.Contains(string(e.Details), `"burst/60"`) {
+		t.Errorf("details %s do not name the document", e.Details)
+	}
+	c.join("burst/0") // exists: joining it is not a creation
+	requireServes(t, p, dialOpts{})
 }
