@@ -2,6 +2,7 @@ package syncd_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -175,5 +176,61 @@ func TestMayCreate(t *testing.T) {
 	subscribe()
 	if asked != 2 {
 		t.Errorf("asked %d times, want 2 (once for the creation, not for the second join)", asked)
+	}
+}
+
+// TestLoadBudgetConcurrent: loads racing at a small budget never push the
+// table past it, refuse only with CodeExhausted, and lose no edit (run it
+// under -race; it also exercises reserveSlot against the janitor's locks).
+func TestLoadBudgetConcurrent(t *testing.T) {
+	clock := newManualClock()
+	const budget, workers, docsEach = 8, 6, 40
+	e, _ := open(t, syncd.Options{MaxLoadedDocs: budget, Now: clock.Now, IdleTimeout: time.Hour})
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*docsEach)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range docsEach {
+				clock.advance(time.Second) // everything older is out of its grace
+				doc := fmt.Sprintf("w%d/%d", w, i%5)
+				s, err := e.Subscribe(ctxT(t), doc, syncd.SubscribeRequest{}, func(*syncd.Event) {})
+				if err != nil {
+					errs <- err
+					continue
+				}
+				_, err = e.Commit(ctxT(t), doc, merge(fmt.Sprintf(`{"n%d":%d}`, i, i)))
+				s.Close()
+				if err != nil {
+					errs <- err
+				}
+				if n := e.Loaded(); n > budget {
+					errs <- fmt.Errorf("%d documents loaded, over the budget of %d", n, budget)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if syncd.CodeOf(err) != syncd.CodeExhausted {
+			t.Error(err)
+		}
+	}
+	// Every committed edit is in its document, loaded or not.
+	total := 0
+	for w := range workers {
+		for d := range 5 {
+			clock.advance(2 * time.Second)
+			snap, err := e.Snapshot(ctxT(t), fmt.Sprintf("w%d/%d", w, d))
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += int(snap.Rev)
+		}
+	}
+	if want := int(e.Stats().Operations); total != want {
+		t.Errorf("the documents hold %d operations, the engine committed %d", total, want)
 	}
 }
