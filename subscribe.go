@@ -27,7 +27,8 @@ type SubscribeRequest struct {
 	// this subscription would create it, before anything is created: an
 	// error refuses the subscription, is returned as it is, and leaves
 	// the document not existing. A server rate-limits creation with it.
-	// It runs on the subscribing goroutine, at most once per call.
+	// It runs on the subscribing goroutine, once for each creation the
+	// call would make (one, unless the document is deleted meanwhile).
 	MayCreate func() error
 }
 
