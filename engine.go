@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -43,6 +44,9 @@ type Engine struct {
 	// under MaxLoadedDocs (reserveSlot); taken before mu and the
 	// documents' locks, never while holding them.
 	roomMu sync.Mutex
+	// loadedBytes is the summed charge of the loaded documents
+	// (loadcost.go), bounded by MaxLoadedBytes.
+	loadedBytes atomic.Int64
 }
 
 // Open starts an engine over store. The engine does not own the store: close
@@ -123,7 +127,7 @@ func (e *Engine) acquireFor(ctx context.Context, id string, create bool, mayCrea
 			return nil, errClosed
 		}
 		d := e.docs[id]
-		if d == nil && len(e.docs) >= e.opts.MaxLoadedDocs {
+		if d == nil && e.fullLocked() {
 			e.mu.Unlock()
 			if roomTries++; roomTries > maxRoomTries || !e.reserveSlot() {
 				return nil, e.errExhausted(id)
@@ -132,6 +136,7 @@ func (e *Engine) acquireFor(ctx context.Context, id string, create bool, mayCrea
 		}
 		if d == nil {
 			d = newDocument(id, e.opts.policyFor(id))
+			d.chargeTo(&e.loadedBytes)
 			e.docs[id] = d
 			e.mu.Unlock()
 			// Load under the engine's context, not the caller's: other
@@ -181,13 +186,17 @@ func (e *Engine) acquireFor(ctx context.Context, id string, create bool, mayCrea
 	}
 }
 
-// forget removes d from the table if it is still there.
+// forget removes d from the table if it is still there, and its charge
+// from the loaded bytes. It takes d.mu: never call it holding it.
 func (e *Engine) forget(d *document) {
 	e.mu.Lock()
 	if e.docs[d.id] == d {
 		delete(e.docs, d.id)
 	}
 	e.mu.Unlock()
+	d.mu.Lock()
+	d.dischargeLocked()
+	d.mu.Unlock()
 }
 
 func newEpoch() revision.Epoch {
@@ -268,6 +277,7 @@ func (e *Engine) load(ctx context.Context, d *document, create bool, mayCreate f
 	d.first = sd.Meta.First
 	d.sinceSnapshot = len(sd.Tail)
 	d.lastUsed = e.opts.Now()
+	d.rechargeLocked()
 	return nil
 }
 
@@ -283,6 +293,7 @@ func (e *Engine) resetLocked(d *document, epoch revision.Epoch) {
 	d.sinceSnapshot = 0
 	d.snapCacheOK = false
 	clear(d.wms)
+	d.rechargeLocked()
 }
 
 // storeError wraps a store failure as an engine error.

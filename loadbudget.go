@@ -1,12 +1,12 @@
 package syncd
 
 import (
-	"fmt"
 	"slices"
 	"time"
 )
 
-// The loaded-document budget (Options.MaxLoadedDocs). Every loaded document
+// The loaded-document budgets (Options.MaxLoadedDocs, and MaxLoadedBytes,
+// whose charges loadcost.go keeps). Every loaded document
 // costs memory until it is unloaded, and the janitor unloads only documents
 // idle for IdleTimeout: without a budget, a client that joins and leaves
 // new ids faster than that keeps growing the table until the process runs
@@ -26,15 +26,22 @@ import (
 // callers at a full table could unload each other's documents forever.
 const loadGrace = time.Second
 
+// fullLocked reports whether loading one more document would go over
+// MaxLoadedDocs or MaxLoadedBytes. The bytes are known only once a document
+// is loaded, so a load may take the total over MaxLoadedBytes; the next
+// load then makes room first. e.mu must be held.
+func (e *Engine) fullLocked() bool {
+	return len(e.docs) >= e.opts.MaxLoadedDocs || e.loadedBytes.Load() >= e.opts.MaxLoadedBytes
+}
+
 // reserveSlot reports whether one more document may be loaded, unloading
 // idle ones if the table is full. It is called without e.mu; a true answer
 // is a hint, not a reservation: the caller checks the table again.
 func (e *Engine) reserveSlot() bool {
-	budget := e.opts.MaxLoadedDocs
 	e.roomMu.Lock()
 	defer e.roomMu.Unlock()
 	e.mu.Lock()
-	if len(e.docs) < budget {
+	if !e.fullLocked() {
 		e.mu.Unlock()
 		return true // another caller made room while this one waited
 	}
@@ -57,24 +64,25 @@ func (e *Engine) reserveSlot() bool {
 		d.mu.Unlock()
 	}
 	slices.SortFunc(idle, func(a, b candidate) int { return a.used.Compare(b.used) })
-	// Unload an eighth of the budget at once, not one document: the scan
-	// above is O(loaded), and this spreads it over the next budget/8
-	// loads, so that a stream of new documents at a full table costs O(1)
-	// each, amortised.
-	want := max(1, budget/8)
-	unloaded := 0
+	// Unload down to seven eighths of the budgets, not just below them:
+	// the scan above is O(loaded), and this spreads it over the loads
+	// that fill the last eighth, so that a stream of new documents at a
+	// full table costs O(1) each, amortised.
+	docsTarget := e.opts.MaxLoadedDocs - max(1, e.opts.MaxLoadedDocs/8)
+	bytesTarget := e.opts.MaxLoadedBytes - e.opts.MaxLoadedBytes/8
 	for _, c := range idle {
-		if unloaded == want {
+		e.mu.Lock()
+		done := len(e.docs) <= docsTarget && e.loadedBytes.Load() < bytesTarget
+		e.mu.Unlock()
+		if done {
 			break
 		}
 		// Still idle, and not used since it was picked.
-		if e.unloadIf(c.d, func(d *document) bool { return d.lastUsed.Equal(c.used) }) {
-			unloaded++
-		}
+		e.unloadIf(c.d, func(d *document) bool { return d.lastUsed.Equal(c.used) })
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.docs) < budget
+	return !e.fullLocked()
 }
 
 // loadedLocked returns the documents whose load has finished. e.mu must be
@@ -120,7 +128,7 @@ func (e *Engine) unloadIf(d *document, cond func(*document) bool) bool {
 func (e *Engine) errExhausted(id string) error {
 	return &Error{
 		Code:    CodeExhausted,
-		Message: fmt.Sprintf("at most %d documents are kept in memory and every one is in use", e.opts.MaxLoadedDocs),
+		Message: "the documents in memory are at the server's limit and every one is in use",
 		Doc:     id,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -218,6 +219,9 @@ func TestLoadBudgetConcurrent(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	if err := syncd.CheckCharges(e); err != nil {
+		t.Error(err)
+	}
 	// Every committed edit is in its document, loaded or not.
 	total := 0
 	for w := range workers {
@@ -232,5 +236,53 @@ func TestLoadBudgetConcurrent(t *testing.T) {
 	}
 	if want := int(e.Stats().Operations); total != want {
 		t.Errorf("the documents hold %d operations, the engine committed %d", total, want)
+	}
+}
+
+// TestLoadedBytesFollowTheDocuments: a loaded document is charged 2 KiB
+// plus its encoded size plus its ring's operations; edits add to the charge
+// and unloading takes it back.
+func TestLoadedBytesFollowTheDocuments(t *testing.T) {
+	clock := newManualClock()
+	e, _ := open(t, syncd.Options{MaxLoadedDocs: 1, Now: clock.Now})
+	join(t, e, "a").Close()
+	if got, want := e.LoadedBytes(), int64(2<<10+len("{}")); got != want {
+		t.Errorf("an empty document: %d loaded bytes, want %d", got, want)
+	}
+	value := strings.Repeat("x", 1000)
+	op := mustCommit(t, e, "a", merge(`{"v":"`+value+`"}`))
+	state := int64(len(`{"v":"` + value + `"}`))
+	if got, want := e.LoadedBytes(), 2<<10+state+int64(op.EncodedSize()); got != want {
+		t.Errorf("after a 1 KB edit: %d loaded bytes, want %d", got, want)
+	}
+	if err := syncd.CheckCharges(e); err != nil {
+		t.Error(err)
+	}
+	clock.advance(2 * time.Second)
+	join(t, e, "b").Close() // unloads a
+	if got, want := e.LoadedBytes(), int64(2<<10+len("{}")); got != want {
+		t.Errorf("a unloaded for b: %d loaded bytes, want %d", got, want)
+	}
+}
+
+// TestLoadedBytesBudget: a document in use that takes the loaded bytes over
+// MaxLoadedBytes makes the next load wait for it to be let go (refused with
+// CodeExhausted until then), however few documents are loaded.
+func TestLoadedBytesBudget(t *testing.T) {
+	clock := newManualClock()
+	e, _ := open(t, syncd.Options{MaxLoadedBytes: 16 << 10, Now: clock.Now})
+	big := join(t, e, "big")
+	mustCommit(t, e, "big", merge(`{"v":"`+strings.Repeat("x", 10<<10)+`"}`))
+	clock.advance(2 * time.Second)
+	if n := e.LoadedBytes(); n < 16<<10 {
+		t.Fatalf("%d loaded bytes, want the budget of %d exceeded", n, 16<<10)
+	}
+	_, err := e.Subscribe(ctxT(t), "small", syncd.SubscribeRequest{}, func(*syncd.Event) {})
+	wantCode(t, err, syncd.CodeExhausted)
+
+	big.Close()
+	join(t, e, "small").Close()
+	if got := loadedOf(e, "big", "small"); !slices.Equal(got, []string{"small"}) {
+		t.Errorf("loaded %v, want [small]", got)
 	}
 }

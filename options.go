@@ -56,6 +56,15 @@ type Options struct {
 	// CodeExhausted. Default DefaultMaxLoadedDocs; negative: no limit.
 	MaxLoadedDocs int
 
+	// MaxLoadedBytes bounds the loaded documents' estimated memory the
+	// same way: each is charged its encoded size, the encoded size of the
+	// operations in its ring, and 2 KiB for the rest (the decoded state
+	// takes a small multiple of its encoded size, so the heap is some
+	// multiple of this). A load is refused when the total is at the limit
+	// and no idle document can be unloaded. Default
+	// DefaultMaxLoadedBytes (256 MiB); negative: no limit.
+	MaxLoadedBytes int64
+
 	// ObserveCommit, if set, is called by the committer after every
 	// Store.Commit with the number of records written, how long the call
 	// took (with bbolt, mostly the fsync) and its error. Metrics use it.
@@ -74,6 +83,11 @@ type Options struct {
 // some tens of megabytes; documents that are large (up to MaxDocSize each)
 // or have full rings need a lower limit chosen by the operator.
 const DefaultMaxLoadedDocs = 10000
+
+// DefaultMaxLoadedBytes is Options.MaxLoadedBytes's default: room for the
+// default count of documents nobody edits (2 KiB each) many times over, or
+// for a few hundred documents near the default MaxDocSize.
+const DefaultMaxLoadedBytes = 256 << 20
 
 // Validation is what a validation hook sees.
 type Validation struct {
@@ -145,6 +159,12 @@ func (o *Options) withDefaults() Options {
 		c.MaxLoadedDocs = DefaultMaxLoadedDocs
 	case c.MaxLoadedDocs < 0:
 		c.MaxLoadedDocs = math.MaxInt
+	}
+	switch {
+	case c.MaxLoadedBytes == 0:
+		c.MaxLoadedBytes = DefaultMaxLoadedBytes
+	case c.MaxLoadedBytes < 0:
+		c.MaxLoadedBytes = math.MaxInt64
 	}
 	if c.Now == nil {
 		c.Now = time.Now

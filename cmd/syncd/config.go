@@ -23,6 +23,7 @@ type Config struct {
 	Retention        int
 	MaxDocBytes      int
 	MaxLoadedDocs    int
+	MaxLoadedBytes   int64
 	Policies         string // "prefix=policy,prefix=policy"
 
 	HeartbeatInterval time.Duration
@@ -61,6 +62,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.Retention, "retention", 100000, "operations kept in each document's log (older ones are served as a snapshot)")
 	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", 1<<20, "largest document, encoded, in bytes")
 	fs.IntVar(&c.MaxLoadedDocs, "max-loaded-docs", syncd.DefaultMaxLoadedDocs, "documents kept in memory at once; idle ones are unloaded first, and a JOIN is refused RESOURCE_EXHAUSTED when all are in use")
+	fs.Int64Var(&c.MaxLoadedBytes, "max-loaded-bytes", syncd.DefaultMaxLoadedBytes, "estimated memory of the documents kept in memory (encoded state and recent operations, plus 2 KiB each); beyond it idle ones are unloaded first, and a JOIN is refused RESOURCE_EXHAUSTED when all are in use")
 	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", 15*time.Second, "interval between pings to each connection")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 45*time.Second, "close a connection silent for this long")
@@ -126,6 +128,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxLoadedDocs < 1 {
 		return errors.New("-max-loaded-docs must be at least 1")
+	}
+	if c.MaxLoadedBytes < 1<<20 {
+		return errors.New("-max-loaded-bytes must be at least 1 MiB")
 	}
 	if c.DocsPerMinute < 1 || c.UserDocsPerMinute < 1 {
 		return errors.New("-docs-per-minute and -user-docs-per-minute must be at least 1")

@@ -98,6 +98,7 @@ func TestBadFlagValuesRejected(t *testing.T) {
 		"stray argument":            {args: []string{"serve"}},
 		"bad duration":              {args: []string{"-heartbeat-timeout", "soon"}},
 		"no loaded documents":       {args: []string{"-max-loaded-docs", "0"}},
+		"loaded bytes too few":      {env: map[string]string{"SYNCD_MAX_LOADED_BYTES": "4096"}},
 		"env no document creation":  {env: map[string]string{"SYNCD_DOCS_PER_MINUTE": "0"}},
 		"negative user creation":    {args: []string{"-user-docs-per-minute", "-5"}},
 	} {

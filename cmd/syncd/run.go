@@ -99,6 +99,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		SnapshotInterval: c.SnapshotInterval,
 		MaxDocSize:       c.MaxDocBytes,
 		MaxLoadedDocs:    c.MaxLoadedDocs,
+		MaxLoadedBytes:   c.MaxLoadedBytes,
 		Policies:         policies,
 		Logger:           m.Logger,
 		ObserveCommit:    metrics.ObserveStoreCommit,
