@@ -44,6 +44,9 @@ type Engine struct {
 	// under MaxLoadedDocs (reserveSlot); taken before mu and the
 	// documents' locks, never while holding them.
 	roomMu sync.Mutex
+	// noRoomUntil, guarded by roomMu, is when reserveSlot may scan again
+	// after a scan that left the table full (noRoomRecheck).
+	noRoomUntil time.Time
 	// loadedBytes is the summed charge of the loaded documents
 	// (loadcost.go), bounded by MaxLoadedBytes.
 	loadedBytes atomic.Int64

@@ -26,6 +26,13 @@ import (
 // callers at a full table could unload each other's documents forever.
 const loadGrace = time.Second
 
+// noRoomRecheck is how long after a scan that found nothing to unload
+// further loads at a full table are refused without scanning again. When
+// every loaded document is in use, each scan is O(loaded) for nothing; a
+// stream of loads would otherwise spend that on every one of them, holding
+// roomMu, and slow down every other load waiting for it.
+const noRoomRecheck = 50 * time.Millisecond
+
 // fullLocked reports whether loading one more document would go over
 // MaxLoadedDocs or MaxLoadedBytes. The bytes are known only once a document
 // is loaded, so a load may take the total over MaxLoadedBytes; the next
@@ -45,6 +52,11 @@ func (e *Engine) reserveSlot() bool {
 		e.mu.Unlock()
 		return true // another caller made room while this one waited
 	}
+	now := e.opts.Now()
+	if now.Before(e.noRoomUntil) {
+		e.mu.Unlock()
+		return false
+	}
 	docs := e.loadedLocked()
 	e.mu.Unlock()
 
@@ -52,7 +64,6 @@ func (e *Engine) reserveSlot() bool {
 		d    *document
 		used time.Time
 	}
-	now := e.opts.Now()
 	var idle []candidate
 	for _, d := range docs {
 		d.mu.Lock()
@@ -82,7 +93,11 @@ func (e *Engine) reserveSlot() bool {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return !e.fullLocked()
+	if e.fullLocked() {
+		e.noRoomUntil = now.Add(noRoomRecheck)
+		return false
+	}
+	return true
 }
 
 // loadedLocked returns the documents whose load has finished. e.mu must be

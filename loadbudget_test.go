@@ -116,6 +116,11 @@ func TestLoadBudgetRefusesWhenEveryDocIsInUse(t *testing.T) {
 	}
 
 	a.Close()
+	// A full table that had nothing to unload is not scanned again for
+	// 50ms (noRoomRecheck): a load right after the refusal is refused too.
+	_, err = e.Subscribe(ctxT(t), "c", syncd.SubscribeRequest{}, func(*syncd.Event) {})
+	wantCode(t, err, syncd.CodeExhausted)
+	clock.advance(50 * time.Millisecond)
 	join(t, e, "c").Close()
 	if got := loadedOf(e, "a", "b", "c"); !slices.Equal(got, []string{"b", "c"}) {
 		t.Errorf("loaded %v, want [b c]", got)
@@ -281,6 +286,7 @@ func TestLoadedBytesBudget(t *testing.T) {
 	wantCode(t, err, syncd.CodeExhausted)
 
 	big.Close()
+	clock.advance(50 * time.Millisecond) // past noRoomRecheck
 	join(t, e, "small").Close()
 	if got := loadedOf(e, "big", "small"); !slices.Equal(got, []string{"small"}) {
 		t.Errorf("loaded %v, want [small]", got)
