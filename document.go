@@ -82,6 +82,11 @@ type document struct {
 	// change records each edit's Apply, reused from edit to edit (see
 	// decideLocked): between edits it is empty.
 	change delta.Change
+	// charged is what d adds to charges, the engine's estimate of the
+	// loaded documents' memory (loadcost.go); charges is nil once d is
+	// forgotten.
+	charged int64
+	charges *atomic.Int64
 
 	subsMu sync.Mutex
 	subs   []*Subscription // set through setSubsLocked

@@ -109,7 +109,12 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 	}
 	j := sess.newJoined(x, p.Doc)
 	// The answer to JOIN may combine operations (firstRev, §5.3).
-	sub, err := s.engine.Subscribe(x.Context(), p.Doc, syncd.SubscribeRequest{ClientID: x.Conn().ClientID(), Have: have, Compact: true}, j.deliver)
+	sub, err := s.engine.Subscribe(x.Context(), p.Doc, syncd.SubscribeRequest{
+		ClientID:  x.Conn().ClientID(),
+		Have:      have,
+		Compact:   true,
+		MayCreate: func() error { return s.mayCreate(sess) },
+	}, j.deliver)
 	if err != nil {
 		sess.mu.Lock()
 		if sess.docLocked(p.Doc) == old {
@@ -370,6 +375,7 @@ func (s *Server) limits() map[string]int64 {
 		protocol.LimitMessagesPerSecond:    int64(l.MessagesPerSecond),
 		protocol.LimitMaxQueueBytes:        int64(l.OutboundQueueBytes),
 		"updatesPerSecond":                 int64(l.UpdatesPerSecond),
+		protocol.LimitDocsCreatedPerMinute: int64(l.DocsPerMinute),
 		"heartbeatTimeoutMs":               s.opts.HeartbeatTimeout.Milliseconds(),
 	}
 }

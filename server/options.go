@@ -107,6 +107,15 @@ type Limits struct {
 	// that carry the edit's details. Defaults 100/s, burst 200.
 	UpdatesPerSecond float64
 	UpdateBurst      int
+	// DocsPerMinute rate-limits the documents one connection creates (a
+	// JOIN of an id that does not exist), a minute's worth at once;
+	// beyond it the JOIN is refused RESOURCE_EXHAUSTED with retryAfterMs
+	// and creates nothing. Default 60.
+	DocsPerMinute int
+	// UserDocsPerMinute is the same limit per user, over all of the
+	// user's connections, when authentication is on (the token's sub).
+	// Default 120.
+	UserDocsPerMinute int
 	// OutboundQueueBytes bounds what may wait to be written to one
 	// connection; past it the connection is closed (4503, reconnect and
 	// resume). Default 8 MiB.
@@ -160,6 +169,12 @@ func (o Options) withDefaults() Options {
 	}
 	if l.UpdateBurst <= 0 {
 		l.UpdateBurst = 200
+	}
+	if l.DocsPerMinute <= 0 {
+		l.DocsPerMinute = 60
+	}
+	if l.UserDocsPerMinute <= 0 {
+		l.UserDocsPerMinute = 120
 	}
 	if l.OutboundQueueBytes <= 0 {
 		l.OutboundQueueBytes = 8 << 20

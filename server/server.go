@@ -30,6 +30,9 @@ type Server struct {
 
 	// verifier checks tokens; nil when authentication is off.
 	verifier *tokenVerifier
+
+	// creators rate-limits document creation per user (doccreation.go).
+	creators *userCreations
 }
 
 // New builds a server for engine.
@@ -48,6 +51,7 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), verifier: verifier}
 	o.Metrics.engineSampler.engine = engine
+	s.creators = newUserCreations(o.Limits.UserDocsPerMinute)
 
 	s.router = router.New(router.Options{
 		Authenticate:      s.authenticate,

@@ -115,6 +115,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		RingSize:         c.RingSize,
 		SnapshotInterval: c.SnapshotInterval,
 		MaxDocSize:       c.MaxDocBytes,
+		MaxLoadedDocs:    c.MaxLoadedDocs,
+		MaxLoadedBytes:   c.MaxLoadedBytes,
 		Policies:         policies,
 		Logger:           m.Logger,
 		ObserveCommit:    metrics.ObserveStoreCommit,
@@ -151,6 +153,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			UpdatesPerSecond:   c.UpdatesPerSecond,
 			UpdateBurst:        int(2 * c.UpdatesPerSecond),
 			OutboundQueueBytes: c.QueueBytes,
+			DocsPerMinute:      c.DocsPerMinute,
+			UserDocsPerMinute:  c.UserDocsPerMinute,
 		},
 	})
 	if err != nil {
