@@ -13,9 +13,9 @@ import (
 
 // ServeHTTP upgrades a request to a WebSocket connection. Before the
 // upgrade it checks, in order: that the request is a WebSocket upgrade
-// (426), the Origin (403), the clientId (400), the router's state (503
-// during shutdown), and the credentials (401 or 403, from
-// Options.Authenticate). Then it starts the connection's reader goroutine
+// (426), the Origin (403), the clientId (400), the credentials (401 or
+// 403, from Options.Authenticate), the connection caps (503 with
+// Retry-After; conncap.go), and the router's state (503 during shutdown). Then it starts the connection's reader goroutine
 // and returns, so that nothing of the HTTP request stays alive with the
 // connection.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
@@ -53,7 +53,12 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
+	addr, ok := r.admit(w, req) // the connection caps (conncap.go)
+	if !ok {
+		return
+	}
 	if !r.acquire() {
+		r.counter.release(addr)
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -64,10 +69,12 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	hj := &hijacker{ResponseWriter: w, timeout: r.opts.WriteTimeout, readers: r.readers}
 	ws, err := r.upgrader.Upgrade(hj, req, hdr)
 	if err != nil {
+		r.counter.release(addr)
 		r.wg.Done() // gorilla has answered the request
 		return
 	}
 	c := newConn(r, ws, hj.wire, hj.br, id, data)
+	c.addr = addr
 	go c.serve()
 }
 

@@ -28,6 +28,9 @@ type session struct {
 	// updates is the UPDATE rate limit, made by the first UPDATE (most
 	// connections only read). Owned by the reader goroutine.
 	updates *rate.Limiter
+	// presenceRate is the presence byte rate (roomlimits.go), made by the
+	// first presence value. Owned by the reader goroutine.
+	presenceRate *rate.Limiter
 
 	mu sync.Mutex // guards one, docs and closed
 	// The joined documents, by id. The common case, one document, is

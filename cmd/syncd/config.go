@@ -31,6 +31,7 @@ type Config struct {
 	MessagesPerSecond float64
 	UpdatesPerSecond  float64
 	QueueBytes        int
+	Transport         TransportConfig
 
 	Origins   string
 	APIKey    string
@@ -65,6 +66,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.Float64Var(&c.MessagesPerSecond, "rate", 200, "messages per second per connection (flood guard; burst twice that)")
 	fs.Float64Var(&c.UpdatesPerSecond, "update-rate", 100, "UPDATEs per second per connection (burst twice that)")
 	fs.IntVar(&c.QueueBytes, "queue-bytes", 8<<20, "outbound bytes that may wait for one connection before it is closed as a slow consumer")
+	c.Transport.transportFlags(fs)
 	fs.StringVar(&c.Origins, "origins", "", `comma-separated Origins browsers may connect from ("*" for any; default same-origin only)`)
 	fs.StringVar(&c.APIKey, "api-key", "", "key for the HTTP API (/v1/...); empty turns the API off")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret; when set, every connection needs a JWT")
@@ -114,6 +116,9 @@ func (c *Config) validate() error {
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("-tls-cert and -tls-key go together")
+	}
+	if err := c.validateTransport(); err != nil {
+		return err
 	}
 	if c.RingSize < 2 {
 		return errors.New("-ring-size must be at least 2")
