@@ -65,6 +65,9 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		MapError: toWire,
 	})
 	s.routes()
+	// Register, not MustRegister: Metrics shared by a second server (which
+	// their documentation rules out) must not make New panic.
+	o.Metrics.Registry.Register(&routerCollector{router: s.router})
 
 	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics}
 	s.api.register(s.mux)
