@@ -71,7 +71,7 @@ func dialWhenFreed(t *testing.T, p *syncdproc.Proc, o dialOpts) *client {
 // is refused with 503 and Retry-After, without holding a socket; /healthz
 // answers, and a client from another address is served.
 func TestAttackConnsPerAddr(t *testing.T) {
-	const perAddr, attempts = 20, 200
+	const perAddr, attempts = 20, 100
 	p := startSyncd(t, "-store", "memory", "-max-conns-per-addr", fmt.Sprint(perAddr))
 	base := p.RSS()
 	conns := make([]*client, perAddr)
