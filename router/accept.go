@@ -15,9 +15,9 @@ import (
 // upgrade it checks, in order: that the request is a WebSocket upgrade
 // (426), the Origin (403), the clientId (400), the credentials (401 or
 // 403, from Options.Authenticate), the connection caps (503 with
-// Retry-After; conncap.go), and the router's state (503 during shutdown). Then it starts the connection's reader goroutine
-// and returns, so that nothing of the HTTP request stays alive with the
-// connection.
+// Retry-After; conncap.go), and the router's state (503 during shutdown).
+// Then it starts the connection's reader goroutine and returns, so that
+// nothing of the HTTP request stays alive with the connection.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.freeze()
 	if !websocket.IsWebSocketUpgrade(req) {
