@@ -105,7 +105,8 @@ type Limits struct {
 	// MaxConnsPerAddr those from one client address (clientAddr); an
 	// upgrade past either is refused with HTTP 503 and Retry-After.
 	// Defaults: MaxConns the process's open-file limit less an eighth
-	// (at least 64) kept for everything else; MaxConnsPerAddr 256.
+	// (at least 64) kept for everything else (negative: no cap);
+	// MaxConnsPerAddr 256.
 	MaxConns        int
 	MaxConnsPerAddr int
 }

@@ -39,6 +39,12 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	o := opts.withDefaults()
 	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: newClientOwners(o.OwnerGrace, nil)}
 	o.Metrics.engineSampler.engine = engine
+	if room := engine.MaxRoomPresenceBytes(); room > o.Limits.OutboundQueueBytes/2 {
+		// A joiner receives the whole room in one PRESENCE, on top of its
+		// catch-up: a room that big could close joiners as slow consumers.
+		o.Logger.Warn("the presence room bound is more than half the outbound queue: joiners of a full room may be closed as slow consumers",
+			"maxRoomPresenceBytes", room, "outboundQueueBytes", o.Limits.OutboundQueueBytes)
+	}
 
 	s.router = router.New(router.Options{
 		Authenticate:        s.authenticate,
