@@ -47,23 +47,26 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	}
 
 	s.router = router.New(router.Options{
-		Authenticate:        s.authenticate,
-		AllowedOrigins:      o.AllowedOrigins,
-		MaxMessageBytes:     o.Limits.MaxMessageBytes,
-		QueueBytes:          o.Limits.OutboundQueueBytes,
+		Authenticate:      s.authenticate,
+		AllowedOrigins:    o.AllowedOrigins,
+		MaxMessageBytes:   o.Limits.MaxMessageBytes,
+		QueueBytes:        o.Limits.OutboundQueueBytes,
+		MessagesPerSecond: o.Limits.MessagesPerSecond,
+		Burst:             o.Limits.Burst,
+		HeartbeatInterval: o.HeartbeatInterval,
+		HeartbeatTimeout:  o.HeartbeatTimeout,
+		OnOpen:            s.onOpen,
+		OnClose:           s.onClose,
+		OnError:           s.onError,
+
+		// The transport limits (conncap.go, partial.go, roomlimits.go).
 		DroppableQueueBytes: o.Limits.RoomQueueBytes,
 		MessageTimeout:      o.Limits.MessageTimeout,
 		MaxPartialBytes:     o.Limits.MaxPartialBytes,
 		MaxConns:            o.Limits.MaxConns,
 		MaxConnsPerAddr:     o.Limits.MaxConnsPerAddr,
 		ClientAddr:          clientAddr,
-		MessagesPerSecond:   o.Limits.MessagesPerSecond,
-		Burst:               o.Limits.Burst,
-		HeartbeatInterval:   o.HeartbeatInterval,
-		HeartbeatTimeout:    o.HeartbeatTimeout,
-		OnOpen:              s.onOpen,
-		OnClose:             s.onClose,
-		OnError:             s.onError,
+
 		OnQueueFull: func(c *router.Conn, f *router.Frame) router.OverflowAction {
 			o.Metrics.overflows.Inc()
 			return router.OverflowClose

@@ -95,13 +95,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	metrics := server.NewMetrics()
 	policies, _ := c.policies()
 	m.engine, err = syncd.Open(m.store, syncd.Options{
-		RingSize:             c.RingSize,
-		SnapshotInterval:     c.SnapshotInterval,
-		MaxDocSize:           c.MaxDocBytes,
+		RingSize:         c.RingSize,
+		SnapshotInterval: c.SnapshotInterval,
+		MaxDocSize:       c.MaxDocBytes,
+		Policies:         policies,
+		Logger:           m.Logger,
+		ObserveCommit:    metrics.ObserveStoreCommit,
+
 		MaxRoomPresenceBytes: c.Transport.MaxRoomPresenceBytes,
-		Policies:             policies,
-		Logger:               m.Logger,
-		ObserveCommit:        metrics.ObserveStoreCommit,
 	})
 	if err != nil {
 		return err
@@ -116,13 +117,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		HeartbeatTimeout:  c.HeartbeatTimeout,
 		Backup:            backup,
 		Limits: server.Limits{
-			MaxMessageBytes:        c.MaxMessageBytes,
-			MaxDocsPerConn:         c.MaxDocsPerConn,
-			MessagesPerSecond:      c.MessagesPerSecond,
-			Burst:                  int(2 * c.MessagesPerSecond),
-			UpdatesPerSecond:       c.UpdatesPerSecond,
-			UpdateBurst:            int(2 * c.UpdatesPerSecond),
-			OutboundQueueBytes:     c.QueueBytes,
+			MaxMessageBytes:    c.MaxMessageBytes,
+			MaxDocsPerConn:     c.MaxDocsPerConn,
+			MessagesPerSecond:  c.MessagesPerSecond,
+			Burst:              int(2 * c.MessagesPerSecond),
+			UpdatesPerSecond:   c.UpdatesPerSecond,
+			UpdateBurst:        int(2 * c.UpdatesPerSecond),
+			OutboundQueueBytes: c.QueueBytes,
+
 			RoomQueueBytes:         c.Transport.RoomQueueBytes,
 			MaxPresenceBytes:       c.Transport.MaxPresenceBytes,
 			PresenceBytesPerSecond: c.Transport.PresenceBytesPerSecond,
