@@ -130,15 +130,16 @@ func TestAttackConnsTotal(t *testing.T) {
 // fragmented message that never ends, then only pings (90 MB in all,
 // which the server used to hold for as long as the connections lived).
 // The partial-bytes budget (8 MiB here) closes those that would pass it at
-// once, the message deadline (1s here) the rest; every one is closed with
-// 1013, and the server serves others all along.
+// once, the message deadline (3s here) the rest; every one is closed with
+// 1013, and the server serves others while the messages are held.
 func TestAttackUnfinishedMessages(t *testing.T) {
 	const (
 		conns   = 100
 		partial = 900 << 10
 		budget  = 8 << 20
+		timeout = 3 * time.Second
 	)
-	p := startSyncd(t, "-store", "memory", "-message-timeout", "1s", "-max-partial-bytes", fmt.Sprint(budget))
+	p := startSyncd(t, "-store", "memory", "-message-timeout", timeout.String(), "-max-partial-bytes", fmt.Sprint(budget))
 	base := p.RSS()
 	attackers := make([]*client, conns)
 	for i := range attackers {
@@ -146,17 +147,19 @@ func TestAttackUnfinishedMessages(t *testing.T) {
 	}
 	start := time.Now()
 	codes := make(chan int, conns)
-	var wg sync.WaitGroup
+	var wrote, closed sync.WaitGroup
 	head := `{"type":"HEARTBEAT","payload":{"pad":"`
 	body := head + strings.Repeat("x", partial-len(head))
 	for _, c := range attackers {
-		wg.Add(1)
+		wrote.Add(1)
+		closed.Add(1)
 		go func() {
-			defer wg.Done()
+			defer closed.Done()
 			c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			if w, err := c.ws.NextWriter(websocket.TextMessage); err == nil {
 				io.WriteString(w, body) // never closed: the message never ends
 			}
+			wrote.Done()
 			for range 3 { // look alive
 				c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(time.Second))
 				time.Sleep(100 * time.Millisecond)
@@ -168,21 +171,26 @@ func TestAttackUnfinishedMessages(t *testing.T) {
 			codes <- code
 		}()
 	}
-	// While the messages are held: the server serves others, and holds no
-	// more than the budget (the bound: twice the budget, for buffers that
-	// grew by doubling, plus 32 MiB).
-	time.Sleep(300 * time.Millisecond)
+	// Once everything is sent (the writing, not the server, is what loads
+	// the machine), and while the messages are held: the server serves
+	// others, and holds no more than the budget (the bound: twice the
+	// budget, for buffers that grew by doubling, plus 32 MiB).
+	wrote.Wait()
+	held := time.Since(start) < timeout
 	requireServes(t, p, dialOpts{})
 	p.RequireRSSBelow(base + 2*budget + 32<<20)
-	wg.Wait()
+	if !held {
+		t.Logf("sending took %v, past the %v deadline: the checks ran after it", time.Since(start), timeout)
+	}
+	closed.Wait()
 	close(codes)
 	for code := range codes {
 		if code != protocol.CloseTryAgainLater {
 			t.Fatalf("an unfinished message's connection closed with %d, want 1013", code)
 		}
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("the unfinished messages were held for %v; the deadline is 1s", d)
+	if d := time.Since(start); d > timeout+5*time.Second {
+		t.Fatalf("the unfinished messages were held for %v; the deadline is %v", d, timeout)
 	}
 	p.RequireRSSBelow(base + 2*budget + 32<<20)
 	requireServes(t, p, dialOpts{})
@@ -204,33 +212,39 @@ func (c *client) rpcAnswer(typ string, payload any) msg {
 }
 
 // TestAttackPresenceFlood: presence values far over the size cap, a room
-// filled past its bound, and values set faster than the presence rate are
-// all refused; a member of the room that reads nothing meanwhile is not
-// disconnected, and a joiner's full-room PRESENCE stays within the room's
-// bound.
+// filled past its bound, and values set faster than the presence rate (in
+// one room, or spread over 150 documents) are all refused; a member of the
+// room that reads nothing meanwhile is not disconnected, and a joiner's
+// full-room PRESENCE stays within the room's bound. The limits are the
+// defaults scaled down by 8 (values of 6 KB rather than 60 KB), so that
+// the race-instrumented test clients have less to decode.
 func TestAttackPresenceFlood(t *testing.T) {
 	const (
 		attackers = 20
-		value     = 60 << 10
-		roomBytes = 1 << 20 // the default -max-room-presence-bytes
+		value     = 6000
+		maxValue  = 8 << 10
+		rate      = 8 << 10
+		roomBytes = 96 << 10
 	)
-	p := startSyncd(t, "-store", "memory")
+	p := startSyncd(t, "-store", "memory", "-max-presence-bytes", fmt.Sprint(maxValue),
+		"-presence-rate-bytes", fmt.Sprint(rate), "-max-room-presence-bytes", fmt.Sprint(roomBytes))
 	base := p.RSS()
 	const doc = "attack/presence"
 	victim := dialProc(t, p, dialOpts{})
 	victim.join(doc)
-	if l := victim.hello.Limits; l["maxPresenceBytes"] != 64<<10 || l["maxRoomPresenceBytes"] != roomBytes || l["presenceBytesPerSecond"] != 64<<10 {
+	if l := victim.hello.Limits; l["maxPresenceBytes"] != maxValue || l["maxRoomPresenceBytes"] != roomBytes || l["presenceBytesPerSecond"] != rate {
 		t.Fatalf("HELLO.limits %v: want maxPresenceBytes, maxRoomPresenceBytes, presenceBytesPerSecond", l)
 	}
 
-	huge := strings.Repeat("h", 1_000_000)
 	var ok, roomFull, rateLimited int
 	for i := range attackers {
 		a := dialProc(t, p, dialOpts{})
 		a.join(doc)
-		m := a.rpcAnswer(protocol.TypePresenceSet, map[string]any{"doc": doc, "state": huge})
-		if m.Type != protocol.TypeRPCError || errorPayload(t, m).Code != protocol.CodeInvalidArgument {
-			t.Fatalf("a 1 MB presence value: %.300s, want INVALID_ARGUMENT", m.raw)
+		if i == 0 {
+			m := a.rpcAnswer(protocol.TypePresenceSet, map[string]any{"doc": doc, "state": strings.Repeat("h", 1_000_000)})
+			if m.Type != protocol.TypeRPCError || errorPayload(t, m).Code != protocol.CodeInvalidArgument {
+				t.Fatalf("a 1 MB presence value: %.300s, want INVALID_ARGUMENT", m.raw)
+			}
 		}
 		for j := range 3 {
 			state := fmt.Sprintf("%d-%d-%s", i, j, strings.Repeat("v", value))
@@ -254,6 +268,31 @@ func TestAttackPresenceFlood(t *testing.T) {
 	t.Logf("presence values: %d set, %d refused for a full room, %d for the rate", ok, roomFull, rateLimited)
 	if roomFull == 0 || rateLimited == 0 {
 		t.Fatal("want refusals for a full room and for the presence rate")
+	}
+
+	// The issue's other shape: 3 connections × many documents (50 here,
+	// 100 in the issue; fewer keep the test short) × a large value each.
+	// The rate lets each connection set two values at once and then
+	// about one a second; the rest is refused.
+	spread := 0
+	began := time.Now()
+	for i := range 3 {
+		a := dialProc(t, p, dialOpts{})
+		for j := range 50 {
+			d := fmt.Sprintf("attack/spread-%d-%d", i, j)
+			a.join(d)
+			m := a.rpcAnswer(protocol.TypePresenceSet, map[string]any{"doc": d, "state": strings.Repeat("s", value)})
+			if m.Type == protocol.TypePresenceSet+".OK" {
+				spread++
+			} else if m.Type != protocol.TypeRPCError || errorPayload(t, m).Code != protocol.CodeResourceExhausted {
+				t.Fatalf("PRESENCE.SET in many documents: %.300s", m.raw)
+			}
+		}
+	}
+	allowed := 3 * (2 + 1 + int(time.Since(began).Seconds()*rate/value))
+	t.Logf("presence values over 150 documents: %d set in %v (the rate allows %d)", spread, time.Since(began), allowed)
+	if spread > allowed {
+		t.Fatalf("%d values set over 150 documents: the rate allows %d", spread, allowed)
 	}
 
 	// A joiner receives the whole room, within its bound.
