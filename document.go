@@ -96,6 +96,9 @@ type document struct {
 	// presence is this document's room: client id → state. Guarded by
 	// subsMu, since every change is also a delivery.
 	presence map[string]json.RawMessage
+	// presenceBytes is the room's size (see presenceEntrySize). Guarded
+	// by subsMu.
+	presenceBytes int
 }
 
 func newDocument(id string, policy Policy) *document {

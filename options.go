@@ -44,6 +44,14 @@ type Options struct {
 	// no I/O, and do not modify the state or call into the engine.
 	Validate func(ctx context.Context, v *Validation) error
 
+	// MaxRoomPresenceBytes bounds a document's presence room: the sum,
+	// over its clients, of each presence entry's size (its state, its
+	// client id and PresenceEntryOverhead), about the size of the room's
+	// full PRESENCE message. A SetPresence that would take the room past
+	// it is refused with ErrRoomFull (CodeTooLarge). Default 1 MiB;
+	// negative: no bound.
+	MaxRoomPresenceBytes int
+
 	// IdleTimeout is how long a document with no subscribers, presence or
 	// writes stays in memory. Default 1 minute.
 	IdleTimeout time.Duration
@@ -150,6 +158,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.CatchUpPage <= 0 {
 		c.CatchUpPage = 512
+	}
+	if c.MaxRoomPresenceBytes == 0 {
+		c.MaxRoomPresenceBytes = 1 << 20
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = time.Minute

@@ -32,6 +32,9 @@ type session struct {
 	// made by the first JOIN that creates a document. Owned by the reader
 	// goroutine.
 	creations *rate.Limiter
+	// presenceRate is the presence byte rate (roomlimits.go), made by the
+	// first presence value. Owned by the reader goroutine.
+	presenceRate *rate.Limiter
 
 	mu sync.Mutex // guards one, docs and closed
 	// The joined documents, by id. The common case, one document, is

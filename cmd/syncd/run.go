@@ -120,6 +120,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Policies:         policies,
 		Logger:           m.Logger,
 		ObserveCommit:    metrics.ObserveStoreCommit,
+
+		MaxRoomPresenceBytes: c.Transport.MaxRoomPresenceBytes,
 	})
 	if err != nil {
 		return err
@@ -155,6 +157,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			OutboundQueueBytes: c.QueueBytes,
 			DocsPerMinute:      c.DocsPerMinute,
 			UserDocsPerMinute:  c.UserDocsPerMinute,
+
+			RoomQueueBytes:         c.Transport.RoomQueueBytes,
+			MaxPresenceBytes:       c.Transport.MaxPresenceBytes,
+			PresenceBytesPerSecond: c.Transport.PresenceBytesPerSecond,
+			MaxPublishBytes:        c.Transport.MaxPublishBytes,
+			MessageTimeout:         c.Transport.MessageTimeout,
+			MaxPartialBytes:        c.Transport.MaxPartialBytes,
+			MaxConns:               c.Transport.MaxConns,
+			MaxConnsPerAddr:        c.Transport.MaxConnsPerAddr,
 		},
 	})
 	if err != nil {
