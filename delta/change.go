@@ -19,6 +19,7 @@ type Change struct {
 	log      []undoEntry
 	logSpace [1]undoEntry
 	paths    []string // paths recorded so far, reduced into Paths at the end
+	budget   Budget   // the bounds of the Apply in progress (ApplyWithin); zero: none
 }
 
 // Undo reverts the Apply that returned c, restoring *doc exactly as it was,
@@ -52,6 +53,7 @@ func (c *Change) Reset() {
 		c.paths = nil
 	}
 	c.Paths, c.SizeDelta = PathSet{}, 0
+	c.budget = Budget{}
 }
 
 // slot says where a value lives so that it can be replaced: a
@@ -131,7 +133,9 @@ func (e *undoEntry) undo(doc *any) {
 // entry and its exact effect on the encoded size. vsize is Size of the value
 // inserted or removed; a move passes 0 to both its removal and its insertion,
 // since the same value leaves and arrives, so moving a large value costs
-// nothing to measure.
+// nothing to measure. The insertions take their effect on the size (grow)
+// from the caller, which has computed it to check the Budget before
+// inserting: memberGrowth and elemGrowth.
 
 func (c *Change) record(e undoEntry) {
 	if c.log == nil {
@@ -141,24 +145,31 @@ func (c *Change) record(e undoEntry) {
 }
 
 // setSlot replaces the existing value at s (an object member, an array
-// element or the root) with v.
-func (c *Change) setSlot(doc *any, s slot, old, v any, vsize int) {
-	c.SizeDelta += vsize - Size(old)
+// element or the root) with v; grow is vsize - Size(old).
+func (c *Change) setSlot(doc *any, s slot, old, v any, grow int) {
+	c.SizeDelta += grow
 	s.set(doc, v)
 	c.record(undoEntry{kind: undoSet, s: s, old: old, had: true})
 }
 
-// setMember adds or replaces member k of m.
-func (c *Change) setMember(m map[string]any, k string, v any, vsize int) {
-	old, had := m[k]
+// memberGrowth returns the effect on the encoded size of setting member k
+// of m to a value of size vsize, and the member's old value, if it had one.
+func memberGrowth(m map[string]any, k string, vsize int) (grow int, old any, had bool) {
+	old, had = m[k]
 	if had {
-		c.SizeDelta += vsize - Size(old)
-	} else {
-		c.SizeDelta += stringSize(k) + 1 + vsize // "k":v
-		if len(m) > 0 {
-			c.SizeDelta++ // and a comma
-		}
+		return vsize - Size(old), old, true
 	}
+	grow = stringSize(k) + 1 + vsize // "k":v
+	if len(m) > 0 {
+		grow++ // and a comma
+	}
+	return grow, nil, false
+}
+
+// setMember adds or replaces member k of m, whose old value and growth
+// memberGrowth returned.
+func (c *Change) setMember(m map[string]any, k string, v, old any, had bool, grow int) {
+	c.SizeDelta += grow
 	m[k] = v
 	c.record(undoEntry{kind: undoSet, s: slot{m: m, key: k}, old: old, had: had})
 }
@@ -175,18 +186,25 @@ func (c *Change) removeMember(m map[string]any, k string, vsize func(any) int) a
 	return old
 }
 
-// insertElem inserts v at index i (0 ≤ i ≤ len) of arr, which lives at s.
-func (c *Change) insertElem(doc *any, s slot, arr []any, i int, v any, vsize int) {
+// elemGrowth returns the effect on the encoded size of inserting a value of
+// size vsize into arr.
+func elemGrowth(arr []any, vsize int) int {
+	if len(arr) > 0 {
+		return vsize + 1 // and a comma
+	}
+	return vsize
+}
+
+// insertElem inserts v at index i (0 ≤ i ≤ len) of arr, which lives at s;
+// grow is elemGrowth(arr, Size(v)).
+func (c *Change) insertElem(doc *any, s slot, arr []any, i int, v any, grow int) {
 	n := len(arr)
 	grown := cap(arr) == n
 	a := append(arr, nil)
 	copy(a[i+1:], a[i:n])
 	a[i] = v
 	s.set(doc, a)
-	c.SizeDelta += vsize
-	if n > 0 {
-		c.SizeDelta++
-	}
+	c.SizeDelta += grow
 	c.record(undoEntry{kind: undoInsert, s: s, arr: arr, idx: i, grown: grown})
 }
 

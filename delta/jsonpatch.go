@@ -32,6 +32,7 @@ type op struct {
 	from  pointer // move and copy
 	value any     // add, replace and test
 	size  int     // Size(value), measured once at parse time
+	depth int     // Depth(value), seen while parsing it
 }
 
 // ParseJSONPatch parses a JSON Patch (RFC 6902): a JSON array of operation
@@ -58,6 +59,7 @@ type rawOp struct {
 	notObject      bool
 	op, path, from rawMember
 	value          any
+	valueDepth     int
 	hasValue       bool
 }
 
@@ -165,9 +167,12 @@ func (d *decoder) rawOp(o *rawOp) error {
 		case "from":
 			m = &o.from
 		case "value":
+			base := d.depth
+			d.deepest = base
 			if o.value, err = d.value(); err != nil {
 				return err
 			}
+			o.valueDepth = d.deepest - base
 			o.hasValue = true
 		default:
 			if _, err := d.value(); err != nil {
@@ -250,6 +255,7 @@ func (r *rawOp) parse(o *op, i int, toks *[]string) error {
 		o.value = r.value
 		if o.code != opTest {
 			o.size = Size(r.value)
+			o.depth = r.valueDepth
 		}
 	}
 	switch {
@@ -290,7 +296,8 @@ func (p *Patch) applyJSONPatch(doc *any, c *Change) error {
 func (o *op) apply(doc *any, c *Change, i int) error {
 	switch o.code {
 	case opAdd:
-		return c.add(doc, &o.path, Clone(o.value), o.size, i, "path")
+		ins := patchValue(o.value, o.size, o.depth)
+		return c.add(doc, &o.path, &ins, i, "path")
 	case opRemove:
 		_, err := c.remove(doc, &o.path, Size, i, "path")
 		return err
@@ -299,7 +306,12 @@ func (o *op) apply(doc *any, c *Change, i int) error {
 		if err != nil {
 			return err
 		}
-		c.setSlot(doc, s, old, Clone(o.value), o.size)
+		ins := patchValue(o.value, o.size, o.depth)
+		grow := o.size - Size(old)
+		if err := c.allow(grow, len(o.path.toks), &ins, i, "path", o.path.text); err != nil {
+			return err
+		}
+		c.setSlot(doc, s, old, ins.value(), grow)
 		c.touch(o.path.prefix(keep))
 		return nil
 	case opMove:
@@ -317,14 +329,18 @@ func (o *op) apply(doc *any, c *Change, i int) error {
 		if err != nil {
 			return err
 		}
-		return c.add(doc, &o.path, v, 0, i, "path")
+		ins := insertion{v: v, depth: -1, from: len(o.from.toks)}
+		return c.add(doc, &o.path, &ins, i, "path")
 	case opCopy:
 		_, v, keep, err := walk(doc, &o.from, len(o.from.toks), i, "from")
 		if err != nil {
 			return err
 		}
 		c.touch(o.from.prefix(keep))
-		return c.add(doc, &o.path, Clone(v), Size(v), i, "path")
+		// Cloned only once the budget allows the copy in: cloning first
+		// is what let a patch of copies exhaust the memory.
+		ins := insertion{v: v, size: Size(v), depth: -1, from: len(o.from.toks), clone: true}
+		return c.add(doc, &o.path, &ins, i, "path")
 	case opTest:
 		_, v, keep, err := walk(doc, &o.path, len(o.path.toks), i, "path")
 		if err != nil {
@@ -373,12 +389,17 @@ func walk(doc *any, ptr *pointer, n, i int, field string) (s slot, v any, keep i
 	return s, v, keep, nil
 }
 
-// add inserts v at ptr: into an object (adding or replacing the member), an
-// array (at an index ≤ length, or "-" to append) or as the whole document.
-func (c *Change) add(doc *any, ptr *pointer, v any, vsize, i int, field string) error {
+// add inserts ins at ptr: into an object (adding or replacing the member),
+// an array (at an index ≤ length, or "-" to append) or as the whole
+// document, once the budget allows it.
+func (c *Change) add(doc *any, ptr *pointer, ins *insertion, i int, field string) error {
 	n := len(ptr.toks)
 	if n == 0 {
-		c.setSlot(doc, slot{}, *doc, v, vsize)
+		grow := ins.size - Size(*doc)
+		if err := c.allow(grow, 0, ins, i, field, ptr.text); err != nil {
+			return err
+		}
+		c.setSlot(doc, slot{}, *doc, ins.value(), grow)
 		c.touch(ptr.text)
 		return nil
 	}
@@ -389,7 +410,11 @@ func (c *Change) add(doc *any, ptr *pointer, v any, vsize, i int, field string) 
 	last := ptr.toks[n-1]
 	switch pv := parent.(type) {
 	case map[string]any:
-		c.setMember(pv, last, v, vsize)
+		grow, old, had := memberGrowth(pv, last, ins.size)
+		if err := c.allow(grow, n, ins, i, field, ptr.text); err != nil {
+			return err
+		}
+		c.setMember(pv, last, ins.value(), old, had, grow)
 	case []any:
 		keep = min(keep, n-1)
 		idx, ok := arrayIndex(last, len(pv), true)
@@ -399,7 +424,11 @@ func (c *Change) add(doc *any, ptr *pointer, v any, vsize, i int, field string) 
 		if idx > len(pv) {
 			return notFound(ptr, i, field, fmt.Sprintf("index %d out of range in %s (length %d)", idx, at(ptr, n-1), len(pv)))
 		}
-		c.insertElem(doc, s, pv, idx, v, vsize)
+		grow := elemGrowth(pv, ins.size)
+		if err := c.allow(grow, n, ins, i, field, ptr.text); err != nil {
+			return err
+		}
+		c.insertElem(doc, s, pv, idx, ins.value(), grow)
 	default:
 		return notFound(ptr, i, field, fmt.Sprintf("%s is %s, not an object or array", at(ptr, n-1), kindName(parent)))
 	}

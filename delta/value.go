@@ -71,3 +71,53 @@ func Equal(a, b any) bool {
 		return false
 	}
 }
+
+// Depth returns how deeply v nests: 0 for a string, number, boolean or
+// null, and for an array or object one more than its deepest element or
+// member ({} and [] are 1, {"a":[1]} is 2). A value at a JSON Pointer of n
+// tokens sits inside n containers, so the document nests n + Depth(v)
+// deep there.
+func Depth(v any) int {
+	switch v := v.(type) {
+	case map[string]any:
+		d := 0
+		for _, e := range v {
+			d = max(d, Depth(e))
+		}
+		return 1 + d
+	case []any:
+		d := 0
+		for _, e := range v {
+			d = max(d, Depth(e))
+		}
+		return 1 + d
+	default:
+		return 0
+	}
+}
+
+// deeperThan reports whether Depth(v) > n, without walking further down
+// than n + 1 levels.
+func deeperThan(v any, n int) bool {
+	switch v := v.(type) {
+	case map[string]any:
+		if n < 1 {
+			return true
+		}
+		for _, e := range v {
+			if deeperThan(e, n-1) {
+				return true
+			}
+		}
+	case []any:
+		if n < 1 {
+			return true
+		}
+		for _, e := range v {
+			if deeperThan(e, n-1) {
+				return true
+			}
+		}
+	}
+	return false
+}
