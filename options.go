@@ -26,6 +26,21 @@ type Options struct {
 	// Default 1 MiB.
 	MaxDocSize int
 
+	// MaxDocDepth is the deepest a document may nest (delta.Depth: {} is
+	// 1, {"a":{}} is 2). An edit that would put a value deeper is refused
+	// with CodeInvalid (Limit LimitDocDepth). Default 256: it leaves
+	// room for the envelope that carries a document inside the
+	// protocol's 512 levels and the store's 10,000, so that every
+	// document an edit makes can be sent and reloaded.
+	MaxDocDepth int
+
+	// MaxPatchOps is the most operations one JSON Patch may have (a merge
+	// patch counts as one). A longer patch is refused with CodeInvalid
+	// (Limit LimitPatchOps) before it is applied. Default 1000. Each
+	// operation may copy or compare a value as large as the document, so
+	// this bounds the work one edit holds the document's lock for.
+	MaxPatchOps int
+
 	// CatchUpPage is the most operations one catch-up event carries; a
 	// longer catch-up is delivered as several events. Default 512.
 	CatchUpPage int
@@ -118,6 +133,12 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.MaxDocSize <= 0 {
 		c.MaxDocSize = 1 << 20
+	}
+	if c.MaxDocDepth <= 0 {
+		c.MaxDocDepth = 256
+	}
+	if c.MaxPatchOps <= 0 {
+		c.MaxPatchOps = 1000
 	}
 	if c.CatchUpPage <= 0 {
 		c.CatchUpPage = 512

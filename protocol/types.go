@@ -71,6 +71,8 @@ const (
 	LimitMaxDocsPerConnection = "maxDocsPerConnection" // documents joined at once
 	LimitMessagesPerSecond    = "messagesPerSecond"    // inbound rate per connection
 	LimitMaxQueueBytes        = "maxQueueBytes"        // outbound queue per connection
+	LimitMaxDocumentDepth     = "maxDocumentDepth"     // nesting of a document
+	LimitMaxPatchOps          = "maxPatchOps"          // operations of one JSON Patch
 )
 
 // MaxDocIDLength is the longest document id (and topic name).

@@ -347,6 +347,8 @@ func (s *Server) limits() map[string]int64 {
 		protocol.LimitMaxDocsPerConnection: int64(l.MaxDocsPerConn),
 		protocol.LimitMessagesPerSecond:    int64(l.MessagesPerSecond),
 		protocol.LimitMaxQueueBytes:        int64(l.OutboundQueueBytes),
+		protocol.LimitMaxDocumentDepth:     int64(s.engine.MaxDocDepth()),
+		protocol.LimitMaxPatchOps:          int64(s.engine.MaxPatchOps()),
 		"updatesPerSecond":                 int64(l.UpdatesPerSecond),
 		"heartbeatTimeoutMs":               s.opts.HeartbeatTimeout.Milliseconds(),
 	}

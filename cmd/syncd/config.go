@@ -22,6 +22,8 @@ type Config struct {
 	SnapshotInterval int
 	Retention        int
 	MaxDocBytes      int
+	MaxDocDepth      int
+	MaxPatchOps      int
 	Policies         string // "prefix=policy,prefix=policy"
 
 	HeartbeatInterval time.Duration
@@ -44,6 +46,13 @@ type Config struct {
 
 var errHelp = errors.New("help requested")
 
+// maxDocDepthCeiling is the deepest -max-doc-depth may allow: the
+// protocol's message reader (server and Go SDK) stops at 512 levels, and a
+// SYNC.DELTAS message nests an operation's value 6 levels inside it
+// (envelope, payload, operations, operation, JSON Patch, patch
+// operation). A deeper document could be made but not sent.
+const maxDocDepthCeiling = 500
+
 // ParseFlags fills the configuration from args and, for flags not on the
 // command line, from the environment (SYNCD_<NAME>).
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
@@ -57,6 +66,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.SnapshotInterval, "snapshot-interval", 1000, "operations between stored snapshots of a document")
 	fs.IntVar(&c.Retention, "retention", 100000, "operations kept in each document's log (older ones are served as a snapshot)")
 	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", 1<<20, "largest document, encoded, in bytes")
+	fs.IntVar(&c.MaxDocDepth, "max-doc-depth", 256, fmt.Sprintf("deepest nesting of a document's objects and arrays (at most %d)", maxDocDepthCeiling))
+	fs.IntVar(&c.MaxPatchOps, "max-patch-ops", 1000, "most operations in one JSON Patch")
 	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", 15*time.Second, "interval between pings to each connection")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 45*time.Second, "close a connection silent for this long")
@@ -120,6 +131,12 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.policies(); err != nil {
 		return err
+	}
+	if c.MaxDocDepth < 1 || c.MaxDocDepth > maxDocDepthCeiling {
+		return fmt.Errorf("-max-doc-depth must be 1–%d, got %d", maxDocDepthCeiling, c.MaxDocDepth)
+	}
+	if c.MaxPatchOps < 1 {
+		return fmt.Errorf("-max-patch-ops must be at least 1, got %d", c.MaxPatchOps)
 	}
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)

@@ -98,6 +98,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		RingSize:         c.RingSize,
 		SnapshotInterval: c.SnapshotInterval,
 		MaxDocSize:       c.MaxDocBytes,
+		MaxDocDepth:      c.MaxDocDepth,
+		MaxPatchOps:      c.MaxPatchOps,
 		Policies:         policies,
 		Logger:           m.Logger,
 		ObserveCommit:    metrics.ObserveStoreCommit,
