@@ -27,12 +27,16 @@ func (c opCode) hasValue() bool { return c == opAdd || c == opReplace || c == op
 
 // op is one parsed JSON Patch operation.
 type op struct {
-	code  opCode
+	code opCode
+	// depth is Depth(value), seen while parsing it (at most the
+	// decoder's 10,000). An int32 beside code fits in what would be
+	// padding: ops are parsed for every edit, and a larger op is a
+	// larger allocation.
+	depth int32
 	path  pointer
 	from  pointer // move and copy
 	value any     // add, replace and test
 	size  int     // Size(value), measured once at parse time
-	depth int     // Depth(value), seen while parsing it
 }
 
 // ParseJSONPatch parses a JSON Patch (RFC 6902): a JSON array of operation
@@ -59,7 +63,7 @@ type rawOp struct {
 	notObject      bool
 	op, path, from rawMember
 	value          any
-	valueDepth     int
+	valueDepth     int32
 	hasValue       bool
 }
 
@@ -172,7 +176,7 @@ func (d *decoder) rawOp(o *rawOp) error {
 			if o.value, err = d.value(); err != nil {
 				return err
 			}
-			o.valueDepth = d.deepest - base
+			o.valueDepth = int32(d.deepest - base)
 			o.hasValue = true
 		default:
 			if _, err := d.value(); err != nil {
@@ -296,7 +300,7 @@ func (p *Patch) applyJSONPatch(doc *any, c *Change) error {
 func (o *op) apply(doc *any, c *Change, i int) error {
 	switch o.code {
 	case opAdd:
-		ins := patchValue(o.value, o.size, o.depth)
+		ins := patchValue(o.value, o.size, int(o.depth))
 		return c.add(doc, &o.path, &ins, i, "path")
 	case opRemove:
 		_, err := c.remove(doc, &o.path, Size, i, "path")
@@ -306,7 +310,7 @@ func (o *op) apply(doc *any, c *Change, i int) error {
 		if err != nil {
 			return err
 		}
-		ins := patchValue(o.value, o.size, o.depth)
+		ins := patchValue(o.value, o.size, int(o.depth))
 		grow := o.size - Size(old)
 		if err := c.allow(grow, len(o.path.toks), &ins, i, "path", o.path.text); err != nil {
 			return err

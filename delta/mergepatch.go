@@ -38,10 +38,10 @@ type mergeMember struct {
 	path    span
 	del     bool          // the patch value is null: remove the member
 	obj     bool          // the patch value is an object: merge into an object member
+	depth   int32         // Depth of what the member inserts (an int32 fits beside the bools)
 	members []mergeMember // the members of that object, sorted by name, when obj
 	value   any           // the patch value, when neither del nor obj
 	size    int           // Size of what the member inserts: the value, or the object with its nulls removed
-	depth   int           // Depth of the same
 
 	kids span // while parsing: where members is in decoder.done
 }
@@ -116,9 +116,11 @@ func (d *decoder) mergeObject(prefix span) (kids span, size, depth int, err erro
 		d.skipSpace()
 		if d.pos < len(d.data) && d.data[d.pos] == '{' {
 			mm.obj = true
-			if mm.kids, mm.size, mm.depth, err = d.mergeObject(mm.path); err != nil {
+			var depth int
+			if mm.kids, mm.size, depth, err = d.mergeObject(mm.path); err != nil {
 				return span{}, 0, 0, err
 			}
+			mm.depth = int32(depth)
 		} else {
 			base := d.depth
 			d.deepest = base
@@ -129,7 +131,7 @@ func (d *decoder) mergeObject(prefix span) (kids span, size, depth int, err erro
 				mm.del = true
 			} else {
 				mm.size = Size(mm.value)
-				mm.depth = d.deepest - base
+				mm.depth = int32(d.deepest - base)
 			}
 		}
 		d.members = append(d.members, mm)
@@ -224,11 +226,11 @@ func buildMembers(m map[string]any, prefix span, paths *[]byte) ([]mergeMember, 
 		case map[string]any:
 			mm.obj = true
 			mm.members, mm.size = buildMembers(v, mm.path, paths)
-			mm.depth = membersDepth(mm.members)
+			mm.depth = int32(membersDepth(mm.members))
 		default:
 			mm.value = v
 			mm.size = Size(v)
-			mm.depth = Depth(v)
+			mm.depth = int32(Depth(v))
 		}
 		members = append(members, mm)
 	}
@@ -260,7 +262,7 @@ func membersDepth(members []mergeMember) int {
 	depth := 0
 	for i := range members {
 		if !members[i].del {
-			depth = max(depth, members[i].depth)
+			depth = max(depth, int(members[i].depth))
 		}
 	}
 	return 1 + depth
@@ -359,7 +361,7 @@ func (c *Change) merge(target map[string]any, members []mergeMember, paths strin
 			fallthrough
 		default:
 			grow, old, had := memberGrowth(target, mm.key, mm.size)
-			ins := insertion{depth: mm.depth}
+			ins := insertion{depth: int(mm.depth)}
 			if err := c.allow(grow, at+1, &ins, -1, "", path); err != nil {
 				return err
 			}
