@@ -291,13 +291,15 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 	// so that a patch cannot build something huge or deep on its way to
 	// a result that would be refused.
 	ch := &d.change
-	budget := delta.Budget{Size: d.size, MaxSize: e.opts.MaxDocSize, MaxDepth: e.opts.MaxDocDepth}
+	budget := delta.Budget{Size: d.size, MaxSize: e.opts.MaxDocSize, MaxDepth: e.opts.MaxDocDepth, MaxWork: e.opts.MaxPatchWork}
 	if err := patch.ApplyWithin(&d.state, ch, budget); err != nil {
 		switch {
 		case errors.Is(err, delta.ErrTooLarge):
 			return refuseOver(CodeTooLarge, LimitDocSize, "the document would be too large", err)
 		case errors.Is(err, delta.ErrTooDeep):
 			return refuseOver(CodeInvalid, LimitDocDepth, "the document would nest too deep", err)
+		case errors.Is(err, delta.ErrTooMuchWork):
+			return refuseOver(CodeInvalid, LimitPatchWork, "the patch does too much work", err)
 		case errors.Is(err, delta.ErrPathNotFound) || errors.Is(err, delta.ErrTestFailed):
 			return refuse(CodePrecondition, "patch does not apply", err)
 		}

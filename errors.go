@@ -117,6 +117,8 @@ const (
 	LimitDocDepth
 	// LimitPatchOps is Options.MaxPatchOps.
 	LimitPatchOps
+	// LimitPatchWork is Options.MaxPatchWork.
+	LimitPatchWork
 )
 
 // Error implements error.

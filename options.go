@@ -41,6 +41,15 @@ type Options struct {
 	// this bounds the work one edit holds the document's lock for.
 	MaxPatchOps int
 
+	// MaxPatchWork bounds the work of one edit: the encoded bytes of the
+	// document's values it removes, replaces, copies or moves deeper
+	// (each must be measured, copied or walked). An edit that would do
+	// more is refused with CodeInvalid (Limit LimitPatchWork) at the
+	// operation that passes it. Default 8 × MaxDocSize: an edit may
+	// rewrite the whole document several times over, but not copy half
+	// of it a thousand times while holding the document's lock.
+	MaxPatchWork int
+
 	// CatchUpPage is the most operations one catch-up event carries; a
 	// longer catch-up is delivered as several events. Default 512.
 	CatchUpPage int
@@ -139,6 +148,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.MaxPatchOps <= 0 {
 		c.MaxPatchOps = 1000
+	}
+	if c.MaxPatchWork <= 0 {
+		c.MaxPatchWork = 8 * c.MaxDocSize
 	}
 	if c.CatchUpPage <= 0 {
 		c.CatchUpPage = 512

@@ -192,3 +192,6 @@ func (e *Engine) MaxDocDepth() int { return e.opts.MaxDocDepth }
 
 // MaxPatchOps is the most operations one JSON Patch may have.
 func (e *Engine) MaxPatchOps() int { return e.opts.MaxPatchOps }
+
+// MaxPatchWork is the most bytes of the document one edit may walk.
+func (e *Engine) MaxPatchWork() int { return e.opts.MaxPatchWork }

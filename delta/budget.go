@@ -28,6 +28,15 @@ type Budget struct {
 	// again; one moved or copied deeper is, as far down as the budget
 	// allows.
 	MaxDepth int
+	// MaxWork, when positive, bounds the work of the Apply: the encoded
+	// bytes of the document's values it measures or walks (values it
+	// removes, replaces, copies or moves deeper), counted as they are,
+	// so that the operation that passes it is the last. Without it a
+	// patch of a thousand copies and removals of half the document holds
+	// the document for as long as it takes to copy it a thousand times,
+	// within every other bound. (Values the patch itself carries are
+	// measured when it is parsed, and bounded by its length.)
+	MaxWork int
 }
 
 // ApplyWithin is ApplyTo within budget b: an operation that would take the
@@ -88,6 +97,18 @@ func (c *Change) allow(grow, at int, ins *insertion, op int, field, path string)
 		return &Error{Op: op, Field: field, Path: path, Err: ErrTooDeep,
 			Reason: fmt.Sprintf("the document would nest more than %d levels deep", b.MaxDepth)}
 	}
+	// Checked here too, so that a copy over the budget is refused before
+	// it clones.
+	return c.checkWork(op, path)
+}
+
+// checkWork fails once the Apply has measured or walked more than its
+// budget allows.
+func (c *Change) checkWork(op int, path string) error {
+	if b := &c.budget; b.MaxWork > 0 && c.work > b.MaxWork {
+		return &Error{Op: op, Path: path, Err: ErrTooMuchWork,
+			Reason: fmt.Sprintf("the patch would walk more than %d bytes of the document", b.MaxWork)}
+	}
 	return nil
 }
 
@@ -103,6 +124,34 @@ func (c *Change) tooDeep(at int, ins *insertion) bool {
 		// no deeper than the document already did.
 		return false
 	default:
-		return deeperThan(ins.v, room)
+		return c.deeperThan(ins.v, room)
 	}
+}
+
+// deeperThan reports whether Depth(v) > n, without walking further down
+// than n + 1 levels. Each value it visits counts as a byte of work: it is
+// at least one.
+func (c *Change) deeperThan(v any, n int) bool {
+	c.work++
+	switch v := v.(type) {
+	case map[string]any:
+		if n < 1 {
+			return true
+		}
+		for _, e := range v {
+			if c.deeperThan(e, n-1) {
+				return true
+			}
+		}
+	case []any:
+		if n < 1 {
+			return true
+		}
+		for _, e := range v {
+			if c.deeperThan(e, n-1) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -11,19 +11,20 @@ import (
 )
 
 // FuzzApplyBudget: ApplyWithin never panics; it fails atomically; what it
-// accepts stays within the budget (or within what the document already
-// was, for a document over it); and short of the budget it does exactly
-// what Apply does.
+// accepts stays within the size and depth budgets (or within what the
+// document already was, for a document over them); and short of the
+// budget (work included) it does exactly what Apply does.
 func FuzzApplyBudget(f *testing.F) {
-	addSuiteSeeds(f, func(doc, patch []byte) { f.Add(doc, patch, uint16(64), uint8(3)) })
+	addSuiteSeeds(f, func(doc, patch []byte) { f.Add(doc, patch, uint16(64), uint8(3), uint16(0)) })
 	var copies []string
 	for i := range 26 {
 		copies = append(copies, fmt.Sprintf(`{"op":"copy","from":"","path":"/c%d"}`, i))
 	}
-	f.Add([]byte(`{}`), []byte("["+strings.Join(copies, ",")+"]"), uint16(1000), uint8(0))
-	f.Add([]byte(`{"a":{}}`), []byte(`[{"op":"copy","from":"","path":"/a/b"},{"op":"move","from":"/a","path":"/a/b/c"}]`), uint16(0), uint8(4))
-	f.Add([]byte(`{"x":{"x":{}}}`), []byte(`{"x":{"x":{"y":{"z":[[1]]}}},"k":"vvvvvvvvvvvvvvvvvv"}`), uint16(40), uint8(5))
-	f.Fuzz(func(t *testing.T, docText, patchText []byte, maxSize uint16, maxDepth uint8) {
+	f.Add([]byte(`{}`), []byte("["+strings.Join(copies, ",")+"]"), uint16(1000), uint8(0), uint16(0))
+	f.Add([]byte(`{"a":{}}`), []byte(`[{"op":"copy","from":"","path":"/a/b"},{"op":"move","from":"/a","path":"/a/b/c"}]`), uint16(0), uint8(4), uint16(10))
+	f.Add([]byte(`{"x":{"x":{}}}`), []byte(`{"x":{"x":{"y":{"z":[[1]]}}},"k":"vvvvvvvvvvvvvvvvvv"}`), uint16(40), uint8(5), uint16(0))
+	f.Add([]byte(`{"a":[1,2,3],"b":"bb"}`), []byte(`[{"op":"copy","from":"/a","path":"/c"},{"op":"remove","path":"/c"},{"op":"replace","path":"/b","value":1}]`), uint16(0), uint8(0), uint16(12))
+	f.Fuzz(func(t *testing.T, docText, patchText []byte, maxSize uint16, maxDepth uint8, maxWork uint16) {
 		doc, err := delta.Decode(docText)
 		if err != nil {
 			return
@@ -35,11 +36,11 @@ func FuzzApplyBudget(f *testing.F) {
 		defer p.Release()
 		before := mustEncode(t, doc)
 		depthBefore := delta.Depth(doc)
-		b := delta.Budget{Size: len(before), MaxSize: int(maxSize), MaxDepth: int(maxDepth)}
+		b := delta.Budget{Size: len(before), MaxSize: int(maxSize), MaxDepth: int(maxDepth), MaxWork: int(maxWork)}
 		var ch delta.Change
 		err = p.ApplyWithin(&doc, &ch, b)
 		after := mustEncode(t, doc)
-		overBudget := errors.Is(err, delta.ErrTooLarge) || errors.Is(err, delta.ErrTooDeep)
+		overBudget := errors.Is(err, delta.ErrTooLarge) || errors.Is(err, delta.ErrTooDeep) || errors.Is(err, delta.ErrTooMuchWork)
 		if err != nil {
 			assertSentinel(t, err)
 			if !bytes.Equal(before, after) {

@@ -181,3 +181,62 @@ func TestDepth(t *testing.T) {
 		}
 	}
 }
+
+// TestBudgetWork: a patch that copies and removes half the document over
+// and over stays within the size budget at every step, but would walk
+// the document hundreds of times; the work budget stops it at the
+// operation that passes it. Work a patch does legitimately, such as
+// replacing the whole document, is within a budget of a few documents.
+func TestBudgetWork(t *testing.T) {
+	half := map[string]any{"a": benchDoc(500 << 10)}
+	var ops []string
+	for range 500 {
+		ops = append(ops, `{"op":"copy","from":"/a","path":"/b"}`, `{"op":"remove","path":"/b"}`)
+	}
+	p := mustParse(t, "["+strings.Join(ops, ",")+"]")
+	doc := any(half)
+	size := delta.Size(doc)
+	b := delta.Budget{Size: size, MaxSize: 1 << 20, MaxWork: 8 << 20}
+	var ch delta.Change
+	err := p.ApplyWithin(&doc, &ch, b)
+	var de *delta.Error
+	if !errors.As(err, &de) || !errors.Is(err, delta.ErrTooMuchWork) {
+		t.Fatalf("got %v, want ErrTooMuchWork", err)
+	}
+	// Each copy and each removal walks about size bytes.
+	if limit := 2 * (8 << 20) / size; de.Op > limit+1 {
+		t.Fatalf("refused at op %d, want by op %d", de.Op, limit+1)
+	}
+	if delta.Size(doc) != size {
+		t.Fatal("the refused patch changed the document")
+	}
+
+	for _, tc := range []struct {
+		name, patch string
+		ok          bool
+	}{
+		{"replace the whole document", `[{"op":"replace","path":"","value":{"new":1}}]`, true},
+		{"remove half", `[{"op":"remove","path":"/a"}]`, true},
+		{"copy half once", `[{"op":"copy","from":"/a","path":"/b"}]`, true},
+		{"move is free", strings.Repeat(`{"op":"move","from":"/a","path":"/b"},{"op":"move","from":"/b","path":"/a"},`, 400) + `{"op":"test","path":"/a/item00000/done","value":true}`, true},
+		{"moving deeper is walked", strings.Repeat(`{"op":"move","from":"/a","path":"/c/a"},{"op":"move","from":"/c/a","path":"/a"},`, 400) + `{"op":"test","path":"/a/item00000/done","value":true}`, false},
+		{"replace over and over", strings.Repeat(`{"op":"replace","path":"/a","value":1},{"op":"copy","from":"/x","path":"/a"},`, 100) + `{"op":"test","path":"/a/item00000/done","value":true}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := any(map[string]any{"a": benchDoc(500 << 10), "c": map[string]any{}, "x": benchDoc(500 << 10)})
+			patch := tc.patch
+			if !strings.HasPrefix(patch, "[") {
+				patch = "[" + patch + "]"
+			}
+			b := delta.Budget{Size: delta.Size(doc), MaxSize: 2 << 20, MaxDepth: 256, MaxWork: 8 << 20}
+			var ch delta.Change
+			err := mustParse(t, patch).ApplyWithin(&doc, &ch, b)
+			if tc.ok && err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if !tc.ok && !errors.Is(err, delta.ErrTooMuchWork) {
+				t.Fatalf("got %v, want ErrTooMuchWork", err)
+			}
+		})
+	}
+}

@@ -20,6 +20,7 @@ type Change struct {
 	logSpace [1]undoEntry
 	paths    []string // paths recorded so far, reduced into Paths at the end
 	budget   Budget   // the bounds of the Apply in progress (ApplyWithin); zero: none
+	work     int      // bytes of document values measured or walked so far (Budget.MaxWork)
 }
 
 // Undo reverts the Apply that returned c, restoring *doc exactly as it was,
@@ -53,7 +54,7 @@ func (c *Change) Reset() {
 		c.paths = nil
 	}
 	c.Paths, c.SizeDelta = PathSet{}, 0
-	c.budget = Budget{}
+	c.budget, c.work = Budget{}, 0
 }
 
 // slot says where a value lives so that it can be replaced: a
@@ -131,9 +132,9 @@ func (e *undoEntry) undo(doc *any) {
 
 // The mutations below are the only ones Apply makes. Each records its undo
 // entry and its exact effect on the encoded size. vsize is Size of the value
-// inserted or removed; a move passes 0 to both its removal and its insertion,
-// since the same value leaves and arrives, so moving a large value costs
-// nothing to measure. The insertions take their effect on the size (grow)
+// inserted or removed; a move measures neither its removal nor its
+// insertion, since the same value leaves and arrives, so moving a large
+// value costs nothing to measure. The insertions take their effect on the size (grow)
 // from the caller, which has computed it to check the Budget before
 // inserting: memberGrowth and elemGrowth.
 
@@ -152,12 +153,19 @@ func (c *Change) setSlot(doc *any, s slot, old, v any, grow int) {
 	c.record(undoEntry{kind: undoSet, s: s, old: old, had: true})
 }
 
+// measure returns Size(v), a value of the document, and counts it as work.
+func (c *Change) measure(v any) int {
+	n := Size(v)
+	c.work += n
+	return n
+}
+
 // memberGrowth returns the effect on the encoded size of setting member k
 // of m to a value of size vsize, and the member's old value, if it had one.
-func memberGrowth(m map[string]any, k string, vsize int) (grow int, old any, had bool) {
+func (c *Change) memberGrowth(m map[string]any, k string, vsize int) (grow int, old any, had bool) {
 	old, had = m[k]
 	if had {
-		return vsize - Size(old), old, true
+		return vsize - c.measure(old), old, true
 	}
 	grow = stringSize(k) + 1 + vsize // "k":v
 	if len(m) > 0 {
@@ -174,11 +182,15 @@ func (c *Change) setMember(m map[string]any, k string, v, old any, had bool, gro
 	c.record(undoEntry{kind: undoSet, s: slot{m: m, key: k}, old: old, had: had})
 }
 
-// removeMember removes the existing member k of m and returns its value.
-func (c *Change) removeMember(m map[string]any, k string, vsize func(any) int) any {
+// removeMember removes the existing member k of m and returns its value,
+// measured unless it is moved.
+func (c *Change) removeMember(m map[string]any, k string, moved bool) any {
 	old := m[k]
 	delete(m, k)
-	c.SizeDelta -= stringSize(k) + 1 + vsize(old)
+	c.SizeDelta -= stringSize(k) + 1
+	if !moved {
+		c.SizeDelta -= c.measure(old)
+	}
 	if len(m) > 0 {
 		c.SizeDelta--
 	}
@@ -208,24 +220,24 @@ func (c *Change) insertElem(doc *any, s slot, arr []any, i int, v any, grow int)
 	c.record(undoEntry{kind: undoInsert, s: s, arr: arr, idx: i, grown: grown})
 }
 
-// removeElem removes element i of arr, which lives at s, and returns it.
-// It shifts in place, so the array keeps its backing store.
-func (c *Change) removeElem(doc *any, s slot, arr []any, i int, vsize func(any) int) any {
+// removeElem removes element i of arr, which lives at s, and returns it,
+// measured unless it is moved. It shifts in place, so the array keeps its
+// backing store.
+func (c *Change) removeElem(doc *any, s slot, arr []any, i int, moved bool) any {
 	n := len(arr)
 	x := arr[i]
 	copy(arr[i:], arr[i+1:])
 	arr[n-1] = nil // do not pin the last element from the spare capacity
 	s.set(doc, arr[:n-1])
-	c.SizeDelta -= vsize(x)
+	if !moved {
+		c.SizeDelta -= c.measure(x)
+	}
 	if n > 1 {
 		c.SizeDelta--
 	}
 	c.record(undoEntry{kind: undoRemove, s: s, arr: arr, idx: i, removed: x})
 	return x
 }
-
-// zeroSize is the vsize of a value that is moved, not removed.
-func zeroSize(any) int { return 0 }
 
 // touch records path as touched.
 func (c *Change) touch(path string) {

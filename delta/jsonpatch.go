@@ -293,6 +293,9 @@ func (p *Patch) applyJSONPatch(doc *any, c *Change) error {
 		if err := p.ops[i].apply(doc, c, i); err != nil {
 			return err
 		}
+		if err := c.checkWork(i, p.ops[i].path.text); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -303,7 +306,7 @@ func (o *op) apply(doc *any, c *Change, i int) error {
 		ins := patchValue(o.value, o.size, int(o.depth))
 		return c.add(doc, &o.path, &ins, i, "path")
 	case opRemove:
-		_, err := c.remove(doc, &o.path, Size, i, "path")
+		_, err := c.remove(doc, &o.path, false, i, "path")
 		return err
 	case opReplace:
 		s, old, keep, err := walk(doc, &o.path, len(o.path.toks), i, "path")
@@ -311,7 +314,7 @@ func (o *op) apply(doc *any, c *Change, i int) error {
 			return err
 		}
 		ins := patchValue(o.value, o.size, int(o.depth))
-		grow := o.size - Size(old)
+		grow := o.size - c.measure(old)
 		if err := c.allow(grow, len(o.path.toks), &ins, i, "path", o.path.text); err != nil {
 			return err
 		}
@@ -329,7 +332,7 @@ func (o *op) apply(doc *any, c *Change, i int) error {
 			c.touch(o.from.prefix(keep))
 			return nil
 		}
-		v, err := c.remove(doc, &o.from, zeroSize, i, "from")
+		v, err := c.remove(doc, &o.from, true, i, "from")
 		if err != nil {
 			return err
 		}
@@ -343,7 +346,7 @@ func (o *op) apply(doc *any, c *Change, i int) error {
 		c.touch(o.from.prefix(keep))
 		// Cloned only once the budget allows the copy in: cloning first
 		// is what let a patch of copies exhaust the memory.
-		ins := insertion{v: v, size: Size(v), depth: -1, from: len(o.from.toks), clone: true}
+		ins := insertion{v: v, size: c.measure(v), depth: -1, from: len(o.from.toks), clone: true}
 		return c.add(doc, &o.path, &ins, i, "path")
 	case opTest:
 		_, v, keep, err := walk(doc, &o.path, len(o.path.toks), i, "path")
@@ -399,7 +402,7 @@ func walk(doc *any, ptr *pointer, n, i int, field string) (s slot, v any, keep i
 func (c *Change) add(doc *any, ptr *pointer, ins *insertion, i int, field string) error {
 	n := len(ptr.toks)
 	if n == 0 {
-		grow := ins.size - Size(*doc)
+		grow := ins.size - c.measure(*doc)
 		if err := c.allow(grow, 0, ins, i, field, ptr.text); err != nil {
 			return err
 		}
@@ -414,7 +417,7 @@ func (c *Change) add(doc *any, ptr *pointer, ins *insertion, i int, field string
 	last := ptr.toks[n-1]
 	switch pv := parent.(type) {
 	case map[string]any:
-		grow, old, had := memberGrowth(pv, last, ins.size)
+		grow, old, had := c.memberGrowth(pv, last, ins.size)
 		if err := c.allow(grow, n, ins, i, field, ptr.text); err != nil {
 			return err
 		}
@@ -441,7 +444,7 @@ func (c *Change) add(doc *any, ptr *pointer, ins *insertion, i int, field string
 }
 
 // remove removes the value at ptr (not the root) and returns it.
-func (c *Change) remove(doc *any, ptr *pointer, vsize func(any) int, i int, field string) (any, error) {
+func (c *Change) remove(doc *any, ptr *pointer, moved bool, i int, field string) (any, error) {
 	n := len(ptr.toks)
 	if n == 0 {
 		// Parsing rejects removing the root, and a move from "" can only
@@ -459,7 +462,7 @@ func (c *Change) remove(doc *any, ptr *pointer, vsize func(any) int, i int, fiel
 		if _, ok := pv[last]; !ok {
 			return nil, notFound(ptr, i, field, fmt.Sprintf("no member %q in %s", last, at(ptr, n-1)))
 		}
-		v = c.removeMember(pv, last, vsize)
+		v = c.removeMember(pv, last, moved)
 	case []any:
 		keep = min(keep, n-1)
 		idx, ok := arrayIndex(last, len(pv), false)
@@ -469,7 +472,7 @@ func (c *Change) remove(doc *any, ptr *pointer, vsize func(any) int, i int, fiel
 		if idx >= len(pv) {
 			return nil, notFound(ptr, i, field, fmt.Sprintf("index %d out of range in %s (length %d)", idx, at(ptr, n-1), len(pv)))
 		}
-		v = c.removeElem(doc, s, pv, idx, vsize)
+		v = c.removeElem(doc, s, pv, idx, moved)
 	default:
 		return nil, notFound(ptr, i, field, fmt.Sprintf("%s is %s, not an object or array", at(ptr, n-1), kindName(parent)))
 	}

@@ -327,7 +327,7 @@ func (p *Patch) applyMergePatch(doc *any, c *Change) error {
 	// A patch that is not an object replaces the document; so does an
 	// object patch a document that is not an object, as if merged into
 	// {}.
-	grow := mp.size - Size(*doc)
+	grow := mp.size - c.measure(*doc)
 	ins := insertion{depth: mp.depth}
 	if err := c.allow(grow, 0, &ins, -1, "", ""); err != nil {
 		return err
@@ -349,7 +349,7 @@ func (c *Change) merge(target map[string]any, members []mergeMember, paths strin
 		switch {
 		case mm.del:
 			if _, ok := target[mm.key]; ok {
-				c.removeMember(target, mm.key, Size)
+				c.removeMember(target, mm.key, false)
 			}
 		case mm.obj:
 			if sub, ok := target[mm.key].(map[string]any); ok {
@@ -360,7 +360,7 @@ func (c *Change) merge(target map[string]any, members []mergeMember, paths strin
 			}
 			fallthrough
 		default:
-			grow, old, had := memberGrowth(target, mm.key, mm.size)
+			grow, old, had := c.memberGrowth(target, mm.key, mm.size)
 			ins := insertion{depth: int(mm.depth)}
 			if err := c.allow(grow, at+1, &ins, -1, "", path); err != nil {
 				return err
@@ -374,6 +374,9 @@ func (c *Change) merge(target map[string]any, members []mergeMember, paths strin
 			c.setMember(target, mm.key, v, old, had, grow)
 		}
 		c.touch(path)
+		if err := c.checkWork(-1, path); err != nil {
+			return err
+		}
 	}
 	return nil
 }

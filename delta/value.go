@@ -95,29 +95,3 @@ func Depth(v any) int {
 		return 0
 	}
 }
-
-// deeperThan reports whether Depth(v) > n, without walking further down
-// than n + 1 levels.
-func deeperThan(v any, n int) bool {
-	switch v := v.(type) {
-	case map[string]any:
-		if n < 1 {
-			return true
-		}
-		for _, e := range v {
-			if deeperThan(e, n-1) {
-				return true
-			}
-		}
-	case []any:
-		if n < 1 {
-			return true
-		}
-		for _, e := range v {
-			if deeperThan(e, n-1) {
-				return true
-			}
-		}
-	}
-	return false
-}

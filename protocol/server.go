@@ -602,7 +602,8 @@ type UpdateErrorDetails struct {
 	ClientReqID string       `json:"clientReqId"`
 	ServerRev   revision.Rev `json:"serverRev"`
 	// Limit is the name, as in HELLO.limits, of the limit the edit would
-	// have gone over (maxDocumentBytes, maxDocumentDepth, maxPatchOps).
+	// have gone over (maxDocumentBytes, maxDocumentDepth, maxPatchOps,
+	// maxPatchWorkBytes).
 	Limit string `json:"limit,omitempty"`
 }
 

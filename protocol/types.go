@@ -73,6 +73,7 @@ const (
 	LimitMaxQueueBytes        = "maxQueueBytes"        // outbound queue per connection
 	LimitMaxDocumentDepth     = "maxDocumentDepth"     // nesting of a document
 	LimitMaxPatchOps          = "maxPatchOps"          // operations of one JSON Patch
+	LimitMaxPatchWorkBytes    = "maxPatchWorkBytes"    // document bytes one edit may walk
 )
 
 // MaxDocIDLength is the longest document id (and topic name).

@@ -92,6 +92,8 @@ func limitName(l syncd.Limit) string {
 		return protocol.LimitMaxDocumentDepth
 	case syncd.LimitPatchOps:
 		return protocol.LimitMaxPatchOps
+	case syncd.LimitPatchWork:
+		return protocol.LimitMaxPatchWorkBytes
 	}
 	return ""
 }

@@ -349,6 +349,7 @@ func (s *Server) limits() map[string]int64 {
 		protocol.LimitMaxQueueBytes:        int64(l.OutboundQueueBytes),
 		protocol.LimitMaxDocumentDepth:     int64(s.engine.MaxDocDepth()),
 		protocol.LimitMaxPatchOps:          int64(s.engine.MaxPatchOps()),
+		protocol.LimitMaxPatchWorkBytes:    int64(s.engine.MaxPatchWork()),
 		"updatesPerSecond":                 int64(l.UpdatesPerSecond),
 		"heartbeatTimeoutMs":               s.opts.HeartbeatTimeout.Milliseconds(),
 	}

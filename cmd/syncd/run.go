@@ -100,6 +100,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxDocSize:       c.MaxDocBytes,
 		MaxDocDepth:      c.MaxDocDepth,
 		MaxPatchOps:      c.MaxPatchOps,
+		MaxPatchWork:     c.MaxPatchWork,
 		Policies:         policies,
 		Logger:           m.Logger,
 		ObserveCommit:    metrics.ObserveStoreCommit,
