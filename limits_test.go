@@ -77,13 +77,14 @@ func TestEditLimitDefaults(t *testing.T) {
 // TestEditWorkLimit: an edit that keeps copying and removing a value stays
 // within the size limit at every step but would walk the document over
 // and over; it is refused once it has walked MaxPatchWork bytes (default
-// 8 × MaxDocSize).
+// 2 × MaxDocSize).
 func TestEditWorkLimit(t *testing.T) {
 	e, _ := open(t, syncd.Options{MaxDocSize: 1000})
-	if e.MaxPatchWork() != 8000 {
-		t.Fatalf("MaxPatchWork defaults to %d, want 8 × MaxDocSize", e.MaxPatchWork())
+	if e.MaxPatchWork() != 2000 {
+		t.Fatalf("MaxPatchWork defaults to %d, want 2 × MaxDocSize", e.MaxPatchWork())
 	}
 	mustCommit(t, e, "d", merge(`{"s":"`+strings.Repeat("s", 400)+`"}`))
+	// Each copy and each removal walks 402 bytes: refused at the fifth.
 	loop := strings.Repeat(`{"op":"copy","from":"/s","path":"/t"},{"op":"remove","path":"/t"},`, 30)
 	_, err := e.Commit(ctxT(t), "d", syncd.Edit{Patch: json.RawMessage("[" + strings.TrimSuffix(loop, ",") + "]")})
 	if ee := wantCode(t, err, syncd.CodeInvalid); ee.Limit != syncd.LimitPatchWork {

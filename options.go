@@ -45,9 +45,12 @@ type Options struct {
 	// document's values it removes, replaces, copies or moves deeper
 	// (each must be measured, copied or walked). An edit that would do
 	// more is refused with CodeInvalid (Limit LimitPatchWork) at the
-	// operation that passes it. Default 8 × MaxDocSize: an edit may
-	// rewrite the whole document several times over, but not copy half
-	// of it a thousand times while holding the document's lock.
+	// operation that passes it. Default 2 × MaxDocSize: an edit may
+	// replace or restructure the whole document, but not copy half of it
+	// a thousand times while holding the document's lock. It also bounds
+	// memory: the values an edit removes stay in its undo log until it is
+	// decided, and in memory a document of small objects is tens of
+	// times its encoded size.
 	MaxPatchWork int
 
 	// CatchUpPage is the most operations one catch-up event carries; a
@@ -150,7 +153,7 @@ func (o *Options) withDefaults() Options {
 		c.MaxPatchOps = 1000
 	}
 	if c.MaxPatchWork <= 0 {
-		c.MaxPatchWork = 8 * c.MaxDocSize
+		c.MaxPatchWork = 2 * c.MaxDocSize
 	}
 	if c.CatchUpPage <= 0 {
 		c.CatchUpPage = 512

@@ -67,9 +67,11 @@
 //     deletes: there is no way to set a member to null with a merge patch.
 //   - Apply trusts the patch to stay reasonable: a patch from someone else
 //     goes through ApplyWithin, whose Budget bounds the document's size and
-//     depth at every step, before anything is cloned into it. A patch of
-//     copies can otherwise double the document per operation, and a
-//     value can nest deeper than decoders will read back.
+//     depth at every step, before anything is cloned into it, and the
+//     bytes of the document the patch walks. A patch of copies can
+//     otherwise double the document per operation, a value can nest
+//     deeper than decoders will read back, and copying and removing half
+//     the document a thousand times stays small but takes long.
 //   - A merge patch {} touches nothing when the document is an object, but
 //     replaces a document that is not an object with {} (RFC 7396).
 //   - Two ways to combine a run of patches: Compactor works forwards on

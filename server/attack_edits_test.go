@@ -74,6 +74,41 @@ func TestAttackCopyDoubling(t *testing.T) {
 	}
 }
 
+// TestAttackCopyRemoveLoop: a patch of a thousand copies and removals of
+// half the document never makes it too large, but copied half a megabyte
+// a thousand times while holding the document. The work budget
+// (maxPatchWorkBytes) stops it at the operation that passes 2 MiB: the
+// refusal comes quickly and the server goes on serving.
+func TestAttackCopyRemoveLoop(t *testing.T) {
+	p := startSyncd(t)
+	const doc = "busy"
+	c := dialProc(t, p, dialOpts{clientID: newClientID()})
+	c.join(doc)
+	items := make([]string, 40000)
+	for i := range items {
+		items[i] = fmt.Sprintf(`{"k":%d}`, i%10)
+	}
+	c.edit(doc, map[string]any{"a": json.RawMessage("[" + strings.Join(items, ",") + "]")}) // about 360 KB of small objects
+	ops := make([]string, 0, 1000)
+	for range 500 {
+		ops = append(ops, `{"op":"copy","from":"/a","path":"/b"}`, `{"op":"remove","path":"/b"}`)
+	}
+	start := time.Now()
+	id := c.nextReq()
+	c.update(doc, json.RawMessage("["+strings.Join(ops, ",")+"]"), id)
+	wantLimitRefusal(t, c, doc, id, protocol.LimitMaxPatchWorkBytes)
+	// 2 MiB of walking and copying is milliseconds; the whole patch was
+	// tens of seconds. The bound allows for a loaded machine.
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("the refusal took %v", d)
+	}
+	requireServes(t, p, dialOpts{})
+	// The values the patch removed stay in its undo log until it is
+	// refused: at most 2 MiB encoded, tens of MiB as Go maps.
+	p.RequireRSSBelow(150 << 20)
+	t.Logf("refused after %v; RSS %d MiB", time.Since(start), p.RSS()>>20)
+}
+
 // deepValue is n levels of {"x":…} around 1.
 func deepValue(n int) json.RawMessage {
 	return json.RawMessage(strings.Repeat(`{"x":`, n) + "1" + strings.Repeat("}", n))

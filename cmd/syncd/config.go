@@ -69,7 +69,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", 1<<20, "largest document, encoded, in bytes")
 	fs.IntVar(&c.MaxDocDepth, "max-doc-depth", 256, fmt.Sprintf("deepest nesting of a document's objects and arrays (at most %d)", maxDocDepthCeiling))
 	fs.IntVar(&c.MaxPatchOps, "max-patch-ops", 1000, "most operations in one JSON Patch")
-	fs.IntVar(&c.MaxPatchWork, "max-patch-work-bytes", 0, "most bytes of the document one edit may remove, replace, copy or move deeper (default 8 × -max-doc-bytes)")
+	fs.IntVar(&c.MaxPatchWork, "max-patch-work-bytes", 0, "most bytes of the document one edit may remove, replace, copy or move deeper (default 2 × -max-doc-bytes)")
 	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", 15*time.Second, "interval between pings to each connection")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 45*time.Second, "close a connection silent for this long")
