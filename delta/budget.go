@@ -86,30 +86,47 @@ func (ins *insertion) value() any {
 
 // allow checks a step before it is taken: it would change the encoded size
 // by grow and put ins at a pointer of at tokens. op, field and path name
-// the step in the error.
+// the step in the error. It is on every insertion's path: the checks are
+// kept small enough to inline, the errors built out of line.
 func (c *Change) allow(grow, at int, ins *insertion, op int, field, path string) error {
 	b := &c.budget
-	if b.MaxSize > 0 && grow > 0 && b.Size+c.SizeDelta+grow > b.MaxSize {
-		return &Error{Op: op, Field: field, Path: path, Err: ErrTooLarge,
-			Reason: fmt.Sprintf("the document would grow to %d bytes, over the limit of %d", b.Size+c.SizeDelta+grow, b.MaxSize)}
+	if (b.MaxSize > 0 && grow > 0 && b.Size+c.SizeDelta+grow > b.MaxSize) ||
+		(b.MaxDepth > 0 && c.tooDeep(at, ins)) ||
+		// Work too, so that a copy over the budget is refused before it
+		// clones.
+		(b.MaxWork > 0 && c.work > b.MaxWork) {
+		return c.refusal(grow, at, ins, op, field, path)
 	}
-	if b.MaxDepth > 0 && c.tooDeep(at, ins) {
-		return &Error{Op: op, Field: field, Path: path, Err: ErrTooDeep,
-			Reason: fmt.Sprintf("the document would nest more than %d levels deep", b.MaxDepth)}
+	return nil
+}
+
+// refusal builds the error of a step allow refuses.
+func (c *Change) refusal(grow, at int, ins *insertion, op int, field, path string) error {
+	b := &c.budget
+	e := &Error{Op: op, Field: field, Path: path}
+	switch {
+	case b.MaxSize > 0 && grow > 0 && b.Size+c.SizeDelta+grow > b.MaxSize:
+		e.Err, e.Reason = ErrTooLarge, fmt.Sprintf("the document would grow to %d bytes, over the limit of %d", b.Size+c.SizeDelta+grow, b.MaxSize)
+	case b.MaxDepth > 0 && c.tooDeep(at, ins):
+		e.Err, e.Reason = ErrTooDeep, fmt.Sprintf("the document would nest more than %d levels deep", b.MaxDepth)
+	default:
+		return c.checkWork(op, path)
 	}
-	// Checked here too, so that a copy over the budget is refused before
-	// it clones.
-	return c.checkWork(op, path)
+	return e
 }
 
 // checkWork fails once the Apply has measured or walked more than its
 // budget allows.
 func (c *Change) checkWork(op int, path string) error {
 	if b := &c.budget; b.MaxWork > 0 && c.work > b.MaxWork {
-		return &Error{Op: op, Path: path, Err: ErrTooMuchWork,
-			Reason: fmt.Sprintf("the patch would walk more than %d bytes of the document", b.MaxWork)}
+		return workError(op, path, b.MaxWork)
 	}
 	return nil
+}
+
+func workError(op int, path string, max int) error {
+	return &Error{Op: op, Path: path, Err: ErrTooMuchWork,
+		Reason: fmt.Sprintf("the patch would walk more than %d bytes of the document", max)}
 }
 
 // tooDeep reports whether ins, put at a pointer of at tokens, would nest
