@@ -244,8 +244,8 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 	if d.absent {
 		e.recreateLocked(d)
 	}
-	refuse := func(code Code, msg string, cause error) *Error {
-		refusal := e.refused(&Error{Code: code, Message: msg, Doc: d.id, ReqID: ed.ReqID, Head: d.head, Err: cause})
+	refuseOver := func(code Code, limit Limit, msg string, cause error) *Error {
+		refusal := e.refused(&Error{Code: code, Message: msg, Doc: d.id, ReqID: ed.ReqID, Head: d.head, Limit: limit, Err: cause})
 		if !idempotent {
 			return refusal
 		}
@@ -263,12 +263,18 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		})
 		return nil
 	}
+	refuse := func(code Code, msg string, cause error) *Error {
+		return refuseOver(code, LimitNone, msg, cause)
+	}
 
 	if idempotent && d.wms[ed.ClientID].Decided(ed.ReqID) {
 		return e.refused(&Error{Code: CodeDuplicate, Message: fmt.Sprintf("request %s was already decided (watermark %s)", ed.ReqID, d.wms[ed.ClientID].ReqID), Doc: d.id, ReqID: ed.ReqID, Head: d.head})
 	}
 	if parseErr != nil {
 		return refuse(CodeInvalid, "invalid patch", parseErr)
+	}
+	if n := patch.Len(); n > e.opts.MaxPatchOps {
+		return refuseOver(CodeInvalid, LimitPatchOps, fmt.Sprintf("the patch has %d operations, over the limit of %d", n, e.opts.MaxPatchOps), nil)
 	}
 	if ed.Epoch != "" && ed.Epoch != d.epoch {
 		return refuse(CodeEpoch, fmt.Sprintf("epoch %s is not the document's (%s): rejoin", ed.Epoch, d.epoch), nil)
@@ -281,28 +287,37 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 	}
 
 	// d.change is reused from edit to edit: its undo log is only needed
-	// until this edit is decided.
+	// until this edit is decided. The budget holds at every operation,
+	// so that a patch cannot build something huge or deep on its way to
+	// a result that would be refused.
 	ch := &d.change
-	if err := patch.ApplyTo(&d.state, ch); err != nil {
-		code := CodeInvalid
-		if errors.Is(err, delta.ErrPathNotFound) || errors.Is(err, delta.ErrTestFailed) {
-			code = CodePrecondition
+	budget := delta.Budget{Size: d.size, MaxSize: e.opts.MaxDocSize, MaxDepth: e.opts.MaxDocDepth, MaxWork: e.opts.MaxPatchWork}
+	if err := patch.ApplyWithin(&d.state, ch, budget); err != nil {
+		switch {
+		case errors.Is(err, delta.ErrTooLarge):
+			return refuseOver(CodeTooLarge, LimitDocSize, "the document would be too large", err)
+		case errors.Is(err, delta.ErrTooDeep):
+			return refuseOver(CodeInvalid, LimitDocDepth, "the document would nest too deep", err)
+		case errors.Is(err, delta.ErrTooMuchWork):
+			return refuseOver(CodeInvalid, LimitPatchWork, "the patch does too much work", err)
+		case errors.Is(err, delta.ErrPathNotFound) || errors.Is(err, delta.ErrTestFailed):
+			return refuse(CodePrecondition, "patch does not apply", err)
 		}
-		return refuse(code, "patch does not apply", err)
+		return refuse(CodeInvalid, "patch does not apply", err)
 	}
-	undo := func(code Code, msg string) *Error {
+	undo := func(code Code, limit Limit, msg string) *Error {
 		ch.Undo(&d.state)
-		return refuse(code, msg, nil)
+		return refuseOver(code, limit, msg, nil)
 	}
 	if _, ok := d.state.(map[string]any); !ok {
-		return undo(CodeInvalid, "a document's root must stay a JSON object")
+		return undo(CodeInvalid, LimitNone, "a document's root must stay a JSON object")
 	}
 	if d.size+ch.SizeDelta > e.opts.MaxDocSize {
-		return undo(CodeTooLarge, fmt.Sprintf("the document would be %d bytes, over the limit of %d", d.size+ch.SizeDelta, e.opts.MaxDocSize))
+		return undo(CodeTooLarge, LimitDocSize, fmt.Sprintf("the document would be %d bytes, over the limit of %d", d.size+ch.SizeDelta, e.opts.MaxDocSize))
 	}
 	if ed.HasBase && ed.Base < d.head && d.policy == PolicyRebase {
 		if code, msg := e.rebaseCheckLocked(d, ed.Base, ed.ClientID, ch.Paths); msg != "" {
-			return undo(code, msg)
+			return undo(code, LimitNone, msg)
 		}
 	}
 	if hook := e.opts.Validate; hook != nil {

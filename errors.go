@@ -102,9 +102,29 @@ type Error struct {
 	Doc   string
 	ReqID string
 	Head  revision.Rev
+	// Limit names the limit an edit would have gone over, when that is
+	// why it was refused.
+	Limit Limit
 	// Err is the underlying cause, if any (a delta or store error).
 	Err error
 }
+
+// Limit names one of the engine's limits on an edit, so that a refusal can
+// say which one it hit (the server names it on the wire).
+type Limit uint8
+
+const (
+	// LimitNone: the refusal is not about a limit.
+	LimitNone Limit = iota
+	// LimitDocSize is Options.MaxDocSize.
+	LimitDocSize
+	// LimitDocDepth is Options.MaxDocDepth.
+	LimitDocDepth
+	// LimitPatchOps is Options.MaxPatchOps.
+	LimitPatchOps
+	// LimitPatchWork is Options.MaxPatchWork.
+	LimitPatchWork
+)
 
 // Error implements error.
 func (e *Error) Error() string {

@@ -27,6 +27,33 @@ type Options struct {
 	// Default 1 MiB.
 	MaxDocSize int
 
+	// MaxDocDepth is the deepest a document may nest (delta.Depth: {} is
+	// 1, {"a":{}} is 2). An edit that would put a value deeper is refused
+	// with CodeInvalid (Limit LimitDocDepth). Default 256: it leaves
+	// room for the envelope that carries a document inside the
+	// protocol's 512 levels and the store's 10,000, so that every
+	// document an edit makes can be sent and reloaded.
+	MaxDocDepth int
+
+	// MaxPatchOps is the most operations one JSON Patch may have (a merge
+	// patch counts as one). A longer patch is refused with CodeInvalid
+	// (Limit LimitPatchOps) before it is applied. Default 1000. Each
+	// operation may copy or compare a value as large as the document, so
+	// this bounds the work one edit holds the document's lock for.
+	MaxPatchOps int
+
+	// MaxPatchWork bounds the work of one edit: the encoded bytes of the
+	// document's values it removes, replaces, copies or moves deeper
+	// (each must be measured, copied or walked). An edit that would do
+	// more is refused with CodeInvalid (Limit LimitPatchWork) at the
+	// operation that passes it. Default 2 × MaxDocSize: an edit may
+	// replace or restructure the whole document, but not copy half of it
+	// a thousand times while holding the document's lock. It also bounds
+	// memory: the values an edit removes stay in its undo log until it is
+	// decided, and in memory a document of small objects is tens of
+	// times its encoded size.
+	MaxPatchWork int
+
 	// CatchUpPage is the most operations one catch-up event carries; a
 	// longer catch-up is delivered as several events. Default 512.
 	CatchUpPage int
@@ -155,6 +182,15 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.MaxDocSize <= 0 {
 		c.MaxDocSize = 1 << 20
+	}
+	if c.MaxDocDepth <= 0 {
+		c.MaxDocDepth = 256
+	}
+	if c.MaxPatchOps <= 0 {
+		c.MaxPatchOps = 1000
+	}
+	if c.MaxPatchWork <= 0 {
+		c.MaxPatchWork = 2 * c.MaxDocSize
 	}
 	if c.CatchUpPage <= 0 {
 		c.CatchUpPage = 512

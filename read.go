@@ -186,3 +186,12 @@ func (e *Engine) Head(doc string) (pos revision.Position, ok bool) {
 
 // MaxDocSize is the largest encoded document the engine accepts.
 func (e *Engine) MaxDocSize() int { return e.opts.MaxDocSize }
+
+// MaxDocDepth is the deepest nesting an edit may give a document.
+func (e *Engine) MaxDocDepth() int { return e.opts.MaxDocDepth }
+
+// MaxPatchOps is the most operations one JSON Patch may have.
+func (e *Engine) MaxPatchOps() int { return e.opts.MaxPatchOps }
+
+// MaxPatchWork is the most bytes of the document one edit may walk.
+func (e *Engine) MaxPatchWork() int { return e.opts.MaxPatchWork }

@@ -216,3 +216,29 @@ func BenchmarkCompactMerge1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkApplyBudget applies the merge patch of BenchmarkApplyMergePatch
+// as the engine does, into one reused Change, without a budget (ApplyTo)
+// and within one (ApplyWithin): the budget must cost nothing measurable.
+func BenchmarkApplyBudget(b *testing.B) {
+	p := mustParse(b, `{"item00005":{"name":"renamed","done":true,"note":null}}`)
+	doc := benchDoc(1 << 10)
+	size := delta.Size(doc)
+	var ch delta.Change
+	b.Run("none", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := p.ApplyTo(&doc, &ch); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("within", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := p.ApplyWithin(&doc, &ch, delta.Budget{Size: size, MaxSize: 1 << 20, MaxDepth: 256}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

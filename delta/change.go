@@ -19,6 +19,8 @@ type Change struct {
 	log      []undoEntry
 	logSpace [1]undoEntry
 	paths    []string // paths recorded so far, reduced into Paths at the end
+	budget   Budget   // the bounds of the Apply in progress (ApplyWithin); zero: none
+	work     int      // bytes of document values measured or walked so far (Budget.MaxWork)
 }
 
 // Undo reverts the Apply that returned c, restoring *doc exactly as it was,
@@ -52,6 +54,7 @@ func (c *Change) Reset() {
 		c.paths = nil
 	}
 	c.Paths, c.SizeDelta = PathSet{}, 0
+	c.budget, c.work = Budget{}, 0
 }
 
 // slot says where a value lives so that it can be replaced: a
@@ -129,9 +132,11 @@ func (e *undoEntry) undo(doc *any) {
 
 // The mutations below are the only ones Apply makes. Each records its undo
 // entry and its exact effect on the encoded size. vsize is Size of the value
-// inserted or removed; a move passes 0 to both its removal and its insertion,
-// since the same value leaves and arrives, so moving a large value costs
-// nothing to measure.
+// inserted or removed; a move measures neither its removal nor its
+// insertion, since the same value leaves and arrives, so moving a large
+// value costs nothing to measure. The insertions take their effect on the size (grow)
+// from the caller, which has computed it to check the Budget before
+// inserting: memberGrowth and elemGrowth.
 
 func (c *Change) record(e undoEntry) {
 	if c.log == nil {
@@ -141,33 +146,51 @@ func (c *Change) record(e undoEntry) {
 }
 
 // setSlot replaces the existing value at s (an object member, an array
-// element or the root) with v.
-func (c *Change) setSlot(doc *any, s slot, old, v any, vsize int) {
-	c.SizeDelta += vsize - Size(old)
+// element or the root) with v; grow is vsize - Size(old).
+func (c *Change) setSlot(doc *any, s slot, old, v any, grow int) {
+	c.SizeDelta += grow
 	s.set(doc, v)
 	c.record(undoEntry{kind: undoSet, s: s, old: old, had: true})
 }
 
-// setMember adds or replaces member k of m.
-func (c *Change) setMember(m map[string]any, k string, v any, vsize int) {
-	old, had := m[k]
+// measure returns Size(v), a value of the document, and counts it as work.
+func (c *Change) measure(v any) int {
+	n := Size(v)
+	c.work += n
+	return n
+}
+
+// memberGrowth returns the effect on the encoded size of setting member k
+// of m to a value of size vsize, and the member's old value, if it had one.
+func (c *Change) memberGrowth(m map[string]any, k string, vsize int) (grow int, old any, had bool) {
+	old, had = m[k]
 	if had {
-		c.SizeDelta += vsize - Size(old)
-	} else {
-		c.SizeDelta += stringSize(k) + 1 + vsize // "k":v
-		if len(m) > 0 {
-			c.SizeDelta++ // and a comma
-		}
+		return vsize - c.measure(old), old, true
 	}
+	grow = stringSize(k) + 1 + vsize // "k":v
+	if len(m) > 0 {
+		grow++ // and a comma
+	}
+	return grow, nil, false
+}
+
+// setMember adds or replaces member k of m, whose old value and growth
+// memberGrowth returned.
+func (c *Change) setMember(m map[string]any, k string, v, old any, had bool, grow int) {
+	c.SizeDelta += grow
 	m[k] = v
 	c.record(undoEntry{kind: undoSet, s: slot{m: m, key: k}, old: old, had: had})
 }
 
-// removeMember removes the existing member k of m and returns its value.
-func (c *Change) removeMember(m map[string]any, k string, vsize func(any) int) any {
+// removeMember removes the existing member k of m and returns its value,
+// measured unless it is moved.
+func (c *Change) removeMember(m map[string]any, k string, moved bool) any {
 	old := m[k]
 	delete(m, k)
-	c.SizeDelta -= stringSize(k) + 1 + vsize(old)
+	c.SizeDelta -= stringSize(k) + 1
+	if !moved {
+		c.SizeDelta -= c.measure(old)
+	}
 	if len(m) > 0 {
 		c.SizeDelta--
 	}
@@ -175,39 +198,46 @@ func (c *Change) removeMember(m map[string]any, k string, vsize func(any) int) a
 	return old
 }
 
-// insertElem inserts v at index i (0 ≤ i ≤ len) of arr, which lives at s.
-func (c *Change) insertElem(doc *any, s slot, arr []any, i int, v any, vsize int) {
+// elemGrowth returns the effect on the encoded size of inserting a value of
+// size vsize into arr.
+func elemGrowth(arr []any, vsize int) int {
+	if len(arr) > 0 {
+		return vsize + 1 // and a comma
+	}
+	return vsize
+}
+
+// insertElem inserts v at index i (0 ≤ i ≤ len) of arr, which lives at s;
+// grow is elemGrowth(arr, Size(v)).
+func (c *Change) insertElem(doc *any, s slot, arr []any, i int, v any, grow int) {
 	n := len(arr)
 	grown := cap(arr) == n
 	a := append(arr, nil)
 	copy(a[i+1:], a[i:n])
 	a[i] = v
 	s.set(doc, a)
-	c.SizeDelta += vsize
-	if n > 0 {
-		c.SizeDelta++
-	}
+	c.SizeDelta += grow
 	c.record(undoEntry{kind: undoInsert, s: s, arr: arr, idx: i, grown: grown})
 }
 
-// removeElem removes element i of arr, which lives at s, and returns it.
-// It shifts in place, so the array keeps its backing store.
-func (c *Change) removeElem(doc *any, s slot, arr []any, i int, vsize func(any) int) any {
+// removeElem removes element i of arr, which lives at s, and returns it,
+// measured unless it is moved. It shifts in place, so the array keeps its
+// backing store.
+func (c *Change) removeElem(doc *any, s slot, arr []any, i int, moved bool) any {
 	n := len(arr)
 	x := arr[i]
 	copy(arr[i:], arr[i+1:])
 	arr[n-1] = nil // do not pin the last element from the spare capacity
 	s.set(doc, arr[:n-1])
-	c.SizeDelta -= vsize(x)
+	if !moved {
+		c.SizeDelta -= c.measure(x)
+	}
 	if n > 1 {
 		c.SizeDelta--
 	}
 	c.record(undoEntry{kind: undoRemove, s: s, arr: arr, idx: i, removed: x})
 	return x
 }
-
-// zeroSize is the vsize of a value that is moved, not removed.
-func zeroSize(any) int { return 0 }
 
 // touch records path as touched.
 func (c *Change) touch(path string) {

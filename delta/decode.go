@@ -55,6 +55,10 @@ type decoder struct {
 	data  []byte
 	pos   int // next byte to read
 	depth int // open arrays and objects
+	// deepest is the highest depth reached since a caller last set it
+	// (to depth, before reading a value), so that the value's nesting
+	// is known without walking it again.
+	deepest int
 	// rawLeaves (decodeRaw) keeps every value that is not an object as
 	// its text, a rawJSON sharing data.
 	rawLeaves bool
@@ -598,6 +602,7 @@ func (d *decoder) open() error {
 	if d.depth > maxDepth {
 		return &syntaxError{msg: "exceeded max depth", off: d.pos}
 	}
+	d.deepest = max(d.deepest, d.depth)
 	d.pos++
 	d.skipSpace()
 	return nil

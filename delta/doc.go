@@ -37,7 +37,8 @@
 //     replaces, copies or tests are measured, copied or compared.
 //   - Exact size: Change.SizeDelta is Size(after) - Size(before), so the
 //     engine can keep a document's encoded size current without encoding it.
-//     Size(v) == len(Encode(v)).
+//     Size(v) == len(Encode(v)). The same running count enforces a Budget:
+//     an operation's effect on the size is known before it is made.
 //   - Determinism: Encode depends only on the value, never on map iteration
 //     order, so the same document always encodes to the same bytes; Apply's
 //     effects and path sets do not depend on map order either.
@@ -62,8 +63,15 @@
 //   - Patch.Release recycles a parsed patch's memory for later parses: call
 //     it only when nobody holds the patch any more. What it was applied to
 //     is unaffected.
-//   - Merge patches never fail, and a null member deletes: there is no way to
-//     set a member to null with a merge patch.
+//   - Merge patches never fail (except over a Budget), and a null member
+//     deletes: there is no way to set a member to null with a merge patch.
+//   - Apply trusts the patch to stay reasonable: a patch from someone else
+//     goes through ApplyWithin, whose Budget bounds the document's size and
+//     depth at every step, before anything is cloned into it, and the
+//     bytes of the document the patch walks. A patch of copies can
+//     otherwise double the document per operation, a value can nest
+//     deeper than decoders will read back, and copying and removing half
+//     the document a thousand times stays small but takes long.
 //   - A merge patch {} touches nothing when the document is an object, but
 //     replaces a document that is not an object with {} (RFC 7396).
 //   - Two ways to combine a run of patches: Compactor works forwards on

@@ -6,9 +6,10 @@ import (
 	"strings"
 )
 
-// The three ways a patch can fail. Every error from ParsePatch,
-// ParseJSONPatch, ParseMergePatch, ParsePointer and Patch.Apply wraps exactly
-// one of them; test with errors.Is. The engine maps them to wire codes: an
+// The ways a patch can fail. Every error from ParsePatch, ParseJSONPatch,
+// ParseMergePatch, ParsePointer and Patch.Apply wraps exactly one of the
+// first three, and Patch.ApplyWithin may also fail with ErrTooLarge,
+// ErrTooDeep or ErrTooMuchWork; test with errors.Is. The engine maps them to wire codes: an
 // invalid patch is the sender's mistake whatever the document holds, while a
 // missing path or a failed test depends on the document's current state.
 var (
@@ -22,6 +23,15 @@ var (
 	ErrPathNotFound = errors.New("delta: path not found")
 	// ErrTestFailed: a test operation found a different value.
 	ErrTestFailed = errors.New("delta: test failed")
+	// ErrTooLarge: an operation would have made the document larger than
+	// its Budget allows (ApplyWithin), at that step of the patch.
+	ErrTooLarge = errors.New("delta: document over the size budget")
+	// ErrTooDeep: an operation would have nested the document deeper than
+	// its Budget allows (ApplyWithin).
+	ErrTooDeep = errors.New("delta: document over the depth budget")
+	// ErrTooMuchWork: the patch would have walked more of the document
+	// than its Budget allows (ApplyWithin).
+	ErrTooMuchWork = errors.New("delta: patch over the work budget")
 	// ErrOverLimit: a result would be larger than the caller allowed
 	// (ComposeMerge). It is not a patch error.
 	ErrOverLimit = errors.New("delta: result over the size limit")
@@ -39,7 +49,8 @@ type Error struct {
 	// Path is the JSON Pointer involved (the value of Field when that is
 	// "path" or "from"), if any.
 	Path string
-	// Err is ErrInvalidPatch, ErrPathNotFound or ErrTestFailed.
+	// Err is ErrInvalidPatch, ErrPathNotFound, ErrTestFailed, ErrTooLarge,
+	// ErrTooDeep or ErrTooMuchWork.
 	Err error
 	// Reason says what went wrong, in words meant for people.
 	Reason string

@@ -41,7 +41,7 @@ func assertSentinel(t tb, err error) {
 		t.Fatalf("error %v (%T) is not a *delta.Error", err, err)
 	}
 	n := 0
-	for _, s := range []error{delta.ErrInvalidPatch, delta.ErrPathNotFound, delta.ErrTestFailed} {
+	for _, s := range []error{delta.ErrInvalidPatch, delta.ErrPathNotFound, delta.ErrTestFailed, delta.ErrTooLarge, delta.ErrTooDeep, delta.ErrTooMuchWork} {
 		if errors.Is(err, s) {
 			n++
 		}

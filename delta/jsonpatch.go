@@ -27,7 +27,12 @@ func (c opCode) hasValue() bool { return c == opAdd || c == opReplace || c == op
 
 // op is one parsed JSON Patch operation.
 type op struct {
-	code  opCode
+	code opCode
+	// depth is Depth(value), seen while parsing it (at most the
+	// decoder's 10,000). An int32 beside code fits in what would be
+	// padding: ops are parsed for every edit, and a larger op is a
+	// larger allocation.
+	depth int32
 	path  pointer
 	from  pointer // move and copy
 	value any     // add, replace and test
@@ -58,6 +63,7 @@ type rawOp struct {
 	notObject      bool
 	op, path, from rawMember
 	value          any
+	valueDepth     int32
 	hasValue       bool
 }
 
@@ -165,9 +171,12 @@ func (d *decoder) rawOp(o *rawOp) error {
 		case "from":
 			m = &o.from
 		case "value":
+			base := d.depth
+			d.deepest = base
 			if o.value, err = d.value(); err != nil {
 				return err
 			}
+			o.valueDepth = int32(d.deepest - base)
 			o.hasValue = true
 		default:
 			if _, err := d.value(); err != nil {
@@ -250,6 +259,7 @@ func (r *rawOp) parse(o *op, i int, toks *[]string) error {
 		o.value = r.value
 		if o.code != opTest {
 			o.size = Size(r.value)
+			o.depth = r.valueDepth
 		}
 	}
 	switch {
@@ -283,6 +293,9 @@ func (p *Patch) applyJSONPatch(doc *any, c *Change) error {
 		if err := p.ops[i].apply(doc, c, i); err != nil {
 			return err
 		}
+		if err := c.checkWork(i, p.ops[i].path.text); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -290,16 +303,22 @@ func (p *Patch) applyJSONPatch(doc *any, c *Change) error {
 func (o *op) apply(doc *any, c *Change, i int) error {
 	switch o.code {
 	case opAdd:
-		return c.add(doc, &o.path, Clone(o.value), o.size, i, "path")
+		ins := patchValue(o.value, o.size, int(o.depth))
+		return c.add(doc, &o.path, &ins, i, "path")
 	case opRemove:
-		_, err := c.remove(doc, &o.path, Size, i, "path")
+		_, err := c.remove(doc, &o.path, false, i, "path")
 		return err
 	case opReplace:
 		s, old, keep, err := walk(doc, &o.path, len(o.path.toks), i, "path")
 		if err != nil {
 			return err
 		}
-		c.setSlot(doc, s, old, Clone(o.value), o.size)
+		ins := patchValue(o.value, o.size, int(o.depth))
+		grow := o.size - c.measure(old)
+		if err := c.allow(grow, len(o.path.toks), &ins, i, "path", o.path.text); err != nil {
+			return err
+		}
+		c.setSlot(doc, s, old, ins.value(), grow)
 		c.touch(o.path.prefix(keep))
 		return nil
 	case opMove:
@@ -313,18 +332,22 @@ func (o *op) apply(doc *any, c *Change, i int) error {
 			c.touch(o.from.prefix(keep))
 			return nil
 		}
-		v, err := c.remove(doc, &o.from, zeroSize, i, "from")
+		v, err := c.remove(doc, &o.from, true, i, "from")
 		if err != nil {
 			return err
 		}
-		return c.add(doc, &o.path, v, 0, i, "path")
+		ins := insertion{v: v, depth: -1, from: len(o.from.toks)}
+		return c.add(doc, &o.path, &ins, i, "path")
 	case opCopy:
 		_, v, keep, err := walk(doc, &o.from, len(o.from.toks), i, "from")
 		if err != nil {
 			return err
 		}
 		c.touch(o.from.prefix(keep))
-		return c.add(doc, &o.path, Clone(v), Size(v), i, "path")
+		// Cloned only once the budget allows the copy in: cloning first
+		// is what let a patch of copies exhaust the memory.
+		ins := insertion{v: v, size: c.measure(v), depth: -1, from: len(o.from.toks), clone: true}
+		return c.add(doc, &o.path, &ins, i, "path")
 	case opTest:
 		_, v, keep, err := walk(doc, &o.path, len(o.path.toks), i, "path")
 		if err != nil {
@@ -373,12 +396,17 @@ func walk(doc *any, ptr *pointer, n, i int, field string) (s slot, v any, keep i
 	return s, v, keep, nil
 }
 
-// add inserts v at ptr: into an object (adding or replacing the member), an
-// array (at an index ≤ length, or "-" to append) or as the whole document.
-func (c *Change) add(doc *any, ptr *pointer, v any, vsize, i int, field string) error {
+// add inserts ins at ptr: into an object (adding or replacing the member),
+// an array (at an index ≤ length, or "-" to append) or as the whole
+// document, once the budget allows it.
+func (c *Change) add(doc *any, ptr *pointer, ins *insertion, i int, field string) error {
 	n := len(ptr.toks)
 	if n == 0 {
-		c.setSlot(doc, slot{}, *doc, v, vsize)
+		grow := ins.size - c.measure(*doc)
+		if err := c.allow(grow, 0, ins, i, field, ptr.text); err != nil {
+			return err
+		}
+		c.setSlot(doc, slot{}, *doc, ins.value(), grow)
 		c.touch(ptr.text)
 		return nil
 	}
@@ -389,7 +417,11 @@ func (c *Change) add(doc *any, ptr *pointer, v any, vsize, i int, field string) 
 	last := ptr.toks[n-1]
 	switch pv := parent.(type) {
 	case map[string]any:
-		c.setMember(pv, last, v, vsize)
+		grow, old, had := c.memberGrowth(pv, last, ins.size)
+		if err := c.allow(grow, n, ins, i, field, ptr.text); err != nil {
+			return err
+		}
+		c.setMember(pv, last, ins.value(), old, had, grow)
 	case []any:
 		keep = min(keep, n-1)
 		idx, ok := arrayIndex(last, len(pv), true)
@@ -399,7 +431,11 @@ func (c *Change) add(doc *any, ptr *pointer, v any, vsize, i int, field string) 
 		if idx > len(pv) {
 			return notFound(ptr, i, field, fmt.Sprintf("index %d out of range in %s (length %d)", idx, at(ptr, n-1), len(pv)))
 		}
-		c.insertElem(doc, s, pv, idx, v, vsize)
+		grow := elemGrowth(pv, ins.size)
+		if err := c.allow(grow, n, ins, i, field, ptr.text); err != nil {
+			return err
+		}
+		c.insertElem(doc, s, pv, idx, ins.value(), grow)
 	default:
 		return notFound(ptr, i, field, fmt.Sprintf("%s is %s, not an object or array", at(ptr, n-1), kindName(parent)))
 	}
@@ -408,7 +444,7 @@ func (c *Change) add(doc *any, ptr *pointer, v any, vsize, i int, field string) 
 }
 
 // remove removes the value at ptr (not the root) and returns it.
-func (c *Change) remove(doc *any, ptr *pointer, vsize func(any) int, i int, field string) (any, error) {
+func (c *Change) remove(doc *any, ptr *pointer, moved bool, i int, field string) (any, error) {
 	n := len(ptr.toks)
 	if n == 0 {
 		// Parsing rejects removing the root, and a move from "" can only
@@ -426,7 +462,7 @@ func (c *Change) remove(doc *any, ptr *pointer, vsize func(any) int, i int, fiel
 		if _, ok := pv[last]; !ok {
 			return nil, notFound(ptr, i, field, fmt.Sprintf("no member %q in %s", last, at(ptr, n-1)))
 		}
-		v = c.removeMember(pv, last, vsize)
+		v = c.removeMember(pv, last, moved)
 	case []any:
 		keep = min(keep, n-1)
 		idx, ok := arrayIndex(last, len(pv), false)
@@ -436,7 +472,7 @@ func (c *Change) remove(doc *any, ptr *pointer, vsize func(any) int, i int, fiel
 		if idx >= len(pv) {
 			return nil, notFound(ptr, i, field, fmt.Sprintf("index %d out of range in %s (length %d)", idx, at(ptr, n-1), len(pv)))
 		}
-		v = c.removeElem(doc, s, pv, idx, vsize)
+		v = c.removeElem(doc, s, pv, idx, moved)
 	default:
 		return nil, notFound(ptr, i, field, fmt.Sprintf("%s is %s, not an object or array", at(ptr, n-1), kindName(parent)))
 	}

@@ -18,6 +18,7 @@ type mergePatch struct {
 	value any           // the patch, when it is not an object (it replaces the document)
 	paths string        // the JSON Pointers of all members, which refer into it
 	size  int           // Size of the patch with its object members' nulls removed, for when it replaces the whole document
+	depth int           // Depth of the same
 
 	// buf is the backing array of root and of every nested object's
 	// members when the parser made them, kept for reuse (Release).
@@ -37,6 +38,7 @@ type mergeMember struct {
 	path    span
 	del     bool          // the patch value is null: remove the member
 	obj     bool          // the patch value is an object: merge into an object member
+	depth   int32         // Depth of what the member inserts (an int32 fits beside the bools)
 	members []mergeMember // the members of that object, sorted by name, when obj
 	value   any           // the patch value, when neither del nor obj
 	size    int           // Size of what the member inserts: the value, or the object with its nulls removed
@@ -69,7 +71,7 @@ func (d *decoder) mergePatch() (*Patch, error) {
 		}
 		return newMergePatch(v), nil
 	}
-	kids, size, err := d.mergeObject(span{})
+	kids, size, depth, err := d.mergeObject(span{})
 	if err != nil {
 		return nil, invalid(-1, "", "", fmt.Sprintf("delta: decode: %v", err))
 	}
@@ -86,7 +88,7 @@ func (d *decoder) mergePatch() (*Patch, error) {
 			mm.members = all[mm.kids.start:mm.kids.end:mm.kids.end]
 		}
 	}
-	p.mp = mergePatch{obj: true, root: all[kids.start:kids.end:kids.end], paths: string(d.paths), size: size, buf: all}
+	p.mp = mergePatch{obj: true, root: all[kids.start:kids.end:kids.end], paths: string(d.paths), size: size, depth: depth, buf: all}
 	p.setMergeBounds()
 	return p, nil
 }
@@ -94,18 +96,18 @@ func (d *decoder) mergePatch() (*Patch, error) {
 // mergeObject reads an object of a merge patch, d.pos being at '{', whose
 // members' paths extend d.paths[prefix.start:prefix.end]. It appends the
 // object's members, sorted, to d.done and returns where they are and the
-// object's Size with its nulls removed.
-func (d *decoder) mergeObject(prefix span) (kids span, size int, err error) {
+// object's Size and Depth with its nulls removed.
+func (d *decoder) mergeObject(prefix span) (kids span, size, depth int, err error) {
 	if empty, err := d.openEmpty('}'); err != nil {
-		return span{}, 0, err
+		return span{}, 0, 0, err
 	} else if empty {
-		return span{len(d.done), len(d.done)}, 2, nil
+		return span{len(d.done), len(d.done)}, 2, 1, nil
 	}
 	base := len(d.members)
 	for {
 		k, err := d.key()
 		if err != nil {
-			return span{}, 0, err
+			return span{}, 0, 0, err
 		}
 		mm := mergeMember{key: k, path: span{start: len(d.paths)}}
 		d.paths = append(d.paths, d.paths[prefix.start:prefix.end]...)
@@ -114,23 +116,28 @@ func (d *decoder) mergeObject(prefix span) (kids span, size int, err error) {
 		d.skipSpace()
 		if d.pos < len(d.data) && d.data[d.pos] == '{' {
 			mm.obj = true
-			if mm.kids, mm.size, err = d.mergeObject(mm.path); err != nil {
-				return span{}, 0, err
+			var depth int
+			if mm.kids, mm.size, depth, err = d.mergeObject(mm.path); err != nil {
+				return span{}, 0, 0, err
 			}
+			mm.depth = int32(depth)
 		} else {
+			base := d.depth
+			d.deepest = base
 			if mm.value, err = d.value(); err != nil {
-				return span{}, 0, err
+				return span{}, 0, 0, err
 			}
 			if mm.value == nil {
 				mm.del = true
 			} else {
 				mm.size = Size(mm.value)
+				mm.depth = int32(d.deepest - base)
 			}
 		}
 		d.members = append(d.members, mm)
 		done, err := d.next('}', "after object key:value pair")
 		if err != nil {
-			return span{}, 0, err
+			return span{}, 0, 0, err
 		}
 		if done {
 			break
@@ -141,7 +148,8 @@ func (d *decoder) mergeObject(prefix span) (kids span, size int, err error) {
 	kids.end = len(d.done)
 	clear(d.members[base:])
 	d.members = d.members[:base]
-	return kids, measureMembers(d.done[kids.start:kids.end]), nil
+	members := d.done[kids.start:kids.end]
+	return kids, measureMembers(members), membersDepth(members), nil
 }
 
 // appendSorted appends d.members[base:] to d.done sorted by name, keeping
@@ -176,10 +184,12 @@ func newMergePatch(v any) *Patch {
 		var paths []byte
 		p.mp.obj = true
 		p.mp.root, p.mp.size = buildMembers(m, span{}, &paths)
+		p.mp.depth = membersDepth(p.mp.root)
 		p.mp.paths = string(paths)
 	} else {
 		p.mp.value = v
 		p.mp.size = Size(v)
+		p.mp.depth = Depth(v)
 	}
 	p.setMergeBounds()
 	return p
@@ -216,9 +226,11 @@ func buildMembers(m map[string]any, prefix span, paths *[]byte) ([]mergeMember, 
 		case map[string]any:
 			mm.obj = true
 			mm.members, mm.size = buildMembers(v, mm.path, paths)
+			mm.depth = int32(membersDepth(mm.members))
 		default:
 			mm.value = v
 			mm.size = Size(v)
+			mm.depth = int32(Depth(v))
 		}
 		members = append(members, mm)
 	}
@@ -242,6 +254,18 @@ func measureMembers(members []mergeMember) int {
 		size += stringSize(mm.key) + 1 + mm.size
 	}
 	return size
+}
+
+// membersDepth returns the Depth of the object of members with its nulls
+// removed.
+func membersDepth(members []mergeMember) int {
+	depth := 0
+	for i := range members {
+		if !members[i].del {
+			depth = max(depth, int(members[i].depth))
+		}
+	}
+	return 1 + depth
 }
 
 // patchValue returns the patch as a JSON value, nulls included, as Decode
@@ -292,41 +316,67 @@ func cleanMembers(members []mergeMember) map[string]any {
 	return m
 }
 
-func (p *Patch) applyMergePatch(doc *any, c *Change) {
+// applyMergePatch merges p into *doc. It fails only over the budget
+// (ErrTooLarge, ErrTooDeep), leaving the undoing to apply.
+func (p *Patch) applyMergePatch(doc *any, c *Change) error {
 	mp := &p.mp
 	target, ok := (*doc).(map[string]any)
-	switch {
-	case !mp.obj:
-		// A patch that is not an object replaces the document.
-		c.setSlot(doc, slot{}, *doc, Clone(mp.value), mp.size)
-		c.touch("")
-	case !ok:
-		// An object patch replaces a document that is not an object, as
-		// if merged into {}.
-		c.setSlot(doc, slot{}, *doc, cleanMembers(mp.root), mp.size)
-		c.touch("")
-	default:
-		c.merge(target, mp.root, mp.paths)
+	if mp.obj && ok {
+		return c.merge(target, mp.root, mp.paths, 0)
 	}
+	// A patch that is not an object replaces the document; so does an
+	// object patch a document that is not an object, as if merged into
+	// {}.
+	grow := mp.size - c.measure(*doc)
+	ins := insertion{depth: mp.depth}
+	if err := c.allow(grow, 0, &ins, -1, "", ""); err != nil {
+		return err
+	}
+	if mp.obj {
+		c.setSlot(doc, slot{}, *doc, cleanMembers(mp.root), grow)
+	} else {
+		c.setSlot(doc, slot{}, *doc, Clone(mp.value), grow)
+	}
+	c.touch("")
+	return nil
 }
 
-func (c *Change) merge(target map[string]any, members []mergeMember, paths string) {
+// merge merges members into target, an object at a pointer of at tokens.
+func (c *Change) merge(target map[string]any, members []mergeMember, paths string, at int) error {
 	for i := range members {
 		mm := &members[i]
+		path := paths[mm.path.start:mm.path.end]
 		switch {
 		case mm.del:
 			if _, ok := target[mm.key]; ok {
-				c.removeMember(target, mm.key, Size)
+				c.removeMember(target, mm.key, false)
 			}
 		case mm.obj:
 			if sub, ok := target[mm.key].(map[string]any); ok {
-				c.merge(sub, mm.members, paths)
+				if err := c.merge(sub, mm.members, paths, at+1); err != nil {
+					return err
+				}
 				continue
 			}
-			c.setMember(target, mm.key, cleanMembers(mm.members), mm.size)
+			fallthrough
 		default:
-			c.setMember(target, mm.key, Clone(mm.value), mm.size)
+			grow, old, had := c.memberGrowth(target, mm.key, mm.size)
+			ins := insertion{depth: int(mm.depth)}
+			if err := c.allow(grow, at+1, &ins, -1, "", path); err != nil {
+				return err
+			}
+			var v any
+			if mm.obj {
+				v = cleanMembers(mm.members) // a fresh object, clean of nulls
+			} else {
+				v = Clone(mm.value)
+			}
+			c.setMember(target, mm.key, v, old, had, grow)
 		}
-		c.touch(paths[mm.path.start:mm.path.end])
+		c.touch(path)
+		if err := c.checkWork(-1, path); err != nil {
+			return err
+		}
 	}
+	return nil
 }

@@ -161,6 +161,8 @@ func (p *Patch) AppendJSON(dst []byte) ([]byte, error) {
 // so p stays reusable and the document never shares memory with it.
 //
 // Errors wrap ErrPathNotFound or ErrTestFailed (a merge patch cannot fail).
+// Apply has no Budget: a caller taking patches from others should use
+// ApplyWithin.
 func (p *Patch) Apply(doc *any) (*Change, error) {
 	c := &Change{paths: make([]string, 0, p.npaths)}
 	if p.nlog > len(c.logSpace) {
@@ -208,7 +210,7 @@ func (p *Patch) apply(doc *any, c *Change) (err error) {
 	case JSONPatch:
 		err = p.applyJSONPatch(doc, c)
 	case MergePatch:
-		p.applyMergePatch(doc, c)
+		err = p.applyMergePatch(doc, c)
 	default:
 		err = invalid(-1, "", "", "zero Patch")
 	}

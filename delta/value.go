@@ -71,3 +71,27 @@ func Equal(a, b any) bool {
 		return false
 	}
 }
+
+// Depth returns how deeply v nests: 0 for a string, number, boolean or
+// null, and for an array or object one more than its deepest element or
+// member ({} and [] are 1, {"a":[1]} is 2). A value at a JSON Pointer of n
+// tokens sits inside n containers, so the document nests n + Depth(v)
+// deep there.
+func Depth(v any) int {
+	switch v := v.(type) {
+	case map[string]any:
+		d := 0
+		for _, e := range v {
+			d = max(d, Depth(e))
+		}
+		return 1 + d
+	case []any:
+		d := 0
+		for _, e := range v {
+			d = max(d, Depth(e))
+		}
+		return 1 + d
+	default:
+		return 0
+	}
+}

@@ -606,11 +606,16 @@ func (p ErrorPayload) AppendJSON(dst []byte) []byte {
 func (e *Error) AppendJSON(dst []byte) []byte { return e.Payload().AppendJSON(dst) }
 
 // UpdateErrorDetails is the details object of every error answering an
-// UPDATE: {doc, clientReqId, serverRev}.
+// UPDATE: {doc, clientReqId, serverRev}, and limit when the edit was
+// refused for going over one.
 type UpdateErrorDetails struct {
 	Doc         string       `json:"doc"`
 	ClientReqID string       `json:"clientReqId"`
 	ServerRev   revision.Rev `json:"serverRev"`
+	// Limit is the name, as in HELLO.limits, of the limit the edit would
+	// have gone over (maxDocumentBytes, maxDocumentDepth, maxPatchOps,
+	// maxPatchWorkBytes).
+	Limit string `json:"limit,omitempty"`
 }
 
 func (d UpdateErrorDetails) AppendJSON(dst []byte) []byte {
@@ -620,6 +625,10 @@ func (d UpdateErrorDetails) AppendJSON(dst []byte) []byte {
 	dst = appendString(dst, d.ClientReqID)
 	dst = appendKey(dst, false, "serverRev")
 	dst = appendUint(dst, uint64(d.ServerRev))
+	if d.Limit != "" {
+		dst = appendKey(dst, false, "limit")
+		dst = appendString(dst, d.Limit)
+	}
 	return append(dst, '}')
 }
 

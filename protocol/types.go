@@ -72,6 +72,9 @@ const (
 	LimitMessagesPerSecond    = "messagesPerSecond"    // inbound rate per connection
 	LimitMaxQueueBytes        = "maxQueueBytes"        // outbound queue per connection
 	LimitDocsCreatedPerMinute = "docsCreatedPerMinute" // documents a connection may create
+	LimitMaxDocumentDepth     = "maxDocumentDepth"     // nesting of a document
+	LimitMaxPatchOps          = "maxPatchOps"          // operations of one JSON Patch
+	LimitMaxPatchWorkBytes    = "maxPatchWorkBytes"    // document bytes one edit may walk
 )
 
 // MaxDocIDLength is the longest document id (and topic name).

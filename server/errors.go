@@ -78,7 +78,26 @@ func updateRefusal(err error, doc, reqID string, head revision.Rev) *protocol.Er
 	if errors.As(err, &ee) && ee.Doc != "" && ee.Head > head {
 		head = ee.Head
 	}
-	return pe.WithDetails(protocol.UpdateErrorDetails{Doc: doc, ClientReqID: reqID, ServerRev: head})
+	det := protocol.UpdateErrorDetails{Doc: doc, ClientReqID: reqID, ServerRev: head}
+	if ee != nil {
+		det.Limit = limitName(ee.Limit)
+	}
+	return pe.WithDetails(det)
+}
+
+// limitName is the HELLO.limits name of an engine limit, "" for none.
+func limitName(l syncd.Limit) string {
+	switch l {
+	case syncd.LimitDocSize:
+		return protocol.LimitMaxDocumentBytes
+	case syncd.LimitDocDepth:
+		return protocol.LimitMaxDocumentDepth
+	case syncd.LimitPatchOps:
+		return protocol.LimitMaxPatchOps
+	case syncd.LimitPatchWork:
+		return protocol.LimitMaxPatchWorkBytes
+	}
+	return ""
 }
 
 // httpStatus maps a protocol code to an HTTP status for the HTTP API.

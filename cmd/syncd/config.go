@@ -26,6 +26,9 @@ type Config struct {
 	MaxDocBytes      int
 	MaxLoadedDocs    int
 	MaxLoadedBytes   int64
+	MaxDocDepth      int
+	MaxPatchOps      int
+	MaxPatchWork     int
 	Policies         string // "prefix=policy,prefix=policy"
 
 	HeartbeatInterval time.Duration
@@ -68,6 +71,13 @@ type Config struct {
 
 var errHelp = errors.New("help requested")
 
+// maxDocDepthCeiling is the deepest -max-doc-depth may allow: the
+// protocol's message reader (server and Go SDK) stops at 512 levels, and a
+// SYNC.DELTAS message nests an operation's value 6 levels inside it
+// (envelope, payload, operations, operation, JSON Patch, patch
+// operation). A deeper document could be made but not sent.
+const maxDocDepthCeiling = 500
+
 // ParseFlags fills the configuration from args and, for flags not on the
 // command line, from the environment (SYNCD_<NAME>).
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
@@ -83,6 +93,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", 1<<20, "largest document, encoded, in bytes")
 	fs.IntVar(&c.MaxLoadedDocs, "max-loaded-docs", syncd.DefaultMaxLoadedDocs, "documents kept in memory at once; idle ones are unloaded first, and a JOIN is refused RESOURCE_EXHAUSTED when all are in use")
 	fs.Int64Var(&c.MaxLoadedBytes, "max-loaded-bytes", syncd.DefaultMaxLoadedBytes, "estimated memory of the documents kept in memory (encoded state and recent operations, plus 2 KiB each); beyond it idle ones are unloaded first, and a JOIN is refused RESOURCE_EXHAUSTED when all are in use")
+	fs.IntVar(&c.MaxDocDepth, "max-doc-depth", 256, fmt.Sprintf("deepest nesting of a document's objects and arrays (at most %d)", maxDocDepthCeiling))
+	fs.IntVar(&c.MaxPatchOps, "max-patch-ops", 1000, "most operations in one JSON Patch")
+	fs.IntVar(&c.MaxPatchWork, "max-patch-work-bytes", 0, "most bytes of the document one edit may remove, replace, copy or move deeper (default 2 × -max-doc-bytes)")
 	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", 15*time.Second, "interval between pings to each connection")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 45*time.Second, "close a connection silent for this long")
@@ -193,6 +206,15 @@ func (c *Config) validate() error {
 	}
 	if err := c.validateJWT(); err != nil {
 		return err
+	}
+	if c.MaxDocDepth < 1 || c.MaxDocDepth > maxDocDepthCeiling {
+		return fmt.Errorf("-max-doc-depth must be 1–%d, got %d", maxDocDepthCeiling, c.MaxDocDepth)
+	}
+	if c.MaxPatchOps < 1 {
+		return fmt.Errorf("-max-patch-ops must be at least 1, got %d", c.MaxPatchOps)
+	}
+	if c.MaxPatchWork < 0 {
+		return fmt.Errorf("-max-patch-work-bytes must not be negative, got %d", c.MaxPatchWork)
 	}
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)
