@@ -20,7 +20,8 @@ var ErrBackupRunning = errors.New("boltstore: backup: another backup is running;
 // Backup writes a consistent copy of the whole database to w while the
 // store keeps serving reads and commits, and returns the bytes written. The
 // copy is a bbolt file that [Open] (or bbolt) opens as is; it holds every
-// commit that finished before Backup began and none that began after.
+// commit that finished before Backup began (it checkpoints the
+// write-ahead log first, [Store.Checkpoint]), and it needs no log.
 //
 // Why staged: a read transaction blocks any commit that must grow (remap)
 // the file until it ends, so a transaction held while w drains at a slow
@@ -47,6 +48,10 @@ func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
 		return 0, ErrBackupRunning
 	}
 	defer s.backupRunning.Store(false)
+	// The copy is of the bbolt file: it must hold what the log holds.
+	if err := s.Checkpoint(ctx); err != nil {
+		return 0, fmt.Errorf("boltstore: backup: %w", err)
+	}
 	staged, err := s.stageBackup(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("boltstore: backup: %w", restoreCtxErr(ctx, err))

@@ -19,6 +19,9 @@ const (
 	DefaultRetention  = 100_000
 	DefaultTimeout    = time.Second
 	DefaultJournalOps = 4096
+
+	DefaultLogSegmentBytes = 64 << 20
+	DefaultApplyInterval   = 10 * time.Millisecond
 )
 
 // Options configure [Open]. The zero value means the defaults.
@@ -62,6 +65,21 @@ type Options struct {
 	// than the file needs up front avoids those stalls. The file itself
 	// still grows only as data is written.
 	InitialMmapSize int
+
+	// LogSegmentBytes is the size past which the write-ahead log moves
+	// to its other segment file (wal.go), once everything in that one is
+	// applied to bbolt. Default [DefaultLogSegmentBytes]. The log takes up
+	// to about twice this on disk, and Open replays at most that much.
+	LogSegmentBytes int64
+
+	// ApplyInterval is how long the applier lets logged batches gather
+	// before it writes them to bbolt in one transaction, unless a read or
+	// a checkpoint waits for them (then it writes at once). Default
+	// [DefaultApplyInterval]; a negative value applies as soon as a batch
+	// is logged. Longer means fewer, larger bbolt transactions (less disk
+	// time besides the log's syncs) and a longer wait for the first read
+	// of a document just written.
+	ApplyInterval time.Duration
 }
 
 // Store is a [syncd.Store] in a bbolt file. Create one with [Open]; its
@@ -79,6 +97,28 @@ type Store struct {
 	closeErr  error
 
 	backupRunning atomic.Bool // one Backup at a time (backup.go)
+
+	// The write-ahead log and its applier (wal_store.go).
+	commitMu    sync.Mutex // serialises Commit; guards log, logMetas, payloadHint
+	log         *walLog
+	logMetas    logMetas
+	payloadHint int
+
+	mu          sync.Mutex // guards the fields below
+	logged      uint64     // seq of the newest logged batch (written under commitMu too)
+	applied     uint64     // seq of the newest batch bbolt holds
+	queue       []loggedBatch
+	queuedBytes int
+	pendingDocs map[string]uint64 // document → seq of its newest batch not yet applied
+	failed      error             // sticky: the write path is broken
+	closed      bool
+	appliedCh   chan struct{}     // closed and replaced whenever applied moves (or failed is set)
+
+	applyInterval time.Duration
+	kick, urge    chan struct{} // to the applier: work at its interval, work now
+	stop          chan struct{}
+	applierDone   chan struct{}
+	replayed      int // log records applied by Open
 }
 
 var _ syncd.Store = (*Store)(nil)
@@ -109,6 +149,11 @@ const (
 // buckets if needed. It fails if the file holds another layout, or if the
 // file lock is not free within opts.Timeout (bbolt's ErrTimeout).
 func Open(path string, opts Options) (*Store, error) {
+	return openWith(path, opts, osFS{})
+}
+
+// openWith is Open with the log's files opened through fs.
+func openWith(path string, opts Options, fs walFS) (*Store, error) {
 	retention := opts.Retention
 	if retention == 0 {
 		retention = DefaultRetention
@@ -148,7 +193,25 @@ func Open(path string, opts Options) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
-	return &Store{db: db, path: path, retention: retention, journalOps: journalOps}, nil
+	s := &Store{
+		db: db, path: path, retention: retention, journalOps: journalOps,
+		pendingDocs:   make(map[string]uint64),
+		appliedCh:     make(chan struct{}),
+		applyInterval: opts.ApplyInterval,
+		kick:          make(chan struct{}, 1),
+		urge:          make(chan struct{}, 1),
+		stop:          make(chan struct{}),
+		applierDone:   make(chan struct{}),
+	}
+	if s.applyInterval == 0 {
+		s.applyInterval = DefaultApplyInterval
+	}
+	if err := s.openLog(fs, opts); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	go s.applyLoop()
+	return s, nil
 }
 
 // initLayout creates the buckets of a new file and checks the layout of an
@@ -177,10 +240,30 @@ func initLayout(tx *bbolt.Tx) error {
 // Path returns the file the store was opened on.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the file. It waits for running transactions (a Backup
-// included). Closing twice returns the first result.
+// Close applies what the log holds beyond bbolt, then closes the files. It
+// waits for running transactions (a Backup included). Closing twice
+// returns the first result. No Commit may run during or after Close.
 func (s *Store) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.applierDone
+		s.applyQueued()
+		s.mu.Lock()
+		failed := s.failed
+		s.closed = true
+		s.mu.Unlock()
+		var errs []error
+		if failed != nil {
+			errs = append(errs, fmt.Errorf("boltstore: close: %w: %w", errStoreFailed, failed))
+		}
+		if err := s.log.close(); err != nil {
+			errs = append(errs, fmt.Errorf("boltstore: close write-ahead log: %w", err))
+		}
+		if err := s.db.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		s.closeErr = errors.Join(errs...)
+	})
 	return s.closeErr
 }
 

@@ -2,7 +2,6 @@ package boltstore
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -14,14 +13,13 @@ import (
 	"github.com/deltasync/syncd/revision"
 )
 
-// Commit implements [syncd.Store.Commit]: the whole batch is one bbolt
-// read-write transaction, so it is atomic (an error rolls everything back)
-// and, unless [Options.NoSync], durable when Commit returns (bbolt fsyncs
-// the file before it returns from the transaction's commit).
-func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+// apply writes records to bbolt as one read-write transaction that also
+// records seq as the newest applied log record: atomic (an error rolls
+// everything back) and, unless [Options.NoSync], durable when it returns
+// (bbolt fsyncs the file before it returns from the transaction's commit).
+// The applier (wal_store.go) and Open's replay call it with batches that
+// Commit has checked and logged.
+func (s *Store) apply(batch []syncd.Record, seq uint64) error {
 	s.metas.mu.Lock()
 	defer s.metas.mu.Unlock()
 	var w writer
@@ -44,12 +42,15 @@ func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
 				return fmt.Errorf("record %d of %d: %w", i, len(batch), err)
 			}
 		}
-		return w.finish()
+		if err := w.finish(); err != nil {
+			return err
+		}
+		return putApplied(tx, seq)
 	})
 	if err != nil {
 		// The metas the batch changed were rolled back with it; the
 		// cache never saw them.
-		return wrapErr("commit", err)
+		return wrapErr("apply", err)
 	}
 	for _, st := range w.order {
 		s.metas.store(st.id, st.m)

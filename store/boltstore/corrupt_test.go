@@ -107,8 +107,16 @@ func TestCorruptFile(t *testing.T) {
 				{Create: &syncd.Create{Doc: "doc", Epoch: epoch}}, op(1),
 				{Snapshot: &syncd.Snapshot{Doc: "doc", Epoch: epoch, Rev: 1, State: []byte(`{}`)}},
 			})
+			// Each batch is a bbolt transaction of its own, as the
+			// layout described above needs.
+			if err == nil {
+				err = s.Checkpoint(ctx)
+			}
 			if err == nil {
 				err = s.Commit(ctx, []syncd.Record{op(2), op(3)})
+			}
+			if err == nil {
+				err = s.Checkpoint(ctx)
 			}
 			if err != nil {
 				t.Fatal(err)

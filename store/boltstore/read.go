@@ -15,6 +15,9 @@ import (
 // Load implements [syncd.Store.Load]: three lookups and one cursor scan in
 // one read transaction, so the result is one consistent state.
 func (s *Store) Load(ctx context.Context, doc string) (*syncd.StoredDoc, error) {
+	if err := s.awaitApplied(ctx, doc); err != nil {
+		return nil, wrapErr("load", err)
+	}
 	var out *syncd.StoredDoc
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		m, err := getMeta(tx, doc)
@@ -53,6 +56,9 @@ func (s *Store) Load(ctx context.Context, doc string) (*syncd.StoredDoc, error) 
 func (s *Store) ReadOps(ctx context.Context, doc string, epoch revision.Epoch, after revision.Rev, limit int) ([]*syncd.Op, error) {
 	if limit < 0 {
 		return nil, fmt.Errorf("boltstore: read ops of %q: limit %d, want >= 0", doc, limit)
+	}
+	if err := s.awaitApplied(ctx, doc); err != nil {
+		return nil, wrapErr("read ops", err)
 	}
 	var out []*syncd.Op
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
@@ -170,6 +176,9 @@ func readRange(tx *bbolt.Tx, doc string, m *meta, after revision.Rev, limit int)
 // raised by the request ids of the client's operations still in the
 // journal.
 func (s *Store) Watermark(ctx context.Context, doc, clientID string) (revision.Watermark, error) {
+	if err := s.awaitApplied(ctx, doc); err != nil {
+		return revision.Watermark{}, wrapErr("watermark", err)
+	}
 	var w revision.Watermark
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
 		if b := tx.Bucket(bucketMarks).Bucket([]byte(doc)); b != nil {
@@ -203,6 +212,9 @@ func (s *Store) Watermark(ctx context.Context, doc, clientID string) (revision.W
 func (s *Store) List(ctx context.Context, after string, limit int) ([]syncd.DocMeta, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("boltstore: list: limit %d, want > 0", limit)
+	}
+	if err := s.awaitApplied(ctx, ""); err != nil {
+		return nil, wrapErr("list", err)
 	}
 	var out []syncd.DocMeta
 	err := s.view(ctx, func(tx *bbolt.Tx) error {
