@@ -152,11 +152,13 @@ func (s *Store) failure() error {
 // applier to run now rather than at its interval.
 func (s *Store) awaitApplied(ctx context.Context, doc string) error {
 	s.mu.Lock()
+	// What was logged when the read began, not what is logged while it
+	// waits: a read must not chase a writer that keeps committing.
+	want := s.logged
+	if doc != "" {
+		want = s.pendingDocs[doc]
+	}
 	for {
-		want := s.logged
-		if doc != "" {
-			want = s.pendingDocs[doc]
-		}
 		if s.applied >= want {
 			s.mu.Unlock()
 			return nil
