@@ -112,7 +112,7 @@ type Store struct {
 	pendingDocs map[string]uint64 // document → seq of its newest batch not yet applied
 	failed      error             // sticky: the write path is broken
 	closed      bool
-	appliedCh   chan struct{}     // closed and replaced whenever applied moves (or failed is set)
+	appliedCh   chan struct{} // closed and replaced whenever applied moves (or failed is set)
 
 	applyInterval time.Duration
 	kick, urge    chan struct{} // to the applier: work at its interval, work now

@@ -139,3 +139,20 @@ func checkDocData(tx *bbolt.Tx, doc string, m *meta) error {
 	}
 	return nil
 }
+
+// crashForTest stops the store as a crash would: the applier stops without
+// applying what is queued and the log's files are closed without a sync.
+// bbolt's file is closed normally: every transaction of it that committed
+// was synced (the tests that crash open without NoSync for bbolt or do not
+// depend on it), and a transaction cut short is bbolt's own concern.
+func (s *Store) crashForTest() {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.applierDone
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+		_ = s.log.close()
+		s.closeErr = s.db.Close()
+	})
+}

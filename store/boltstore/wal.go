@@ -159,12 +159,15 @@ func readWALRecord(r *bufio.Reader, h []byte, id uint64) (walRecord, int64, erro
 	if length > maxWALRecord || seq == 0 {
 		return walRecord{}, 0, errWALDamaged
 	}
-	payload := make([]byte, length)
-	if _, err := io.ReadFull(r, payload); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return walRecord{}, 0, errWALDamaged
-		}
+	// Grow the payload as its bytes arrive rather than trusting the
+	// length up front: a stale or torn header may claim up to
+	// maxWALRecord bytes that the file does not have.
+	payload, err := io.ReadAll(io.LimitReader(r, int64(length)))
+	if err != nil {
 		return walRecord{}, 0, err
+	}
+	if len(payload) < int(length) {
+		return walRecord{}, 0, errWALDamaged
 	}
 	n := int64(walHeaderSize) + int64(length)
 	if walChecksum(id, seq, payload) != sum {
