@@ -176,7 +176,11 @@ func verifyAcked(t *testing.T, db string, acks []ack) {
 func crashChild(db, run string) {
 	// A small journal makes kills land in and around checkpoints (which
 	// move the journal into the documents' logs) as well as in appends.
-	st, err := boltstore.Open(db, boltstore.Options{JournalOps: 97})
+	// Small log segments make kills land around the hand-over from one
+	// segment to the other (the log's truncation), and a short apply
+	// interval around the applier's transactions, as well as in appends
+	// to the log.
+	st, err := boltstore.Open(db, boltstore.Options{JournalOps: 97, LogSegmentBytes: 16 << 10, ApplyInterval: time.Millisecond})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(2)
