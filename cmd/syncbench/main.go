@@ -242,6 +242,8 @@ func printSummary(w io.Writer, rep *report) {
 		case "writers":
 			line = fmt.Sprintf("writers %-13s clients=%-4d commits/s=%-8.0f p50=%.0fµs p99=%.0fµs max=%.0fµs cpu=%.2fs rss=%.1fMiB unacked=%.0f errors=%.0f",
 				name, r.N, m("commitsPerSec"), m("p50us"), m("p99us"), m("maxUs"), m("serverCpuSec"), m("serverRssBytes")/(1<<20), m("sent")-m("acked"), m("errors"))
+			line += fmt.Sprintf(" | sync probe p50/p99: before=%.0f/%.0fµs after=%.0f/%.0fµs",
+				m("probeBeforeP50us"), m("probeBeforeP99us"), m("probeAfterP50us"), m("probeAfterP99us"))
 		case "idle":
 			line = fmt.Sprintf("idle    %-13s conns=%-6d server KiB/conn=%.2f rss=%.1fMiB→%.1fMiB connect=%.1fs",
 				name, r.N, m("serverKiBPerConn"), m("serverRssBeforeBytes")/(1<<20), m("serverRssAfterBytes")/(1<<20), m("connectSec"))

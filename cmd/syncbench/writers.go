@@ -31,6 +31,12 @@ type writersRun struct {
 	Acked        int64   `json:"acked"`
 	Errors       int64   `json:"errors"`
 	MsgsPerWrite float64 `json:"relayMsgsPerWrite,omitempty"`
+	// The sync probe (probe.go) in the data directory's file system,
+	// before the clients connect and after they are done, in µs.
+	ProbeBeforeP50us float64 `json:"probeBeforeP50us"`
+	ProbeBeforeP99us float64 `json:"probeBeforeP99us"`
+	ProbeAfterP50us  float64 `json:"probeAfterP50us"`
+	ProbeAfterP99us  float64 `json:"probeAfterP99us"`
 }
 
 type closedLoop struct {
@@ -46,6 +52,11 @@ type closedLoop struct {
 // own operation comes back, and repeats.
 func runWriters(ctx context.Context, t target, srv *serverProc, clients int, p params) (writersRun, error) {
 	r := writersRun{Clients: clients}
+	before, err := probeSync(probeDir(srv))
+	if err != nil {
+		return r, fmt.Errorf("sync probe: %w", err)
+	}
+	r.ProbeBeforeP50us, r.ProbeBeforeP99us = before.P50us, before.P99us
 	conns, err := connectAll(ctx, t, clients)
 	if err != nil {
 		return r, fmt.Errorf("connect: %w", err)
@@ -81,6 +92,11 @@ func runWriters(ctx context.Context, t target, srv *serverProc, clients int, p p
 	for _, w := range conns {
 		w.close()
 	}
+	after, err := probeSync(probeDir(srv))
+	if err != nil {
+		return r, fmt.Errorf("sync probe: %w", err)
+	}
+	r.ProbeAfterP50us, r.ProbeAfterP99us = after.P50us, after.P99us
 
 	var h hist
 	var firstErr error

@@ -43,7 +43,7 @@ func newFaultFS(seed uint64) *faultFS {
 	return &faultFS{rng: rand.New(rand.NewPCG(seed, 1)), files: make(map[string]*faultImage)}
 }
 
-func (fs *faultFS) OpenFile(name string) (walFile, error) {
+func (fs *faultFS) OpenFile(name string, _ int64) (walFile, error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if fs.files[name] == nil {

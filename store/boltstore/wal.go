@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"os"
 )
 
 // The write-ahead log: two segment files beside the bbolt file,
@@ -49,15 +48,10 @@ type walFile interface {
 	Close() error
 }
 
-// walFS opens segment files, creating them when absent.
+// walFS opens segment files, creating them when absent, with at least
+// size bytes (zeros where nothing was written yet).
 type walFS interface {
-	OpenFile(name string) (walFile, error)
-}
-
-type osFS struct{}
-
-func (osFS) OpenFile(name string) (walFile, error) {
-	return os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
+	OpenFile(name string, size int64) (walFile, error)
 }
 
 // LogFiles returns the names of the write-ahead log's segments of the

@@ -311,9 +311,15 @@ func (s *Store) openLog(fs walFS, opts Options) error {
 	if l.segBytes <= 0 {
 		l.segBytes = DefaultLogSegmentBytes
 	}
+	// Zeros written ahead (see osFS) make every later write of the log
+	// an overwrite; NoSync (tests) skips them, as it skips the syncs.
+	var prefill int64
+	if !opts.NoSync {
+		prefill = l.segBytes
+	}
 	var chains [2]segmentChain
 	for i, name := range l.names {
-		if l.files[i], err = fs.OpenFile(name); err != nil {
+		if l.files[i], err = fs.OpenFile(name, prefill); err != nil {
 			_ = l.close()
 			return fmt.Errorf("write-ahead log: %w", err)
 		}
