@@ -68,8 +68,9 @@ type Options struct {
 
 	// LogSegmentBytes is the size past which the write-ahead log moves
 	// to its other segment file (wal.go), once everything in that one is
-	// applied to bbolt. Default [DefaultLogSegmentBytes]. The log takes up
-	// to about twice this on disk, and Open replays at most that much.
+	// applied to bbolt. Default [DefaultLogSegmentBytes]. The log takes
+	// about twice this on disk (each segment is written ahead with zeros
+	// to this size when created, unless NoSync), and Open reads it.
 	LogSegmentBytes int64
 
 	// ApplyInterval is how long the applier lets logged batches gather

@@ -3,15 +3,85 @@
 //
 // # Model
 //
-// bbolt allows one read-write transaction at a time and any number of
-// read-only ones, which see a consistent snapshot and never block the
-// writer (nor are blocked by it). [Store.Commit] is one read-write
-// transaction: every record of the batch applies or none does, and when
-// Commit returns nil the transaction is committed and fsynced. The engine
-// does group commit (it batches the writes of many documents into one
-// Commit), so one fsync covers a whole batch and the store needs no queue
-// of its own. Load, ReadOps, Watermark and List are each one read
-// transaction.
+// A durable acknowledgement costs one sync of a write-ahead log, not a
+// bbolt transaction. [Store.Commit] checks the batch against the
+// documents' state, appends it to the log as one checksummed,
+// sequence-numbered record, fdatasyncs the log and returns: the batch is
+// durable. A background applier then writes the batches that gathered in
+// the meantime (up to [Options.ApplyInterval], default 10 ms, or at once
+// when someone waits) to bbolt in one read-write transaction, which also
+// records the seq of the newest batch it holds ("walApplied" in info). The
+// engine does group commit (it batches the writes of many documents into
+// one Commit, and forms the next batch while one is in Commit), so one
+// log sync covers a whole batch and the store needs no queue of its own
+// in front of the log.
+//
+// Why a log at all: bbolt syncs twice per transaction (its pages, then its
+// meta page), on a file whose size and block map change, so that each
+// sync also commits the file system's journal; an acknowledgement cost
+// four to eight times one fdatasync of 4 KiB. The log costs one write and
+// one fdatasync of a segment that is already written (wal_os.go), and
+// the bbolt transactions, now a few a second and large, are off the path
+// of every acknowledgement.
+//
+// Why the applier syncs bbolt: a bbolt transaction without its sync may
+// overwrite pages that the last synced transaction still uses (bbolt
+// reuses pages freed by earlier transactions without waiting for a sync),
+// so after a power loss the file could be neither the old state nor the
+// new one, and no log replay repairs that. The applier's transactions
+// therefore sync as bbolt always did; they are few and off the
+// acknowledgement's path, so the sync costs nothing the client waits for.
+//
+// The guarantees:
+//
+//   - Durable before acknowledged: Commit returns nil only after the
+//     log's fdatasync. A failed write or sync of the log breaks the store
+//     (every later Commit fails; restart recovers from the log), because
+//     after a failed sync what the disk holds is unknown.
+//   - Reads see everything acknowledged: Load, ReadOps and Watermark of a
+//     document first wait until bbolt holds every batch logged before the
+//     read began that touched the document (a map of document → newest
+//     pending seq), and List and [Store.Checkpoint] wait for every batch
+//     logged before them. A waiting read makes the applier run at once,
+//     so the wait is one bbolt transaction, and only for documents with
+//     writes in the last few milliseconds.
+//   - Conflicts are still reported by Commit: it decides each record as
+//     the writer would (wal_check.go), against the documents' state as the
+//     log has it (a small map of the documents with batches not yet
+//     applied, and bbolt for the rest), so a batch that would fail in
+//     bbolt is refused before it is logged and the applier only applies
+//     batches that cannot fail short of a broken disk (which breaks the
+//     store, as above).
+//   - Open replays the log: it applies, in one transaction, every record
+//     after walApplied, so anything that opens the store (the server, a
+//     backup or compaction command) sees what the log holds. Close
+//     applies what is queued. [Store.Backup] checkpoints first; anything
+//     else that reads the bbolt file of an open store directly must call
+//     [Store.Checkpoint] first.
+//
+// The log (wal.go) is two segment files beside the bbolt file,
+// <path>-wal.0 and -wal.1 ([LogFiles]). Each record is length, CRC-32C,
+// seq and the batch (wal_batch.go: one encoder and decoder for every
+// record kind, with a kind byte). When the segment being written passes
+// [Options.LogSegmentBytes] and every record of the other segment is
+// applied, writing moves to the start of the other one: that is the log's
+// truncation, and it costs nothing. A reused segment still holds older
+// records past the newest ones; a reader follows each segment's records
+// while their checksums hold and their seqs follow on, so stale records
+// (lower seqs) end the chain and are never read as valid. The checksum
+// includes a random id kept in the bbolt file, so a segment left from
+// another database is never read as this one's.
+//
+// Recovery: a record that is cut short or fails its checksum at the end
+// of the log is an unfinished write (the Commit that wrote it never
+// returned) and ends the log. A damaged record followed by a valid newer
+// one, or records that skip seqs, mean acknowledged records are
+// unreadable: Open fails with an error that says so rather than starting
+// without them.
+//
+// Bbolt transactions: Load, ReadOps, Watermark and List are each one read
+// transaction; the applier's transaction and ClaimClient's (clients.go)
+// are the only writers.
 //
 // # Layout (version 2)
 //
@@ -84,14 +154,21 @@
 //
 // # Traps
 //
-//   - Commit is not meant to be concurrent. bbolt serialises read-write
-//     transactions, so concurrent Commits are safe but simply queue, each
-//     paying its own fsync: group commit belongs to the caller.
+//   - Commit is not meant to be concurrent. Concurrent Commits are safe
+//     but simply queue, each paying its own log sync: group commit
+//     belongs to the caller.
 //   - [Options.NoSync] is unsafe outside tests and benchmarks: without the
-//     fsync a power loss can lose acknowledged operations or corrupt the
-//     file.
-//   - A checkpoint makes the commit that triggers it slower (it moves up
-//     to JournalOps operations); the commits between are cheaper.
+//     syncs a power loss can lose acknowledged operations or corrupt the
+//     file. It also skips writing the log's segments ahead with zeros.
+//   - A journal checkpoint (journal.go; not [Store.Checkpoint]) makes the
+//     applier's transaction that triggers it slower (it moves up to
+//     JournalOps operations); no acknowledgement waits for it.
+//   - The first read of a document written in the last ApplyInterval
+//     waits for one bbolt transaction. The engine reads a document from
+//     the store when it loads it and for catch-ups its ring cannot serve,
+//     and reads a client's watermark once per document, so this is rare.
+//   - The log takes up to about twice [Options.LogSegmentBytes] on disk
+//     (more while the applier is behind), and Open reads it all.
 //   - Retention trims a log only up to the document's newest snapshot. A
 //     document that never gets a snapshot keeps every operation; the engine
 //     writes snapshots every N operations, which bounds the log.
