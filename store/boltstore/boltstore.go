@@ -43,7 +43,9 @@ type Options struct {
 	// checkpoints. 1 moves every commit's operations at once.
 	JournalOps int
 
-	// NoSync skips the fsync at the end of each commit. It is UNSAFE: a
+	// NoSync skips the write-ahead log's fdatasync in each Commit and
+	// bbolt's fsyncs in the applier's transactions (and writing the log's
+	// segments ahead with zeros). It is UNSAFE: a
 	// crash of the machine (not only of the process) can lose acknowledged
 	// operations or corrupt the file, which breaks syncd's "durable before
 	// acknowledged" guarantee. For tests and benchmarks only. Default
