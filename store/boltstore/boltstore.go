@@ -20,7 +20,7 @@ const (
 	DefaultTimeout    = time.Second
 	DefaultJournalOps = 4096
 
-	DefaultLogSegmentBytes = 8 << 20
+	DefaultLogSegmentBytes = 4 << 20
 	DefaultApplyInterval   = 10 * time.Millisecond
 )
 
