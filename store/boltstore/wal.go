@@ -57,8 +57,11 @@ type walFS interface {
 // LogFiles returns the names of the write-ahead log's segments of the
 // store at path. A command that replaces the bbolt file with another
 // database (a restore) must remove them (after opening and closing the old
-// store, which applies them), or the old log would be checked against the
-// new file at the next Open.
+// store, which applies them), or the next Open would read the old log
+// against the new file: a log of another database is ignored (its id
+// differs), but a backup of the same database shares its id, so the
+// records logged after the backup would be replayed on top of it, or Open
+// would refuse to start because they no longer follow on from it.
 func LogFiles(path string) []string {
 	return []string{path + "-wal.0", path + "-wal.1"}
 }
