@@ -113,7 +113,8 @@ type Store struct {
 	queue       []loggedBatch
 	queuedBytes int
 	pendingDocs map[string]uint64 // document → seq of its newest batch not yet applied
-	failed      error             // sticky: the write path is broken
+	failed      error             // sticky: the write path is broken (Commit fails)
+	applyErr    error             // sticky: the applier failed (reads of what it holds fail too)
 	closed      bool
 	appliedCh   chan struct{} // closed and replaced whenever applied moves (or failed is set)
 

@@ -3,6 +3,7 @@ package boltstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -87,3 +88,31 @@ func mergeOpBy(rev revision.Rev, client, req string) *syncd.Op {
 }
 
 func writeFile(path string, b []byte) error { return os.WriteFile(path, b, 0o600) }
+
+// A failed log write breaks Commit for good (what the disk holds is no
+// longer known), but the batches already logged are still applied and
+// read.
+func TestLogWriteFailureStopsCommitsNotReads(t *testing.T) {
+	ctx := context.Background()
+	fs := newFaultFS(1)
+	s, err := openWith(filepath.Join(t.TempDir(), "syncd.db"), Options{NoSync: true, ApplyInterval: 1 << 40}, fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Commit(ctx, []syncd.Record{{Create: &syncd.Create{Doc: "a", Epoch: "e"}}}); err != nil {
+		t.Fatal(err)
+	}
+	fs.mu.Lock()
+	fs.crashAtWrite = fs.writes + 1
+	fs.mu.Unlock()
+	if err := s.Commit(ctx, []syncd.Record{{Create: &syncd.Create{Doc: "b", Epoch: "e"}}}); err == nil {
+		t.Fatal("a commit whose log write failed succeeded")
+	}
+	if err := s.Commit(ctx, []syncd.Record{{Create: &syncd.Create{Doc: "c", Epoch: "e"}}}); !errors.Is(err, errStoreFailed) {
+		t.Fatalf("a commit after a failed log write: %v, want errStoreFailed", err)
+	}
+	if _, err := s.Load(ctx, "a"); err != nil {
+		t.Fatalf("reading a batch logged before the failure: %v", err)
+	}
+}

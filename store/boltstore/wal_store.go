@@ -104,7 +104,7 @@ const (
 // awaitRoom waits while the applier's queue is over maxQueuedBytes.
 func (s *Store) awaitRoom(ctx context.Context) error {
 	s.mu.Lock()
-	for s.queuedBytes >= maxQueuedBytes && s.failed == nil {
+	for s.queuedBytes >= maxQueuedBytes && s.applyErr == nil {
 		ch := s.appliedCh
 		s.mu.Unlock()
 		s.wake(true)
@@ -163,8 +163,8 @@ func (s *Store) awaitApplied(ctx context.Context, doc string) error {
 			s.mu.Unlock()
 			return nil
 		}
-		if s.failed != nil {
-			err := s.failed
+		if s.applyErr != nil {
+			err := s.applyErr
 			s.mu.Unlock()
 			return fmt.Errorf("%w: %w", errStoreFailed, err)
 		}
@@ -232,7 +232,9 @@ func (s *Store) applyLoop() {
 func (s *Store) applyQueued() {
 	s.mu.Lock()
 	batches := s.queue
-	failed := s.failed
+	// A failed log write stops Commit, not the applier: what is queued is
+	// in the log, and reads wait for it.
+	failed := s.applyErr
 	s.mu.Unlock()
 	if len(batches) == 0 || failed != nil {
 		return
@@ -241,7 +243,8 @@ func (s *Store) applyQueued() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.failed = fmt.Errorf("applying the log to bbolt: %w", err)
+		s.applyErr = fmt.Errorf("applying the log to bbolt: %w", err)
+		s.failed = s.applyErr
 	} else {
 		s.applied = batches[len(batches)-1].seq
 		bytes := 0
