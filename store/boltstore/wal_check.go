@@ -161,21 +161,27 @@ func (c *batchCheck) check(rec syncd.Record) error {
 	return nil
 }
 
-// docs returns the documents the batch touches, for the read barrier.
+// batchDocs appends the documents the batch touches to into, for the read
+// barrier; a document is listed once per run of its records in a row.
 func batchDocs(batch []syncd.Record, into []string) []string {
 	for _, rec := range batch {
+		var doc string
 		switch {
 		case rec.Create != nil:
-			into = append(into, rec.Create.Doc)
+			doc = rec.Create.Doc
 		case rec.Append != nil:
-			into = append(into, rec.Append.Doc)
+			doc = rec.Append.Doc
 		case rec.Decide != nil:
-			into = append(into, rec.Decide.Doc)
+			doc = rec.Decide.Doc
 		case rec.Snapshot != nil:
-			into = append(into, rec.Snapshot.Doc)
+			doc = rec.Snapshot.Doc
 		case rec.Delete != nil:
-			into = append(into, rec.Delete.Doc)
+			doc = rec.Delete.Doc
 		}
+		if n := len(into); n > 0 && into[n-1] == doc {
+			continue
+		}
+		into = append(into, doc)
 	}
 	return into
 }
