@@ -12,9 +12,11 @@ import (
 // payload is: encodingV1 | count | (record kind | fields) × count. Every
 // kind goes through this one encoder and decoder, so a new kind of
 // syncd.Record needs a kind byte below, a case in each of encodeBatch and
-// decodeBatch, and, if it reads or changes a document's meta, a case in
-// batchCheck.check (wal_check.go); the applier then applies it with the
-// same writer that Commit always used.
+// decodeBatch, a case in batchCheck.check (wal_check.go: the checks the
+// writer makes, and the record's effect on the meta, if any) and one in
+// batchDocs (the document it touches, for the read barrier); the applier
+// then applies it with the writer (commit.go), which needs its own case as
+// before.
 const (
 	recCreate   byte = 1
 	recAppend   byte = 2
