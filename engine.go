@@ -227,6 +227,7 @@ func (e *Engine) resetLocked(d *document, epoch revision.Epoch) {
 	d.history = newHistory(e.opts.RingSize, 1)
 	d.sinceSnapshot = 0
 	d.snapCacheOK = false
+	d.hookChecked = false
 	clear(d.wms)
 }
 

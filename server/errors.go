@@ -76,7 +76,12 @@ func updateRefusal(err error, doc, reqID string, head revision.Rev) *protocol.Er
 	if errors.As(err, &ee) && ee.Doc != "" && ee.Head > head {
 		head = ee.Head
 	}
-	return pe.WithDetails(protocol.UpdateErrorDetails{Doc: doc, ClientReqID: reqID, ServerRev: head})
+	details := protocol.UpdateErrorDetails{Doc: doc, ClientReqID: reqID, ServerRev: head}
+	var viol *syncd.Violation
+	if errors.As(err, &viol) {
+		return pe.WithDetails(violationDetails{details, viol})
+	}
+	return pe.WithDetails(details)
 }
 
 // httpStatus maps a protocol code to an HTTP status for the HTTP API.

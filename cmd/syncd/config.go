@@ -24,6 +24,7 @@ type Config struct {
 	Retention        int
 	MaxDocBytes      int
 	Policies         string // "prefix=policy,prefix=policy"
+	Schemas          string // "prefix=file.json,prefix=file.json"
 
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
@@ -63,6 +64,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.Retention, "retention", 100000, "operations kept in each document's log (older ones are served as a snapshot)")
 	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", 1<<20, "largest document, encoded, in bytes")
 	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
+	fs.StringVar(&c.Schemas, "schema", "", `JSON Schema (draft 2020-12) files by document-id prefix, e.g. "todos:=schemas/todo.json,notes:=n.json"; edits that would make a document invalid are refused (longest prefix wins; default none)`)
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", 15*time.Second, "interval between pings to each connection")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 45*time.Second, "close a connection silent for this long")
 	fs.Int64Var(&c.MaxMessageBytes, "max-message-bytes", 1<<20, "largest inbound message")
@@ -126,6 +128,9 @@ func (c *Config) validate() error {
 		return errors.New("-ring-size must be at least 2")
 	}
 	if _, err := c.policies(); err != nil {
+		return err
+	}
+	if _, err := c.schemaFiles(); err != nil {
 		return err
 	}
 	if _, err := router.ParseHostList(splitList(c.Hosts)); err != nil {

@@ -108,11 +108,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	metrics := server.NewMetrics()
 	policies, _ := c.policies()
+	validate, err := c.loadSchemas()
+	if err != nil {
+		return err
+	}
 	m.engine, err = syncd.Open(m.store, syncd.Options{
 		RingSize:         c.RingSize,
 		SnapshotInterval: c.SnapshotInterval,
 		MaxDocSize:       c.MaxDocBytes,
 		Policies:         policies,
+		Validate:         validate,
 		Logger:           m.Logger,
 		ObserveCommit:    metrics.ObserveStoreCommit,
 	})
