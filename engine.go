@@ -157,6 +157,10 @@ func newEpoch() revision.Epoch {
 	return revision.Epoch(ulid.Make().String())
 }
 
+// NewEpoch returns a fresh epoch, as the engine gives a new document. A
+// restore (syncd restore) gives every document one.
+func NewEpoch() revision.Epoch { return newEpoch() }
+
 // load reads d from the store and replays its tail, or creates it.
 func (e *Engine) load(ctx context.Context, d *document, create bool) error {
 	sd, err := e.store.Load(ctx, d.id)
