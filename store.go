@@ -8,10 +8,11 @@ import (
 )
 
 // Store is the durable home of documents: their metadata, operation logs,
-// snapshots and client watermarks. The engine is its only writer; it
-// serialises the writes of each document and batches writes from many
-// documents into one [Store.Commit] call (group commit), so a Store needs no
-// ordering logic of its own beyond what each method states.
+// snapshots and client watermarks (and client records, clients.go). The
+// engine is its only writer; it serialises the writes of each document and
+// batches writes from many documents into one [Store.Commit] call (group
+// commit), so a Store needs no ordering logic of its own beyond what each
+// method states.
 //
 // Every method may be called from many goroutines at once, except that the
 // engine never issues two Commit calls concurrently. Implementations:
@@ -62,6 +63,18 @@ type Store interface {
 	// without an Op) fails the batch with an error that does not wrap
 	// ErrConflict.
 	Commit(ctx context.Context, batch []Record) error
+
+	// ClaimClient decides a connection attempt's claim on a client id and
+	// records it, in one atomic and durable step (clients.go): it reads the
+	// client's record, decides with [ClientRecord.Check], and when the
+	// claim is granted and changes the record, stores the new record
+	// before it returns. It returns the record as it stands afterwards,
+	// and [ErrClientOwned] or [ErrStaleAttempt] (answers, not failures)
+	// for a refused claim, which changes nothing. Records are never
+	// deleted, not even with a document. Concurrent calls are serialised
+	// (each decides against the record the one before it left), and may
+	// share one write (group commit), unlike Commit's callers.
+	ClaimClient(ctx context.Context, claim ClientClaim) (ClientRecord, error)
 
 	// List returns the metadata of up to limit documents whose ids are
 	// greater than after, in id order.

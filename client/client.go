@@ -69,6 +69,7 @@ type Client struct {
 	// I/O is ever done under it (sends only queue).
 	mu        sync.Mutex
 	clientID  string
+	authorID  string   // what operations and rooms show for this client
 	sess      *session // nil while disconnected
 	state     State
 	err       error // why the client stopped
@@ -129,6 +130,19 @@ func (c *Client) ClientID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.clientID
+}
+
+// AuthorID returns the client's public name: what operations, presence
+// and room messages show as its clientId (protocol.AuthorID of ClientID).
+// Show this one to others; the client id itself is the client's key to its
+// edits' de-duplication and its connection, and must stay private.
+func (c *Client) AuthorID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.authorID == "" && c.clientID != "" {
+		return protocol.AuthorID(c.clientID)
+	}
+	return c.authorID
 }
 
 // State returns the connection's state.
@@ -217,6 +231,7 @@ type session struct {
 	done      chan struct{} // closed by close
 	closeOnce sync.Once
 	hello     protocol.Hello
+	tokenExp  time.Time // the exp of the token it was opened with; zero: none
 }
 
 // close sends a close frame (best effort) and closes the socket; the
@@ -259,8 +274,16 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		q.Set("clientId", c.clientID)
 	}
 	c.mu.Unlock()
-	if c.opts.Token != "" {
-		q.Set("access_token", c.opts.Token)
+	// Each attempt carries a value from the request-id source, so the
+	// server can tell this attempt from an older one that the network
+	// delayed, which must not replace it (PROTOCOL.md §2.2).
+	q.Set("attempt", c.newReqID())
+	token, err := c.currentToken(ctx)
+	if err != nil {
+		return nil, &DialError{Err: fmt.Errorf("TokenSource: %w", err)}
+	}
+	if token != "" {
+		q.Set("access_token", token)
 	}
 	u.RawQuery = q.Encode()
 	dialer := websocket.Dialer{HandshakeTimeout: c.opts.DialTimeout}
@@ -294,7 +317,7 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 		return nil, &CloseError{Code: 1000, Text: "unsupported protocol " + hello.Protocol}
 	}
 	conn.SetReadDeadline(time.Time{})
-	return &session{conn: conn, out: make(chan []byte, c.opts.SendQueue), done: make(chan struct{}), hello: hello}, nil
+	return &session{conn: conn, out: make(chan []byte, c.opts.SendQueue), done: make(chan struct{}), hello: hello, tokenExp: tokenExpiry(token)}, nil
 }
 
 // run owns the connection: it serves each session, then reconnects with
@@ -313,6 +336,11 @@ func (c *Client) run(sess *session) {
 		}
 		c.log.Info("syncd client: connection ended", "code", code, "err", err)
 		action := protocol.CloseActionOf(code)
+		if code == protocol.CloseUnauthenticated && c.opts.TokenSource != nil {
+			// The token expired; the TokenSource gives the next
+			// connection a new one.
+			action = protocol.ActionReconnectBackoff
+		}
 		if action == protocol.ActionStop {
 			c.stop(&CloseError{Code: code, Text: closeText(err)})
 			return
@@ -396,9 +424,17 @@ func (c *Client) stop(err error) {
 func (c *Client) start(sess *session) {
 	c.wg.Add(1)
 	go c.writer(sess)
+	if c.opts.TokenSource != nil && !sess.tokenExp.IsZero() {
+		c.wg.Add(1)
+		go c.refresher(sess, sess.tokenExp)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.clientID = sess.hello.ClientID
+	c.authorID = sess.hello.AuthorID
+	if c.authorID == "" {
+		c.authorID = c.clientID // a server from before author ids
+	}
 	c.heartbeat = time.Duration(sess.hello.HeartbeatMs) * time.Millisecond
 	c.limits = sess.hello.Limits
 	c.sess = sess

@@ -125,7 +125,7 @@ func TestStopOnReplaced(t *testing.T) {
 }
 
 func TestDialRefused(t *testing.T) {
-	ev := newEnv(t, syncd.Options{}, server.Options{JWTSecret: []byte("secret")})
+	ev := newEnv(t, syncd.Options{}, server.Options{JWTSecret: []byte("a-secret-of-at-least-thirty-two-bytes")})
 	_, err := client.Dial(context.Background(), client.Options{URL: ev.url, Logger: quietLogger()})
 	var de *client.DialError
 	if !errors.As(err, &de) || de.Status != 401 {
@@ -195,7 +195,7 @@ func TestPresenceAndMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	for m := range rooms {
-		if string(m[a.ClientID()]) == `{"name":"Ada"}` {
+		if string(m[a.AuthorID()]) == `{"name":"Ada"}` {
 			break
 		}
 	}
@@ -203,7 +203,7 @@ func TestPresenceAndMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := <-msgs
-	if m.From != a.ClientID() || m.Doc != "room" || string(m.Data) != `{"chat":"hi"}` {
+	if m.From != a.AuthorID() || m.Doc != "room" || string(m.Data) != `{"chat":"hi"}` {
 		t.Fatalf("message %+v", m)
 	}
 	topicMsgs := make(chan client.Message, 10)
@@ -220,7 +220,7 @@ func TestPresenceAndMessages(t *testing.T) {
 		t.Fatalf("topic message %+v", m)
 	}
 	// Presence survives a reconnect: the re-join carries it.
-	if p := db.Presence(); string(p[a.ClientID()]) != `{"name":"Ada"}` {
+	if p := db.Presence(); string(p[a.AuthorID()]) != `{"name":"Ada"}` {
 		t.Fatalf("presence %v", p)
 	}
 }

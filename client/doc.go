@@ -33,8 +33,11 @@
 // dispatches and reconnects), one writer per connection (it drains a
 // bounded send queue and sends heartbeats), and one event goroutine that
 // runs the application's callbacks (OnChange, OnReject, OnPresence,
-// OnMessage, OnState) in order, never under a lock. Short-lived timer
-// goroutines delay retries. Close stops and waits for all of them.
+// OnMessage, OnState) in order, never under a lock. With
+// Options.TokenSource and a token that expires, one refresher per
+// connection sends AUTH.REFRESH before exp (it ends with the connection).
+// Short-lived timer goroutines delay retries. Close stops and waits for all
+// of them.
 //
 // All state is guarded by one lock per Client; nothing blocks while
 // holding it: sends only queue. A full send queue closes the connection
@@ -56,7 +59,12 @@
 //     (ErrNotConnected).
 //   - Two processes must never use the same ClientID at once: the server
 //     keeps one connection per id and closes the older with 4409, after
-//     which that client stops (Done, Err).
+//     which that client stops (Done, Err). Each connection attempt sends
+//     "attempt", a value from the request-id source, so an older attempt
+//     the network delayed cannot replace a newer connection.
+//   - The ClientID is private: whoever presents it acts as this client.
+//     Operations, presence and room messages name clients by their author
+//     id (Client.AuthorID); show that one, never the ClientID.
 //   - Pending edits live in memory: Close, or the end of the process,
 //     loses those not yet acknowledged.
 //   - Each view change recomputes the view from the confirmed state

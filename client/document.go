@@ -530,7 +530,7 @@ func (d *Doc) deltasLocked(p *protocol.SyncDeltas, catchUp bool) {
 		}
 		d.rev = op.Rev
 		applied = append(applied, op.Payload)
-		if op.ClientID == d.c.clientID && op.ClientReqID != "" {
+		if op.ClientID == d.c.authorID && op.ClientReqID != "" {
 			d.ackLocked(op.ClientReqID)
 		}
 	}

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -17,6 +18,19 @@ type Options struct {
 	// first place the server looks for credentials, PROTOCOL.md §2.3).
 	Token string
 
+	// TokenSource, if set, supplies the token instead of Token: it is
+	// called before every connection, and, while connected, before the
+	// token's exp (at three quarters of its remaining life) to send the
+	// server a fresh one with AUTH.REFRESH (PROTOCOL.md §4.10), so the
+	// connection is not closed with 4401 when the first token expires. A
+	// fresh token must be the same user's (sub). ctx is bounded by
+	// DialTimeout. An error fails that connection attempt (retried with
+	// backoff) or that refresh (retried closer to exp). With it, a 4401
+	// close reconnects with a new token instead of stopping. It is called
+	// from the client's own goroutines, never two calls at once for one
+	// connection.
+	TokenSource func(ctx context.Context) (string, error)
+
 	// Header is added to every upgrade request (for example an
 	// Authorization header). Default none.
 	Header http.Header
@@ -25,7 +39,8 @@ type Options struct {
 	// one in HELLO and the client keeps it for every later connection.
 	// Exactly-once delivery of edits depends on keeping it; the client
 	// keeps it across its own reconnects. Two live clients must never
-	// share one (the older is closed with 4409 and stops).
+	// share one (the older is closed with 4409 and stops). Keep it
+	// private: others see Client.AuthorID.
 	ClientID string
 
 	// Logger receives the client's logs. Default: a logger that discards.

@@ -105,6 +105,17 @@ func (c *Client) errorLocked(corr string, p *protocol.ErrorPayload) {
 			return
 		}
 	}
+	if p.Code == protocol.CodePermissionDenied && corr == "" && det.Doc != "" && det.ClientReqID == "" {
+		if d := c.docs[det.Doc]; d != nil && d.live {
+			// A token refresh took the document away (PROTOCOL.md
+			// §4.10): the server left it. Its edits wait, unsent, for a
+			// re-join, which the next connection tries.
+			c.log.Warn("syncd client: document revoked by the refreshed token", "doc", det.Doc, "message", p.Message)
+			d.live = false
+			d.notifyLocked()
+			return
+		}
+	}
 	if p.Code == protocol.CodeResourceExhausted && det.Doc == "" {
 		// The flood guard dropped a message without saying which: it may
 		// have been an edit, which would then wait forever. Resuming on a

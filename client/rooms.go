@@ -13,7 +13,7 @@ import (
 type Message struct {
 	Doc   string
 	Topic string
-	From  string // the sender's client id
+	From  string // the sender's author id (Client.AuthorID)
 	Data  json.RawMessage
 }
 
@@ -45,8 +45,8 @@ func (d *Doc) SetPresence(ctx context.Context, state any) error {
 	return err
 }
 
-// Presence returns the room: presence values by client id (this client's
-// own included, once the server announced it).
+// Presence returns the room: presence values by author id (this client's
+// own, under Client.AuthorID, included once the server announced it).
 func (d *Doc) Presence() map[string]json.RawMessage {
 	d.c.mu.Lock()
 	defer d.c.mu.Unlock()

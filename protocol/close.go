@@ -82,7 +82,7 @@ var CloseCodes = []CloseCodeInfo{
 	{CloseInternalError, "internal error", ActionReconnectBackoff, false, "the server failed unexpectedly"},
 	{CloseServiceRestart, "service restart", ActionReconnectBackoff, false, "the server is restarting"},
 	{CloseTryAgainLater, "try again later", ActionReconnectBackoff, true, "the server is overloaded"},
-	{CloseUnauthenticated, "unauthenticated", ActionStop, false, "credentials missing, invalid or expired: reconnect only with new credentials"},
+	{CloseUnauthenticated, "unauthenticated", ActionStop, true, "the connection's token expired (exp plus the server's leeway) without an accepted AUTH.REFRESH: reconnect only with new credentials"},
 	{CloseForbidden, "forbidden", ActionStop, false, "not allowed: do not reconnect"},
 	{CloseHeartbeatTimeout, "heartbeat timeout", ActionReconnect, true, "nothing was heard from the client within the heartbeat timeout (answer pings, or send HEARTBEAT)"},
 	{CloseReplaced, "replaced", ActionStop, true, "a newer connection with the same clientId took over; reconnecting would take it back (two tabs must use two client ids)"},

@@ -17,9 +17,10 @@
 // __heartbeat_ack). A request that carries a correlationId is an RPC: its
 // reply carries the same id. The payload types are named after their
 // messages: [Join], [Update], [Leave], [PresenceSet], [Publish],
-// [Subscribe], [Unsubscribe], [Heartbeat] from clients; [Hello],
+// [Subscribe], [Unsubscribe], [Heartbeat], [AuthRefresh] from clients; [Hello],
 // [SyncSnapshot], [SyncDeltas], [RevisionGap], [Presence], [Message],
-// [ErrorPayload] from the server. The Type* constants are the type names.
+// [AuthRefreshOK], [ErrorPayload] from the server. The Type* constants are
+// the type names.
 //
 // Errors travel as [ErrorPayload] in an ERROR (or, answering an RPC,
 // RPC_ERROR) message; in Go they are [*Error], whose [Code] is one of the

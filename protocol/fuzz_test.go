@@ -101,6 +101,7 @@ func FuzzSubscribe(f *testing.F)    { fuzzPayload[protocol.Subscribe](f, "SUBSCR
 func FuzzUnsubscribe(f *testing.F)  { fuzzPayload[protocol.Unsubscribe](f, "UNSUBSCRIBE") }
 func FuzzHeartbeat(f *testing.F)    { fuzzPayload[protocol.Heartbeat](f, "HEARTBEAT") }
 func FuzzHello(f *testing.F)        { fuzzPayload[protocol.Hello](f, "HELLO") }
+func FuzzAuthRefresh(f *testing.F)  { fuzzPayload[protocol.AuthRefresh](f, "AUTH.REFRESH") }
 func FuzzSyncSnapshot(f *testing.F) { fuzzPayload[protocol.SyncSnapshot](f, "SYNC.SNAPSHOT") }
 func FuzzSyncDeltas(f *testing.F)   { fuzzPayload[protocol.SyncDeltas](f, "SYNC.DELTAS") }
 func FuzzRevisionGap(f *testing.F)  { fuzzPayload[protocol.RevisionGap](f, "REVISION_GAP") }

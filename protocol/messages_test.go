@@ -77,6 +77,14 @@ var specs = []spec{
 		fields: map[string]string{},
 	},
 	{
+		name: "AUTH.REFRESH", new: func() payload { return new(protocol.AuthRefresh) },
+		fields: map[string]string{"token": `"eyJ.eyJ.sig"`}, required: []string{"token"}, want: map[string]string{"token": "string"},
+	},
+	{
+		name: "AUTH.REFRESH.OK", new: func() payload { return new(protocol.AuthRefreshOK) },
+		fields: map[string]string{"exp": `1730453600`}, want: map[string]string{"exp": "number"}, lenient: true,
+	},
+	{
 		name:     "HELLO",
 		new:      func() payload { return new(protocol.Hello) },
 		fields:   map[string]string{"clientId": `"` + ulid + `"`, "protocol": `"syncd/1"`, "heartbeatMs": `25000`, "limits": `{"maxMessageBytes":65536,"messagesPerSecond":50}`},
@@ -376,6 +384,8 @@ func TestValidate(t *testing.T) {
 		{&protocol.Subscribe{Topic: "chat"}, ""},
 		{&protocol.Subscribe{Topic: ""}, "payload.topic"},
 		{&protocol.Unsubscribe{Topic: "x/y"}, ""},
+		{&protocol.AuthRefresh{Token: "t"}, ""},
+		{&protocol.AuthRefresh{}, "payload.token: required"},
 	}
 	for _, c := range cases {
 		err := c.v.Validate()

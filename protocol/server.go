@@ -27,6 +27,10 @@ type Hello struct {
 	// Limits names each limit in force with its value (see the Limit*
 	// constants). Nil is sent as {}.
 	Limits map[string]int64 `json:"limits"`
+	// AuthorID is the client's public name: what operations, presence
+	// and room messages show as its clientId ([AuthorID]). Empty from a
+	// server that predates it (then they show ClientID itself).
+	AuthorID string `json:"authorId,omitempty"`
 }
 
 // SyncSnapshot is a whole document. AckedReqID is this client's watermark
@@ -151,6 +155,8 @@ func (p *Hello) UnmarshalPayload(data []byte) error {
 					p.Limits = decodeLimits(&d)
 				}
 			}
+		case "authorId":
+			p.AuthorID, _ = d.strOpt(16, false)
 		default:
 			d.unknown()
 		}
@@ -203,7 +209,12 @@ func (p Hello) AppendJSON(dst []byte) []byte {
 		dst = append(dst, ':')
 		dst = appendInt(dst, p.Limits[name])
 	}
-	return append(dst, '}', '}')
+	dst = append(dst, '}')
+	if p.AuthorID != "" {
+		dst = appendKey(dst, false, "authorId")
+		dst = appendString(dst, p.AuthorID)
+	}
+	return append(dst, '}')
 }
 
 // --- SyncSnapshot

@@ -13,8 +13,9 @@ import (
 
 // ServeHTTP upgrades a request to a WebSocket connection. Before the
 // upgrade it checks, in order: the Host (421, see [AllowedHost]), that the
-// request is a WebSocket upgrade (426), the Origin (403), the clientId (400), the router's state (503
-// during shutdown), and the credentials (401 or 403, from
+// request is a WebSocket upgrade (426), the Origin (403), the clientId and
+// attempt (400), the router's state (503 during shutdown), and the
+// credentials (401, 403, or 409 for a stale attempt, from
 // Options.Authenticate). Then it starts the connection's reader goroutine
 // and returns, so that nothing of the HTTP request stays alive with the
 // connection.
@@ -44,10 +45,15 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 		id = canon
 	}
+	attempt, err := parseAttempt(req.URL.Query().Get(attemptParam))
+	if err != nil {
+		http.Error(w, "invalid attempt: must be 1-64 printable ASCII characters", http.StatusBadRequest)
+		return
+	}
 	var data any
 	if auth := r.opts.Authenticate; auth != nil {
 		var err error
-		data, err = auth(AuthRequest{Request: req, Token: tokenFrom(req), ClientID: id, ClientIDAssigned: assigned})
+		data, err = auth(AuthRequest{Request: req, Token: tokenFrom(req), ClientID: id, ClientIDAssigned: assigned, Attempt: attempt})
 		if err != nil {
 			status := authStatus(err)
 			if status == http.StatusUnauthorized {
@@ -72,6 +78,7 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	c := newConn(r, ws, hj.wire, hj.br, id, data)
+	c.attempt = attempt
 	go c.serve()
 }
 

@@ -61,8 +61,13 @@ func (r *Router) selectSubprotocol(req *http.Request) string {
 
 // authStatus is the HTTP status refusing an upgrade for err.
 func authStatus(err error) int {
-	if protocol.CodeOf(err) == protocol.CodePermissionDenied {
+	switch protocol.CodeOf(err) {
+	case protocol.CodePermissionDenied:
 		return http.StatusForbidden
+	case protocol.CodeAborted:
+		return http.StatusConflict // a stale connection attempt (attempt.go)
+	case protocol.CodeUnavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusUnauthorized
 }

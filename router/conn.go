@@ -27,6 +27,8 @@ type Conn struct {
 	wire *wireConn
 	id   string
 	data any
+	// attempt is the connection attempt's value (attempt.go).
+	attempt string
 
 	// alive is set by the reader on every frame (message, ping, pong) and
 	// cleared by the heartbeat goroutine on each tick.

@@ -18,8 +18,10 @@
 //     route, and can stop the chain by returning an error.
 //   - [Conn]: one client connection, one per client id (a newer connection
 //     with the same id replaces the older, which is closed with
-//     CloseReplaced). Send, SendFrame, Close, Subscribe, Set/Get: all safe
-//     from any goroutine, none blocking on the network.
+//     CloseReplaced; "newer" by the "attempt" query parameter when both
+//     carry one, so a stale attempt is closed instead, attempt.go). Send,
+//     SendFrame, Close, Subscribe, Set/Get: all safe from any goroutine,
+//     none blocking on the network.
 //   - [Ctx]: one inbound message being handled, with the means to answer:
 //     Reply (the terminal answer, echoing the correlationId), Progress
 //     ($ws:rpc-progress), Error (ERROR or RPC_ERROR). One terminal answer per

@@ -108,7 +108,10 @@ type Options struct {
 	// OnClose runs on the connection's reader goroutine once everything
 	// else is done: the writer stopped, the TCP connection closed, topics
 	// left. code and reason are those the server sent, or else those the
-	// client sent, or 1006 if the connection just dropped.
+	// client sent, or 1006 if the connection just dropped. It also runs
+	// for a connection refused right after its upgrade, whose OnOpen never
+	// ran (the router shutting down, a stale attempt, attempt.go): such a
+	// connection never became its client id's live one.
 	OnClose func(c *Conn, code int, reason string)
 	// OnError receives every error returned by a handler or middleware
 	// (after it was answered), and panics recovered from handlers and hooks
@@ -156,6 +159,11 @@ type AuthRequest struct {
 	// that belongs to another user.
 	ClientID         string
 	ClientIDAssigned bool
+	// Attempt is the connection attempt's value, the query parameter
+	// "attempt" (attempt.go), or "" if the client sent none. Authenticate
+	// may refuse an attempt it knows to be stale (say with an ABORTED
+	// protocol error: HTTP 409).
+	Attempt string
 }
 
 func (o Options) withDefaults() Options {

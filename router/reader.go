@@ -45,11 +45,17 @@ import (
 // serve is the first reader goroutine's body.
 func (c *Conn) serve() {
 	defer c.r.wg.Done()
-	old, ok := c.r.register(c)
-	if !ok {
-		c.Close(protocol.CloseGoingAway, "going away, reconnect")
+	old, err := c.r.register(c)
+	if err != nil {
+		// Shut down, or a stale attempt (attempt.go): the connection
+		// never opens.
+		code, reason := protocol.CloseGoingAway, "going away, reconnect"
+		if errors.Is(err, errStaleAttempt) {
+			code, reason = protocol.CloseReplaced, "a newer connection with the same clientId is live"
+		}
+		c.Close(code, reason)
 		c.drainUntilClosed()
-		c.finish(protocol.CloseGoingAway, "")
+		c.finish(code, "")
 		return
 	}
 	if old != nil {

@@ -201,21 +201,26 @@ func (r *Router) Len() int {
 }
 
 // register makes c the live connection of its client id and returns the
-// connection it replaces, if any. It fails once the router is shut down.
-func (r *Router) register(c *Conn) (old *Conn, ok bool) {
+// connection it replaces, if any. It fails with ErrClosed once the router
+// is shut down, and with errStaleAttempt if the live connection of the
+// client id came from a newer attempt (attempt.go).
+func (r *Router) register(c *Conn) (old *Conn, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.shutdown {
-		return nil, false
+		return nil, ErrClosed
 	}
 	old = r.conns[c.id]
+	if old != nil && !supersedes(c.attempt, old.attempt) {
+		return nil, errStaleAttempt
+	}
 	r.conns[c.id] = c
 	if r.hbStop == nil && r.opts.HeartbeatInterval > 0 {
 		r.hbStop = make(chan struct{})
 		r.wg.Add(1)
 		go r.heartbeatLoop(r.hbStop)
 	}
-	return old, true
+	return old, nil
 }
 
 func (r *Router) unregister(c *Conn) {

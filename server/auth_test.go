@@ -17,7 +17,7 @@ import (
 // the bad-input catalogue: the server stays up, the document is unchanged,
 // a second client notices nothing.
 
-const jwtSecret = "test-secret"
+const jwtSecret = "test-secret-of-at-least-32-bytes!"
 
 func jwtOpts(t *testing.T, joined bool) badOpts {
 	good := token(t, jwtSecret, "bystander", nil, time.Hour)

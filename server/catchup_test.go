@@ -95,7 +95,7 @@ func TestCatchUpFromRing(t *testing.T) {
 		t.Fatalf("deltas %d..%d with %d ops", d.FromRev, d.ToRev, len(d.Operations))
 	}
 	for i, op := range d.Operations {
-		if op.ClientID != b.id || op.ClientReqID != ids[i] || op.Type != protocol.OpMerge || op.Ts == 0 {
+		if op.ClientID != b.author || op.ClientReqID != ids[i] || op.Type != protocol.OpMerge || op.Ts == 0 {
 			t.Fatalf("op %d: %+v", i, op)
 		}
 	}

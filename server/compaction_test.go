@@ -124,7 +124,7 @@ func TestCatchUpCompacted(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, op := range ld.Operations {
-			if op.FirstRev != 0 || op.ClientID != b.id {
+			if op.FirstRev != 0 || op.ClientID != b.author {
 				t.Fatalf("live operation %+v", op)
 			}
 			seen = op.Rev

@@ -34,7 +34,7 @@ func (c *client) resumeEdits(doc string, ans joinAnswer, pending []pendingEdit) 
 	committed := map[string]bool{}
 	if ans.deltas != nil {
 		for _, op := range ans.deltas.Operations {
-			if op.ClientID == c.id {
+			if op.ClientID == c.author {
 				committed[op.ClientReqID] = true
 			}
 		}
@@ -130,7 +130,7 @@ func TestExactlyOnceResendAfterReconnect(t *testing.T) {
 	// Every decided edit of this client after pos is in the catch-up, and
 	// nothing above the watermark is.
 	for _, op := range ans.deltas.Operations {
-		if op.ClientID == id && revision.CompareReqID(op.ClientReqID, w) > 0 {
+		if op.ClientID == protocol.AuthorID(id) && revision.CompareReqID(op.ClientReqID, w) > 0 {
 			t.Fatalf("op %s above the watermark %s", op.ClientReqID, w)
 		}
 	}

@@ -45,6 +45,7 @@ func (s *Server) routes() {
 	router.Handle(r, protocol.TypeSubscribe, s.handleSubscribe)
 	router.Handle(r, protocol.TypeUnsubscribe, s.handleUnsubscribe)
 	router.Handle(r, protocol.TypeHeartbeat, func(x *router.Ctx, _ protocol.Heartbeat) error { return ok(x) })
+	router.Handle(r, protocol.TypeAuthRefresh, s.handleAuthRefresh)
 }
 
 // ok answers an RPC that has nothing to return.
@@ -286,7 +287,7 @@ func (s *Server) handlePublish(x *router.Ctx, p protocol.Publish) error {
 			return errTopicPublishForbidden.WithDetails(topicDetails{Topic: p.Topic})
 		}
 	}
-	f, err := router.NewFrame(protocol.TypeMessage, protocol.Message{Doc: p.Doc, Topic: p.Topic, Data: p.Data, From: x.Conn().ClientID()})
+	f, err := router.NewFrame(protocol.TypeMessage, protocol.Message{Doc: p.Doc, Topic: p.Topic, Data: p.Data, From: authorOf(x.Conn().ClientID())})
 	if err != nil {
 		return err
 	}
@@ -321,18 +322,21 @@ func (s *Server) handleUnsubscribe(x *router.Ctx, p protocol.Unsubscribe) error 
 // authenticate runs before every upgrade; its result is the session.
 func (s *Server) authenticate(req router.AuthRequest) (any, error) {
 	sess := &session{srv: s}
-	if len(s.opts.JWTSecret) == 0 {
+	if s.verifier == nil {
+		if err := s.claimClient(req, ""); err != nil {
+			return nil, err
+		}
 		return sess, nil
 	}
 	if req.Token == "" {
 		return nil, protocol.NewError(protocol.CodeUnauthenticated, "a token is required (access_token, a bearer. subprotocol, or an Authorization header)")
 	}
-	user, err := parseToken(s.opts.JWTSecret, req.Token)
+	user, err := s.verifier.verify(req.Token)
 	if err != nil {
 		return nil, protocol.NewError(protocol.CodeUnauthenticated, err.Error())
 	}
-	if !s.owners.claim(req.ClientID, user.ID) {
-		return nil, protocol.NewError(protocol.CodePermissionDenied, "this clientId belongs to another user")
+	if err := s.claimClient(req, user.ID); err != nil {
+		return nil, err
 	}
 	sess.user = user
 	return sess, nil
@@ -344,10 +348,11 @@ func (s *Server) onOpen(c *router.Conn) {
 	sess.conn = c
 	s.opts.Metrics.connections.Inc()
 	if sess.user != nil {
-		s.owners.opened(c.ClientID())
+		sess.armExpiry()
 	}
 	c.Send(protocol.TypeHello, protocol.Hello{
 		ClientID:    c.ClientID(),
+		AuthorID:    authorOf(c.ClientID()),
 		Protocol:    protocol.ProtocolVersion,
 		HeartbeatMs: s.opts.HeartbeatInterval.Milliseconds(),
 		Limits:      s.limits(),
@@ -371,11 +376,12 @@ func (s *Server) limits() map[string]int64 {
 
 // onClose ends the session's subscriptions and presence.
 func (s *Server) onClose(c *router.Conn, code int, reason string) {
-	s.opts.Metrics.connections.Dec()
+	// A connection that never opened (refused at registration: the server
+	// shutting down, a stale attempt) was never counted and has no state;
+	// its client id may be another connection's, live.
 	if sess, ok := c.Data().(*session); ok && sess.conn != nil {
+		sess.disarmExpiry()
+		s.opts.Metrics.connections.Dec()
 		sess.close()
-		if sess.user != nil {
-			s.owners.closed(c.ClientID())
-		}
 	}
 }

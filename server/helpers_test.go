@@ -274,8 +274,11 @@ type client struct {
 	resp  *http.Response
 	hello protocol.Hello
 	id    string // the client id (HELLO's)
-	seq   int    // request ids used so far (see nextReq)
-	cid   int    // correlation ids used so far
+	// author is the client's author id (HELLO's): what operations,
+	// presence and room messages show for it.
+	author string
+	seq    int // request ids used so far (see nextReq)
+	cid    int // correlation ids used so far
 	// seen holds the operations ackFrom read past, by "clientId/reqId":
 	// several operations may arrive in one SYNC.DELTAS.
 	seen map[string]protocol.Operation
@@ -383,6 +386,10 @@ func dialURL(t testing.TB, wsURL string, o dialOpts, ev *env) (*client, *http.Re
 	m := c.next(protocol.TypeHello)
 	c.hello = decodeAs[protocol.Hello](t, m)
 	c.id = c.hello.ClientID
+	c.author = c.hello.AuthorID
+	if c.author != protocol.AuthorID(c.id) {
+		t.Fatalf("HELLO authorId %q, want the author id of %s", c.author, c.id)
+	}
 	return c, resp, nil
 }
 
@@ -613,6 +620,8 @@ func (c *client) ack(reqID string) (protocol.Operation, protocol.SyncDeltas) {
 // from with reqID.
 func (c *client) ackFrom(from, reqID string) (protocol.Operation, protocol.SyncDeltas) {
 	c.t.Helper()
+	// Operations name their author by author id.
+	from = protocol.AuthorID(from)
 	key := from + "/" + reqID
 	if op, ok := c.seen[key]; ok {
 		delete(c.seen, key)

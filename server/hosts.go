@@ -40,6 +40,8 @@ func parseAccessPolicy(o Options) (accessPolicy, error) {
 func (p accessPolicy) guardHosts(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !healthRoutes[r.URL.Path] && !router.AllowedHost(r, p.hosts, p.proxies) {
+			// A refused request's body is never read (httpbounds.go).
+			refuseBody(w, r)
 			router.RefuseHost(w, r, p.proxies)
 			return
 		}

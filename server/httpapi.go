@@ -27,29 +27,37 @@ import (
 //	DELETE /v1/docs/{id}                   delete (re-creating starts a new epoch)
 //	GET    /v1/backup                      a consistent copy of the database
 
-// maxEditBody bounds the body of an edit request.
+// maxEditBody bounds the body of an edit request, the only route that
+// reads one (httpbounds.go).
 const maxEditBody = 4 << 20
+
+const editPattern = "POST /v1/docs/{id}/edits"
 
 type httpAPI struct {
 	engine *syncd.Engine
 	key    string
 	backup func(ctx context.Context, w io.Writer) (int64, error)
 	m      *Metrics
+
+	writeTimeout time.Duration // for each chunk of the backup stream
 }
 
 func (a *httpAPI) register(mux *http.ServeMux) {
 	mux.Handle("GET /v1/docs", a.guard(a.list))
 	mux.Handle("GET /v1/docs/{id}", a.guard(a.read))
 	mux.Handle("GET /v1/docs/{id}/ops", a.guard(a.ops))
-	mux.Handle("POST /v1/docs/{id}/edits", a.guard(a.edit))
+	mux.Handle(editPattern, a.guard(a.edit))
 	mux.Handle("DELETE /v1/docs/{id}", a.guard(a.remove))
 	mux.Handle("GET /v1/backup", a.guard(a.backupDB))
 }
 
-// guard checks the API key in constant time.
+// guard checks the API key in constant time. A refused request's body is
+// never read (refuseBody): an unauthenticated client cannot hold the
+// connection open by trickling one.
 func (a *httpAPI) guard(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.key == "" {
+			refuseBody(w, r)
 			http.NotFound(w, r)
 			return
 		}
@@ -58,6 +66,7 @@ func (a *httpAPI) guard(h func(http.ResponseWriter, *http.Request) error) http.H
 			got = strings.TrimPrefix(auth, "Bearer ")
 		}
 		if subtle.ConstantTimeCompare([]byte(got), []byte(a.key)) != 1 {
+			refuseBody(w, r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="syncd"`)
 			writeError(w, protocol.NewError(protocol.CodeUnauthenticated, "missing or wrong API key"))
 			return
@@ -160,7 +169,7 @@ type editRequest struct {
 func (a *httpAPI) edit(w http.ResponseWriter, r *http.Request) error {
 	doc := r.PathValue("id")
 	var req editRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEditBody))
+	dec := json.NewDecoder(r.Body) // capped at maxEditBody (httpbounds.go)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
 		return protocol.Errorf(protocol.CodeInvalidArgument, "body: %v", err)
@@ -200,14 +209,27 @@ func (a *httpAPI) backupDB(w http.ResponseWriter, r *http.Request) error {
 	if a.backup == nil {
 		return protocol.NewError(protocol.CodeUnimplemented, "this store cannot stream a backup")
 	}
+	// The stream may take long on a large file: rather than one deadline
+	// for the whole response, each chunk must be taken by the client within
+	// writeTimeout, so a stalled reader is cut off and a steady one is not.
+	// (The store does not hold its read transaction while streaming.)
+	out := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: a.writeTimeout}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="syncd-backup.db"`)
-	if _, err := a.backup(r.Context(), w); err != nil {
+	_, err := a.backup(r.Context(), out)
+	switch {
+	case err == nil:
+		return nil
+	case out.written == 0 && r.Context().Err() == nil:
+		// Nothing sent yet (the store failed to take its copy, say the
+		// disk is full): the status line can still say so.
+		w.Header().Del("Content-Disposition")
+		return protocol.Errorf(protocol.CodeUnavailable, "backup failed: %v", err)
+	default:
 		// The status line is gone; cutting the stream short is how the
 		// client learns the copy is incomplete.
 		panic(http.ErrAbortHandler)
 	}
-	return nil
 }
 
 // wireOp converts an engine operation to its wire form. FirstRev is set
@@ -217,7 +239,7 @@ func wireOp(op *syncd.Op) protocol.Operation {
 		Rev:         op.Rev,
 		Type:        string(op.Kind),
 		Payload:     op.Payload,
-		ClientID:    op.ClientID,
+		ClientID:    authorOf(op.ClientID),
 		ClientReqID: op.ClientReqID,
 		Ts:          op.Time,
 		FirstRev:    op.FirstRev,

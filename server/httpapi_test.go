@@ -160,7 +160,7 @@ func TestHTTPAPIDocuments(t *testing.T) {
 	}
 	backend := newClientID()
 	json.Unmarshal(ev.api("POST", path+"/edits", map[string]any{"patch": []any{map[string]any{"op": "replace", "path": "/title", "value": "hi"}}, "baseRev": 2, "clientId": backend, "clientReqId": "b-1"}, 200), &res)
-	if res.Doc != doc || res.Epoch != string(snap.Epoch) || res.Operation.Rev != 3 || res.Operation.ClientReqID != "b-1" || res.Operation.ClientID != backend || res.Operation.Type != protocol.OpPatch {
+	if res.Doc != doc || res.Epoch != string(snap.Epoch) || res.Operation.Rev != 3 || res.Operation.ClientReqID != "b-1" || res.Operation.ClientID != protocol.AuthorID(backend) || res.Operation.Type != protocol.OpPatch {
 		t.Fatalf("edit %+v", res)
 	}
 	if op, _ := ws.ackFrom(backend, "b-1"); op.Rev != 3 {

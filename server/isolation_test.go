@@ -47,7 +47,7 @@ func (c *client) collect(from string, ids []string, deadline time.Time) error {
 				return fmt.Errorf("client %s: rev %d after %d", c.id, op.Rev, last)
 			}
 			last = int64(op.Rev)
-			if op.ClientID == from && next < len(ids) && op.ClientReqID == ids[next] {
+			if op.ClientID == protocol.AuthorID(from) && next < len(ids) && op.ClientReqID == ids[next] {
 				next++
 			}
 		}

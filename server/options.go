@@ -21,16 +21,23 @@ type Options struct {
 	APIKey string
 
 	// JWTSecret, if set, turns on authentication: every WebSocket
-	// connection needs an HS256 JWT signed with it (see auth.go). Empty:
-	// anyone who can reach the server may connect.
+	// connection needs a JWT (see auth.go), here an HS256 one signed with
+	// this secret of at least MinJWTSecretBytes (32) bytes; New refuses a
+	// shorter one. Empty, and no JWTKeys: anyone who can reach the server
+	// may connect.
 	JWTSecret []byte
-
-	// OwnerGrace is how long, with JWTSecret set, a client id stays bound
-	// to the user who used it after its last connection closed; within
-	// it, no other user may connect with that id. Default
-	// DefaultOwnerGrace (24h). The binding lives in memory: a restart
-	// clears it.
-	OwnerGrace time.Duration
+	// JWTKeys, if set, turn on authentication with public keys: RS256,
+	// ES256 and EdDSA tokens verified by these keys (see ParsePublicKeyPEM
+	// and ParseJWKS). With JWTSecret too, both kinds are accepted.
+	JWTKeys []JWTKey
+	// JWTAudience, if set, must be in each token's aud claim.
+	JWTAudience string
+	// JWTIssuer, if set, must be each token's iss claim.
+	JWTIssuer string
+	// JWTLeeway is the clock skew allowed on exp and nbf, both at the
+	// upgrade and for closing a connection whose token expired (4401 at
+	// exp + JWTLeeway). Default DefaultJWTLeeway (30s); negative: none.
+	JWTLeeway time.Duration
 
 	// AllowedOrigins lists the Origin values browsers may connect from
 	// ("*" allows any). Empty: only same-origin requests and clients that
@@ -64,8 +71,23 @@ type Options struct {
 	// Limits bound what one connection may do.
 	Limits Limits
 
+	// HTTPReadTimeout bounds reading the body of an HTTP API request that
+	// has one (POST edits), from the start of the request. Default
+	// DefaultHTTPReadTimeout. Other requests' bodies are never read.
+	HTTPReadTimeout time.Duration
+	// HTTPWriteTimeout bounds writing the response to an HTTP request, from
+	// its start; for GET /v1/backup it bounds each chunk of the stream
+	// instead (a client that stops reading for this long is cut off).
+	// Default DefaultHTTPWriteTimeout. WebSocket connections are bounded
+	// by the router (its WriteTimeout), not by this.
+	HTTPWriteTimeout time.Duration
+
 	// Backup, if set, streams a consistent copy of the database for
-	// GET /v1/backup (cmd/syncd passes boltstore's Backup).
+	// GET /v1/backup (cmd/syncd passes boltstore's Backup). w is the
+	// client's connection, as slow as the client: Backup must not hold
+	// anything commits wait for while it writes to w (boltstore's copies
+	// its snapshot aside first). A write to w fails once the client has
+	// taken nothing for HTTPWriteTimeout.
 	Backup func(ctx context.Context, w io.Writer) (int64, error)
 }
 
@@ -91,6 +113,13 @@ type Limits struct {
 	OutboundQueueBytes int
 }
 
+// Defaults of the HTTP request bounds (Options.HTTPReadTimeout,
+// Options.HTTPWriteTimeout).
+const (
+	DefaultHTTPReadTimeout  = 30 * time.Second
+	DefaultHTTPWriteTimeout = 30 * time.Second
+)
+
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -98,8 +127,17 @@ func (o Options) withDefaults() Options {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
 	}
+	if o.JWTLeeway == 0 {
+		o.JWTLeeway = DefaultJWTLeeway
+	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = 15 * time.Second
+	}
+	if o.HTTPReadTimeout <= 0 {
+		o.HTTPReadTimeout = DefaultHTTPReadTimeout
+	}
+	if o.HTTPWriteTimeout <= 0 {
+		o.HTTPWriteTimeout = DefaultHTTPWriteTimeout
 	}
 	if o.HeartbeatTimeout <= 0 {
 		o.HeartbeatTimeout = 3 * o.HeartbeatInterval

@@ -1,115 +1,54 @@
 package server
 
 import (
-	"sync"
-	"time"
+	"errors"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/protocol"
+	"github.com/deltasync/syncd/router"
 )
 
-// DefaultOwnerGrace is how long a client id stays bound to its user after
-// its last connection closed, unless [Options.OwnerGrace] says otherwise.
-const DefaultOwnerGrace = 24 * time.Hour
-
-// clientOwners remembers which user each client id belongs to when JWT
-// authentication is on, so that one user cannot take over another's client
-// id: a client id carries watermarks, and a user who could present someone
-// else's id could make that client's next edits look already decided.
-// Client ids are not secret (every operation carries its author's), so the
-// binding is what protects them.
+// Client ids and who may present them (PROTOCOL.md §2.2). A client id is
+// the key to its client's watermarks and to its one live connection, so
+// before a connection may use one, the store's client record
+// ([syncd.Store.ClaimClient]) is consulted and updated, durably:
 //
-// It binds an id while a connection uses it and for a grace period after
-// the last one closed, and then forgets it: memory grows with the client
-// ids in use, not with every id ever seen. The binding lives in memory
-// only, so a restart forgets it too; a client that reconnects within the
-// grace period keeps its id, which is what the binding is for.
-type clientOwners struct {
-	grace time.Duration
-	now   func() time.Time
+//   - With authentication on, the id belongs to the user who first used
+//     it, for as long as the store lasts (watermarks live as long as their
+//     documents, so the binding must too). Another user is refused with
+//     HTTP 403 before the upgrade: it cannot read the owner's watermarks,
+//     move them, or close the owner's connection.
+//   - A client that sends the "attempt" parameter (router/attempt.go) has
+//     its newest attempt recorded; an attempt at or below it is a stale
+//     upgrade of a connection the client gave up on, refused with HTTP 409
+//     so it cannot replace the client's newer connection, even after a
+//     restart or on another instance.
+//
+// Without authentication and without an attempt value nothing is stored:
+// there, what protects a client id is that nobody else learns it (the wire
+// shows only author ids, author.go).
 
-	mu sync.Mutex
-	m  map[string]*owner
-	// sweepAt is the size at which claim next drops expired bindings:
-	// twice the size after the last sweep, so sweeping costs O(1) per
-	// claim, amortised.
-	sweepAt int
-}
-
-type owner struct {
-	user string
-	live int       // open connections with this client id
-	seen time.Time // when live last dropped to 0, or the claim
-}
-
-// minSweep is the smallest map that is swept.
-const minSweep = 1024
-
-func newClientOwners(grace time.Duration, now func() time.Time) *clientOwners {
-	if grace <= 0 {
-		grace = DefaultOwnerGrace
+// claimClient checks and records the claim of the upgrade req, made by
+// owner ("" without authentication), on its client id.
+func (s *Server) claimClient(req router.AuthRequest, owner string) error {
+	attempt := req.Attempt
+	if req.ClientIDAssigned {
+		// A fresh id has no stale attempts to fear: a delayed request
+		// without a clientId gets an id of its own.
+		attempt = ""
 	}
-	if now == nil {
-		now = time.Now
+	if owner == "" && attempt == "" {
+		return nil
 	}
-	return &clientOwners{grace: grace, now: now, m: make(map[string]*owner), sweepAt: minSweep}
-}
-
-// claim binds client to user if it is free, and reports whether user may
-// use it.
-func (o *clientOwners) claim(client, user string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	now := o.now()
-	if w := o.m[client]; w != nil && !o.expired(w, now) {
-		if w.user != user {
-			return false
-		}
-		if w.live == 0 {
-			w.seen = now
-		}
-		return true
+	_, err := s.engine.ClaimClient(req.Request.Context(), syncd.ClientClaim{ClientID: req.ClientID, Owner: owner, Attempt: attempt})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syncd.ErrClientOwned):
+		return protocol.NewError(protocol.CodePermissionDenied, "this clientId belongs to another user")
+	case errors.Is(err, syncd.ErrStaleAttempt):
+		return protocol.NewError(protocol.CodeAborted, "stale connection attempt: this clientId has made a newer one")
 	}
-	if len(o.m) >= o.sweepAt {
-		o.sweep(now)
-	}
-	o.m[client] = &owner{user: user, seen: now}
-	return true
-}
-
-// opened and closed count the connections using client. A claim whose
-// upgrade then failed never opens; its binding expires like a closed one.
-func (o *clientOwners) opened(client string) {
-	o.mu.Lock()
-	if w := o.m[client]; w != nil {
-		w.live++
-	}
-	o.mu.Unlock()
-}
-
-func (o *clientOwners) closed(client string) {
-	o.mu.Lock()
-	if w := o.m[client]; w != nil && w.live > 0 {
-		if w.live--; w.live == 0 {
-			w.seen = o.now()
-		}
-	}
-	o.mu.Unlock()
-}
-
-func (o *clientOwners) expired(w *owner, now time.Time) bool {
-	return w.live == 0 && now.Sub(w.seen) > o.grace
-}
-
-func (o *clientOwners) sweep(now time.Time) {
-	for client, w := range o.m {
-		if o.expired(w, now) {
-			delete(o.m, client)
-		}
-	}
-	o.sweepAt = max(minSweep, 2*len(o.m))
-}
-
-// size is the number of bindings held, for tests.
-func (o *clientOwners) size() int {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return len(o.m)
+	s.opts.Logger.Warn("client record", "client", req.ClientID, "err", err)
+	return protocol.NewError(protocol.CodeUnavailable, "could not check the clientId; retry")
 }

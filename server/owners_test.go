@@ -1,75 +1,72 @@
-package server
+package server_test
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/server"
+	"github.com/deltasync/syncd/store/memstore"
 )
 
-// fakeClock is a clock the test moves by hand.
-type fakeClock struct{ t time.Time }
+// claimFailingStore fails every ClaimClient while failing is set.
+type claimFailingStore struct {
+	*memstore.Store
+	failing atomic.Bool
+}
 
-func (c *fakeClock) now() time.Time { return c.t }
+func (s *claimFailingStore) ClaimClient(ctx context.Context, c syncd.ClientClaim) (syncd.ClientRecord, error) {
+	if s.failing.Load() {
+		return syncd.ClientRecord{}, fmt.Errorf("disk on fire: %w", syncd.ErrUnavailable)
+	}
+	return s.Store.ClaimClient(ctx, c)
+}
 
-func TestClientOwnersBind(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	o := newClientOwners(time.Hour, clock.now)
-	if !o.claim("c1", "alice") {
-		t.Fatal("a free id was refused")
+// requireStatus dials ev with o and requires the upgrade to be refused
+// with status.
+func requireStatus(t *testing.T, ev *env, o dialOpts, status int) {
+	t.Helper()
+	c, resp, err := dialURL(t, ev.url, o, ev)
+	if err == nil {
+		c.ws.Close()
+		t.Fatalf("upgrade with %+v accepted, want HTTP %d", o, status)
 	}
-	o.opened("c1")
-	if o.claim("c1", "bob") {
-		t.Fatal("bob took alice's id while she is connected")
-	}
-	if !o.claim("c1", "alice") {
-		t.Fatal("alice was refused her own id")
-	}
-	o.closed("c1")
-	clock.t = clock.t.Add(59 * time.Minute)
-	if o.claim("c1", "bob") {
-		t.Fatal("bob took alice's id within the grace period")
-	}
-	clock.t = clock.t.Add(2 * time.Minute)
-	if !o.claim("c1", "bob") {
-		t.Fatal("the id is still bound after the grace period")
-	}
-	if o.claim("c1", "alice") {
-		t.Fatal("alice took the id back from bob")
+	if resp == nil || resp.StatusCode != status {
+		t.Fatalf("upgrade with %+v: %v (%v), want HTTP %d", o, err, resp, status)
 	}
 }
 
-// TestClientOwnersLiveNeverExpire: a connection open for longer than the
-// grace period keeps its id.
-func TestClientOwnersLiveNeverExpire(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	o := newClientOwners(time.Hour, clock.now)
-	o.claim("c1", "alice")
-	o.opened("c1")
-	o.opened("c1") // a second connection, replacing the first
-	o.closed("c1")
-	clock.t = clock.t.Add(48 * time.Hour)
-	for i := range 3 * minSweep { // sweeps run meanwhile
-		o.claim(fmt.Sprint("x", i), "mallory")
-	}
-	if o.claim("c1", "bob") {
-		t.Fatal("a connected id expired")
-	}
-}
+// TestClaimsAtTheUpgrade: what the client record decides, as the upgrade
+// answers it: another user's claim is 403 and cannot raise the owner's
+// attempt; a stale attempt is 409; a store that cannot answer is 503 (the
+// client retries), and nothing is let in unchecked meanwhile.
+func TestClaimsAtTheUpgrade(t *testing.T) {
+	const secret = "owners-unit-secret-0123456789abcdefghij"
+	st := &claimFailingStore{Store: memstore.New(memstore.Options{})}
+	ev := newEnvStore(t, st, syncd.Options{}, server.Options{JWTSecret: []byte(secret)})
+	ann := token(t, secret, "ann", nil, time.Hour)
+	bob := token(t, secret, "bob", nil, time.Hour)
+	id := newClientID()
+	at := func(v string) url.Values { return url.Values{"attempt": {v}} }
 
-// TestClientOwnersBounded: ids that come and go do not accumulate.
-func TestClientOwnersBounded(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1_700_000_000, 0)}
-	o := newClientOwners(time.Minute, clock.now)
-	for i := range 100_000 {
-		id := fmt.Sprint("c", i)
-		o.claim(id, "u")
-		o.opened(id)
-		o.closed(id)
-		clock.t = clock.t.Add(time.Second)
-	}
-	// At most a minute's worth (60) are unexpired; the rest wait for a
-	// sweep, which runs before the map doubles.
-	if n := o.size(); n > 2*minSweep {
-		t.Fatalf("%d bindings held for 60 live ones", n)
-	}
+	a := ev.dialWith(dialOpts{clientID: id, token: ann, query: at("a-5")})
+	requireStatus(t, ev, dialOpts{clientID: id, token: bob, query: at(strings.Repeat("~", 64))}, http.StatusForbidden)
+	requireStatus(t, ev, dialOpts{clientID: id, token: ann, query: at("a-4")}, http.StatusConflict)
+	a.ws.Close()
+	// Bob's refused claim did not raise Ann's attempt: a-6 is granted.
+	a2 := ev.dialWith(dialOpts{clientID: id, token: ann, query: at("a-6")})
+	a2.join("owners/unit")
+
+	st.failing.Store(true)
+	requireStatus(t, ev, dialOpts{clientID: id, token: ann, query: at("a-7")}, http.StatusServiceUnavailable)
+	requireStatus(t, ev, dialOpts{token: ann}, http.StatusServiceUnavailable) // a new id must be bound too
+	st.failing.Store(false)
+	a3 := ev.dialWith(dialOpts{clientID: id, token: ann, query: at("a-8")})
+	a3.join("owners/unit")
 }

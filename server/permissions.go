@@ -47,14 +47,19 @@ type topicsClaim struct {
 func (c *topicsClaim) grant(u *User) {
 	if c != nil {
 		u.TopicRead, u.TopicWrite = c.Read, c.Write
+		u.topicRead, u.topicWrite = compilePatterns(c.Read), compilePatterns(c.Write)
 	}
 }
 
 // CanSubscribe reports whether u may subscribe to topic.
-func (u *User) CanSubscribe(topic string) bool { return u == nil || matchAny(u.TopicRead, topic) }
+func (u *User) CanSubscribe(topic string) bool {
+	return u == nil || matchAny(compiled(u.topicRead, u.TopicRead), topic)
+}
 
 // CanPublish reports whether u may publish to topic.
-func (u *User) CanPublish(topic string) bool { return u == nil || matchAny(u.TopicWrite, topic) }
+func (u *User) CanPublish(topic string) bool {
+	return u == nil || matchAny(compiled(u.topicWrite, u.TopicWrite), topic)
+}
 
 // The refusals, PERMISSION_DENIED, each saying which right was missing.
 var (

@@ -37,24 +37,24 @@ func TestPresenceJoinSetLeave(t *testing.T) {
 	if ans.presence.Clients == nil || len(ans.presence.Clients) != 0 || ans.presence.Left != nil {
 		t.Fatalf("first in the room: %+v", ans.presence)
 	}
-	if p := a.presence(); presenceOf(p)[a.id] != `{"name":"A"}` || len(p.Clients) != 1 {
+	if p := a.presence(); presenceOf(p)[a.author] != `{"name":"A"}` || len(p.Clients) != 1 {
 		t.Fatalf("own presence %+v", p)
 	}
 
 	b := ev.dial("")
 	ans = b.joinWith(map[string]any{"doc": doc, "presence": map[string]any{"name": "B"}}, "")
-	if got := presenceOf(ans.presence); len(got) != 1 || got[a.id] != `{"name":"A"}` {
+	if got := presenceOf(ans.presence); len(got) != 1 || got[a.author] != `{"name":"A"}` {
 		t.Fatalf("B's view of the room %+v", ans.presence)
 	}
 	b.presence() // its own
-	if p := a.presence(); len(p.Clients) != 1 || presenceOf(p)[b.id] != `{"name":"B"}` || p.Left != nil {
+	if p := a.presence(); len(p.Clients) != 1 || presenceOf(p)[b.author] != `{"name":"B"}` || p.Left != nil {
 		t.Fatalf("A sees B join: %+v", p)
 	}
 
 	// PRESENCE.SET: a change, announced to everyone in the room.
 	a.send(protocol.TypePresenceSet, map[string]any{"doc": doc, "state": map[string]any{"name": "A", "cursor": []int{1, 2}}})
 	for _, c := range []*client{a, b} {
-		if p := c.presence(); len(p.Clients) != 1 || presenceOf(p)[a.id] != `{"cursor":[1,2],"name":"A"}` && presenceOf(p)[a.id] != `{"name":"A","cursor":[1,2]}` {
+		if p := c.presence(); len(p.Clients) != 1 || presenceOf(p)[a.author] != `{"cursor":[1,2],"name":"A"}` && presenceOf(p)[a.author] != `{"name":"A","cursor":[1,2]}` {
 			t.Fatalf("change %+v", p)
 		}
 	}
@@ -68,7 +68,7 @@ func TestPresenceJoinSetLeave(t *testing.T) {
 	// LEAVE: announced as left, with an empty clients list.
 	a.send(protocol.TypeLeave, map[string]any{"doc": doc})
 	p := b.presence()
-	if len(p.Left) != 1 || p.Left[0] != a.id || p.Clients == nil || len(p.Clients) != 0 {
+	if len(p.Left) != 1 || p.Left[0] != a.author || p.Clients == nil || len(p.Clients) != 0 {
 		t.Fatalf("left %+v", p)
 	}
 	if got := ev.engine.Presence(doc); len(got) != 1 || got[0].ClientID != b.id {
@@ -89,7 +89,7 @@ func TestPresenceCloseAnnouncesLeft(t *testing.T) {
 	for _, how := range []string{"close frame", "dropped TCP"} {
 		a := ev.dial("")
 		a.joinWith(map[string]any{"doc": doc, "presence": map[string]any{"how": how}}, "")
-		if p := b.presence(); presenceOf(p)[a.id] == "" {
+		if p := b.presence(); presenceOf(p)[a.author] == "" {
 			t.Fatalf("%s: join %+v", how, p)
 		}
 		if how == "close frame" {
@@ -97,7 +97,7 @@ func TestPresenceCloseAnnouncesLeft(t *testing.T) {
 		} else {
 			a.ws.UnderlyingConn().Close()
 		}
-		if p := b.presence(); len(p.Left) != 1 || p.Left[0] != a.id || len(p.Clients) != 0 {
+		if p := b.presence(); len(p.Left) != 1 || p.Left[0] != a.author || len(p.Clients) != 0 {
 			t.Fatalf("%s: left %+v", how, p)
 		}
 	}
@@ -154,11 +154,11 @@ func TestPresenceHeartbeatExpiry(t *testing.T) {
 	}()
 
 	// B keeps reading, so it answers pings (gorilla does, while reading).
-	if p := b.presence(); presenceOf(p)[s.id] == "" {
+	if p := b.presence(); presenceOf(p)[s.author] == "" {
 		t.Fatalf("join %+v", p)
 	}
 	p := b.presence()
-	if len(p.Left) != 1 || p.Left[0] != s.id {
+	if len(p.Left) != 1 || p.Left[0] != s.author {
 		t.Fatalf("want %s to have left: %+v", s.id, p)
 	}
 	// Between the timeout and the timeout plus a tick, the server gives
@@ -208,7 +208,7 @@ func TestSameClientIDReplacesConnection(t *testing.T) {
 	if code := receive(t, closed); code != protocol.CloseReplaced || protocol.ShouldReconnect(code) {
 		t.Fatalf("old connection closed with %d, want %d (and not to reconnect)", code, protocol.CloseReplaced)
 	}
-	if p := b.presence(); len(p.Left) != 1 || p.Left[0] != id {
+	if p := b.presence(); len(p.Left) != 1 || p.Left[0] != protocol.AuthorID(id) {
 		t.Fatalf("left %+v", p)
 	}
 	if n := ev.server.Router().Len(); n != 2 {
@@ -219,7 +219,7 @@ func TestSameClientIDReplacesConnection(t *testing.T) {
 	if ans.snap == nil || ans.snap.AckedReqID != op.ClientReqID {
 		t.Fatalf("the new connection inherits the watermark: %+v", ans.snap)
 	}
-	if p := b.presence(); presenceOf(p)[id] != `{"tab":2}` {
+	if p := b.presence(); presenceOf(p)[a2.author] != `{"tab":2}` {
 		t.Fatalf("rejoined %+v", p)
 	}
 	op2 := a2.edit(doc, map[string]any{"from": "a2"})

@@ -65,7 +65,7 @@ func (f *follower) apply(t *testing.T, c *client, m msg) {
 			t.Fatalf("deltas %d..%d at position %d", d.FromRev, d.ToRev, f.pos.Rev)
 		}
 		for _, op := range d.Operations {
-			if op.ClientID == c.id {
+			if op.ClientID == c.author {
 				f.acked[op.ClientReqID] = op.Rev
 			}
 		}

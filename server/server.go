@@ -23,14 +23,13 @@ type Server struct {
 	router *router.Router
 	mux    *http.ServeMux
 	api    *httpAPI
-	// handler is mux behind the Host check (hosts.go).
-	handler http.Handler
 
+	// shuttingDown: Drain or Shutdown was called; /readyz answers 503.
 	shuttingDown atomic.Bool
+	handler      http.Handler // mux, bounded (httpbounds.go), behind the Host check (hosts.go)
 
-	// owners binds client ids to users when authentication is on
-	// (owners.go).
-	owners *clientOwners
+	// verifier checks tokens; nil when authentication is off.
+	verifier *tokenVerifier
 }
 
 // New builds a server for engine.
@@ -43,7 +42,11 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: newClientOwners(o.OwnerGrace, nil)}
+	verifier, err := newTokenVerifier(o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), verifier: verifier}
 	o.Metrics.engineSampler.engine = engine
 
 	s.router = router.New(router.Options{
@@ -68,10 +71,14 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	})
 	s.routes()
 
-	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics}
+	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics, writeTimeout: o.HTTPWriteTimeout}
 	s.api.register(s.mux)
 	registerStatic(s.mux)
-	s.mux.Handle("GET /ws", s.router)
+	s.mux.Handle(wsPattern, s.router)
+	// /healthz is liveness: it answers 200 as long as the process serves,
+	// draining included. /readyz is readiness: 503 from the start of the
+	// drain (Drain), so that a load balancer stops sending new clients
+	// before connections are told to go.
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ok\n"))
 	})
@@ -83,13 +90,22 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		w.Write([]byte("ready\n"))
 	})
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{Registry: o.Metrics.Registry}))
-	s.handler = access.guardHosts(s.mux)
+	// The Host check comes first: a request for a name syncd does not
+	// serve is refused before anything else reads it.
+	s.handler = access.guardHosts(s.bounded(s.mux))
 	return s, nil
 }
 
 // Handler returns the server's HTTP handler: every route, behind the Host
-// check (Options.AllowedHosts).
+// check (Options.AllowedHosts) and the request bounds (httpbounds.go).
 func (s *Server) Handler() http.Handler { return s.handler }
+
+// Drain starts the drain before a shutdown: /readyz answers 503 from now
+// on, while everything else (/healthz, the API, WebSockets, new
+// connections) keeps serving, so that a load balancer polling /readyz takes
+// the server out of rotation before Shutdown closes its connections. The
+// caller waits the drain period, then calls Shutdown.
+func (s *Server) Drain() { s.shuttingDown.Store(true) }
 
 // Router returns the WebSocket router, so an embedding program can add its
 // own message types and RPCs beside the sync protocol (before serving).

@@ -35,6 +35,8 @@ type session struct {
 	one    *joined
 	docs   map[string]*joined
 	closed bool
+	// auth is the token's expiry timer (authrefresh.go); guarded by mu.
+	auth authState
 	// resyncs counts goroutines re-joining documents after EventResync;
 	// the close hook waits for them.
 	resyncs sync.WaitGroup
@@ -242,9 +244,9 @@ func encodeShared(ev *syncd.Event) any {
 		}
 		add(protocol.TypeSyncSnapshot, snapshotPayload(ev))
 	case syncd.EventPresence:
-		p := protocol.Presence{Doc: ev.Doc, Clients: make([]protocol.PresenceClient, len(ev.Presence)), Left: ev.Left}
+		p := protocol.Presence{Doc: ev.Doc, Clients: make([]protocol.PresenceClient, len(ev.Presence)), Left: authorsOf(ev.Left)}
 		for i, c := range ev.Presence {
-			p.Clients[i] = protocol.PresenceClient{ClientID: c.ClientID, State: c.State}
+			p.Clients[i] = protocol.PresenceClient{ClientID: authorOf(c.ClientID), State: c.State}
 		}
 		add(protocol.TypePresence, p)
 	}

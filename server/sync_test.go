@@ -24,7 +24,7 @@ func TestHelloThenJoinUpdateDelta(t *testing.T) {
 	a.send(protocol.TypeUpdate, map[string]any{"doc": "todo", "patch": map[string]any{"title": "milk"}, "clientReqId": "r1"})
 	for _, c := range []*client{a, b} {
 		d := decodeAs[protocol.SyncDeltas](t, c.expect(protocol.TypeSyncDeltas))
-		if d.FromRev != 0 || d.ToRev != 1 || len(d.Operations) != 1 || d.Operations[0].ClientReqID != "r1" || d.Operations[0].ClientID != a.hello.ClientID {
+		if d.FromRev != 0 || d.ToRev != 1 || len(d.Operations) != 1 || d.Operations[0].ClientReqID != "r1" || d.Operations[0].ClientID != a.hello.AuthorID {
 			t.Fatalf("deltas %+v", d)
 		}
 	}

@@ -64,7 +64,7 @@ var sError = sObj(map[string]field{
 // serverSchemas are the payloads of every message type the server sends.
 var serverSchemas = map[string]*schema{
 	protocol.TypeHello: sObj(map[string]field{
-		"clientId": req(sStr), "protocol": req(sStr), "heartbeatMs": req(sInt), "limits": req(sMap(sInt)),
+		"clientId": req(sStr), "protocol": req(sStr), "heartbeatMs": req(sInt), "limits": req(sMap(sInt)), "authorId": opt(sStr),
 	}),
 	protocol.TypeSyncSnapshot: sObj(map[string]field{
 		"doc": req(sStr), "epoch": req(sStr), "rev": req(sInt), "state": req(sFree), "ackedReqId": opt(sStr),
@@ -95,6 +95,8 @@ var serverSchemas = map[string]*schema{
 	"SUBSCRIBE.OK":        sEmpty,
 	"UNSUBSCRIBE.OK":      sEmpty,
 	"HEARTBEAT.OK":        sEmpty,
+	// AUTH.REFRESH is answered whether or not it is an RPC.
+	protocol.TypeAuthRefreshOK: sObj(map[string]field{"exp": opt(sInt)}),
 }
 
 func (s *schema) check(v any, path string) error {
@@ -253,7 +255,7 @@ func checkWire(data []byte) error {
 // after the server closes the connection, whatever the code. Every
 // message is checked by checkWire.
 func TestWsKitClientCompatibility(t *testing.T) {
-	const secret = "wskit-secret"
+	const secret = "wskit-secret-of-at-least-32-bytes"
 	ev := newEnv(t, syncd.Options{}, server.Options{JWTSecret: []byte(secret), Limits: server.Limits{MaxMessageBytes: 8 << 10}})
 	// Topics need a topics claim (permissions.go).
 	anyTopic := map[string]any{"topics": map[string][]string{"read": {"*"}, "write": {"*"}}}
@@ -297,7 +299,7 @@ func TestWsKitClientCompatibility(t *testing.T) {
 		t.Fatalf("JOIN RPC answer %+v", ans)
 	}
 	m := a.next(protocol.TypePresence) // Ann's own presence, announced to the room
-	if p := decodeAs[protocol.Presence](t, m); len(p.Clients) != 1 || p.Clients[0].ClientID != idA {
+	if p := decodeAs[protocol.Presence](t, m); len(p.Clients) != 1 || p.Clients[0].ClientID != a.author {
 		t.Fatalf("presence %s", m)
 	}
 	bAns := b.joinWith(map[string]any{"doc": doc}, "join-2")
@@ -344,19 +346,19 @@ func TestWsKitClientCompatibility(t *testing.T) {
 
 	// The simple RPCs: <TYPE>.OK {} with the correlationId.
 	a.rpcOK(protocol.TypePresenceSet, map[string]any{"doc": doc, "state": map[string]any{"name": "Ann", "cursor": 3}})
-	if p := decodeAs[protocol.Presence](t, b.next(protocol.TypePresence)); len(p.Clients) != 1 || p.Clients[0].ClientID != idA {
+	if p := decodeAs[protocol.Presence](t, b.next(protocol.TypePresence)); len(p.Clients) != 1 || p.Clients[0].ClientID != a.author {
 		t.Fatalf("presence change %+v", p)
 	}
 	a.rpcOK(protocol.TypeSubscribe, map[string]any{"topic": "chat"})
 	b.rpcOK(protocol.TypeSubscribe, map[string]any{"topic": "chat"})
 	a.rpcOK(protocol.TypePublish, map[string]any{"topic": "chat", "data": map[string]any{"text": "hi"}})
 	mm := decodeAs[protocol.Message](t, b.next(protocol.TypeMessage))
-	if mm.Topic != "chat" || mm.Doc != "" || mm.From != idA || string(mm.Data) != `{"text":"hi"}` {
+	if mm.Topic != "chat" || mm.Doc != "" || mm.From != a.author || string(mm.Data) != `{"text":"hi"}` {
 		t.Fatalf("MESSAGE %+v", mm)
 	}
 	a.rpcOK(protocol.TypePublish, map[string]any{"doc": doc, "data": []any{1, 2}})
 	mm = decodeAs[protocol.Message](t, b.next(protocol.TypeMessage))
-	if mm.Doc != doc || mm.Topic != "" || mm.From != idA || string(mm.Data) != `[1,2]` {
+	if mm.Doc != doc || mm.Topic != "" || mm.From != a.author || string(mm.Data) != `[1,2]` {
 		t.Fatalf("MESSAGE %+v", mm)
 	}
 	a.rpcOK(protocol.TypeUnsubscribe, map[string]any{"topic": "chat"})
@@ -391,7 +393,7 @@ func TestWsKitClientCompatibility(t *testing.T) {
 	}
 	// LEAVE as an RPC; B learns that A left.
 	a.rpcOK(protocol.TypeLeave, map[string]any{"doc": doc})
-	if p := decodeAs[protocol.Presence](t, b.next(protocol.TypePresence)); len(p.Left) != 1 || p.Left[0] != idA || p.Clients == nil {
+	if p := decodeAs[protocol.Presence](t, b.next(protocol.TypePresence)); len(p.Left) != 1 || p.Left[0] != a.author || p.Clients == nil {
 		t.Fatalf("presence after LEAVE %+v", p)
 	}
 

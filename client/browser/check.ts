@@ -21,6 +21,7 @@ void todos.setPresence({ name: "Ada", typing: true });
 void todos.publish({ chat: "hi" });
 void client.subscribe("lobby").then(() => client.publish("lobby", "hello"));
 void client.heartbeat();
+void client.refreshToken("jwt").then((ok) => console.log(ok.exp ?? "no exp"));
 const rev: number | undefined = todos.rev;
 const ids: string[] = todos.pending.map((p) => p.clientReqId);
 const next = createUlid();

@@ -62,7 +62,7 @@ export interface RejectEvent {
 
 export interface PresenceEvent {
   doc: string;
-  /** The whole room after this change: presence by client id. */
+  /** The whole room after this change: presence by author id. */
   room: Map<string, JSONValue>;
   clients: { clientId: string; state: JSONValue }[];
   left: string[];
@@ -82,6 +82,8 @@ export interface ErrorEvent {
   message?: string;
   details?: unknown;
   retryAfterMs?: number;
+  /** The document was taken away by a refreshed token (§4.10); it re-joins on the next connection. */
+  revoked?: boolean;
 }
 
 export interface EventMap {
@@ -126,7 +128,12 @@ export interface PendingEdit {
 export interface SyncClientOptions {
   /** ws:// or wss:// URL of the server's /ws. */
   url: string;
-  /** A bearer token, or a function returning one (called before each connection). */
+  /**
+   * A bearer token, or a function returning one: called before each
+   * connection and, while connected, before the token's exp, to send a fresh
+   * one with AUTH.REFRESH (§4.10). With a function, a 4401 close (token
+   * expired) reconnects instead of stopping.
+   */
   token?: string | (() => string | undefined | Promise<string | undefined>);
   /** Where the token goes: the access_token query (default) or a bearer.<token> subprotocol. */
   tokenIn?: "query" | "subprotocol";
@@ -197,8 +204,13 @@ export declare class SyncDoc {
 export declare class SyncClient extends Emitter {
   constructor(options: SyncClientOptions);
   readonly options: SyncClientOptions;
-  /** This tab's client id; undefined until the first HELLO if the tab has none. */
+  /** This tab's client id, its private key; undefined until the first HELLO if the tab has none. */
   readonly clientId: string | undefined;
+  /**
+   * This client's public name (HELLO.authorId): what operations, presence and
+   * room messages show as its clientId. Undefined until the first HELLO.
+   */
+  readonly authorId: string | undefined;
   readonly status: Status;
   readonly docs: Map<string, SyncDoc>;
   readonly topics: Set<string>;
@@ -217,7 +229,16 @@ export declare class SyncClient extends Emitter {
   publish(topic: string, data: JSONValue): Promise<unknown>;
   /** A HEARTBEAT RPC; resolves on HEARTBEAT.OK. */
   heartbeat(): Promise<unknown>;
+  /**
+   * Replaces this connection's token (AUTH.REFRESH, §4.10); resolves with
+   * its exp (seconds; absent if none). Rejects with code UNAUTHENTICATED
+   * (invalid token) or PERMISSION_DENIED (another user's token).
+   */
+  refreshToken(token: string): Promise<{ exp?: number }>;
 }
+
+/** A JWT's exp claim in seconds, read without verifying it; undefined if none. */
+export declare function tokenExp(token: string | undefined): number | undefined;
 
 // The reconciliation logic, exported for tests and tools.
 
@@ -279,7 +300,7 @@ export declare class DocState {
   addLocal(clientReqId: string, patch: Patch): PendingEdit;
   markSent(edit: PendingEdit): void;
   findPending(clientReqId: string): PendingEdit | undefined;
-  applyDeltas(m: { epoch: string; fromRev: number; toRev: number; operations: Operation[] }, clientId: string | undefined): { rejoin: boolean; committed: PendingEdit[]; changed?: boolean };
+  applyDeltas(m: { epoch: string; fromRev: number; toRev: number; operations: Operation[] }, authorId: string | undefined): { rejoin: boolean; committed: PendingEdit[]; changed?: boolean };
   applySnapshot(m: { epoch: string; rev: number; state: JSONObject }): boolean;
   settle(ackedReqId: string | undefined, options?: { snapshot?: boolean; epochChanged?: boolean }): { resend: PendingEdit[]; lost: PendingEdit[]; unknown: PendingEdit[]; fresh: PendingEdit[] };
   remove(clientReqId: string): PendingEdit | undefined;

@@ -331,9 +331,10 @@ export class DocState {
 
   /**
    * Applies SYNC.DELTAS. Returns {rejoin} when the client is out of step,
-   * else {committed: [edits], changed}.
+   * else {committed: [edits], changed}. authorId is this client's author id
+   * (HELLO.authorId): its own operations carry it as their clientId.
    */
-  applyDeltas(m, clientId) {
+  applyDeltas(m, authorId) {
     if (!this.hasPosition() || m.epoch !== this.epoch || m.fromRev > this.rev) return { rejoin: true, committed: [] };
     const committed = [];
     let changed = false;
@@ -352,7 +353,7 @@ export class DocState {
       }
       this.rev = op.rev;
       changed = true;
-      if (op.clientId === clientId && op.clientReqId) {
+      if (op.clientId === authorId && op.clientReqId) {
         const i = this.pending.findIndex((p) => p.clientReqId === op.clientReqId);
         if (i >= 0) committed.push(this.pending.splice(i, 1)[0]);
       }
@@ -416,6 +417,23 @@ const STOP_CODES = new Set([1000, 1002, 1003, 1007, 1008, 4401, 4403, 4409]);
 const AT_ONCE_CODES = new Set([4408, 4503]);
 
 /** What a close code asks for: "stop", "now" or "backoff" (§8). */
+/**
+ * The exp claim (seconds) of a JWT, read without verifying it (only the
+ * server can); undefined when there is none.
+ */
+export function tokenExp(token) {
+  if (typeof token !== "string") return undefined;
+  const parts = token.split(".");
+  if (parts.length !== 3) return undefined;
+  try {
+    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+    const claims = JSON.parse(atob(b64 + "===".slice((b64.length + 3) % 4)));
+    return typeof claims.exp === "number" && claims.exp > 0 ? claims.exp : undefined;
+  } catch (_) {
+    return undefined;
+  }
+}
+
 export function closeAction(code) {
   if (STOP_CODES.has(code)) return "stop";
   if (AT_ONCE_CODES.has(code)) return "now";
@@ -557,7 +575,10 @@ export class SyncDoc {
 /**
  * The syncd client. Options:
  *   url            ws:// or wss:// URL of /ws (required)
- *   token          bearer token, or a function returning one (or a promise)
+ *   token          bearer token, or a function returning one (or a promise):
+ *                  a function is also asked for a fresh token before the
+ *                  current one's exp, sent with AUTH.REFRESH (§4.10), and a
+ *                  4401 close (token expired) then reconnects instead of stopping
  *   tokenIn        "query" (access_token, default) or "subprotocol" (bearer.<token>)
  *   WebSocket      constructor (default globalThis.WebSocket; Node tests pass ws's)
  *   sessionStorage, localStorage   injectable storages (default the browser's)
@@ -587,6 +608,12 @@ export class SyncClient extends Emitter {
     const id = this._session.getItem("syncd.clientId");
     /** This tab's client id (§2.2); undefined until the first HELLO if new. */
     this.clientId = id && ULID_RE.test(id) ? id.toUpperCase() : undefined;
+    /**
+     * This client's public name (HELLO.authorId, §2.2): what operations,
+     * presence and room messages show for it. Show this one to others; the
+     * clientId is this tab's private key. Undefined until the first HELLO.
+     */
+    this.authorId = undefined;
     this._ulid = createUlid({ now: opts.now, last: this._session.getItem("syncd.lastReqId") || "" });
     // The highest id sent for the first time (kept across a reload).
     this._maxSent = this._session.getItem("syncd.maxSentId") || "";
@@ -699,8 +726,12 @@ export class SyncClient extends Emitter {
       token = undefined;
     }
     if (this._stopped) return;
+    this._token = token;
     const u = new URL(this.options.url, globalThis.location ? globalThis.location.href : undefined);
     if (this.clientId) u.searchParams.set("clientId", this.clientId);
+    // Every attempt gets a value from the persisted monotonic source (§2.2),
+    // so that an older attempt the network delayed cannot replace this one.
+    u.searchParams.set("attempt", this._nextReqId());
     let protocols;
     if (token && this.options.tokenIn === "subprotocol") protocols = ["bearer." + token, "syncd"];
     else if (token) u.searchParams.set("access_token", token);
@@ -739,7 +770,10 @@ export class SyncClient extends Emitter {
     this._teardown(code);
     if (!hadHello) this._failuresBeforeHello++;
     if (this._stopped) return;
-    if (closeAction(code) === "stop") {
+    // With a token function, an expired token (4401) is not the end: the
+    // next connection asks it for a fresh one.
+    const renewable = code === 4401 && typeof this.options.token === "function";
+    if (closeAction(code) === "stop" && !renewable) {
       this._stopped = true;
       this._setStatus("stopped", { code, reason });
       return;
@@ -755,6 +789,8 @@ export class SyncClient extends Emitter {
     clearTimeout(this._flushTimer);
     clearInterval(this._hbTimer);
     this._hbTimer = undefined;
+    clearTimeout(this._refreshTimer);
+    this._refreshTimer = undefined;
     this._hello = false;
     for (const [, r] of this._rpcs) {
       clearTimeout(r.timer);
@@ -867,6 +903,47 @@ export class SyncClient extends Emitter {
   /** An application-level HEARTBEAT RPC (§4.8); resolves on HEARTBEAT.OK. */
   heartbeat() {
     return this._rpc("HEARTBEAT", {});
+  }
+
+  /**
+   * Replaces this connection's token (AUTH.REFRESH, §4.10); resolves with
+   * AUTH.REFRESH.OK's payload, {exp} (seconds; absent if the token has no
+   * exp). Rejects with UNAUTHENTICATED for an invalid token and
+   * PERMISSION_DENIED for another user's; the old token then still holds.
+   * For later connections, pass a token function as options.token.
+   */
+  refreshToken(token) {
+    return this._rpc("AUTH.REFRESH", { token });
+  }
+
+  // _scheduleRefresh arranges, when options.token is a function, to send a
+  // fresh token at three quarters of the current one's remaining life
+  // (at least a second from now, so a failing source is not hammered).
+  _scheduleRefresh(exp) {
+    clearTimeout(this._refreshTimer);
+    this._refreshTimer = undefined;
+    if (!exp || typeof this.options.token !== "function") return;
+    const wait = Math.max(1000, ((exp * 1000 - Date.now()) * 3) / 4);
+    this._refreshTimer = setTimeout(() => this._refresh(exp), wait);
+  }
+
+  async _refresh(exp) {
+    const ws = this._ws;
+    let next = exp;
+    try {
+      const token = await this.options.token();
+      if (this._ws !== ws || !this._hello) return;
+      if (!token) throw Object.assign(new Error("the token function returned none"), { code: "UNAUTHENTICATED" });
+      const ok = await this.refreshToken(token);
+      this._token = token;
+      next = ok.exp;
+    } catch (e) {
+      if (this._ws !== ws) return;
+      // The old token holds until exp: try again, closer to it. Past it the
+      // server closes with 4401 and the reconnect asks for a fresh token.
+      this.emit("error", { code: (e && e.code) || "UNAUTHENTICATED", message: "token refresh failed: " + (e && e.message) });
+    }
+    if (this._ws === ws && this._hello) this._scheduleRefresh(next);
   }
 
   // --- documents ----------------------------------------------------------
@@ -1056,6 +1133,8 @@ export class SyncClient extends Emitter {
     }
     const previous = this.clientId;
     this.clientId = p.clientId;
+    // A server from before author ids shows client ids themselves.
+    this.authorId = typeof p.authorId === "string" && p.authorId ? p.authorId : p.clientId;
     try {
       this._session.setItem("syncd.clientId", p.clientId);
     } catch (_) {
@@ -1069,6 +1148,7 @@ export class SyncClient extends Emitter {
     this._failuresBeforeHello = 0;
     this._setStatus("connected", {});
     this._startHeartbeat();
+    this._scheduleRefresh(tokenExp(this._token));
     for (const t of this.topics) this._rpc("SUBSCRIBE", { topic: t }).catch((e) => this.emit("error", { topic: t, code: e.code, message: e.message }));
     for (const d of this.docs.values()) this._join(d);
     this._checkEstablished();
@@ -1122,7 +1202,7 @@ export class SyncClient extends Emitter {
     if (type === "SYNC.SNAPSHOT") {
       epochChanged = s.applySnapshot(p);
     } else {
-      const r = s.applyDeltas(p, this.clientId);
+      const r = s.applyDeltas(p, this.authorId);
       committed = r.committed;
       if (r.rejoin) {
         this._join(d); // out of step (§9.5): start over from our position
@@ -1247,6 +1327,14 @@ export class SyncClient extends Emitter {
         }
         return;
       }
+    }
+    // A token refresh took a joined document away (§4.10): the server left
+    // it. Its edits wait, unsent, for a re-join (the next connection's).
+    const revoked = corr === undefined && p.code === "PERMISSION_DENIED" && det.doc && !("clientReqId" in det) && this.docs.get(det.doc);
+    if (revoked && revoked._joined) {
+      revoked._joined = false;
+      this.emit("error", { doc: det.doc, code: p.code, message: p.message, revoked: true });
+      return;
     }
     this.emit("error", { code: p.code, message: p.message, details: p.details, retryAfterMs: p.retryAfterMs });
   }

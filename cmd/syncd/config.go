@@ -12,6 +12,7 @@ import (
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/router"
+	"github.com/deltasync/syncd/server"
 )
 
 // Config is everything the flags set.
@@ -46,6 +47,19 @@ type Config struct {
 	// Who may reach the server through which names and proxies.
 	Hosts          string // comma-separated; see router.ParseHostList
 	TrustedProxies string // comma-separated CIDRs or addresses
+	// HTTP request bounds (server/httpbounds.go) and the shutdown
+	// (shutdown.go).
+	HTTPIdleTimeout  time.Duration
+	HTTPReadTimeout  time.Duration
+	HTTPWriteTimeout time.Duration
+	Drain            time.Duration
+	ShutdownTimeout  time.Duration
+	// The other JWT flags (jwtconfig.go).
+	JWTPublicKey string
+	JWTJWKS      string
+	JWTAudience  string
+	JWTIssuer    string
+	JWTLeeway    time.Duration
 }
 
 var errHelp = errors.New("help requested")
@@ -76,12 +90,22 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.Hosts, "hosts", "", `comma-separated Host names the server answers to, e.g. "sync.example.com,10.0.0.0/8" (name, name:port, *.domain, IP, CIDR, or "*" for any); other hosts get HTTP 421, which stops DNS rebinding. Default: localhost, 127.0.0.1 and [::1] on loopback connections, any host on others (/healthz and /readyz answer any host)`)
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", `comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For, -Proto and -Host are believed (default none)`)
 	fs.StringVar(&c.APIKey, "api-key", "", "key for the HTTP API (/v1/...); empty turns the API off")
-	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret; when set, every connection needs a JWT")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret of at least 32 bytes; when set, every connection needs a JWT")
+	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "PEM file of a public key (RSA, ECDSA P-256 or Ed25519) verifying RS256, ES256 or EdDSA tokens; when set, every connection needs a JWT")
+	fs.StringVar(&c.JWTJWKS, "jwt-jwks", "", "JWKS file of public keys, chosen by the token's kid; when set, every connection needs a JWT")
+	fs.StringVar(&c.JWTAudience, "jwt-audience", "", "when set, a token's aud claim must name it")
+	fs.StringVar(&c.JWTIssuer, "jwt-issuer", "", "when set, a token's iss claim must equal it")
+	fs.DurationVar(&c.JWTLeeway, "jwt-leeway", server.DefaultJWTLeeway, "clock skew allowed on a token's exp and nbf; a connection is closed (4401) at exp plus this unless it sent AUTH.REFRESH")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "TLS certificate file (serve wss:// and https://)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "TLS key file")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.PprofAddr, "pprof-addr", "", "serve Go's profiler (/debug/pprof/) on this loopback address, e.g. 127.0.0.1:6060; empty: off")
+	fs.DurationVar(&c.HTTPIdleTimeout, "http-idle-timeout", 60*time.Second, "close an idle HTTP keep-alive connection after this long")
+	fs.DurationVar(&c.HTTPReadTimeout, "http-read-timeout", server.DefaultHTTPReadTimeout, "bound on reading an HTTP API request body (other requests' bodies are never read)")
+	fs.DurationVar(&c.HTTPWriteTimeout, "http-write-timeout", server.DefaultHTTPWriteTimeout, "bound on writing an HTTP response; for /v1/backup, on each chunk of the stream")
+	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "on SIGTERM, answer 503 on /readyz for this long before closing connections (0: no drain)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "after the drain, wait this long for connections and requests to finish, then cut them (syncd exits within drain + shutdown-timeout + 5s)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: syncd [flags]\n\nEvery flag may also be set as SYNCD_<NAME> (e.g. SYNCD_JWT_SECRET).\n\nFlags:")
 		fs.PrintDefaults()
@@ -124,6 +148,17 @@ func (c *Config) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("-tls-cert and -tls-key go together")
 	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"-http-idle-timeout", c.HTTPIdleTimeout}, {"-http-read-timeout", c.HTTPReadTimeout}, {"-http-write-timeout", c.HTTPWriteTimeout}, {"-shutdown-timeout", c.ShutdownTimeout}} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s must be positive, got %v", d.name, d.v)
+		}
+	}
+	if c.Drain < 0 {
+		return fmt.Errorf("-drain must not be negative, got %v", c.Drain)
+	}
 	if c.RingSize < 2 {
 		return errors.New("-ring-size must be at least 2")
 	}
@@ -138,6 +173,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := router.ParseTrustedProxies(splitList(c.TrustedProxies)); err != nil {
 		return fmt.Errorf("-trusted-proxies: %w", err)
+	}
+	if err := c.validateJWT(); err != nil {
+		return err
 	}
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)

@@ -31,6 +31,10 @@ func TestFlagDefaults(t *testing.T) {
 		c.HeartbeatTimeout != 45*time.Second || c.APIKey != "" || c.JWTSecret != "" || c.LogFormat != "text" {
 		t.Fatalf("defaults %+v", c)
 	}
+	if c.HTTPIdleTimeout != 60*time.Second || c.HTTPReadTimeout != 30*time.Second || c.HTTPWriteTimeout != 30*time.Second ||
+		c.Drain != 5*time.Second || c.ShutdownTimeout != 10*time.Second || c.shutdownBound() != 20*time.Second {
+		t.Fatalf("HTTP and shutdown defaults %+v", c)
+	}
 	// NewMain already holds the defaults, for a program built in Go.
 	if NewMain().Config != c {
 		t.Fatal("NewMain's config differs from the parsed defaults")
@@ -41,7 +45,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	env := map[string]string{
 		"SYNCD_ADDR":              "127.0.0.1:9999",
 		"SYNCD_RING_SIZE":         "64",
-		"SYNCD_JWT_SECRET":        "from-env",
+		"SYNCD_JWT_SECRET":        "from-env-from-env-from-env-from-env",
 		"SYNCD_HEARTBEAT":         "5s",
 		"SYNCD_HEARTBEAT_TIMEOUT": "20s",
 		"SYNCD_RATE":              "12.5",
@@ -62,7 +66,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		t.Fatalf("flags lost to env: %+v", c)
 	}
 	// The environment fills in the rest.
-	if c.Addr != "127.0.0.1:9999" || c.JWTSecret != "from-env" || c.HeartbeatInterval != 5*time.Second ||
+	if c.Addr != "127.0.0.1:9999" || c.JWTSecret != "from-env-from-env-from-env-from-env" || c.HeartbeatInterval != 5*time.Second ||
 		c.HeartbeatTimeout != 20*time.Second || c.MessagesPerSecond != 12.5 || c.MaxDocsPerConn != 7 || c.LogFormat != "json" {
 		t.Fatalf("env not applied: %+v", c)
 	}
@@ -97,6 +101,11 @@ func TestBadFlagValuesRejected(t *testing.T) {
 		"unknown flag":              {args: []string{"-frobnicate"}},
 		"stray argument":            {args: []string{"serve"}},
 		"bad duration":              {args: []string{"-heartbeat-timeout", "soon"}},
+		"negative drain":            {args: []string{"-drain", "-1s"}},
+		"zero idle timeout":         {args: []string{"-http-idle-timeout", "0"}},
+		"zero read timeout":         {env: map[string]string{"SYNCD_HTTP_READ_TIMEOUT": "0s"}},
+		"negative write timeout":    {args: []string{"-http-write-timeout", "-5s"}},
+		"zero shutdown timeout":     {args: []string{"-shutdown-timeout", "0"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := parse(t, c.args, c.env); err == nil {

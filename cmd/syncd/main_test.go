@@ -72,7 +72,8 @@ func boot(t *testing.T, dir string, args ...string) *Main {
 	logs := &syncBuffer{}
 	m.Stdout, m.Stderr = io.Discard, logs
 	m.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if err := m.ParseFlags(append([]string{"-addr", "127.0.0.1:0", "-data", dir}, args...), func(string) string { return "" }); err != nil {
+	// -drain 0: a test's shutdown need not wait for a load balancer.
+	if err := m.ParseFlags(append([]string{"-addr", "127.0.0.1:0", "-data", dir, "-drain", "0"}, args...), func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -95,9 +96,10 @@ func boot(t *testing.T, dir string, args ...string) *Main {
 
 // wsClient is a minimal protocol client.
 type wsClient struct {
-	t  *testing.T
-	ws *websocket.Conn
-	id string
+	t      *testing.T
+	ws     *websocket.Conn
+	id     string
+	author string // HELLO's authorId
 }
 
 type message struct {
@@ -126,13 +128,14 @@ func dialWS(t *testing.T, url, clientID string, d *websocket.Dialer) *wsClient {
 	c := &wsClient{t: t, ws: ws}
 	var hello struct {
 		ClientID string `json:"clientId"`
+		AuthorID string `json:"authorId"`
 		Protocol string `json:"protocol"`
 	}
 	c.expect("HELLO", &hello)
 	if hello.Protocol != "syncd/1" || (clientID != "" && hello.ClientID != clientID) {
 		t.Fatalf("HELLO %+v", hello)
 	}
-	c.id = hello.ClientID
+	c.id, c.author = hello.ClientID, hello.AuthorID
 	return c
 }
 
@@ -210,7 +213,8 @@ func (c *wsClient) edit(doc, reqID string, patch any) operation {
 		var d deltas
 		c.expect("SYNC.DELTAS", &d)
 		for _, op := range d.Operations {
-			if op.ClientReqID == reqID && op.ClientID == c.id {
+			// Operations name their author by author id (PROTOCOL.md §2.2).
+			if op.ClientReqID == reqID && op.ClientID == c.author {
 				return op
 			}
 		}
@@ -330,7 +334,7 @@ func TestMemoryStore(t *testing.T) {
 }
 
 func TestJWTAndAPIKeyFlags(t *testing.T) {
-	m := boot(t, t.TempDir(), "-jwt-secret", "s3cret", "-api-key", "k")
+	m := boot(t, t.TempDir(), "-jwt-secret", "s3cret-s3cret-s3cret-s3cret-s3cret", "-api-key", "k")
 	_, resp, err := websocket.DefaultDialer.Dial(wsURL(m), nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("dial without a token: %v %v", resp, err)
@@ -441,7 +445,7 @@ func TestSignalShutdown(t *testing.T) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "SYNCD_TEST_RUN_MAIN=1",
-		"SYNCD_TEST_ARGS=-addr 127.0.0.1:0 -log-format json",
+		"SYNCD_TEST_ARGS=-addr 127.0.0.1:0 -log-format json -drain 0",
 		"SYNCD_DATA="+dir)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr

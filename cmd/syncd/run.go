@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,6 +38,10 @@ type Main struct {
 	pprof  *http.Server
 	// pprofAddr is the profiler's address once it serves.
 	pprofAddr string
+
+	// stopped is closed when the last Close's shutdown has finished, which
+	// may be after Close gave up waiting for it (tests wait on it).
+	stopped chan struct{}
 }
 
 // servePprof serves the profiler on its own loopback listener, never on the
@@ -124,16 +127,26 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	jwtKeys, err := c.jwtKeys()
+	if err != nil {
+		return err
+	}
 	m.server, err = server.New(m.engine, server.Options{
 		Logger:            m.Logger,
 		Metrics:           metrics,
 		APIKey:            c.APIKey,
 		JWTSecret:         []byte(c.JWTSecret),
+		JWTKeys:           jwtKeys,
+		JWTAudience:       c.JWTAudience,
+		JWTIssuer:         c.JWTIssuer,
+		JWTLeeway:         c.jwtLeeway(),
 		AllowedOrigins:    c.origins(),
 		AllowedHosts:      splitList(c.Hosts),
 		TrustedProxies:    splitList(c.TrustedProxies),
 		HeartbeatInterval: c.HeartbeatInterval,
 		HeartbeatTimeout:  c.HeartbeatTimeout,
+		HTTPReadTimeout:   c.HTTPReadTimeout,
+		HTTPWriteTimeout:  c.HTTPWriteTimeout,
 		Backup:            backup,
 		Limits: server.Limits{
 			MaxMessageBytes:    c.MaxMessageBytes,
@@ -153,9 +166,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// No ReadTimeout or WriteTimeout here: they would cut the WebSocket
+	// connections too. The server bounds each other request itself
+	// (server/httpbounds.go).
 	m.http = &http.Server{
 		Handler:           m.server.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       c.HTTPIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
 	scheme := "http"
@@ -177,7 +194,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
 	m.Logger.Info("syncd is serving", "url", scheme+"://"+m.ln.Addr().String(), "ws", m.wsURL(scheme),
-		"store", c.Store, "data", c.DataDir, "auth", c.JWTSecret != "", "api", c.APIKey != "")
+		"store", c.Store, "data", c.DataDir, "auth", c.jwtOn(), "api", c.APIKey != "")
 	return nil
 }
 
@@ -209,45 +226,6 @@ func (m *Main) Addr() string {
 		return ""
 	}
 	return m.ln.Addr().String()
-}
-
-// Close shuts down in reverse order of creation: stop accepting and close
-// every connection with "going away, reconnect"; stop the engine, which
-// commits what is queued; close the store, which flushes it.
-func (m *Main) Close() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var errs []error
-	if m.server != nil {
-		errs = append(errs, m.server.Shutdown(ctx))
-	}
-	if m.pprof != nil {
-		m.pprof.Close()
-		m.pprof = nil
-	}
-	if m.http != nil {
-		errs = append(errs, m.http.Shutdown(ctx))
-		if m.served != nil {
-			if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-				errs = append(errs, err)
-			}
-		} else if m.ln != nil {
-			m.ln.Close() // Run failed between Listen and Serve
-		}
-		m.http = nil
-	}
-	if m.engine != nil {
-		errs = append(errs, m.engine.Close())
-		m.engine = nil
-	}
-	if m.store != nil {
-		errs = append(errs, m.store.Close())
-		m.store = nil
-	}
-	if m.Logger != nil {
-		m.Logger.Info("syncd stopped")
-	}
-	return errors.Join(errs...)
 }
 
 func (m *Main) newLogger() *slog.Logger {

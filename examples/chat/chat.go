@@ -79,7 +79,7 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 				continue
 			}
 			printed[l.ID] = true
-			if !mine || !strings.HasPrefix(l.ID, c.ClientID()+"/") {
+			if !mine || !strings.HasPrefix(l.ID, c.AuthorID()+"/") {
 				fmt.Fprintf(out, "%s: %s\n", l.From, l.Text)
 			}
 		}
@@ -111,7 +111,7 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 			continue
 		}
 		seq++
-		line := Line{ID: fmt.Sprintf("%s/%d", c.ClientID(), seq), From: opts.Name, Text: text}
+		line := Line{ID: fmt.Sprintf("%s/%d", c.AuthorID(), seq), From: opts.Name, Text: text}
 		var cur room
 		if err := doc.Get(&cur); err != nil {
 			return err

@@ -86,8 +86,8 @@ type Proc struct {
 // Options for Start.
 type Options struct {
 	// Args are syncd's flags. -addr (127.0.0.1:0), -data (DataDir, or a
-	// new temporary directory) and -log-format json are added unless
-	// Args sets them.
+	// new temporary directory), -log-format json and -drain 0 are added
+	// unless Args sets them.
 	Args []string
 	// DataDir is the data directory; empty: a new t.TempDir().
 	DataDir string
@@ -122,6 +122,10 @@ func Start(t testing.TB, o Options) *Proc {
 	}
 	if !has("log-format") {
 		args = append(args, "-log-format", "json")
+	}
+	if !has("drain") {
+		// A test's Stop need not wait for a load balancer to notice.
+		args = append(args, "-drain", "0")
 	}
 	p := &Proc{DataDir: o.DataDir, t: t, stderr: &syncBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)

@@ -5,8 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -57,9 +57,10 @@ type Options struct {
 	// InitialMmapSize is the size, in bytes, of the first memory map of the
 	// file. Default 0 (bbolt's: the file's size). When a commit grows the
 	// file past the mapped size, bbolt remaps it, and a remap waits for
-	// every open read transaction, including a long [Store.Backup]; mapping
-	// more than the file needs up front avoids those stalls. The file
-	// itself still grows only as data is written.
+	// every open read transaction (a [Store.Backup] holds one only while
+	// it copies the file to its staging file, at disk speed); mapping more
+	// than the file needs up front avoids those stalls. The file itself
+	// still grows only as data is written.
 	InitialMmapSize int
 }
 
@@ -76,6 +77,8 @@ type Store struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	backupRunning atomic.Bool // one Backup at a time (backup.go)
 }
 
 var _ syncd.Store = (*Store)(nil)
@@ -179,50 +182,6 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.db.Close() })
 	return s.closeErr
-}
-
-// Backup writes a consistent copy of the whole database to w while the
-// store keeps serving reads and commits, and returns the bytes written. The
-// copy is a bbolt file that [Open] (or bbolt) opens as is; it holds every
-// commit that finished before Backup began and none that began after.
-//
-// Cancelling ctx stops the copy at its next write to w. A backup holds a
-// read transaction for its whole run, so pages it references cannot be
-// reused and, without enough [Options.InitialMmapSize], a commit that must
-// grow the file waits for it.
-func (s *Store) Backup(ctx context.Context, w io.Writer) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	var n int64
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		var err error
-		n, err = tx.WriteTo(ctxWriter{ctx: ctx, w: w})
-		return err
-	})
-	if err != nil {
-		// bbolt formats some writer errors with %s, losing the chain;
-		// restore the context's error so callers can test for it.
-		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
-			err = fmt.Errorf("%w (%v)", cerr, err)
-		}
-		return n, fmt.Errorf("boltstore: backup: %w", err)
-	}
-	return n, nil
-}
-
-// ctxWriter fails writes once its context is done, so a backup to a slow
-// or stalled writer can be abandoned.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
 }
 
 // view runs fn in a read transaction, after checking ctx.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -242,7 +243,15 @@ func TestBackupCancelled(t *testing.T) {
 		t.Fatalf("Backup with a cancelled context: %v", err)
 	}
 	// Cancelled midway: the first write succeeds, the context ends, the
-	// next write fails.
+	// next write fails. A large operation makes the file span several of
+	// the chunks Backup streams.
+	big := fmt.Appendf(nil, `{"big":%q}`, strings.Repeat("b", 1<<20))
+	err := s.Commit(t.Context(), []syncd.Record{{Append: &syncd.Append{Doc: "doc-0", Epoch: epoch, Op: &syncd.Op{
+		Rev: 6, Kind: syncd.OpMerge, Payload: big,
+	}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel = context.WithCancel(t.Context())
 	w := writerFunc(func(p []byte) (int, error) { cancel(); return len(p), nil })
 	if _, err := s.Backup(ctx, w); !errors.Is(err, context.Canceled) {

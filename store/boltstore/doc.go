@@ -24,6 +24,7 @@
 //	journal  seq → doc + run                        the newest operations of all documents
 //	ops      doc → bucket { rev → run }             each document's log
 //	marks    doc → bucket { clientID → mark }       request-id watermarks
+//	clients  clientID → record                      owner, newest attempt (clients.go)
 //
 // A run (run.go) is consecutive operations of one document in one value,
 // keyed in a log by the revision of its first operation; seq and rev keys
@@ -94,10 +95,16 @@
 //   - Retention trims a log only up to the document's newest snapshot. A
 //     document that never gets a snapshot keeps every operation; the engine
 //     writes snapshots every N operations, which bounds the log.
-//   - A long read transaction, such as [Store.Backup] of a large file,
-//     keeps the pages it sees from being reused (the file grows while it
-//     runs) and makes a commit that must remap the file wait for it; see
-//     [Options.InitialMmapSize].
+//   - A long read transaction keeps the pages it sees from being reused
+//     (the file grows while it runs) and makes a commit that must remap
+//     the file wait for it; see [Options.InitialMmapSize]. That is why
+//     [Store.Backup] never streams out of its transaction: it copies the
+//     snapshot to a temporary file beside the database at disk speed, ends
+//     the transaction, and streams the copy, so a slow or stalled backup
+//     reader costs a file descriptor and one more copy's disk space, never
+//     a writer's progress. The transaction still lasts as long as that
+//     local copy; a file of many gigabytes on a slow disk stalls growing
+//     commits for that long (InitialMmapSize avoids even that).
 //   - Values read from bbolt point into its memory map and are valid only
 //     inside their transaction; every decoder copies what it returns.
 package boltstore

@@ -43,6 +43,8 @@ type Store struct {
 	mu     sync.RWMutex
 	docs   map[string]*document
 	closed bool
+
+	clients clientRecords // clients.go
 }
 
 // document is one document's committed state. Once stored in Store.docs it

@@ -12,6 +12,7 @@ import (
 var persistentCases = []persistentCase{
 	{"ReopenKeepsEverything", testReopenKeepsEverything},
 	{"ReopenThenCommit", testReopenThenCommit},
+	{"ReopenKeepsClients", testReopenKeepsClients},
 }
 
 // testReopenKeepsEverything fills a store with every kind of record, then

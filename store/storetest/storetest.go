@@ -78,6 +78,7 @@ var cases = []testCase{
 	{"List", testList},
 	{"ConcurrentReaders", testConcurrentReaders},
 	{"RandomBatches", testRandomBatches},
+	{"Clients", testClients},
 }
 
 type testCase struct {

@@ -61,7 +61,7 @@ function renderList() {
 }
 
 function renderPeople() {
-  const me = client.clientId;
+  const me = client.authorId;
   const people = [...doc.room.entries()].map(([id, s]) => ({ id, name: (s && s.name) || id.slice(0, 6), typing: !!(s && s.typing) }));
   // The room may or may not list this tab; show it once, first.
   if (!people.some((p) => p.id === me)) people.unshift({ id: me, name, typing });

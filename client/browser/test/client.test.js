@@ -325,3 +325,47 @@ test("syncd.d.ts declares every export of syncd.js", () => {
     assert.match(dts, new RegExp(`export declare (const|function|class) ${name}\\b`), name);
   }
 });
+
+test("attempt: every connection attempt carries an increasing value from the persisted source, across reconnects and a reload", async () => {
+  const session = memStorage();
+  const n = fakeNet();
+  const c = newClient(n, { sessionStorage: session });
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  n.last().hello();
+  n.last().serverClose(1006);
+  await waitFor(() => n.sockets.length === 2, 1000, "reconnect");
+  n.last().hello();
+  n.last().serverClose(1013);
+  await waitFor(() => n.sockets.length === 3, 1000, "reconnect again");
+  n.last().hello();
+  c.close();
+  // A reload: a new client on the same sessionStorage.
+  const c2 = newClient(n, { sessionStorage: session });
+  await waitFor(() => n.sockets.length === 4, 1000, "socket after the reload");
+  assert.equal(n.last().url.searchParams.get("clientId"), CID);
+  c2.close();
+  const attempts = n.sockets.map((s) => s.url.searchParams.get("attempt"));
+  for (let i = 0; i < attempts.length; i++) {
+    assert.match(attempts[i] ?? "", /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/, `attempt ${i} is a ULID`);
+    if (i > 0) assert.ok(attempts[i] > attempts[i - 1], `attempt ${i} (${attempts[i]}) > attempt ${i - 1} (${attempts[i - 1]})`);
+  }
+  assert.ok(session.getItem("syncd.lastReqId") >= attempts[3], "the source is persisted");
+});
+
+test("authorId: own operations are recognised by HELLO.authorId, not by the clientId", async () => {
+  const AUTHOR = "3B74RGSW7P5PD3MN9S7431PQJA";
+  const n = fakeNet();
+  const c = newClient(n);
+  const { doc, s } = await joinedDoc(n, c, { hello: { authorId: AUTHOR } });
+  assert.equal(c.authorId, AUTHOR);
+  doc.update({ a: 1 });
+  doc.update({ b: 1 });
+  const [u1, u2] = s.of("UPDATE").map((u) => u.payload.clientReqId);
+  // An operation carrying the clientId itself is someone else's (it cannot
+  // be ours: the server shows our author id), so u1 stays pending.
+  s.deliver("SYNC.DELTAS", { doc: "d", epoch: EPOCH, fromRev: 0, toRev: 1, operations: [{ rev: 1, type: "merge", payload: { a: 1 }, clientId: CID, clientReqId: u1, ts: 1 }] });
+  assert.equal(doc.pending.length, 2);
+  s.deliver("SYNC.DELTAS", { doc: "d", epoch: EPOCH, fromRev: 1, toRev: 2, operations: [{ rev: 2, type: "merge", payload: { b: 1 }, clientId: AUTHOR, clientReqId: u2, ts: 1 }] });
+  assert.deepEqual(doc.pending.map((p) => p.clientReqId), [u1]);
+  c.close();
+});

@@ -196,7 +196,7 @@ test("a compacted catch-up settles pending edits exactly once", async (t) => {
   assert.ok(answer, "A caught up with deltas");
   const ops = answer.payload.operations;
   assert.ok(ops.some((o) => typeof o.firstRev === "number" && o.firstRev < o.rev && o.clientId === undefined), "a combined operation");
-  assert.deepEqual(ops.filter((o) => o.clientId === a.clientId).map((o) => o.rev), [rev + 1, rev + 2], "A's own operations, separate");
+  assert.deepEqual(ops.filter((o) => o.clientId === a.authorId).map((o) => o.rev), [rev + 1, rev + 2], "A's own operations, separate");
   const state = (await head()).state;
   assert.deepEqual(da.value, state);
   assert.deepEqual(state.mine, ["a1", "a3"]);
@@ -236,7 +236,7 @@ test("resume after a dropped connection, without duplicates", async (t) => {
   assert.deepEqual(db.value, head.state);
   assert.deepEqual(head.state.items, Array.from({ length: n }, (_, i) => "i" + i));
   const log = await api(srv, "/v1/docs/drop/ops?after=0");
-  const ids = log.operations.filter((o) => o.clientId === a.clientId).map((o) => o.clientReqId);
+  const ids = log.operations.filter((o) => o.clientId === a.authorId).map((o) => o.clientReqId);
   assert.equal(ids.length, n + 1);
   assert.equal(new Set(ids).size, ids.length, "no request id committed twice");
   assert.deepEqual(a.rejects, []);
@@ -291,11 +291,11 @@ test("presence, room messages, topics, heartbeat and leave", async (t) => {
   const db = b.open("room", { presence: { name: "Bob" } });
   await waitFor(() => settled(db), 10000, "B joined");
   await waitFor(() => da.room.size === 2 && db.room.size === 2, 10000, "both in both rooms");
-  assert.deepEqual(da.room.get(b.clientId), { name: "Bob" });
-  assert.deepEqual(db.room.get(a.clientId), { name: "Ada" });
+  assert.deepEqual(da.room.get(b.authorId), { name: "Bob" });
+  assert.deepEqual(db.room.get(a.authorId), { name: "Ada" });
 
   await db.setPresence({ name: "Bob", typing: true });
-  await waitFor(() => da.room.get(b.clientId)?.typing === true, 10000, "B typing seen by A");
+  await waitFor(() => da.room.get(b.authorId)?.typing === true, 10000, "B typing seen by A");
 
   const got = [];
   a.on("message", (m) => got.push(m));
@@ -303,12 +303,12 @@ test("presence, room messages, topics, heartbeat and leave", async (t) => {
   await Promise.all([a.subscribe("lobby"), b.subscribe("lobby")]);
   await b.publish("lobby", "chess?");
   await waitFor(() => got.length === 2, 10000, "two messages");
-  assert.deepEqual(got.find((m) => m.doc === "room"), { doc: "room", topic: undefined, data: { chat: "hi" }, from: b.clientId });
-  assert.deepEqual(got.find((m) => m.topic === "lobby"), { doc: undefined, topic: "lobby", data: "chess?", from: b.clientId });
+  assert.deepEqual(got.find((m) => m.doc === "room"), { doc: "room", topic: undefined, data: { chat: "hi" }, from: b.authorId });
+  assert.deepEqual(got.find((m) => m.topic === "lobby"), { doc: undefined, topic: "lobby", data: "chess?", from: b.authorId });
 
   assert.deepEqual(await a.heartbeat(), {});
   await db.leave();
-  await waitFor(() => !da.room.has(b.clientId), 10000, "B left A's room");
+  await waitFor(() => !da.room.has(b.authorId), 10000, "B left A's room");
   await a.unsubscribe("lobby");
 });
 
@@ -330,8 +330,8 @@ test("a second connection with the same clientId replaces the first, which stops
 
 test("credentials: the access_token query and the bearer subprotocol reach the server", async (t) => {
   const add = cleanup(t);
-  const srv = await server(t, add, ["-jwt-secret", "s3cret"]);
-  const token = hs256({ sub: "ada" }, "s3cret");
+  const srv = await server(t, add, ["-jwt-secret", "s3cret-s3cret-s3cret-s3cret-s3cret"]);
+  const token = hs256({ sub: "ada" }, "s3cret-s3cret-s3cret-s3cret-s3cret");
   const q = client(add, srv, { token });
   const s = client(add, srv, { token: () => Promise.resolve(token), tokenIn: "subprotocol" });
   await waitFor(() => q.status === "open" && s.status === "open", 10000, "both connected");
@@ -340,6 +340,86 @@ test("credentials: the access_token query and the bearer subprotocol reach the s
   bad.on("status", (e) => statuses.push(e));
   await waitFor(() => statuses.some((e) => e.suspectCredentials), 15000, "credentials suspected");
   assert.equal(bad.clientId, undefined);
+});
+
+const SECRET = "s3cret-s3cret-s3cret-s3cret-s3cret";
+const expIn = (s) => Math.floor(Date.now() / 1000) + s;
+
+test("a token function keeps one connection past several token lifetimes (AUTH.REFRESH)", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add, ["-jwt-secret", SECRET, "-jwt-leeway", "1s"]);
+  let calls = 0;
+  const c = client(add, srv, {
+    token: () => {
+      calls++;
+      return hs256({ sub: "ada", exp: expIn(2) }, SECRET);
+    },
+  });
+  const d = c.open("tokens:browser");
+  await waitFor(() => c.status === "open", 10000, "open");
+  const offline = [];
+  c.on("status", (e) => e.status !== "open" && offline.push(e));
+  for (let i = 0; i < 10; i++) {
+    d.update({ n: i });
+    await sleep(500);
+  }
+  await waitFor(() => d.pending.length === 0, 10000, "edits settled");
+  assert.deepEqual(offline, [], "the connection stayed up");
+  assert.ok(calls >= 3, `token function called ${calls} times in 5 s of 2-second tokens`);
+});
+
+test("a fixed token that expires closes with 4401 and stops; refreshToken checks the user", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add, ["-jwt-secret", SECRET, "-jwt-leeway", "1s"]);
+  const fixed = client(add, srv, { token: hs256({ sub: "ada", exp: expIn(1) }, SECRET) });
+  const stopped = [];
+  fixed.on("status", (e) => e.status === "stopped" && stopped.push(e));
+
+  const other = client(add, srv, { token: hs256({ sub: "bob", exp: expIn(3600) }, SECRET) });
+  await waitFor(() => other.status === "open" || other.status === "connected", 10000, "bob connected");
+  const ok = await other.refreshToken(hs256({ sub: "bob", exp: expIn(7200) }, SECRET));
+  assert.equal(ok.exp, expIn(7200));
+  await assert.rejects(other.refreshToken(hs256({ sub: "ada", exp: expIn(3600) }, SECRET)), (e) => e.code === "PERMISSION_DENIED");
+  await assert.rejects(other.refreshToken("not.a.jwt"), (e) => e.code === "UNAUTHENTICATED");
+
+  // A narrower token takes a joined document away.
+  const keep = other.open("team/a");
+  const lose = other.open("other/b");
+  await waitFor(() => keep._joined && lose._joined, 10000, "both joined");
+  const errors = [];
+  other.on("error", (e) => errors.push(e));
+  await other.refreshToken(hs256({ sub: "bob", exp: expIn(7200), docs: { read: ["team/*"], write: ["team/*"] } }, SECRET));
+  await waitFor(() => errors.some((e) => e.revoked && e.doc === "other/b"), 10000, "other/b revoked");
+  keep.update({ still: "mine" });
+  await waitFor(() => keep.pending.length === 0, 10000, "team/a still writable");
+  assert.equal(lose.rev, 0);
+
+  await waitFor(() => stopped.length > 0, 10000, "the fixed token's connection stopped");
+  assert.equal(stopped[0].code, 4401);
+});
+
+test("with a token function, a 4401 close reconnects with a fresh token", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add, ["-jwt-secret", SECRET, "-jwt-leeway", "1s"]);
+  // The first token is short; refreshing fails (the source is "down")
+  // until after it expired, so the server closes with 4401.
+  const firstExp = expIn(1);
+  let first = true;
+  const c = client(add, srv, {
+    token: () => {
+      if (first) {
+        first = false;
+        return hs256({ sub: "ada", exp: firstExp }, SECRET);
+      }
+      if (Date.now() < firstExp * 1000 + 1500) throw new Error("identity provider down"); // past exp + leeway
+
+      return hs256({ sub: "ada", exp: expIn(3600) }, SECRET);
+    },
+  });
+  const codes = [];
+  c.on("status", (e) => e.status === "offline" && codes.push(e.code));
+  await waitFor(() => codes.includes(4401), 10000, "closed with 4401");
+  await waitFor(() => c.status === "open" || c.status === "connected", 10000, "reconnected");
 });
 
 import { createHmac } from "node:crypto";

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 import {
   applyJsonPatch, applyMergePatch, applyPatch, applyOperation, PatchError, createUlid,
-  compareReqIds, DocState, closeAction, reconnectDelay, Emitter, deepEqual,
+  compareReqIds, DocState, closeAction, reconnectDelay, Emitter, deepEqual, tokenExp,
 } from "../syncd.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -251,4 +251,13 @@ test("emitter: listeners, unsubscribe, a failing listener does not stop others",
     console.error = origError;
   }
   assert.deepEqual(got, [1, 10, 20]);
+});
+
+test("tokenExp reads a JWT's exp without verifying it", () => {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  assert.equal(tokenExp(b64({ alg: "HS256" }) + "." + b64({ sub: "a", exp: 1730456600 }) + ".sig"), 1730456600);
+  assert.equal(tokenExp(b64({ alg: "HS256" }) + "." + b64({ sub: "a" }) + ".sig"), undefined);
+  // base64url needing padding, with - and _ in it
+  assert.equal(tokenExp("x." + b64({ s: "??>>", exp: 7 }) + ".y"), 7);
+  for (const bad of [undefined, "", "a.b", "a.!!!.c", "a." + b64("str") + ".c"]) assert.equal(tokenExp(bad), undefined);
 });

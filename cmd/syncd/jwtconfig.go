@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/deltasync/syncd/server"
+)
+
+// JWT flags: what verifies tokens (-jwt-secret, -jwt-public-key,
+// -jwt-jwks) and what a token must say (-jwt-audience, -jwt-issuer,
+// -jwt-leeway). Checked at start, so a short secret or an unreadable key
+// file stops syncd with a flag error rather than a server that refuses
+// every connection.
+
+// validateJWT checks the JWT flags, reading the key files.
+func (c *Config) validateJWT() error {
+	if c.JWTSecret != "" && len(c.JWTSecret) < server.MinJWTSecretBytes {
+		return fmt.Errorf("-jwt-secret: %d bytes is too short; HS256 needs at least %d (RFC 7518 §3.2), e.g. from `openssl rand -base64 32`", len(c.JWTSecret), server.MinJWTSecretBytes)
+	}
+	if c.JWTLeeway < 0 {
+		return errors.New("-jwt-leeway: must not be negative")
+	}
+	if c.JWTLeeway > time.Hour {
+		return fmt.Errorf("-jwt-leeway: %v is more clock skew than any clock has; at most 1h", c.JWTLeeway)
+	}
+	if _, err := c.jwtKeys(); err != nil {
+		return err
+	}
+	if !c.jwtOn() && (c.JWTAudience != "" || c.JWTIssuer != "") {
+		return errors.New("-jwt-audience and -jwt-issuer need -jwt-secret, -jwt-public-key or -jwt-jwks")
+	}
+	return nil
+}
+
+func (c *Config) jwtOn() bool {
+	return c.JWTSecret != "" || c.JWTPublicKey != "" || c.JWTJWKS != ""
+}
+
+// jwtKeys reads -jwt-public-key and -jwt-jwks.
+func (c *Config) jwtKeys() ([]server.JWTKey, error) {
+	var keys []server.JWTKey
+	if c.JWTPublicKey != "" {
+		data, err := os.ReadFile(c.JWTPublicKey)
+		if err != nil {
+			return nil, fmt.Errorf("-jwt-public-key: %w", err)
+		}
+		k, err := server.ParsePublicKeyPEM(data)
+		if err != nil {
+			return nil, fmt.Errorf("-jwt-public-key %s: %w", c.JWTPublicKey, err)
+		}
+		keys = append(keys, k)
+	}
+	if c.JWTJWKS != "" {
+		data, err := os.ReadFile(c.JWTJWKS)
+		if err != nil {
+			return nil, fmt.Errorf("-jwt-jwks: %w", err)
+		}
+		ks, err := server.ParseJWKS(data)
+		if err != nil {
+			return nil, fmt.Errorf("-jwt-jwks %s: %w", c.JWTJWKS, err)
+		}
+		keys = append(keys, ks...)
+	}
+	return keys, nil
+}
+
+// jwtLeeway is the server option for -jwt-leeway: the flag's 0 means no
+// leeway, which the option spells as a negative duration.
+func (c *Config) jwtLeeway() time.Duration {
+	if c.JWTLeeway == 0 {
+		return -1
+	}
+	return c.JWTLeeway
+}
