@@ -77,7 +77,7 @@ func runBackup(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return failed(errOut, "backup", err)
 	}
 	st, _ := os.Stat(file)
-	fmt.Fprintf(out, "backed up %d documents to %s (%s), checked\n", docs, file, humanBytes(st.Size()))
+	fmt.Fprintf(out, "backed up %s to %s (%s), checked\n", documents(docs), file, humanBytes(st.Size()))
 	return 0
 }
 

@@ -31,6 +31,10 @@ func runCompact(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if err != nil {
 		return failed(errOut, "compact", err)
 	}
+	if after == before {
+		fmt.Fprintf(out, "%s has no space to reclaim (%s); left as it was\n", dbPath(*dir), humanBytes(before))
+		return 0
+	}
 	saved := 0.0
 	if before > 0 {
 		saved = 100 * float64(before-after) / float64(before)

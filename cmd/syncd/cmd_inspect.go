@@ -86,7 +86,7 @@ func listDocs(ctx context.Context, e *syncd.Engine, out io.Writer) error {
 		after = metas[len(metas)-1].Doc
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "%d documents, %s of JSON\n", n, humanBytes(total))
+	fmt.Fprintf(out, "%s, %s of JSON\n", documents(n), humanBytes(total))
 	return nil
 }
 
@@ -104,7 +104,7 @@ func showDoc(ctx context.Context, e *syncd.Engine, st *boltstore.Store, doc stri
 		return err
 	}
 	m := sd.Meta
-	fmt.Fprintf(out, "doc       %s\nepoch     %s\nrev       %d\nfirst op  %d (older ones are trimmed)\nsnapshot  %d (the newest stored)\nsize      %d bytes\ncreated   %s\nupdated   %s\n\nstate:\n",
+	fmt.Fprintf(out, "doc       %s\nepoch     %s\nrev       %d\nfirst op  %d (the oldest the log still holds)\nsnapshot  %d (the newest stored)\nsize      %d bytes\ncreated   %s\nupdated   %s\n\nstate:\n",
 		m.Doc, m.Epoch, m.Head, m.First, sd.SnapshotRev, len(snap.State), millis(m.Created), millis(m.Updated))
 	var pretty bytes.Buffer
 	if err := json.Indent(&pretty, snap.State, "", "  "); err != nil {

@@ -76,6 +76,6 @@ func runRestore(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if err != nil {
 		return failed(errOut, "restore", err)
 	}
-	fmt.Fprintf(out, "restored %d documents from %s into %s, each with a new epoch\n", docs, file, target)
+	fmt.Fprintf(out, "restored %s from %s into %s, each with a new epoch\n", documents(docs), file, target)
 	return 0
 }

@@ -121,7 +121,8 @@ func Verify(ctx context.Context, path string) (int, error) {
 // that a crash leaves either file whole. It holds the old file's lock
 // until the rename, so no server opens the old file meanwhile; it fails
 // with ErrLocked if a server has it open. It returns the sizes before and
-// after.
+// after; when the copy is no smaller, the file is left as it was and both
+// are the same.
 func Compact(ctx context.Context, path string) (before, after int64, err error) {
 	src, err := OpenReadOnly(path, Options{})
 	if err != nil {
@@ -154,6 +155,12 @@ func Compact(ctx context.Context, path string) (before, after int64, err error) 
 	if err != nil {
 		_ = os.Remove(tmp)
 		return before, 0, fmt.Errorf("boltstore: compact %s: %w", path, err)
+	}
+	// A file with little free space can come out larger (bbolt grows a
+	// new file in steps); then the old one stays.
+	if tst, err := os.Stat(tmp); err == nil && tst.Size() >= before {
+		_ = os.Remove(tmp)
+		return before, before, nil
 	}
 	if err := ReplaceFile(tmp, path); err != nil {
 		_ = os.Remove(tmp)
