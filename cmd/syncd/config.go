@@ -107,7 +107,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "on SIGTERM, answer 503 on /readyz for this long before closing connections (0: no drain)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "after the drain, wait this long for connections and requests to finish, then cut them (syncd exits within drain + shutdown-timeout + 5s)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: syncd [flags]\n\nEvery flag may also be set as SYNCD_<NAME> (e.g. SYNCD_JWT_SECRET).\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: syncd [flags]\n       syncd backup|restore|inspect|compact [flags] (maintenance; each has -h)\n\nEvery flag may also be set as SYNCD_<NAME> (e.g. SYNCD_JWT_SECRET).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
