@@ -29,16 +29,17 @@ type memberPlan struct {
 var errInvalid = errors.New("invalid")
 
 // planMembers returns the plan for root, or nil if root says something
-// about the document as a whole.
+// about the document as a whole. A root that is only a $ref (a common
+// layout: the real schema under $defs) is planned on what it refers to.
 func planMembers(root *jsonschema.Schema) *memberPlan {
 	r := root
-	if r.Bool != nil || r.Ref != nil || r.RecursiveRef != nil || r.DynamicRef != nil ||
-		r.RecursiveAnchor || r.DynamicAnchor != "" ||
-		r.Enum != nil || r.Const != nil || r.Not != nil ||
-		len(r.AllOf) > 0 || len(r.AnyOf) > 0 || len(r.OneOf) > 0 ||
-		r.If != nil || r.Then != nil || r.Else != nil || r.Format != nil ||
-		len(r.Dependencies) > 0 || len(r.DependentSchemas) > 0 ||
-		r.UnevaluatedProperties != nil || len(r.Extensions) > 0 {
+	for r.Ref != nil {
+		if looksAtWhole(r) || hasMemberKeywords(r) || r.Types != nil {
+			return nil
+		}
+		r = r.Ref
+	}
+	if looksAtWhole(r) {
 		return nil
 	}
 	// Keywords of other types (items, minLength, ...) do not apply to an
@@ -48,6 +49,26 @@ func planMembers(root *jsonschema.Schema) *memberPlan {
 		return nil
 	}
 	return &memberPlan{root: r}
+}
+
+// looksAtWhole reports whether r has a keyword, other than $ref, that
+// looks at the object as a whole rather than member by member.
+func looksAtWhole(r *jsonschema.Schema) bool {
+	return r.Bool != nil || r.RecursiveRef != nil || r.DynamicRef != nil ||
+		r.RecursiveAnchor || r.DynamicAnchor != "" ||
+		r.Enum != nil || r.Const != nil || r.Not != nil ||
+		len(r.AllOf) > 0 || len(r.AnyOf) > 0 || len(r.OneOf) > 0 ||
+		r.If != nil || r.Then != nil || r.Else != nil || r.Format != nil ||
+		len(r.Dependencies) > 0 || len(r.DependentSchemas) > 0 ||
+		r.UnevaluatedProperties != nil || len(r.Extensions) > 0
+}
+
+// hasMemberKeywords reports whether r has any of the keywords the plan
+// checks itself.
+func hasMemberKeywords(r *jsonschema.Schema) bool {
+	return len(r.Properties) > 0 || len(r.PatternProperties) > 0 || r.AdditionalProperties != nil ||
+		r.PropertyNames != nil || len(r.Required) > 0 || r.MinProperties != nil || r.MaxProperties != nil ||
+		len(r.DependentRequired) > 0
 }
 
 // check checks the members of doc named in changed, and the top-level

@@ -20,11 +20,21 @@ import (
 // must accept exactly what checking the whole document accepts, and refuse
 // with the same place and rule.
 func TestPartialAgreesWithFull(t *testing.T) {
-	set, err := schema.Load(map[string]string{"t:": "testdata/todo.json"})
+	// The same rules written flat and behind a root $ref.
+	for _, file := range []string{"testdata/todo.json", "testdata/refroot.json"} {
+		t.Run(file, func(t *testing.T) { partialAgreesWithFull(t, file) })
+	}
+}
+
+func partialAgreesWithFull(t *testing.T, file string) {
+	set, err := schema.Load(map[string]string{"t:": file})
 	if err != nil {
 		t.Fatal(err)
 	}
-	full, _ := schema.Compile("testdata/todo.json")
+	full, _ := schema.Compile(file)
+	if !full.Partial() {
+		t.Fatalf("%s: no shortcut", file)
+	}
 	names := []string{"title", "n", "tags", "x-a", "x-b", "other", "a/b"}
 	values := []any{
 		"abc", "too long a title", json.Number("3"), json.Number("-1"), json.Number("2.5"),
