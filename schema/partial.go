@@ -16,8 +16,13 @@ import (
 // own: only those are checked. The few top-level keywords that look at the
 // set of member names (required, dependentRequired, minProperties,
 // maxProperties) are cheap and checked on every commit. Anything that
-// looks at the object as a whole (allOf, $ref, if, dependentSchemas,
-// unevaluatedProperties, ...) rules the shortcut out.
+// looks at the object as a whole (allOf, if, dependentSchemas,
+// unevaluatedProperties, a $ref beside other keywords, ...) rules the
+// shortcut out.
+//
+// The shortcut only says "valid": when it finds a problem, the whole
+// document is checked to name the place and the rule, so a refusal reads
+// the same either way.
 
 // memberPlan is what a schema's top level says about each member.
 type memberPlan struct {
