@@ -43,6 +43,16 @@
 // store); their subscribers get [EventResync] and rejoin, and nothing
 // that was not durable was ever acknowledged or delivered.
 //
+// # Memory
+//
+// A document is loaded on first use and unloaded when idle (no subscribers,
+// presence or writes in flight): after [Options.IdleTimeout], or sooner when
+// loading another would exceed [Options.MaxLoadedDocs] or
+// [Options.MaxLoadedBytes], least recently used first. When every loaded
+// document is in use, a call that needs one more fails with CodeExhausted.
+// A document's ring grows with its operations, so one nobody edits costs
+// about a kilobyte or two.
+//
 // # Traps
 //
 //   - A [Sink] runs with the document's delivery lock held: it must not

@@ -85,6 +85,11 @@ type document struct {
 	// change records each edit's Apply, reused from edit to edit (see
 	// decideLocked): between edits it is empty.
 	change delta.Change
+	// charged is what d adds to charges, the engine's estimate of the
+	// loaded documents' memory (loadcost.go); charges is nil once d is
+	// forgotten.
+	charged int64
+	charges *atomic.Int64
 
 	subsMu sync.Mutex
 	subs   []*Subscription // set through setSubsLocked
@@ -94,6 +99,9 @@ type document struct {
 	// presence is this document's room: client id → state. Guarded by
 	// subsMu, since every change is also a delivery.
 	presence map[string]json.RawMessage
+	// presenceBytes is the room's size (see presenceEntrySize). Guarded
+	// by subsMu.
+	presenceBytes int
 }
 
 func newDocument(id string, policy Policy) *document {

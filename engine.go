@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -38,6 +39,17 @@ type Engine struct {
 	mu     sync.Mutex // guards docs and closed; never taken while holding a document's lock
 	docs   map[string]*document
 	closed bool
+
+	// roomMu lets one caller at a time unload documents to make room
+	// under MaxLoadedDocs (reserveSlot); taken before mu and the
+	// documents' locks, never while holding them.
+	roomMu sync.Mutex
+	// noRoomUntil, guarded by roomMu, is when reserveSlot may scan again
+	// after a scan that left the table full (noRoomRecheck).
+	noRoomUntil time.Time
+	// loadedBytes is the summed charge of the loaded documents
+	// (loadcost.go), bounded by MaxLoadedBytes.
+	loadedBytes atomic.Int64
 }
 
 // Open starts an engine over store. The engine does not own the store: close
@@ -94,9 +106,23 @@ var errClosed = &Error{Code: CodeClosed, Message: "engine is closed"}
 // epoch); without, it is CodeNotFound. The caller must lock d.mu and check
 // d.gone, and call acquire again if it is set.
 func (e *Engine) acquire(ctx context.Context, id string, create bool) (*document, error) {
+	return e.acquireFor(ctx, id, create, nil)
+}
+
+// maxRoomTries bounds how often acquireFor makes room under MaxLoadedDocs
+// and finds the table full again (filled by concurrent loads) before it
+// refuses with CodeExhausted.
+const maxRoomTries = 3
+
+// acquireFor is acquire with a creation check: with create, mayCreate (if
+// not nil) is asked before a document that does not exist is created, and
+// its error refuses the call and creates nothing (see
+// SubscribeRequest.MayCreate).
+func (e *Engine) acquireFor(ctx context.Context, id string, create bool, mayCreate func() error) (*document, error) {
 	if err := ValidateDocID(id); err != nil {
 		return nil, err
 	}
+	roomTries := 0
 	for {
 		e.mu.Lock()
 		if e.closed {
@@ -104,18 +130,30 @@ func (e *Engine) acquire(ctx context.Context, id string, create bool) (*document
 			return nil, errClosed
 		}
 		d := e.docs[id]
+		if d == nil && e.fullLocked() {
+			e.mu.Unlock()
+			if roomTries++; roomTries > maxRoomTries || !e.reserveSlot() {
+				return nil, e.errExhausted(id)
+			}
+			continue
+		}
 		if d == nil {
 			d = newDocument(id, e.opts.policyFor(id))
+			d.chargeTo(&e.loadedBytes)
 			e.docs[id] = d
 			e.mu.Unlock()
 			// Load under the engine's context, not the caller's: other
 			// callers wait for this load and must not inherit a
 			// cancellation that is not theirs.
-			d.loadErr = e.load(e.ctx, d, create)
+			d.loadErr = e.load(e.ctx, d, create, mayCreate)
 			if d.loadErr != nil {
 				e.forget(d)
 			}
 			close(d.ready)
+			var refusal *creationRefused
+			if errors.As(d.loadErr, &refusal) {
+				return nil, refusal.err
+			}
 			if d.loadErr != nil {
 				return nil, d.loadErr
 			}
@@ -135,8 +173,15 @@ func (e *Engine) acquire(ctx context.Context, id string, create bool) (*document
 			}
 		}
 		if d.loadErr != nil {
-			if create && CodeOf(d.loadErr) == CodeNotFound {
-				continue // loaded by a reader that would not create it
+			var refusal *creationRefused
+			refused := errors.As(d.loadErr, &refusal)
+			if create && (refused || CodeOf(d.loadErr) == CodeNotFound) {
+				// Loaded by a reader that would not create it, or by a
+				// caller that was not allowed to: this caller may be.
+				continue
+			}
+			if refused {
+				return nil, refusal.notFound
 			}
 			return nil, d.loadErr
 		}
@@ -144,13 +189,17 @@ func (e *Engine) acquire(ctx context.Context, id string, create bool) (*document
 	}
 }
 
-// forget removes d from the table if it is still there.
+// forget removes d from the table if it is still there, and its charge
+// from the loaded bytes. It takes d.mu: never call it holding it.
 func (e *Engine) forget(d *document) {
 	e.mu.Lock()
 	if e.docs[d.id] == d {
 		delete(e.docs, d.id)
 	}
 	e.mu.Unlock()
+	d.mu.Lock()
+	d.dischargeLocked()
+	d.mu.Unlock()
 }
 
 func newEpoch() revision.Epoch {
@@ -161,12 +210,30 @@ func newEpoch() revision.Epoch {
 // restore (syncd restore) gives every document one.
 func NewEpoch() revision.Epoch { return newEpoch() }
 
-// load reads d from the store and replays its tail, or creates it.
-func (e *Engine) load(ctx context.Context, d *document, create bool) error {
+// creationRefused is the load error of a document that does not exist and
+// whose creation mayCreate refused: the caller that asked gets err, other
+// callers waiting for the same load try again themselves (or, not creating,
+// get notFound).
+type creationRefused struct {
+	err      error
+	notFound error
+}
+
+func (c *creationRefused) Error() string { return c.err.Error() }
+
+// load reads d from the store and replays its tail, or creates it if create
+// is set and mayCreate (when not nil) allows it.
+func (e *Engine) load(ctx context.Context, d *document, create bool, mayCreate func() error) error {
 	sd, err := e.store.Load(ctx, d.id)
 	if errors.Is(err, ErrNotFound) {
+		notFound := &Error{Code: CodeNotFound, Message: "no such document", Doc: d.id}
 		if !create {
-			return &Error{Code: CodeNotFound, Message: "no such document", Doc: d.id}
+			return notFound
+		}
+		if mayCreate != nil {
+			if err := mayCreate(); err != nil {
+				return &creationRefused{err: err, notFound: notFound}
+			}
 		}
 		d.mu.Lock()
 		defer d.mu.Unlock()
@@ -210,6 +277,7 @@ func (e *Engine) load(ctx context.Context, d *document, create bool) error {
 	defer d.mu.Unlock()
 	d.epoch = sd.Meta.Epoch
 	d.state = state
+	d.hookChecked = false // what the store held was never shown to the hook
 	d.size = delta.Size(state)
 	d.head = sd.Meta.Head
 	d.durable = sd.Meta.Head
@@ -217,6 +285,7 @@ func (e *Engine) load(ctx context.Context, d *document, create bool) error {
 	d.first = sd.Meta.First
 	d.sinceSnapshot = len(sd.Tail)
 	d.lastUsed = e.opts.Now()
+	d.rechargeLocked()
 	return nil
 }
 
@@ -233,6 +302,7 @@ func (e *Engine) resetLocked(d *document, epoch revision.Epoch) {
 	d.snapCacheOK = false
 	d.hookChecked = false
 	clear(d.wms)
+	d.rechargeLocked()
 }
 
 // storeError wraps a store failure as an engine error.
@@ -267,29 +337,10 @@ func (e *Engine) janitor() {
 func (e *Engine) unloadIdle() {
 	now := e.opts.Now()
 	e.mu.Lock()
-	var idle []*document
-	for _, d := range e.docs {
-		select {
-		case <-d.ready:
-		default:
-			continue // still loading
-		}
-		idle = append(idle, d)
-	}
+	idle := e.loadedLocked()
 	e.mu.Unlock()
 	for _, d := range idle {
-		d.mu.Lock()
-		d.subsMu.Lock()
-		unload := !d.gone && d.completed == d.submitted && len(d.subs) == 0 &&
-			len(d.presence) == 0 && now.Sub(d.lastUsed) >= e.opts.IdleTimeout
-		if unload {
-			d.gone = true
-		}
-		d.subsMu.Unlock()
-		d.mu.Unlock()
-		if unload {
-			e.forget(d)
-		}
+		e.unloadIf(d, func(d *document) bool { return now.Sub(d.lastUsed) >= e.opts.IdleTimeout })
 	}
 }
 

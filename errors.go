@@ -61,6 +61,10 @@ const (
 	CodeUnavailable
 	// CodeClosed: the engine is closed.
 	CodeClosed
+	// CodeExhausted: the engine is out of a resource it bounds: every one
+	// of the Options.MaxLoadedDocs documents in memory is in use, so
+	// another cannot be loaded. Nothing was changed; retry later.
+	CodeExhausted
 )
 
 var codeNames = [...]string{
@@ -76,6 +80,7 @@ var codeNames = [...]string{
 	CodeGone:         "gone",
 	CodeUnavailable:  "unavailable",
 	CodeClosed:       "closed",
+	CodeExhausted:    "exhausted",
 }
 
 // String names the code.

@@ -3,6 +3,7 @@ package syncd
 import (
 	"context"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 
@@ -45,9 +46,34 @@ type Options struct {
 	// no I/O, and do not modify the state or call into the engine.
 	Validate func(ctx context.Context, v *Validation) error
 
+	// MaxRoomPresenceBytes bounds a document's presence room: the sum,
+	// over its clients, of each presence entry's size (its state, its
+	// client id and PresenceEntryOverhead), about the size of the room's
+	// full PRESENCE message. A SetPresence that would take the room past
+	// it is refused with ErrRoomFull (CodeTooLarge). Default 1 MiB;
+	// negative: no bound.
+	MaxRoomPresenceBytes int
+
 	// IdleTimeout is how long a document with no subscribers, presence or
 	// writes stays in memory. Default 1 minute.
 	IdleTimeout time.Duration
+
+	// MaxLoadedDocs is the most documents kept in memory at once. Loading
+	// one more at the limit first unloads idle documents (no subscribers,
+	// presence or writes in flight, unused for a second), the least
+	// recently used first, before IdleTimeout would; if every loaded
+	// document is in use, the call that needed the load is refused with
+	// CodeExhausted. Default DefaultMaxLoadedDocs; negative: no limit.
+	MaxLoadedDocs int
+
+	// MaxLoadedBytes bounds the loaded documents' estimated memory the
+	// same way: each is charged its encoded size, the encoded size of the
+	// operations in its ring, and 2 KiB for the rest (the decoded state
+	// takes a small multiple of its encoded size, so the heap is some
+	// multiple of this). A load is refused when the total is at the limit
+	// and no idle document can be unloaded. Default
+	// DefaultMaxLoadedBytes (256 MiB); negative: no limit.
+	MaxLoadedBytes int64
 
 	// ObserveCommit, if set, is called by the committer after every
 	// Store.Commit with the number of records written, how long the call
@@ -61,6 +87,17 @@ type Options struct {
 	// Logger receives the engine's logs. Default slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultMaxLoadedDocs is Options.MaxLoadedDocs's default. A loaded
+// document nobody edits costs about 1–2 KB of heap, so 10,000 of them are
+// some tens of megabytes; documents that are large (up to MaxDocSize each)
+// or have full rings need a lower limit chosen by the operator.
+const DefaultMaxLoadedDocs = 10000
+
+// DefaultMaxLoadedBytes is Options.MaxLoadedBytes's default: room for the
+// default count of documents nobody edits (2 KiB each) many times over, or
+// for a few hundred documents near the default MaxDocSize.
+const DefaultMaxLoadedBytes = 256 << 20
 
 // Validation is what a validation hook sees.
 type Validation struct {
@@ -134,8 +171,23 @@ func (o *Options) withDefaults() Options {
 	if c.CatchUpPage <= 0 {
 		c.CatchUpPage = 512
 	}
+	if c.MaxRoomPresenceBytes == 0 {
+		c.MaxRoomPresenceBytes = 1 << 20
+	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = time.Minute
+	}
+	switch {
+	case c.MaxLoadedDocs == 0:
+		c.MaxLoadedDocs = DefaultMaxLoadedDocs
+	case c.MaxLoadedDocs < 0:
+		c.MaxLoadedDocs = math.MaxInt
+	}
+	switch {
+	case c.MaxLoadedBytes == 0:
+		c.MaxLoadedBytes = DefaultMaxLoadedBytes
+	case c.MaxLoadedBytes < 0:
+		c.MaxLoadedBytes = math.MaxInt64
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"sort"
 )
 
 // SetPresence sets clientID's presence state in doc's room and announces
 // the change to the document's subscribers (the client's own subscription
-// included). Presence is ephemeral: it is not stored and not revisioned,
+// included). The room is bounded (Options.MaxRoomPresenceBytes): a value
+// that would overflow it is refused with ErrRoomFull. Presence is ephemeral: it is not stored and not revisioned,
 // and it lives while the document is loaded; the server clears it when
 // the client leaves or its connection dies.
 func (e *Engine) SetPresence(ctx context.Context, doc, clientID string, state json.RawMessage) error {
@@ -33,13 +36,43 @@ func (e *Engine) SetPresence(ctx context.Context, doc, clientID string, state js
 		d.lastUsed = e.opts.Now()
 		d.subsMu.Lock()
 		d.mu.Unlock()
-		if old, ok := d.presence[clientID]; !ok || !bytes.Equal(old, state) {
-			d.presence[clientID] = state
-			deliverPresenceLocked(d, &Event{Kind: EventPresence, Doc: d.id, Presence: []PresenceEntry{{ClientID: clientID, State: state}}})
+		old, had := d.presence[clientID]
+		if had && bytes.Equal(old, state) {
+			d.subsMu.Unlock()
+			return nil
 		}
+		size := d.presenceBytes + presenceEntrySize(clientID, state)
+		if had {
+			size -= presenceEntrySize(clientID, old)
+		}
+		if limit := e.opts.MaxRoomPresenceBytes; limit > 0 && size > limit {
+			d.subsMu.Unlock()
+			return &Error{Code: CodeTooLarge, Doc: doc, Err: ErrRoomFull,
+				Message: fmt.Sprintf("the room's presence is full: %d bytes, with this value %d, at most %d", d.presenceBytes, size, limit)}
+		}
+		d.presence[clientID] = state
+		d.presenceBytes = size
+		deliverPresenceLocked(d, &Event{Kind: EventPresence, Doc: d.id, Presence: []PresenceEntry{{ClientID: clientID, State: state}}})
 		d.subsMu.Unlock()
 		return nil
 	}
+}
+
+// ErrRoomFull: a presence value did not fit in the document's room
+// (Options.MaxRoomPresenceBytes). It comes wrapped in an *Error with
+// CodeTooLarge; retrying can succeed once others leave the room or shrink
+// their values.
+var ErrRoomFull = errors.New("syncd: presence room full")
+
+// PresenceEntryOverhead is what a presence entry counts against
+// Options.MaxRoomPresenceBytes beyond its client id and state: about the
+// JSON that wraps them in a PRESENCE message. It keeps a room of many tiny
+// values bounded too.
+const PresenceEntryOverhead = 32
+
+// presenceEntrySize is what an entry counts against the room's bound.
+func presenceEntrySize(clientID string, state json.RawMessage) int {
+	return len(clientID) + len(state) + PresenceEntryOverhead
 }
 
 // ClearPresence removes clientID from doc's room, announcing its departure.
@@ -54,10 +87,12 @@ func (e *Engine) ClearPresence(doc, clientID string) {
 	<-d.ready
 	d.subsMu.Lock()
 	defer d.subsMu.Unlock()
-	if _, ok := d.presence[clientID]; !ok {
+	state, ok := d.presence[clientID]
+	if !ok {
 		return
 	}
 	delete(d.presence, clientID)
+	d.presenceBytes -= presenceEntrySize(clientID, state)
 	deliverPresenceLocked(d, &Event{Kind: EventPresence, Doc: d.id, Left: []string{clientID}})
 }
 
@@ -95,3 +130,7 @@ func deliverPresenceLocked(d *document, ev *Event) {
 		}
 	}
 }
+
+// MaxRoomPresenceBytes returns the bound of a document's presence room
+// (Options.MaxRoomPresenceBytes; 0 or less: none).
+func (e *Engine) MaxRoomPresenceBytes() int { return e.opts.MaxRoomPresenceBytes }

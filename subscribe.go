@@ -23,6 +23,13 @@ type SubscribeRequest struct {
 	// syncd/1 protocol's JOIN answer does, PROTOCOL.md §5.3); live events
 	// are never compacted.
 	Compact bool
+	// MayCreate, if set, is called when the document does not exist and
+	// this subscription would create it, before anything is created: an
+	// error refuses the subscription, is returned as it is, and leaves
+	// the document not existing. A server rate-limits creation with it.
+	// It runs on the subscribing goroutine, once for each creation the
+	// call would make (one, unless the document is deleted meanwhile).
+	MayCreate func() error
 }
 
 // Subscription is a live subscription to one document. Close ends it.
@@ -72,7 +79,7 @@ func (e *Engine) Subscribe(ctx context.Context, doc string, req SubscribeRequest
 var errRetry = errors.New("syncd: document reloaded, retry")
 
 func (e *Engine) subscribeOnce(ctx context.Context, doc string, req SubscribeRequest, sink Sink) (*Subscription, error) {
-	d, err := e.acquire(ctx, doc, true)
+	d, err := e.acquireFor(ctx, doc, true, req.MayCreate)
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,7 @@ const (
 	LimitMaxDocsPerConnection = "maxDocsPerConnection" // documents joined at once
 	LimitMessagesPerSecond    = "messagesPerSecond"    // inbound rate per connection
 	LimitMaxQueueBytes        = "maxQueueBytes"        // outbound queue per connection
+	LimitDocsCreatedPerMinute = "docsCreatedPerMinute" // documents a connection may create
 )
 
 // MaxDocIDLength is the longest document id (and topic name).

@@ -14,7 +14,14 @@
 //
 // # Cost
 //
-// Push, Get, First, Last, Next, Len and Cap are O(1) and do not allocate.
+// Push, Get, First, Last, Next, Len and Cap are O(1). Get, First, Last,
+// Next, Len and Cap never allocate. The backing array is not allocated by
+// [New] but grows with the pushes, doubling from 4 slots up to the capacity
+// (a ring that is never pushed to costs only its header; one holding k
+// entries at most about 2k slots), so Push allocates amortised O(1) — a few
+// times in the ring's life, log2(capacity) at most — and never once the
+// array has reached the capacity, which is every push after the first
+// Cap().
 // Slices is O(1) and returns at most two sub-slices of the ring's own array
 // (two when the range crosses the physical end of the array); Range and All
 // walk the entries in place. Reset and TruncateAfter are O(entries dropped),

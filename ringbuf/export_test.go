@@ -10,11 +10,13 @@ import (
 // the package exporting it.
 func CheckInvariants[T any](r *Ring[T]) error {
 	switch {
-	case len(r.buf) == 0:
-		return fmt.Errorf("empty backing array")
+	case len(r.buf) > r.capacity:
+		return fmt.Errorf("backing array of %d slots over the capacity %d", len(r.buf), r.capacity)
+	case len(r.buf) == 0 && (r.n != 0 || r.head != 0):
+		return fmt.Errorf("no backing array but n = %d, head = %d", r.n, r.head)
 	case r.n < 0 || r.n > len(r.buf):
 		return fmt.Errorf("n = %d outside [0, %d]", r.n, len(r.buf))
-	case r.head < 0 || r.head >= len(r.buf):
+	case len(r.buf) > 0 && (r.head < 0 || r.head >= len(r.buf)):
 		return fmt.Errorf("head = %d outside [0, %d)", r.head, len(r.buf))
 	case uint64(r.n) > r.next:
 		return fmt.Errorf("n = %d entries but next = %d: first would underflow", r.n, r.next)
@@ -30,3 +32,7 @@ func CheckInvariants[T any](r *Ring[T]) error {
 	}
 	return nil
 }
+
+// Allocated returns the length of r's backing array, so that the tests can
+// check that it grows only as entries arrive.
+func Allocated[T any](r *Ring[T]) int { return len(r.buf) }

@@ -5,15 +5,26 @@ import (
 	"math"
 )
 
-// Ring is a fixed-capacity buffer of the most recent entries of a sequence,
+// Ring is a bounded buffer of the most recent entries of a sequence,
 // addressed by sequence number. The zero Ring is not usable; call [New].
+//
+// Its backing array grows with the entries pushed, doubling from
+// minAlloc up to the capacity, rather than being allocated whole by New:
+// the engine keeps a ring per loaded document, and most documents never
+// see enough operations to fill one.
 //
 // A Ring is not safe for concurrent use; see the package documentation.
 type Ring[T any] struct {
-	// buf is the backing array; its length is the capacity.
+	// buf is the backing array, len(buf) <= capacity; nil until the first
+	// Push. It grows (see grow) only while the ring has never evicted, so
+	// a grown array is always entered with head == 0.
 	buf []T
+	// capacity is the most entries the ring holds; len(buf) reaches it
+	// once that many have been pushed.
+	capacity int
 	// head is the index in buf of the oldest held entry (meaningful only
-	// when n > 0, but always kept in [0, len(buf))).
+	// when n > 0, but always kept in [0, len(buf)), or 0 while buf is
+	// empty).
 	head int
 	// n is the number of held entries, 0 <= n <= len(buf).
 	n int
@@ -23,18 +34,26 @@ type Ring[T any] struct {
 	next uint64
 }
 
+// minAlloc is the backing array's first length: small enough that a ring
+// pushed to a handful of times costs a handful of slots.
+const minAlloc = 4
+
 // New returns an empty ring that holds up to capacity entries and whose first
-// Push is assigned sequence number next. It panics if capacity <= 0, which is
-// a programming error rather than a run-time condition.
+// Push is assigned sequence number next. It allocates no backing array; the
+// pushes do, as they need it. It panics if capacity <= 0, which is a
+// programming error rather than a run-time condition.
 func New[T any](capacity int, next uint64) *Ring[T] {
 	if capacity <= 0 {
 		panic("ringbuf: capacity must be positive")
 	}
-	return &Ring[T]{buf: make([]T, capacity), next: next}
+	return &Ring[T]{capacity: capacity, next: next}
 }
 
 // Push appends v, evicting the oldest entry if the ring is full, and returns
-// the sequence number assigned to v. It does not allocate.
+// the sequence number assigned to v. Until the ring first holds Cap()
+// entries, a Push that finds the backing array full grows it (doubling, up
+// to Cap()), so pushes allocate O(log Cap()) times in all; once the array
+// is Cap() long, Push never allocates.
 //
 // Push panics if Next() is math.MaxUint64: the sequence space is exhausted,
 // and wrapping to 0 would silently reorder the history (see the package
@@ -42,6 +61,9 @@ func New[T any](capacity int, next uint64) *Ring[T] {
 func (r *Ring[T]) Push(v T) uint64 {
 	if r.next == math.MaxUint64 {
 		panic("ringbuf: sequence number space exhausted")
+	}
+	if r.n == len(r.buf) && len(r.buf) < r.capacity {
+		r.grow()
 	}
 	i := r.index(r.n) // one past the newest; when full, that is the oldest
 	r.buf[i] = v
@@ -153,8 +175,9 @@ func (r *Ring[T]) Next() uint64 { return r.next }
 // Len returns the number of held entries.
 func (r *Ring[T]) Len() int { return r.n }
 
-// Cap returns the maximum number of entries the ring holds.
-func (r *Ring[T]) Cap() int { return len(r.buf) }
+// Cap returns the maximum number of entries the ring holds (not how many
+// slots are allocated so far).
+func (r *Ring[T]) Cap() int { return r.capacity }
 
 // Reset drops every entry; the next Push is assigned sequence number next.
 // The dropped slots are zeroed so that whatever they referenced can be
@@ -197,6 +220,19 @@ func (r *Ring[T]) TruncateAfter(seq uint64) {
 // first returns the sequence number of the oldest held entry (next when
 // empty). It cannot underflow: n entries were pushed to reach next.
 func (r *Ring[T]) first() uint64 { return r.next - uint64(r.n) }
+
+// grow replaces the full backing array with one twice as long (at least
+// minAlloc, at most the capacity), the held entries moved to its start in
+// sequence order. Written for any head, though Push calls it only before the
+// first eviction, when head is 0: a ring that has evicted is at capacity.
+func (r *Ring[T]) grow() {
+	size := min(max(2*len(r.buf), minAlloc), r.capacity)
+	buf := make([]T, size)
+	k := copy(buf, r.buf[r.head:])
+	copy(buf[k:], r.buf[:r.head])
+	r.buf = buf
+	r.head = 0
+}
 
 // index maps an offset from the oldest held entry to a position in buf.
 // off must be in [0, len(buf)]; a conditional subtraction is cheaper than %.

@@ -82,7 +82,9 @@ func drawSeq(t *rapid.T, m *model, label string) uint64 {
 // rather than a copy. On failure rapid prints the -rapid.seed to replay.
 func TestRingMatchesModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		m := &model{capacity: rapid.IntRange(1, 8).Draw(t, "capacity")}
+		// Up to 40, so that the backing array grows several times (4, 8,
+		// 16, 32, 40) between and around the other operations.
+		m := &model{capacity: rapid.IntRange(1, 40).Draw(t, "capacity")}
 		m.base = drawStart(t, "next")
 		r := ringbuf.New[*int](m.capacity, m.base)
 		counter := 0

@@ -314,8 +314,8 @@ func TestDroppedSlotsAreZeroed(t *testing.T) {
 	}
 }
 
-// The engine pushes under the document lock on every edit; Push and the
-// lookups must not allocate.
+// The engine pushes under the document lock on every edit. Once the backing
+// array has grown to the capacity, Push and the lookups must not allocate.
 func TestNoAllocations(t *testing.T) {
 	type op struct {
 		rev  uint64
@@ -323,6 +323,9 @@ func TestNoAllocations(t *testing.T) {
 	}
 	r := ringbuf.New[op](64, 1)
 	v := op{rev: 1, data: make([]byte, 16)}
+	for range 64 {
+		r.Push(v)
+	}
 	if n := testing.AllocsPerRun(1000, func() { r.Push(v) }); n != 0 {
 		t.Errorf("Push allocates %v times per call, want 0", n)
 	}
@@ -334,7 +337,72 @@ func TestNoAllocations(t *testing.T) {
 	}
 	p := new(int)
 	rp := ringbuf.New[*int](8, 1)
+	for range 8 {
+		rp.Push(p)
+	}
 	if n := testing.AllocsPerRun(1000, func() { rp.Push(p) }); n != 0 {
 		t.Errorf("Push of a pointer allocates %v times per call, want 0", n)
+	}
+}
+
+// TestGrowsAsPushed: New allocates nothing, the backing array doubles from
+// 4 as entries arrive and stops at the capacity (1,000 here, not a power of
+// two), so that a document with a few operations pays for a few slots. The
+// entries survive each move, and Reset keeps the array for reuse.
+func TestGrowsAsPushed(t *testing.T) {
+	const capacity = 1000
+	r := ringbuf.New[int](capacity, 1)
+	if got := ringbuf.Allocated(r); got != 0 {
+		t.Fatalf("New allocated %d slots, want 0", got)
+	}
+	wantAlloc := func(pushed int) int {
+		size := 0
+		for size < pushed {
+			size = max(2*size, 4)
+		}
+		return min(size, capacity)
+	}
+	allocs := 0
+	for v := 1; v <= capacity+10; v++ {
+		before := ringbuf.Allocated(r)
+		r.Push(v)
+		if ringbuf.Allocated(r) != before {
+			allocs++
+		}
+		if got, want := ringbuf.Allocated(r), wantAlloc(min(v, capacity)); got != want {
+			t.Fatalf("after %d pushes: %d slots allocated, want %d", v, got, want)
+		}
+		if v == 3 || v == 5 || v == 9 || v == 513 || v == capacity || v == capacity+10 {
+			first := max(1, v-capacity+1)
+			want := make([]int, 0, capacity)
+			for w := first; w <= v; w++ {
+				want = append(want, w)
+			}
+			checkRing(t, r, uint64(first), want)
+		}
+	}
+	// 4, 8, …, 512, then 1000: nine arrays in all.
+	if allocs != 9 {
+		t.Errorf("the backing array was allocated %d times, want 9", allocs)
+	}
+	r.Reset(5000)
+	if got := ringbuf.Allocated(r); got != capacity {
+		t.Errorf("Reset dropped the backing array: %d slots, want %d", got, capacity)
+	}
+	pushN(r, 1, 3)
+	checkRing(t, r, 5000, []int{1, 2, 3})
+}
+
+// TestGrowAfterTruncate: a ring truncated back before it was full grows
+// again from where it is, keeping the entries that remain.
+func TestGrowAfterTruncate(t *testing.T) {
+	r := ringbuf.New[int](16, 1)
+	pushN(r, 1, 8) // 8 slots
+	r.TruncateAfter(2)
+	pushN(r, 3, 12) // 2 held + 10 pushed: grows to 16
+	want := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	checkRing(t, r, 1, want)
+	if got := ringbuf.Allocated(r); got != 16 {
+		t.Errorf("%d slots allocated, want 16", got)
 	}
 }

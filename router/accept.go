@@ -14,11 +14,11 @@ import (
 // ServeHTTP upgrades a request to a WebSocket connection. Before the
 // upgrade it checks, in order: the Host (421, see [AllowedHost]), that the
 // request is a WebSocket upgrade (426), the Origin (403), the clientId and
-// attempt (400), the router's state (503 during shutdown), and the
-// credentials (401, 403, or 409 for a stale attempt, from
-// Options.Authenticate). Then it starts the connection's reader goroutine
-// and returns, so that nothing of the HTTP request stays alive with the
-// connection.
+// attempt (400), the credentials (401, 403, or 409 for a stale attempt,
+// from Options.Authenticate), the connection caps (503 with Retry-After;
+// conncap.go), and the router's state (503 during shutdown). Then it starts
+// the connection's reader goroutine and returns, so that nothing of the
+// HTTP request stays alive with the connection.
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	r.freeze()
 	if !AllowedHost(req, r.opts.AllowedHosts, r.opts.TrustedProxies) {
@@ -63,7 +63,12 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
+	addr, ok := r.admit(w, req) // the connection caps (conncap.go)
+	if !ok {
+		return
+	}
 	if !r.acquire() {
+		r.counter.release(addr)
 		http.Error(w, "server shutting down", http.StatusServiceUnavailable)
 		return
 	}
@@ -74,11 +79,13 @@ func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	hj := &hijacker{ResponseWriter: w, timeout: r.opts.WriteTimeout, readers: r.readers}
 	ws, err := r.upgrader.Upgrade(hj, req, hdr)
 	if err != nil {
+		r.counter.release(addr)
 		r.wg.Done() // gorilla has answered the request
 		return
 	}
 	c := newConn(r, ws, hj.wire, hj.br, id, data)
 	c.attempt = attempt
+	c.addr = addr
 	go c.serve()
 }
 

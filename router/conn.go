@@ -26,6 +26,7 @@ type Conn struct {
 	ws   *websocket.Conn
 	wire *wireConn
 	id   string
+	addr string // the client address counted by the connection caps
 	data any
 	// attempt is the connection attempt's value (attempt.go).
 	attempt string
@@ -43,6 +44,10 @@ type Conn struct {
 	carrier *bufio.Reader // see releaseReadBuffer
 	flood   bucket        // the flood guard (see admit)
 	strikes int           // messages refused in a row by the flood guard
+	// A message being read (see partial.go): msgActive from its first
+	// frame to its end; msgArmed once it had to wait for the network,
+	// when its deadline is set and its bytes count against the budget.
+	msgActive, msgArmed bool
 
 	mu sync.Mutex // guards the fields below; never held across I/O
 	// queue holds the frames not yet taken by the writer; queued counts
@@ -79,6 +84,7 @@ type Conn struct {
 
 func newConn(r *Router, ws *websocket.Conn, wire *wireConn, br *bufio.Reader, id string, data any) *Conn {
 	c := &Conn{r: r, ws: ws, wire: wire, br: br, id: id, data: data, lastSeen: time.Now()}
+	wire.conn = c
 	c.queue = c.inline[:0]
 	ws.SetReadLimit(r.opts.MaxMessageBytes)
 	ws.SetPingHandler(func(appData string) error {
@@ -233,6 +239,7 @@ func (c *Conn) finish(code int, reason string) {
 	// close deadline passed, or the network failed: any write still in
 	// flight is pointless, and closing the socket ends it.
 	c.wire.Conn.Close()
+	c.r.counter.release(c.addr)
 	if wait != nil {
 		<-wait
 	}

@@ -38,8 +38,16 @@
 // unknown type is UNIMPLEMENTED (ws-kit's choice: it tells version skew
 // from a missing resource); a binary frame is INVALID_ARGUMENT; a message
 // over the flood guard's rate is RESOURCE_EXHAUSTED with retryAfterMs. The
-// connection stays usable. Only two cases close it: a message over
-// MaxMessageBytes (1009) and sustained flooding (CloseFlood).
+// connection stays usable. Only these close it: a message over
+// MaxMessageBytes (1009), a message not completed within MessageTimeout or
+// over the shared budget of partly received bytes, MaxPartialBytes (1013,
+// see partial.go), and sustained flooding (CloseFlood).
+//
+// Upgrades past MaxConns, or past MaxConnsPerAddr from one client address
+// (Options.ClientAddr), are refused with HTTP 503 and Retry-After
+// (conncap.go). Droppable frames ([NewDroppableFrame]) are best-effort:
+// past DroppableQueueBytes they are dropped for a connection, never
+// overflowing its queue.
 //
 // # Goroutines and who owns what
 //
@@ -71,7 +79,11 @@
 //
 // State: a Conn's mu guards its queue, its closing state and its values,
 // and is never held across I/O; its subMu serialises topic changes; the
-// Router's mu guards the registry; a Ctx's mu orders its answers. Locks
+// Router's mu guards the registry; the connection counter's mu guards the
+// counts of the connection caps (conncap.go; taken alone, by ServeHTTP and
+// by a connection's final cleanup); a Ctx's mu orders its answers. The
+// bytes of partly received messages are one atomic counter of the Router
+// (partial.go), and a message's deadline state is the reader's. Locks
 // nest only as Ctx.mu → Conn.mu (an answer is queued under the Ctx's lock)
 // and Conn.subMu → the broker's lock; the heartbeat and Shutdown take a
 // snapshot of the registry and release Router.mu before touching

@@ -13,6 +13,9 @@ var (
 	// ErrQueueFull: the send would have overflowed the connection's
 	// outbound queue; the message was not queued (see Options.OnQueueFull).
 	ErrQueueFull = errors.New("router: outbound queue full")
+	// ErrDropped: a droppable frame was not queued because the connection's
+	// queue is past Options.DroppableQueueBytes; the connection stays open.
+	ErrDropped = errors.New("router: droppable frame dropped: outbound queue busy")
 	// ErrAlreadyReplied: the request already had its terminal reply.
 	ErrAlreadyReplied = errors.New("router: request already replied")
 	// ErrNotRPC: Progress on a request without a correlationId.

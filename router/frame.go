@@ -16,6 +16,9 @@ import (
 type Frame struct {
 	data []byte
 	op   byte // WebSocket opcode
+	// droppable: best-effort; queued only within the connection's
+	// DroppableQueueBytes (see enqueue).
+	droppable bool
 }
 
 // WebSocket opcodes (RFC 6455 §5.2).
@@ -62,6 +65,21 @@ func NewFrameMeta(typ string, meta protocol.Meta, payload any) (*Frame, error) {
 	}
 	return f, nil
 }
+
+// NewDroppableFrame encodes a best-effort message, as NewFrame does: a
+// connection whose queue holds more than Options.DroppableQueueBytes drops
+// it (the send fails with ErrDropped) instead of overflowing and closing.
+// For traffic whose loss a client tolerates, such as room messages.
+func NewDroppableFrame(typ string, payload any) (*Frame, error) {
+	f, err := NewFrame(typ, payload)
+	if f != nil {
+		f.droppable = true
+	}
+	return f, err
+}
+
+// Droppable reports whether the frame is best-effort (NewDroppableFrame).
+func (f *Frame) Droppable() bool { return f.droppable }
 
 // RawFrame wraps an already encoded message. The caller promises data is
 // one JSON envelope in UTF-8 and will not modify it.

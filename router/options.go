@@ -50,11 +50,48 @@ type Options struct {
 	// connection with 1009. Default 256 KiB.
 	MaxMessageBytes int64
 
+	// MessageTimeout bounds the time from a message's first frame to its
+	// last: a message that has not arrived whole within it closes the
+	// connection with 1013. Only a message that has to wait for the
+	// network mid-way is timed (one that arrived whole costs nothing).
+	// Default 10s; negative: no deadline.
+	MessageTimeout time.Duration
+	// MaxPartialBytes bounds the bytes held, across every connection, for
+	// messages received in part (those that had to wait for the network
+	// mid-way). A connection whose message would take the total past it
+	// is closed with 1013. Default 64 MiB; negative: no budget.
+	MaxPartialBytes int64
+
+	// MaxConns bounds the connections of the router, MaxConnsPerAddr those
+	// from one client address (see ClientAddr); an upgrade past either is
+	// refused with HTTP 503 and Retry-After (ConnRetryAfter). A connection
+	// counts from just before its upgrade until its socket is closed.
+	// Defaults: MaxConns the process's limit on open files less an eighth
+	// of it (and at least 64) for everything else, or no cap where the
+	// limit is unknown; MaxConnsPerAddr 256. Negative: no cap.
+	MaxConns        int
+	MaxConnsPerAddr int
+	// ConnRetryAfter is the Retry-After of an upgrade refused by a cap.
+	// Default 5s.
+	ConnRetryAfter time.Duration
+	// ClientAddr names the client of an upgrade request for
+	// MaxConnsPerAddr. Default: [ClientAddr] with TrustedProxies (the TCP
+	// peer, or the client a trusted proxy names in X-Forwarded-For).
+	ClientAddr func(*http.Request) string
+
 	// QueueBytes bounds a connection's outbound queue (messages accepted by
 	// Send and not yet written). A send that would exceed it is refused with
 	// ErrQueueFull and handled by OnQueueFull. One message larger than the
 	// bound is still accepted into an empty queue. Default 1 MiB.
 	QueueBytes int
+
+	// DroppableQueueBytes is the outbound budget of droppable frames (see
+	// [Frame.Droppable]): one is queued only while the connection's queue,
+	// with it, stays within this many bytes; past it the frame is dropped
+	// for that connection (the send fails with ErrDropped), which stays
+	// open. So best-effort traffic can never overflow a queue and close a
+	// connection as a slow consumer. Default QueueBytes/4.
+	DroppableQueueBytes int
 
 	// MessagesPerSecond and Burst configure each connection's flood guard, a
 	// token bucket: messages beyond it are answered with RESOURCE_EXHAUSTED
@@ -172,6 +209,33 @@ func (o Options) withDefaults() Options {
 	}
 	if o.QueueBytes <= 0 {
 		o.QueueBytes = 1 << 20
+	}
+	if o.DroppableQueueBytes <= 0 {
+		o.DroppableQueueBytes = o.QueueBytes / 4
+	}
+	if o.MessageTimeout == 0 {
+		o.MessageTimeout = 10 * time.Second
+	}
+	if o.MaxPartialBytes == 0 {
+		o.MaxPartialBytes = 64 << 20
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = defaultMaxConns(openFileLimit())
+	}
+	if o.MaxConnsPerAddr == 0 {
+		o.MaxConnsPerAddr = 256
+	}
+	if o.ConnRetryAfter <= 0 {
+		o.ConnRetryAfter = 5 * time.Second
+	}
+	if o.ClientAddr == nil {
+		trusted := o.TrustedProxies
+		o.ClientAddr = func(req *http.Request) string {
+			if a := ClientAddr(req, trusted); a.IsValid() {
+				return a.String()
+			}
+			return RemoteHost(req)
+		}
 	}
 	if o.MessagesPerSecond == 0 {
 		o.MessagesPerSecond = 50

@@ -11,6 +11,18 @@ import (
 // decision, by default closing the connection as a slow consumer (the
 // client reconnects and catches up with deltas, which is cheaper for
 // everyone than an ever-growing backlog).
+//
+// Droppable frames (best-effort traffic such as room messages) have a
+// smaller budget, Options.DroppableQueueBytes: past it they are dropped
+// for that connection, which stays open. Without it, one client publishing
+// large messages to a room could overflow, and so close, the queue of
+// every other connection in the room; with it, such traffic can fill at
+// most that part of a queue, and the rest is left for what must not be
+// lost (the document's deltas).
+
+// DroppedFrames returns how many droppable frames were dropped for
+// connections whose queue was past Options.DroppableQueueBytes.
+func (r *Router) DroppedFrames() uint64 { return r.dropped.Load() }
 
 // Send encodes a message with meta.timestamp and queues it. It never
 // blocks. It fails with ErrClosed once the connection is closing, with
@@ -52,7 +64,13 @@ func (c *Conn) enqueue(f *Frame) error {
 		return ErrClosed
 	}
 	// Control frames are tiny and must get through; one message larger than
-	// the bound may still go through an empty queue.
+	// the bound may still go through an empty queue. A droppable frame has
+	// the smaller bound of its own, and never overflows the queue.
+	if f.droppable && c.queued > 0 && c.queued+size > c.r.opts.DroppableQueueBytes {
+		c.mu.Unlock()
+		c.r.dropped.Add(1)
+		return ErrDropped
+	}
 	if f.op == opText && c.queued > 0 && c.queued+size > c.r.opts.QueueBytes {
 		c.mu.Unlock()
 		return c.overflow(f)

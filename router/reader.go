@@ -18,7 +18,9 @@ import (
 // their handlers one at a time, in order, until the connection ends; then
 // it cleans up (finish). Every bad input is answered with an ERROR frame
 // and the connection goes on, except where it cannot: a message over the
-// size limit (1009) and sustained flooding (CloseFlood).
+// size limit (1009), a message not completed in time or over the budget of
+// partly received bytes (1013, partial.go) and sustained flooding
+// (CloseFlood).
 //
 // Waiting for input. An idle connection's cost is mostly the stack of the
 // goroutine that waits for its input, and Go gives a grown stack back only
@@ -186,21 +188,21 @@ func (c *Conn) readLoop(waited bool) (code int, reason string, idle bool) {
 		if c.isClosing() {
 			continue // after our close frame, messages are dropped (RFC 6455 §1.4)
 		}
-		if mt != websocket.TextMessage {
-			if _, err := io.Copy(io.Discard, rd); err != nil {
-				code, reason = closeStatus(err)
-				return code, reason, false
-			}
-			c.sendError("", protocol.NewError(protocol.CodeInvalidArgument, "binary frames are not supported: send JSON in text frames"))
-			continue
-		}
-		msg, err := readMessage(rd)
+		msg, err := c.readMessage(rd)
 		if err != nil {
-			if errors.Is(err, websocket.ErrReadLimit) {
+			switch {
+			case errors.Is(err, websocket.ErrReadLimit):
 				c.discardInput()
+			case errors.Is(err, errMessageTimeout), errors.Is(err, errPartialBudget):
+				code, reason = c.closeForMessage(err)
+				return code, reason, false
 			}
 			code, reason = closeStatus(err)
 			return code, reason, false
+		}
+		if mt != websocket.TextMessage {
+			c.sendError("", protocol.NewError(protocol.CodeInvalidArgument, "binary frames are not supported: send JSON in text frames"))
+			continue
 		}
 		if !c.admit() {
 			continue
@@ -253,8 +255,13 @@ var readPool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &
 // readMessage reads one message into a pooled buffer and returns an
 // exact-size copy: the copy belongs to the message's handler (which may
 // keep the payload, e.g. a patch for the log), and the pooled buffer keeps
-// an idle connection from holding one of its own.
-func readMessage(rd io.Reader) ([]byte, error) {
+// an idle connection from holding one of its own. A message that waits for
+// the network mid-way is bounded in time and counted against the budget of
+// partly received bytes (partial.go): it fails with errMessageTimeout or
+// errPartialBudget.
+func (c *Conn) readMessage(rd io.Reader) ([]byte, error) {
+	c.msgActive = true
+	charged := 0
 	bp := readPool.Get().(*[]byte)
 	buf := (*bp)[:0]
 	var err error
@@ -265,11 +272,25 @@ func readMessage(rd io.Reader) ([]byte, error) {
 		var n int
 		n, err = rd.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
+		if c.msgArmed && len(buf) > charged {
+			if !c.r.chargePartial(len(buf) - charged) {
+				err = errPartialBudget
+				break
+			}
+			charged = len(buf)
+		}
 		if err != nil {
 			break
 		}
 	}
-	msg := append([]byte(nil), buf...)
+	if err != io.EOF {
+		err = c.messageError(err)
+	}
+	c.endMessage(charged)
+	var msg []byte
+	if err == io.EOF {
+		msg = append([]byte(nil), buf...)
+	}
 	if cap(buf) <= maxPooledBuffer {
 		*bp = buf[:0]
 		readPool.Put(bp)

@@ -25,7 +25,12 @@ type Router struct {
 	broker    Broker
 	ownBroker bool
 	readers   *readerPool // the connections' read buffers (see readbuf.go)
-	start     time.Time   // the flood guards' clock (see admit)
+	counter   connCounter // the connection caps (see conncap.go)
+	// partial counts the bytes held for messages received in part, across
+	// every connection (see partial.go).
+	partial atomic.Int64
+	dropped atomic.Uint64 // droppable frames dropped (see enqueue)
+	start   time.Time     // the flood guards' clock (see admit)
 
 	setupMu sync.Mutex
 	frozen  bool

@@ -28,6 +28,7 @@ import (
 type wireConn struct {
 	net.Conn
 	timeout time.Duration
+	conn    *Conn // set once the connection exists; read by Read (partial.go)
 
 	mu        sync.Mutex
 	closeSent bool // a close frame went out; nothing may follow it

@@ -32,6 +32,8 @@ func wireCode(c syncd.Code) protocol.Code {
 		return protocol.CodeNotFound
 	case syncd.CodeUnavailable, syncd.CodeClosed:
 		return protocol.CodeUnavailable
+	case syncd.CodeExhausted:
+		return protocol.CodeResourceExhausted
 	}
 	return protocol.CodeInternal
 }

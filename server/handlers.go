@@ -100,6 +100,13 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 	if old == nil && n >= s.opts.Limits.MaxDocsPerConn {
 		return protocol.Errorf(protocol.CodeResourceExhausted, "a connection may join at most %d documents", s.opts.Limits.MaxDocsPerConn)
 	}
+	if len(p.Presence) > 0 {
+		// Before joining: a value refused for its size or rate refuses
+		// the JOIN whole.
+		if err := s.checkPresence(sess, p.Doc, p.Presence); err != nil {
+			return err
+		}
+	}
 	if old != nil && old.sub != nil {
 		old.sub.Close() // joining again starts over from the client's position
 	}
@@ -109,7 +116,12 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 	}
 	j := sess.newJoined(x, p.Doc)
 	// The answer to JOIN may combine operations (firstRev, §5.3).
-	sub, err := s.engine.Subscribe(x.Context(), p.Doc, syncd.SubscribeRequest{ClientID: x.Conn().ClientID(), Have: have, Compact: true}, j.deliver)
+	sub, err := s.engine.Subscribe(x.Context(), p.Doc, syncd.SubscribeRequest{
+		ClientID:  x.Conn().ClientID(),
+		Have:      have,
+		Compact:   true,
+		MayCreate: func() error { return s.mayCreate(sess) },
+	}, j.deliver)
 	if err != nil {
 		sess.mu.Lock()
 		if sess.docLocked(p.Doc) == old {
@@ -131,7 +143,12 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 		return err
 	}
 	if len(p.Presence) > 0 {
-		return s.engine.SetPresence(x.Context(), p.Doc, x.Conn().ClientID(), p.Presence)
+		if err := s.enginePresence(x, p.Doc, p.Presence); err != nil {
+			// The JOIN was answered by its catch-up: the refusal of its
+			// presence (a full room) comes as a plain ERROR.
+			perr := toWire(err).WithDetails(joinDetails{Doc: p.Doc})
+			x.Conn().Send(protocol.TypeError, perr)
+		}
 	}
 	return nil
 }
@@ -261,7 +278,7 @@ func (s *Server) handlePresenceSet(x *router.Ctx, p protocol.PresenceSet) error 
 	if !sess.user.CanWrite(p.Doc) {
 		return errPresenceForbidden.WithDetails(docDetails{Doc: p.Doc})
 	}
-	if err := s.engine.SetPresence(x.Context(), p.Doc, x.Conn().ClientID(), p.State); err != nil {
+	if err := s.setPresence(x, p.Doc, p.State); err != nil {
 		return err
 	}
 	return ok(x)
@@ -287,7 +304,12 @@ func (s *Server) handlePublish(x *router.Ctx, p protocol.Publish) error {
 			return errTopicPublishForbidden.WithDetails(topicDetails{Topic: p.Topic})
 		}
 	}
-	f, err := router.NewFrame(protocol.TypeMessage, protocol.Message{Doc: p.Doc, Topic: p.Topic, Data: p.Data, From: authorOf(x.Conn().ClientID())})
+	if err := s.checkPublish(p); err != nil {
+		return err
+	}
+	// Droppable: a connection too far behind misses it rather than be
+	// closed for it (roomlimits.go).
+	f, err := router.NewDroppableFrame(protocol.TypeMessage, protocol.Message{Doc: p.Doc, Topic: p.Topic, Data: p.Data, From: authorOf(x.Conn().ClientID())})
 	if err != nil {
 		return err
 	}
@@ -369,7 +391,14 @@ func (s *Server) limits() map[string]int64 {
 		protocol.LimitMaxDocsPerConnection: int64(l.MaxDocsPerConn),
 		protocol.LimitMessagesPerSecond:    int64(l.MessagesPerSecond),
 		protocol.LimitMaxQueueBytes:        int64(l.OutboundQueueBytes),
+		"roomQueueBytes":                   int64(l.RoomQueueBytes),
+		"maxPresenceBytes":                 int64(l.MaxPresenceBytes),
+		"presenceBytesPerSecond":           int64(l.PresenceBytesPerSecond),
+		"maxRoomPresenceBytes":             int64(s.engine.MaxRoomPresenceBytes()),
+		"maxPublishBytes":                  int64(l.MaxPublishBytes),
+		"messageTimeoutMs":                 l.MessageTimeout.Milliseconds(),
 		"updatesPerSecond":                 int64(l.UpdatesPerSecond),
+		protocol.LimitDocsCreatedPerMinute: int64(l.DocsPerMinute),
 		"heartbeatTimeoutMs":               s.opts.HeartbeatTimeout.Milliseconds(),
 	}
 }

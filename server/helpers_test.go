@@ -309,6 +309,9 @@ type dialOpts struct {
 	protocols []string   // Sec-WebSocket-Protocol entries
 	header    http.Header
 	rcvBuf    int // SO_RCVBUF of the client's socket, if > 0
+	// laddr is the client's own IP, if set: another loopback address
+	// (127.0.0.2) is another client address to the server.
+	laddr string
 }
 
 func (ev *env) dial(query string) *client {
@@ -361,6 +364,10 @@ func dialURL(t testing.TB, wsURL string, o dialOpts, ev *env) (*client, *http.Re
 		u += "?" + q.Encode()
 	}
 	d := websocket.Dialer{HandshakeTimeout: readTimeout, Subprotocols: o.protocols}
+	if o.laddr != "" {
+		nd := net.Dialer{Timeout: readTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(o.laddr)}}
+		d.NetDialContext = nd.DialContext
+	}
 	if o.rcvBuf > 0 {
 		nd := net.Dialer{Timeout: readTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
 			var serr error

@@ -72,18 +72,21 @@ func TestIsolationStalledClient(t *testing.T) {
 		t.Fatalf("HELLO maxQueueBytes %d", s.hello.Limits[protocol.LimitMaxQueueBytes])
 	}
 
-	// The stalled client joins the document and a topic, then never reads
+	// The stalled client joins the document and a second one, then never reads
 	// again; its socket's receive buffer is small, so the server's writes
 	// to it soon block.
+	//
+	// What fills its queue is a second document only it has joined, whose
+	// deltas must not be lost (room messages would not do: they are
+	// dropped for a connection that far behind, never overflowing it).
+	const hose = "iso/hose"
 	stalled := ev.dialWith(dialOpts{rcvBuf: 4096})
 	stalledSnap := stalled.join(doc)
-	stalled.rpcOK(protocol.TypeSubscribe, map[string]any{"topic": "hose"})
+	stalled.join(hose)
 	conn, ok := ev.server.Router().Conn(stalled.id)
 	if !ok {
 		t.Fatal("no server connection for the stalled client")
 	}
-	pub := ev.dial("")
-	pub.rpcOK(protocol.TypeSubscribe, map[string]any{"topic": "hose"})
 	rs := make([]*client, readers)
 	for i := range rs {
 		rs[i] = ev.dial("")
@@ -119,7 +122,7 @@ func TestIsolationStalledClient(t *testing.T) {
 	data := strings.Repeat("z", chunk)
 	sent := 0
 	for ; sent < 400 && conn.QueuedBytes() < 2*chunk; sent++ {
-		pub.send(protocol.TypePublish, map[string]any{"topic": "hose", "data": data})
+		ev.commit(hose, map[string]any{"z": fmt.Sprintf("%d%s", sent, data)})
 		if sent%8 == 7 {
 			time.Sleep(2 * time.Millisecond)
 		}
@@ -165,7 +168,7 @@ func TestIsolationStalledClient(t *testing.T) {
 	// on it: its queue overflows, the connection is closed as a slow
 	// consumer, and the queue is freed.
 	for i := 0; i < 400 && ev.metricValue("syncd_queue_overflows_total") == 0; i++ {
-		pub.send(protocol.TypePublish, map[string]any{"topic": "hose", "data": data})
+		ev.commit(hose, map[string]any{"z": fmt.Sprintf("%d%s", i, data)})
 		time.Sleep(time.Millisecond)
 	}
 	waitFor(t, readTimeout, "the slow consumer to overflow", func() bool { return ev.metricValue("syncd_queue_overflows_total") == 1 })
@@ -198,5 +201,4 @@ func TestIsolationStalledClient(t *testing.T) {
 	if got := ans.pos(); got.Rev != op.Rev {
 		t.Fatalf("resumed at %d, want %d", got.Rev, op.Rev)
 	}
-	pub.quiet()
 }

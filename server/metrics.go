@@ -101,10 +101,11 @@ var (
 	descFailures  = prometheus.NewDesc("syncd_store_commit_failures_total", "Failed store commits.", nil, nil)
 	descCatchUps  = prometheus.NewDesc("syncd_catchups_total", "Catch-up answers by kind (ring, store, snapshot, gap; compacted counts the ring or store answers whose operations were combined).", []string{"kind"}, nil)
 	descDocuments = prometheus.NewDesc("syncd_documents_loaded", "Documents in memory.", nil, nil)
+	descDocBytes  = prometheus.NewDesc("syncd_documents_loaded_bytes", "Estimated memory of the documents in memory, as -max-loaded-bytes counts it.", nil, nil)
 )
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCommits, descOps, descRefusals, descBatches, descFailures, descCatchUps, descDocuments} {
+	for _, d := range []*prometheus.Desc{descCommits, descOps, descRefusals, descBatches, descFailures, descCatchUps, descDocuments, descDocBytes} {
 		ch <- d
 	}
 }
@@ -125,6 +126,7 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCatchUps, prometheus.CounterValue, float64(n), kind)
 	}
 	ch <- prometheus.MustNewConstMetric(descDocuments, prometheus.GaugeValue, float64(c.engine.Loaded()))
+	ch <- prometheus.MustNewConstMetric(descDocBytes, prometheus.GaugeValue, float64(c.engine.LoadedBytes()))
 }
 
 func (m *Metrics) in(typ string)  { m.messagesIn.WithLabelValues(typ).Inc() }

@@ -107,10 +107,56 @@ type Limits struct {
 	// that carry the edit's details. Defaults 100/s, burst 200.
 	UpdatesPerSecond float64
 	UpdateBurst      int
+	// DocsPerMinute rate-limits the documents one connection creates (a
+	// JOIN of an id that does not exist), a minute's worth at once;
+	// beyond it the JOIN is refused RESOURCE_EXHAUSTED with retryAfterMs
+	// and creates nothing. Default 60.
+	DocsPerMinute int
+	// UserDocsPerMinute is the same limit per user, over all of the
+	// user's connections, when authentication is on (the token's sub).
+	// Default 120.
+	UserDocsPerMinute int
 	// OutboundQueueBytes bounds what may wait to be written to one
 	// connection; past it the connection is closed (4503, reconnect and
 	// resume). Default 8 MiB.
 	OutboundQueueBytes int
+	// RoomQueueBytes is the per-connection budget of room messages
+	// (MESSAGE, from PUBLISH): one is queued for a connection only while
+	// its outbound queue holds at most this many bytes; past it the
+	// message is dropped for that connection, which stays open (see
+	// roomlimits.go). Default OutboundQueueBytes/8 (1 MiB).
+	RoomQueueBytes int
+
+	// MaxPresenceBytes bounds a presence value (the JSON of
+	// PRESENCE.SET.state or JOIN.presence, as sent); a larger one is
+	// refused INVALID_ARGUMENT. Default 64 KiB.
+	MaxPresenceBytes int
+	// PresenceBytesPerSecond bounds the presence bytes one connection may
+	// set, a token bucket with a burst of twice MaxPresenceBytes; a value
+	// beyond it is refused RESOURCE_EXHAUSTED with retryAfterMs. Default
+	// 64 KiB per second.
+	PresenceBytesPerSecond int
+	// MaxPublishBytes bounds the data of a PUBLISH; a larger one is refused
+	// INVALID_ARGUMENT. Default 64 KiB.
+	MaxPublishBytes int
+
+	// MessageTimeout bounds the time from an inbound message's first frame
+	// to its last, once it has to wait for the network; past it the
+	// connection is closed with 1013. Default 10s.
+	MessageTimeout time.Duration
+	// MaxPartialBytes bounds the bytes of partly received messages held
+	// across all connections; the connection whose message would pass it
+	// is closed with 1013. Default 64 MiB.
+	MaxPartialBytes int64
+
+	// MaxConns bounds the WebSocket connections of the server, and
+	// MaxConnsPerAddr those from one client address (clientAddr); an
+	// upgrade past either is refused with HTTP 503 and Retry-After.
+	// Defaults: MaxConns the process's open-file limit less an eighth
+	// (at least 64) kept for everything else (negative: no cap);
+	// MaxConnsPerAddr 256.
+	MaxConns        int
+	MaxConnsPerAddr int
 }
 
 // Defaults of the HTTP request bounds (Options.HTTPReadTimeout,
@@ -119,6 +165,11 @@ const (
 	DefaultHTTPReadTimeout  = 30 * time.Second
 	DefaultHTTPWriteTimeout = 30 * time.Second
 )
+
+// presenceBurst is the burst of the presence rate: two values of the
+// largest size, so a value of any allowed size can always pass once the
+// bucket has refilled.
+func (l Limits) presenceBurst() int { return 2 * l.MaxPresenceBytes }
 
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
@@ -161,8 +212,36 @@ func (o Options) withDefaults() Options {
 	if l.UpdateBurst <= 0 {
 		l.UpdateBurst = 200
 	}
+	if l.DocsPerMinute <= 0 {
+		l.DocsPerMinute = 60
+	}
+	if l.UserDocsPerMinute <= 0 {
+		l.UserDocsPerMinute = 120
+	}
 	if l.OutboundQueueBytes <= 0 {
 		l.OutboundQueueBytes = 8 << 20
+	}
+	if l.RoomQueueBytes <= 0 {
+		l.RoomQueueBytes = l.OutboundQueueBytes / 8
+	}
+	if l.MaxPresenceBytes <= 0 {
+		l.MaxPresenceBytes = 64 << 10
+	}
+	if l.PresenceBytesPerSecond <= 0 {
+		l.PresenceBytesPerSecond = 64 << 10
+	}
+	if l.MaxPublishBytes <= 0 {
+		l.MaxPublishBytes = 64 << 10
+	}
+	if l.MessageTimeout <= 0 {
+		l.MessageTimeout = 10 * time.Second
+	}
+	if l.MaxPartialBytes <= 0 {
+		l.MaxPartialBytes = 64 << 20
+	}
+	// MaxConns: zero lets the router derive it from the open-file limit.
+	if l.MaxConnsPerAddr <= 0 {
+		l.MaxConnsPerAddr = 256
 	}
 	return o
 }

@@ -33,24 +33,6 @@ func restartSyncd(t *testing.T, p *syncdproc.Proc, args ...string) *syncdproc.Pr
 	return syncdproc.Start(t, syncdproc.Options{DataDir: p.DataDir, Args: args})
 }
 
-// requireRefused dials p with o and requires the upgrade to be refused
-// with status.
-func requireRefused(t *testing.T, p *syncdproc.Proc, o dialOpts, status int) {
-	t.Helper()
-	c, resp, err := dialURL(t, p.WS, o, nil)
-	if err == nil {
-		c.ws.Close()
-		t.Fatalf("upgrade with %+v accepted, want HTTP %d", o, status)
-	}
-	if resp == nil || resp.StatusCode != status {
-		got := 0
-		if resp != nil {
-			got = resp.StatusCode
-		}
-		t.Fatalf("upgrade with %+v: %v (HTTP %d), want HTTP %d", o, err, got, status)
-	}
-}
-
 // TestProcClientIDBelongsToItsUserAfterRestart: with authentication on, a
 // client id belongs to its user durably. After a restart another user who
 // presents it first is refused before the upgrade (so he can read no

@@ -67,3 +67,22 @@ func requireServes(t testing.TB, p *syncdproc.Proc, o dialOpts) {
 		t.Fatalf("an unrelated client took %v to join, commit and hear back (want under 1s)", d)
 	}
 }
+
+// requireRefused dials p with o and requires the upgrade to be refused
+// with status, and returns the refusal.
+func requireRefused(t testing.TB, p *syncdproc.Proc, o dialOpts, status int) *http.Response {
+	t.Helper()
+	c, resp, err := dialURL(t, p.WS, o, nil)
+	if err == nil {
+		c.ws.Close()
+		t.Fatalf("upgrade with %+v accepted, want HTTP %d", o, status)
+	}
+	if resp == nil || resp.StatusCode != status {
+		got := 0
+		if resp != nil {
+			got = resp.StatusCode
+		}
+		t.Fatalf("upgrade with %+v: %v (HTTP %d), want HTTP %d", o, err, got, status)
+	}
+	return resp
+}

@@ -30,6 +30,9 @@ type Server struct {
 
 	// verifier checks tokens; nil when authentication is off.
 	verifier *tokenVerifier
+
+	// creators rate-limits document creation per user (doccreation.go).
+	creators *userCreations
 }
 
 // New builds a server for engine.
@@ -48,6 +51,13 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	}
 	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), verifier: verifier}
 	o.Metrics.engineSampler.engine = engine
+	s.creators = newUserCreations(o.Limits.UserDocsPerMinute)
+	if room := engine.MaxRoomPresenceBytes(); room > o.Limits.OutboundQueueBytes/2 {
+		// A joiner receives the whole room in one PRESENCE, on top of its
+		// catch-up: a room that big could close joiners as slow consumers.
+		o.Logger.Warn("the presence room bound is more than half the outbound queue: joiners of a full room may be closed as slow consumers",
+			"maxRoomPresenceBytes", room, "outboundQueueBytes", o.Limits.OutboundQueueBytes)
+	}
 
 	s.router = router.New(router.Options{
 		Authenticate:      s.authenticate,
@@ -63,6 +73,14 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		OnOpen:            s.onOpen,
 		OnClose:           s.onClose,
 		OnError:           s.onError,
+
+		// The transport limits (conncap.go, partial.go, roomlimits.go).
+		DroppableQueueBytes: o.Limits.RoomQueueBytes,
+		MessageTimeout:      o.Limits.MessageTimeout,
+		MaxPartialBytes:     o.Limits.MaxPartialBytes,
+		MaxConns:            o.Limits.MaxConns,
+		MaxConnsPerAddr:     o.Limits.MaxConnsPerAddr,
+
 		OnQueueFull: func(c *router.Conn, f *router.Frame) router.OverflowAction {
 			o.Metrics.overflows.Inc()
 			return router.OverflowClose
@@ -70,6 +88,9 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		MapError: toWire,
 	})
 	s.routes()
+	// Register, not MustRegister: Metrics shared by a second server (which
+	// their documentation rules out) must not make New panic.
+	o.Metrics.Registry.Register(&routerCollector{router: s.router})
 
 	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics, writeTimeout: o.HTTPWriteTimeout}
 	s.api.register(s.mux)

@@ -28,6 +28,13 @@ type session struct {
 	// updates is the UPDATE rate limit, made by the first UPDATE (most
 	// connections only read). Owned by the reader goroutine.
 	updates *rate.Limiter
+	// creations is the document-creation rate limit (doccreation.go),
+	// made by the first JOIN that creates a document. Owned by the reader
+	// goroutine.
+	creations *rate.Limiter
+	// presenceRate is the presence byte rate (roomlimits.go), made by the
+	// first presence value. Owned by the reader goroutine.
+	presenceRate *rate.Limiter
 
 	mu sync.Mutex // guards one, docs and closed
 	// The joined documents, by id. The common case, one document, is

@@ -24,6 +24,8 @@ type Config struct {
 	SnapshotInterval int
 	Retention        int
 	MaxDocBytes      int
+	MaxLoadedDocs    int
+	MaxLoadedBytes   int64
 	Policies         string // "prefix=policy,prefix=policy"
 	Schemas          string // "prefix=file.json,prefix=file.json"
 
@@ -34,6 +36,9 @@ type Config struct {
 	MessagesPerSecond float64
 	UpdatesPerSecond  float64
 	QueueBytes        int
+	DocsPerMinute     int
+	UserDocsPerMinute int
+	Transport         TransportConfig
 
 	Origins   string
 	APIKey    string
@@ -77,6 +82,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.SnapshotInterval, "snapshot-interval", 1000, "operations between stored snapshots of a document")
 	fs.IntVar(&c.Retention, "retention", 100000, "operations kept in each document's log (older ones are served as a snapshot)")
 	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", 1<<20, "largest document, encoded, in bytes")
+	fs.IntVar(&c.MaxLoadedDocs, "max-loaded-docs", syncd.DefaultMaxLoadedDocs, "documents kept in memory at once; idle ones are unloaded first, and a JOIN is refused RESOURCE_EXHAUSTED when all are in use")
+	fs.Int64Var(&c.MaxLoadedBytes, "max-loaded-bytes", syncd.DefaultMaxLoadedBytes, "estimated memory of the documents kept in memory (encoded state and recent operations, plus 2 KiB each); beyond it idle ones are unloaded first, and a JOIN is refused RESOURCE_EXHAUSTED when all are in use")
 	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
 	fs.StringVar(&c.Schemas, "schema", "", `JSON Schema (draft 2020-12) files by document-id prefix, e.g. "todos:=schemas/todo.json,notes:=n.json"; edits that would make a document invalid are refused (longest prefix wins; default none)`)
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", 15*time.Second, "interval between pings to each connection")
@@ -85,7 +92,10 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.MaxDocsPerConn, "max-docs-per-conn", 100, "documents one connection may join at once")
 	fs.Float64Var(&c.MessagesPerSecond, "rate", 200, "messages per second per connection (flood guard; burst twice that)")
 	fs.Float64Var(&c.UpdatesPerSecond, "update-rate", 100, "UPDATEs per second per connection (burst twice that)")
+	fs.IntVar(&c.DocsPerMinute, "docs-per-minute", 60, "documents one connection may create a minute (a minute's worth at once)")
+	fs.IntVar(&c.UserDocsPerMinute, "user-docs-per-minute", 120, "documents one user (JWT sub) may create a minute over all connections, with -jwt-secret")
 	fs.IntVar(&c.QueueBytes, "queue-bytes", 8<<20, "outbound bytes that may wait for one connection before it is closed as a slow consumer")
+	c.Transport.transportFlags(fs)
 	fs.StringVar(&c.Origins, "origins", "", `comma-separated Origins browsers may connect from ("*" for any; default same-origin only)`)
 	fs.StringVar(&c.Hosts, "hosts", "", `comma-separated Host names the server answers to, e.g. "sync.example.com,10.0.0.0/8" (name, name:port, *.domain, IP, CIDR, or "*" for any); other hosts get HTTP 421, which stops DNS rebinding. Default: localhost, 127.0.0.1 and [::1] on loopback connections, any host on others (/healthz and /readyz answer any host)`)
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", `comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For, -Proto and -Host are believed (default none)`)
@@ -159,8 +169,20 @@ func (c *Config) validate() error {
 	if c.Drain < 0 {
 		return fmt.Errorf("-drain must not be negative, got %v", c.Drain)
 	}
+	if err := c.validateTransport(); err != nil {
+		return err
+	}
 	if c.RingSize < 2 {
 		return errors.New("-ring-size must be at least 2")
+	}
+	if c.MaxLoadedDocs < 1 {
+		return errors.New("-max-loaded-docs must be at least 1")
+	}
+	if c.MaxLoadedBytes < 1<<20 {
+		return errors.New("-max-loaded-bytes must be at least 1 MiB")
+	}
+	if c.DocsPerMinute < 1 || c.UserDocsPerMinute < 1 {
+		return errors.New("-docs-per-minute and -user-docs-per-minute must be at least 1")
 	}
 	if _, err := c.policies(); err != nil {
 		return err

@@ -106,6 +106,10 @@ func TestBadFlagValuesRejected(t *testing.T) {
 		"zero read timeout":         {env: map[string]string{"SYNCD_HTTP_READ_TIMEOUT": "0s"}},
 		"negative write timeout":    {args: []string{"-http-write-timeout", "-5s"}},
 		"zero shutdown timeout":     {args: []string{"-shutdown-timeout", "0"}},
+		"no loaded documents":       {args: []string{"-max-loaded-docs", "0"}},
+		"loaded bytes too few":      {env: map[string]string{"SYNCD_MAX_LOADED_BYTES": "4096"}},
+		"env no document creation":  {env: map[string]string{"SYNCD_DOCS_PER_MINUTE": "0"}},
+		"negative user creation":    {args: []string{"-user-docs-per-minute", "-5"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := parse(t, c.args, c.env); err == nil {

@@ -119,10 +119,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		RingSize:         c.RingSize,
 		SnapshotInterval: c.SnapshotInterval,
 		MaxDocSize:       c.MaxDocBytes,
+		MaxLoadedDocs:    c.MaxLoadedDocs,
+		MaxLoadedBytes:   c.MaxLoadedBytes,
 		Policies:         policies,
 		Validate:         validate,
 		Logger:           m.Logger,
 		ObserveCommit:    metrics.ObserveStoreCommit,
+
+		MaxRoomPresenceBytes: c.Transport.MaxRoomPresenceBytes,
 	})
 	if err != nil {
 		return err
@@ -156,6 +160,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			UpdatesPerSecond:   c.UpdatesPerSecond,
 			UpdateBurst:        int(2 * c.UpdatesPerSecond),
 			OutboundQueueBytes: c.QueueBytes,
+			DocsPerMinute:      c.DocsPerMinute,
+			UserDocsPerMinute:  c.UserDocsPerMinute,
+
+			RoomQueueBytes:         c.Transport.RoomQueueBytes,
+			MaxPresenceBytes:       c.Transport.MaxPresenceBytes,
+			PresenceBytesPerSecond: c.Transport.PresenceBytesPerSecond,
+			MaxPublishBytes:        c.Transport.MaxPublishBytes,
+			MessageTimeout:         c.Transport.MessageTimeout,
+			MaxPartialBytes:        c.Transport.MaxPartialBytes,
+			MaxConns:               c.Transport.MaxConns,
+			MaxConnsPerAddr:        c.Transport.MaxConnsPerAddr,
 		},
 	})
 	if err != nil {

@@ -34,7 +34,7 @@ func engineError(err error, clientReqID string) *protocol.Error {
 			code = protocol.CodeAborted
 		case syncd.CodePrecondition, syncd.CodeRejected:
 			code = protocol.CodeFailedPrecondition
-		case syncd.CodeTooLarge:
+		case syncd.CodeTooLarge, syncd.CodeExhausted:
 			code = protocol.CodeResourceExhausted
 		case syncd.CodeDuplicate:
 			code = protocol.CodeAlreadyExists
