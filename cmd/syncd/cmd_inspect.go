@@ -72,7 +72,7 @@ func listDocs(ctx context.Context, e *syncd.Engine, out io.Writer) error {
 			return err
 		}
 		for _, m := range metas {
-			snap, err := e.Snapshot(ctx, m.Doc)
+			snap, err := snapshotWhenRoom(ctx, e, m.Doc)
 			if err != nil {
 				return fmt.Errorf("document %q: %w", m.Doc, err)
 			}
@@ -88,6 +88,24 @@ func listDocs(ctx context.Context, e *syncd.Engine, out io.Writer) error {
 	tw.Flush()
 	fmt.Fprintf(out, "%s, %s of JSON\n", documents(n), humanBytes(total))
 	return nil
+}
+
+// snapshotWhenRoom reads a document's state. A listing loads documents
+// faster than the engine's memory budget may unload them (it keeps those
+// used within the last second), so a load refused for room is tried again
+// once the budget has had time to free some.
+func snapshotWhenRoom(ctx context.Context, e *syncd.Engine, doc string) (*syncd.DocSnapshot, error) {
+	for tries := 0; ; tries++ {
+		snap, err := e.Snapshot(ctx, doc)
+		if syncd.CodeOf(err) != syncd.CodeExhausted || tries == 50 {
+			return snap, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // showDoc prints one document's metadata, state and newest operations.
