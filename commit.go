@@ -324,7 +324,7 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		// The hook gets a copy: handing it ed would move every caller's
 		// Edit to the heap, hook or not.
 		edc := *ed
-		if err := hook(ctx, &Validation{Doc: d.id, Edit: &edc, State: d.state}); err != nil {
+		if err := hook(ctx, &Validation{Doc: d.id, Edit: &edc, State: d.state, Paths: ch.Paths, Checked: d.hookChecked}); err != nil {
 			ch.Undo(&d.state)
 			var ee *Error
 			if errors.As(err, &ee) {
@@ -332,6 +332,7 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 			}
 			return refuse(CodeRejected, err.Error(), nil)
 		}
+		d.hookChecked = true
 	}
 
 	d.head++

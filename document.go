@@ -64,6 +64,9 @@ type document struct {
 	first         revision.Rev // oldest revision the store still holds (retention)
 	wms           map[string]revision.Watermark
 	sinceSnapshot int
+	// hookChecked is set once the validation hook has accepted the whole
+	// state (see Validation.Checked); a load or a reset starts over.
+	hookChecked bool
 	// snapCache is the encoded state at snapCacheRev, reused by joins at
 	// the same head.
 	snapCache    json.RawMessage

@@ -82,6 +82,10 @@ func updateRefusal(err error, doc, reqID string, head revision.Rev) *protocol.Er
 	if ee != nil {
 		det.Limit = limitName(ee.Limit)
 	}
+	var viol *syncd.Violation
+	if errors.As(err, &viol) {
+		return pe.WithDetails(violationDetails{det, viol})
+	}
 	return pe.WithDetails(det)
 }
 

@@ -30,6 +30,7 @@ type Config struct {
 	MaxPatchOps      int
 	MaxPatchWork     int
 	Policies         string // "prefix=policy,prefix=policy"
+	Schemas          string // "prefix=file.json,prefix=file.json"
 
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
@@ -97,6 +98,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.MaxPatchOps, "max-patch-ops", 1000, "most operations in one JSON Patch")
 	fs.IntVar(&c.MaxPatchWork, "max-patch-work-bytes", 0, "most bytes of the document one edit may remove, replace, copy or move deeper (default 2 × -max-doc-bytes)")
 	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
+	fs.StringVar(&c.Schemas, "schema", "", `JSON Schema (draft 2020-12) files by document-id prefix, e.g. "todos:=schemas/todo.json,notes:=n.json"; edits that would make a document invalid are refused (longest prefix wins; default none)`)
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", 15*time.Second, "interval between pings to each connection")
 	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 45*time.Second, "close a connection silent for this long")
 	fs.Int64Var(&c.MaxMessageBytes, "max-message-bytes", 1<<20, "largest inbound message")
@@ -128,7 +130,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "on SIGTERM, answer 503 on /readyz for this long before closing connections (0: no drain)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "after the drain, wait this long for connections and requests to finish, then cut them (syncd exits within drain + shutdown-timeout + 5s)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: syncd [flags]\n\nEvery flag may also be set as SYNCD_<NAME> (e.g. SYNCD_JWT_SECRET).\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: syncd [flags]\n       syncd backup|restore|inspect|compact [flags] (maintenance; each has -h)\n\nEvery flag may also be set as SYNCD_<NAME> (e.g. SYNCD_JWT_SECRET).\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -196,6 +198,9 @@ func (c *Config) validate() error {
 		return errors.New("-docs-per-minute and -user-docs-per-minute must be at least 1")
 	}
 	if _, err := c.policies(); err != nil {
+		return err
+	}
+	if _, err := c.schemaFiles(); err != nil {
 		return err
 	}
 	if _, err := router.ParseHostList(splitList(c.Hosts)); err != nil {

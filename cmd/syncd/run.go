@@ -111,6 +111,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	metrics := server.NewMetrics()
 	policies, _ := c.policies()
+	validate, err := c.loadSchemas()
+	if err != nil {
+		return err
+	}
 	m.engine, err = syncd.Open(m.store, syncd.Options{
 		RingSize:         c.RingSize,
 		SnapshotInterval: c.SnapshotInterval,
@@ -121,6 +125,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxPatchOps:      c.MaxPatchOps,
 		MaxPatchWork:     c.MaxPatchWork,
 		Policies:         policies,
+		Validate:         validate,
 		Logger:           m.Logger,
 		ObserveCommit:    metrics.ObserveStoreCommit,
 
