@@ -61,6 +61,10 @@ const (
 	CodeUnavailable
 	// CodeClosed: the engine is closed.
 	CodeClosed
+	// CodeRateLimited: the server refused the edit for a reason of its own,
+	// a rate limit ([Engine.Refuse]). Only seen in outcomes
+	// ([Store.Outcomes]); Refuse's caller reports the refusal itself.
+	CodeRateLimited
 )
 
 var codeNames = [...]string{
@@ -76,6 +80,19 @@ var codeNames = [...]string{
 	CodeGone:         "gone",
 	CodeUnavailable:  "unavailable",
 	CodeClosed:       "closed",
+	CodeRateLimited:  "rate_limited",
+}
+
+// ParseCode returns the code named name (the inverse of [Code.String]),
+// and false for a name no code has: a stored outcome written by a newer
+// version, say.
+func ParseCode(name string) (Code, bool) {
+	for c, n := range codeNames {
+		if n == name {
+			return Code(c), true
+		}
+	}
+	return CodeInternal, false
 }
 
 // String names the code.

@@ -32,8 +32,30 @@ func wireCode(c syncd.Code) protocol.Code {
 		return protocol.CodeNotFound
 	case syncd.CodeUnavailable, syncd.CodeClosed:
 		return protocol.CodeUnavailable
+	case syncd.CodeRateLimited:
+		return protocol.CodeResourceExhausted
 	}
 	return protocol.CodeInternal
+}
+
+// wireOutcomes turns the engine's outcomes (refusals named by engine code)
+// into the wire's (refusals named by protocol code, as the ERROR that was
+// lost would have named them).
+func wireOutcomes(outs []revision.Outcome) []protocol.Outcome {
+	if len(outs) == 0 {
+		return nil
+	}
+	w := make([]protocol.Outcome, len(outs))
+	for i, o := range outs {
+		w[i] = protocol.Outcome{ClientReqID: o.ReqID, Rev: o.Rev}
+		if !o.Committed() {
+			// A name this build does not know (written by a newer one)
+			// still says "refused".
+			code, _ := syncd.ParseCode(o.Code)
+			w[i].Code = wireCode(code)
+		}
+	}
+	return w
 }
 
 // toWire converts any error from the engine (or a context) into a

@@ -163,7 +163,7 @@ func initLayout(tx *bbolt.Tx) error {
 	case !bytes.Equal(v, []byte{layoutV2}):
 		return fmt.Errorf("unknown layout version %v (this build reads %d and %d)", v, layoutV1, layoutV2)
 	}
-	for _, name := range [][]byte{bucketMeta, bucketSnap, bucketOps, bucketMarks, bucketJournal} {
+	for _, name := range [][]byte{bucketMeta, bucketSnap, bucketOps, bucketMarks, bucketJournal, bucketOutcomes} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
