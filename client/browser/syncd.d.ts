@@ -114,6 +114,15 @@ export interface WebSocketLike {
   onerror: ((ev: any) => any) | null;
 }
 
+/** What became of one request id, from a JOIN answer's outcomes (PROTOCOL.md §6.8). */
+export interface Outcome {
+  clientReqId: string;
+  /** Committed as this revision. */
+  rev?: number;
+  /** Refused with this error code. */
+  code?: string;
+}
+
 export interface PendingEdit {
   clientReqId: string;
   patch: Patch;
@@ -281,7 +290,10 @@ export declare class DocState {
   findPending(clientReqId: string): PendingEdit | undefined;
   applyDeltas(m: { epoch: string; fromRev: number; toRev: number; operations: Operation[] }, clientId: string | undefined): { rejoin: boolean; committed: PendingEdit[]; changed?: boolean };
   applySnapshot(m: { epoch: string; rev: number; state: JSONObject }): boolean;
-  settle(ackedReqId: string | undefined, options?: { snapshot?: boolean; epochChanged?: boolean }): { resend: PendingEdit[]; lost: PendingEdit[]; unknown: PendingEdit[]; fresh: PendingEdit[] };
+  settle(
+    ackedReqId: string | undefined,
+    options?: { snapshot?: boolean; epochChanged?: boolean; outcomes?: Outcome[] },
+  ): { resend: PendingEdit[]; committed: PendingEdit[]; refused: [PendingEdit, string][]; lost: PendingEdit[]; unknown: PendingEdit[]; fresh: PendingEdit[] };
   remove(clientReqId: string): PendingEdit | undefined;
   save(): SavedDoc;
 }

@@ -372,24 +372,39 @@ export class DocState {
   }
 
   /**
-   * Settles pending edits after a JOIN answer (§6.8), given its ackedReqId W.
+   * Settles pending edits after a JOIN answer (§6.8), given its ackedReqId W
+   * and its outcomes (what became of the client's recent ids at or below W).
    * Edits committed in the answer were removed by applyDeltas already.
    * Returns what to do with the others, each list in id order:
-   *   resend:  sent, above W: never decided; send again as they are;
-   *   lost:    sent, at or below W, answer was deltas: refused (step 3);
-   *   unknown: sent, at or below W, answer was a snapshot (step 4), or sent
-   *            under another epoch (step 5): committed or refused, unknown;
-   *   fresh:   never sent: send now, as new edits.
+   *   resend:    sent, above W: never decided; send again as they are;
+   *   committed: sent, at or below W, an outcome says committed: acknowledged
+   *              (removed here; their effect is in the state);
+   *   refused:   sent, at or below W, an outcome says refused: [edit, code]
+   *              pairs, to handle as if the ERROR had arrived;
+   *   lost:      sent, at or below W, no outcome, answer was deltas: refused
+   *              (step 4);
+   *   unknown:   sent, at or below W, no outcome, answer was a snapshot (step
+   *              4), or sent under another epoch (step 5): unknown;
+   *   fresh:     never sent: send now, as new edits.
    * The caller removes lost/unknown edits it does not re-issue.
    */
-  settle(ackedReqId, { snapshot = false, epochChanged = false } = {}) {
-    const out = { resend: [], lost: [], unknown: [], fresh: [] };
+  settle(ackedReqId, { snapshot = false, epochChanged = false, outcomes = [] } = {}) {
+    const out = { resend: [], committed: [], refused: [], lost: [], unknown: [], fresh: [] };
+    const byId = new Map();
+    for (const o of Array.isArray(outcomes) ? outcomes : []) if (o && typeof o.clientReqId === "string") byId.set(o.clientReqId, o);
     for (const p of this.pending) {
       if (!p.sent) out.fresh.push(p);
       else if (epochChanged || (p.epoch !== undefined && p.epoch !== this.epoch)) out.unknown.push(p);
       else if (ackedReqId !== undefined && compareReqIds(p.clientReqId, ackedReqId) <= 0) {
-        (snapshot ? out.unknown : out.lost).push(p);
+        const o = byId.get(p.clientReqId);
+        if (o && typeof o.code === "string") out.refused.push([p, o.code]);
+        else if (o) out.committed.push(p);
+        else (snapshot ? out.unknown : out.lost).push(p);
       } else out.resend.push(p);
+    }
+    if (out.committed.length > 0) {
+      this.pending = this.pending.filter((p) => !out.committed.includes(p));
+      this.recompute();
     }
     return out;
   }
@@ -1132,7 +1147,8 @@ export class SyncClient extends Emitter {
     if (isJoinAnswer) {
       d._joined = true;
       d._joinCorr = undefined;
-      this._settle(d, p.ackedReqId, type === "SYNC.SNAPSHOT", epochChanged);
+      const acked = this._settle(d, p.ackedReqId, type === "SYNC.SNAPSHOT", epochChanged, p.outcomes);
+      committed = committed.concat(acked);
     } else if (epochChanged) {
       // A new history while joined (§6.4): pending edits of the old one are
       // settled as after a snapshot, with no watermark (a new epoch has none).
@@ -1144,10 +1160,11 @@ export class SyncClient extends Emitter {
   }
 
   // _settle applies §6.8 after a JOIN answer and sends what is due: resends
-  // first, then re-issued and new edits, in id order.
-  _settle(d, ackedReqId, snapshot, epochChanged) {
+  // first, then re-issued and new edits, in id order. It returns the edits
+  // the answer's outcomes acknowledged.
+  _settle(d, ackedReqId, snapshot, epochChanged, outcomes) {
     const s = d._s;
-    const r = s.settle(ackedReqId, { snapshot, epochChanged });
+    const r = s.settle(ackedReqId, { snapshot, epochChanged, outcomes });
     const reissued = [];
     for (const e of r.lost) {
       // Refused, the refusal lost with the connection (step 3).
@@ -1162,6 +1179,10 @@ export class SyncClient extends Emitter {
     for (const e of r.resend) this._sendEdit(d, e);
     for (const e of r.fresh) this._sendEdit(d, e);
     for (const e of reissued) this._reissueEdit(d, e);
+    // Refused while disconnected (step 3): as if the ERROR had arrived, so a
+    // retryable code re-issues the edit and any other rolls it back.
+    for (const [e, code] of r.refused) this._refused(d, e.clientReqId, { code, message: "refused while disconnected (from the JOIN answer's outcomes)" });
+    return r.committed;
   }
 
   _giveUp(d, edit, err) {

@@ -191,6 +191,43 @@ test("a snapshot answer: undecided edits resent, uncertain JSON Patches dropped 
   c.close();
 });
 
+test("a snapshot answer with outcomes: committed edits acknowledged, refused ones handled as refusals, nothing unknown", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const j = await joinedDoc(n, c, { rev: 1, state: { list: [] } });
+  const doc = j.doc;
+  let s = j.s;
+  const ids = [
+    doc.update([{ op: "add", path: "/list/-", value: 1 }]), // committed as 7
+    doc.update({ m: 1 }), // refused ABORTED: retryable, re-issued
+    doc.update([{ op: "add", path: "/bad", value: 1 }]), // refused INVALID_ARGUMENT: reported
+    doc.update({ z: 1 }), // above the watermark: resent
+  ];
+  s.serverClose(1006);
+  await waitFor(() => n.sockets.length === 2, 1000, "reconnect");
+  s = n.last();
+  s.hello();
+  const rejects = [];
+  const changes = [];
+  c.on("reject", (e) => rejects.push(e));
+  c.on("change", (e) => changes.push(e));
+  s.deliver("REVISION_GAP", { doc: "d", expectedRev: 1, serverRev: 50, bufferFirstRev: 40, resumeFrom: 50, reason: "retention" });
+  s.deliver("SYNC.SNAPSHOT", {
+    doc: "d", epoch: EPOCH, rev: 50, state: { list: [1] }, ackedReqId: ids[2],
+    outcomes: [{ clientReqId: ids[0], rev: 7 }, { clientReqId: ids[1], code: "ABORTED" }, { clientReqId: ids[2], code: "INVALID_ARGUMENT" }],
+  }, { correlationId: s.of("JOIN")[0].meta.correlationId });
+  assert.deepEqual(rejects.map((r) => [r.clientReqId, r.code]), [[ids[2], "INVALID_ARGUMENT"]]);
+  assert.ok(changes.some((e) => e.committed && e.committed.includes(ids[0])), "the committed edit is acknowledged");
+  await waitFor(() => s.of("UPDATE").length === 2, 1000, "resend and re-issue");
+  const sent = s.of("UPDATE").map((u) => u.payload);
+  assert.deepEqual(sent.map((u) => u.patch), [{ z: 1 }, { m: 1 }]);
+  assert.equal(sent[0].clientReqId, ids[3]);
+  assert.ok(sent[1].clientReqId > ids[3], "the refused merge patch goes under a new id");
+  assert.deepEqual(doc.value, { list: [1], z: 1, m: 1 });
+  assert.equal(doc.pending.length, 2);
+  c.close();
+});
+
 test("presence: full room after a JOIN answer, then changes", async () => {
   const n = fakeNet();
   const c = newClient(n);
