@@ -176,7 +176,7 @@ func (c *Conn) readLoop(waited bool) (code int, reason string, idle bool) {
 			code, reason = closeStatus(err)
 			return code, reason, false
 		}
-		c.alive.Store(true)
+		c.heard()
 		if c.isClosing() {
 			continue // after our close frame, messages are dropped (RFC 6455 §1.4)
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 
@@ -37,6 +38,9 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		return nil, errors.New("server: New needs an engine")
 	}
 	o := opts.withDefaults()
+	if o.HeartbeatTimeout <= o.HeartbeatInterval {
+		return nil, fmt.Errorf("server: HeartbeatTimeout %v must be longer than HeartbeatInterval %v, or every idle client is closed", o.HeartbeatTimeout, o.HeartbeatInterval)
+	}
 	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), owners: newClientOwners(o.OwnerGrace, nil)}
 	o.Metrics.engineSampler.engine = engine
 

@@ -610,7 +610,7 @@ export class SyncClient extends Emitter {
     this.status = "idle";
     this.docs = new Map();
     this.topics = new Set();
-    this.heartbeatMs = 15000;
+    this.heartbeatMs = 10000;
     this.limits = {};
     this._ws = null;
     this._attempt = 0;
@@ -1077,7 +1077,7 @@ export class SyncClient extends Emitter {
       /* best effort */
     }
     if (previous !== p.clientId && previous === undefined) this._persist();
-    this.heartbeatMs = p.heartbeatMs || 15000;
+    this.heartbeatMs = p.heartbeatMs || 10000;
     this.limits = isObject(p.limits) ? p.limits : {};
     this._resetBuckets();
     this._hello = true;

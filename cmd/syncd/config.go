@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/server"
 )
 
 // Config is everything the flags set.
@@ -58,8 +59,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.Retention, "retention", 100000, "operations kept in each document's log (older ones are served as a snapshot)")
 	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", 1<<20, "largest document, encoded, in bytes")
 	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
-	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", 15*time.Second, "interval between pings to each connection")
-	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 45*time.Second, "close a connection silent for this long")
+	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", server.DefaultHeartbeatInterval, "interval between liveness checks of each connection (a silent one is pinged)")
+	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", server.DefaultHeartbeatTimeout, "close a connection silent for this long (more than -heartbeat)")
 	fs.Int64Var(&c.MaxMessageBytes, "max-message-bytes", 1<<20, "largest inbound message")
 	fs.IntVar(&c.MaxDocsPerConn, "max-docs-per-conn", 100, "documents one connection may join at once")
 	fs.Float64Var(&c.MessagesPerSecond, "rate", 200, "messages per second per connection (flood guard; burst twice that)")
@@ -77,6 +78,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		fmt.Fprintln(fs.Output(), "Usage: syncd [flags]\n\nEvery flag may also be set as SYNCD_<NAME> (e.g. SYNCD_JWT_SECRET).\n\nFlags:")
 		fs.PrintDefaults()
 	}
+	hintDurations(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
@@ -89,24 +91,28 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var envErr error
+	envNames := map[string]string{} // flag → the variable that set it, for errors
 	fs.VisitAll(func(f *flag.Flag) {
 		if set[f.Name] || envErr != nil {
 			return
 		}
 		name := "SYNCD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(name); v != "" {
+			envNames[f.Name] = name
 			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%s: %w", name, err)
+				envErr = fmt.Errorf("invalid value %q for %s (-%s): %w", v, name, f.Name, err)
 			}
 		}
 	})
 	if envErr != nil {
 		return envErr
 	}
-	return c.validate()
+	return c.validate(envNames)
 }
 
-func (c *Config) validate() error {
+// validate checks the configuration; envNames maps the flags set from the
+// environment to their variable.
+func (c *Config) validate(envNames map[string]string) error {
 	switch c.Store {
 	case "bolt", "memory":
 	default:
@@ -115,8 +121,8 @@ func (c *Config) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("-tls-cert and -tls-key go together")
 	}
-	if c.RingSize < 2 {
-		return errors.New("-ring-size must be at least 2")
+	if err := checkRules(c.rules(), envNames); err != nil {
+		return err
 	}
 	if _, err := c.policies(); err != nil {
 		return err
@@ -137,6 +143,24 @@ func (c *Config) validate() error {
 		return fmt.Errorf("-log-level: want debug, info, warn or error, got %q", c.LogLevel)
 	}
 	return nil
+}
+
+// rules says what each numeric flag allows (flagcheck.go); a new flag adds
+// its row here.
+func (c *Config) rules() []flagRule {
+	return []flagRule{
+		atLeast("ring-size", c.RingSize, 2),
+		positive("snapshot-interval", c.SnapshotInterval),
+		{flag: "retention", value: c.Retention, ok: c.Retention != 0, want: "greater than 0 (or negative: keep every operation)"},
+		positive("max-doc-bytes", c.MaxDocBytes),
+		positive("heartbeat", c.HeartbeatInterval),
+		longerThan("heartbeat-timeout", c.HeartbeatTimeout, "heartbeat", c.HeartbeatInterval),
+		positive("max-message-bytes", c.MaxMessageBytes),
+		positive("max-docs-per-conn", c.MaxDocsPerConn),
+		positive("rate", c.MessagesPerSecond),
+		positive("update-rate", c.UpdatesPerSecond),
+		positive("queue-bytes", c.QueueBytes),
+	}
 }
 
 // policies parses -policy.

@@ -82,12 +82,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.store = memstore.New(memstore.Options{Retention: c.Retention})
 	default:
 		if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
-			return err
+			return fmt.Errorf("-data: %w", err) // names the directory
 		}
 		path := filepath.Join(c.DataDir, "syncd.db")
 		bs, err := boltstore.Open(path, boltstore.Options{Retention: c.Retention})
+		if errors.Is(err, boltstore.ErrLocked) {
+			return fmt.Errorf("the data directory %s is in use by another syncd (%s is locked): stop that one, or give this one another -data", c.DataDir, path)
+		}
 		if err != nil {
-			return fmt.Errorf("open %s: %w", path, err)
+			return err // names the file
 		}
 		m.store, backup = bs, bs.Backup
 	}
@@ -154,8 +157,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
-	m.Logger.Info("syncd is serving", "url", scheme+"://"+m.ln.Addr().String(), "ws", m.wsURL(scheme),
-		"store", c.Store, "data", c.DataDir, "auth", c.JWTSecret != "", "api", c.APIKey != "")
+	attrs := []any{"url", scheme + "://" + m.ln.Addr().String(), "ws", m.wsURL(scheme), "store", c.Store}
+	if c.Store == "bolt" {
+		attrs = append(attrs, "data", c.DataDir) // -data means nothing to -store memory
+	}
+	attrs = append(attrs, "auth", c.JWTSecret != "", "api", c.APIKey != "")
+	m.Logger.Info("syncd is serving", attrs...)
 	return nil
 }
 
@@ -180,6 +187,9 @@ func (m *Main) Addr() string {
 func (m *Main) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Only a syncd that served says it stopped: after a failed start the
+	// error is the news, and "syncd stopped" would read as a clean exit.
+	served := m.served != nil
 	var errs []error
 	if m.server != nil {
 		errs = append(errs, m.server.Shutdown(ctx))
@@ -207,7 +217,7 @@ func (m *Main) Close() error {
 		errs = append(errs, m.store.Close())
 		m.store = nil
 	}
-	if m.Logger != nil {
+	if m.Logger != nil && served {
 		m.Logger.Info("syncd stopped")
 	}
 	return errors.Join(errs...)

@@ -104,7 +104,7 @@ const (
 
 // Open opens the store in the bbolt file at path, creating the file and its
 // buckets if needed. It fails if the file holds another layout, or if the
-// file lock is not free within opts.Timeout (bbolt's ErrTimeout).
+// file lock is not free within opts.Timeout ([ErrLocked]).
 func Open(path string, opts Options) (*Store, error) {
 	retention := opts.Retention
 	if retention == 0 {
@@ -139,7 +139,7 @@ func Open(path string, opts Options) (*Store, error) {
 		InitialMmapSize: opts.InitialMmapSize,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+		return nil, openError(path, timeout, err)
 	}
 	if err := db.Update(initLayout); err != nil {
 		_ = db.Close()
