@@ -196,7 +196,7 @@ func (c *Conn) readLoop(waited bool) (code int, reason string, idle bool) {
 			code, reason = closeStatus(err)
 			return code, reason, false
 		}
-		if !c.admit() {
+		if !c.admit(msg) {
 			continue
 		}
 		c.dispatch(msg)
