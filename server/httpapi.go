@@ -44,13 +44,14 @@ func (a *httpAPI) register(mux *http.ServeMux) {
 	mux.Handle("POST /v1/docs/{id}/edits", a.guard(a.edit))
 	mux.Handle("DELETE /v1/docs/{id}", a.guard(a.remove))
 	mux.Handle("GET /v1/backup", a.guard(a.backupDB))
+	a.registerNotFound(mux) // httpapi_notfound.go
 }
 
 // guard checks the API key in constant time.
 func (a *httpAPI) guard(h func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.key == "" {
-			http.NotFound(w, r)
+			writeError(w, apiOff)
 			return
 		}
 		got := r.Header.Get("X-API-Key")
