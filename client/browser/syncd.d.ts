@@ -216,9 +216,11 @@ export declare class SyncClient extends Emitter {
   readonly limits: Record<string, number>;
   /** Starts connecting (again, after close()); local state is kept. */
   connect(): void;
+  /** While offline (waiting retryInMs), reconnects now; false in any other status. */
+  reconnectNow(): boolean;
   /** Closes the connection (1000) and stops reconnecting; local state is kept. */
   close(): void;
-  /** Opens (joins) a document, restoring pending edits from the outbox. */
+  /** Opens (joins) a document, restoring pending edits from the outbox. Throws (code INVALID_ARGUMENT) for an invalid document id. */
   open(id: string, options?: { presence?: JSONValue }): SyncDoc;
   subscribe(topic: string): Promise<unknown>;
   unsubscribe(topic: string): Promise<unknown>;
@@ -265,6 +267,8 @@ export interface UlidSource {
 }
 export declare function createUlid(options?: { now?: () => number; random?: (n: number) => Uint8Array; last?: string }): UlidSource;
 
+/** Whether id is a document id (PROTOCOL.md §6.1). */
+export declare function validDocId(id: string): boolean;
 export declare function closeAction(code: number): "stop" | "now" | "backoff";
 export declare function reconnectDelay(code: number, attempt: number, options?: { base?: number; cap?: number; random?: () => number }): number;
 

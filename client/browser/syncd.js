@@ -430,6 +430,14 @@ export class DocState {
 const STOP_CODES = new Set([1000, 1002, 1003, 1007, 1008, 4401, 4403, 4409]);
 const AT_ONCE_CODES = new Set([4408, 4503]);
 
+/**
+ * Whether id is a document id (PROTOCOL.md §6.1): 1–128 characters of
+ * letters, digits and : _ . / -. The server refuses a JOIN of any other.
+ */
+export function validDocId(id) {
+  return typeof id === "string" && /^[A-Za-z0-9:_.\/-]{1,128}$/.test(id);
+}
+
 /** What a close code asks for: "stop", "now" or "backoff" (§8). */
 export function closeAction(code) {
   if (STOP_CODES.has(code)) return "stop";
@@ -682,6 +690,17 @@ export class SyncClient extends Emitter {
     this._ready.then(() => this._open());
   }
 
+  /**
+   * While offline (waiting retryInMs to reconnect), reconnects now instead.
+   * Returns whether it did (false in any other status).
+   */
+  reconnectNow() {
+    if (this._stopped || this._ws || this.status !== "offline") return false;
+    clearTimeout(this._timer);
+    this._open();
+    return true;
+  }
+
   /** Closes the connection (code 1000) and stops reconnecting; state is kept. */
   close() {
     this._stopped = true;
@@ -891,6 +910,9 @@ export class SyncClient extends Emitter {
    * pending edits kept in the outbox from before a reload, are restored.
    */
   open(id, { presence } = {}) {
+    // Refused here, at once: the server would refuse the JOIN, and edits
+    // made meanwhile would wait forever.
+    if (!validDocId(id)) throw Object.assign(new Error(`invalid document id ${JSON.stringify(id)}: 1–128 characters of letters, digits and : _ . / -`), { code: "INVALID_ARGUMENT" });
     let d = this.docs.get(id);
     if (d) return d;
     const saved = this.clientId ? readJSON(this._local, this._outboxKey())?.[id] : undefined;

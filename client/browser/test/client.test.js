@@ -228,6 +228,31 @@ test("a snapshot answer with outcomes: committed edits acknowledged, refused one
   c.close();
 });
 
+test("open refuses an invalid document id at once; validDocId says which are valid", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  for (const bad of ["todos:my groceries", "", "x".repeat(129), "émile", "a?b"]) {
+    assert.throws(() => c.open(bad), (e) => e.code === "INVALID_ARGUMENT" && /invalid document id/.test(e.message), bad);
+    assert.equal(mod.validDocId(bad), false, bad);
+  }
+  for (const good of ["todos:my-groceries", "team:7/notes", "a.b_c-d", "x".repeat(128)]) assert.equal(mod.validDocId(good), true, good);
+  assert.equal(c.docs.size, 0);
+  c.close();
+});
+
+test("reconnectNow: while offline, reconnects without waiting for the backoff", async () => {
+  const n = fakeNet();
+  const c = newClient(n, { backoff: { base: 60000, cap: 60000 } });
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  assert.equal(c.reconnectNow(), false, "not offline yet");
+  n.last().serverClose(1006);
+  assert.equal(c.status, "offline");
+  assert.equal(c.reconnectNow(), true);
+  assert.equal(n.sockets.length, 2, "a second socket at once");
+  assert.equal(c.reconnectNow(), false, "connecting now, not offline");
+  c.close();
+});
+
 test("presence: full room after a JOIN answer, then changes", async () => {
   const n = fakeNet();
   const c = newClient(n);
