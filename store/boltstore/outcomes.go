@@ -151,8 +151,10 @@ func decodeOutcomes(v []byte) ([]revision.Outcome, error) {
 	d := decoder{buf: v, what: "outcomes"}
 	d.version()
 	n := d.uvarint()
-	if d.err == nil && n > revision.MaxOutcomes {
-		d.fail("%d outcomes, at most %d", n, revision.MaxOutcomes)
+	// A list longer than MaxOutcomes (written by a build that kept more)
+	// is read and cut to the newest; only an absurd count is corrupt.
+	if d.err == nil && n > maxStoredOutcomes {
+		d.fail("%d outcomes, at most %d", n, maxStoredOutcomes)
 	}
 	var outs []revision.Outcome
 	for i := uint64(0); i < n && d.err == nil; i++ {
@@ -166,5 +168,11 @@ func decodeOutcomes(v []byte) ([]revision.Outcome, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
+	if len(outs) > revision.MaxOutcomes {
+		outs = outs[len(outs)-revision.MaxOutcomes:]
+	}
 	return outs, nil
 }
+
+// maxStoredOutcomes bounds the count decodeOutcomes accepts.
+const maxStoredOutcomes = 4096
