@@ -634,8 +634,12 @@ func (d *Doc) becomeLiveLocked() {
 // edit's outcome is unknown (a new epoch).
 func (d *Doc) settleLocked(w string, outs []protocol.Outcome, snapshot, unknown bool) {
 	outcome := make(map[string]protocol.Outcome, len(outs))
+	oldest := "" // outcomes are consecutive decisions: an id above the oldest and not among them was never decided
 	for _, o := range outs {
 		outcome[o.ClientReqID] = o
+		if oldest == "" || revision.CompareReqID(o.ClientReqID, oldest) < 0 {
+			oldest = o.ClientReqID
+		}
 	}
 	var keep, reissue, refused []*edit
 	for _, e := range d.pending {
@@ -656,6 +660,10 @@ func (d *Doc) settleLocked(w string, outs []protocol.Outcome, snapshot, unknown 
 			// Refused; the ERROR was lost with the connection.
 			keep = append(keep, e)
 			refused = append(refused, e)
+		case !unknown && oldest != "" && revision.CompareReqID(e.id, oldest) > 0:
+			// Skipped over: never decided (the flood guard dropped it, say),
+			// so never applied.
+			reissue = append(reissue, e)
 		case !snapshot:
 			// Decided and not seen committed: refused, the refusal lost
 			// (and older than the outcomes the server keeps).

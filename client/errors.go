@@ -28,7 +28,7 @@ var (
 // CodeOutcomeUnknown is the code of a Rejection the client makes itself:
 // after a reconnect answered with a snapshot whose outcomes do not cover
 // the edit (older than the 32 the server keeps, or of another epoch), the
-// edit may or may not have committed (PROTOCOL.md §6.8 step 4) and
+// edit may or may not have committed (PROTOCOL.md §6.8 step 5) and
 // Options.ReissueUnknown chose not to re-issue it.
 const CodeOutcomeUnknown protocol.Code = "OUTCOME_UNKNOWN"
 

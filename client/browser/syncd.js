@@ -381,17 +381,24 @@ export class DocState {
    *              (removed here; their effect is in the state);
    *   refused:   sent, at or below W, an outcome says refused: [edit, code]
    *              pairs, to handle as if the ERROR had arrived;
-   *   lost:      sent, at or below W, no outcome, answer was deltas: refused
-   *              (step 4);
-   *   unknown:   sent, at or below W, no outcome, answer was a snapshot (step
-   *              4), or sent under another epoch (step 5): unknown;
+   *   lost:      sent, at or below W, no outcome, and either above the oldest
+   *              outcome (skipped over, never decided: step 4) or the answer
+   *              was deltas (refused: step 5); re-issue under a new id;
+   *   unknown:   sent, at or below W, no outcome, older than the outcomes,
+   *              answer was a snapshot (step 5), or sent under another epoch
+   *              (step 6): unknown;
    *   fresh:     never sent: send now, as new edits.
    * The caller removes lost/unknown edits it does not re-issue.
    */
   settle(ackedReqId, { snapshot = false, epochChanged = false, outcomes = [] } = {}) {
     const out = { resend: [], committed: [], refused: [], lost: [], unknown: [], fresh: [] };
     const byId = new Map();
-    for (const o of Array.isArray(outcomes) ? outcomes : []) if (o && typeof o.clientReqId === "string") byId.set(o.clientReqId, o);
+    let oldest; // the outcomes are consecutive decisions: an id above the oldest and not among them was never decided
+    for (const o of Array.isArray(outcomes) ? outcomes : []) {
+      if (!o || typeof o.clientReqId !== "string") continue;
+      byId.set(o.clientReqId, o);
+      if (oldest === undefined || compareReqIds(o.clientReqId, oldest) < 0) oldest = o.clientReqId;
+    }
     for (const p of this.pending) {
       if (!p.sent) out.fresh.push(p);
       else if (epochChanged || (p.epoch !== undefined && p.epoch !== this.epoch)) out.unknown.push(p);
@@ -399,6 +406,7 @@ export class DocState {
         const o = byId.get(p.clientReqId);
         if (o && typeof o.code === "string") out.refused.push([p, o.code]);
         else if (o) out.committed.push(p);
+        else if (oldest !== undefined && compareReqIds(p.clientReqId, oldest) > 0) out.lost.push(p); // skipped over
         else (snapshot ? out.unknown : out.lost).push(p);
       } else out.resend.push(p);
     }
@@ -1189,7 +1197,8 @@ export class SyncClient extends Emitter {
     const r = s.settle(ackedReqId, { snapshot, epochChanged, outcomes });
     const reissued = [];
     for (const e of r.lost) {
-      // Refused, the refusal lost with the connection (step 3).
+      // Refused, the refusal lost with the connection, or never decided
+      // (steps 4 and 5): re-issue.
       if (e.attempts < this._retries) reissued.push(e);
       else this._giveUp(d, e, { code: "REFUSED", message: "refused while disconnected", retryable: false });
     }
