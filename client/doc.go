@@ -19,6 +19,9 @@
 //     acknowledges it; an ERROR naming its id refuses it, and it is rolled
 //     back and reported (OnReject), unless the code is retryable, when it
 //     is re-issued under a new id, rebased, up to Options.MaxRetries times.
+//   - Window: at most 32 edits of a document (revision.MaxOutcomes) are
+//     sent and unanswered at once; the others wait their turn, so the
+//     outcomes a JOIN answer carries always cover every edit in flight.
 //   - Acknowledgement: the echo is reported as a ChangeAck (Local, with
 //     the ReqID and the revision it committed as); other clients' edits
 //     are ChangeRemote.

@@ -346,18 +346,26 @@ func jsonKind(b byte) string {
 
 // flushLocked sends, in id order, the pending edits not sent yet, while
 // the document is live. A retried edit waiting for a revision stops the
-// flush (ids must reach the server in increasing order).
+// flush (ids must reach the server in increasing order), and so does a
+// full window: at most maxInFlight edits are sent and unanswered at once.
 func (d *Doc) flushLocked() {
 	if !d.live {
 		return
+	}
+	inFlight := 0
+	for _, e := range d.pending {
+		if e.sent {
+			inFlight++
+		}
 	}
 	for _, e := range d.pending {
 		if e.sent {
 			continue
 		}
-		if e.waitRev > d.rev || time.Now().Before(e.notBefore) {
+		if e.waitRev > d.rev || time.Now().Before(e.notBefore) || inFlight >= maxInFlight {
 			return
 		}
+		inFlight++
 		if !e.keepBase {
 			e.baseRev, e.epoch = d.rev, d.epoch
 		}
@@ -365,6 +373,14 @@ func (d *Doc) flushLocked() {
 		d.sendEditLocked(e)
 	}
 }
+
+// maxInFlight bounds the edits of one document sent and not yet answered:
+// the JOIN answer after a lost connection carries the outcomes of the last
+// revision.MaxOutcomes decisions, so a client that never has more in flight
+// learns the outcome of every one (PROTOCOL.md §6.8). The answers of the
+// first free a place for the next, so the window costs a pipelining client
+// nothing while the server keeps up.
+const maxInFlight = revision.MaxOutcomes
 
 func (d *Doc) sendEditLocked(e *edit) {
 	base := e.baseRev

@@ -9,6 +9,7 @@ import (
 
 	"github.com/deltasync/syncd/delta"
 	"github.com/deltasync/syncd/protocol"
+	"github.com/deltasync/syncd/revision"
 )
 
 // TestSettleFromOutcomes sorts the pending edits after a snapshot answer
@@ -82,5 +83,37 @@ func TestSettleFromOutcomes(t *testing.T) {
 	}
 	if !slices.Equal(askedUnknown, []string{string(old.raw)}) {
 		t.Fatalf("asked about unknown outcomes of %v, want only the edit older than the outcomes", askedUnknown)
+	}
+}
+
+// TestInFlightWindow: at most maxInFlight edits of a document are sent and
+// unanswered at once, so that the outcomes a JOIN answer carries always
+// cover every edit in flight; an answer frees a place for the next.
+func TestInFlightWindow(t *testing.T) {
+	opts := Options{URL: "ws://x/ws"}
+	c := &Client{opts: opts.withDefaults(), entropy: newEntropy()}
+	d := &Doc{c: c, id: "d", epoch: "01JD3KZ9X4B7N2Q5T8W1Y3C6F0", changed: make(chan struct{}), live: true}
+	p, _ := delta.ParseMergePatch([]byte(`{"a":1}`))
+	for range maxInFlight + 5 {
+		d.pending = append(d.pending, &edit{id: c.newReqID(), raw: json.RawMessage(`{"a":1}`), patch: p, merge: true})
+	}
+	sent := func() (n int) {
+		for _, e := range d.pending {
+			if e.sent {
+				n++
+			}
+		}
+		return n
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d.flushLocked() // no session: sendLocked drops the message, the edit counts as sent
+	if n := sent(); n != maxInFlight || maxInFlight != revision.MaxOutcomes {
+		t.Fatalf("%d edits in flight, want %d (the outcomes a JOIN answer carries)", n, maxInFlight)
+	}
+	d.ackLocked(d.pending[0].id)
+	d.flushLocked()
+	if n := sent(); n != maxInFlight {
+		t.Fatalf("after one answer, %d in flight, want %d", n, maxInFlight)
 	}
 }
