@@ -267,6 +267,8 @@ export interface UlidSource {
 }
 export declare function createUlid(options?: { now?: () => number; random?: (n: number) => Uint8Array; last?: string }): UlidSource;
 
+/** The most edits of one document sent and not yet answered (the outcomes a JOIN answer carries, PROTOCOL.md §6.8). */
+export declare const MAX_IN_FLIGHT: number;
 /** Whether id is a document id (PROTOCOL.md §6.1). */
 export declare function validDocId(id: string): boolean;
 export declare function closeAction(code: number): "stop" | "now" | "backoff";

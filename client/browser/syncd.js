@@ -439,6 +439,14 @@ const STOP_CODES = new Set([1000, 1002, 1003, 1007, 1008, 4401, 4403, 4409]);
 const AT_ONCE_CODES = new Set([4408, 4503]);
 
 /**
+ * The most edits of one document sent and not yet answered. The JOIN answer
+ * after a lost connection carries the outcomes of the server's last 32
+ * decisions (PROTOCOL.md §6.8), so a client that never has more in flight
+ * learns what became of every one.
+ */
+export const MAX_IN_FLIGHT = 32;
+
+/**
  * Whether id is a document id (PROTOCOL.md §6.1): 1–128 characters of
  * letters, digits and : _ . / -. The server refuses a JOIN of any other.
  */
@@ -1007,7 +1015,29 @@ export class SyncClient extends Emitter {
     return edit.clientReqId;
   }
 
+  // _inFlight counts d's edits sent and not yet answered.
+  _inFlight(d) {
+    let n = 0;
+    for (const p of d._s.pending) if (p.sent) n++;
+    return n;
+  }
+
+  // _pump sends d's waiting edits, in order, while the window has room
+  // (MAX_IN_FLIGHT), skipping retries held for their retryAfterMs.
+  _pump(d) {
+    if (!d._joined) return;
+    const now = Date.now();
+    for (const e of [...d._s.pending]) {
+      if (e.sent || (e.holdUntil && e.holdUntil > now)) continue;
+      if (this._inFlight(d) >= MAX_IN_FLIGHT) return;
+      this._sendEdit(d, e);
+    }
+  }
+
   _sendEdit(d, edit) {
+    // A new edit waits while the window is full; _pump sends it when an
+    // answer frees a place. (Resends, already counted, always go.)
+    if (!edit.sent && this._inFlight(d) >= MAX_IN_FLIGHT) return;
     if (!edit.sent) {
       // Ids must reach the server in increasing order (the watermark refuses
       // a smaller one as already decided, §6.7). An edit never sent may be
@@ -1187,6 +1217,7 @@ export class SyncClient extends Emitter {
     this._persist();
     this.emit("change", { doc: d.id, value: d.value, source: type === "SYNC.SNAPSHOT" ? "snapshot" : "remote", committed: committed.map((e) => e.clientReqId) });
     this._checkEstablished();
+    if (committed.length > 0) this._pump(d); // answers free places in the window
   }
 
   // _settle applies §6.8 after a JOIN answer and sends what is due: resends
@@ -1220,6 +1251,7 @@ export class SyncClient extends Emitter {
     d._s.remove(edit.clientReqId);
     this._persist();
     this.emit("reject", { doc: d.id, clientReqId: edit.clientReqId, patch: edit.patch, code: err.code, message: err.message, retryable: false });
+    this._pump(d);
   }
 
   // _reissueEdit sends an edit again under a new id (§6.7: never the old one
@@ -1320,7 +1352,9 @@ export class SyncClient extends Emitter {
       // and the outbox) and is sent after retryAfterMs. _sendEdit gives it a
       // fresher id then if later edits went out meanwhile.
       const next = this._reissueEdit(d, edit, false);
+      next.holdUntil = Date.now() + (p.retryAfterMs || 50); // _pump leaves it until then
       this.emit("change", { doc: d.id, value: d.value, source: "rebase" });
+      this._pump(d); // the refused edit's place in the window is free
       const timer = setTimeout(() => {
         this._editTimers.delete(timer);
         if (this.docs.get(d.id) !== d || next.sent || !d._s.pending.includes(next)) return;
@@ -1335,6 +1369,7 @@ export class SyncClient extends Emitter {
     this._persist();
     this.emit("change", { doc: d.id, value: d.value, source: "rollback" });
     this.emit("reject", { doc: d.id, clientReqId, patch: edit.patch, code: p.code, message: p.message, retryable: !!p.retryable, details: p.details });
+    this._pump(d);
   }
 }
 

@@ -253,6 +253,27 @@ test("reconnectNow: while offline, reconnects without waiting for the backoff", 
   c.close();
 });
 
+test("at most MAX_IN_FLIGHT edits of a document in flight; each answer lets the next go", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const { doc, s } = await joinedDoc(n, c);
+  assert.equal(mod.MAX_IN_FLIGHT, 32);
+  const ids = [];
+  for (let i = 0; i < mod.MAX_IN_FLIGHT + 8; i++) ids.push(doc.update({ ["k" + i]: i }));
+  await waitFor(() => s.of("UPDATE").length === mod.MAX_IN_FLIGHT, 1000, "the window's worth sent");
+  await sleep(50);
+  assert.equal(s.of("UPDATE").length, mod.MAX_IN_FLIGHT, "no more than the window");
+  assert.equal(doc.pending.length, mod.MAX_IN_FLIGHT + 8);
+  // The echo of the first frees one place.
+  s.deliver("SYNC.DELTAS", { doc: "d", epoch: EPOCH, fromRev: 0, toRev: 1, operations: [{ rev: 1, type: "merge", payload: { k0: 0 }, clientId: CID, clientReqId: ids[0], ts: 1 }] });
+  await waitFor(() => s.of("UPDATE").length === mod.MAX_IN_FLIGHT + 1, 1000, "the next one sent");
+  assert.equal(s.of("UPDATE").at(-1).payload.clientReqId, ids[mod.MAX_IN_FLIGHT]);
+  // A refusal frees one too.
+  s.deliver("ERROR", { code: "INVALID_ARGUMENT", message: "no", details: { doc: "d", clientReqId: ids[1], serverRev: 1 }, retryable: false });
+  await waitFor(() => s.of("UPDATE").length === mod.MAX_IN_FLIGHT + 2, 1000, "another one sent");
+  c.close();
+});
+
 test("presence: full room after a JOIN answer, then changes", async () => {
   const n = fakeNet();
   const c = newClient(n);
