@@ -532,7 +532,7 @@ func (d *Doc) snapshotLocked(p *protocol.SyncSnapshot, catchUp bool) {
 	switch {
 	case epochChanged:
 		// Every pending edit belongs to a history that is gone (§6.8
-		// step 5); watermarks of the old history mean nothing now.
+		// step 6); watermarks of the old history mean nothing now.
 		d.settleLocked("", nil, true, true)
 	case catchUp:
 		d.settleLocked(p.AckedReqID, p.Outcomes, true, false)

@@ -1234,7 +1234,7 @@ export class SyncClient extends Emitter {
       else this._giveUp(d, e, { code: "REFUSED", message: "refused while disconnected", retryable: false });
     }
     for (const e of r.unknown) {
-      // Maybe committed, maybe not (steps 4 and 5): re-issue only if harmless.
+      // Maybe committed, maybe not (steps 5 and 6): re-issue only if harmless.
       if (this._reissue({ clientReqId: e.clientReqId, patch: e.patch }, epochChanged ? "epoch" : "snapshot")) reissued.push(e);
       else this._giveUp(d, e, { code: "UNKNOWN_OUTCOME", message: "the edit's outcome was lost; it was not re-applied", retryable: false });
     }
