@@ -61,11 +61,15 @@ type Options struct {
 	// them. Default: none (the headers are ignored).
 	TrustedProxies []string
 
-	// HeartbeatInterval is how often the server pings each connection.
-	// Default 15s.
+	// HeartbeatInterval is how often the server checks each connection,
+	// pinging those it has not heard from for half of it. Default 10s.
 	HeartbeatInterval time.Duration
 	// HeartbeatTimeout closes a connection nothing was heard from for this
-	// long (a pong, a frame). Default 3 × HeartbeatInterval.
+	// long (a pong, a frame), between HeartbeatTimeout and
+	// HeartbeatTimeout + HeartbeatInterval after it fell silent. It must be
+	// longer than HeartbeatInterval (New refuses it otherwise: every idle
+	// client would be closed). Default 2.5 × HeartbeatInterval (25s), so a
+	// dead client leaves the presence list within 35s.
 	HeartbeatTimeout time.Duration
 
 	// Limits bound what one connection may do.
@@ -182,7 +186,7 @@ func (o Options) withDefaults() Options {
 		o.JWTLeeway = DefaultJWTLeeway
 	}
 	if o.HeartbeatInterval <= 0 {
-		o.HeartbeatInterval = 15 * time.Second
+		o.HeartbeatInterval = DefaultHeartbeatInterval
 	}
 	if o.HTTPReadTimeout <= 0 {
 		o.HTTPReadTimeout = DefaultHTTPReadTimeout
@@ -191,7 +195,7 @@ func (o Options) withDefaults() Options {
 		o.HTTPWriteTimeout = DefaultHTTPWriteTimeout
 	}
 	if o.HeartbeatTimeout <= 0 {
-		o.HeartbeatTimeout = 3 * o.HeartbeatInterval
+		o.HeartbeatTimeout = o.HeartbeatInterval * 5 / 2 // DefaultHeartbeatTimeout for the default interval
 	}
 	l := &o.Limits
 	if l.MaxMessageBytes <= 0 {

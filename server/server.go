@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 
@@ -41,6 +42,9 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		return nil, errors.New("server: New needs an engine")
 	}
 	o := opts.withDefaults()
+	if o.HeartbeatTimeout <= o.HeartbeatInterval {
+		return nil, fmt.Errorf("server: HeartbeatTimeout %v must be longer than HeartbeatInterval %v, or every idle client is closed", o.HeartbeatTimeout, o.HeartbeatInterval)
+	}
 	access, err := parseAccessPolicy(o)
 	if err != nil {
 		return nil, err

@@ -99,8 +99,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.MaxPatchWork, "max-patch-work-bytes", 0, "most bytes of the document one edit may remove, replace, copy or move deeper (default 2 × -max-doc-bytes)")
 	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
 	fs.StringVar(&c.Schemas, "schema", "", `JSON Schema (draft 2020-12) files by document-id prefix, e.g. "todos:=schemas/todo.json,notes:=n.json"; edits that would make a document invalid are refused (longest prefix wins; default none)`)
-	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", 15*time.Second, "interval between pings to each connection")
-	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 45*time.Second, "close a connection silent for this long")
+	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", server.DefaultHeartbeatInterval, "interval between liveness checks of each connection (a silent one is pinged)")
+	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", server.DefaultHeartbeatTimeout, "close a connection silent for this long (more than -heartbeat)")
 	fs.Int64Var(&c.MaxMessageBytes, "max-message-bytes", 1<<20, "largest inbound message")
 	fs.IntVar(&c.MaxDocsPerConn, "max-docs-per-conn", 100, "documents one connection may join at once")
 	fs.Float64Var(&c.MessagesPerSecond, "rate", 200, "messages per second per connection (flood guard; burst twice that)")
@@ -133,6 +133,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		fmt.Fprintln(fs.Output(), "Usage: syncd [flags]\n       syncd backup|restore|inspect|compact [flags] (maintenance; each has -h)\n\nEvery flag may also be set as SYNCD_<NAME> (e.g. SYNCD_JWT_SECRET).\n\nFlags:")
 		fs.PrintDefaults()
 	}
+	hintDurations(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
@@ -145,24 +146,28 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var envErr error
+	envNames := map[string]string{} // flag → the variable that set it, for errors
 	fs.VisitAll(func(f *flag.Flag) {
 		if set[f.Name] || envErr != nil {
 			return
 		}
 		name := "SYNCD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(name); v != "" {
+			envNames[f.Name] = name
 			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%s: %w", name, err)
+				envErr = fmt.Errorf("invalid value %q for %s (-%s): %w", v, name, f.Name, err)
 			}
 		}
 	})
 	if envErr != nil {
 		return envErr
 	}
-	return c.validate()
+	return c.validate(envNames)
 }
 
-func (c *Config) validate() error {
+// validate checks the configuration; envNames maps the flags set from the
+// environment to their variable.
+func (c *Config) validate(envNames map[string]string) error {
 	switch c.Store {
 	case "bolt", "memory":
 	default:
@@ -171,31 +176,11 @@ func (c *Config) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("-tls-cert and -tls-key go together")
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"-http-idle-timeout", c.HTTPIdleTimeout}, {"-http-read-timeout", c.HTTPReadTimeout}, {"-http-write-timeout", c.HTTPWriteTimeout}, {"-shutdown-timeout", c.ShutdownTimeout}} {
-		if d.v <= 0 {
-			return fmt.Errorf("%s must be positive, got %v", d.name, d.v)
-		}
-	}
-	if c.Drain < 0 {
-		return fmt.Errorf("-drain must not be negative, got %v", c.Drain)
+	if err := checkRules(c.rules(), envNames); err != nil {
+		return err
 	}
 	if err := c.validateTransport(); err != nil {
 		return err
-	}
-	if c.RingSize < 2 {
-		return errors.New("-ring-size must be at least 2")
-	}
-	if c.MaxLoadedDocs < 1 {
-		return errors.New("-max-loaded-docs must be at least 1")
-	}
-	if c.MaxLoadedBytes < 1<<20 {
-		return errors.New("-max-loaded-bytes must be at least 1 MiB")
-	}
-	if c.DocsPerMinute < 1 || c.UserDocsPerMinute < 1 {
-		return errors.New("-docs-per-minute and -user-docs-per-minute must be at least 1")
 	}
 	if _, err := c.policies(); err != nil {
 		return err
@@ -211,15 +196,6 @@ func (c *Config) validate() error {
 	}
 	if err := c.validateJWT(); err != nil {
 		return err
-	}
-	if c.MaxDocDepth < 1 || c.MaxDocDepth > maxDocDepthCeiling {
-		return fmt.Errorf("-max-doc-depth must be 1–%d, got %d", maxDocDepthCeiling, c.MaxDocDepth)
-	}
-	if c.MaxPatchOps < 1 {
-		return fmt.Errorf("-max-patch-ops must be at least 1, got %d", c.MaxPatchOps)
-	}
-	if c.MaxPatchWork < 0 {
-		return fmt.Errorf("-max-patch-work-bytes must not be negative, got %d", c.MaxPatchWork)
 	}
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)
@@ -237,6 +213,36 @@ func (c *Config) validate() error {
 		return fmt.Errorf("-log-level: want debug, info, warn or error, got %q", c.LogLevel)
 	}
 	return nil
+}
+
+// rules says what each numeric flag allows (flagcheck.go); a new flag adds
+// its row here.
+func (c *Config) rules() []flagRule {
+	return []flagRule{
+		atLeast("ring-size", c.RingSize, 2),
+		positive("snapshot-interval", c.SnapshotInterval),
+		{flag: "retention", value: c.Retention, ok: c.Retention != 0, want: "greater than 0 (or negative: keep every operation)"},
+		positive("max-doc-bytes", c.MaxDocBytes),
+		positive("heartbeat", c.HeartbeatInterval),
+		longerThan("heartbeat-timeout", c.HeartbeatTimeout, "heartbeat", c.HeartbeatInterval),
+		positive("max-message-bytes", c.MaxMessageBytes),
+		positive("max-docs-per-conn", c.MaxDocsPerConn),
+		positive("rate", c.MessagesPerSecond),
+		positive("update-rate", c.UpdatesPerSecond),
+		positive("queue-bytes", c.QueueBytes),
+		atLeast("max-loaded-docs", c.MaxLoadedDocs, 1),
+		atLeast("max-loaded-bytes", c.MaxLoadedBytes, 1<<20),
+		positive("docs-per-minute", c.DocsPerMinute),
+		positive("user-docs-per-minute", c.UserDocsPerMinute),
+		between("max-doc-depth", c.MaxDocDepth, 1, maxDocDepthCeiling),
+		positive("max-patch-ops", c.MaxPatchOps),
+		atLeast("max-patch-work-bytes", c.MaxPatchWork, 0),
+		positive("http-idle-timeout", c.HTTPIdleTimeout),
+		positive("http-read-timeout", c.HTTPReadTimeout),
+		positive("http-write-timeout", c.HTTPWriteTimeout),
+		atLeast("drain", c.Drain, 0),
+		positive("shutdown-timeout", c.ShutdownTimeout),
+	}
 }
 
 // policies parses -policy.

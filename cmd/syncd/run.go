@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -99,12 +100,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.store = memstore.New(memstore.Options{Retention: c.Retention})
 	default:
 		if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
-			return err
+			return fmt.Errorf("-data: %w", err) // names the directory
 		}
 		path := filepath.Join(c.DataDir, "syncd.db")
 		bs, err := boltstore.Open(path, boltstore.Options{Retention: c.Retention})
+		if errors.Is(err, boltstore.ErrLocked) {
+			return fmt.Errorf("the data directory %s is in use by another syncd (%s is locked): stop that one, or give this one another -data", c.DataDir, path)
+		}
 		if err != nil {
-			return fmt.Errorf("open %s: %w", path, err)
+			return err // names the file
 		}
 		m.store, backup = bs, bs.Backup
 	}
@@ -211,8 +215,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.warnOpenHosts()
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
-	m.Logger.Info("syncd is serving", "url", scheme+"://"+m.ln.Addr().String(), "ws", m.wsURL(scheme),
-		"store", c.Store, "data", c.DataDir, "auth", c.jwtOn(), "api", c.APIKey != "")
+	attrs := []any{"url", scheme + "://" + m.ln.Addr().String(), "ws", m.wsURL(scheme), "store", c.Store}
+	if c.Store == "bolt" {
+		attrs = append(attrs, "data", c.DataDir) // -data means nothing to -store memory
+	}
+	attrs = append(attrs, "auth", c.jwtOn(), "api", c.APIKey != "")
+	m.Logger.Info("syncd is serving", attrs...)
 	return nil
 }
 

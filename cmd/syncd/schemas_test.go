@@ -59,7 +59,7 @@ func TestSchemaThatDoesNotCompileStopsTheStart(t *testing.T) {
 		}
 	}
 	// A good schema starts, and refuses an invalid document.
-	m := boot(t, t.TempDir(), "-schema", "todos:="+writeFile(t, `{"type":"object","properties":{"n":{"type":"integer"}}}`))
+	m := boot(t, t.TempDir(), "-schema", "todos:="+writeSchemaFile(t, `{"type":"object","properties":{"n":{"type":"integer"}}}`))
 	c := dialWS(t, wsURL(m), "", nil)
 	c.send("JOIN", map[string]any{"doc": "todos:1"})
 	c.expect("SYNC.SNAPSHOT", nil)
@@ -75,7 +75,7 @@ func TestSchemaThatDoesNotCompileStopsTheStart(t *testing.T) {
 	}
 }
 
-func writeFile(t *testing.T, content string) string {
+func writeSchemaFile(t *testing.T, content string) string {
 	t.Helper()
 	f := filepath.Join(t.TempDir(), "schema.json")
 	if err := os.WriteFile(f, []byte(content), 0o644); err != nil {

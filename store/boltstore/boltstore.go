@@ -107,7 +107,7 @@ const (
 
 // Open opens the store in the bbolt file at path, creating the file and its
 // buckets if needed. It fails if the file holds another layout, or if the
-// file lock is not free within opts.Timeout (bbolt's ErrTimeout).
+// file lock is not free within opts.Timeout ([ErrLocked]).
 func Open(path string, opts Options) (*Store, error) {
 	retention := opts.Retention
 	if retention == 0 {
@@ -142,7 +142,7 @@ func Open(path string, opts Options) (*Store, error) {
 		InitialMmapSize: opts.InitialMmapSize,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+		return nil, openError(path, timeout, err)
 	}
 	if err := db.Update(initLayout); err != nil {
 		_ = db.Close()
@@ -166,7 +166,7 @@ func initLayout(tx *bbolt.Tx) error {
 	case !bytes.Equal(v, []byte{layoutV2}):
 		return fmt.Errorf("unknown layout version %v (this build reads %d and %d)", v, layoutV1, layoutV2)
 	}
-	for _, name := range [][]byte{bucketMeta, bucketSnap, bucketOps, bucketMarks, bucketJournal} {
+	for _, name := range [][]byte{bucketMeta, bucketSnap, bucketOps, bucketMarks, bucketJournal, bucketOutcomes} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}

@@ -18,9 +18,6 @@ import (
 // new epochs. They live here because only this package knows bbolt and
 // the layout.
 
-// ErrLocked says another process holds the file: a syncd is running on it.
-var ErrLocked = errors.New("the database is in use by a running syncd (its file lock is held)")
-
 // OpenReadOnly opens the file at path for reading only: nothing is written
 // (a layout-1 file is not upgraded; it is refused). It takes bbolt's shared
 // lock, so it fails with ErrLocked while a server has the file open, and a
