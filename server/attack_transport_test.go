@@ -75,6 +75,12 @@ func TestAttackConnsPerAddr(t *testing.T) {
 	for i := range conns {
 		conns[i] = dialProc(t, p, dialOpts{})
 	}
+	if got := conns[0].hello.Limits[protocol.LimitMaxConnsPerAddress]; got != perAddr {
+		t.Fatalf("HELLO.limits.%s = %d, want %d", protocol.LimitMaxConnsPerAddress, got, perAddr)
+	}
+	if got := conns[0].hello.Limits[protocol.LimitMaxConnections]; got <= 0 {
+		t.Fatalf("HELLO.limits.%s = %d, want the cap in force", protocol.LimitMaxConnections, got)
+	}
 	for range attempts {
 		requireCapRefused(t, p, dialOpts{})
 	}
