@@ -30,6 +30,9 @@ type Conn struct {
 	data any
 	// attempt is the connection attempt's value (attempt.go).
 	attempt string
+	// opened is when the connection was upgraded; set once, before the
+	// Conn is shared, so it is read without a lock.
+	opened time.Time
 
 	// alive is set by the reader on every frame (message, ping, pong) and
 	// cleared by the heartbeat goroutine on each tick.
@@ -83,7 +86,8 @@ type Conn struct {
 }
 
 func newConn(r *Router, ws *websocket.Conn, wire *wireConn, br *bufio.Reader, id string, data any) *Conn {
-	c := &Conn{r: r, ws: ws, wire: wire, br: br, id: id, data: data, lastSeen: time.Now()}
+	now := time.Now()
+	c := &Conn{r: r, ws: ws, wire: wire, br: br, id: id, data: data, lastSeen: now, opened: now}
 	wire.conn = c
 	c.queue = c.inline[:0]
 	ws.SetReadLimit(r.opts.MaxMessageBytes)
@@ -114,6 +118,13 @@ func (c *Conn) Data() any { return c.data }
 
 // Subprotocol returns the negotiated subprotocol ("" if none).
 func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
+
+// Opened returns when the connection was opened (its upgrade).
+func (c *Conn) Opened() time.Time { return c.opened }
+
+// ClientAddr returns the client's address as the connection caps count it:
+// the socket's peer, or what a trusted proxy said (Options.TrustedProxies).
+func (c *Conn) ClientAddr() string { return c.addr }
 
 // RemoteAddr returns the client's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.wire.RemoteAddr() }
