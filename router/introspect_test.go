@@ -1,6 +1,7 @@
 package router_test
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -27,5 +28,35 @@ func TestConnIntrospection(t *testing.T) {
 	}
 	if q := conn.QueuedBytes(); q < 0 {
 		t.Errorf("QueuedBytes() = %d", q)
+	}
+}
+
+// SameOrigin: the Origin must name the server as reached, scheme and port
+// included; no Origin is not same-origin.
+func TestSameOrigin(t *testing.T) {
+	req := func(host, origin string) *http.Request {
+		r, _ := http.NewRequest("POST", "http://"+host+"/admin/api/x", nil)
+		r.RemoteAddr = "127.0.0.1:5000"
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		return r
+	}
+	for _, c := range []struct {
+		host, origin string
+		want         bool
+	}{
+		{"127.0.0.1:8080", "http://127.0.0.1:8080", true},
+		{"LocalHost:8080", "http://localhost:8080", true},
+		{"example.com", "http://example.com:80", true},
+		{"127.0.0.1:8080", "", false},
+		{"127.0.0.1:8080", "null", false},
+		{"127.0.0.1:8080", "https://127.0.0.1:8080", false},
+		{"127.0.0.1:8080", "http://127.0.0.1:8081", false},
+		{"127.0.0.1:8080", "http://evil.com:8080", false},
+	} {
+		if got := router.SameOrigin(req(c.host, c.origin), nil); got != c.want {
+			t.Errorf("Host %s, Origin %q: SameOrigin = %v, want %v", c.host, c.origin, got, c.want)
+		}
 	}
 }
