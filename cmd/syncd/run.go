@@ -137,6 +137,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:            m.Logger,
 		Metrics:           metrics,
 		APIKey:            c.APIKey,
+		AdminKey:          c.AdminKey,
+		AdminSessionTTL:   c.AdminSessionTTL,
+		AdminStore:        c.storeDescription(),
 		JWTSecret:         []byte(c.JWTSecret),
 		JWTKeys:           jwtKeys,
 		JWTAudience:       c.JWTAudience,
@@ -207,7 +210,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
 	m.Logger.Info("syncd is serving", "url", scheme+"://"+m.ln.Addr().String(), "ws", m.wsURL(scheme),
-		"store", c.Store, "data", c.DataDir, "auth", c.jwtOn(), "api", c.APIKey != "")
+		"store", c.Store, "data", c.DataDir, "auth", c.jwtOn(), "api", c.APIKey != "", "admin", c.AdminKey != "" || c.APIKey != "")
 	return nil
 }
 
