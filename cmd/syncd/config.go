@@ -42,17 +42,18 @@ type Config struct {
 	UserDocsPerMinute int
 	Transport         TransportConfig
 
-	Origins string
-	APIKey  string
+	Origins   string
+	APIKey    string
+	JWTSecret string
+	TLSCert   string
+	TLSKey    string
+	LogFormat string
+	LogLevel  string
+	PprofAddr string
+
 	// The admin page (server/admin.go).
 	AdminKey        string
 	AdminSessionTTL time.Duration
-	JWTSecret       string
-	TLSCert         string
-	TLSKey          string
-	LogFormat       string
-	LogLevel        string
-	PprofAddr       string
 
 	// Who may reach the server through which names and proxies.
 	Hosts          string // comma-separated; see router.ParseHostList
