@@ -100,13 +100,15 @@ func (a *admin) pages() http.Handler {
 
 // withPageHeaders adds the headers every admin response carries: no
 // framing, no script or style from elsewhere, no caching of what is
-// signed-in only, no Referer leaving the page.
+// signed-in only, no Referer leaving for another site.
 func withPageHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 		hd.Set("X-Frame-Options", "DENY")
-		hd.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: under no-referrer a browser sends
+		// "Origin: null" with the sign-in form, which the Origin check refuses.
+		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		h.ServeHTTP(w, r)
 	})
