@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -405,3 +406,49 @@ func TestAdminOffAndHostChecked(t *testing.T) {
 }
 
 func newCookieJar() (http.CookieJar, error) { return cookiejar.New(nil) }
+
+// Over TLS the session cookie is Secure, and an action's Origin must be the
+// https origin.
+func TestAdminCookieSecureOverTLS(t *testing.T) {
+	ev := newAdminEnv(t, server.Options{})
+	ts := httptest.NewTLSServer(ev.server.Handler())
+	defer ts.Close()
+	client := ts.Client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	r, _ := http.NewRequest("POST", ts.URL+"/admin/login", strings.NewReader(url.Values{"key": {adminKey}}.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Origin", ts.URL)
+	resp, err := client.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 || !resp.Cookies()[0].Secure {
+		t.Fatalf("sign-in over TLS: HTTP %d, cookies %v; want 303 and one Secure cookie", resp.StatusCode, resp.Cookies())
+	}
+	// The plain-http origin of the same host is another origin.
+	cookie := resp.Cookies()[0]
+	get, _ := http.NewRequest("GET", ts.URL+"/admin/api/overview", nil)
+	get.AddCookie(cookie)
+	resp, err = client.Do(get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var o adminOverview
+	json.NewDecoder(resp.Body).Decode(&o)
+	resp.Body.Close()
+	for origin, want := range map[string]int{"http" + strings.TrimPrefix(ts.URL, "https"): http.StatusForbidden, ts.URL: http.StatusNoContent} {
+		post, _ := http.NewRequest("POST", ts.URL+"/admin/logout", nil)
+		post.AddCookie(cookie)
+		post.Header.Set("X-CSRF-Token", o.CSRF)
+		post.Header.Set("Origin", origin)
+		resp, err := client.Do(post)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("sign-out with Origin %s: HTTP %d, want %d", origin, resp.StatusCode, want)
+		}
+	}
+}
