@@ -72,13 +72,15 @@ func TestHeartbeatClosesWithinBound(t *testing.T) {
 // an interval longer than the interval: it is pinged at every tick it has
 // been quiet at, so it is never silent much longer than one interval.
 func TestHeartbeatKeepsPongingClient(t *testing.T) {
-	const interval = 100 * time.Millisecond
+	// Long enough that the half interval of slack covers a pong's round
+	// trip on a loaded machine under the race detector.
+	const interval = 300 * time.Millisecond
 	ts := newServer(t, router.Options{HeartbeatInterval: interval, HeartbeatTimeout: interval * 3 / 2, CloseTimeout: 100 * time.Millisecond}, nil)
 	c := ts.dial() // gorilla's default ping handler answers with a pong
 	ended := make(chan error, 1)
 	go func() {
 		for {
-			c.ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+			c.ws.SetReadDeadline(time.Now().Add(20 * interval)) // pings do not end a read: past the wait below
 			if _, _, err := c.ws.ReadMessage(); err != nil {
 				ended <- err
 				return

@@ -20,6 +20,17 @@ type Options struct {
 	// APIKey guards the HTTP API (/v1/...). Empty turns the API off.
 	APIKey string
 
+	// AdminKey turns on the admin page at /admin (admin.go): an operator
+	// signs in with this key. Empty: APIKey is the admin key; both empty,
+	// the page is off (404).
+	AdminKey string
+	// AdminSessionTTL is how long an admin sign-in lasts. Default
+	// DefaultAdminSessionTTL (12h).
+	AdminSessionTTL time.Duration
+	// AdminStore describes the store on the admin page (e.g. "bolt
+	// /var/lib/syncd/syncd.db"); informational only.
+	AdminStore string
+
 	// JWTSecret, if set, turns on authentication: every WebSocket
 	// connection needs a JWT (see auth.go), here an HS256 one signed with
 	// this secret of at least MinJWTSecretBytes (32) bytes; New refuses a
@@ -164,8 +175,10 @@ type Limits struct {
 }
 
 // Defaults of the HTTP request bounds (Options.HTTPReadTimeout,
-// Options.HTTPWriteTimeout).
+// Options.HTTPWriteTimeout) and of an admin sign-in's lifetime
+// (Options.AdminSessionTTL).
 const (
+	DefaultAdminSessionTTL  = 12 * time.Hour
 	DefaultHTTPReadTimeout  = 30 * time.Second
 	DefaultHTTPWriteTimeout = 30 * time.Second
 )
@@ -184,6 +197,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.JWTLeeway == 0 {
 		o.JWTLeeway = DefaultJWTLeeway
+	}
+	if o.AdminSessionTTL <= 0 {
+		o.AdminSessionTTL = DefaultAdminSessionTTL
 	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = DefaultHeartbeatInterval

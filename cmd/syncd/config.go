@@ -52,6 +52,10 @@ type Config struct {
 	LogLevel  string
 	PprofAddr string
 
+	// The admin page (server/admin.go).
+	AdminKey        string
+	AdminSessionTTL time.Duration
+
 	// Who may reach the server through which names and proxies.
 	Hosts          string // comma-separated; see router.ParseHostList
 	TrustedProxies string // comma-separated CIDRs or addresses
@@ -113,6 +117,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.StringVar(&c.Hosts, "hosts", "", `comma-separated Host names the server answers to, e.g. "sync.example.com,10.0.0.0/8" (name, name:port, *.domain, IP, CIDR, or "*" for any); other hosts get HTTP 421, which stops DNS rebinding. Default: localhost, 127.0.0.1 and [::1] on loopback connections, any host on others (/healthz and /readyz answer any host)`)
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", `comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For, -Proto and -Host are believed (default none)`)
 	fs.StringVar(&c.APIKey, "api-key", "", "key for the HTTP API (/v1/...); empty turns the API off")
+	fs.StringVar(&c.AdminKey, "admin-key", "", "key to sign in to the admin page at /admin; empty: the -api-key signs in, and without either the page is off")
+	fs.DurationVar(&c.AdminSessionTTL, "admin-session-ttl", server.DefaultAdminSessionTTL, "how long an admin page sign-in lasts")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret of at least 32 bytes; when set, every connection needs a JWT")
 	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "PEM file of a public key (RSA, ECDSA P-256 or Ed25519) verifying RS256, ES256 or EdDSA tokens; when set, every connection needs a JWT")
 	fs.StringVar(&c.JWTJWKS, "jwt-jwks", "", "JWKS file of public keys, chosen by the token's kid; when set, every connection needs a JWT")

@@ -146,6 +146,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:            m.Logger,
 		Metrics:           metrics,
 		APIKey:            c.APIKey,
+		AdminKey:          c.AdminKey,
+		AdminSessionTTL:   c.AdminSessionTTL,
+		AdminStore:        c.storeDescription(),
 		JWTSecret:         []byte(c.JWTSecret),
 		JWTKeys:           jwtKeys,
 		JWTAudience:       c.JWTAudience,
@@ -219,7 +222,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if c.Store == "bolt" {
 		attrs = append(attrs, "data", c.DataDir) // -data means nothing to -store memory
 	}
-	attrs = append(attrs, "auth", c.jwtOn(), "api", c.APIKey != "")
+	attrs = append(attrs, "auth", c.jwtOn(), "api", c.APIKey != "", "admin", c.AdminKey != "" || c.APIKey != "")
 	m.Logger.Info("syncd is serving", attrs...)
 	return nil
 }
