@@ -52,6 +52,9 @@ func (e *Engine) SetPresence(ctx context.Context, doc, clientID string, state js
 		}
 		d.presence[clientID] = state
 		d.presenceBytes = size
+		if !had {
+			e.notifyPresence(d.id, clientID, true)
+		}
 		deliverPresenceLocked(d, &Event{Kind: EventPresence, Doc: d.id, Presence: []PresenceEntry{{ClientID: clientID, State: state}}})
 		d.subsMu.Unlock()
 		return nil
@@ -93,6 +96,7 @@ func (e *Engine) ClearPresence(doc, clientID string) {
 	}
 	delete(d.presence, clientID)
 	d.presenceBytes -= presenceEntrySize(clientID, state)
+	e.notifyPresence(d.id, clientID, false)
 	deliverPresenceLocked(d, &Event{Kind: EventPresence, Doc: d.id, Left: []string{clientID}})
 }
 
