@@ -1,0 +1,62 @@
+package webhook
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/deltasync/syncd/revision"
+)
+
+// Event types.
+const (
+	TypeDocumentChanged = "document.changed"
+	TypeDocumentCreated = "document.created"
+	TypeDocumentDeleted = "document.deleted"
+	TypePresenceJoined  = "presence.joined"
+	TypePresenceLeft    = "presence.left"
+)
+
+// AllTypes lists every event type, in the order the docs list them.
+var AllTypes = []string{TypeDocumentChanged, TypeDocumentCreated, TypeDocumentDeleted, TypePresenceJoined, TypePresenceLeft}
+
+// Event is the JSON body of a delivery. Receivers decode it with
+// encoding/json.
+type Event struct {
+	// ID is a ULID, unique per event and kept across retries.
+	ID   string `json:"id"`
+	Type string `json:"type"`
+	// Time is when the event was recorded (not when it is sent), UTC with
+	// millisecond precision.
+	Time time.Time `json:"timestamp"`
+	Doc  string    `json:"doc"`
+
+	// Epoch is the document's history (document.*): a deletion and
+	// re-creation starts a new one, with revisions from 1 again.
+	Epoch revision.Epoch `json:"epoch,omitempty"`
+	// Change (document.changed only) is the revision range committed.
+	Change *Change `json:"change,omitempty"`
+
+	// ClientID (presence.*) is the client that joined or left the
+	// document's presence room.
+	ClientID string `json:"clientId,omitempty"`
+	// Reason (presence.left) is "restart" when the server reports as
+	// left the clients present when it stopped without saying so.
+	Reason string `json:"reason,omitempty"`
+}
+
+func (ev *Event) encode() []byte {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		panic(err) // only strings, numbers and a time: cannot fail
+	}
+	return b
+}
+
+// Change is what a document.changed event reports: the revisions FromRev+1
+// … ToRev of the event's epoch were committed since the document's
+// previous event. Consecutive events of a document have contiguous ranges
+// (the next FromRev is this ToRev) within an epoch.
+type Change struct {
+	FromRev revision.Rev `json:"fromRev"`
+	ToRev   revision.Rev `json:"toRev"`
+}
