@@ -23,7 +23,7 @@ allowed() {
 	$mod/server) echo "^($mod|$mod/(router|protocol|revision|delta|client/browser)|github.com/prometheus/client_golang/.*|github.com/golang-jwt/jwt/v5|golang.org/x/time/rate|github.com/oklog/ulid/v2)$" ;;
 	$mod/client/browser) echo '^$' ;; # the browser client's files, embedded: standard library only
 	$mod/client) echo "^($mod/(protocol|delta|revision)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
-	$mod/webhook) echo "^($mod|$mod/revision|github.com/prometheus/client_golang/.*|github.com/oklog/ulid/v2)$" ;;
+	$mod/webhook) echo "^($mod|$mod/(revision|protocol)|github.com/prometheus/client_golang/.*|github.com/oklog/ulid/v2)$" ;;
 	$mod/cmd/syncd) echo "^($mod|$mod/(server|router|protocol|revision|store/boltstore|store/memstore|webhook))$" ;;
 	$mod/internal/syncdproc) echo '^$' ;; # runs the syncd binary as a child: standard library only
 	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;

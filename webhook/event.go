@@ -36,9 +36,11 @@ type Event struct {
 	// Change (document.changed only) is the revision range committed.
 	Change *Change `json:"change,omitempty"`
 
-	// ClientID (presence.*) is the client that joined or left the
-	// document's presence room.
-	ClientID string `json:"clientId,omitempty"`
+	// AuthorID (presence.*) names the client that joined or left the
+	// document's presence room by its author id, the public digest of
+	// its client id that other clients see (PROTOCOL.md §2.2): a client
+	// id is a credential and never leaves the server.
+	AuthorID string `json:"authorId,omitempty"`
 	// Reason (presence.left) is "restart" when the server reports as
 	// left the clients present when it stopped without saying so.
 	Reason string `json:"reason,omitempty"`

@@ -14,6 +14,7 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/revision"
 )
 
@@ -333,7 +334,7 @@ func (n *Notifier) recoverPresence(ctx context.Context) error {
 				continue
 			}
 			ev := n.newEvent(TypePresenceLeft, doc)
-			ev.ClientID, ev.Reason = client, "restart"
+			ev.AuthorID, ev.Reason = protocol.AuthorID(client), "restart"
 			recs = append(recs, n.stage(ev, &writes))
 		}
 		if err := n.commitRecords(ctx, writes, recs); err != nil {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/revision"
 )
 
@@ -97,7 +98,7 @@ func (n *Notifier) record(ctx context.Context, force bool) (next time.Duration) 
 		} else {
 			writes = append(writes, syncd.SideWrite{Space: spacePresent, Key: key})
 		}
-		ev.ClientID = c.clientID
+		ev.AuthorID = protocol.AuthorID(c.clientID)
 		recs = append(recs, n.stage(ev, &writes))
 	}
 	var err error
