@@ -108,13 +108,14 @@ type Notifier struct {
 
 	// mu guards the fields below it. Observer calls hold it for a map
 	// update only; nothing holds it across I/O.
-	mu       sync.Mutex
-	docs     map[string][]item    // documents changed since their last report
-	presence []presenceChange     // presence changes not yet recorded
-	reported map[string]time.Time // when each document's last changed event was recorded (debounce)
-	outbox   []*record            // recorded events, in seq order, not yet delivered everywhere
-	dropping bool                 // presence is being dropped (logged once per burst)
-	closed   bool
+	mu        sync.Mutex
+	docs      map[string][]item    // documents changed since their last report
+	presence  []presenceChange     // presence changes not yet recorded
+	reported  map[string]time.Time // when each document's last changed event was recorded (debounce)
+	outbox    []*record            // recorded events, in seq order, not yet delivered everywhere
+	recording int                  // presence changes taken by the recorder, not yet in outbox
+	dropping  bool                 // presence is being dropped (logged once per burst)
+	closed    bool
 
 	nextSeq uint64 // owned by the recorder goroutine (and Start)
 	senders []*sender
@@ -210,7 +211,7 @@ func (n *Notifier) PresenceChanged(doc, clientID string, joined bool) {
 		n.mu.Unlock()
 		return
 	}
-	if len(n.outbox)+len(n.presence) >= n.opts.MaxOutbox {
+	if len(n.outbox)+len(n.presence)+n.recording >= n.opts.MaxOutbox {
 		n.m.dropped.Inc()
 		if !n.dropping {
 			n.dropping = true
@@ -379,10 +380,8 @@ func (n *Notifier) commitRecords(ctx context.Context, writes []syncd.SideWrite, 
 	if err := n.side.SideWrite(ctx, writes); err != nil {
 		return err
 	}
-	if len(recs) == 0 {
-		return nil
-	}
 	n.mu.Lock()
+	n.recording = 0
 	n.outbox = append(n.outbox, recs...)
 	n.m.outbox.Set(float64(len(n.outbox)))
 	n.mu.Unlock()

@@ -50,6 +50,7 @@ func (n *Notifier) record(ctx context.Context, force bool) (next time.Duration) 
 		pres = pres[:max(room, 0)]
 	}
 	n.presence = n.presence[len(pres):]
+	n.recording = len(pres)
 	room -= len(pres)
 	if n.dropping && room > n.opts.MaxOutbox/10 {
 		n.dropping = false
@@ -89,18 +90,6 @@ func (n *Notifier) record(ctx context.Context, force bool) (next time.Duration) 
 	var writes []syncd.SideWrite
 	var recs []*record
 	changed := make([]string, 0, len(due))
-	for _, c := range pres {
-		ev := n.newEvent(TypePresenceLeft, c.doc)
-		key := presenceKey(c.doc, c.clientID)
-		if c.joined {
-			ev.Type = TypePresenceJoined
-			writes = append(writes, syncd.SideWrite{Space: spacePresent, Key: key, Value: []byte{}})
-		} else {
-			writes = append(writes, syncd.SideWrite{Space: spacePresent, Key: key})
-		}
-		ev.AuthorID = protocol.AuthorID(c.clientID)
-		recs = append(recs, n.stage(ev, &writes))
-	}
 	var err error
 	for doc, items := range due {
 		var cur *cursor
@@ -121,14 +110,31 @@ func (n *Notifier) record(ctx context.Context, force bool) (next time.Duration) 
 		writes = append(writes, w)
 	}
 	if err == nil {
+		// Presence after the documents' events: a document's creation
+		// comes before the joins it made possible.
+		for _, c := range pres {
+			ev := n.newEvent(TypePresenceLeft, c.doc)
+			key := presenceKey(c.doc, c.clientID)
+			if c.joined {
+				ev.Type = TypePresenceJoined
+				writes = append(writes, syncd.SideWrite{Space: spacePresent, Key: key, Value: []byte{}})
+			} else {
+				writes = append(writes, syncd.SideWrite{Space: spacePresent, Key: key})
+			}
+			ev.AuthorID = protocol.AuthorID(c.clientID)
+			recs = append(recs, n.stage(ev, &writes))
+		}
 		err = n.commitRecords(ctx, writes, recs)
 	}
 	if err != nil {
 		// Nothing was written: put everything back, in front of what
 		// arrived since, and try again later. The seqs staged are not
 		// reused, which only leaves a gap.
-		n.log.Error("webhook outbox: write failed; retrying", "err", err)
+		if ctx.Err() == nil {
+			n.log.Error("webhook outbox: write failed; retrying", "err", err)
+		}
 		n.mu.Lock()
+		n.recording = 0
 		n.presence = append(pres[:len(pres):len(pres)], n.presence...)
 		for doc, items := range due {
 			n.docs[doc] = append(items[:len(items):len(items)], n.docs[doc]...)

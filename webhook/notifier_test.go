@@ -1,0 +1,160 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/revision"
+	"github.com/deltasync/syncd/store/memstore"
+)
+
+// collector is a receiver that keeps every event it accepts.
+type collector struct {
+	mu     sync.Mutex
+	events []Event
+}
+
+func newCollector(t *testing.T) (*collector, *httptest.Server) {
+	c := &collector{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if Verify([]byte("k"), r.Header.Get(HeaderSignature), body, time.Minute, time.Now()) != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var ev Event
+		json.Unmarshal(body, &ev)
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, seen := range c.events {
+			if seen.ID == ev.ID {
+				return // at least once: a duplicate repeats its id
+			}
+		}
+		c.events = append(c.events, ev)
+	}))
+	t.Cleanup(srv.Close)
+	return c, srv
+}
+
+func (c *collector) waitFor(t *testing.T, n int) []Event {
+	t.Helper()
+	for range 500 {
+		c.mu.Lock()
+		evs := append([]Event(nil), c.events...)
+		c.mu.Unlock()
+		if len(evs) >= n {
+			return evs
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d events arrived", n)
+	return nil
+}
+
+func startNotifier(t *testing.T, st syncd.Store, url string) *Notifier {
+	t.Helper()
+	n, err := New(st, Options{Endpoints: []Endpoint{{URL: url, Secret: "k"}}, Debounce: 20 * time.Millisecond, RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestCrashRecovery: a notifier stops without recording (as a crash
+// would lose its memory) while a client is present and after commits it
+// never saw; the next one reports the client as left and the changes
+// from the cursor, derived from the store.
+func TestCrashRecovery(t *testing.T) {
+	ctx := context.Background()
+	st := memstore.New(memstore.Options{})
+	defer st.Close()
+	c, srv := newCollector(t)
+
+	n1 := startNotifier(t, st, srv.URL)
+	epoch := revision.Epoch("01J00000000000000000000001")
+	if err := st.Commit(ctx, []syncd.Record{{Create: &syncd.Create{Doc: "d", Epoch: epoch, Time: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	n1.Committed(syncd.CommitNotice{Doc: "d", Kind: syncd.NoticeCreated, Epoch: epoch})
+	n1.PresenceChanged("d", "client-1", true)
+	c.waitFor(t, 2)
+	// A crash: the commits below are durable but never observed.
+	n1.Close()
+	for rev := revision.Rev(1); rev <= 3; rev++ {
+		op := &syncd.Op{Rev: rev, Kind: syncd.OpMerge, Payload: json.RawMessage(`{"a":1}`)}
+		if err := st.Commit(ctx, []syncd.Record{{Append: &syncd.Append{Doc: "d", Epoch: epoch, Op: op}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	n2 := startNotifier(t, st, srv.URL)
+	defer n2.Close()
+	evs := c.waitFor(t, 4)
+	types := []string{}
+	for _, ev := range evs {
+		types = append(types, ev.Type)
+	}
+	if types[0] != TypeDocumentCreated || types[1] != TypePresenceJoined {
+		t.Fatalf("first run's events: %v", types)
+	}
+	var left, changed *Event
+	for i := range evs[2:] {
+		ev := &evs[2+i]
+		switch ev.Type {
+		case TypePresenceLeft:
+			left = ev
+		case TypeDocumentChanged:
+			changed = ev
+		}
+	}
+	if left == nil || left.Reason != "restart" || left.AuthorID != evs[1].AuthorID || left.AuthorID == "" {
+		t.Fatalf("no restart leave for the joined client: %+v", evs)
+	}
+	if changed == nil || changed.Change.FromRev != 0 || changed.Change.ToRev != 3 || changed.Epoch != epoch {
+		t.Fatalf("no change 0→3 derived from the cursor: %+v", evs)
+	}
+}
+
+// TestOutboxBound: past MaxOutbox presence events are dropped and counted;
+// a dead endpoint never makes the observer block.
+func TestOutboxBound(t *testing.T) {
+	st := memstore.New(memstore.Options{})
+	defer st.Close()
+	dead := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) }))
+	defer dead.Close()
+	n, err := New(st, Options{Endpoints: []Endpoint{{URL: dead.URL, Secret: "k"}}, MaxOutbox: 10, RetryMin: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	start := time.Now()
+	for i := range 100 {
+		n.PresenceChanged("d", "c", i%2 == 0)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Fatalf("100 observations took %v", took)
+	}
+	n.mu.Lock()
+	held := len(n.outbox) + len(n.presence)
+	n.mu.Unlock()
+	if held > 10 {
+		t.Fatalf("%d events held, bound 10", held)
+	}
+	if got := testutilCounter(n.m.dropped); got < 90 {
+		t.Fatalf("dropped %v, want at least 90", got)
+	}
+}
