@@ -11,6 +11,9 @@ import (
 	"github.com/deltasync/syncd/revision"
 )
 
+// recordGap is the least time between two rounds of the recorder.
+const recordGap = 10 * time.Millisecond
+
 // recordLoop is the recorder: it turns observations into events in the
 // durable outbox, debouncing document changes, and trims what every
 // endpoint has received. It runs until ctx ends, then records what is
@@ -32,8 +35,14 @@ func (n *Notifier) recordLoop(ctx context.Context) {
 		}
 		wait := n.record(ctx, false)
 		n.trim(ctx)
-		// A failed write is retried after a pause, not in a hot loop.
-		timer.Reset(max(wait, 10*time.Millisecond))
+		timer.Reset(max(wait, recordGap))
+		// Every commit wakes the recorder; a pause between rounds makes
+		// one round (a walk of the changed documents and one side write)
+		// cover many commits under load.
+		select {
+		case <-ctx.Done():
+		case <-time.After(recordGap):
+		}
 	}
 }
 
