@@ -158,3 +158,56 @@ func TestOutboxBound(t *testing.T) {
 		t.Fatalf("dropped %v, want at least 90", got)
 	}
 }
+
+// TestDebounceAndFilters: a burst of operations makes few
+// document.changed events with contiguous ranges, and each endpoint gets
+// only the types it subscribes to, in order.
+func TestDebounceAndFilters(t *testing.T) {
+	st := memstore.New(memstore.Options{})
+	defer st.Close()
+	all, srvAll := newCollector(t)
+	changes, srvChanges := newCollector(t)
+	n, err := New(st, Options{
+		Endpoints: []Endpoint{{URL: srvAll.URL, Secret: "k"}, {URL: srvChanges.URL, Secret: "k", Events: []string{TypeDocumentChanged}}},
+		Debounce:  50 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	epoch := revision.Epoch("01J00000000000000000000002")
+	n.Committed(syncd.CommitNotice{Doc: "d", Kind: syncd.NoticeCreated, Epoch: epoch})
+	const ops = 200
+	for rev := revision.Rev(1); rev <= ops; rev++ {
+		n.Committed(syncd.CommitNotice{Doc: "d", Kind: syncd.NoticeOp, Epoch: epoch, Head: rev})
+		if rev%20 == 0 {
+			time.Sleep(5 * time.Millisecond) // a burst of about 50 ms
+		}
+	}
+	n.PresenceChanged("d", "c", true)
+	var got []Event
+	for range 500 {
+		got = changes.waitFor(t, 1)
+		if last := got[len(got)-1]; last.Change != nil && last.Change.ToRev == ops {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var rev revision.Rev
+	for _, ev := range got {
+		if ev.Type != TypeDocumentChanged || ev.Change.FromRev != rev {
+			t.Fatalf("changes-only endpoint got %+v", got)
+		}
+		rev = ev.Change.ToRev
+	}
+	if rev != ops || len(got) > 10 {
+		t.Fatalf("%d changed events reaching rev %d for %d operations in a burst", len(got), rev, ops)
+	}
+	evs := all.waitFor(t, len(got)+2)
+	if evs[0].Type != TypeDocumentCreated || evs[len(evs)-1].Type != TypePresenceJoined && evs[len(evs)-1].Type != TypeDocumentChanged {
+		t.Fatalf("all-types endpoint got %+v", evs)
+	}
+}

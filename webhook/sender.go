@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"sort"
 	"time"
 )
 
@@ -87,10 +88,10 @@ func (s *sender) next() *record {
 	n := s.n
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	for _, r := range n.outbox {
-		if r.seq <= s.delivered {
-			continue
-		}
+	// The outbox is in seq order: skip what was delivered by binary
+	// search, since a dead endpoint elsewhere can make it long.
+	first := sort.Search(len(n.outbox), func(i int) bool { return n.outbox[i].seq > s.delivered })
+	for _, r := range n.outbox[first:] {
 		if s.ep.wants(r.typ) {
 			return r
 		}
