@@ -1,6 +1,10 @@
 package syncd
 
-import "github.com/deltasync/syncd/revision"
+import (
+	"context"
+
+	"github.com/deltasync/syncd/revision"
+)
 
 // Observer is told what happened to documents once it is durable, and who
 // joins and leaves their presence rooms. The webhook package builds its
@@ -18,9 +22,12 @@ type Observer interface {
 	Committed(n CommitNotice)
 
 	// PresenceChanged is called when clientID enters doc's presence room
-	// (Joined true, its first SetPresence) or leaves it (Joined false),
+	// (joined true, its first SetPresence) or leaves it (joined false),
 	// in order per document. Changes of an entry's state are not reported.
-	PresenceChanged(doc, clientID string, joined bool)
+	// user is the user the client's SetPresence named with
+	// [ContextWithPresenceUser], or "" (the same on the leave as on the
+	// join).
+	PresenceChanged(doc, clientID, user string, joined bool)
 }
 
 // CommitNotice is one durable change of a document, for an [Observer].
@@ -69,8 +76,24 @@ func (e *Engine) notifyCommitted(p *pending) {
 // notifyPresence tells the observer, if any, that clientID joined or left
 // doc's room. d.subsMu is held, which keeps the calls of one document in
 // order.
-func (e *Engine) notifyPresence(doc, clientID string, joined bool) {
+func (e *Engine) notifyPresence(doc, clientID, user string, joined bool) {
 	if o := e.opts.Observer; o != nil {
-		o.PresenceChanged(doc, clientID, joined)
+		o.PresenceChanged(doc, clientID, user, joined)
 	}
+}
+
+type presenceUserKey struct{}
+
+// ContextWithPresenceUser returns ctx naming user as the user behind a
+// SetPresence call: the engine keeps it with the client's presence entry
+// and gives it to the [Observer], so that one can tell a user's first
+// join and last leave over several clients. The server sets it from the
+// connection's authenticated user.
+func ContextWithPresenceUser(ctx context.Context, user string) context.Context {
+	return context.WithValue(ctx, presenceUserKey{}, user)
+}
+
+func presenceUser(ctx context.Context) string {
+	u, _ := ctx.Value(presenceUserKey{}).(string)
+	return u
 }

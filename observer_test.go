@@ -29,10 +29,10 @@ func (n *notices) Committed(c syncd.CommitNotice) {
 	}
 }
 
-func (n *notices) PresenceChanged(doc, clientID string, joined bool) {
+func (n *notices) PresenceChanged(doc, clientID, user string, joined bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.log = append(n.log, fmt.Sprintf("presence %s %s %v", doc, clientID, joined))
+	n.log = append(n.log, fmt.Sprintf("presence %s %s %s %v", doc, clientID, user, joined))
 }
 
 func (n *notices) String() string {
@@ -43,7 +43,7 @@ func (n *notices) String() string {
 
 // TestObserver: the observer hears of creations, operations, deletions
 // (with the re-creation of a document in use) and of first joins and
-// leaves, in order, before the caller's Commit returns; a change of a
+// leaves with the user the join named, in order, before the caller's Commit returns; a change of a
 // present client's state is not a join.
 func TestObserver(t *testing.T) {
 	obs := &notices{}
@@ -51,7 +51,7 @@ func TestObserver(t *testing.T) {
 	ctx := ctxT(t)
 	mustCommit(t, e, "a", merge(`{"x":1}`))
 	mustCommit(t, e, "a", merge(`{"x":2}`))
-	if err := e.SetPresence(ctx, "a", "c1", json.RawMessage(`{"at":1}`)); err != nil {
+	if err := e.SetPresence(syncd.ContextWithPresenceUser(ctx, "ann"), "a", "c1", json.RawMessage(`{"at":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.SetPresence(ctx, "a", "c1", json.RawMessage(`{"at":2}`)); err != nil {
@@ -67,7 +67,7 @@ func TestObserver(t *testing.T) {
 	if err := e.Delete(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	want := "created a; op a 1; op a 2; presence a c1 true; deleted a; created a; op a 1; presence a c1 false; deleted a"
+	want := "created a; op a 1; op a 2; presence a c1 ann true; deleted a; created a; op a 1; presence a c1 ann false; deleted a"
 	if got := obs.String(); got != want {
 		t.Fatalf("observed\n%s\nwant\n%s", got, want)
 	}

@@ -36,10 +36,14 @@ type Event struct {
 	// Change (document.changed only) is the revision range committed.
 	Change *Change `json:"change,omitempty"`
 
-	// AuthorID (presence.*) names the client that joined or left the
-	// document's presence room by its author id, the public digest of
-	// its client id that other clients see (PROTOCOL.md §2.2): a client
-	// id is a credential and never leaves the server.
+	// UserID (presence.*) is the authenticated user (the JWT's sub) who
+	// joined the document's presence room with a first client, or left it
+	// with the last.
+	UserID string `json:"userId,omitempty"`
+	// AuthorID (presence.*, without authentication) names the client that
+	// joined or left by its author id, the public digest of its client id
+	// that other clients see (PROTOCOL.md §2.2): a client id is a
+	// credential and never leaves the server.
 	AuthorID string `json:"authorId,omitempty"`
 	// Reason (presence.left) is "restart" when the server reports as
 	// left the clients present when it stopped without saying so.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,12 +110,13 @@ type Notifier struct {
 	// mu guards the fields below it. Observer calls hold it for a map
 	// update only; nothing holds it across I/O.
 	mu        sync.Mutex
-	docs      map[string][]item    // documents changed since their last report
-	presence  []presenceChange     // presence changes not yet recorded
-	reported  map[string]time.Time // when each document's last changed event was recorded (debounce)
-	outbox    []*record            // recorded events, in seq order, not yet delivered everywhere
-	recording int                  // presence changes taken by the recorder, not yet in outbox
-	dropping  bool                 // presence is being dropped (logged once per burst)
+	docs      map[string][]item        // documents changed since their last report
+	presence  []presenceChange         // presence changes not yet recorded
+	rooms     map[string]*roomPresence // by presenceKey: who is present where
+	reported  map[string]time.Time     // when each document's last changed event was recorded (debounce)
+	outbox    []*record                // recorded events, in seq order, not yet delivered everywhere
+	recording int                      // presence changes taken by the recorder, not yet in outbox
+	dropping  bool                     // presence is being dropped (logged once per burst)
 	closed    bool
 
 	nextSeq uint64 // owned by the recorder goroutine (and Start)
@@ -134,10 +136,11 @@ type item struct {
 	head  revision.Rev
 }
 
+// presenceChange is a user's first join or last leave of a document:
+// key is presenceKey(doc, identity).
 type presenceChange struct {
-	doc, clientID string
-	joined        bool
-	reason        string
+	key    string
+	joined bool
 }
 
 // record is an event in the outbox.
@@ -174,7 +177,7 @@ func New(store syncd.Store, opts Options) (*Notifier, error) {
 	opts = opts.withDefaults()
 	n := &Notifier{
 		opts: opts, store: store, side: side, log: opts.Logger,
-		docs: make(map[string][]item), reported: make(map[string]time.Time),
+		docs: make(map[string][]item), reported: make(map[string]time.Time), rooms: make(map[string]*roomPresence),
 		wake: make(chan struct{}, 1),
 	}
 	n.m = newMetrics(n)
@@ -203,26 +206,77 @@ func (n *Notifier) Committed(c syncd.CommitNotice) {
 	signal(n.wake)
 }
 
-// PresenceChanged implements syncd.Observer. Past the outbox's bound the
-// change is dropped, logged and counted.
-func (n *Notifier) PresenceChanged(doc, clientID string, joined bool) {
+// PresenceChanged implements syncd.Observer. It reports a user's first
+// join of a document and last leave (a user's several clients count as
+// one; a client without a user is a user of its own). Past the outbox's
+// bound a join is dropped, logged and counted, and so is then its leave;
+// the leave of a join reported is never dropped.
+func (n *Notifier) PresenceChanged(doc, clientID, user string, joined bool) {
+	key := presenceKey(doc, identity(clientID, user))
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.closed {
-		n.mu.Unlock()
 		return
 	}
-	if len(n.outbox)+len(n.presence)+n.recording >= n.opts.MaxOutbox {
-		n.m.dropped.Inc()
-		if !n.dropping {
-			n.dropping = true
-			n.log.Warn("webhook outbox full: dropping presence events until it drains", "max", n.opts.MaxOutbox)
+	r := n.rooms[key]
+	if joined {
+		if r == nil {
+			r = &roomPresence{}
+			n.rooms[key] = r
 		}
-		n.mu.Unlock()
-		return
+		r.clients++
+		if r.clients > 1 {
+			return
+		}
+		if len(n.outbox)+len(n.presence)+n.recording >= n.opts.MaxOutbox {
+			n.m.dropped.Inc()
+			if !n.dropping {
+				n.dropping = true
+				n.log.Warn("webhook outbox full: dropping presence events until it drains", "max", n.opts.MaxOutbox)
+			}
+			return
+		}
+		r.reported = true
+	} else {
+		if r == nil {
+			return
+		}
+		if r.clients--; r.clients > 0 {
+			return
+		}
+		delete(n.rooms, key)
+		if !r.reported {
+			return
+		}
 	}
-	n.presence = append(n.presence, presenceChange{doc: doc, clientID: clientID, joined: joined})
-	n.mu.Unlock()
+	n.presence = append(n.presence, presenceChange{key: key, joined: joined})
 	signal(n.wake)
+}
+
+// roomPresence is one user's presence in one document: how many of its
+// clients are there, and whether its join was reported.
+type roomPresence struct {
+	clients  int
+	reported bool
+}
+
+// identity names who is present: "u:" and the user, or "a:" and the
+// client's author id (never its client id, a credential).
+func identity(clientID, user string) string {
+	if user != "" {
+		return "u:" + user
+	}
+	return "a:" + protocol.AuthorID(clientID)
+}
+
+// setWho names in ev who a presence key is about.
+func setWho(ev *Event, who string) {
+	switch {
+	case strings.HasPrefix(who, "u:"):
+		ev.UserID = who[2:]
+	case strings.HasPrefix(who, "a:"):
+		ev.AuthorID = who[2:]
+	}
 }
 
 func signal(c chan struct{}) {
@@ -328,14 +382,15 @@ func (n *Notifier) recoverPresence(ctx context.Context) error {
 		var writes []syncd.SideWrite
 		var recs []*record
 		for _, e := range page {
-			doc, client, _ := cutPresenceKey(e.Key)
+			doc, who, _ := cutPresenceKey(e.Key)
 			writes = append(writes, syncd.SideWrite{Space: spacePresent, Key: e.Key})
 			if len(n.outbox)+len(recs) >= n.opts.MaxOutbox {
 				n.m.dropped.Inc()
 				continue
 			}
 			ev := n.newEvent(TypePresenceLeft, doc)
-			ev.AuthorID, ev.Reason = protocol.AuthorID(client), "restart"
+			setWho(ev, who)
+			ev.Reason = "restart"
 			recs = append(recs, n.stage(ev, &writes))
 		}
 		if err := n.commitRecords(ctx, writes, recs); err != nil {
@@ -344,15 +399,12 @@ func (n *Notifier) recoverPresence(ctx context.Context) error {
 	}
 }
 
-func presenceKey(doc, clientID string) string { return doc + "\x00" + clientID }
+// presenceKey is the key of a user's presence in a document. Document ids
+// hold no NUL (docid.go), so the first NUL ends the id.
+func presenceKey(doc, who string) string { return doc + "\x00" + who }
 
-func cutPresenceKey(k string) (doc, clientID string, ok bool) {
-	for i := len(k) - 1; i >= 0; i-- {
-		if k[i] == 0 {
-			return k[:i], k[i+1:], true
-		}
-	}
-	return k, "", false
+func cutPresenceKey(k string) (doc, who string, ok bool) {
+	return strings.Cut(k, "\x00")
 }
 
 // newEvent returns an event of type typ about doc, with a new id.

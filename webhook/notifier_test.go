@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/revision"
 	"github.com/deltasync/syncd/store/memstore"
 )
@@ -87,7 +89,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	n1.Committed(syncd.CommitNotice{Doc: "d", Kind: syncd.NoticeCreated, Epoch: epoch})
-	n1.PresenceChanged("d", "client-1", true)
+	n1.PresenceChanged("d", "client-1", "", true)
 	c.waitFor(t, 2)
 	// A crash: the commits below are durable but never observed.
 	n1.Close()
@@ -143,7 +145,10 @@ func TestOutboxBound(t *testing.T) {
 	defer n.Close()
 	start := time.Now()
 	for i := range 100 {
-		n.PresenceChanged("d", "c", i%2 == 0)
+		n.PresenceChanged("d", fmt.Sprint("c", i), "", true)
+	}
+	for i := range 100 {
+		n.PresenceChanged("d", fmt.Sprint("c", i), "", false) // a dropped join's leave is dropped too
 	}
 	if took := time.Since(start); took > time.Second {
 		t.Fatalf("100 observations took %v", took)
@@ -151,8 +156,8 @@ func TestOutboxBound(t *testing.T) {
 	n.mu.Lock()
 	held := len(n.outbox) + len(n.presence)
 	n.mu.Unlock()
-	if held > 10 {
-		t.Fatalf("%d events held, bound 10", held)
+	if held > 20 {
+		t.Fatalf("%d events held, bound 10 joins and their leaves", held)
 	}
 	if got := testutilCounter(n.m.dropped); got < 90 {
 		t.Fatalf("dropped %v, want at least 90", got)
@@ -187,7 +192,7 @@ func TestDebounceAndFilters(t *testing.T) {
 			time.Sleep(5 * time.Millisecond) // a burst of about 50 ms
 		}
 	}
-	n.PresenceChanged("d", "c", true)
+	n.PresenceChanged("d", "c", "", true)
 	var got []Event
 	for range 500 {
 		got = changes.waitFor(t, 1)
@@ -209,5 +214,33 @@ func TestDebounceAndFilters(t *testing.T) {
 	evs := all.waitFor(t, len(got)+2)
 	if evs[0].Type != TypeDocumentCreated || evs[len(evs)-1].Type != TypePresenceJoined && evs[len(evs)-1].Type != TypeDocumentChanged {
 		t.Fatalf("all-types endpoint got %+v", evs)
+	}
+}
+
+// TestPresencePerUser: a user's clients count as one presence (its first
+// join and last leave are reported, by user id); a client without a user
+// is reported by author id, never by client id.
+func TestPresencePerUser(t *testing.T) {
+	st := memstore.New(memstore.Options{})
+	defer st.Close()
+	c, srv := newCollector(t)
+	n := startNotifier(t, st, srv.URL)
+	defer n.Close()
+	n.PresenceChanged("d", "tab-1", "ann", true)
+	n.PresenceChanged("d", "tab-2", "ann", true)
+	n.PresenceChanged("e", "tab-2", "ann", true) // another document
+	n.PresenceChanged("d", "secret-client-id", "", true)
+	n.PresenceChanged("d", "tab-1", "ann", false)
+	n.PresenceChanged("d", "tab-2", "ann", false)
+	evs := c.waitFor(t, 4)
+	time.Sleep(50 * time.Millisecond) // nothing more comes
+	evs = c.waitFor(t, 4)
+	var got []string
+	for _, ev := range evs {
+		got = append(got, ev.Type+" "+ev.Doc+" "+ev.UserID+ev.AuthorID)
+	}
+	want := []string{"presence.joined d ann", "presence.joined e ann", "presence.joined d " + protocol.AuthorID("secret-client-id"), "presence.left d ann"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %q\nwant %q", got, want)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/deltasync/syncd"
-	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/revision"
 )
 
@@ -122,15 +121,15 @@ func (n *Notifier) record(ctx context.Context, force bool) (next time.Duration) 
 		// Presence after the documents' events: a document's creation
 		// comes before the joins it made possible.
 		for _, c := range pres {
-			ev := n.newEvent(TypePresenceLeft, c.doc)
-			key := presenceKey(c.doc, c.clientID)
+			doc, who, _ := cutPresenceKey(c.key)
+			ev := n.newEvent(TypePresenceLeft, doc)
 			if c.joined {
 				ev.Type = TypePresenceJoined
-				writes = append(writes, syncd.SideWrite{Space: spacePresent, Key: key, Value: []byte{}})
+				writes = append(writes, syncd.SideWrite{Space: spacePresent, Key: c.key, Value: []byte{}})
 			} else {
-				writes = append(writes, syncd.SideWrite{Space: spacePresent, Key: key})
+				writes = append(writes, syncd.SideWrite{Space: spacePresent, Key: c.key})
 			}
-			ev.AuthorID = protocol.AuthorID(c.clientID)
+			setWho(ev, who)
 			recs = append(recs, n.stage(ev, &writes))
 		}
 		err = n.commitRecords(ctx, writes, recs)
