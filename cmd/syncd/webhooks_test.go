@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -173,4 +174,35 @@ func hasPresence(evs []webhook.Event) bool {
 		}
 	}
 	return false
+}
+
+// TestWebhookHangingEndpointDoesNotSlowCommits: an endpoint that never
+// answers holds its sender, not the commits.
+func TestWebhookHangingEndpointDoesNotSlowCommits(t *testing.T) {
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer hang.Close()
+	defer close(release)
+	dir := t.TempDir()
+	m := boot(t, dir, "-webhook", hang.URL, "-webhook-secret", "s", "-webhook-timeout", "1m", "-webhook-debounce", "1ms")
+	c := dialWS(t, wsURL(m), ulid.Make().String(), nil)
+	c.send("JOIN", map[string]any{"doc": "hang/a", "presence": map[string]any{"x": 1}})
+	c.expect("SYNC.SNAPSHOT", nil)
+	start := time.Now()
+	const edits = 50
+	for i := range edits {
+		c.edit("hang/a", fmt.Sprintf("r-%03d", i), map[string]any{"n": i})
+	}
+	// Bolt's fsync is most of an edit's time; 50 of them take well under
+	// a second on a quiet machine, and this bound leaves room for a busy
+	// one while catching commits that wait for the endpoint (a minute).
+	if took := time.Since(start); took > 10*time.Second {
+		t.Fatalf("%d edits took %v with a hanging endpoint", edits, took)
+	}
+	waitOutbox(t, "http://"+m.Addr(), 3)
 }
