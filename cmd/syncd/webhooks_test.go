@@ -123,14 +123,21 @@ func TestWebhooksSurviveDownReceiverAndRestart(t *testing.T) {
 	for i, doc := range []string{"wh/a", "wh/b", "wh/a", "wh/b", "wh/a"} {
 		c.edit(doc, "r-"+string(rune('a'+i)), map[string]any{"n": i})
 	}
+	// The receiver is tried (and refuses) before the restart.
+	for i := 0; ; i++ {
+		r.mu.Lock()
+		refused := r.refused
+		r.mu.Unlock()
+		if refused > 0 {
+			break
+		}
+		if i == 500 {
+			t.Fatal("the receiver was never tried while down")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
-	}
-	r.mu.Lock()
-	refused := r.refused
-	r.mu.Unlock()
-	if refused == 0 {
-		t.Fatal("the receiver was never tried while down")
 	}
 
 	m2 := boot(t, dir, args...)
