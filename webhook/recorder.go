@@ -27,13 +27,11 @@ func (n *Notifier) recordLoop(ctx context.Context) {
 			// The store is still open: Main closes the notifier first.
 			final := context.Background()
 			n.record(final, true)
-			n.trim(final)
 			return
 		case <-n.wake:
 		case <-timer.C:
 		}
 		wait := n.record(ctx, false)
-		n.trim(ctx)
 		timer.Reset(max(wait, recordGap))
 		// Every commit wakes the recorder; a pause between rounds makes
 		// one round (a walk of the changed documents and one side write)
@@ -46,10 +44,12 @@ func (n *Notifier) recordLoop(ctx context.Context) {
 }
 
 // record writes the events of the presence changes and of the documents
-// that are due, in one side transaction. It returns how long until the
-// next document is due.
+// that are due, and trims what every endpoint has received, in one side
+// transaction (one fsync a round with bbolt, whose one writer the
+// commits share). It returns how long until the next document is due.
 func (n *Notifier) record(ctx context.Context, force bool) (next time.Duration) {
 	next = n.opts.Debounce
+	tp := n.planTrim()
 	now := n.opts.Now()
 	n.mu.Lock()
 	room := n.opts.MaxOutbox - len(n.outbox)
@@ -92,6 +92,15 @@ func (n *Notifier) record(ctx context.Context, force bool) (next time.Duration) 
 	}
 	n.mu.Unlock()
 	if len(pres) == 0 && len(due) == 0 {
+		if len(tp.writes) > 0 {
+			if err := n.side.SideWrite(ctx, tp.writes); err != nil {
+				if ctx.Err() == nil {
+					n.log.Error("webhook outbox: trim failed; retrying", "err", err)
+				}
+				return time.Second
+			}
+			n.applyTrim(tp)
+		}
 		return next
 	}
 
@@ -132,7 +141,7 @@ func (n *Notifier) record(ctx context.Context, force bool) (next time.Duration) 
 			setWho(ev, who)
 			recs = append(recs, n.stage(ev, &writes))
 		}
-		err = n.commitRecords(ctx, writes, recs)
+		err = n.commitRecords(ctx, append(writes, tp.writes...), recs)
 	}
 	if err != nil {
 		// Nothing was written: put everything back, in front of what
@@ -150,6 +159,7 @@ func (n *Notifier) record(ctx context.Context, force bool) (next time.Duration) 
 		n.mu.Unlock()
 		return time.Second
 	}
+	n.applyTrim(tp)
 	n.mu.Lock()
 	for _, doc := range changed {
 		n.reported[doc] = now
@@ -220,42 +230,46 @@ func (n *Notifier) docEvent(typ, doc string, epoch revision.Epoch) *Event {
 	return ev
 }
 
-// trim removes from the outbox the events every endpoint has received,
-// and saves the endpoints' delivery cursors with it.
-func (n *Notifier) trim(ctx context.Context) {
-	var writes []syncd.SideWrite
+// trimPlan is what a round trims: the outbox's first k records, which
+// every endpoint has received, and the endpoints' delivery cursors to
+// save (saved), with the writes that do both.
+type trimPlan struct {
+	writes []syncd.SideWrite
+	k      int
+	saved  []uint64
+}
+
+// planTrim plans the trim of the records every endpoint has received.
+func (n *Notifier) planTrim() trimPlan {
+	var p trimPlan
 	n.mu.Lock()
+	defer n.mu.Unlock()
 	through := ^uint64(0)
 	for _, s := range n.senders {
 		through = min(through, s.delivered)
 		if s.delivered != s.saved {
-			writes = append(writes, syncd.SideWrite{Space: spaceSent, Key: s.ep.Name, Value: []byte(fmtUint(s.delivered))})
+			p.writes = append(p.writes, syncd.SideWrite{Space: spaceSent, Key: s.ep.Name, Value: []byte(fmtUint(s.delivered))})
 		}
+		p.saved = append(p.saved, s.delivered)
 	}
-	k := 0
-	for k < len(n.outbox) && n.outbox[k].seq <= through {
-		writes = append(writes, syncd.SideWrite{Space: spaceOutbox, Key: outboxKey(n.outbox[k].seq)})
-		k++
+	for p.k < len(n.outbox) && n.outbox[p.k].seq <= through {
+		p.writes = append(p.writes, syncd.SideWrite{Space: spaceOutbox, Key: outboxKey(n.outbox[p.k].seq)})
+		p.k++
 	}
-	saved := make([]uint64, len(n.senders))
-	for i, s := range n.senders {
-		saved[i] = s.delivered
-	}
-	n.mu.Unlock()
-	if len(writes) == 0 {
-		return
-	}
-	if err := n.side.SideWrite(ctx, writes); err != nil {
-		n.log.Error("webhook outbox: trim failed; retrying", "err", err)
-		return
-	}
+	return p
+}
+
+// applyTrim updates the memory once p's writes are durable. Only the
+// recorder removes records, from the front, so the first p.k are still the
+// ones p deleted.
+func (n *Notifier) applyTrim(p trimPlan) {
 	n.mu.Lock()
-	// Only the recorder removes from the front, so the first k records
-	// are the ones deleted.
-	n.outbox = append(n.outbox[:0:0], n.outbox[k:]...)
-	n.m.outbox.Set(float64(len(n.outbox)))
-	for i, s := range n.senders {
-		s.saved = saved[i]
+	defer n.mu.Unlock()
+	if p.k > 0 {
+		n.outbox = append(n.outbox[:0:0], n.outbox[p.k:]...)
+		n.m.outbox.Set(float64(len(n.outbox)))
 	}
-	n.mu.Unlock()
+	for i, s := range n.senders {
+		s.saved = p.saved[i]
+	}
 }
