@@ -99,6 +99,10 @@ type document struct {
 	// presence is this document's room: client id → state. Guarded by
 	// subsMu, since every change is also a delivery.
 	presence map[string]json.RawMessage
+	// presenceUsers names the user of each client in presence that has
+	// one (ContextWithPresenceUser), for the Observer. Guarded by subsMu;
+	// nil until needed.
+	presenceUsers map[string]string
 	// presenceBytes is the room's size (see presenceEntrySize). Guarded
 	// by subsMu.
 	presenceBytes int

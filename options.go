@@ -108,6 +108,11 @@ type Options struct {
 	// It must not block.
 	ObserveCommit func(records int, took time.Duration, err error)
 
+	// Observer, if set, is told of every durable creation, deletion and
+	// operation, and of clients joining and leaving presence rooms
+	// (observer.go). It must not block. Default none.
+	Observer Observer
+
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 

@@ -24,7 +24,8 @@ allowed() {
 	$mod/client/browser) echo '^$' ;; # the browser client's files, embedded: standard library only
 	$mod/client) echo "^($mod/(protocol|delta|revision)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
 	$mod/schema) echo "^($mod|github.com/santhosh-tekuri/jsonschema/v6(/.*)?)$" ;; # the schema library stays here
-	$mod/cmd/syncd) echo "^($mod|$mod/(server|router|protocol|revision|schema|store/boltstore|store/memstore))$" ;;
+	$mod/webhook) echo "^($mod|$mod/(revision|protocol)|github.com/prometheus/client_golang/.*|github.com/oklog/ulid/v2)$" ;;
+	$mod/cmd/syncd) echo "^($mod|$mod/(server|router|protocol|revision|schema|store/boltstore|store/memstore|webhook))$" ;;
 	$mod/internal/syncdproc) echo '^$' ;; # runs the syncd binary as a child: standard library only
 	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
 	$mod/examples/*/cmd/*) echo "^($mod/examples/[^/]+|$mod|$mod/(client|server|router|protocol|revision|delta|store/boltstore|store/memstore))$" ;;

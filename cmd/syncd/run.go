@@ -19,6 +19,7 @@ import (
 	"github.com/deltasync/syncd/server"
 	"github.com/deltasync/syncd/store/boltstore"
 	"github.com/deltasync/syncd/store/memstore"
+	"github.com/deltasync/syncd/webhook"
 )
 
 // Main is the syncd program: configuration, the parts it wires together,
@@ -30,13 +31,14 @@ type Main struct {
 	Stderr io.Writer
 	Logger *slog.Logger
 
-	store  syncd.Store
-	engine *syncd.Engine
-	server *server.Server
-	http   *http.Server
-	ln     net.Listener
-	served chan error
-	pprof  *http.Server
+	store    syncd.Store
+	webhooks *webhook.Notifier
+	engine   *syncd.Engine
+	server   *server.Server
+	http     *http.Server
+	ln       net.Listener
+	served   chan error
+	pprof    *http.Server
 	// pprofAddr is the profiler's address once it serves.
 	pprofAddr string
 
@@ -114,6 +116,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	metrics := server.NewMetrics()
+	observer, err := m.startWebhooks(ctx, metrics)
+	if err != nil {
+		return err
+	}
 	policies, _ := c.policies()
 	validate, err := c.loadSchemas()
 	if err != nil {
@@ -132,6 +138,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Validate:         validate,
 		Logger:           m.Logger,
 		ObserveCommit:    metrics.ObserveStoreCommit,
+		Observer:         observer,
 
 		MaxRoomPresenceBytes: c.Transport.MaxRoomPresenceBytes,
 	})

@@ -121,6 +121,7 @@ func (m *Main) shutdown() error {
 		errs = append(errs, m.engine.Close())
 		m.engine = nil
 	}
+	m.stopWebhooks()
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
 		m.store = nil

@@ -45,6 +45,7 @@ type Store struct {
 	closed bool
 
 	clients clientRecords // clients.go
+	side    sideSpaces    // sidestore.go
 }
 
 // document is one document's committed state. Once stored in Store.docs it
