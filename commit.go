@@ -183,7 +183,7 @@ func (e *Engine) Refuse(ctx context.Context, doc, clientID, reqID string, then f
 		}
 		d.wms[clientID] = d.wms[clientID].Advance(reqID)
 		e.submitLocked(d, &pending{
-			decide: &Decide{Doc: doc, ClientID: clientID, ReqID: reqID},
+			decide: &Decide{Doc: doc, ClientID: clientID, ReqID: reqID, Code: CodeRateLimited.String()},
 			then:   func(_ *Op, err error) { then(head, err) },
 		})
 		d.mu.Unlock()
@@ -253,7 +253,7 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		// reporting it, so the id is never applied later.
 		d.wms[ed.ClientID] = d.wms[ed.ClientID].Advance(ed.ReqID)
 		e.submitLocked(d, &pending{
-			decide: &Decide{Doc: d.id, ClientID: ed.ClientID, ReqID: ed.ReqID},
+			decide: &Decide{Doc: d.id, ClientID: ed.ClientID, ReqID: ed.ReqID, Code: code.String()},
 			then: func(_ *Op, err error) {
 				if err == nil {
 					err = refusal
@@ -324,7 +324,7 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		// The hook gets a copy: handing it ed would move every caller's
 		// Edit to the heap, hook or not.
 		edc := *ed
-		if err := hook(ctx, &Validation{Doc: d.id, Edit: &edc, State: d.state}); err != nil {
+		if err := hook(ctx, &Validation{Doc: d.id, Edit: &edc, State: d.state, Paths: ch.Paths, Checked: d.hookChecked}); err != nil {
 			ch.Undo(&d.state)
 			var ee *Error
 			if errors.As(err, &ee) {
@@ -332,6 +332,7 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 			}
 			return refuse(CodeRejected, err.Error(), nil)
 		}
+		d.hookChecked = true
 	}
 
 	d.head++

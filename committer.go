@@ -279,6 +279,7 @@ func (e *Engine) finishBatch(batch []*pending) {
 		if p.append != nil {
 			e.stats.ops.Add(1)
 		}
+		e.notifyCommitted(p)
 		p.finish()
 	}
 	// Keep the memory, not what it pointed to.

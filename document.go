@@ -64,6 +64,9 @@ type document struct {
 	first         revision.Rev // oldest revision the store still holds (retention)
 	wms           map[string]revision.Watermark
 	sinceSnapshot int
+	// hookChecked is set once the validation hook has accepted the whole
+	// state (see Validation.Checked); a load or a reset starts over.
+	hookChecked bool
 	// snapCache is the encoded state at snapCacheRev, reused by joins at
 	// the same head.
 	snapCache    json.RawMessage
@@ -96,6 +99,10 @@ type document struct {
 	// presence is this document's room: client id → state. Guarded by
 	// subsMu, since every change is also a delivery.
 	presence map[string]json.RawMessage
+	// presenceUsers names the user of each client in presence that has
+	// one (ContextWithPresenceUser), for the Observer. Guarded by subsMu;
+	// nil until needed.
+	presenceUsers map[string]string
 	// presenceBytes is the room's size (see presenceEntrySize). Guarded
 	// by subsMu.
 	presenceBytes int

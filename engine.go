@@ -206,6 +206,10 @@ func newEpoch() revision.Epoch {
 	return revision.Epoch(ulid.Make().String())
 }
 
+// NewEpoch returns a fresh epoch, as the engine gives a new document. A
+// restore (syncd restore) gives every document one.
+func NewEpoch() revision.Epoch { return newEpoch() }
+
 // creationRefused is the load error of a document that does not exist and
 // whose creation mayCreate refused: the caller that asked gets err, other
 // callers waiting for the same load try again themselves (or, not creating,
@@ -273,6 +277,7 @@ func (e *Engine) load(ctx context.Context, d *document, create bool, mayCreate f
 	defer d.mu.Unlock()
 	d.epoch = sd.Meta.Epoch
 	d.state = state
+	d.hookChecked = false // what the store held was never shown to the hook
 	d.size = delta.Size(state)
 	d.head = sd.Meta.Head
 	d.durable = sd.Meta.Head
@@ -295,6 +300,7 @@ func (e *Engine) resetLocked(d *document, epoch revision.Epoch) {
 	d.history = newHistory(e.opts.RingSize, 1)
 	d.sinceSnapshot = 0
 	d.snapCacheOK = false
+	d.hookChecked = false
 	clear(d.wms)
 	d.rechargeLocked()
 }

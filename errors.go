@@ -65,6 +65,10 @@ const (
 	// of the Options.MaxLoadedDocs documents in memory is in use, so
 	// another cannot be loaded. Nothing was changed; retry later.
 	CodeExhausted
+	// CodeRateLimited: the server refused the edit for a reason of its own,
+	// a rate limit ([Engine.Refuse]). Only seen in outcomes
+	// ([Store.Outcomes]); Refuse's caller reports the refusal itself.
+	CodeRateLimited
 )
 
 var codeNames = [...]string{
@@ -81,6 +85,19 @@ var codeNames = [...]string{
 	CodeUnavailable:  "unavailable",
 	CodeClosed:       "closed",
 	CodeExhausted:    "exhausted",
+	CodeRateLimited:  "rate_limited",
+}
+
+// ParseCode returns the code named name (the inverse of [Code.String]),
+// and false for a name no code has: a stored outcome written by a newer
+// version, say.
+func ParseCode(name string) (Code, bool) {
+	for c, n := range codeNames {
+		if n == name {
+			return Code(c), true
+		}
+	}
+	return CodeInternal, false
 }
 
 // String names the code.

@@ -100,6 +100,12 @@ type Event struct {
 	// is set on snapshots sent after a deletion as well.
 	CatchUpDone bool
 	AckedReqID  string
+	// Outcomes, on the last catch-up event of a subscriber with a client
+	// id, are what became of the client's most recent request ids at or
+	// below AckedReqID (oldest first, at most revision.MaxOutcomes): what
+	// a client needs to settle edits whose answers it lost, when the
+	// catch-up is a snapshot that cannot show its own operations.
+	Outcomes []revision.Outcome
 
 	// EventPresence: clients that joined or changed, clients that left;
 	// Full means Presence is the whole room.

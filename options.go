@@ -6,6 +6,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/deltasync/syncd/delta"
 )
 
 // Options configure an [Engine]. The zero value is ready to use: every field
@@ -106,6 +108,11 @@ type Options struct {
 	// It must not block.
 	ObserveCommit func(records int, took time.Duration, err error)
 
+	// Observer, if set, is told of every durable creation, deletion and
+	// operation, and of clients joining and leaving presence rooms
+	// (observer.go). It must not block. Default none.
+	Observer Observer
+
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 
@@ -131,6 +138,16 @@ type Validation struct {
 	// State is the document as it would be after the edit: decoded JSON
 	// (map[string]any at the root; numbers are json.Number). Read only.
 	State any
+	// Paths are the places the edit touched, as JSON Pointers ("" is the
+	// whole document). A hook that checks only what changed uses them,
+	// together with Checked.
+	Paths delta.PathSet
+	// Checked is set when the hook accepted this document's whole state
+	// before (since it was loaded or last reset): the parts outside Paths
+	// are then as the hook last saw them. When it is false the hook
+	// must check the whole document: nothing says the rest is valid (it
+	// was stored before the hook existed, or the hook changed since).
+	Checked bool
 }
 
 // Policy decides what happens to an edit whose base revision is behind the

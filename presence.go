@@ -52,6 +52,16 @@ func (e *Engine) SetPresence(ctx context.Context, doc, clientID string, state js
 		}
 		d.presence[clientID] = state
 		d.presenceBytes = size
+		if !had {
+			user := presenceUser(ctx)
+			if user != "" {
+				if d.presenceUsers == nil {
+					d.presenceUsers = make(map[string]string)
+				}
+				d.presenceUsers[clientID] = user
+			}
+			e.notifyPresence(d.id, clientID, user, true)
+		}
 		deliverPresenceLocked(d, &Event{Kind: EventPresence, Doc: d.id, Presence: []PresenceEntry{{ClientID: clientID, State: state}}})
 		d.subsMu.Unlock()
 		return nil
@@ -93,6 +103,9 @@ func (e *Engine) ClearPresence(doc, clientID string) {
 	}
 	delete(d.presence, clientID)
 	d.presenceBytes -= presenceEntrySize(clientID, state)
+	user := d.presenceUsers[clientID]
+	delete(d.presenceUsers, clientID)
+	e.notifyPresence(d.id, clientID, user, false)
 	deliverPresenceLocked(d, &Event{Kind: EventPresence, Doc: d.id, Left: []string{clientID}})
 }
 

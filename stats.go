@@ -34,7 +34,7 @@ type Stats struct {
 type stats struct {
 	commits, ops, batches, records, failures atomic.Uint64
 	commitNanos                              atomic.Int64
-	refusals                                 [CodeExhausted + 1]atomic.Uint64
+	refusals                                 [len(codeNames)]atomic.Uint64
 	catchUpDeltas, catchUpStore              atomic.Uint64
 	catchUpSnapshot, catchUpGap              atomic.Uint64
 	catchUpCompacted                         atomic.Uint64

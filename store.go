@@ -45,6 +45,16 @@ type Store interface {
 	// zero Watermark if the client has none (or the document is absent).
 	Watermark(ctx context.Context, doc, clientID string) (revision.Watermark, error)
 
+	// Outcomes returns what became of clientID's most recent decided
+	// request ids in doc, oldest first: at most [revision.MaxOutcomes], the
+	// newest ones. Each [Append] whose op carries the client's ids adds a
+	// committed outcome (the op's revision), each [Decide] a refused one
+	// (its Code), in the same atomic step that moves the watermark, so the
+	// newest outcome is always the watermark's. A client with none, or an
+	// absent document, gives an empty result; [Delete] removes them with
+	// the watermarks (and a new epoch starts without any).
+	Outcomes(ctx context.Context, doc, clientID string) ([]revision.Outcome, error)
+
 	// Commit applies every record of batch, in order, as one atomic and
 	// durable step: when it returns nil, all records survive a crash of the
 	// process and of the machine; when it returns an error, none of them
@@ -112,12 +122,16 @@ type Append struct {
 }
 
 // Decide records a refused request: it advances the watermark of ClientID
-// in Doc to ReqID (or leaves it, if already higher) without an operation.
-// It is a no-op for a document that does not exist.
+// in Doc to ReqID (or leaves it, if already higher) without an operation,
+// and records the refusal's Code among the client's outcomes (see
+// [Store.Outcomes]). It is a no-op for a document that does not exist.
 type Decide struct {
 	Doc      string
 	ClientID string
 	ReqID    string
+	// Code is the refusal's engine code name ([Code.String]); empty reads
+	// as "refused" with no reason kept.
+	Code string
 }
 
 // Snapshot stores the state of Doc at Rev (which must be a revision the

@@ -113,6 +113,9 @@ func (e *Engine) subscribeOnce(ctx context.Context, doc string, req SubscribeReq
 	if err == nil {
 		err = e.waitCompleted(ctx, d, cu.target)
 	}
+	if err == nil {
+		err = e.addOutcomes(ctx, d.id, cu, events)
+	}
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -289,7 +289,9 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 	dialer := websocket.Dialer{HandshakeTimeout: c.opts.DialTimeout}
 	conn, resp, err := dialer.DialContext(ctx, u.String(), c.opts.Header)
 	if err != nil {
-		de := &DialError{Err: err}
+		shown := *u
+		shown.RawQuery = "" // may hold the token
+		de := &DialError{Err: err, URL: shown.String()}
 		if resp != nil {
 			de.Status = resp.StatusCode
 			resp.Body.Close()

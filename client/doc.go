@@ -19,13 +19,21 @@
 //     acknowledges it; an ERROR naming its id refuses it, and it is rolled
 //     back and reported (OnReject), unless the code is retryable, when it
 //     is re-issued under a new id, rebased, up to Options.MaxRetries times.
+//   - Window: at most 32 edits of a document (revision.MaxOutcomes) are
+//     sent and unanswered at once; the others wait their turn, so the
+//     outcomes a JOIN answer carries always cover every edit in flight.
+//   - Acknowledgement: the echo is reported as a ChangeAck (Local, with
+//     the ReqID and the revision it committed as); other clients' edits
+//     are ChangeRemote.
 //   - Resume: after a reconnect every document is re-joined with its
-//     (epoch, rev); the answer's ackedReqId (the server's watermark) sorts
-//     the pending edits: above it they are resent as they are; at or below
-//     it and not seen committed they are re-issued under a new id; after a
-//     snapshot answer, whose history cannot show what committed, they are
-//     re-issued or dropped as Options.ReissueUnknown decides (PROTOCOL.md
-//     §6.8).
+//     (epoch, rev); the answer's ackedReqId (the server's watermark) and
+//     outcomes sort the pending edits: above the watermark they are resent
+//     as they are; at or below it, an outcome says committed (a ChangeAck)
+//     or refused (handled as if the ERROR had arrived); one without an
+//     outcome (older than the server keeps) and not seen committed is
+//     re-issued under a new id after a deltas answer, and after a snapshot
+//     answer re-issued or dropped as Options.ReissueUnknown decides
+//     (PROTOCOL.md §6.8).
 //
 // # Goroutines
 //

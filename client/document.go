@@ -18,13 +18,16 @@ type ChangeKind int
 const (
 	// ChangeLocal: this client's own edit, applied optimistically.
 	ChangeLocal ChangeKind = iota + 1
-	// ChangeRemote: operations of other clients (or the echo of own
-	// edits, which changes the view only if a rebase reordered it).
+	// ChangeRemote: operations of other clients (and of the HTTP API).
 	ChangeRemote
 	// ChangeSnapshot: the confirmed state was replaced by a snapshot.
 	ChangeSnapshot
 	// ChangeRollback: a refused edit was removed from the view.
 	ChangeRollback
+	// ChangeAck: the server committed one of this client's edits (ReqID)
+	// as revision Rev. The view already showed it; it changes only if a
+	// rebase ordered it differently.
+	ChangeAck
 )
 
 func (k ChangeKind) String() string {
@@ -37,6 +40,8 @@ func (k ChangeKind) String() string {
 		return "snapshot"
 	case ChangeRollback:
 		return "rollback"
+	case ChangeAck:
+		return "ack"
 	}
 	return fmt.Sprintf("ChangeKind(%d)", int(k))
 }
@@ -45,16 +50,19 @@ func (k ChangeKind) String() string {
 type Change struct {
 	Doc  string
 	Kind ChangeKind
-	// Local reports whether the change is this client's own edit (Kind
-	// ChangeLocal); everything else came from the server.
+	// Local reports whether the change is this client's own edit: made
+	// here (ChangeLocal) or acknowledged (ChangeAck). A program that
+	// mirrors other clients' edits skips Local changes.
 	Local bool
 	// Patches are what was applied: the local edit's patch, or the
 	// remote operations' payloads in revision order. Empty for a snapshot
 	// or a rollback, which replace the view as a whole.
 	Patches []json.RawMessage
-	// ReqID is the request id of the local edit or the rolled-back one.
+	// ReqID is the request id of the local, acknowledged or rolled-back
+	// edit.
 	ReqID string
-	// Rev and Epoch are the confirmed position after the change.
+	// Rev and Epoch are the confirmed position after the change; for
+	// ChangeAck, Rev is the revision the edit committed as.
 	Rev   revision.Rev
 	Epoch revision.Epoch
 }
@@ -264,6 +272,12 @@ func (d *Doc) edit(v any, merge bool) (string, error) {
 	}
 	var p *delta.Patch
 	if merge {
+		// A merge patch that is not an object would replace the whole
+		// document, whose root must stay an object: the server refuses it,
+		// so refuse it here, before the view shows it.
+		if k := firstByte(raw); k != '{' {
+			return "", fmt.Errorf("client: a merge patch must be a JSON object, got %s", jsonKind(k))
+		}
 		p, err = delta.ParseMergePatch(raw)
 		if err == nil && p.Kind() != delta.MergePatch {
 			err = errors.New("client: a merge patch must be an object")
@@ -300,20 +314,58 @@ func (d *Doc) edit(v any, merge bool) (string, error) {
 	return e.id, nil
 }
 
+// firstByte returns the first byte of a JSON text that is not white space
+// (0 for none): it says the value's kind.
+func firstByte(raw []byte) byte {
+	for _, b := range raw {
+		switch b {
+		case ' ', '\t', '\n', '\r':
+		default:
+			return b
+		}
+	}
+	return 0
+}
+
+// jsonKind names the kind of JSON value that starts with b.
+func jsonKind(b byte) string {
+	switch {
+	case b == '[':
+		return "an array"
+	case b == '"':
+		return "a string"
+	case b == 'n':
+		return "null"
+	case b == 't' || b == 'f':
+		return "a boolean"
+	case b == '-' || (b >= '0' && b <= '9'):
+		return "a number"
+	}
+	return "nothing"
+}
+
 // flushLocked sends, in id order, the pending edits not sent yet, while
 // the document is live. A retried edit waiting for a revision stops the
-// flush (ids must reach the server in increasing order).
+// flush (ids must reach the server in increasing order), and so does a
+// full window: at most maxInFlight edits are sent and unanswered at once.
 func (d *Doc) flushLocked() {
 	if !d.live {
 		return
+	}
+	inFlight := 0
+	for _, e := range d.pending {
+		if e.sent {
+			inFlight++
+		}
 	}
 	for _, e := range d.pending {
 		if e.sent {
 			continue
 		}
-		if e.waitRev > d.rev || time.Now().Before(e.notBefore) {
+		if e.waitRev > d.rev || time.Now().Before(e.notBefore) || inFlight >= maxInFlight {
 			return
 		}
+		inFlight++
 		if !e.keepBase {
 			e.baseRev, e.epoch = d.rev, d.epoch
 		}
@@ -321,6 +373,14 @@ func (d *Doc) flushLocked() {
 		d.sendEditLocked(e)
 	}
 }
+
+// maxInFlight bounds the edits of one document sent and not yet answered:
+// the JOIN answer after a lost connection carries the outcomes of the last
+// revision.MaxOutcomes decisions, so a client that never has more in flight
+// learns the outcome of every one (PROTOCOL.md §6.8). The answers of the
+// first free a place for the next, so the window costs a pipelining client
+// nothing while the server keeps up.
+const maxInFlight = revision.MaxOutcomes
 
 func (d *Doc) sendEditLocked(e *edit) {
 	base := e.baseRev
@@ -358,7 +418,10 @@ func (d *Doc) notifyLocked() {
 
 func (d *Doc) emitLocked(ch Change) {
 	d.notifyLocked()
-	ch.Doc, ch.Rev, ch.Epoch = d.id, d.rev, d.epoch
+	ch.Doc, ch.Epoch = d.id, d.epoch
+	if ch.Rev == 0 {
+		ch.Rev = d.rev
+	}
 	if len(d.onChange) == 0 {
 		return
 	}
@@ -469,10 +532,10 @@ func (d *Doc) snapshotLocked(p *protocol.SyncSnapshot, catchUp bool) {
 	switch {
 	case epochChanged:
 		// Every pending edit belongs to a history that is gone (§6.8
-		// step 5); watermarks of the old history mean nothing now.
-		d.settleLocked("", true, true)
+		// step 6); watermarks of the old history mean nothing now.
+		d.settleLocked("", nil, true, true)
 	case catchUp:
-		d.settleLocked(p.AckedReqID, true, false)
+		d.settleLocked(p.AckedReqID, p.Outcomes, true, false)
 	default:
 		// An unprompted re-synchronisation of the same history on the same
 		// connection (§6.4): edits in flight are still answered as usual.
@@ -496,7 +559,10 @@ func (d *Doc) deltasLocked(p *protocol.SyncDeltas, catchUp bool) {
 		d.sendJoinLocked()
 		return
 	}
+	// Others' operations are reported as ChangeRemote, this client's as one
+	// ChangeAck each, in revision order.
 	var applied []json.RawMessage
+	var events []Change
 	for i := range p.Operations {
 		op := &p.Operations[i]
 		if op.Rev <= d.rev {
@@ -528,30 +594,43 @@ func (d *Doc) deltasLocked(p *protocol.SyncDeltas, catchUp bool) {
 			d.sendJoinLocked()
 			return
 		}
-		d.rev = op.Rev
-		applied = append(applied, op.Payload)
-		if op.ClientID == d.c.authorID && op.ClientReqID != "" {
-			d.ackLocked(op.ClientReqID)
+		if op.ClientID == d.c.authorID && op.ClientReqID != "" && d.ackLocked(op.ClientReqID) {
+			if len(applied) > 0 {
+				events = append(events, Change{Kind: ChangeRemote, Patches: applied, Rev: d.rev})
+				applied = nil
+			}
+			events = append(events, Change{Kind: ChangeAck, Local: true, ReqID: op.ClientReqID, Patches: []json.RawMessage{op.Payload}, Rev: op.Rev})
+		} else {
+			applied = append(applied, op.Payload)
 		}
+		d.rev = op.Rev
+	}
+	if len(applied) > 0 || (catchUp && len(events) == 0) {
+		events = append(events, Change{Kind: ChangeRemote, Patches: applied, Rev: d.rev})
+	}
+	d.recomputeLocked()
+	for _, ch := range events {
+		d.emitLocked(ch)
 	}
 	if catchUp {
-		d.settleLocked(p.AckedReqID, false, false)
+		d.settleLocked(p.AckedReqID, p.Outcomes, false, false)
 		d.becomeLiveLocked()
-	}
-	if len(applied) > 0 || catchUp {
 		d.recomputeLocked()
-		d.emitLocked(Change{Kind: ChangeRemote, Patches: applied})
 	}
 	d.flushLocked()
 }
 
-func (d *Doc) ackLocked(id string) {
+// ackLocked removes the acknowledged edit id from the queue; false if it
+// was not there (an echo seen before, or an edit of an earlier run of this
+// client id).
+func (d *Doc) ackLocked(id string) bool {
 	for i, e := range d.pending {
 		if e.id == id {
 			d.pending = append(d.pending[:i:i], d.pending[i+1:]...)
-			return
+			return true
 		}
 	}
+	return false
 }
 
 func (d *Doc) becomeLiveLocked() {
@@ -566,12 +645,21 @@ func (d *Doc) becomeLiveLocked() {
 }
 
 // settleLocked decides the pending edits after a catch-up (PROTOCOL.md
-// §6.8). w is the answer's ackedReqId; snapshot says the answer could not
-// show which edits committed; unknown says every sent edit's outcome is
-// unknown (a new epoch).
-func (d *Doc) settleLocked(w string, snapshot, unknown bool) {
-	var keep, reissue []*edit
+// §6.8). w is the answer's ackedReqId and outs its outcomes; snapshot says
+// the answer could not show which edits committed; unknown says every sent
+// edit's outcome is unknown (a new epoch).
+func (d *Doc) settleLocked(w string, outs []protocol.Outcome, snapshot, unknown bool) {
+	outcome := make(map[string]protocol.Outcome, len(outs))
+	oldest := "" // outcomes are consecutive decisions: an id above the oldest and not among them was never decided
+	for _, o := range outs {
+		outcome[o.ClientReqID] = o
+		if oldest == "" || revision.CompareReqID(o.ClientReqID, oldest) < 0 {
+			oldest = o.ClientReqID
+		}
+	}
+	var keep, reissue, refused []*edit
 	for _, e := range d.pending {
+		o, known := outcome[e.id]
 		switch {
 		case !e.sent:
 			keep = append(keep, e) // never seen by the server: send as it is
@@ -580,8 +668,21 @@ func (d *Doc) settleLocked(w string, snapshot, unknown bool) {
 			e.sent = false
 			keep = append(keep, e)
 			d.resendAsIs(e)
+		case !unknown && known && o.Committed():
+			// Committed, its operation in the state (a snapshot) or
+			// already applied: acknowledged.
+			d.emitLocked(Change{Kind: ChangeAck, Local: true, ReqID: e.id, Patches: []json.RawMessage{e.raw}, Rev: o.Rev})
+		case !unknown && known:
+			// Refused; the ERROR was lost with the connection.
+			keep = append(keep, e)
+			refused = append(refused, e)
+		case !unknown && oldest != "" && revision.CompareReqID(e.id, oldest) > 0:
+			// Skipped over: never decided (the flood guard dropped it, say),
+			// so never applied.
+			reissue = append(reissue, e)
 		case !snapshot:
-			// Decided and not seen committed: refused, the refusal lost.
+			// Decided and not seen committed: refused, the refusal lost
+			// (and older than the outcomes the server keeps).
 			reissue = append(reissue, e)
 		case d.c.opts.ReissueUnknown(d.id, e.raw, e.merge):
 			reissue = append(reissue, e)
@@ -595,6 +696,10 @@ func (d *Doc) settleLocked(w string, snapshot, unknown bool) {
 		keep = append(keep, e)
 	}
 	d.pending = keep
+	for _, e := range refused {
+		o := outcome[e.id]
+		d.refusedLocked(e.id, &protocol.ErrorPayload{Code: o.Code, Message: "refused while the connection was lost (from the JOIN answer's outcomes)"})
+	}
 }
 
 // resendAsIs marks an edit to be sent again with its old baseRev and

@@ -3,6 +3,9 @@ package client
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/deltasync/syncd/protocol"
 )
@@ -23,9 +26,10 @@ var (
 )
 
 // CodeOutcomeUnknown is the code of a Rejection the client makes itself:
-// after a reconnect answered with a snapshot, the edit may or may not have
-// committed (PROTOCOL.md §6.8 step 4) and Options.ReissueUnknown chose not
-// to re-issue it.
+// after a reconnect answered with a snapshot whose outcomes do not cover
+// the edit (older than the 32 the server keeps, or of another epoch), the
+// edit may or may not have committed (PROTOCOL.md §6.8 step 5) and
+// Options.ReissueUnknown chose not to re-issue it.
 const CodeOutcomeUnknown protocol.Code = "OUTCOME_UNKNOWN"
 
 // Server errors (RPC_ERROR answers, refused JOINs) are returned as
@@ -35,15 +39,42 @@ const CodeOutcomeUnknown protocol.Code = "OUTCOME_UNKNOWN"
 // DialError is a refused WebSocket upgrade: the server answered with a
 // plain HTTP status (PROTOCOL.md §2.4).
 type DialError struct {
-	Status int // HTTP status, 0 if the connection itself failed
+	Status int    // HTTP status, 0 if the connection itself failed
+	URL    string // the URL dialed, without its query (which may hold a token)
 	Err    error
 }
 
 func (e *DialError) Error() string {
 	if e.Status != 0 {
-		return fmt.Sprintf("client: upgrade refused: HTTP %d", e.Status)
+		msg := fmt.Sprintf("client: upgrade refused: HTTP %d", e.Status)
+		if e.URL != "" {
+			msg += " from " + e.URL
+		}
+		if hint := e.hint(); hint != "" {
+			msg += ": " + hint
+		}
+		return msg
 	}
 	return "client: dial: " + e.Err.Error()
+}
+
+// hint says what to fix for the refusals a mistake of the caller causes.
+func (e *DialError) hint() string {
+	u, err := url.Parse(e.URL)
+	wrongPath := err == nil && !strings.HasSuffix(u.Path, "/ws")
+	switch {
+	case wrongPath && (e.Status == http.StatusOK || e.Status == http.StatusNotFound || e.Status == http.StatusMethodNotAllowed):
+		// A 200 is the demo page or another ordinary page: the URL
+		// names an HTTP page, not the WebSocket endpoint.
+		fixed := *u
+		fixed.Path = strings.TrimSuffix(u.Path, "/") + "/ws"
+		return fmt.Sprintf("this is not the WebSocket endpoint; syncd serves it at /ws: set Options.URL to %s", fixed.String())
+	case e.Status == http.StatusUnauthorized:
+		return "the server needs credentials: set Options.Token (PROTOCOL.md §2.3)"
+	case e.Status == http.StatusForbidden:
+		return "the server refused this Origin or these credentials (PROTOCOL.md §2.4)"
+	}
+	return ""
 }
 
 func (e *DialError) Unwrap() error { return e.Err }

@@ -73,8 +73,10 @@ type Options struct {
 
 	// ReissueUnknown decides what happens to an edit whose outcome the
 	// server cannot tell after a reconnect answered with a snapshot
-	// (PROTOCOL.md §6.8 step 4: it may be in the snapshot already, or
-	// refused). Returning true re-issues it under a new id (so it may be
+	// (PROTOCOL.md §6.8 step 5: it may be in the snapshot already, or
+	// refused). That is rare: the answer carries the outcomes of the
+	// client's last 32 decided edits in the document, so only older ones,
+	// and every sent edit after a new epoch, are unknown. Returning true re-issues it under a new id (so it may be
 	// applied twice); false drops it and reports it through OnReject with
 	// code [CodeOutcomeUnknown]. Default: re-issue merge patches (setting
 	// the same values twice is usually harmless), drop JSON Patches.

@@ -17,9 +17,9 @@ import (
 // TestResumeSettlesLostOutcomes loses the server's answers to two edits:
 // one committed (its echo lost), one refused (its ERROR lost). After the
 // reconnect, the JOIN answer's deltas show the first committed (it is not
-// sent again); the second is at or below ackedReqId and not seen
-// committed, so it is re-issued under a new id (PROTOCOL.md §6.8 step 3),
-// refused again, rolled back and reported.
+// sent again); the second is at or below ackedReqId and the answer's
+// outcomes say it was refused FAILED_PRECONDITION, so it is rolled back and
+// reported under its own id, without being sent again (PROTOCOL.md §6.8).
 func TestResumeSettlesLostOutcomes(t *testing.T) {
 	ev := newEnv(t, syncd.Options{}, server.Options{})
 	// Padding, so that the resume is answered with deltas.
@@ -54,8 +54,8 @@ func TestResumeSettlesLostOutcomes(t *testing.T) {
 	p.dropAll()
 
 	r := <-rejected
-	if r.Code != protocol.CodeFailedPrecondition || r.ReqID == id2 || r.ReqID == id1 {
-		t.Fatalf("rejection %+v: want FAILED_PRECONDITION under a new id (not %s)", r, id2)
+	if r.Code != protocol.CodeFailedPrecondition || r.ReqID != id2 {
+		t.Fatalf("rejection %+v: want FAILED_PRECONDITION for %s", r, id2)
 	}
 	converged(t, ev, "doc", d)
 	n := 0
@@ -111,15 +111,22 @@ func TestResumeSeesOwnOperations(t *testing.T) {
 }
 
 // TestResumeAfterSnapshot: when the missed operations are gone (retention),
-// the JOIN answer is a snapshot, which cannot say whether the edits whose
-// echoes were lost committed. The client re-issues the merge patch (applying
-// it again is harmless) and reports the JSON Patch as of unknown outcome.
+// the JOIN answer is a snapshot, which cannot show whether the edits whose
+// echoes were lost committed; its outcomes say they did, at which
+// revisions. The client acknowledges both (ChangeAck), re-issues nothing
+// and reports nothing.
 func TestResumeAfterSnapshot(t *testing.T) {
 	ev := newEnvStore(t, memstore.New(memstore.Options{Retention: 2}), syncd.Options{RingSize: 2, SnapshotInterval: 2}, server.Options{})
 	p := newProxy(t, ev.addr)
 	rejected := make(chan client.Rejection, 10)
 	c := dial(t, p.url, func(o *client.Options) { o.OnReject = func(r client.Rejection) { rejected <- r } })
 	d := join(t, c, "small")
+	acks := make(chan client.Change, 10)
+	d.OnChange(func(ch client.Change) {
+		if ch.Kind == client.ChangeAck {
+			acks <- ch
+		}
+	})
 	p.muted.Store(true)
 	idMerge, _ := d.Merge(`{"m":1}`)
 	idPatch, err := d.Patch(`[{"op":"add","path":"/p","value":1}]`)
@@ -135,25 +142,35 @@ func TestResumeAfterSnapshot(t *testing.T) {
 	}
 	p.muted.Store(false)
 	p.dropAll()
-	select {
-	case r := <-rejected:
-		if r.Code != client.CodeOutcomeUnknown || r.ReqID != idPatch {
-			t.Fatalf("rejection %+v, want %s for %s", r, client.CodeOutcomeUnknown, idPatch)
+	for _, want := range []struct {
+		id  string
+		rev revision.Rev
+	}{{idMerge, 1}, {idPatch, 2}} {
+		select {
+		case ch := <-acks:
+			if ch.ReqID != want.id || ch.Rev != want.rev || !ch.Local {
+				t.Fatalf("ack %+v, want %s at %d", ch, want.id, want.rev)
+			}
+		case r := <-rejected:
+			t.Fatalf("rejection %+v: the outcomes said both committed", r)
+		case <-time.After(waitTimeout):
+			t.Fatalf("no acknowledgement of %s", want.id)
 		}
-	case <-time.After(waitTimeout):
-		t.Fatal("the JSON Patch of unknown outcome was not reported")
 	}
 	converged(t, ev, "small", d)
-	// The first commit of the merge patch (revision 1) is trimmed from the
-	// log; its re-issue comes after the others' eight operations.
-	reissued := false
 	for _, op := range ev.ops("small") {
-		if string(op.Payload) == `{"m":1}` && op.Rev > 10 {
-			reissued = true
+		if op.ClientID != "" {
+			t.Fatalf("an edit was sent again: %+v", op)
 		}
 	}
-	if !reissued {
-		t.Fatalf("merge patch %s was not re-issued after the snapshot", idMerge)
+	var v struct{ M, P int }
+	if err := d.Get(&v); err != nil || v.M != 1 || v.P != 1 {
+		t.Fatalf("view %+v, %v", v, err)
+	}
+	select {
+	case r := <-rejected:
+		t.Fatalf("rejection %+v", r)
+	default:
 	}
 }
 

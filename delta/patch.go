@@ -183,17 +183,7 @@ func (p *Patch) Apply(doc *any) (*Change, error) {
 // returned (call c.Reset once Undo is no longer needed, so that c does not
 // hold on to the document's old values); on error c is empty and *doc is
 // unchanged.
-func (p *Patch) ApplyTo(doc *any, c *Change) error {
-	c.Reset()
-	if err := p.apply(doc, c); err != nil {
-		c.Reset()
-		return err
-	}
-	c.Paths = encodePaths(reducePaths(c.paths))
-	clear(c.paths)
-	c.paths = c.paths[:0]
-	return nil
-}
+func (p *Patch) ApplyTo(doc *any, c *Change) error { return p.ApplyWithin(doc, c, Budget{}) }
 
 // apply applies p to *doc, recording into c; on error it undoes what it
 // did.

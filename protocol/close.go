@@ -70,7 +70,7 @@ type CloseCodeInfo struct {
 // what to do after each; PROTOCOL.md quotes it. A code not listed means
 // [ActionReconnectBackoff].
 var CloseCodes = []CloseCodeInfo{
-	{CloseNormal, "normal", ActionStop, false, "the server ended the session on purpose"},
+	{CloseNormal, "normal", ActionStop, true, "the server ended the session on purpose (an operator disconnected the client from the admin page)"},
 	{CloseGoingAway, "going away", ActionReconnectBackoff, true, "the server is shutting down; another instance (or this one, restarted) will take the connection"},
 	{CloseProtocolError, "protocol error", ActionStop, true, "the client broke the WebSocket protocol: a bug to fix, not to retry"},
 	{CloseUnsupportedData, "unsupported data", ActionStop, false, "a frame type the server cannot accept"},

@@ -71,9 +71,13 @@ func decodeEnvelope(data []byte, lenient bool) (Envelope, error) {
 	var env Envelope
 	s := scanner{data: data}
 	if k := s.peek(); k != kindObject {
-		if k == kindInvalid {
-			_, err := s.skipValue()
-			return env, wireError(err)
+		// peek classifies by the first byte: "not json" starts like null.
+		// A scalar is short, so check that it is one before naming it;
+		// arrays, which may nest deeply, are named by their first byte.
+		if k != kindArray {
+			if _, err := s.skipValue(); err != nil {
+				return env, wireError(err)
+			}
 		}
 		return env, &Error{Code: CodeInvalidArgument, Message: "message: want object, got " + k.String()}
 	}

@@ -41,6 +41,9 @@ type SyncSnapshot struct {
 	Rev        revision.Rev    `json:"rev"`
 	State      json.RawMessage `json:"state"` // the document (empty is sent as {})
 	AckedReqID string          `json:"ackedReqId,omitempty"`
+	// Outcomes, in a JOIN answer, settle the client's recent request ids
+	// at or below AckedReqID (PROTOCOL.md §6.8).
+	Outcomes []Outcome `json:"outcomes,omitempty"`
 }
 
 // SyncDeltas carries the operations FromRev+1 … ToRev of a document: they
@@ -53,6 +56,7 @@ type SyncDeltas struct {
 	ToRev      revision.Rev   `json:"toRev"`
 	Operations []Operation    `json:"operations"` // nil is sent as []
 	AckedReqID string         `json:"ackedReqId,omitempty"`
+	Outcomes   []Outcome      `json:"outcomes,omitempty"` // as in SyncSnapshot
 }
 
 // Operation is one committed operation in SYNC.DELTAS, or, in a catch-up
@@ -234,6 +238,8 @@ func (p *SyncSnapshot) UnmarshalPayload(data []byte) error {
 			p.State = d.raw(8, true, anyKind)
 		case "ackedReqId":
 			p.AckedReqID, _ = d.strOpt(16, false)
+		case "outcomes":
+			p.Outcomes = decodeOutcomes(&d, 32)
 		default:
 			d.unknown()
 		}
@@ -258,6 +264,7 @@ func (p SyncSnapshot) AppendJSON(dst []byte) []byte {
 		dst = appendKey(dst, false, "ackedReqId")
 		dst = appendString(dst, p.AckedReqID)
 	}
+	dst = appendOutcomes(dst, p.Outcomes)
 	return append(dst, '}')
 }
 
@@ -285,6 +292,8 @@ func (p *SyncDeltas) UnmarshalPayload(data []byte) error {
 			})
 		case "ackedReqId":
 			p.AckedReqID, _ = d.strOpt(32, false)
+		case "outcomes":
+			p.Outcomes = decodeOutcomes(&d, 64)
 		default:
 			d.unknown()
 		}
@@ -356,6 +365,7 @@ func (p SyncDeltas) AppendJSON(dst []byte) []byte {
 		dst = appendKey(dst, false, "ackedReqId")
 		dst = appendString(dst, p.AckedReqID)
 	}
+	dst = appendOutcomes(dst, p.Outcomes)
 	return append(dst, '}')
 }
 

@@ -66,15 +66,17 @@ const (
 
 // Names of the limits in HELLO's limits object.
 const (
-	LimitMaxMessageBytes      = "maxMessageBytes"      // inbound message size
-	LimitMaxDocumentBytes     = "maxDocumentBytes"     // encoded document size
-	LimitMaxDocsPerConnection = "maxDocsPerConnection" // documents joined at once
-	LimitMessagesPerSecond    = "messagesPerSecond"    // inbound rate per connection
-	LimitMaxQueueBytes        = "maxQueueBytes"        // outbound queue per connection
-	LimitDocsCreatedPerMinute = "docsCreatedPerMinute" // documents a connection may create
-	LimitMaxDocumentDepth     = "maxDocumentDepth"     // nesting of a document
-	LimitMaxPatchOps          = "maxPatchOps"          // operations of one JSON Patch
-	LimitMaxPatchWorkBytes    = "maxPatchWorkBytes"    // document bytes one edit may walk
+	LimitMaxMessageBytes      = "maxMessageBytes"          // inbound message size
+	LimitMaxDocumentBytes     = "maxDocumentBytes"         // encoded document size
+	LimitMaxDocsPerConnection = "maxDocsPerConnection"     // documents joined at once
+	LimitMessagesPerSecond    = "messagesPerSecond"        // inbound rate per connection
+	LimitMaxQueueBytes        = "maxQueueBytes"            // outbound queue per connection
+	LimitDocsCreatedPerMinute = "docsCreatedPerMinute"     // documents a connection may create
+	LimitMaxDocumentDepth     = "maxDocumentDepth"         // nesting of a document
+	LimitMaxPatchOps          = "maxPatchOps"              // operations of one JSON Patch
+	LimitMaxPatchWorkBytes    = "maxPatchWorkBytes"        // document bytes one edit may walk
+	LimitMaxConnections       = "maxConnections"           // connections to the server in all
+	LimitMaxConnsPerAddress   = "maxConnectionsPerAddress" // connections from one client address
 )
 
 // MaxDocIDLength is the longest document id (and topic name).

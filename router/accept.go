@@ -2,11 +2,11 @@ package router
 
 import (
 	"crypto/rand"
-	"encoding/binary"
 	"net/http"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/oklog/ulid/v2"
 
 	"github.com/deltasync/syncd/protocol"
 )
@@ -101,21 +101,5 @@ func (r *Router) acquire() bool {
 	return true
 }
 
-// newULID returns a new ULID: 48 bits of milliseconds and 80 random bits,
-// in Crockford base32. (The router assigns client ids itself rather than
-// import a ULID library.)
-func newULID(t time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
-	rand.Read(b[6:])
-	hi := binary.BigEndian.Uint64(b[:8])
-	lo := binary.BigEndian.Uint64(b[8:])
-	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-	var out [26]byte
-	for i := 25; i >= 0; i-- {
-		out[i] = alphabet[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
-	}
-	return string(out[:])
-}
+// newULID returns a new ULID for a client id the router assigns.
+func newULID(t time.Time) string { return ulid.MustNew(ulid.Timestamp(t), rand.Reader).String() }

@@ -30,14 +30,15 @@ type Conn struct {
 	data any
 	// attempt is the connection attempt's value (attempt.go).
 	attempt string
+	// opened is when the connection was upgraded; set once, before the
+	// Conn is shared, so it is read without a lock.
+	opened time.Time
 
-	// alive is set by the reader on every frame (message, ping, pong) and
-	// cleared by the heartbeat goroutine on each tick.
-	alive atomic.Bool
-	// lastSeen is the heartbeat tick at which the connection was last found
-	// alive. Owned by the heartbeat goroutine (set once before the
-	// connection is registered).
-	lastSeen time.Time
+	// lastHeard is when the reader last read a frame (see heard): the
+	// heartbeat measures silence from it, not from the tick that found
+	// the connection alive, so that a silent connection is closed within
+	// one interval after HeartbeatTimeout whatever the ticks' jitter.
+	lastHeard atomic.Int64
 
 	// Reader-goroutine state.
 	br      *bufio.Reader // gorilla's reader, when the router made it (see hijacker); else nil
@@ -83,17 +84,18 @@ type Conn struct {
 }
 
 func newConn(r *Router, ws *websocket.Conn, wire *wireConn, br *bufio.Reader, id string, data any) *Conn {
-	c := &Conn{r: r, ws: ws, wire: wire, br: br, id: id, data: data, lastSeen: time.Now()}
+	c := &Conn{r: r, ws: ws, wire: wire, br: br, id: id, data: data, opened: time.Now()}
 	wire.conn = c
+	c.lastHeard.Store(monoNow())
 	c.queue = c.inline[:0]
 	ws.SetReadLimit(r.opts.MaxMessageBytes)
 	ws.SetPingHandler(func(appData string) error {
-		c.alive.Store(true)
+		c.heard()
 		c.enqueue(pongFrame(appData))
 		return nil
 	})
 	ws.SetPongHandler(func(string) error {
-		c.alive.Store(true)
+		c.heard()
 		return nil
 	})
 	return c
@@ -114,6 +116,13 @@ func (c *Conn) Data() any { return c.data }
 
 // Subprotocol returns the negotiated subprotocol ("" if none).
 func (c *Conn) Subprotocol() string { return c.ws.Subprotocol() }
+
+// Opened returns when the connection was opened (its upgrade).
+func (c *Conn) Opened() time.Time { return c.opened }
+
+// ClientAddr returns the client's address as the connection caps count it:
+// the socket's peer, or what a trusted proxy said (Options.TrustedProxies).
+func (c *Conn) ClientAddr() string { return c.addr }
 
 // RemoteAddr returns the client's network address.
 func (c *Conn) RemoteAddr() net.Addr { return c.wire.RemoteAddr() }

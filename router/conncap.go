@@ -94,6 +94,10 @@ func RemoteHost(req *http.Request) string {
 	return host
 }
 
+// ConnCaps returns the connection caps in force, with defaults resolved:
+// in all, and from one client address (negative: no cap).
+func (r *Router) ConnCaps() (total, perAddr int) { return r.opts.MaxConns, r.opts.MaxConnsPerAddr }
+
 // ConnCounts returns the connections counted against the caps: in all,
 // and from the client address addr. A connection counts from just before
 // its upgrade until its socket is closed.

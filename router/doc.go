@@ -73,9 +73,9 @@
 //     each pass takes everything queued and writes it in one system call.
 //   - The router's heartbeat goroutine (started with the first connection,
 //     stopped by Shutdown) visits every connection each HeartbeatInterval:
-//     it pings those it has not heard from and closes those silent past
-//     HeartbeatTimeout. Connection liveness is one atomic flag per
-//     connection, set by the reader on every frame.
+//     it pings those it has not heard from for half an interval and closes
+//     those silent past HeartbeatTimeout. Connection liveness is one atomic
+//     time per connection, the last frame read, set by the reader.
 //
 // State: a Conn's mu guards its queue, its closing state and its values,
 // and is never held across I/O; its subMu serialises topic changes; the

@@ -40,9 +40,11 @@ func TestHeartbeatAck(t *testing.T) {
 func TestHeartbeatKeepsAnsweringClientAlive(t *testing.T) {
 	rec := newRecorder()
 	ts := newServer(t, router.Options{
-		HeartbeatInterval: 30 * time.Millisecond,
-		HeartbeatTimeout:  100 * time.Millisecond,
-		OnClose:           func(c *router.Conn, code int, _ string) { rec.add("close " + strconv.Itoa(code)) },
+		HeartbeatInterval: 50 * time.Millisecond,
+		// Room for a pong's round trip on a loaded machine: the client
+		// stays connected only because it answers pings.
+		HeartbeatTimeout: 300 * time.Millisecond,
+		OnClose:          func(c *router.Conn, code int, _ string) { rec.add("close " + strconv.Itoa(code)) },
 	}, nil)
 	c := ts.dial()
 	var pings atomic.Int32
@@ -61,9 +63,9 @@ func TestHeartbeatKeepsAnsweringClientAlive(t *testing.T) {
 			msgs <- b
 		}
 	}()
-	time.Sleep(600 * time.Millisecond)
+	time.Sleep(900 * time.Millisecond) // three timeouts
 	if n := pings.Load(); n < 3 {
-		t.Fatalf("%d pings in 600ms at a 30ms interval", n)
+		t.Fatalf("%d pings in 900ms at a 50ms interval", n)
 	}
 	c.send("ECHO", "e", map[string]any{"text": "alive"})
 	select {

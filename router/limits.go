@@ -21,7 +21,7 @@ import (
 
 // admit reports whether the next message may be handled. Only the reader
 // goroutine calls it.
-func (c *Conn) admit() bool {
+func (c *Conn) admit(msg []byte) bool {
 	opts := &c.r.opts
 	if opts.MessagesPerSecond < 0 {
 		return true
@@ -34,10 +34,15 @@ func (c *Conn) admit() bool {
 	c.strikes++
 	// The time until one token is back.
 	wait := time.Duration((1 - tokens) / opts.MessagesPerSecond * float64(time.Second))
+	dropped := leadingType(msg)
+	what := "message"
+	if dropped != "" {
+		what = dropped + " message"
+	}
 	c.sendError("", &protocol.Error{
 		Code:       protocol.CodeResourceExhausted,
-		Message:    fmt.Sprintf("rate limit exceeded: at most %g messages per second (burst %d)", opts.MessagesPerSecond, opts.Burst),
-		Details:    floodDetails{Limit: opts.MessagesPerSecond, Burst: opts.Burst},
+		Message:    fmt.Sprintf("rate limit exceeded: %s dropped, at most %g messages per second (burst %d)", what, opts.MessagesPerSecond, opts.Burst),
+		Details:    floodDetails{Limit: opts.MessagesPerSecond, Burst: opts.Burst, Type: dropped},
 		RetryAfter: max(wait, time.Millisecond),
 	})
 	if c.strikes >= opts.FloodCloseAfter {
@@ -49,6 +54,8 @@ func (c *Conn) admit() bool {
 type floodDetails struct {
 	Limit float64 `json:"messagesPerSecond"`
 	Burst int     `json:"burst"`
+	// Type is the dropped message's type, when leadingType could tell.
+	Type string `json:"type,omitempty"`
 }
 
 // bucket is the flood guard's token bucket, as golang.org/x/time/rate's

@@ -103,14 +103,17 @@ type Options struct {
 	// connection with CloseFlood. Default 100.
 	FloodCloseAfter int
 
-	// HeartbeatInterval is how often a connection that has sent nothing is
-	// pinged. Default 25s; negative disables heartbeats.
+	// HeartbeatInterval is how often connections are checked: one not
+	// heard from for half an interval is pinged. Default 25s; negative
+	// disables heartbeats.
 	HeartbeatInterval time.Duration
 	// HeartbeatTimeout closes a connection from which nothing (no message,
 	// no pong) was heard for this long, with CloseHeartbeatTimeout. The
 	// check runs every HeartbeatInterval, so a dead connection is closed
 	// between HeartbeatTimeout and HeartbeatTimeout+HeartbeatInterval after
-	// it went silent. Default 2×HeartbeatInterval.
+	// it went silent. It should exceed HeartbeatInterval by more than a
+	// round trip, or a client that only answers pings is closed. Default
+	// 2×HeartbeatInterval.
 	HeartbeatTimeout time.Duration
 
 	// WriteTimeout bounds each network write. A client that accepts no

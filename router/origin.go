@@ -39,6 +39,19 @@ func (r *Router) checkOrigin(req *http.Request) bool {
 	return false
 }
 
+// SameOrigin reports whether req carries an Origin header naming the
+// server's own origin, as the client reached it (the scheme and Host from a
+// trusted proxy's X-Forwarded-Proto and X-Forwarded-Host, else from the
+// connection). A request without an Origin is not same-origin here: callers
+// use it to check that a state-changing request comes from their own page.
+func SameOrigin(req *http.Request, trusted TrustedProxies) bool {
+	u, err := url.Parse(req.Header.Get("Origin"))
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return sameOrigin(u, RequestScheme(req, trusted), RequestHost(req, trusted))
+}
+
 // sameOrigin reports whether origin is scheme://host, comparing the host
 // without regard to case and a port left out as the scheme's default.
 func sameOrigin(origin *url.URL, scheme, host string) bool {

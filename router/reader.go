@@ -184,7 +184,7 @@ func (c *Conn) readLoop(waited bool) (code int, reason string, idle bool) {
 			code, reason = closeStatus(err)
 			return code, reason, false
 		}
-		c.alive.Store(true)
+		c.heard()
 		if c.isClosing() {
 			continue // after our close frame, messages are dropped (RFC 6455 §1.4)
 		}
@@ -204,7 +204,7 @@ func (c *Conn) readLoop(waited bool) (code int, reason string, idle bool) {
 			c.sendError("", protocol.NewError(protocol.CodeInvalidArgument, "binary frames are not supported: send JSON in text frames"))
 			continue
 		}
-		if !c.admit() {
+		if !c.admit(msg) {
 			continue
 		}
 		c.dispatch(msg)

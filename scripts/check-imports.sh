@@ -23,7 +23,9 @@ allowed() {
 	$mod/server) echo "^($mod|$mod/(router|protocol|revision|delta|client/browser)|github.com/prometheus/client_golang/.*|github.com/golang-jwt/jwt/v5|golang.org/x/time/rate|github.com/oklog/ulid/v2)$" ;;
 	$mod/client/browser) echo '^$' ;; # the browser client's files, embedded: standard library only
 	$mod/client) echo "^($mod/(protocol|delta|revision)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
-	$mod/cmd/syncd) echo "^($mod|$mod/(server|router|protocol|revision|store/boltstore|store/memstore))$" ;;
+	$mod/schema) echo "^($mod|github.com/santhosh-tekuri/jsonschema/v6(/.*)?)$" ;; # the schema library stays here
+	$mod/webhook) echo "^($mod|$mod/(revision|protocol)|github.com/prometheus/client_golang/.*|github.com/oklog/ulid/v2)$" ;;
+	$mod/cmd/syncd) echo "^($mod|$mod/(server|router|protocol|revision|schema|store/boltstore|store/memstore|webhook))$" ;;
 	$mod/internal/syncdproc) echo '^$' ;; # runs the syncd binary as a child: standard library only
 	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
 	$mod/examples/*/cmd/*) echo "^($mod/examples/[^/]+|$mod|$mod/(client|server|router|protocol|revision|delta|store/boltstore|store/memstore))$" ;;

@@ -32,20 +32,6 @@ func requireCapRefused(t *testing.T, p *syncdproc.Proc, o dialOpts) {
 	}
 }
 
-// requireHealthz checks that /healthz answers within a second.
-func requireHealthz(t *testing.T, p *syncdproc.Proc) {
-	t.Helper()
-	hc := http.Client{Timeout: time.Second}
-	resp, err := hc.Get(p.URL + "/healthz")
-	if err != nil {
-		t.Fatalf("/healthz: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/healthz: HTTP %d", resp.StatusCode)
-	}
-}
-
 // dialWhenFreed dials p until a connection cap lets it in (a closed
 // connection frees its place when the server has closed its socket).
 func dialWhenFreed(t *testing.T, p *syncdproc.Proc, o dialOpts) *client {
@@ -74,6 +60,12 @@ func TestAttackConnsPerAddr(t *testing.T) {
 	conns := make([]*client, perAddr)
 	for i := range conns {
 		conns[i] = dialProc(t, p, dialOpts{})
+	}
+	if got := conns[0].hello.Limits[protocol.LimitMaxConnsPerAddress]; got != perAddr {
+		t.Fatalf("HELLO.limits.%s = %d, want %d", protocol.LimitMaxConnsPerAddress, got, perAddr)
+	}
+	if got := conns[0].hello.Limits[protocol.LimitMaxConnections]; got <= 0 {
+		t.Fatalf("HELLO.limits.%s = %d, want the cap in force", protocol.LimitMaxConnections, got)
 	}
 	for range attempts {
 		requireCapRefused(t, p, dialOpts{})

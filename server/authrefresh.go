@@ -30,11 +30,7 @@ type authState struct {
 func (s *session) armExpiry() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.auth.timer != nil {
-		s.auth.timer.Stop()
-		s.auth.timer = nil
-	}
-	s.auth.gen++
+	s.stopExpiryLocked()
 	if s.user == nil || s.user.Expires.IsZero() || s.closed {
 		return
 	}
@@ -46,6 +42,12 @@ func (s *session) armExpiry() {
 func (s *session) disarmExpiry() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stopExpiryLocked()
+}
+
+// stopExpiryLocked stops the timer, and moves the generation on so that a
+// timer already firing finds itself stale. s.mu must be held.
+func (s *session) stopExpiryLocked() {
 	if s.auth.timer != nil {
 		s.auth.timer.Stop()
 		s.auth.timer = nil

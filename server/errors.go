@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/protocol"
@@ -32,10 +33,30 @@ func wireCode(c syncd.Code) protocol.Code {
 		return protocol.CodeNotFound
 	case syncd.CodeUnavailable, syncd.CodeClosed:
 		return protocol.CodeUnavailable
-	case syncd.CodeExhausted:
+	case syncd.CodeExhausted, syncd.CodeRateLimited:
 		return protocol.CodeResourceExhausted
 	}
 	return protocol.CodeInternal
+}
+
+// wireOutcomes turns the engine's outcomes (refusals named by engine code)
+// into the wire's (refusals named by protocol code, as the ERROR that was
+// lost would have named them).
+func wireOutcomes(outs []revision.Outcome) []protocol.Outcome {
+	if len(outs) == 0 {
+		return nil
+	}
+	w := make([]protocol.Outcome, len(outs))
+	for i, o := range outs {
+		w[i] = protocol.Outcome{ClientReqID: o.ReqID, Rev: o.Rev}
+		if !o.Committed() {
+			// A name this build does not know (written by a newer one)
+			// still says "refused".
+			code, _ := syncd.ParseCode(o.Code)
+			w[i].Code = wireCode(code)
+		}
+	}
+	return w
 }
 
 // toWire converts any error from the engine (or a context) into a
@@ -61,12 +82,24 @@ func toWire(err error) *protocol.Error {
 	}
 	msg := ee.Message
 	if ee.Err != nil && ee.Code != syncd.CodeInternal && ee.Code != syncd.CodeUnavailable {
-		msg += ": " + ee.Err.Error() // patch errors name the operation and path
+		msg = withCause(msg, ee.Err.Error()) // patch errors name the operation and path
 	}
 	if ee.Code == syncd.CodeInternal {
 		msg = "internal error"
 	}
 	return &protocol.Error{Code: wireCode(ee.Code), Message: msg, Cause: err}
+}
+
+// withCause appends a cause's text to a message for people, without the
+// package prefix Go errors carry ("delta: ") and without saying twice what
+// the message already says: "invalid patch" and "delta: invalid patch: op
+// 0: …" make "invalid patch: op 0: …".
+func withCause(msg, cause string) string {
+	cause = strings.TrimPrefix(cause, "delta: ")
+	if rest, ok := strings.CutPrefix(cause, msg); ok && (rest == "" || strings.HasPrefix(rest, ": ")) {
+		return msg + rest
+	}
+	return msg + ": " + cause
 }
 
 // updateRefusal is toWire for an UPDATE, with its details. head is the
@@ -81,6 +114,10 @@ func updateRefusal(err error, doc, reqID string, head revision.Rev) *protocol.Er
 	det := protocol.UpdateErrorDetails{Doc: doc, ClientReqID: reqID, ServerRev: head}
 	if ee != nil {
 		det.Limit = limitName(ee.Limit)
+	}
+	var viol *syncd.Violation
+	if errors.As(err, &viol) {
+		return pe.WithDetails(violationDetails{det, viol})
 	}
 	return pe.WithDetails(det)
 }

@@ -385,7 +385,10 @@ func (s *Server) onOpen(c *router.Conn) {
 // limits is what HELLO tells the client about the limits in force.
 func (s *Server) limits() map[string]int64 {
 	l := s.opts.Limits
+	maxConns, perAddr := s.router.ConnCaps()
 	return map[string]int64{
+		protocol.LimitMaxConnections:       int64(maxConns),
+		protocol.LimitMaxConnsPerAddress:   int64(perAddr),
 		protocol.LimitMaxMessageBytes:      l.MaxMessageBytes,
 		protocol.LimitMaxDocumentBytes:     int64(s.engine.MaxDocSize()),
 		protocol.LimitMaxDocsPerConnection: int64(l.MaxDocsPerConn),

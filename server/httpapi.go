@@ -49,6 +49,7 @@ func (a *httpAPI) register(mux *http.ServeMux) {
 	mux.Handle(editPattern, a.guard(a.edit))
 	mux.Handle("DELETE /v1/docs/{id}", a.guard(a.remove))
 	mux.Handle("GET /v1/backup", a.guard(a.backupDB))
+	a.registerNotFound(mux) // httpapi_notfound.go
 }
 
 // guard checks the API key in constant time. A refused request's body is
@@ -58,7 +59,7 @@ func (a *httpAPI) guard(h func(http.ResponseWriter, *http.Request) error) http.H
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a.key == "" {
 			refuseBody(w, r)
-			http.NotFound(w, r)
+			writeError(w, apiOff)
 			return
 		}
 		got := r.Header.Get("X-API-Key")

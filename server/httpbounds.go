@@ -17,7 +17,7 @@ import (
 // What each request gets:
 //   - a write deadline, HTTPWriteTimeout from the start of the request (the
 //     backup stream instead renews it at every chunk: see deadlineWriter);
-//   - a route that reads a body (only the edits route) gets a read deadline
+//   - a route that reads a body (the edits route, the admin sign-in) gets a read deadline
 //     of HTTPReadTimeout and its body capped (http.MaxBytesReader);
 //   - a request with a body to any other route, or refused by the API key
 //     check, never has its body read: the connection closes after the
@@ -56,7 +56,8 @@ const wsPattern = "GET /ws"
 
 // bodyLimits are the routes that read a request body, with its cap.
 var bodyLimits = map[string]int64{
-	editPattern: maxEditBody,
+	editPattern:       maxEditBody,
+	adminLoginPattern: maxAdminFormBytes,
 }
 
 // refuseBody makes sure r's body, if it has one, is never read: the

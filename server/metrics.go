@@ -1,6 +1,7 @@
 package server
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,9 @@ type Metrics struct {
 
 	// Counters of messagesOut for the broadcast types, resolved once.
 	outDeltas, outGap, outSnapshot, outPresence prometheus.Counter
+	// deliveries counts the shared events sent to connections, readable
+	// without the Prometheus machinery (the admin page's chart).
+	deliveries atomic.Uint64
 }
 
 // NewMetrics creates the metrics and their registry, with the Go runtime and
@@ -136,6 +140,7 @@ func (m *Metrics) out(typ string) { m.messagesOut.WithLabelValues(typ).Inc() }
 // subscriber of every broadcast, so it uses counters resolved in advance
 // rather than a label lookup each time.
 func (m *Metrics) outEvent(ev *syncd.Event) {
+	m.deliveries.Add(1)
 	switch ev.Kind {
 	case syncd.EventDeltas:
 		m.outDeltas.Inc()

@@ -20,6 +20,17 @@ type Options struct {
 	// APIKey guards the HTTP API (/v1/...). Empty turns the API off.
 	APIKey string
 
+	// AdminKey turns on the admin page at /admin (admin.go): an operator
+	// signs in with this key. Empty: APIKey is the admin key; both empty,
+	// the page is off (404).
+	AdminKey string
+	// AdminSessionTTL is how long an admin sign-in lasts. Default
+	// DefaultAdminSessionTTL (12h).
+	AdminSessionTTL time.Duration
+	// AdminStore describes the store on the admin page (e.g. "bolt
+	// /var/lib/syncd/syncd.db"); informational only.
+	AdminStore string
+
 	// JWTSecret, if set, turns on authentication: every WebSocket
 	// connection needs a JWT (see auth.go), here an HS256 one signed with
 	// this secret of at least MinJWTSecretBytes (32) bytes; New refuses a
@@ -61,11 +72,15 @@ type Options struct {
 	// them. Default: none (the headers are ignored).
 	TrustedProxies []string
 
-	// HeartbeatInterval is how often the server pings each connection.
-	// Default 15s.
+	// HeartbeatInterval is how often the server checks each connection,
+	// pinging those it has not heard from for half of it. Default 10s.
 	HeartbeatInterval time.Duration
 	// HeartbeatTimeout closes a connection nothing was heard from for this
-	// long (a pong, a frame). Default 3 × HeartbeatInterval.
+	// long (a pong, a frame), between HeartbeatTimeout and
+	// HeartbeatTimeout + HeartbeatInterval after it fell silent. It must be
+	// longer than HeartbeatInterval (New refuses it otherwise: every idle
+	// client would be closed). Default 2.5 × HeartbeatInterval (25s), so a
+	// dead client leaves the presence list within 35s.
 	HeartbeatTimeout time.Duration
 
 	// Limits bound what one connection may do.
@@ -160,8 +175,10 @@ type Limits struct {
 }
 
 // Defaults of the HTTP request bounds (Options.HTTPReadTimeout,
-// Options.HTTPWriteTimeout).
+// Options.HTTPWriteTimeout) and of an admin sign-in's lifetime
+// (Options.AdminSessionTTL).
 const (
+	DefaultAdminSessionTTL  = 12 * time.Hour
 	DefaultHTTPReadTimeout  = 30 * time.Second
 	DefaultHTTPWriteTimeout = 30 * time.Second
 )
@@ -181,8 +198,11 @@ func (o Options) withDefaults() Options {
 	if o.JWTLeeway == 0 {
 		o.JWTLeeway = DefaultJWTLeeway
 	}
+	if o.AdminSessionTTL <= 0 {
+		o.AdminSessionTTL = DefaultAdminSessionTTL
+	}
 	if o.HeartbeatInterval <= 0 {
-		o.HeartbeatInterval = 15 * time.Second
+		o.HeartbeatInterval = DefaultHeartbeatInterval
 	}
 	if o.HTTPReadTimeout <= 0 {
 		o.HTTPReadTimeout = DefaultHTTPReadTimeout
@@ -191,7 +211,7 @@ func (o Options) withDefaults() Options {
 		o.HTTPWriteTimeout = DefaultHTTPWriteTimeout
 	}
 	if o.HeartbeatTimeout <= 0 {
-		o.HeartbeatTimeout = 3 * o.HeartbeatInterval
+		o.HeartbeatTimeout = o.HeartbeatInterval * 5 / 2 // DefaultHeartbeatTimeout for the default interval
 	}
 	l := &o.Limits
 	if l.MaxMessageBytes <= 0 {

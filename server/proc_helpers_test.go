@@ -48,15 +48,7 @@ var bystanders atomic.Int64
 func requireServes(t testing.TB, p *syncdproc.Proc, o dialOpts) {
 	t.Helper()
 	p.RequireUp()
-	hc := http.Client{Timeout: time.Second}
-	resp, err := hc.Get(p.URL + "/healthz")
-	if err != nil {
-		t.Fatalf("/healthz: %v", err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/healthz: HTTP %d", resp.StatusCode)
-	}
+	requireHealthz(t, p)
 	start := time.Now()
 	c := dialProc(t, p, o)
 	defer c.ws.Close()
@@ -85,4 +77,18 @@ func requireRefused(t testing.TB, p *syncdproc.Proc, o dialOpts, status int) *ht
 		t.Fatalf("upgrade with %+v: %v (HTTP %d), want HTTP %d", o, err, got, status)
 	}
 	return resp
+}
+
+// requireHealthz checks that /healthz answers within a second.
+func requireHealthz(t testing.TB, p *syncdproc.Proc) {
+	t.Helper()
+	hc := http.Client{Timeout: time.Second}
+	resp, err := hc.Get(p.URL + "/healthz")
+	if err != nil {
+		t.Fatalf("/healthz: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz: HTTP %d", resp.StatusCode)
+	}
 }

@@ -73,7 +73,12 @@ func (s *Server) setPresence(x *router.Ctx, doc string, state json.RawMessage) e
 // enginePresence sets the presence, turning a full room into
 // RESOURCE_EXHAUSTED.
 func (s *Server) enginePresence(x *router.Ctx, doc string, state json.RawMessage) error {
-	err := s.engine.SetPresence(x.Context(), doc, x.Conn().ClientID(), state)
+	ctx := x.Context()
+	if u := sessionOf(x).user; u != nil {
+		// Webhooks report a user's first join and last leave.
+		ctx = syncd.ContextWithPresenceUser(ctx, u.ID)
+	}
+	err := s.engine.SetPresence(ctx, doc, x.Conn().ClientID(), state)
 	if errors.Is(err, syncd.ErrRoomFull) {
 		return &protocol.Error{Code: protocol.CodeResourceExhausted,
 			Message:    fmt.Sprintf("the room's presence is full: at most %d bytes (maxRoomPresenceBytes); retry with a smaller value, or later", s.engine.MaxRoomPresenceBytes()),

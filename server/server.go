@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 
@@ -33,6 +34,11 @@ type Server struct {
 
 	// creators rate-limits document creation per user (doccreation.go).
 	creators *userCreations
+
+	// access is the parsed Host allow-list and trusted proxies.
+	access accessPolicy
+	// admin is the admin page (admin.go); nil when it is off.
+	admin *admin
 }
 
 // New builds a server for engine.
@@ -41,6 +47,9 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		return nil, errors.New("server: New needs an engine")
 	}
 	o := opts.withDefaults()
+	if o.HeartbeatTimeout <= o.HeartbeatInterval {
+		return nil, fmt.Errorf("server: HeartbeatTimeout %v must be longer than HeartbeatInterval %v, or every idle client is closed", o.HeartbeatTimeout, o.HeartbeatInterval)
+	}
 	access, err := parseAccessPolicy(o)
 	if err != nil {
 		return nil, err
@@ -49,7 +58,7 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), verifier: verifier}
+	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), verifier: verifier, access: access}
 	o.Metrics.engineSampler.engine = engine
 	s.creators = newUserCreations(o.Limits.UserDocsPerMinute)
 	if room := engine.MaxRoomPresenceBytes(); room > o.Limits.OutboundQueueBytes/2 {
@@ -95,6 +104,9 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics, writeTimeout: o.HTTPWriteTimeout}
 	s.api.register(s.mux)
 	registerStatic(s.mux)
+	if s.admin = newAdmin(s); s.admin != nil {
+		s.admin.register(s.mux)
+	}
 	s.mux.Handle(wsPattern, s.router)
 	// /healthz is liveness: it answers 200 as long as the process serves,
 	// draining included. /readyz is readiness: 503 from the start of the
@@ -138,6 +150,9 @@ func (s *Server) Router() *router.Router { return s.router }
 // engine, which the caller closes next.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.shuttingDown.Store(true)
+	if s.admin != nil {
+		s.admin.close()
+	}
 	return s.router.Shutdown(ctx)
 }
 

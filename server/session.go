@@ -177,7 +177,7 @@ func (j *joined) deliver(ev *syncd.Event) {
 				j.ops = append(j.ops, wireOp(op))
 			}
 			if ev.CatchUpDone {
-				d := protocol.SyncDeltas{Doc: ev.Doc, Epoch: ev.Epoch, FromRev: j.from, ToRev: ev.ToRev, Operations: j.ops, AckedReqID: ev.AckedReqID}
+				d := protocol.SyncDeltas{Doc: ev.Doc, Epoch: ev.Epoch, FromRev: j.from, ToRev: ev.ToRev, Operations: j.ops, AckedReqID: ev.AckedReqID, Outcomes: wireOutcomes(ev.Outcomes)}
 				resync := j.x == nil
 				defer j.endCatchUp()
 				if resync {
@@ -187,7 +187,7 @@ func (j *joined) deliver(ev *syncd.Event) {
 					if len(d.Operations) == 0 {
 						return
 					}
-					d.AckedReqID = ""
+					d.AckedReqID, d.Outcomes = "", nil
 				}
 				j.reply(protocol.TypeSyncDeltas, d)
 			}
@@ -204,7 +204,7 @@ func (j *joined) deliver(ev *syncd.Event) {
 			}
 			snap := snapshotPayload(ev)
 			if j.x == nil {
-				snap.AckedReqID = "" // a resync answers no JOIN
+				snap.AckedReqID, snap.Outcomes = "", nil // a resync answers no JOIN
 			}
 			j.reply(protocol.TypeSyncSnapshot, snap)
 			return
@@ -266,7 +266,7 @@ func gapPayload(ev *syncd.Event) protocol.RevisionGap {
 }
 
 func snapshotPayload(ev *syncd.Event) protocol.SyncSnapshot {
-	return protocol.SyncSnapshot{Doc: ev.Doc, Epoch: ev.Epoch, Rev: ev.Rev, State: ev.State, AckedReqID: ev.AckedReqID}
+	return protocol.SyncSnapshot{Doc: ev.Doc, Epoch: ev.Epoch, Rev: ev.Rev, State: ev.State, AckedReqID: ev.AckedReqID, Outcomes: wireOutcomes(ev.Outcomes)}
 }
 
 // resync re-joins j's document after the engine dropped its subscription

@@ -36,6 +36,11 @@ var staticFiles = mustStaticFiles([]staticSpec{
 	{"/{$}", "demo/index.html", "text/html; charset=utf-8"},
 	{"/demo/demo.js", "demo/demo.js", "text/javascript; charset=utf-8"},
 	{"/demo/demo.css", "demo/demo.css", "text/css; charset=utf-8"},
+	{"/demo/listid.js", "demo/listid.js", "text/javascript; charset=utf-8"},
+	// Browsers ask for /favicon.ico whatever the page says; an SVG served
+	// there is understood by every current one.
+	{"/favicon.ico", "demo/favicon.svg", "image/svg+xml"},
+	{"/demo/favicon.svg", "demo/favicon.svg", "image/svg+xml"},
 })
 
 // staticSpec names one served file: its URL pattern, its name in
@@ -56,7 +61,8 @@ func mustStaticFiles(specs []staticSpec) map[string]*staticFile {
 }
 
 // registerStatic serves the browser client and the demo on mux: GET (and
-// HEAD) /syncd.js, /syncd.d.ts, / and /demo/demo.{js,css}.
+// HEAD) /syncd.js, /syncd.d.ts, / with its files under /demo/, and
+// /favicon.ico.
 func registerStatic(mux *http.ServeMux) {
 	for pattern, f := range staticFiles {
 		mux.Handle("GET "+pattern, f)

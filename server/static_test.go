@@ -23,6 +23,10 @@ func TestStaticBrowserClient(t *testing.T) {
 		{"/", "../client/browser/demo/index.html", "text/html; charset=utf-8", `src="/demo/demo.js"`},
 		{"/demo/demo.js", "../client/browser/demo/demo.js", "text/javascript; charset=utf-8", `from "/syncd.js"`},
 		{"/demo/demo.css", "../client/browser/demo/demo.css", "text/css; charset=utf-8", "#list"},
+		{"/demo/listid.js", "../client/browser/demo/listid.js", "text/javascript; charset=utf-8", "export function listDocId"},
+		// No 404 for the icon browsers ask for on every load.
+		{"/favicon.ico", "../client/browser/demo/favicon.svg", "image/svg+xml", "<svg"},
+		{"/demo/favicon.svg", "../client/browser/demo/favicon.svg", "image/svg+xml", "<svg"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			resp, err := http.Get(srv.URL + tc.path)

@@ -56,6 +56,9 @@ var sOperation = sObj(map[string]field{
 	"firstRev": opt(sInt), // a combined operation of a compacted catch-up
 })
 
+// sOutcome is one entry of a JOIN answer's outcomes: rev or code.
+var sOutcome = sObj(map[string]field{"clientReqId": req(sStr), "rev": opt(sInt), "code": opt(sStr)})
+
 var sError = sObj(map[string]field{
 	"code": req(sStr), "message": req(sStr), "details": opt(sMap(sStrict)),
 	"retryable": opt(sBool), "retryAfterMs": opt(sInt),
@@ -68,10 +71,12 @@ var serverSchemas = map[string]*schema{
 	}),
 	protocol.TypeSyncSnapshot: sObj(map[string]field{
 		"doc": req(sStr), "epoch": req(sStr), "rev": req(sInt), "state": req(sFree), "ackedReqId": opt(sStr),
+		"outcomes": opt(sArr(sOutcome)),
 	}),
 	protocol.TypeSyncDeltas: sObj(map[string]field{
 		"doc": req(sStr), "epoch": req(sStr), "fromRev": req(sInt), "toRev": req(sInt),
 		"operations": req(sArr(sOperation)), "ackedReqId": opt(sStr),
+		"outcomes": opt(sArr(sOutcome)),
 	}),
 	protocol.TypeRevisionGap: sObj(map[string]field{
 		"doc": req(sStr), "expectedRev": req(sInt), "serverRev": req(sInt), "bufferFirstRev": req(sInt),

@@ -9,5 +9,5 @@ import "embed"
 // Files holds syncd.js and syncd.d.ts at the root of the file system, and
 // the demo page under demo/.
 //
-//go:embed syncd.js syncd.d.ts demo/index.html demo/demo.js demo/demo.css
+//go:embed syncd.js syncd.d.ts demo/index.html demo/demo.js demo/demo.css demo/listid.js demo/favicon.svg
 var Files embed.FS

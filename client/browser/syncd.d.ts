@@ -116,6 +116,15 @@ export interface WebSocketLike {
   onerror: ((ev: any) => any) | null;
 }
 
+/** What became of one request id, from a JOIN answer's outcomes (PROTOCOL.md §6.8). */
+export interface Outcome {
+  clientReqId: string;
+  /** Committed as this revision. */
+  rev?: number;
+  /** Refused with this error code. */
+  code?: string;
+}
+
 export interface PendingEdit {
   clientReqId: string;
   patch: Patch;
@@ -219,9 +228,11 @@ export declare class SyncClient extends Emitter {
   readonly limits: Record<string, number>;
   /** Starts connecting (again, after close()); local state is kept. */
   connect(): void;
+  /** While offline (waiting retryInMs), reconnects now; false in any other status. */
+  reconnectNow(): boolean;
   /** Closes the connection (1000) and stops reconnecting; local state is kept. */
   close(): void;
-  /** Opens (joins) a document, restoring pending edits from the outbox. */
+  /** Opens (joins) a document, restoring pending edits from the outbox. Throws (code INVALID_ARGUMENT) for an invalid document id. */
   open(id: string, options?: { presence?: JSONValue }): SyncDoc;
   subscribe(topic: string): Promise<unknown>;
   unsubscribe(topic: string): Promise<unknown>;
@@ -277,6 +288,10 @@ export interface UlidSource {
 }
 export declare function createUlid(options?: { now?: () => number; random?: (n: number) => Uint8Array; last?: string }): UlidSource;
 
+/** The most edits of one document sent and not yet answered (the outcomes a JOIN answer carries, PROTOCOL.md §6.8). */
+export declare const MAX_IN_FLIGHT: number;
+/** Whether id is a document id (PROTOCOL.md §6.1). */
+export declare function validDocId(id: string): boolean;
 export declare function closeAction(code: number): "stop" | "now" | "backoff";
 export declare function reconnectDelay(code: number, attempt: number, options?: { base?: number; cap?: number; random?: () => number }): number;
 
@@ -302,7 +317,10 @@ export declare class DocState {
   findPending(clientReqId: string): PendingEdit | undefined;
   applyDeltas(m: { epoch: string; fromRev: number; toRev: number; operations: Operation[] }, authorId: string | undefined): { rejoin: boolean; committed: PendingEdit[]; changed?: boolean };
   applySnapshot(m: { epoch: string; rev: number; state: JSONObject }): boolean;
-  settle(ackedReqId: string | undefined, options?: { snapshot?: boolean; epochChanged?: boolean }): { resend: PendingEdit[]; lost: PendingEdit[]; unknown: PendingEdit[]; fresh: PendingEdit[] };
+  settle(
+    ackedReqId: string | undefined,
+    options?: { snapshot?: boolean; epochChanged?: boolean; outcomes?: Outcome[] },
+  ): { resend: PendingEdit[]; committed: PendingEdit[]; refused: [PendingEdit, string][]; lost: PendingEdit[]; unknown: PendingEdit[]; fresh: PendingEdit[] };
   remove(clientReqId: string): PendingEdit | undefined;
   save(): SavedDoc;
 }

@@ -373,24 +373,47 @@ export class DocState {
   }
 
   /**
-   * Settles pending edits after a JOIN answer (§6.8), given its ackedReqId W.
+   * Settles pending edits after a JOIN answer (§6.8), given its ackedReqId W
+   * and its outcomes (what became of the client's recent ids at or below W).
    * Edits committed in the answer were removed by applyDeltas already.
    * Returns what to do with the others, each list in id order:
-   *   resend:  sent, above W: never decided; send again as they are;
-   *   lost:    sent, at or below W, answer was deltas: refused (step 3);
-   *   unknown: sent, at or below W, answer was a snapshot (step 4), or sent
-   *            under another epoch (step 5): committed or refused, unknown;
-   *   fresh:   never sent: send now, as new edits.
+   *   resend:    sent, above W: never decided; send again as they are;
+   *   committed: sent, at or below W, an outcome says committed: acknowledged
+   *              (removed here; their effect is in the state);
+   *   refused:   sent, at or below W, an outcome says refused: [edit, code]
+   *              pairs, to handle as if the ERROR had arrived;
+   *   lost:      sent, at or below W, no outcome, and either above the oldest
+   *              outcome (skipped over, never decided: step 4) or the answer
+   *              was deltas (refused: step 5); re-issue under a new id;
+   *   unknown:   sent, at or below W, no outcome, older than the outcomes,
+   *              answer was a snapshot (step 5), or sent under another epoch
+   *              (step 6): unknown;
+   *   fresh:     never sent: send now, as new edits.
    * The caller removes lost/unknown edits it does not re-issue.
    */
-  settle(ackedReqId, { snapshot = false, epochChanged = false } = {}) {
-    const out = { resend: [], lost: [], unknown: [], fresh: [] };
+  settle(ackedReqId, { snapshot = false, epochChanged = false, outcomes = [] } = {}) {
+    const out = { resend: [], committed: [], refused: [], lost: [], unknown: [], fresh: [] };
+    const byId = new Map();
+    let oldest; // the outcomes are consecutive decisions: an id above the oldest and not among them was never decided
+    for (const o of Array.isArray(outcomes) ? outcomes : []) {
+      if (!o || typeof o.clientReqId !== "string") continue;
+      byId.set(o.clientReqId, o);
+      if (oldest === undefined || compareReqIds(o.clientReqId, oldest) < 0) oldest = o.clientReqId;
+    }
     for (const p of this.pending) {
       if (!p.sent) out.fresh.push(p);
       else if (epochChanged || (p.epoch !== undefined && p.epoch !== this.epoch)) out.unknown.push(p);
       else if (ackedReqId !== undefined && compareReqIds(p.clientReqId, ackedReqId) <= 0) {
-        (snapshot ? out.unknown : out.lost).push(p);
+        const o = byId.get(p.clientReqId);
+        if (o && typeof o.code === "string") out.refused.push([p, o.code]);
+        else if (o) out.committed.push(p);
+        else if (oldest !== undefined && compareReqIds(p.clientReqId, oldest) > 0) out.lost.push(p); // skipped over
+        else (snapshot ? out.unknown : out.lost).push(p);
       } else out.resend.push(p);
+    }
+    if (out.committed.length > 0) {
+      this.pending = this.pending.filter((p) => !out.committed.includes(p));
+      this.recompute();
     }
     return out;
   }
@@ -415,6 +438,22 @@ export class DocState {
 
 const STOP_CODES = new Set([1000, 1002, 1003, 1007, 1008, 4401, 4403, 4409]);
 const AT_ONCE_CODES = new Set([4408, 4503]);
+
+/**
+ * The most edits of one document sent and not yet answered. The JOIN answer
+ * after a lost connection carries the outcomes of the server's last 32
+ * decisions (PROTOCOL.md §6.8), so a client that never has more in flight
+ * learns what became of every one.
+ */
+export const MAX_IN_FLIGHT = 32;
+
+/**
+ * Whether id is a document id (PROTOCOL.md §6.1): 1–128 characters of
+ * letters, digits and : _ . / -. The server refuses a JOIN of any other.
+ */
+export function validDocId(id) {
+  return typeof id === "string" && /^[A-Za-z0-9:_.\/-]{1,128}$/.test(id);
+}
 
 /** What a close code asks for: "stop", "now" or "backoff" (§8). */
 /**
@@ -622,7 +661,7 @@ export class SyncClient extends Emitter {
     this.status = "idle";
     this.docs = new Map();
     this.topics = new Set();
-    this.heartbeatMs = 15000;
+    this.heartbeatMs = 10000;
     this.limits = {};
     this._ws = null;
     this._attempt = 0;
@@ -692,6 +731,17 @@ export class SyncClient extends Emitter {
     this._stopped = false;
     this._attempt = 0;
     this._ready.then(() => this._open());
+  }
+
+  /**
+   * While offline (waiting retryInMs to reconnect), reconnects now instead.
+   * Returns whether it did (false in any other status).
+   */
+  reconnectNow() {
+    if (this._stopped || this._ws || this.status !== "offline") return false;
+    clearTimeout(this._timer);
+    this._open();
+    return true;
   }
 
   /** Closes the connection (code 1000) and stops reconnecting; state is kept. */
@@ -953,6 +1003,9 @@ export class SyncClient extends Emitter {
    * pending edits kept in the outbox from before a reload, are restored.
    */
   open(id, { presence } = {}) {
+    // Refused here, at once: the server would refuse the JOIN, and edits
+    // made meanwhile would wait forever.
+    if (!validDocId(id)) throw Object.assign(new Error(`invalid document id ${JSON.stringify(id)}: 1–128 characters of letters, digits and : _ . / -`), { code: "INVALID_ARGUMENT" });
     let d = this.docs.get(id);
     if (d) return d;
     const saved = this.clientId ? readJSON(this._local, this._outboxKey())?.[id] : undefined;
@@ -1039,7 +1092,29 @@ export class SyncClient extends Emitter {
     return edit.clientReqId;
   }
 
+  // _inFlight counts d's edits sent and not yet answered.
+  _inFlight(d) {
+    let n = 0;
+    for (const p of d._s.pending) if (p.sent) n++;
+    return n;
+  }
+
+  // _pump sends d's waiting edits, in order, while the window has room
+  // (MAX_IN_FLIGHT), skipping retries held for their retryAfterMs.
+  _pump(d) {
+    if (!d._joined) return;
+    const now = Date.now();
+    for (const e of [...d._s.pending]) {
+      if (e.sent || (e.holdUntil && e.holdUntil > now)) continue;
+      if (this._inFlight(d) >= MAX_IN_FLIGHT) return;
+      this._sendEdit(d, e);
+    }
+  }
+
   _sendEdit(d, edit) {
+    // A new edit waits while the window is full; _pump sends it when an
+    // answer frees a place. (Resends, already counted, always go.)
+    if (!edit.sent && this._inFlight(d) >= MAX_IN_FLIGHT) return;
     if (!edit.sent) {
       // Ids must reach the server in increasing order (the watermark refuses
       // a smaller one as already decided, §6.7). An edit never sent may be
@@ -1141,7 +1216,7 @@ export class SyncClient extends Emitter {
       /* best effort */
     }
     if (previous !== p.clientId && previous === undefined) this._persist();
-    this.heartbeatMs = p.heartbeatMs || 15000;
+    this.heartbeatMs = p.heartbeatMs || 10000;
     this.limits = isObject(p.limits) ? p.limits : {};
     this._resetBuckets();
     this._hello = true;
@@ -1212,7 +1287,8 @@ export class SyncClient extends Emitter {
     if (isJoinAnswer) {
       d._joined = true;
       d._joinCorr = undefined;
-      this._settle(d, p.ackedReqId, type === "SYNC.SNAPSHOT", epochChanged);
+      const acked = this._settle(d, p.ackedReqId, type === "SYNC.SNAPSHOT", epochChanged, p.outcomes);
+      committed = committed.concat(acked);
     } else if (epochChanged) {
       // A new history while joined (§6.4): pending edits of the old one are
       // settled as after a snapshot, with no watermark (a new epoch has none).
@@ -1221,33 +1297,41 @@ export class SyncClient extends Emitter {
     this._persist();
     this.emit("change", { doc: d.id, value: d.value, source: type === "SYNC.SNAPSHOT" ? "snapshot" : "remote", committed: committed.map((e) => e.clientReqId) });
     this._checkEstablished();
+    if (committed.length > 0) this._pump(d); // answers free places in the window
   }
 
   // _settle applies §6.8 after a JOIN answer and sends what is due: resends
-  // first, then re-issued and new edits, in id order.
-  _settle(d, ackedReqId, snapshot, epochChanged) {
+  // first, then re-issued and new edits, in id order. It returns the edits
+  // the answer's outcomes acknowledged.
+  _settle(d, ackedReqId, snapshot, epochChanged, outcomes) {
     const s = d._s;
-    const r = s.settle(ackedReqId, { snapshot, epochChanged });
+    const r = s.settle(ackedReqId, { snapshot, epochChanged, outcomes });
     const reissued = [];
     for (const e of r.lost) {
-      // Refused, the refusal lost with the connection (step 3).
+      // Refused, the refusal lost with the connection, or never decided
+      // (steps 4 and 5): re-issue.
       if (e.attempts < this._retries) reissued.push(e);
       else this._giveUp(d, e, { code: "REFUSED", message: "refused while disconnected", retryable: false });
     }
     for (const e of r.unknown) {
-      // Maybe committed, maybe not (steps 4 and 5): re-issue only if harmless.
+      // Maybe committed, maybe not (steps 5 and 6): re-issue only if harmless.
       if (this._reissue({ clientReqId: e.clientReqId, patch: e.patch }, epochChanged ? "epoch" : "snapshot")) reissued.push(e);
       else this._giveUp(d, e, { code: "UNKNOWN_OUTCOME", message: "the edit's outcome was lost; it was not re-applied", retryable: false });
     }
     for (const e of r.resend) this._sendEdit(d, e);
     for (const e of r.fresh) this._sendEdit(d, e);
     for (const e of reissued) this._reissueEdit(d, e);
+    // Refused while disconnected (step 3): as if the ERROR had arrived, so a
+    // retryable code re-issues the edit and any other rolls it back.
+    for (const [e, code] of r.refused) this._refused(d, e.clientReqId, { code, message: "refused while disconnected (from the JOIN answer's outcomes)" });
+    return r.committed;
   }
 
   _giveUp(d, edit, err) {
     d._s.remove(edit.clientReqId);
     this._persist();
     this.emit("reject", { doc: d.id, clientReqId: edit.clientReqId, patch: edit.patch, code: err.code, message: err.message, retryable: false });
+    this._pump(d);
   }
 
   // _reissueEdit sends an edit again under a new id (§6.7: never the old one
@@ -1356,7 +1440,9 @@ export class SyncClient extends Emitter {
       // and the outbox) and is sent after retryAfterMs. _sendEdit gives it a
       // fresher id then if later edits went out meanwhile.
       const next = this._reissueEdit(d, edit, false);
+      next.holdUntil = Date.now() + (p.retryAfterMs || 50); // _pump leaves it until then
       this.emit("change", { doc: d.id, value: d.value, source: "rebase" });
+      this._pump(d); // the refused edit's place in the window is free
       const timer = setTimeout(() => {
         this._editTimers.delete(timer);
         if (this.docs.get(d.id) !== d || next.sent || !d._s.pending.includes(next)) return;
@@ -1371,6 +1457,7 @@ export class SyncClient extends Emitter {
     this._persist();
     this.emit("change", { doc: d.id, value: d.value, source: "rollback" });
     this.emit("reject", { doc: d.id, clientReqId, patch: edit.patch, code: p.code, message: p.message, retryable: !!p.retryable, details: p.details });
+    this._pump(d);
   }
 }
 

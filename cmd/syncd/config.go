@@ -30,6 +30,7 @@ type Config struct {
 	MaxPatchOps      int
 	MaxPatchWork     int
 	Policies         string // "prefix=policy,prefix=policy"
+	Schemas          string // "prefix=file.json,prefix=file.json"
 
 	HeartbeatInterval time.Duration
 	HeartbeatTimeout  time.Duration
@@ -41,6 +42,7 @@ type Config struct {
 	DocsPerMinute     int
 	UserDocsPerMinute int
 	Transport         TransportConfig
+	Webhooks          WebhookConfig
 
 	Origins   string
 	APIKey    string
@@ -50,6 +52,10 @@ type Config struct {
 	LogFormat string
 	LogLevel  string
 	PprofAddr string
+
+	// The admin page (server/admin.go).
+	AdminKey        string
+	AdminSessionTTL time.Duration
 
 	// Who may reach the server through which names and proxies.
 	Hosts          string // comma-separated; see router.ParseHostList
@@ -97,8 +103,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.MaxPatchOps, "max-patch-ops", 1000, "most operations in one JSON Patch")
 	fs.IntVar(&c.MaxPatchWork, "max-patch-work-bytes", 0, "most bytes of the document one edit may remove, replace, copy or move deeper (default 2 × -max-doc-bytes)")
 	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
-	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", 15*time.Second, "interval between pings to each connection")
-	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", 45*time.Second, "close a connection silent for this long")
+	fs.StringVar(&c.Schemas, "schema", "", `JSON Schema (draft 2020-12) files by document-id prefix, e.g. "todos:=schemas/todo.json,notes:=n.json"; edits that would make a document invalid are refused (longest prefix wins; default none)`)
+	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", server.DefaultHeartbeatInterval, "interval between liveness checks of each connection (a silent one is pinged)")
+	fs.DurationVar(&c.HeartbeatTimeout, "heartbeat-timeout", server.DefaultHeartbeatTimeout, "close a connection silent for this long (more than -heartbeat)")
 	fs.Int64Var(&c.MaxMessageBytes, "max-message-bytes", 1<<20, "largest inbound message")
 	fs.IntVar(&c.MaxDocsPerConn, "max-docs-per-conn", 100, "documents one connection may join at once")
 	fs.Float64Var(&c.MessagesPerSecond, "rate", 200, "messages per second per connection (flood guard; burst twice that)")
@@ -107,10 +114,13 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.UserDocsPerMinute, "user-docs-per-minute", 120, "documents one user (JWT sub) may create a minute over all connections, with -jwt-secret")
 	fs.IntVar(&c.QueueBytes, "queue-bytes", 8<<20, "outbound bytes that may wait for one connection before it is closed as a slow consumer")
 	c.Transport.transportFlags(fs)
+	c.Webhooks.webhookFlags(fs)
 	fs.StringVar(&c.Origins, "origins", "", `comma-separated Origins browsers may connect from ("*" for any; default same-origin only)`)
 	fs.StringVar(&c.Hosts, "hosts", "", `comma-separated Host names the server answers to, e.g. "sync.example.com,10.0.0.0/8" (name, name:port, *.domain, IP, CIDR, or "*" for any); other hosts get HTTP 421, which stops DNS rebinding. Default: localhost, 127.0.0.1 and [::1] on loopback connections, any host on others (/healthz and /readyz answer any host)`)
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", `comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For, -Proto and -Host are believed (default none)`)
 	fs.StringVar(&c.APIKey, "api-key", "", "key for the HTTP API (/v1/...); empty turns the API off")
+	fs.StringVar(&c.AdminKey, "admin-key", "", "key to sign in to the admin page at /admin; empty: the -api-key signs in, and without either the page is off")
+	fs.DurationVar(&c.AdminSessionTTL, "admin-session-ttl", server.DefaultAdminSessionTTL, "how long an admin page sign-in lasts")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", "", "HS256 secret of at least 32 bytes; when set, every connection needs a JWT")
 	fs.StringVar(&c.JWTPublicKey, "jwt-public-key", "", "PEM file of a public key (RSA, ECDSA P-256 or Ed25519) verifying RS256, ES256 or EdDSA tokens; when set, every connection needs a JWT")
 	fs.StringVar(&c.JWTJWKS, "jwt-jwks", "", "JWKS file of public keys, chosen by the token's kid; when set, every connection needs a JWT")
@@ -128,9 +138,10 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "on SIGTERM, answer 503 on /readyz for this long before closing connections (0: no drain)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 10*time.Second, "after the drain, wait this long for connections and requests to finish, then cut them (syncd exits within drain + shutdown-timeout + 5s)")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: syncd [flags]\n\nEvery flag may also be set as SYNCD_<NAME> (e.g. SYNCD_JWT_SECRET).\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: syncd [flags]\n       syncd backup|restore|inspect|compact [flags] (maintenance; each has -h)\n\nEvery flag may also be set as SYNCD_<NAME> (e.g. SYNCD_JWT_SECRET).\n\nFlags:")
 		fs.PrintDefaults()
 	}
+	hintDurations(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return errHelp
@@ -143,24 +154,28 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var envErr error
+	envNames := map[string]string{} // flag → the variable that set it, for errors
 	fs.VisitAll(func(f *flag.Flag) {
 		if set[f.Name] || envErr != nil {
 			return
 		}
 		name := "SYNCD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
 		if v := getenv(name); v != "" {
+			envNames[f.Name] = name
 			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%s: %w", name, err)
+				envErr = fmt.Errorf("invalid value %q for %s (-%s): %w", v, name, f.Name, err)
 			}
 		}
 	})
 	if envErr != nil {
 		return envErr
 	}
-	return c.validate()
+	return c.validate(envNames)
 }
 
-func (c *Config) validate() error {
+// validate checks the configuration; envNames maps the flags set from the
+// environment to their variable.
+func (c *Config) validate(envNames map[string]string) error {
 	switch c.Store {
 	case "bolt", "memory":
 	default:
@@ -169,33 +184,19 @@ func (c *Config) validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("-tls-cert and -tls-key go together")
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"-http-idle-timeout", c.HTTPIdleTimeout}, {"-http-read-timeout", c.HTTPReadTimeout}, {"-http-write-timeout", c.HTTPWriteTimeout}, {"-shutdown-timeout", c.ShutdownTimeout}} {
-		if d.v <= 0 {
-			return fmt.Errorf("%s must be positive, got %v", d.name, d.v)
-		}
-	}
-	if c.Drain < 0 {
-		return fmt.Errorf("-drain must not be negative, got %v", c.Drain)
+	if err := checkRules(c.rules(), envNames); err != nil {
+		return err
 	}
 	if err := c.validateTransport(); err != nil {
 		return err
 	}
-	if c.RingSize < 2 {
-		return errors.New("-ring-size must be at least 2")
-	}
-	if c.MaxLoadedDocs < 1 {
-		return errors.New("-max-loaded-docs must be at least 1")
-	}
-	if c.MaxLoadedBytes < 1<<20 {
-		return errors.New("-max-loaded-bytes must be at least 1 MiB")
-	}
-	if c.DocsPerMinute < 1 || c.UserDocsPerMinute < 1 {
-		return errors.New("-docs-per-minute and -user-docs-per-minute must be at least 1")
+	if err := c.validateWebhooks(); err != nil {
+		return err
 	}
 	if _, err := c.policies(); err != nil {
+		return err
+	}
+	if _, err := c.schemaFiles(); err != nil {
 		return err
 	}
 	if _, err := router.ParseHostList(splitList(c.Hosts)); err != nil {
@@ -206,15 +207,6 @@ func (c *Config) validate() error {
 	}
 	if err := c.validateJWT(); err != nil {
 		return err
-	}
-	if c.MaxDocDepth < 1 || c.MaxDocDepth > maxDocDepthCeiling {
-		return fmt.Errorf("-max-doc-depth must be 1–%d, got %d", maxDocDepthCeiling, c.MaxDocDepth)
-	}
-	if c.MaxPatchOps < 1 {
-		return fmt.Errorf("-max-patch-ops must be at least 1, got %d", c.MaxPatchOps)
-	}
-	if c.MaxPatchWork < 0 {
-		return fmt.Errorf("-max-patch-work-bytes must not be negative, got %d", c.MaxPatchWork)
 	}
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)
@@ -232,6 +224,36 @@ func (c *Config) validate() error {
 		return fmt.Errorf("-log-level: want debug, info, warn or error, got %q", c.LogLevel)
 	}
 	return nil
+}
+
+// rules says what each numeric flag allows (flagcheck.go); a new flag adds
+// its row here.
+func (c *Config) rules() []flagRule {
+	return []flagRule{
+		atLeast("ring-size", c.RingSize, 2),
+		positive("snapshot-interval", c.SnapshotInterval),
+		{flag: "retention", value: c.Retention, ok: c.Retention != 0, want: "greater than 0 (or negative: keep every operation)"},
+		positive("max-doc-bytes", c.MaxDocBytes),
+		positive("heartbeat", c.HeartbeatInterval),
+		longerThan("heartbeat-timeout", c.HeartbeatTimeout, "heartbeat", c.HeartbeatInterval),
+		positive("max-message-bytes", c.MaxMessageBytes),
+		positive("max-docs-per-conn", c.MaxDocsPerConn),
+		positive("rate", c.MessagesPerSecond),
+		positive("update-rate", c.UpdatesPerSecond),
+		positive("queue-bytes", c.QueueBytes),
+		atLeast("max-loaded-docs", c.MaxLoadedDocs, 1),
+		atLeast("max-loaded-bytes", c.MaxLoadedBytes, 1<<20),
+		positive("docs-per-minute", c.DocsPerMinute),
+		positive("user-docs-per-minute", c.UserDocsPerMinute),
+		between("max-doc-depth", c.MaxDocDepth, 1, maxDocDepthCeiling),
+		positive("max-patch-ops", c.MaxPatchOps),
+		atLeast("max-patch-work-bytes", c.MaxPatchWork, 0),
+		positive("http-idle-timeout", c.HTTPIdleTimeout),
+		positive("http-read-timeout", c.HTTPReadTimeout),
+		positive("http-write-timeout", c.HTTPWriteTimeout),
+		atLeast("drain", c.Drain, 0),
+		positive("shutdown-timeout", c.ShutdownTimeout),
+	}
 }
 
 // policies parses -policy.

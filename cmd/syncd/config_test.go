@@ -27,8 +27,8 @@ func TestFlagDefaults(t *testing.T) {
 	}
 	c := m.Config
 	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.Store != "bolt" || c.RingSize != 1024 ||
-		c.SnapshotInterval != 1000 || c.Retention != 100000 || c.HeartbeatInterval != 15*time.Second ||
-		c.HeartbeatTimeout != 45*time.Second || c.APIKey != "" || c.JWTSecret != "" || c.LogFormat != "text" {
+		c.SnapshotInterval != 1000 || c.Retention != 100000 || c.HeartbeatInterval != 10*time.Second ||
+		c.HeartbeatTimeout != 25*time.Second || c.APIKey != "" || c.JWTSecret != "" || c.LogFormat != "text" {
 		t.Fatalf("defaults %+v", c)
 	}
 	if c.HTTPIdleTimeout != 60*time.Second || c.HTTPReadTimeout != 30*time.Second || c.HTTPWriteTimeout != 30*time.Second ||

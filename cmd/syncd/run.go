@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"github.com/deltasync/syncd/server"
 	"github.com/deltasync/syncd/store/boltstore"
 	"github.com/deltasync/syncd/store/memstore"
+	"github.com/deltasync/syncd/webhook"
 )
 
 // Main is the syncd program: configuration, the parts it wires together,
@@ -29,13 +31,14 @@ type Main struct {
 	Stderr io.Writer
 	Logger *slog.Logger
 
-	store  syncd.Store
-	engine *syncd.Engine
-	server *server.Server
-	http   *http.Server
-	ln     net.Listener
-	served chan error
-	pprof  *http.Server
+	store    syncd.Store
+	webhooks *webhook.Notifier
+	engine   *syncd.Engine
+	server   *server.Server
+	http     *http.Server
+	ln       net.Listener
+	served   chan error
+	pprof    *http.Server
 	// pprofAddr is the profiler's address once it serves.
 	pprofAddr string
 
@@ -99,18 +102,29 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.store = memstore.New(memstore.Options{Retention: c.Retention})
 	default:
 		if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
-			return err
+			return fmt.Errorf("-data: %w", err) // names the directory
 		}
 		path := filepath.Join(c.DataDir, "syncd.db")
 		bs, err := boltstore.Open(path, boltstore.Options{Retention: c.Retention})
+		if errors.Is(err, boltstore.ErrLocked) {
+			return fmt.Errorf("the data directory %s is in use by another syncd (%s is locked): stop that one, or give this one another -data", c.DataDir, path)
+		}
 		if err != nil {
-			return fmt.Errorf("open %s: %w", path, err)
+			return err // names the file
 		}
 		m.store, backup = bs, bs.Backup
 	}
 
 	metrics := server.NewMetrics()
+	observer, err := m.startWebhooks(ctx, metrics)
+	if err != nil {
+		return err
+	}
 	policies, _ := c.policies()
+	validate, err := c.loadSchemas()
+	if err != nil {
+		return err
+	}
 	m.engine, err = syncd.Open(m.store, syncd.Options{
 		RingSize:         c.RingSize,
 		SnapshotInterval: c.SnapshotInterval,
@@ -121,8 +135,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		MaxPatchOps:      c.MaxPatchOps,
 		MaxPatchWork:     c.MaxPatchWork,
 		Policies:         policies,
+		Validate:         validate,
 		Logger:           m.Logger,
 		ObserveCommit:    metrics.ObserveStoreCommit,
+		Observer:         observer,
 
 		MaxRoomPresenceBytes: c.Transport.MaxRoomPresenceBytes,
 	})
@@ -137,6 +153,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:            m.Logger,
 		Metrics:           metrics,
 		APIKey:            c.APIKey,
+		AdminKey:          c.AdminKey,
+		AdminSessionTTL:   c.AdminSessionTTL,
+		AdminStore:        c.storeDescription(),
 		JWTSecret:         []byte(c.JWTSecret),
 		JWTKeys:           jwtKeys,
 		JWTAudience:       c.JWTAudience,
@@ -206,8 +225,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.warnOpenHosts()
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
-	m.Logger.Info("syncd is serving", "url", scheme+"://"+m.ln.Addr().String(), "ws", m.wsURL(scheme),
-		"store", c.Store, "data", c.DataDir, "auth", c.jwtOn(), "api", c.APIKey != "")
+	attrs := []any{"url", scheme + "://" + m.ln.Addr().String(), "ws", m.wsURL(scheme), "store", c.Store}
+	if c.Store == "bolt" {
+		attrs = append(attrs, "data", c.DataDir) // -data means nothing to -store memory
+	}
+	attrs = append(attrs, "auth", c.jwtOn(), "api", c.APIKey != "", "admin", c.AdminKey != "" || c.APIKey != "")
+	m.Logger.Info("syncd is serving", attrs...)
 	return nil
 }
 

@@ -80,6 +80,9 @@ func (m *Main) drain() {
 func (m *Main) shutdown() error {
 	ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 	defer cancel()
+	// Only a syncd that served says it stopped: after a failed start the
+	// error is the news, and "syncd stopped" would read as a clean exit.
+	served := m.served != nil
 	var errs []error
 	cut := false
 	if m.server != nil {
@@ -118,11 +121,12 @@ func (m *Main) shutdown() error {
 		errs = append(errs, m.engine.Close())
 		m.engine = nil
 	}
+	m.stopWebhooks()
 	if m.store != nil {
 		errs = append(errs, m.store.Close())
 		m.store = nil
 	}
-	if m.Logger != nil {
+	if m.Logger != nil && served {
 		m.Logger.Info("syncd stopped")
 	}
 	return errors.Join(errs...)

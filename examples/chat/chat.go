@@ -4,7 +4,8 @@
 // comes back); who is in the room is presence.
 //
 // Every line typed is posted; "/who" lists the people in the room and
-// "/quit" leaves.
+// "/quit" leaves. People coming and going are announced ("* bob joined",
+// "* bob left").
 //
 // Run it with go run ./examples/chat/cmd/chat -name ada -room lobby.
 package chat
@@ -15,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -86,6 +88,11 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 	}
 	show(false) // the history
 	doc.OnChange(func(ch client.Change) { show(true) })
+	announceComings(doc, c.ClientID(), func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintf(out, format, args...)
+	})
 
 	sc := bufio.NewScanner(in)
 	seq := 0
@@ -99,10 +106,7 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 		case "/who":
 			var names []string
 			for _, p := range doc.Presence() {
-				var v struct{ Name string }
-				if json.Unmarshal(p, &v) == nil {
-					names = append(names, v.Name)
-				}
+				names = append(names, presenceName(p))
 			}
 			slices.Sort(names)
 			mu.Lock()
@@ -129,4 +133,44 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 		return err
 	}
 	return doc.Settled(ctx)
+}
+
+// announceComings prints "* <name> joined" and "* <name> left" as people
+// enter and leave the room (their presence appears and goes), from the room
+// as it is now on; me is this client, never announced.
+func announceComings(doc *client.Doc, me string, printf func(string, ...any)) {
+	var mu sync.Mutex
+	known := map[string]string{} // client id → name
+	for id, p := range doc.Presence() {
+		known[id] = presenceName(p)
+	}
+	doc.OnPresence(func(room map[string]json.RawMessage) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range slices.Sorted(maps.Keys(room)) {
+			if _, ok := known[id]; !ok {
+				known[id] = presenceName(room[id])
+				if id != me {
+					printf("* %s joined\n", known[id])
+				}
+			}
+		}
+		for _, id := range slices.Sorted(maps.Keys(known)) {
+			if _, ok := room[id]; !ok {
+				if id != me {
+					printf("* %s left\n", known[id])
+				}
+				delete(known, id)
+			}
+		}
+	})
+}
+
+// presenceName is the name in a presence value, or "someone".
+func presenceName(p json.RawMessage) string {
+	var v struct{ Name string }
+	if json.Unmarshal(p, &v) != nil || v.Name == "" {
+		return "someone"
+	}
+	return v.Name
 }

@@ -103,16 +103,21 @@ func TestChat(t *testing.T) {
 	ada.waitFor(t, "* here: ada")
 	bob := join(ctx, url, "bob")
 	bob.waitFor(t, "ada: hello, anyone?") // the history
+	ada.waitFor(t, "* bob joined")
 	bob.say(t, "hi ada")
 	ada.waitFor(t, "bob: hi ada")
 	bob.say(t, "/who")
 	bob.waitFor(t, "* here: ada, bob")
 	ada.say(t, "/quit")
+	bob.waitFor(t, "* ada left")
 	bob.in.Close()
 	for _, p := range []*person{ada, bob} {
 		if err := <-p.done; err != nil {
 			t.Fatalf("Run: %v", err)
 		}
+	}
+	if strings.Contains(bob.out.String(), "* ada joined") || strings.Contains(bob.out.String(), "* bob") {
+		t.Fatalf("bob announced someone already there, or himself:\n%s", bob.out.String())
 	}
 	if strings.Contains(ada.out.String(), "ada: hello") {
 		t.Fatalf("ada's own line echoed:\n%s", ada.out.String())

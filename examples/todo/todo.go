@@ -29,6 +29,9 @@ type Options struct {
 	Token string // credentials, if the server wants them
 	// Quiet turns off the lines printed when others change the list.
 	Quiet bool
+	// Interactive is for a person at a terminal: Run starts by showing the
+	// list and the commands, and prompts ("> ") for each command.
+	Interactive bool
 }
 
 // Item is one entry of the list.
@@ -74,8 +77,23 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 			}
 		})
 	}
+	prompt := func() {
+		if opts.Interactive {
+			printf("> ")
+		}
+	}
+	if opts.Interactive {
+		var cur list
+		if err := doc.Get(&cur); err != nil {
+			return err
+		}
+		printf("list %q, revision %d\n", opts.List, doc.Rev())
+		printList(printf, cur.Items)
+		printf("%s\n", usage)
+		prompt()
+	}
 	sc := bufio.NewScanner(in)
-	for sc.Scan() {
+	for ; sc.Scan(); prompt() {
 		cmd, arg, _ := strings.Cut(strings.TrimSpace(sc.Text()), " ")
 		arg = strings.TrimSpace(arg)
 		var cur list
@@ -111,28 +129,35 @@ func Run(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 				_, err = doc.Patch([]map[string]any{test, {"op": "replace", "path": path + "/done", "value": cmd == "done"}})
 			}
 		case "list":
-			if len(cur.Items) == 0 {
-				printf("(empty)\n")
-			}
-			for i, it := range cur.Items {
-				mark := " "
-				if it.Done {
-					mark = "x"
-				}
-				printf("%d. [%s] %s\n", i+1, mark, it.Text)
-			}
+			printList(printf, cur.Items)
 		case "sync":
 			err = doc.Settled(ctx)
 		case "quit":
 			return nil
 		default:
-			printf("commands: add <text>, done <n>, undo <n>, rm <n>, list, sync, quit\n")
+			printf("%s\n", usage)
 		}
 		if err != nil {
 			printf("error: %v\n", err)
 		}
 	}
 	return sc.Err()
+}
+
+const usage = "commands: add <text>, done <n>, undo <n>, rm <n>, list, sync, quit"
+
+// printList prints the items numbered from 1, or "(empty)".
+func printList(printf func(string, ...any), items []Item) {
+	if len(items) == 0 {
+		printf("(empty)\n")
+	}
+	for i, it := range items {
+		mark := " "
+		if it.Done {
+			mark = "x"
+		}
+		printf("%d. [%s] %s\n", i+1, mark, it.Text)
+	}
 }
 
 func index(arg string, n int) (int, bool) {

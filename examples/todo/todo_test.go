@@ -71,3 +71,20 @@ func TestTwoPeopleOneList(t *testing.T) {
 		t.Fatalf("done 7: %q", out)
 	}
 }
+
+// TestInteractiveStart: a person starting todo sees the list and the
+// commands at once, and a prompt for each command, without typing first.
+func TestInteractiveStart(t *testing.T) {
+	url := startServer(t)
+	run(t, url, "add milk\nsync\n")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	if err := todo.Run(ctx, todo.Options{URL: url, List: "home", Quiet: true, Interactive: true}, strings.NewReader("quit\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	want := "list \"home\", revision 1\n1. [ ] milk\ncommands: add <text>, done <n>, undo <n>, rm <n>, list, sync, quit\n> "
+	if out.String() != want {
+		t.Fatalf("start of an interactive session:\n%q\nwant\n%q", out.String(), want)
+	}
+}

@@ -151,7 +151,7 @@ const (
 
 // Open opens the store in the bbolt file at path, creating the file and its
 // buckets if needed. It fails if the file holds another layout, or if the
-// file lock is not free within opts.Timeout (bbolt's ErrTimeout).
+// file lock is not free within opts.Timeout ([ErrLocked]).
 func Open(path string, opts Options) (*Store, error) {
 	return openWith(path, opts, osFS{})
 }
@@ -191,7 +191,7 @@ func openWith(path string, opts Options, fs walFS) (*Store, error) {
 		InitialMmapSize: opts.InitialMmapSize,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+		return nil, openError(path, timeout, err)
 	}
 	if err := db.Update(initLayout); err != nil {
 		_ = db.Close()
@@ -233,7 +233,7 @@ func initLayout(tx *bbolt.Tx) error {
 	case !bytes.Equal(v, []byte{layoutV2}):
 		return fmt.Errorf("unknown layout version %v (this build reads %d and %d)", v, layoutV1, layoutV2)
 	}
-	for _, name := range [][]byte{bucketMeta, bucketSnap, bucketOps, bucketMarks, bucketJournal} {
+	for _, name := range [][]byte{bucketMeta, bucketSnap, bucketOps, bucketMarks, bucketJournal, bucketOutcomes} {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 			return err
 		}
@@ -249,6 +249,10 @@ func (s *Store) Path() string { return s.path }
 // returns the first result. No Commit may run during or after Close.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		if s.log == nil { // OpenReadOnly's store: no log, no applier
+			s.closeErr = s.db.Close()
+			return
+		}
 		close(s.stop)
 		<-s.applierDone
 		s.applyQueued()

@@ -287,11 +287,29 @@ func TestOpenLocked(t *testing.T) {
 	open(t, path, boltstore.Options{})
 	start := time.Now()
 	_, err := boltstore.Open(path, boltstore.Options{Timeout: 50 * time.Millisecond})
-	if !errors.Is(err, bbolt.ErrTimeout) {
-		t.Fatalf("second Open of a locked file: %v, want ErrTimeout", err)
+	if !errors.Is(err, bbolt.ErrTimeout) || !errors.Is(err, boltstore.ErrLocked) {
+		t.Fatalf("second Open of a locked file: %v, want ErrLocked and ErrTimeout", err)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("second Open took %v", d)
+	}
+}
+
+// TestOpenUnusablePath: a file that cannot be created is reported with its
+// path once, not once per layer. (Its directory is a plain file, which
+// fails even for root.)
+func TestOpenUnusablePath(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "syncd.db")
+	_, err := boltstore.Open(path, boltstore.Options{})
+	if err == nil {
+		t.Fatal("Open under a plain file succeeded")
+	}
+	if n := strings.Count(err.Error(), path); n != 1 {
+		t.Fatalf("error names the path %d times: %v", n, err)
 	}
 }
 

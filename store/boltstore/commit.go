@@ -78,6 +78,8 @@ type writer struct {
 	scratch []byte // an op being encoded
 	spare   *spareBufs
 	metas   *metaCache
+
+	outcomes outcomeWriter // outcomes.go
 }
 
 // docState is one document as the batch sees it.
@@ -209,6 +211,11 @@ func (w *writer) append(a *syncd.Append) error {
 		st.pending.body = w.spare.get()
 	}
 	st.pending.add(a.Op.Rev, w.scratch)
+	if a.Op.ClientID != "" && a.Op.ClientReqID != "" {
+		if err := w.outcomes.record(w.tx, st.id, a.Op.ClientID, revision.Outcome{ReqID: a.Op.ClientReqID, Rev: a.Op.Rev}); err != nil {
+			return err
+		}
+	}
 	st.m.Head = a.Op.Rev
 	st.m.Updated = a.Op.Time
 	st.dirty, st.trim = true, true
@@ -221,6 +228,9 @@ func (w *writer) decide(d *syncd.Decide) error {
 	}
 	st, err := w.state(d.Doc)
 	if err != nil || st.m == nil {
+		return err
+	}
+	if err := w.outcomes.record(w.tx, st.id, d.ClientID, revision.Refused(d.ReqID, d.Code)); err != nil {
 		return err
 	}
 	return w.advance(st, d.ClientID, d.ReqID)
@@ -330,6 +340,9 @@ func (w *writer) dropData(st *docState) error {
 			return err
 		}
 	}
+	if err := w.outcomes.drop(w.tx, st.key); err != nil {
+		return err
+	}
 	// Pending watermarks and appends die with the data.
 	st.ops, st.marks = nil, nil
 	st.pending.reset()
@@ -365,7 +378,7 @@ func (w *writer) finish() error {
 			return err
 		}
 	}
-	return nil
+	return w.outcomes.flush(w.tx)
 }
 
 // trimLog applies retention to st's log (see trimStart): it deletes the

@@ -71,7 +71,7 @@ func checkTx(tx *bbolt.Tx) error {
 	}
 	// Nothing may outlive its document (but dead journal entries, until
 	// the next checkpoint).
-	for _, name := range [][]byte{bucketSnap, bucketOps, bucketMarks} {
+	for _, name := range [][]byte{bucketSnap, bucketOps, bucketMarks, bucketOutcomes} {
 		err := tx.Bucket(name).ForEach(func(k, _ []byte) error {
 			if metas[string(k)] == nil {
 				return fmt.Errorf("bucket %s holds %q, which has no meta", name, k)
@@ -132,8 +132,17 @@ func checkDocData(tx *bbolt.Tx, doc string, m *meta) error {
 		return err
 	}
 	if marks := tx.Bucket(bucketMarks).Bucket(key); marks != nil {
-		return marks.ForEach(func(k, v []byte) error {
+		err := marks.ForEach(func(k, v []byte) error {
 			_, err := decodeMark(v)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if outs := tx.Bucket(bucketOutcomes).Bucket(key); outs != nil {
+		return outs.ForEach(func(k, v []byte) error {
+			_, err := decodeOutcomes(v)
 			return err
 		})
 	}

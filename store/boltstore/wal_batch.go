@@ -55,6 +55,7 @@ func appendBatch(b []byte, batch []syncd.Record) []byte {
 			b = appendString(b, d.Doc)
 			b = appendString(b, d.ClientID)
 			b = appendString(b, d.ReqID)
+			b = appendString(b, d.Code)
 		case rec.Snapshot != nil:
 			s := rec.Snapshot
 			b = append(b, recSnapshot)
@@ -113,7 +114,7 @@ func decodeBatch(v []byte) ([]syncd.Record, error) {
 			}
 			out = append(out, syncd.Record{Append: &syncd.Append{Doc: doc, Epoch: epoch, Op: op}})
 		case recDecide:
-			out = append(out, syncd.Record{Decide: &syncd.Decide{Doc: d.string(), ClientID: d.string(), ReqID: d.string()}})
+			out = append(out, syncd.Record{Decide: &syncd.Decide{Doc: d.string(), ClientID: d.string(), ReqID: d.string(), Code: d.string()}})
 		case recSnapshot:
 			s := &syncd.Snapshot{Doc: d.string(), Epoch: revision.Epoch(d.string()), Rev: revision.Rev(d.uvarint())}
 			if state := d.bytes(); state != nil {

@@ -49,6 +49,9 @@ func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
 	}
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
+	if s.log == nil {
+		return errors.New("boltstore: commit: the store is open read-only")
+	}
 	if err := s.failure(); err != nil {
 		return wrapErr("commit", err)
 	}

@@ -140,7 +140,7 @@ func TestBatchEncodingRoundTrip(t *testing.T) {
 		{Create: &syncd.Create{Doc: "d", Epoch: "e", Time: -5}},
 		{Append: &syncd.Append{Doc: "d", Epoch: "e", Op: &syncd.Op{Rev: 1, Kind: syncd.OpPatch, ClientID: "c", ClientReqID: "r", Time: 7, Payload: []byte(`[{"op":"add"}]`)}}},
 		{Append: &syncd.Append{Doc: "d", Epoch: "e", Op: &syncd.Op{Rev: 2, Kind: "custom", Payload: []byte(strings.Repeat("x", 300))}}},
-		{Decide: &syncd.Decide{Doc: "d", ClientID: "c", ReqID: "r2"}},
+		{Decide: &syncd.Decide{Doc: "d", ClientID: "c", ReqID: "r2", Code: "conflict"}},
 		{Snapshot: &syncd.Snapshot{Doc: "d", Epoch: "e", Rev: 2, State: []byte(`{"a":1}`)}},
 		{Delete: &syncd.Delete{Doc: "d"}},
 	}

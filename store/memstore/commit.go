@@ -79,6 +79,7 @@ func (o *overlay) edit(id string) *document {
 	}
 	c := *b
 	c.marksOwned = false
+	c.outcomesOwned = false
 	o.docs[id] = &c
 	return &c
 }
@@ -132,7 +133,8 @@ func (o *overlay) create(c *syncd.Create) error {
 			Doc: c.Doc, Epoch: c.Epoch, Head: 0, First: 1,
 			Created: c.Time, Updated: c.Time,
 		},
-		marksOwned: true, // nil, and nobody else's: advance allocates it
+		marksOwned:    true, // nil, and nobody else's: advance allocates it
+		outcomesOwned: true,
 	}
 	return nil
 }
@@ -154,7 +156,7 @@ func (o *overlay) append(a *syncd.Append) error {
 	d.meta.Head = a.Op.Rev
 	d.meta.Updated = a.Op.Time
 	if a.Op.ClientID != "" && a.Op.ClientReqID != "" {
-		d.advance(a.Op.ClientID, a.Op.ClientReqID)
+		d.advance(a.Op.ClientID, revision.Outcome{ReqID: a.Op.ClientReqID, Rev: a.Op.Rev})
 	}
 	o.touch(a.Doc)
 	return nil
@@ -165,7 +167,7 @@ func (o *overlay) decide(dc *syncd.Decide) error {
 		return fmt.Errorf("%w: decide in %q needs a client id and a request id", errMalformed, dc.Doc)
 	}
 	if d := o.edit(dc.Doc); d != nil {
-		d.advance(dc.ClientID, dc.ReqID)
+		d.advance(dc.ClientID, revision.Refused(dc.ReqID, dc.Code))
 	}
 	return nil
 }
@@ -199,14 +201,16 @@ func (o *overlay) delete(dl *syncd.Delete) error {
 	return nil
 }
 
-// advance raises client's watermark to reqID if that is higher, copying the
-// shared marks map first.
-func (d *document) advance(client, reqID string) {
+// advance raises client's watermark to the request id of o if that is
+// higher, copying the shared marks map first, and records o among the
+// client's outcomes.
+func (d *document) advance(client string, o revision.Outcome) {
 	old := d.marks[client]
-	next := old.Advance(reqID)
+	next := old.Advance(o.ReqID)
 	if next == old {
 		return
 	}
+	d.addOutcome(client, o)
 	if !d.marksOwned {
 		d.marks = maps.Clone(d.marks)
 		d.marksOwned = true

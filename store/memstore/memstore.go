@@ -45,6 +45,7 @@ type Store struct {
 	closed bool
 
 	clients clientRecords // clients.go
+	side    sideSpaces    // sidestore.go
 }
 
 // document is one document's committed state. Once stored in Store.docs it
@@ -63,6 +64,10 @@ type document struct {
 	marks map[string]revision.Watermark
 	// marksOwned reports whether this clone has its own copy of marks yet.
 	marksOwned bool
+	// outcomes and outcomesOwned are the clients' recent outcomes, kept
+	// like marks (outcomes.go).
+	outcomes      map[string][]revision.Outcome
+	outcomesOwned bool
 }
 
 var _ syncd.Store = (*Store)(nil)

@@ -35,7 +35,11 @@ func testConcurrentReaders(t *testing.T, open Opener) {
 			}
 		})
 	}
-	for i := 0; i < 300 && ctx.Err() == nil; i++ {
+	// At least 300 commits, and more (boundedly) until the readers have
+	// read: a store whose commits are much faster than its reads (one
+	// that acknowledges from a log, and makes reads wait for what the log
+	// holds) could otherwise finish before any reader does.
+	for i := 0; (i < 300 || reads.Load() == 0 && i < 100_000) && ctx.Err() == nil; i++ {
 		b := h.batch().mergeN("doc", 1+i%3)
 		if i%10 == 0 {
 			b.snapshot("doc")

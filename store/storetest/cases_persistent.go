@@ -13,6 +13,7 @@ var persistentCases = []persistentCase{
 	{"ReopenKeepsEverything", testReopenKeepsEverything},
 	{"ReopenThenCommit", testReopenThenCommit},
 	{"ReopenKeepsClients", testReopenKeepsClients},
+	{"SideStoreReopen", testSideStoreReopen},
 }
 
 // testReopenKeepsEverything fills a store with every kind of record, then

@@ -285,6 +285,13 @@ func compareDoc(ctx context.Context, s syncd.Store, id string, d *modelDoc, list
 		if got != w {
 			return fmt.Errorf("watermark of %q is %q, want %q", client, got.ReqID, w.ReqID)
 		}
+		outs, err := s.Outcomes(ctx, id, client)
+		if err != nil {
+			return fmt.Errorf("Outcomes(%q): %w", client, err)
+		}
+		if want := d.outcomes[client]; !slices.Equal(outs, want) {
+			return fmt.Errorf("outcomes of %q are %+v, want %+v", client, outs, want)
+		}
 	}
 	if got, err := s.Watermark(ctx, id, "storetest-no-such-client"); err != nil || got != (revision.Watermark{}) {
 		return fmt.Errorf("watermark of an unknown client: %q, %v; want zero, nil", got.ReqID, err)

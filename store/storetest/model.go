@@ -39,6 +39,8 @@ type modelDoc struct {
 	snapRev revision.Rev
 	hasSnap bool
 	marks   map[string]revision.Watermark
+	// outcomes are each client's recent decisions (cases_outcomes.go).
+	outcomes map[string][]revision.Outcome
 }
 
 func (d *modelDoc) head() revision.Rev { return revision.Rev(len(d.ops)) }
@@ -54,6 +56,10 @@ func (m *model) clone() *model {
 		cd.ops = slices.Clone(d.ops)
 		cd.state = cloneJSON(d.state)
 		cd.marks = maps.Clone(d.marks)
+		cd.outcomes = maps.Clone(d.outcomes)
+		for client, outs := range cd.outcomes {
+			cd.outcomes[client] = slices.Clone(outs)
+		}
 		c.docs[id] = &cd
 	}
 	return c
@@ -104,7 +110,7 @@ func (m *model) apply(rec syncd.Record) error {
 		d.ops = append(d.ops, a.Op)
 		d.updated = a.Op.Time
 		if a.Op.ClientID != "" && a.Op.ClientReqID != "" {
-			d.advance(a.Op.ClientID, a.Op.ClientReqID)
+			d.advance(a.Op.ClientID, revision.Outcome{ReqID: a.Op.ClientReqID, Rev: a.Op.Rev})
 		}
 	case rec.Decide != nil:
 		dc := rec.Decide
@@ -112,7 +118,7 @@ func (m *model) apply(rec syncd.Record) error {
 			return errModelMalformed
 		}
 		if d := m.docs[dc.Doc]; d != nil {
-			d.advance(dc.ClientID, dc.ReqID)
+			d.advance(dc.ClientID, revision.Refused(dc.ReqID, dc.Code))
 		}
 	case rec.Snapshot != nil:
 		s := rec.Snapshot
@@ -129,11 +135,19 @@ func (m *model) apply(rec syncd.Record) error {
 	return nil
 }
 
-func (d *modelDoc) advance(client, reqID string) {
+// advance raises client's watermark to o's request id and, when it rises,
+// records o among the client's outcomes.
+func (d *modelDoc) advance(client string, o revision.Outcome) {
 	if d.marks == nil {
 		d.marks = make(map[string]revision.Watermark)
 	}
-	d.marks[client] = d.marks[client].Advance(reqID)
+	if d.outcomes == nil {
+		d.outcomes = make(map[string][]revision.Outcome)
+	}
+	old := d.marks[client]
+	if d.marks[client] = old.Advance(o.ReqID); d.marks[client] != old {
+		d.outcomes[client] = revision.AddOutcome(d.outcomes[client], o)
+	}
 }
 
 // stateJSON encodes d's head state, for a snapshot record.

@@ -79,6 +79,7 @@ var cases = []testCase{
 	{"ConcurrentReaders", testConcurrentReaders},
 	{"RandomBatches", testRandomBatches},
 	{"Clients", testClients},
+	{"SideStore", testSideStore},
 }
 
 type testCase struct {

@@ -4,10 +4,12 @@
 // additions never collide, and a merge patch is harmless to apply twice, so
 // the client may re-issue it after a long absence instead of dropping it.
 //
-// Query parameters: ?list= picks the document (todos:<list>, default
-// "demo"), ?name= the name shown to others, ?ws= another WebSocket URL (the
-// end-to-end tests route a page through their own proxy with it).
-import { SyncClient } from "/syncd.js";
+// Query parameters: ?list= picks the list, any name (its document is
+// todos:<the name made a valid id>, default "demo"), ?name= the name shown
+// to others, ?ws= another WebSocket URL (the end-to-end tests route a page
+// through their own proxy with it).
+import { SyncClient, validDocId } from "/syncd.js";
+import { listDocId } from "./listid.js";
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -27,12 +29,33 @@ function myName() {
 }
 
 const name = myName();
-const docId = "todos:" + (params.get("list") || "demo");
+const listName = (params.get("list") || "demo").trim() || "demo";
+const docId = listDocId(listName);
+if (!validDocId(docId)) throw new Error("demo bug: " + docId);
 const wsUrl = params.get("ws") || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
 const client = new SyncClient({ url: wsUrl });
 let typing = false;
 const doc = client.open(docId, { presence: { name, typing } });
 $("docid").textContent = docId;
+if (listName !== "demo") {
+  $("title").textContent = listName;
+  document.title = `${listName} · syncd demo`;
+}
+
+// Errors the client reports (a refused edit, a refused JOIN, a flood
+// warning) are shown, not only logged: a page that silently drops them
+// looks connected while nothing works.
+function showError(text) {
+  const box = $("errors");
+  const p = document.createElement("p");
+  const msg = Object.assign(document.createElement("span"), { textContent: text });
+  const close = Object.assign(document.createElement("button"), { type: "button", textContent: "×", title: "Dismiss" });
+  close.setAttribute("aria-label", "dismiss");
+  close.onclick = () => p.remove();
+  p.append(msg, close);
+  box.append(p);
+  while (box.children.length > 3) box.firstChild.remove(); // the newest few
+}
 
 const newId = () => Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
 
@@ -57,7 +80,14 @@ function renderList() {
       return li;
     }),
   );
-  $("pending").textContent = String(doc.pending.length);
+  $("empty").hidden = entries.length > 0;
+  renderPending();
+}
+
+function renderPending() {
+  const n = doc.pending.length;
+  $("pending").textContent = String(n);
+  $("pending-badge").hidden = n === 0;
 }
 
 function renderPeople() {
@@ -81,21 +111,45 @@ function renderPeople() {
   $("me").textContent = me || "";
 }
 
-function renderStatus(s) {
+// While offline, the page counts down to the next attempt and offers to
+// try at once.
+let retryAt = 0;
+let countdown;
+function renderStatus(s, e = {}) {
   $("status").dataset.status = s;
   $("status").textContent = s === "open" ? "online" : s;
+  clearInterval(countdown);
+  if (s === "offline" && typeof e.retryInMs === "number") {
+    retryAt = Date.now() + e.retryInMs;
+    const tick = () => ($("retry-in").textContent = String(Math.max(0, Math.ceil((retryAt - Date.now()) / 1000))));
+    tick();
+    countdown = setInterval(tick, 250);
+    $("offline").hidden = false;
+  } else {
+    $("offline").hidden = true;
+  }
+  if (s === "offline" && e.suspectCredentials) showError("The server keeps refusing the connection: check the address and the credentials.");
+  if (s === "stopped" && e.code && e.code !== 1000) showError(`Disconnected for good (${e.code}${e.reason ? ": " + e.reason : ""}). Reload the page to connect again.`);
 }
+$("retry").addEventListener("click", () => client.reconnectNow());
 
 client.on("change", (e) => {
   if (!e || !e.doc || e.doc === docId) renderList();
 });
 client.on("presence", renderPeople);
 client.on("status", (e) => {
-  renderStatus(e.status);
+  renderStatus(e.status, e);
   renderList(); // the pending count changes as edits settle
   renderPeople();
 });
-client.on("reject", (e) => console.warn("edit refused:", e.code, e.message));
+client.on("reject", (e) => {
+  console.warn("edit refused:", e.code, e.message);
+  showError(`An edit was refused and undone (${e.code}): ${e.message}`);
+});
+client.on("error", (e) => {
+  console.warn("syncd error:", e.code, e.message);
+  showError(e.doc ? `${e.doc}: ${e.message} (${e.code})` : `${e.message} (${e.code})`);
+});
 
 // Typing is presence state: set while keys are pressed, cleared after a
 // quiet second and a half or when the todo is added.
@@ -123,7 +177,7 @@ $("add").addEventListener("submit", (ev) => {
 
 // An acknowledgement settles an edit without changing the view (no
 // "change" event), so the pending count is also refreshed on a timer.
-setInterval(() => ($("pending").textContent = String(doc.pending.length)), 500);
+setInterval(renderPending, 500);
 
 renderStatus(client.status || "connecting");
 renderList();

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the end-to-end tests of the demo page in headless Chromium, from any
-# directory: installs the test-only dev dependencies if missing (npm ci, for
+# Runs the end-to-end tests of the demo page and the admin page (/admin) in
+# headless Chromium, from any directory: installs the test-only dev
+# dependencies if missing (npm ci, for
 # playwright-core, which drives the system Chromium and never downloads a
 # browser of its own), then runs e2e/*.test.js under Node's test runner. The
 # tests build and start syncd themselves (Go required); screenshots go to

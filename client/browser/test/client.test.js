@@ -191,6 +191,89 @@ test("a snapshot answer: undecided edits resent, uncertain JSON Patches dropped 
   c.close();
 });
 
+test("a snapshot answer with outcomes: committed edits acknowledged, refused ones handled as refusals, nothing unknown", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const j = await joinedDoc(n, c, { rev: 1, state: { list: [] } });
+  const doc = j.doc;
+  let s = j.s;
+  const ids = [
+    doc.update([{ op: "add", path: "/list/-", value: 1 }]), // committed as 7
+    doc.update({ m: 1 }), // refused ABORTED: retryable, re-issued
+    doc.update([{ op: "add", path: "/bad", value: 1 }]), // refused INVALID_ARGUMENT: reported
+    doc.update({ z: 1 }), // above the watermark: resent
+  ];
+  s.serverClose(1006);
+  await waitFor(() => n.sockets.length === 2, 1000, "reconnect");
+  s = n.last();
+  s.hello();
+  const rejects = [];
+  const changes = [];
+  c.on("reject", (e) => rejects.push(e));
+  c.on("change", (e) => changes.push(e));
+  s.deliver("REVISION_GAP", { doc: "d", expectedRev: 1, serverRev: 50, bufferFirstRev: 40, resumeFrom: 50, reason: "retention" });
+  s.deliver("SYNC.SNAPSHOT", {
+    doc: "d", epoch: EPOCH, rev: 50, state: { list: [1] }, ackedReqId: ids[2],
+    outcomes: [{ clientReqId: ids[0], rev: 7 }, { clientReqId: ids[1], code: "ABORTED" }, { clientReqId: ids[2], code: "INVALID_ARGUMENT" }],
+  }, { correlationId: s.of("JOIN")[0].meta.correlationId });
+  assert.deepEqual(rejects.map((r) => [r.clientReqId, r.code]), [[ids[2], "INVALID_ARGUMENT"]]);
+  assert.ok(changes.some((e) => e.committed && e.committed.includes(ids[0])), "the committed edit is acknowledged");
+  await waitFor(() => s.of("UPDATE").length === 2, 1000, "resend and re-issue");
+  const sent = s.of("UPDATE").map((u) => u.payload);
+  assert.deepEqual(sent.map((u) => u.patch), [{ z: 1 }, { m: 1 }]);
+  assert.equal(sent[0].clientReqId, ids[3]);
+  assert.ok(sent[1].clientReqId > ids[3], "the refused merge patch goes under a new id");
+  assert.deepEqual(doc.value, { list: [1], z: 1, m: 1 });
+  assert.equal(doc.pending.length, 2);
+  c.close();
+});
+
+test("open refuses an invalid document id at once; validDocId says which are valid", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  for (const bad of ["todos:my groceries", "", "x".repeat(129), "émile", "a?b"]) {
+    assert.throws(() => c.open(bad), (e) => e.code === "INVALID_ARGUMENT" && /invalid document id/.test(e.message), bad);
+    assert.equal(mod.validDocId(bad), false, bad);
+  }
+  for (const good of ["todos:my-groceries", "team:7/notes", "a.b_c-d", "x".repeat(128)]) assert.equal(mod.validDocId(good), true, good);
+  assert.equal(c.docs.size, 0);
+  c.close();
+});
+
+test("reconnectNow: while offline, reconnects without waiting for the backoff", async () => {
+  const n = fakeNet();
+  const c = newClient(n, { backoff: { base: 60000, cap: 60000 } });
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  assert.equal(c.reconnectNow(), false, "not offline yet");
+  n.last().serverClose(1006);
+  assert.equal(c.status, "offline");
+  assert.equal(c.reconnectNow(), true);
+  assert.equal(n.sockets.length, 2, "a second socket at once");
+  assert.equal(c.reconnectNow(), false, "connecting now, not offline");
+  c.close();
+});
+
+test("at most MAX_IN_FLIGHT edits of a document in flight; each answer lets the next go", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const { doc, s } = await joinedDoc(n, c);
+  assert.equal(mod.MAX_IN_FLIGHT, 32);
+  const ids = [];
+  for (let i = 0; i < mod.MAX_IN_FLIGHT + 8; i++) ids.push(doc.update({ ["k" + i]: i }));
+  await waitFor(() => s.of("UPDATE").length === mod.MAX_IN_FLIGHT, 1000, "the window's worth sent");
+  await sleep(50);
+  assert.equal(s.of("UPDATE").length, mod.MAX_IN_FLIGHT, "no more than the window");
+  assert.equal(doc.pending.length, mod.MAX_IN_FLIGHT + 8);
+  // The echo of the first frees one place.
+  s.deliver("SYNC.DELTAS", { doc: "d", epoch: EPOCH, fromRev: 0, toRev: 1, operations: [{ rev: 1, type: "merge", payload: { k0: 0 }, clientId: CID, clientReqId: ids[0], ts: 1 }] });
+  await waitFor(() => s.of("UPDATE").length === mod.MAX_IN_FLIGHT + 1, 1000, "the next one sent");
+  assert.equal(s.of("UPDATE").at(-1).payload.clientReqId, ids[mod.MAX_IN_FLIGHT]);
+  // A refusal frees one too.
+  s.deliver("ERROR", { code: "INVALID_ARGUMENT", message: "no", details: { doc: "d", clientReqId: ids[1], serverRev: 1 }, retryable: false });
+  await waitFor(() => s.of("UPDATE").length === mod.MAX_IN_FLIGHT + 2, 1000, "another one sent");
+  c.close();
+});
+
 test("presence: full room after a JOIN answer, then changes", async () => {
   const n = fakeNet();
   const c = newClient(n);

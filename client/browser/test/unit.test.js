@@ -261,3 +261,21 @@ test("tokenExp reads a JWT's exp without verifying it", () => {
   assert.equal(tokenExp("x." + b64({ s: "??>>", exp: 7 }) + ".y"), 7);
   for (const bad of [undefined, "", "a.b", "a.!!!.c", "a." + b64("str") + ".c"]) assert.equal(tokenExp(bad), undefined);
 });
+
+test("settle with outcomes: an id between the oldest outcome and the watermark that is not among them was never decided (§6.8 step 4)", () => {
+  const s = new DocState("d");
+  s.epoch = "E";
+  s.rev = 3;
+  for (const id of ["r-1", "r-2", "r-3", "r-5"]) {
+    const e = s.addLocal(id, { [id]: 1 });
+    s.markSent(e);
+  }
+  const outcomes = [{ clientReqId: "r-2", rev: 7 }, { clientReqId: "r-4", code: "ABORTED" }];
+  const r = s.settle("r-4", { snapshot: true, outcomes });
+  const ids = (l) => l.map((e) => e.clientReqId);
+  assert.deepEqual(ids(r.committed), ["r-2"]);
+  assert.deepEqual(ids(r.lost), ["r-3"], "skipped over: re-issue, its outcome is known (never applied)");
+  assert.deepEqual(ids(r.unknown), ["r-1"], "older than every outcome: unknown behind a snapshot");
+  assert.deepEqual(ids(r.resend), ["r-5"]);
+  assert.deepEqual(ids(s.pending), ["r-1", "r-3", "r-5"], "the committed edit left the queue");
+});

@@ -13,7 +13,7 @@ import (
 )
 
 func main() {
-	var o todo.Options
+	o := todo.Options{Interactive: true}
 	flag.StringVar(&o.URL, "url", "ws://127.0.0.1:8080/ws", "the syncd server's WebSocket endpoint")
 	flag.StringVar(&o.List, "list", "default", "the list's name")
 	flag.StringVar(&o.Token, "token", "", "access token, if the server needs one")
