@@ -164,3 +164,22 @@ func FuzzDecodeBatch(f *testing.F) {
 		_, _ = decodeBatch(b)
 	})
 }
+
+// The maintenance commands open a stopped server's file read-only; after
+// a crash its newest batches are only in the log, and they must see them.
+func TestOpenReadOnlyAppliesLogTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "syncd.db")
+	logged(t, path, 3)
+	s, err := OpenReadOnly(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sd, err := s.Load(context.Background(), "doc")
+	if err != nil || sd.Meta.Head != 3 {
+		t.Fatalf("read-only open after a crash: %+v, %v; want head 3", sd, err)
+	}
+	if err := s.Commit(context.Background(), nil); err == nil {
+		t.Fatal("Commit on a read-only store succeeded")
+	}
+}
