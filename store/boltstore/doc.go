@@ -38,8 +38,8 @@
 //     log's fdatasync. A failed write or sync of the log breaks the store
 //     (every later Commit fails; restart recovers from the log), because
 //     after a failed sync what the disk holds is unknown.
-//   - Reads see everything acknowledged: Load, ReadOps and Watermark of a
-//     document first wait until bbolt holds every batch logged before the
+//   - Reads see everything acknowledged: Load, ReadOps, Watermark and
+//     Outcomes of a document first wait until bbolt holds every batch logged before the
 //     read began that touched the document (a map of document → newest
 //     pending seq), and List and [Store.Checkpoint] wait for every batch
 //     logged before them. A waiting read makes the applier run at once,
@@ -55,9 +55,12 @@
 //   - Open replays the log: it applies, in one transaction, every record
 //     after walApplied, so anything that opens the store (the server, a
 //     backup or compaction command) sees what the log holds. Close
-//     applies what is queued. [Store.Backup] checkpoints first; anything
-//     else that reads the bbolt file of an open store directly must call
-//     [Store.Checkpoint] first.
+//     applies what is queued. [OpenReadOnly] (the maintenance commands)
+//     first opens the store read-write when the log holds records the file
+//     lacks, so that it replays them. [Store.Backup] checkpoints first;
+//     anything else that reads the bbolt file of an open store directly
+//     must call [Store.Checkpoint] first. A restore removes the replaced
+//     database's log ([RemoveLogFiles]).
 //
 // The log (wal.go) is two segment files beside the bbolt file,
 // <path>-wal.0 and -wal.1 ([LogFiles]). Each record is length, CRC-32C,
