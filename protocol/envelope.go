@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"github.com/deltasync/syncd/internal/jsonkit"
 )
 
 // Envelope is one message on the wire: {"type", "meta"?, "payload"?}.
@@ -69,10 +71,10 @@ func DecodeServerEnvelope(data []byte) (Envelope, error) { return decodeEnvelope
 
 func decodeEnvelope(data []byte, lenient bool) (Envelope, error) {
 	var env Envelope
-	s := scanner{data: data}
-	if k := s.peek(); k != kindObject {
-		if k == kindInvalid {
-			_, err := s.skipValue()
+	s := jsonkit.Scanner{Data: data}
+	if k := s.Peek(); k != jsonkit.KindObject {
+		if k == jsonkit.KindInvalid {
+			_, err := s.SkipValue()
 			return env, wireError(err)
 		}
 		return env, &Error{Code: CodeInvalidArgument, Message: "message: want object, got " + k.String()}
@@ -153,7 +155,7 @@ const (
 // payload is valid JSON.
 func AppendEnvelope(dst []byte, typ string, meta Meta, payload []byte) []byte {
 	dst = append(dst, keyType...)
-	dst = appendString(dst, typ)
+	dst = jsonkit.AppendString(dst, typ)
 	dst = appendMeta(dst, meta)
 	if len(payload) > 0 {
 		dst = append(dst, keyPayload...)
@@ -178,7 +180,7 @@ func appendMeta(dst []byte, m Meta) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, keyCorrelationID...)
-		dst = appendString(dst, m.CorrelationID)
+		dst = jsonkit.AppendString(dst, m.CorrelationID)
 		first = false
 	}
 	if m.TS != 0 {
@@ -198,7 +200,7 @@ func appendMeta(dst []byte, m Meta) []byte {
 // encoding/json.
 func AppendMessage(dst []byte, typ string, meta Meta, payload any) ([]byte, error) {
 	dst = append(dst, keyType...)
-	dst = appendString(dst, typ)
+	dst = jsonkit.AppendString(dst, typ)
 	dst = appendMeta(dst, meta)
 	switch p := payload.(type) {
 	case nil:
