@@ -5,11 +5,13 @@ import (
 	"unicode/utf8"
 )
 
-// refScanner is the scanner as it was before the SWAR fast paths of
-// scan.go (a table look-up per string byte, a loop per digit, skipValue
+// refScanner is the protocol's scanner as it was before the SWAR fast
+// paths (a table look-up per string byte, a loop per digit, skipValue
 // for every value inside a container), kept verbatim as the reference that
 // the faster scanner must agree with: same kinds, same end positions, same
-// errors at the same offsets. See scan_test.go.
+// errors at the same offsets. See scanner_test.go. The scanner has since
+// moved from protocol to this package, and scans strings and numbers
+// through ScanString and ScanNumber, which delta shares.
 type refScanner struct {
 	data []byte
 	pos  int

@@ -44,7 +44,7 @@ func checkScanNumber(t *testing.T, data []byte, pos int) {
 	}
 }
 
-// checkSkipValue compares skipValue (and so skipContainer and skipWS) with
+// checkSkipValue compares SkipValue (and so skipContainer and skipWS) with
 // the reference's on data from pos, then atEnd.
 func checkSkipValue(t *testing.T, data []byte, pos int) {
 	t.Helper()
@@ -167,7 +167,7 @@ func TestSkipValueMatchesReference(t *testing.T) {
 // reference scanner (the byte-by-byte one they replaced) on any input, from
 // any starting position. Run it with:
 //
-//	go test ./protocol/ -run '^$' -fuzz '^FuzzScanner$' -fuzztime 20s
+//	go test ./internal/jsonkit/ -run '^$' -fuzz '^FuzzScanner$' -fuzztime 20s
 func FuzzScanner(f *testing.F) {
 	f.Add([]byte(`"hello, world"`), uint8(0))
 	f.Add([]byte(`  "abcdefghijklmnopqrstuvwxyz\u00e9\n\"é😀"`), uint8(2))
