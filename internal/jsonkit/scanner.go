@@ -179,7 +179,7 @@ func (s *Scanner) skipContainer() error {
 			return s.ErrAt("want a string key")
 		}
 		// ScanString called here and below, not through skipString:
-		// the extra call would cost a tenth of a short string's scan.
+		// the extra call would cost a fifth of a short string's scan.
 		end, _, f := ScanString(s.Data, s.Pos, false)
 		if f.Kind != NoFault {
 			return s.stringError(f)
