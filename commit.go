@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/deltasync/syncd/delta"
+	"github.com/deltasync/syncd/internal/jsonkit"
 	"github.com/deltasync/syncd/revision"
 )
 
@@ -398,7 +399,7 @@ func (e *Engine) recreateLocked(d *document) {
 
 // compactJSON returns a compact copy of raw (the caller may reuse raw).
 func compactJSON(raw json.RawMessage) (json.RawMessage, error) {
-	if !hasSpace(raw) {
+	if !jsonkit.HasSpace(raw) {
 		return bytes.Clone(raw), nil
 	}
 	var b bytes.Buffer
@@ -407,29 +408,4 @@ func compactJSON(raw json.RawMessage) (json.RawMessage, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-// hasSpace reports whether raw, which the caller has already parsed as
-// JSON, has whitespace outside its strings: most clients send compact JSON,
-// and this scan is much cheaper than json.Compact.
-func hasSpace(raw []byte) bool {
-	inString, escaped := false, false
-	for _, c := range raw {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
-			return true
-		}
-	}
-	return false
 }

@@ -60,4 +60,8 @@
 //   - Ops and live Events are shared between subscribers: never modify them.
 //   - The Validate hook runs under the document's lock: keep it fast.
 //   - The engine does not own the store: close the engine, then the store.
+//   - A patch, and a presence state, are kept and sent compact: white space
+//     outside strings is removed (found with internal/jsonkit, the JSON
+//     toolkit the engine shares with delta and protocol), so their bytes
+//     may differ from what the caller passed, never their value.
 package syncd

@@ -1,5 +1,7 @@
 package delta
 
+import "github.com/deltasync/syncd/internal/jsonkit"
+
 // Change describes one successful Apply and can revert it.
 //
 // A Change holds references into the document (the containers it edited and
@@ -167,7 +169,7 @@ func (c *Change) memberGrowth(m map[string]any, k string, vsize int) (grow int, 
 	if had {
 		return vsize - c.measure(old), old, true
 	}
-	grow = stringSize(k) + 1 + vsize // "k":v
+	grow = jsonkit.StringSize(k) + 1 + vsize // "k":v
 	if len(m) > 0 {
 		grow++ // and a comma
 	}
@@ -187,7 +189,7 @@ func (c *Change) setMember(m map[string]any, k string, v, old any, had bool, gro
 func (c *Change) removeMember(m map[string]any, k string, moved bool) any {
 	old := m[k]
 	delete(m, k)
-	c.SizeDelta -= stringSize(k) + 1
+	c.SizeDelta -= jsonkit.StringSize(k) + 1
 	if !moved {
 		c.SizeDelta -= c.measure(old)
 	}

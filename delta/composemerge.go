@@ -1,6 +1,10 @@
 package delta
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/deltasync/syncd/internal/jsonkit"
+)
 
 // Composing a run of merge patches from the newest back to the oldest.
 //
@@ -398,7 +402,7 @@ func (n *composeNode) appendValue(dst []byte) []byte {
 		if k != n.first {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, k.name)
+		dst = jsonkit.AppendString(dst, k.name)
 		dst = append(dst, ':')
 		dst = k.appendValue(dst)
 	}

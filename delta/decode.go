@@ -1,14 +1,13 @@
 package delta
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
 	"sync"
-	"unicode/utf16"
-	"unicode/utf8"
+
+	"github.com/deltasync/syncd/internal/jsonkit"
 )
 
 // This file is a JSON decoder written for this package's value model, and
@@ -217,9 +216,16 @@ func (d *decoder) value() (any, error) {
 	case '[':
 		return d.array()
 	case '"':
-		b, err := d.str()
-		if err != nil {
-			return nil, err
+		// ScanString called here and in keyBytes rather than through
+		// str: the extra call would cost a fifth of a short string's scan.
+		end, flags, f := jsonkit.ScanString(d.data, d.pos, true)
+		if f.Kind != jsonkit.NoFault {
+			return nil, d.stringError(f)
+		}
+		b := d.data[d.pos+1 : end-1]
+		d.pos = end
+		if flags != 0 {
+			b = d.unquote(b)
 		}
 		return string(b), nil
 	case 't':
@@ -374,226 +380,56 @@ func (d *decoder) number() (any, error) {
 
 // numberEnd checks the number at d.pos and returns where it ends.
 func (d *decoder) numberEnd() (int, error) {
-	data, start := d.data, d.pos
-	i := start
-	if data[i] == '-' {
-		i++
+	end, _, f := jsonkit.ScanNumber(d.data, d.pos)
+	switch f.Kind {
+	case jsonkit.NoFault:
+		return end, nil
+	case jsonkit.FaultFraction:
+		return 0, d.errAt(f.Off, "after decimal point in numeric literal")
+	case jsonkit.FaultExponent:
+		return 0, d.errAt(f.Off, "in exponent of numeric literal")
 	}
-	switch {
-	case i < len(data) && data[i] == '0':
-		i++
-	case i < len(data) && '1' <= data[i] && data[i] <= '9':
-		for i++; i < len(data) && isDigit(data[i]); i++ {
-		}
-	default:
-		return 0, d.errAt(i, "in numeric literal")
-	}
-	if i < len(data) && data[i] == '.' {
-		i++
-		if i >= len(data) || !isDigit(data[i]) {
-			return 0, d.errAt(i, "after decimal point in numeric literal")
-		}
-		for i++; i < len(data) && isDigit(data[i]); i++ {
-		}
-	}
-	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
-		i++
-		if i < len(data) && (data[i] == '+' || data[i] == '-') {
-			i++
-		}
-		if i >= len(data) || !isDigit(data[i]) {
-			return 0, d.errAt(i, "in exponent of numeric literal")
-		}
-		for i++; i < len(data) && isDigit(data[i]); i++ {
-		}
-	}
-	return i, nil
-}
-
-// plain marks the bytes that stand for themselves inside a string: ASCII
-// other than control characters, '"' and '\\'.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// plainEnd returns the index of the first byte at or after i that is not
-// plain, or len(data).
-//
-// Strings are most of the bytes of most documents and patches, and a loop
-// over the table costs about a cycle and a half per byte; this one looks
-// at eight bytes at a time (SWAR: a few integer operations tell whether
-// any byte of a word is special) and finishes byte by byte only in the
-// word where the string ends or needs a closer look. The standard library
-// has nothing that finds the first of a set of bytes and ranges this way.
-func plainEnd(data []byte, i int) int {
-	for ; i+8 <= len(data); i += 8 {
-		if notPlain(binary.LittleEndian.Uint64(data[i:])) {
-			break
-		}
-	}
-	for i < len(data) && plain[data[i]] {
-		i++
-	}
-	return i
-}
-
-// plainEndString is plainEnd for a string (the encoder measuring one):
-// the eight byte loads compile to one.
-func plainEndString(s string, i int) int {
-	for ; i+8 <= len(s); i += 8 {
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if notPlain(w) {
-			break
-		}
-	}
-	for i < len(s) && plain[s[i]] {
-		i++
-	}
-	return i
-}
-
-// notPlain reports whether some byte of w is not plain: a '"' or '\\'
-// (a zero byte after an exclusive or), one below 0x20, or one of 0x80 and
-// above (its high bit). The zero and below tests are exact for "is there
-// any", which is all that is asked.
-func notPlain(w uint64) bool {
-	const ones, highs = 0x0101010101010101, 0x8080808080808080
-	quote, backslash := w^(ones*'"'), w^(ones*'\\')
-	zeroQuote := (quote - ones) &^ quote
-	zeroBackslash := (backslash - ones) &^ backslash
-	control := (w - ones*0x20) &^ w
-	return (zeroQuote|zeroBackslash|control|w)&highs != 0
+	return 0, d.errAt(f.Off, "in numeric literal")
 }
 
 // str reads a string, d.pos being at its opening quote. The result is the
 // string's bytes in the input when it has no escapes and is valid UTF-8,
-// or else d.buf; either way it is valid only until the next call.
+// or else d.buf, where its value is built (escapes decoded, and invalid
+// UTF-8 replaced exactly as encoding/json does); either way it is valid
+// only until the next call.
 func (d *decoder) str() ([]byte, error) {
-	data := d.data
-	start := d.pos + 1
-	i := start
-	for {
-		i = plainEnd(data, i)
-		if i >= len(data) {
-			return nil, d.errAt(i, "")
-		}
-		switch c := data[i]; {
-		case c == '"':
-			d.pos = i + 1
-			return data[start:i], nil
-		case c == '\\':
-			return d.unquote(start, i)
-		case c < 0x20:
-			return nil, d.errAt(i, "in string literal")
-		default:
-			r, size := utf8.DecodeRune(data[i:])
-			if r == utf8.RuneError && size == 1 {
-				return d.unquote(start, i)
-			}
-			i += size
-		}
+	end, flags, f := jsonkit.ScanString(d.data, d.pos, true)
+	if f.Kind != jsonkit.NoFault {
+		return nil, d.stringError(f)
 	}
+	body := d.data[d.pos+1 : end-1]
+	d.pos = end
+	if flags == 0 {
+		return body, nil
+	}
+	return d.unquote(body), nil
 }
 
-// unquote builds in d.buf the string that starts at start, whose bytes up to
-// i need no decoding, decoding escapes and replacing invalid UTF-8 exactly
-// as encoding/json does.
-func (d *decoder) unquote(start, i int) ([]byte, error) {
-	data := d.data
-	b := append(d.buf[:0], data[start:i]...)
-	for i < len(data) {
-		c := data[i]
-		switch {
-		case c == '"':
-			d.buf = b
-			d.pos = i + 1
-			return b, nil
-		case c == '\\':
-			i++
-			if i >= len(data) {
-				return nil, d.errAt(i, "")
-			}
-			switch data[i] {
-			case '"', '\\', '/':
-				b = append(b, data[i])
-			case 'b':
-				b = append(b, '\b')
-			case 'f':
-				b = append(b, '\f')
-			case 'n':
-				b = append(b, '\n')
-			case 'r':
-				b = append(b, '\r')
-			case 't':
-				b = append(b, '\t')
-			case 'u':
-				r, err := d.hex4(i + 1)
-				if err != nil {
-					return nil, err
-				}
-				i += 4
-				if utf16.IsSurrogate(r) {
-					// A high surrogate escape followed by a low one is one
-					// character; any other surrogate escape is U+FFFD, and
-					// what follows it is read on its own.
-					hi := r
-					r = utf8.RuneError
-					if i+2 < len(data) && data[i+1] == '\\' && data[i+2] == 'u' {
-						if lo, err := d.hex4(i + 3); err == nil {
-							if dec := utf16.DecodeRune(hi, lo); dec != utf8.RuneError {
-								r = dec
-								i += 6
-							}
-						}
-					}
-				}
-				b = utf8.AppendRune(b, r)
-			default:
-				return nil, d.errAt(i, "in string escape code")
-			}
-			i++
-		case c < 0x20:
-			return nil, d.errAt(i, "in string literal")
-		case c < utf8.RuneSelf:
-			b = append(b, c)
-			i++
-		default:
-			// An invalid byte decodes as (RuneError, 1): each becomes
-			// U+FFFD.
-			r, size := utf8.DecodeRune(data[i:])
-			b = utf8.AppendRune(b, r)
-			i += size
-		}
-	}
-	d.buf = b
-	return nil, d.errAt(i, "")
+// unquote builds in d.buf the value of a string body that ScanString
+// flagged as needing it.
+func (d *decoder) unquote(body []byte) []byte {
+	d.buf = jsonkit.AppendUnquoted(d.buf[:0], body)
+	return d.buf
 }
 
-// hex4 reads the four hex digits of a \u escape starting at i.
-func (d *decoder) hex4(i int) (rune, error) {
-	var r rune
-	for j := i; j < i+4; j++ {
-		if j >= len(d.data) {
-			return 0, d.errAt(j, "")
-		}
-		c := d.data[j]
-		switch {
-		case '0' <= c && c <= '9':
-			c -= '0'
-		case 'a' <= c && c <= 'f':
-			c -= 'a' - 10
-		case 'A' <= c && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, d.errAt(j, "in \\u hexadecimal character escape")
-		}
-		r = r<<4 | rune(c)
+// stringError words a fault of jsonkit.ScanString as encoding/json would.
+// A fault at the end of the input is "unexpected end of JSON input"
+// (errAt), whatever its kind.
+func (d *decoder) stringError(f jsonkit.Fault) error {
+	switch f.Kind {
+	case jsonkit.FaultBadEscape:
+		return d.errAt(f.Off, "in string escape code")
+	case jsonkit.FaultBadHex:
+		return d.errAt(f.Off, "in \\u hexadecimal character escape")
+	case jsonkit.FaultControl:
+		return d.errAt(f.Off, "in string literal")
 	}
-	return r, nil
+	return d.errAt(f.Off, "")
 }
 
 // open enters an array or object, d.pos being at its bracket.
@@ -733,9 +569,14 @@ func (d *decoder) keyBytes() ([]byte, error) {
 	if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 		return nil, d.errAt(d.pos, "looking for beginning of object key string")
 	}
-	k, err := d.str()
-	if err != nil {
-		return nil, err
+	end, flags, f := jsonkit.ScanString(d.data, d.pos, true)
+	if f.Kind != jsonkit.NoFault {
+		return nil, d.stringError(f)
+	}
+	k := d.data[d.pos+1 : end-1]
+	d.pos = end
+	if flags != 0 {
+		k = d.unquote(k)
 	}
 	d.skipSpace()
 	if d.pos >= len(d.data) || d.data[d.pos] != ':' {

@@ -2,8 +2,9 @@
 // (RFC 6902) and JSON Merge Patch (RFC 7396) in place, says which paths each
 // edit touched so the engine can tell whether two edits conflict, compacts
 // runs of patches, and measures encoded sizes. It is pure functions and data;
-// it uses the standard library only, and it does no locking: the engine
-// holds one lock per document around Apply and Undo.
+// it uses the standard library only (and syncd's internal/jsonkit, which
+// does too), and it does no locking: the engine holds one lock per document
+// around Apply and Undo.
 //
 // # Vocabulary
 //
@@ -12,7 +13,10 @@
 // (compact, members sorted by name, no HTML escaping). Decode and the patch
 // parsers share a hand-written decoder (decode.go, for speed) that accepts
 // and builds exactly what encoding/json would; a change to it must keep
-// FuzzDecodeMatchesEncodingJSON passing.
+// FuzzDecodeMatchesEncodingJSON passing. Its strings and numbers are
+// scanned, unquoted and escaped by internal/jsonkit, the toolkit it shares
+// with the wire protocol (so both escape strings alike); its error texts
+// are its own, worded as encoding/json words them.
 //
 // A patch ([Patch]) is a parsed JSON Patch or merge patch. Parsing checks
 // everything that does not depend on a document; Apply checks the rest.

@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/deltasync/syncd/internal/jsonkit"
 )
 
 // Encode returns the canonical encoding of v: compact JSON with object
@@ -69,7 +70,7 @@ func (e *encoder) value(dst []byte, v any) ([]byte, error) {
 		}
 		return append(dst, "false"...), nil
 	case string:
-		return appendString(dst, v), nil
+		return jsonkit.AppendString(dst, v), nil
 	case json.Number:
 		if !validNumber(string(v)) {
 			return dst, fmt.Errorf("delta: encode: invalid number %q", string(v))
@@ -106,7 +107,7 @@ func (e *encoder) value(dst []byte, v any) ([]byte, error) {
 			if i > start {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, k)
+			dst = jsonkit.AppendString(dst, k)
 			dst = append(dst, ':')
 			if dst, err = e.value(dst, v[k]); err != nil {
 				return dst, err
@@ -131,7 +132,7 @@ func Size(v any) int {
 		}
 		return 5
 	case string:
-		return stringSize(v)
+		return jsonkit.StringSize(v)
 	case json.Number:
 		if !validNumber(string(v)) {
 			return -1
@@ -162,111 +163,10 @@ func Size(v any) int {
 			if s < 0 {
 				return -1
 			}
-			n += stringSize(k) + 1 + s
+			n += jsonkit.StringSize(k) + 1 + s
 		}
 		return n
 	default:
 		return -1
 	}
-}
-
-// safeASCII marks the ASCII bytes that stand for themselves inside a JSON
-// string. HTML's <, > and & are among them: documents are not embedded in
-// HTML, and escaping them would only make every size larger.
-var safeASCII = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string, escaped as encoding/json does:
-// short escapes for \" \\ \b \f \n \r \t, \u00XX for other control
-// characters, \u2028 and \u2029 (which break JavaScript string literals),
-// and \ufffd for each byte of invalid UTF-8. stringSize must agree.
-func appendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if safeASCII[c] {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && n == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += n
-			start = i
-			continue
-		}
-		i += n
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-// stringSize returns len(appendString(nil, s)).
-func stringSize(s string) int {
-	n := 2 + len(s)
-	for i := 0; i < len(s); {
-		// Plain bytes (safeASCII) take one byte each, as counted.
-		if i = plainEndString(s, i); i >= len(s) {
-			break
-		}
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if !safeASCII[c] {
-				switch c {
-				case '"', '\\', '\b', '\f', '\n', '\r', '\t':
-					n++ // two bytes for one
-				default:
-					n += 5 // six bytes for one
-				}
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
-			n += 5 // one bad byte becomes the six bytes \ufffd
-		case r == '\u2028' || r == '\u2029':
-			n += 3 // three bytes become six
-		}
-		i += size
-	}
-	return n
 }

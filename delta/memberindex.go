@@ -1,6 +1,10 @@
 package delta
 
-import "slices"
+import (
+	"slices"
+
+	"github.com/deltasync/syncd/internal/jsonkit"
+)
 
 // MemberIndex answers, for a history of merge patches, "what changed after
 // revision r" as one merge patch, at a cost per member changed rather than
@@ -234,7 +238,7 @@ func (e *memberEntry) appendValue(dst []byte, after uint64) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendString(dst, f.name)
+		dst = jsonkit.AppendString(dst, f.name)
 		dst = append(dst, ':')
 		dst = append(dst, e.text[f.start:f.end]...)
 	}
@@ -295,7 +299,7 @@ func (x *MemberIndex) Changed(after uint64, dst []byte, limit int) (_ []byte, ok
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendString(dst, e.name)
+		dst = jsonkit.AppendString(dst, e.name)
 		dst = append(dst, ':')
 		dst = e.appendValue(dst, after)
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/deltasync/syncd/internal/jsonkit"
 )
 
 // mergePatch is a parsed JSON Merge Patch (RFC 7396).
@@ -251,7 +253,7 @@ func measureMembers(members []mergeMember) int {
 			size++ // a comma
 		}
 		kept++
-		size += stringSize(mm.key) + 1 + mm.size
+		size += jsonkit.StringSize(mm.key) + 1 + mm.size
 	}
 	return size
 }

@@ -3,6 +3,8 @@ package delta
 import (
 	"bytes"
 	"sync"
+
+	"github.com/deltasync/syncd/internal/jsonkit"
 )
 
 // Kind is the format of a patch.
@@ -131,13 +133,13 @@ func (p *Patch) AppendJSON(dst []byte) ([]byte, error) {
 		}
 		o := &p.ops[i]
 		dst = append(dst, `{"op":`...)
-		dst = appendString(dst, o.code.String())
+		dst = jsonkit.AppendString(dst, o.code.String())
 		if o.code == opMove || o.code == opCopy {
 			dst = append(dst, `,"from":`...)
-			dst = appendString(dst, o.from.text)
+			dst = jsonkit.AppendString(dst, o.from.text)
 		}
 		dst = append(dst, `,"path":`...)
-		dst = appendString(dst, o.path.text)
+		dst = jsonkit.AppendString(dst, o.path.text)
 		if o.code.hasValue() {
 			dst = append(dst, `,"value":`...)
 			var err error

@@ -5,6 +5,8 @@ import (
 	"iter"
 	"slices"
 	"strings"
+
+	"github.com/deltasync/syncd/internal/jsonkit"
 )
 
 // PathSet is a set of JSON Pointer paths, the places a patch touched. Two
@@ -114,7 +116,7 @@ func (s PathSet) String() string {
 			b.WriteByte(' ')
 		}
 		i++
-		b.Write(appendString(nil, p))
+		b.Write(jsonkit.AppendString(nil, p))
 	}
 	b.WriteByte(']')
 	return b.String()

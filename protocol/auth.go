@@ -1,5 +1,7 @@
 package protocol
 
+import "github.com/deltasync/syncd/internal/jsonkit"
+
 // AUTH.REFRESH: a client replaces its connection's token before the old
 // one expires (PROTOCOL.md §4.9), so the server does not close the
 // connection with 4401 at the old token's exp.
@@ -40,7 +42,7 @@ func (p *AuthRefresh) UnmarshalPayload(data []byte) error {
 
 func (p AuthRefresh) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "token")
-	dst = appendString(dst, p.Token)
+	dst = jsonkit.AppendString(dst, p.Token)
 	return append(dst, '}')
 }
 

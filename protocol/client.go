@@ -3,6 +3,7 @@ package protocol
 import (
 	"encoding/json"
 
+	"github.com/deltasync/syncd/internal/jsonkit"
 	"github.com/deltasync/syncd/revision"
 )
 
@@ -98,14 +99,14 @@ func (p *Join) UnmarshalPayload(data []byte) error {
 
 func (p Join) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = appendString(dst, p.Doc)
+	dst = jsonkit.AppendString(dst, p.Doc)
 	if p.Rev != nil {
 		dst = appendKey(dst, false, "rev")
 		dst = appendUint(dst, uint64(*p.Rev))
 	}
 	if p.Epoch != "" {
 		dst = appendKey(dst, false, "epoch")
-		dst = appendString(dst, string(p.Epoch))
+		dst = jsonkit.AppendString(dst, string(p.Epoch))
 	}
 	if len(p.Presence) > 0 {
 		dst = appendKey(dst, false, "presence")
@@ -151,7 +152,7 @@ func (p *Update) UnmarshalPayload(data []byte) error {
 
 func (p Update) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = appendString(dst, p.Doc)
+	dst = jsonkit.AppendString(dst, p.Doc)
 	dst = appendKey(dst, false, "patch")
 	dst = appendRaw(dst, p.Patch, "null")
 	if p.BaseRev != nil {
@@ -160,10 +161,10 @@ func (p Update) AppendJSON(dst []byte) []byte {
 	}
 	if p.Epoch != "" {
 		dst = appendKey(dst, false, "epoch")
-		dst = appendString(dst, string(p.Epoch))
+		dst = jsonkit.AppendString(dst, string(p.Epoch))
 	}
 	dst = appendKey(dst, false, "clientReqId")
-	dst = appendString(dst, p.ClientReqID)
+	dst = jsonkit.AppendString(dst, p.ClientReqID)
 	return append(dst, '}')
 }
 
@@ -183,11 +184,11 @@ func (p *Update) Validate() error {
 // PatchKind returns [OpPatch] for a JSON Patch (an array), [OpMerge] for a
 // JSON Merge Patch (an object), and "" for anything else.
 func (p *Update) PatchKind() string {
-	s := scanner{data: p.Patch}
-	switch s.peek() {
-	case kindArray:
+	s := jsonkit.Scanner{Data: p.Patch}
+	switch s.Peek() {
+	case jsonkit.KindArray:
 		return OpPatch
-	case kindObject:
+	case jsonkit.KindObject:
 		return OpMerge
 	}
 	return ""
@@ -212,7 +213,7 @@ func (p *Leave) UnmarshalPayload(data []byte) error {
 
 func (p Leave) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = appendString(dst, p.Doc)
+	dst = jsonkit.AppendString(dst, p.Doc)
 	return append(dst, '}')
 }
 
@@ -240,7 +241,7 @@ func (p *PresenceSet) UnmarshalPayload(data []byte) error {
 
 func (p PresenceSet) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = appendString(dst, p.Doc)
+	dst = jsonkit.AppendString(dst, p.Doc)
 	dst = appendKey(dst, false, "state")
 	dst = appendRaw(dst, p.State, "{}")
 	return append(dst, '}')
@@ -281,12 +282,12 @@ func (p Publish) AppendJSON(dst []byte) []byte {
 	dst = append(dst, '{')
 	if p.Doc != "" {
 		dst = appendKey(dst, true, "doc")
-		dst = appendString(dst, p.Doc)
+		dst = jsonkit.AppendString(dst, p.Doc)
 		dst = append(dst, ',')
 	}
 	if p.Topic != "" {
 		dst = appendKey(dst, true, "topic")
-		dst = appendString(dst, p.Topic)
+		dst = jsonkit.AppendString(dst, p.Topic)
 		dst = append(dst, ',')
 	}
 	dst = appendKey(dst, true, "data")
@@ -349,7 +350,7 @@ func (p *topicPayload) unmarshal(data []byte) error {
 
 func (p topicPayload) appendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "topic")
-	dst = appendString(dst, p.Topic)
+	dst = jsonkit.AppendString(dst, p.Topic)
 	return append(dst, '}')
 }
 

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/deltasync/syncd/internal/jsonkit"
 	"github.com/deltasync/syncd/revision"
 )
 
@@ -33,7 +34,7 @@ import (
 // fields separately, so a pointer to a scanner on the caller's stack would
 // move it to the heap, an allocation per message.
 type objDecoder struct {
-	s       scanner
+	s       jsonkit.Scanner
 	path    string // of the object, e.g. "payload" or "payload.operations"
 	index   int    // when >= 0, the object is element index of the array at path
 	lenient bool   // skip unknown fields instead of failing
@@ -44,7 +45,7 @@ type objDecoder struct {
 }
 
 func newObjDecoder(data []byte, path string, lenient bool) objDecoder {
-	return objDecoder{s: scanner{data: data}, path: path, index: -1, lenient: lenient}
+	return objDecoder{s: jsonkit.Scanner{Data: data}, path: path, index: -1, lenient: lenient}
 }
 
 // child returns a decoder for the object at d's current value, whose path
@@ -57,7 +58,7 @@ func (d *objDecoder) child(path string, index int, lenient bool) objDecoder {
 
 // adopt continues after a child decoder, taking its position and error.
 func (d *objDecoder) adopt(c *objDecoder) {
-	d.s.pos = c.s.pos
+	d.s.Pos = c.s.Pos
 	if d.err == nil {
 		d.err = c.err
 	}
@@ -79,47 +80,47 @@ func (d *objDecoder) next() bool {
 	}
 	s := &d.s
 	if d.state == 0 {
-		if k := s.peek(); k != kindObject {
+		if k := s.Peek(); k != jsonkit.KindObject {
 			d.typeError(d.objPath(), "object", k)
 			return false
 		}
-		s.pos++
-		s.skipWS()
-		if s.pos < len(s.data) && s.data[s.pos] == '}' {
-			s.pos++
+		s.Pos++
+		s.SkipWS()
+		if s.Pos < len(s.Data) && s.Data[s.Pos] == '}' {
+			s.Pos++
 			d.state = 2
 			return false
 		}
 		d.state = 1
 	} else {
-		s.skipWS()
-		if s.pos >= len(s.data) {
-			d.err = s.errAt("unexpected end inside an object")
+		s.SkipWS()
+		if s.Pos >= len(s.Data) {
+			d.err = s.ErrAt("unexpected end inside an object")
 			return false
 		}
-		switch s.data[s.pos] {
+		switch s.Data[s.Pos] {
 		case '}':
-			s.pos++
+			s.Pos++
 			d.state = 2
 			return false
 		case ',':
-			s.pos++
-			s.skipWS()
+			s.Pos++
+			s.SkipWS()
 		default:
-			d.err = s.errAt("want ',' or '}' after an object member")
+			d.err = s.ErrAt("want ',' or '}' after an object member")
 			return false
 		}
 	}
-	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
-		d.err = s.errAt("want a string key")
+	if s.Pos >= len(s.Data) || s.Data[s.Pos] != '"' {
+		d.err = s.ErrAt("want a string key")
 		return false
 	}
-	key, err := s.readKey()
+	key, err := s.ReadKey()
 	if err != nil {
 		d.err = err
 		return false
 	}
-	if err := s.expect(':'); err != nil {
+	if err := s.Expect(':'); err != nil {
 		d.err = err
 		return false
 	}
@@ -146,12 +147,12 @@ func (d *objDecoder) fail(path, msg string) {
 
 // typeError records "path: want X, got Y", or the syntax error when the
 // value is not JSON at all.
-func (d *objDecoder) typeError(path, want string, got kind) {
+func (d *objDecoder) typeError(path, want string, got jsonkit.Kind) {
 	if d.err != nil {
 		return
 	}
-	if got == kindInvalid {
-		_, d.err = d.s.skipValue()
+	if got == jsonkit.KindInvalid {
+		_, d.err = d.s.SkipValue()
 		return
 	}
 	d.err = fieldError(path, "want "+want+", got "+got.String())
@@ -172,10 +173,10 @@ func (d *objDecoder) mark(bit uint32) bool {
 
 // isNull consumes a null value and reports whether there was one.
 func (d *objDecoder) isNull() bool {
-	if d.s.peek() != kindNull {
+	if d.s.Peek() != jsonkit.KindNull {
 		return false
 	}
-	if err := d.s.skipNull(); err != nil {
+	if err := d.s.SkipNull(); err != nil {
 		d.err = err
 	}
 	return true
@@ -193,7 +194,7 @@ func (d *objDecoder) unknown() {
 		d.fail(d.field(), "unknown field")
 		return
 	}
-	if _, err := d.s.skipValue(); err != nil {
+	if _, err := d.s.SkipValue(); err != nil {
 		d.err = err
 	}
 }
@@ -216,11 +217,11 @@ func (d *objDecoder) strOpt(bit uint32, required bool) (string, bool) {
 		}
 		return "", false
 	}
-	if k := d.s.peek(); k != kindString {
+	if k := d.s.Peek(); k != jsonkit.KindString {
 		d.typeError(d.field(), "string", k)
 		return "", false
 	}
-	v, err := d.s.readString()
+	v, err := d.s.ReadString()
 	if err != nil {
 		d.err = err
 		return "", false
@@ -239,11 +240,11 @@ func (d *objDecoder) uint(bit uint32, required bool, max uint64) (uint64, bool) 
 		}
 		return 0, false
 	}
-	if k := d.s.peek(); k != kindNumber {
+	if k := d.s.Peek(); k != jsonkit.KindNumber {
 		d.typeError(d.field(), "number", k)
 		return 0, false
 	}
-	v, ok, err := d.s.readUint(max)
+	v, ok, err := d.s.ReadUint(max)
 	if err != nil {
 		d.err = err
 		return 0, false
@@ -282,11 +283,11 @@ func (d *objDecoder) boolOpt(bit uint32) *bool {
 	if !d.mark(bit) || d.isNull() {
 		return nil
 	}
-	if k := d.s.peek(); k != kindBool {
+	if k := d.s.Peek(); k != jsonkit.KindBool {
 		d.typeError(d.field(), "boolean", k)
 		return nil
 	}
-	v, err := d.s.readBool()
+	v, err := d.s.ReadBool()
 	if err != nil {
 		d.err = err
 		return nil
@@ -297,8 +298,8 @@ func (d *objDecoder) boolOpt(bit uint32) *bool {
 // Allowed kinds for free-JSON fields.
 const (
 	anyKind    = 0
-	objectKind = 1 << kindObject
-	arrayKind  = 1 << kindArray
+	objectKind = 1 << jsonkit.KindObject
+	arrayKind  = 1 << jsonkit.KindArray
 )
 
 // raw reads a free-JSON value as a sub-slice of the input. kinds restricts
@@ -314,8 +315,8 @@ func (d *objDecoder) raw(bit uint32, required bool, kinds uint8) json.RawMessage
 		}
 		return nil
 	}
-	start := d.s.pos
-	k, err := d.s.skipValue()
+	start := d.s.Pos
+	k, err := d.s.SkipValue()
 	if err != nil {
 		d.err = err
 		return nil
@@ -331,7 +332,7 @@ func (d *objDecoder) raw(bit uint32, required bool, kinds uint8) json.RawMessage
 		d.fail(d.field(), "want "+want+", got "+k.String())
 		return nil
 	}
-	return json.RawMessage(d.s.data[start:d.s.pos:d.s.pos])
+	return json.RawMessage(d.s.Data[start:d.s.Pos:d.s.Pos])
 }
 
 // array calls elem for each element of an array field, with the field's
@@ -349,34 +350,34 @@ func (d *objDecoder) array(bit uint32, required bool, elem func(d *objDecoder, p
 		return false
 	}
 	s := &d.s
-	if k := s.peek(); k != kindArray {
+	if k := s.Peek(); k != jsonkit.KindArray {
 		d.typeError(d.field(), "array", k)
 		return false
 	}
 	field := d.field()
-	s.pos++
-	s.skipWS()
-	if s.pos < len(s.data) && s.data[s.pos] == ']' {
-		s.pos++
+	s.Pos++
+	s.SkipWS()
+	if s.Pos < len(s.Data) && s.Data[s.Pos] == ']' {
+		s.Pos++
 		return true
 	}
 	for i := 0; ; i++ {
 		if elem(d, field, i); d.err != nil {
 			return false
 		}
-		s.skipWS()
-		if s.pos >= len(s.data) {
-			d.err = s.errAt("unexpected end inside an array")
+		s.SkipWS()
+		if s.Pos >= len(s.Data) {
+			d.err = s.ErrAt("unexpected end inside an array")
 			return false
 		}
-		switch s.data[s.pos] {
+		switch s.Data[s.Pos] {
 		case ',':
-			s.pos++
+			s.Pos++
 		case ']':
-			s.pos++
+			s.Pos++
 			return true
 		default:
-			d.err = s.errAt("want ',' or ']' after an array element")
+			d.err = s.ErrAt("want ',' or ']' after an array element")
 			return false
 		}
 	}
@@ -391,8 +392,8 @@ func (d *objDecoder) require(bit uint32, name string) {
 
 // finishTop is finish for a whole input: nothing may follow the object.
 func (d *objDecoder) finishTop() error {
-	if d.err == nil && !d.s.atEnd() {
-		d.err = d.s.errAt("unexpected data after the value")
+	if d.err == nil && !d.s.AtEnd() {
+		d.err = d.s.ErrAt("unexpected data after the value")
 	}
 	return wireError(d.err)
 }
@@ -402,7 +403,7 @@ func wireError(err error) error {
 	if err == nil {
 		return nil
 	}
-	var se *syntaxError
+	var se *jsonkit.SyntaxError
 	if errors.As(err, &se) {
 		return &Error{Code: CodeInvalidArgument, Message: se.Error()}
 	}

@@ -2,8 +2,9 @@
 // envelope, every message of the sync service as a Go type, the error codes
 // with their retry metadata, the close codes with what a client should do
 // after each, and strict, fast encoding and decoding. It uses the standard
-// library only (and syncd's revision package), and contains no server code,
-// so the router, the server and the client SDK all build on it.
+// library only (and syncd's revision and internal/jsonkit packages), and
+// contains no server code, so the router, the server and the client SDK
+// all build on it.
 //
 // # Vocabulary
 //
@@ -36,8 +37,9 @@
 // [DecodeEnvelope] checks the syntax of the whole message and the envelope's
 // fields, leaving the payload as raw bytes; then the handler for the type
 // decodes the payload with [DecodePayload] (or the type's UnmarshalPayload).
-// Both are hand-written over a small validating scanner (no reflection, no
-// second pass) and strict: an unknown field, a field of the wrong type, a
+// Both are hand-written over a small validating scanner (jsonkit.Scanner,
+// shared with package delta's decoder; no reflection, no second pass) and
+// strict: an unknown field, a field of the wrong type, a
 // duplicate field, or a required field that is missing or null is an
 // [*Error] with code INVALID_ARGUMENT whose message names the field, such as
 // "payload.baseRev: want number, got string". An optional field sent as null
@@ -48,9 +50,11 @@
 // ([IsReservedType]).
 //
 // Encoding ([AppendMessage], [AppendEnvelope], and each type's AppendJSON)
-// writes no null for an absent optional field, never null for a list (an
-// empty list is []), and no meta key beyond those above: ws-kit's client
-// schemas are strict and reject both.
+// escapes strings as encoding/json does (jsonkit.AppendString, as delta
+// does: \b and \f short, HTML left alone), writes no null for an absent
+// optional field, never null for a list (an empty list is []), and no meta
+// key beyond those above: ws-kit's client schemas are strict and reject
+// both.
 //
 // # Traps
 //

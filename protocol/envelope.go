@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"time"
+
+	"github.com/deltasync/syncd/internal/jsonkit"
 )
 
 // Envelope is one message on the wire: {"type", "meta"?, "payload"?}.
@@ -69,13 +71,13 @@ func DecodeServerEnvelope(data []byte) (Envelope, error) { return decodeEnvelope
 
 func decodeEnvelope(data []byte, lenient bool) (Envelope, error) {
 	var env Envelope
-	s := scanner{data: data}
-	if k := s.peek(); k != kindObject {
-		// peek classifies by the first byte: "not json" starts like null.
+	s := jsonkit.Scanner{Data: data}
+	if k := s.Peek(); k != jsonkit.KindObject {
+		// Peek classifies by the first byte: "not json" starts like null.
 		// A scalar is short, so check that it is one before naming it;
 		// arrays, which may nest deeply, are named by their first byte.
-		if k != kindArray {
-			if _, err := s.skipValue(); err != nil {
+		if k != jsonkit.KindArray {
+			if _, err := s.SkipValue(); err != nil {
 				return env, wireError(err)
 			}
 		}
@@ -157,7 +159,7 @@ const (
 // payload is valid JSON.
 func AppendEnvelope(dst []byte, typ string, meta Meta, payload []byte) []byte {
 	dst = append(dst, keyType...)
-	dst = appendString(dst, typ)
+	dst = jsonkit.AppendString(dst, typ)
 	dst = appendMeta(dst, meta)
 	if len(payload) > 0 {
 		dst = append(dst, keyPayload...)
@@ -182,7 +184,7 @@ func appendMeta(dst []byte, m Meta) []byte {
 			dst = append(dst, ',')
 		}
 		dst = append(dst, keyCorrelationID...)
-		dst = appendString(dst, m.CorrelationID)
+		dst = jsonkit.AppendString(dst, m.CorrelationID)
 		first = false
 	}
 	if m.TS != 0 {
@@ -202,7 +204,7 @@ func appendMeta(dst []byte, m Meta) []byte {
 // encoding/json.
 func AppendMessage(dst []byte, typ string, meta Meta, payload any) ([]byte, error) {
 	dst = append(dst, keyType...)
-	dst = appendString(dst, typ)
+	dst = jsonkit.AppendString(dst, typ)
 	dst = appendMeta(dst, meta)
 	switch p := payload.(type) {
 	case nil:

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/deltasync/syncd/internal/jsonkit"
 )
 
 // Code is an error code as it appears in the code field of an ERROR or
@@ -190,8 +192,8 @@ func encodeDetails(d any) json.RawMessage {
 		}
 		raw = b
 	}
-	s := scanner{data: raw}
-	if s.peek() != kindObject || !validJSON(raw) {
+	s := jsonkit.Scanner{Data: raw}
+	if s.Peek() != jsonkit.KindObject || !jsonkit.Valid(raw) {
 		return nil
 	}
 	return raw
@@ -262,6 +264,6 @@ type fieldDetails struct {
 
 func (d fieldDetails) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"field":`...)
-	dst = appendString(dst, d.Field)
+	dst = jsonkit.AppendString(dst, d.Field)
 	return append(dst, '}')
 }

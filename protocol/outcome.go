@@ -3,6 +3,7 @@ package protocol
 import (
 	"math"
 
+	"github.com/deltasync/syncd/internal/jsonkit"
 	"github.com/deltasync/syncd/revision"
 )
 
@@ -61,10 +62,10 @@ func appendOutcomes(dst []byte, outs []Outcome) []byte {
 			dst = append(dst, ',')
 		}
 		dst = appendKey(append(dst, '{'), true, "clientReqId")
-		dst = appendString(dst, o.ClientReqID)
+		dst = jsonkit.AppendString(dst, o.ClientReqID)
 		if o.Code != "" {
 			dst = appendKey(dst, false, "code")
-			dst = appendString(dst, string(o.Code))
+			dst = jsonkit.AppendString(dst, string(o.Code))
 		} else {
 			dst = appendKey(dst, false, "rev")
 			dst = appendUint(dst, uint64(o.Rev))

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+
+	"github.com/deltasync/syncd/internal/jsonkit"
 )
 
 // PayloadDecoder is implemented by payload types that decode themselves
@@ -117,11 +119,11 @@ func decodeReflect(data []byte, v any) error {
 		if err := checkTopLevel(data, plan); err != nil {
 			return err
 		}
-	} else if !validJSON(data) {
-		s := scanner{data: data}
-		_, err := s.skipValue()
+	} else if !jsonkit.Valid(data) {
+		s := jsonkit.Scanner{Data: data}
+		_, err := s.SkipValue()
 		if err == nil {
-			err = s.errAt("unexpected data after the value")
+			err = s.ErrAt("unexpected data after the value")
 		}
 		return wireError(err)
 	}
@@ -153,7 +155,7 @@ func checkTopLevel(data []byte, plan *structPlan) error {
 				}
 				continue
 			}
-			if _, err := d.s.skipValue(); err != nil {
+			if _, err := d.s.SkipValue(); err != nil {
 				d.err = err
 			}
 		}

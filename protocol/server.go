@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/deltasync/syncd/internal/jsonkit"
 	"github.com/deltasync/syncd/revision"
 )
 
@@ -193,9 +194,9 @@ func decodeLimits(parent *objDecoder) map[string]int64 {
 
 func (p Hello) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "clientId")
-	dst = appendString(dst, p.ClientID)
+	dst = jsonkit.AppendString(dst, p.ClientID)
 	dst = appendKey(dst, false, "protocol")
-	dst = appendString(dst, p.Protocol)
+	dst = jsonkit.AppendString(dst, p.Protocol)
 	dst = appendKey(dst, false, "heartbeatMs")
 	dst = appendInt(dst, p.HeartbeatMs)
 	dst = appendKey(dst, false, "limits")
@@ -209,14 +210,14 @@ func (p Hello) AppendJSON(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendString(dst, name)
+		dst = jsonkit.AppendString(dst, name)
 		dst = append(dst, ':')
 		dst = appendInt(dst, p.Limits[name])
 	}
 	dst = append(dst, '}')
 	if p.AuthorID != "" {
 		dst = appendKey(dst, false, "authorId")
-		dst = appendString(dst, p.AuthorID)
+		dst = jsonkit.AppendString(dst, p.AuthorID)
 	}
 	return append(dst, '}')
 }
@@ -253,16 +254,16 @@ func (p *SyncSnapshot) UnmarshalPayload(data []byte) error {
 
 func (p SyncSnapshot) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = appendString(dst, p.Doc)
+	dst = jsonkit.AppendString(dst, p.Doc)
 	dst = appendKey(dst, false, "epoch")
-	dst = appendString(dst, string(p.Epoch))
+	dst = jsonkit.AppendString(dst, string(p.Epoch))
 	dst = appendKey(dst, false, "rev")
 	dst = appendUint(dst, uint64(p.Rev))
 	dst = appendKey(dst, false, "state")
 	dst = appendRaw(dst, p.State, "{}")
 	if p.AckedReqID != "" {
 		dst = appendKey(dst, false, "ackedReqId")
-		dst = appendString(dst, p.AckedReqID)
+		dst = jsonkit.AppendString(dst, p.AckedReqID)
 	}
 	dst = appendOutcomes(dst, p.Outcomes)
 	return append(dst, '}')
@@ -345,9 +346,9 @@ func (op *Operation) decode(parent *objDecoder, path string, index int) {
 
 func (p SyncDeltas) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = appendString(dst, p.Doc)
+	dst = jsonkit.AppendString(dst, p.Doc)
 	dst = appendKey(dst, false, "epoch")
-	dst = appendString(dst, string(p.Epoch))
+	dst = jsonkit.AppendString(dst, string(p.Epoch))
 	dst = appendKey(dst, false, "fromRev")
 	dst = appendUint(dst, uint64(p.FromRev))
 	dst = appendKey(dst, false, "toRev")
@@ -363,7 +364,7 @@ func (p SyncDeltas) AppendJSON(dst []byte) []byte {
 	dst = append(dst, ']')
 	if p.AckedReqID != "" {
 		dst = appendKey(dst, false, "ackedReqId")
-		dst = appendString(dst, p.AckedReqID)
+		dst = jsonkit.AppendString(dst, p.AckedReqID)
 	}
 	dst = appendOutcomes(dst, p.Outcomes)
 	return append(dst, '}')
@@ -373,16 +374,16 @@ func (op Operation) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "rev")
 	dst = appendUint(dst, uint64(op.Rev))
 	dst = appendKey(dst, false, "type")
-	dst = appendString(dst, op.Type)
+	dst = jsonkit.AppendString(dst, op.Type)
 	dst = appendKey(dst, false, "payload")
 	dst = appendRaw(dst, op.Payload, "null")
 	if op.ClientID != "" {
 		dst = appendKey(dst, false, "clientId")
-		dst = appendString(dst, op.ClientID)
+		dst = jsonkit.AppendString(dst, op.ClientID)
 	}
 	if op.ClientReqID != "" {
 		dst = appendKey(dst, false, "clientReqId")
-		dst = appendString(dst, op.ClientReqID)
+		dst = jsonkit.AppendString(dst, op.ClientReqID)
 	}
 	dst = appendKey(dst, false, "ts")
 	dst = appendInt(dst, op.Ts)
@@ -424,7 +425,7 @@ func (p *RevisionGap) UnmarshalPayload(data []byte) error {
 
 func (p RevisionGap) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = appendString(dst, p.Doc)
+	dst = jsonkit.AppendString(dst, p.Doc)
 	dst = appendKey(dst, false, "expectedRev")
 	dst = appendUint(dst, uint64(p.ExpectedRev))
 	dst = appendKey(dst, false, "serverRev")
@@ -434,7 +435,7 @@ func (p RevisionGap) AppendJSON(dst []byte) []byte {
 	dst = appendKey(dst, false, "resumeFrom")
 	dst = appendUint(dst, uint64(p.ResumeFrom))
 	dst = appendKey(dst, false, "reason")
-	dst = appendString(dst, p.Reason)
+	dst = jsonkit.AppendString(dst, p.Reason)
 	return append(dst, '}')
 }
 
@@ -456,11 +457,11 @@ func (p *Presence) UnmarshalPayload(data []byte) error {
 			})
 		case "left":
 			d.array(4, false, func(d *objDecoder, path string, i int) {
-				if k := d.s.peek(); k != kindString {
+				if k := d.s.Peek(); k != jsonkit.KindString {
 					d.typeError(path+"["+strconv.Itoa(i)+"]", "string", k)
 					return
 				}
-				id, err := d.s.readString()
+				id, err := d.s.ReadString()
 				d.err = err
 				p.Left = append(p.Left, id)
 			})
@@ -492,7 +493,7 @@ func (c *PresenceClient) decode(parent *objDecoder, path string, index int) {
 
 func (p Presence) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = appendString(dst, p.Doc)
+	dst = jsonkit.AppendString(dst, p.Doc)
 	dst = appendKey(dst, false, "clients")
 	dst = append(dst, '[')
 	for i := range p.Clients {
@@ -511,7 +512,7 @@ func (p Presence) AppendJSON(dst []byte) []byte {
 
 func (c PresenceClient) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "clientId")
-	dst = appendString(dst, c.ClientID)
+	dst = jsonkit.AppendString(dst, c.ClientID)
 	dst = appendKey(dst, false, "state")
 	dst = appendRaw(dst, c.State, "{}")
 	return append(dst, '}')
@@ -545,18 +546,18 @@ func (p Message) AppendJSON(dst []byte) []byte {
 	dst = append(dst, '{')
 	if p.Doc != "" {
 		dst = appendKey(dst, true, "doc")
-		dst = appendString(dst, p.Doc)
+		dst = jsonkit.AppendString(dst, p.Doc)
 		dst = append(dst, ',')
 	}
 	if p.Topic != "" {
 		dst = appendKey(dst, true, "topic")
-		dst = appendString(dst, p.Topic)
+		dst = jsonkit.AppendString(dst, p.Topic)
 		dst = append(dst, ',')
 	}
 	dst = appendKey(dst, true, "data")
 	dst = appendRaw(dst, p.Data, "null")
 	dst = appendKey(dst, false, "from")
-	dst = appendString(dst, p.From)
+	dst = jsonkit.AppendString(dst, p.From)
 	return append(dst, '}')
 }
 
@@ -591,9 +592,9 @@ func (p *ErrorPayload) UnmarshalPayload(data []byte) error {
 
 func (p ErrorPayload) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "code")
-	dst = appendString(dst, string(p.Code))
+	dst = jsonkit.AppendString(dst, string(p.Code))
 	dst = appendKey(dst, false, "message")
-	dst = appendString(dst, p.Message)
+	dst = jsonkit.AppendString(dst, p.Message)
 	if len(p.Details) > 0 {
 		dst = appendKey(dst, false, "details")
 		dst = append(dst, p.Details...)
@@ -630,14 +631,14 @@ type UpdateErrorDetails struct {
 
 func (d UpdateErrorDetails) AppendJSON(dst []byte) []byte {
 	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = appendString(dst, d.Doc)
+	dst = jsonkit.AppendString(dst, d.Doc)
 	dst = appendKey(dst, false, "clientReqId")
-	dst = appendString(dst, d.ClientReqID)
+	dst = jsonkit.AppendString(dst, d.ClientReqID)
 	dst = appendKey(dst, false, "serverRev")
 	dst = appendUint(dst, uint64(d.ServerRev))
 	if d.Limit != "" {
 		dst = appendKey(dst, false, "limit")
-		dst = appendString(dst, d.Limit)
+		dst = jsonkit.AppendString(dst, d.Limit)
 	}
 	return append(dst, '}')
 }

@@ -13,9 +13,11 @@ fail=0
 # standard library is always allowed.
 allowed() {
 	case "$1" in
-	$mod/revision | $mod/delta | $mod/ringbuf) echo '^$' ;;
-	$mod/protocol) echo "^$mod/revision$" ;;
-	$mod) echo "^($mod/(revision|delta|ringbuf)|github.com/oklog/ulid/v2)$" ;;
+	$mod/revision | $mod/ringbuf) echo '^$' ;;
+	$mod/internal/jsonkit) echo '^$' ;; # the JSON toolkit under protocol and delta: standard library only
+	$mod/delta) echo "^$mod/internal/jsonkit$" ;;
+	$mod/protocol) echo "^$mod/(revision|internal/jsonkit)$" ;;
+	$mod) echo "^($mod/(revision|delta|ringbuf|internal/jsonkit)|github.com/oklog/ulid/v2)$" ;;
 	$mod/store/memstore) echo "^($mod|$mod/revision)$" ;;
 	$mod/store/boltstore) echo "^($mod|$mod/revision|go.etcd.io/bbolt(/.*)?)$" ;;
 	$mod/store/storetest) echo "^($mod|$mod/revision|$mod/delta|pgregory.net/rapid)$" ;; # a test suite: it may use test libraries
@@ -36,7 +38,7 @@ allowed() {
 
 # Packages that must never link the engine or a database, even indirectly,
 # so that a program using the wire or the SDK stays small.
-lean="$mod/protocol $mod/client $mod/revision $mod/delta $mod/ringbuf $mod/router"
+lean="$mod/protocol $mod/client $mod/revision $mod/delta $mod/ringbuf $mod/router $mod/internal/jsonkit"
 
 while IFS=: read -r pkg imports; do
 	allow=$(allowed "$pkg")

@@ -1,21 +1,23 @@
-package protocol
+package jsonkit
 
 import (
 	"strconv"
 	"unicode/utf8"
 )
 
-// refScanner is the scanner as it was before the SWAR fast paths of
-// scan.go (a table look-up per string byte, a loop per digit, skipValue
+// refScanner is the protocol's scanner as it was before the SWAR fast
+// paths (a table look-up per string byte, a loop per digit, skipValue
 // for every value inside a container), kept verbatim as the reference that
 // the faster scanner must agree with: same kinds, same end positions, same
-// errors at the same offsets. See scan_test.go.
+// errors at the same offsets. See scanner_test.go. The scanner has since
+// moved from protocol to this package, and scans strings and numbers
+// through ScanString and ScanNumber, which delta shares.
 type refScanner struct {
 	data []byte
 	pos  int
 }
 
-func (s *refScanner) errAt(msg string) error { return &syntaxError{off: s.pos, msg: msg} }
+func (s *refScanner) errAt(msg string) error { return &SyntaxError{Off: s.pos, Msg: msg} }
 
 func (s *refScanner) skipWS() {
 	for s.pos < len(s.data) {
@@ -29,27 +31,27 @@ func (s *refScanner) skipWS() {
 }
 
 // peek skips whitespace and reports the kind of the next value without
-// consuming it. kindInvalid means the input ends or the byte starts no value.
-func (s *refScanner) peek() kind {
+// consuming it. KindInvalid means the input ends or the byte starts no value.
+func (s *refScanner) peek() Kind {
 	s.skipWS()
 	if s.pos >= len(s.data) {
-		return kindInvalid
+		return KindInvalid
 	}
 	switch c := s.data[s.pos]; {
 	case c == '{':
-		return kindObject
+		return KindObject
 	case c == '[':
-		return kindArray
+		return KindArray
 	case c == '"':
-		return kindString
+		return KindString
 	case c == 't' || c == 'f':
-		return kindBool
+		return KindBool
 	case c == 'n':
-		return kindNull
+		return KindNull
 	case c == '-' || (c >= '0' && c <= '9'):
-		return kindNumber
+		return KindNumber
 	}
-	return kindInvalid
+	return KindInvalid
 }
 
 // atEnd reports whether only whitespace is left.
@@ -72,25 +74,25 @@ func (s *refScanner) expect(c byte) error {
 }
 
 // skipValue consumes one value, validating it, and returns its kind.
-func (s *refScanner) skipValue() (kind, error) {
+func (s *refScanner) skipValue() (Kind, error) {
 	k := s.peek()
 	var err error
 	switch k {
-	case kindString:
+	case KindString:
 		_, _, err = s.scanString()
-	case kindNumber:
+	case KindNumber:
 		err = s.skipNumber()
-	case kindBool:
+	case KindBool:
 		_, err = s.readBool()
-	case kindNull:
+	case KindNull:
 		err = s.skipNull()
-	case kindObject, kindArray:
+	case KindObject, KindArray:
 		err = s.skipContainer()
 	default:
 		if s.pos >= len(s.data) {
-			return kindInvalid, s.errAt("unexpected end, want a value")
+			return KindInvalid, s.errAt("unexpected end, want a value")
 		}
-		return kindInvalid, s.errAt("unexpected " + strconv.QuoteRune(rune(s.data[s.pos])) + ", want a value")
+		return KindInvalid, s.errAt("unexpected " + strconv.QuoteRune(rune(s.data[s.pos])) + ", want a value")
 	}
 	return k, err
 }
@@ -98,10 +100,10 @@ func (s *refScanner) skipValue() (kind, error) {
 // skipContainer consumes an object or array without recursion: a bit per
 // level records whether that level is an object.
 func (s *refScanner) skipContainer() error {
-	var stack [maxDepth / 64]uint64
+	var stack [MaxDepth / 64]uint64
 	depth := 0
 	open := func() error {
-		if depth >= maxDepth {
+		if depth >= MaxDepth {
 			return s.errAt("nesting too deep")
 		}
 		word, bit := depth/64, uint(depth%64)
@@ -151,7 +153,7 @@ func (s *refScanner) skipContainer() error {
 		}
 		// A value.
 		switch s.peek() {
-		case kindObject, kindArray:
+		case KindObject, KindArray:
 			if err := open(); err != nil {
 				return err
 			}

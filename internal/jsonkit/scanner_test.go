@@ -1,4 +1,4 @@
-package protocol
+package jsonkit
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ func sameError(a, b error) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	var sa, sb *syntaxError
+	var sa, sb *SyntaxError
 	return errors.As(a, &sa) && errors.As(b, &sb) && *sa == *sb
 }
 
@@ -23,39 +23,39 @@ func sameError(a, b error) bool {
 // end position, same error at the same offset.
 func checkScanString(t *testing.T, data []byte, pos int) {
 	t.Helper()
-	got, want := scanner{data: data, pos: pos}, refScanner{data: data, pos: pos}
+	got, want := Scanner{Data: data, Pos: pos}, refScanner{data: data, pos: pos}
 	gBody, gEsc, gErr := got.scanString()
 	wBody, wEsc, wErr := want.scanString()
-	if !bytes.Equal(gBody, wBody) || (gBody == nil) != (wBody == nil) || gEsc != wEsc || !sameError(gErr, wErr) || got.pos != want.pos {
+	if !bytes.Equal(gBody, wBody) || (gBody == nil) != (wBody == nil) || gEsc != wEsc || !sameError(gErr, wErr) || got.Pos != want.pos {
 		t.Fatalf("scanString(%q at %d) = %q, %v, %v, pos %d; reference %q, %v, %v, pos %d",
-			data, pos, gBody, gEsc, gErr, got.pos, wBody, wEsc, wErr, want.pos)
+			data, pos, gBody, gEsc, gErr, got.Pos, wBody, wEsc, wErr, want.pos)
 	}
 }
 
 // checkScanNumber compares scanNumber with the reference's on data from pos.
 func checkScanNumber(t *testing.T, data []byte, pos int) {
 	t.Helper()
-	got, want := scanner{data: data, pos: pos}, refScanner{data: data, pos: pos}
+	got, want := Scanner{Data: data, Pos: pos}, refScanner{data: data, pos: pos}
 	gText, gPlain, gErr := got.scanNumber()
 	wText, wPlain, wErr := want.scanNumber()
-	if !bytes.Equal(gText, wText) || gPlain != wPlain || !sameError(gErr, wErr) || got.pos != want.pos {
+	if !bytes.Equal(gText, wText) || gPlain != wPlain || !sameError(gErr, wErr) || got.Pos != want.pos {
 		t.Fatalf("scanNumber(%q at %d) = %q, %v, %v, pos %d; reference %q, %v, %v, pos %d",
-			data, pos, gText, gPlain, gErr, got.pos, wText, wPlain, wErr, want.pos)
+			data, pos, gText, gPlain, gErr, got.Pos, wText, wPlain, wErr, want.pos)
 	}
 }
 
-// checkSkipValue compares skipValue (and so skipContainer and skipWS) with
+// checkSkipValue compares SkipValue (and so skipContainer and skipWS) with
 // the reference's on data from pos, then atEnd.
 func checkSkipValue(t *testing.T, data []byte, pos int) {
 	t.Helper()
-	got, want := scanner{data: data, pos: pos}, refScanner{data: data, pos: pos}
-	gKind, gErr := got.skipValue()
+	got, want := Scanner{Data: data, Pos: pos}, refScanner{data: data, pos: pos}
+	gKind, gErr := got.SkipValue()
 	wKind, wErr := want.skipValue()
-	if gKind != wKind || !sameError(gErr, wErr) || got.pos != want.pos {
+	if gKind != wKind || !sameError(gErr, wErr) || got.Pos != want.pos {
 		t.Fatalf("skipValue(%q at %d) = %v, %v, pos %d; reference %v, %v, pos %d",
-			data, pos, gKind, gErr, got.pos, wKind, wErr, want.pos)
+			data, pos, gKind, gErr, got.Pos, wKind, wErr, want.pos)
 	}
-	if gErr == nil && got.atEnd() != want.atEnd() {
+	if gErr == nil && got.AtEnd() != want.atEnd() {
 		t.Fatalf("atEnd after skipValue(%q at %d) differs", data, pos)
 	}
 }
@@ -167,7 +167,7 @@ func TestSkipValueMatchesReference(t *testing.T) {
 // reference scanner (the byte-by-byte one they replaced) on any input, from
 // any starting position. Run it with:
 //
-//	go test ./protocol/ -run '^$' -fuzz '^FuzzScanner$' -fuzztime 20s
+//	go test ./internal/jsonkit/ -run '^$' -fuzz '^FuzzScanner$' -fuzztime 20s
 func FuzzScanner(f *testing.F) {
 	f.Add([]byte(`"hello, world"`), uint8(0))
 	f.Add([]byte(`  "abcdefghijklmnopqrstuvwxyz\u00e9\n\"é😀"`), uint8(2))
@@ -189,9 +189,10 @@ func FuzzScanner(f *testing.F) {
 	})
 }
 
-// BenchmarkScanString compares scanString with the byte-by-byte reference
-// on short and long ASCII strings and on text that is mostly or partly
-// multibyte UTF-8 (where the fast path cannot skip much).
+// BenchmarkScanString compares ScanString, which the scanners' hot paths
+// call directly, with the byte-by-byte reference on short and long ASCII
+// strings and on text that is mostly or partly multibyte UTF-8 (where the
+// fast path cannot skip much).
 func BenchmarkScanString(b *testing.B) {
 	inputs := []struct{ name, body string }{
 		{"ascii8", strings.Repeat("x", 8)},
@@ -206,9 +207,8 @@ func BenchmarkScanString(b *testing.B) {
 		b.Run(in.name+"/swar", func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
-				s := scanner{data: data}
-				if _, _, err := s.scanString(); err != nil {
-					b.Fatal(err)
+				if _, _, f := ScanString(data, 0, false); f.Kind != NoFault {
+					b.Fatal(f)
 				}
 			}
 		})
@@ -224,7 +224,7 @@ func BenchmarkScanString(b *testing.B) {
 	}
 }
 
-// TestSWARMasksExhaustive checks skipPlain and skipDigits on every pair of
+// TestSWARMasksExhaustive checks PlainEnd and DigitsEnd on every pair of
 // adjacent byte values at every position of a word (a borrow or carry goes
 // from a byte to the next), in words of plain bytes or of digits.
 func TestSWARMasksExhaustive(t *testing.T) {
@@ -243,16 +243,16 @@ func TestSWARMasksExhaustive(t *testing.T) {
 			for y := 0; y < 256; y++ {
 				w := []byte("abcdefgh01234567")
 				w[at], w[at+1] = byte(x), byte(y)
-				if got, want := skipPlain(w[:8], 0), firstNot(w[:8], isPlain); got != want {
-					t.Fatalf("skipPlain(%q) = %d, want %d", w[:8], got, want)
+				if got, want := PlainEnd(w[:8], 0), firstNot(w[:8], isPlain); got != want {
+					t.Fatalf("PlainEnd(%q) = %d, want %d", w[:8], got, want)
 				}
-				if got, want := skipPlain(w, 0), firstNot(w, isPlain); got != want {
-					t.Fatalf("skipPlain(%q) = %d, want %d", w, got, want)
+				if got, want := PlainEnd(w, 0), firstNot(w, isPlain); got != want {
+					t.Fatalf("PlainEnd(%q) = %d, want %d", w, got, want)
 				}
 				w = []byte("0123456789012345")
 				w[at], w[at+1] = byte(x), byte(y)
-				if got, want := skipDigits(w, 0), firstNot(w, isDigit); got != want {
-					t.Fatalf("skipDigits(%q) = %d, want %d", w, got, want)
+				if got, want := DigitsEnd(w, 0), firstNot(w, isDigit); got != want {
+					t.Fatalf("DigitsEnd(%q) = %d, want %d", w, got, want)
 				}
 			}
 		}
