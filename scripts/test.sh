@@ -62,32 +62,42 @@ fi
 ./client/browser/e2e/run.sh
 
 phase fuzz
+# Every fuzz target for FUZZTIME, two at a time with one fuzzing worker
+# each (FUZZJOBS): the machine has two cores, so each target still fuzzes
+# for its whole FUZZTIME and the phase takes half as long.
+FUZZJOBS=${FUZZJOBS:-2}
 count_files() { { find "$1" -type f 2>/dev/null || true; } | wc -l; }
+# fuzz_one PKG TARGET fuzzes one target and prints its log when done (so
+# that two running at once do not interleave their lines).
+fuzz_one() {
+	local pkg=$1 target=$2 log out dir before ok=0
+	log=$(mktemp); out=$(mktemp)
+	dir="$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$target"
+	before=$(count_files "$dir")
+	echo "--- fuzz $pkg $target ($FUZZTIME)" >"$out"
+	for attempt in 1 2; do
+		if go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" -parallel=1 "$pkg" >"$log" 2>&1; then
+			ok=1; break
+		fi
+		# A real failure saves its input under testdata/fuzz/: never
+		# retry that. A failure without one is the fuzzing engine's own
+		# (a worker starved on a loaded machine): show it and try once
+		# more.
+		cat "$log" >>"$out"
+		[ "$(count_files "$dir")" -gt "$before" ] && break
+		echo "--- fuzz $target: no failing input was saved; retrying once" >>"$out"
+	done
+	[ "$ok" = 1 ] && tail -n 1 "$log" >>"$out"
+	cat "$out"; rm -f "$log" "$out"
+	[ "$ok" = 1 ]
+}
+export -f fuzz_one count_files
+export FUZZTIME
 for pkg in $(go list ./...); do
 	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
-		echo "--- fuzz $pkg $target ($FUZZTIME)"
-		log=$(mktemp)
-		dir="$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$target"
-		before=$(count_files "$dir")
-		ok=0
-		for attempt in 1 2; do
-			if go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" "$pkg" >"$log" 2>&1; then
-				ok=1; break
-			fi
-			# A real failure saves its input under testdata/fuzz/:
-			# never retry that. A failure without one is the fuzzing
-			# engine's own (a worker starved on a loaded machine):
-			# show it and try once more.
-			cat "$log"
-			[ "$(count_files "$dir")" -gt "$before" ] && break
-			echo "--- fuzz $target: no failing input was saved; retrying once"
-		done
-		if [ "$ok" != 1 ]; then
-			rm -f "$log"; exit 1
-		fi
-		tail -n 1 "$log"; rm -f "$log"
+		echo "$pkg $target"
 	done
-done
+done | xargs -P "$FUZZJOBS" -L 1 bash -c 'fuzz_one "$@"' _ || { echo "fuzzing failed"; exit 1; }
 
 phase done
 echo "=== all phases passed in $(($(date +%s) - start_all))s"
