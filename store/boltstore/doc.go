@@ -8,7 +8,7 @@
 // documents' state, appends it to the log as one checksummed,
 // sequence-numbered record, fdatasyncs the log and returns: the batch is
 // durable. A background applier then writes the batches that gathered in
-// the meantime (up to [Options.ApplyInterval], default 10 ms, or at once
+// the meantime (up to [Options.ApplyInterval], default 200 ms, or at once
 // when someone waits) to bbolt in one read-write transaction, which also
 // records the seq of the newest batch it holds ("walApplied" in info). The
 // engine does group commit (it batches the writes of many documents into

@@ -18,7 +18,10 @@ import (
 // the logs, snapshots, watermarks) and closes it.
 func fillDB(t *testing.T, path string) {
 	t.Helper()
-	st, err := boltstore.Open(path, boltstore.Options{JournalOps: 8})
+	// Applied at once, so that the big document reaches the bbolt file
+	// (and its deletion leaves space to compact) rather than being created
+	// and deleted within one of the applier's transactions.
+	st, err := boltstore.Open(path, boltstore.Options{JournalOps: 8, ApplyInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
