@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/deltasync/syncd/protocol"
@@ -125,6 +126,17 @@ func (s *Server) revokeUnreadable(x *router.Ctx, sess *session) {
 		x.Conn().Unsubscribe(context.Background(), docTopicPrefix+j.doc)
 		x.Conn().Send(protocol.TypeError, protocol.NewError(protocol.CodePermissionDenied,
 			"the refreshed token does not allow this document: it was left").WithDetails(joinDetails{Doc: j.doc}))
+	}
+	// Topics the new token may not read are left the same way, or a
+	// narrowed token would keep receiving them.
+	for _, t := range x.Conn().Topics() {
+		topic, ok := strings.CutPrefix(t, userTopicPrefix)
+		if !ok || sess.user.CanSubscribe(topic) {
+			continue
+		}
+		x.Conn().Unsubscribe(context.Background(), t)
+		x.Conn().Send(protocol.TypeError, protocol.NewError(protocol.CodePermissionDenied,
+			"the refreshed token does not allow this topic: it was left").WithDetails(topicDetails{Topic: topic}))
 	}
 }
 

@@ -155,3 +155,29 @@ func TestAuthRefreshWithoutAuthentication(t *testing.T) {
 	c.expectError(protocol.CodeFailedPrecondition)
 	c.alive()
 }
+
+// TestAuthRefreshRevokesTopics: a refreshed token that no longer grants a
+// subscribed topic leaves it at once, says so, and stops its messages.
+func TestAuthRefreshRevokesTopics(t *testing.T) {
+	ev := refreshEnv(t)
+	both := map[string]any{"topics": map[string]any{"read": []string{"news/*"}, "write": []string{"news/*"}}}
+	c := ev.dialWith(dialOpts{token: signClaims(t, jwtSecret, "ann", both)})
+	for _, topic := range []string{"news/keep", "news/drop"} {
+		c.rpcOK(protocol.TypeSubscribe, map[string]any{"topic": topic})
+	}
+	narrow := map[string]any{"topics": map[string]any{"read": []string{"news/keep"}, "write": []string{"news/keep"}}}
+	refreshOK(t, c, signClaims(t, jwtSecret, "ann", narrow))
+	var revoked struct{ Topic string }
+	if err := json.Unmarshal(c.expectError(protocol.CodePermissionDenied).Details, &revoked); err != nil || revoked.Topic != "news/drop" {
+		t.Fatalf("revocation details %+v %v", revoked, err)
+	}
+	pub := ev.dialWith(dialOpts{token: signClaims(t, jwtSecret, "bob", both)})
+	for _, topic := range []string{"news/drop", "news/keep"} {
+		pub.rpcOK(protocol.TypeSubscribe, map[string]any{"topic": topic})
+		pub.rpcOK(protocol.TypePublish, map[string]any{"topic": topic, "data": map[string]any{"t": topic}})
+	}
+	m := c.expect(protocol.TypeMessage)
+	if msg := decodeAs[protocol.Message](t, m); msg.Topic != "news/keep" {
+		t.Fatalf("a message of a revoked topic reached the client: %s", m.raw)
+	}
+}
