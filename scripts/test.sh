@@ -75,17 +75,18 @@ fuzz_one() {
 	dir="$(go list -f '{{.Dir}}' "$pkg")/testdata/fuzz/$target"
 	before=$(count_files "$dir")
 	echo "--- fuzz $pkg $target ($FUZZTIME)" >"$out"
-	for attempt in 1 2; do
+	for attempt in 1 2 3; do
 		if go test -run='^$' -fuzz="^${target}\$" -fuzztime="$FUZZTIME" -parallel=1 "$pkg" >"$log" 2>&1; then
 			ok=1; break
 		fi
 		# A real failure saves its input under testdata/fuzz/: never
 		# retry that. A failure without one is the fuzzing engine's own
-		# (a worker starved on a loaded machine): show it and try once
-		# more.
+		# (a worker starved on a loaded machine, or "context deadline
+		# exceeded" as the time runs out): show it and try again, three
+		# attempts in all.
 		cat "$log" >>"$out"
 		[ "$(count_files "$dir")" -gt "$before" ] && break
-		echo "--- fuzz $target: no failing input was saved; retrying once" >>"$out"
+		echo "--- fuzz $target: no failing input was saved (the fuzzing engine's own failure); trying again" >>"$out"
 	done
 	[ "$ok" = 1 ] && tail -n 1 "$log" >>"$out"
 	cat "$out"; rm -f "$log" "$out"
