@@ -3,6 +3,7 @@ package syncd
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 
 	"github.com/deltasync/syncd/revision"
 )
@@ -101,6 +102,22 @@ type Record struct {
 	Decide   *Decide
 	Snapshot *Snapshot
 	Delete   *Delete
+}
+
+// Check reports an error unless exactly one of the record's fields is
+// set, as every Record must be; each store checks it before acting on a
+// record.
+func (r Record) Check() error {
+	n := 0
+	for _, set := range [...]bool{r.Create != nil, r.Append != nil, r.Decide != nil, r.Snapshot != nil, r.Delete != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("%d fields set, want exactly 1", n)
+	}
+	return nil
 }
 
 // Create creates a document, empty at revision 0 of Epoch. Creating a

@@ -139,14 +139,8 @@ func (w *writer) state(doc string) (*docState, error) {
 }
 
 func (w *writer) apply(rec syncd.Record) error {
-	n := 0
-	for _, set := range []bool{rec.Create != nil, rec.Append != nil, rec.Decide != nil, rec.Snapshot != nil, rec.Delete != nil} {
-		if set {
-			n++
-		}
-	}
-	if n != 1 {
-		return fmt.Errorf("%w: %d fields set, want exactly 1", errMalformed, n)
+	if err := rec.Check(); err != nil {
+		return fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	switch {
 	case rec.Create != nil:

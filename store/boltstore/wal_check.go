@@ -77,14 +77,8 @@ func (c *batchCheck) set(doc string, m logMeta) {
 
 // check decides rec as writer.apply would, and records its effect.
 func (c *batchCheck) check(rec syncd.Record) error {
-	n := 0
-	for _, set := range []bool{rec.Create != nil, rec.Append != nil, rec.Decide != nil, rec.Snapshot != nil, rec.Delete != nil} {
-		if set {
-			n++
-		}
-	}
-	if n != 1 {
-		return fmt.Errorf("%w: %d fields set, want exactly 1", errMalformed, n)
+	if err := rec.Check(); err != nil {
+		return fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	switch {
 	case rec.Create != nil:

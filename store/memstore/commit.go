@@ -98,14 +98,8 @@ func (o *overlay) touch(id string) {
 var errMalformed = errors.New("malformed record")
 
 func (o *overlay) apply(rec syncd.Record) error {
-	n := 0
-	for _, set := range []bool{rec.Create != nil, rec.Append != nil, rec.Decide != nil, rec.Snapshot != nil, rec.Delete != nil} {
-		if set {
-			n++
-		}
-	}
-	if n != 1 {
-		return fmt.Errorf("%w: %d fields set, want exactly 1", errMalformed, n)
+	if err := rec.Check(); err != nil {
+		return fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	switch {
 	case rec.Create != nil:
