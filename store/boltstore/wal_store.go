@@ -108,21 +108,31 @@ const (
 func (s *Store) awaitRoom(ctx context.Context) error {
 	s.mu.Lock()
 	for s.queuedBytes >= maxQueuedBytes && s.applyErr == nil {
-		ch := s.appliedCh
-		s.mu.Unlock()
-		s.wake(true)
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := s.awaitNextApplyLocked(ctx); err != nil {
+			return err
 		}
-		s.mu.Lock()
 	}
 	err := s.failed
 	s.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("%w: %w", errStoreFailed, err)
 	}
+	return nil
+}
+
+// awaitNextApplyLocked asks the applier to run now and waits for its next
+// transaction. s.mu is held on entry and, unless it returns ctx's error,
+// on return; it is released while waiting.
+func (s *Store) awaitNextApplyLocked(ctx context.Context) error {
+	ch := s.appliedCh
+	s.mu.Unlock()
+	s.wake(true)
+	select {
+	case <-ch:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s.mu.Lock()
 	return nil
 }
 
@@ -171,15 +181,9 @@ func (s *Store) awaitApplied(ctx context.Context, doc string) error {
 			s.mu.Unlock()
 			return fmt.Errorf("%w: %w", errStoreFailed, err)
 		}
-		ch := s.appliedCh
-		s.mu.Unlock()
-		s.wake(true)
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := s.awaitNextApplyLocked(ctx); err != nil {
+			return err
 		}
-		s.mu.Lock()
 	}
 }
 
