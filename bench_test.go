@@ -118,7 +118,7 @@ func BenchmarkSubscribeCatchUp(b *testing.B) {
 				for i := 0; i < behind; i++ {
 					e.Commit(ctx, "d", syncd.Edit{Patch: benchPatches[i%len(benchPatches)]})
 				}
-				snap, _ := e.Snapshot(ctx, "d")
+				snap, _ := e.State(ctx, "d")
 				have := revision.Position{Epoch: snap.Epoch, Rev: snap.Rev - revision.Rev(behind)}
 				var ops int
 				sink := func(ev *syncd.Event) { ops += len(ev.Ops) }
@@ -184,7 +184,7 @@ func benchCatchUpCompacted(b *testing.B, random bool) {
 		}
 		e.Commit(ctx, "d", syncd.Edit{Patch: json.RawMessage(fmt.Sprintf(`{"k%d":{"~":%d,"pad":%q}}`, key, 1795000000000000+i, pad))})
 	}
-	snap, _ := e.Snapshot(ctx, "d")
+	snap, _ := e.State(ctx, "d")
 	have := revision.Position{Epoch: snap.Epoch, Rev: snap.Rev - 1000}
 	var combined, snapshots int
 	sink := func(ev *syncd.Event) {
@@ -229,7 +229,7 @@ func BenchmarkSubscribeFarBehind(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	snap, _ := e.Snapshot(ctx, "d")
+	snap, _ := e.State(ctx, "d")
 	for _, c := range []struct {
 		name string
 		have revision.Position

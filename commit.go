@@ -184,7 +184,7 @@ func (e *Engine) Refuse(ctx context.Context, doc, clientID, reqID string, then f
 		}
 		d.wms[clientID] = d.wms[clientID].Advance(reqID)
 		e.submitLocked(d, &pending{
-			decide: &Decide{Doc: doc, ClientID: clientID, ReqID: reqID, Code: CodeRateLimited.String()},
+			decide: &DecideRecord{Doc: doc, ClientID: clientID, ReqID: reqID, Code: CodeRateLimited.String()},
 			then:   func(_ *Op, err error) { then(head, err) },
 		})
 		d.mu.Unlock()
@@ -254,7 +254,7 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		// reporting it, so the id is never applied later.
 		d.wms[ed.ClientID] = d.wms[ed.ClientID].Advance(ed.ReqID)
 		e.submitLocked(d, &pending{
-			decide: &Decide{Doc: d.id, ClientID: ed.ClientID, ReqID: ed.ReqID, Code: code.String()},
+			decide: &DecideRecord{Doc: d.id, ClientID: ed.ClientID, ReqID: ed.ReqID, Code: code.String()},
 			then: func(_ *Op, err error) {
 				if err == nil {
 					err = refusal
@@ -351,12 +351,12 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 	if idempotent {
 		d.wms[ed.ClientID] = d.wms[ed.ClientID].Advance(ed.ReqID)
 	}
-	p := &pending{app: Append{Doc: d.id, Epoch: d.epoch, Op: op}, then: then}
+	p := &pending{app: AppendRecord{Doc: d.id, Epoch: d.epoch, Op: op}, then: then}
 	p.append = &p.app
 	d.sinceSnapshot++
 	if d.sinceSnapshot >= e.opts.SnapshotInterval {
 		if state, err := d.snapshotLocked(); err == nil {
-			p.snapshot = &Snapshot{Doc: d.id, Epoch: d.epoch, Rev: d.head, State: state}
+			p.snapshot = &SnapshotRecord{Doc: d.id, Epoch: d.epoch, Rev: d.head, State: state}
 			d.sinceSnapshot = 0
 		} else {
 			e.log.Error("snapshot encoding failed", "doc", d.id, "err", err)
@@ -394,7 +394,7 @@ func (e *Engine) rebaseCheckLocked(d *document, base revision.Rev, clientID stri
 // again, empty, under the epoch the deletion chose. d.mu must be held.
 func (e *Engine) recreateLocked(d *document) {
 	d.absent = false
-	e.submitLocked(d, &pending{create: &Create{Doc: d.id, Epoch: d.epoch, Time: e.opts.Now().UnixMilli()}})
+	e.submitLocked(d, &pending{create: &CreateRecord{Doc: d.id, Epoch: d.epoch, Time: e.opts.Now().UnixMilli()}})
 }
 
 // compactJSON returns a compact copy of raw (the caller may reuse raw).

@@ -28,7 +28,7 @@ func TestCommitAssignsContiguousRevisions(t *testing.T) {
 	if op.Kind != syncd.OpPatch || op.Rev != 6 {
 		t.Fatalf("json patch op: %+v", op)
 	}
-	snap, err := e.Snapshot(ctxT(t), "todo")
+	snap, err := e.State(ctxT(t), "todo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestRefusalAdvancesWatermark(t *testing.T) {
 func TestRefusalsLeaveTheDocumentUnchanged(t *testing.T) {
 	e, _ := open(t, syncd.Options{MaxDocSize: 64})
 	mustCommit(t, e, "d", merge(`{"a":{"b":1},"list":[1,2]}`))
-	before, _ := e.Snapshot(ctxT(t), "d")
+	before, _ := e.State(ctxT(t), "d")
 	cases := []struct {
 		name  string
 		patch string
@@ -137,7 +137,7 @@ func TestRefusalsLeaveTheDocumentUnchanged(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := e.Commit(ctxT(t), "d", syncd.Edit{Patch: json.RawMessage(c.patch)})
 			wantCode(t, err, c.code)
-			after, _ := e.Snapshot(ctxT(t), "d")
+			after, _ := e.State(ctxT(t), "d")
 			if after.Rev != before.Rev || string(after.State) != string(before.State) {
 				t.Fatalf("document changed: %d %s", after.Rev, after.State)
 			}
@@ -148,7 +148,7 @@ func TestRefusalsLeaveTheDocumentUnchanged(t *testing.T) {
 func TestEpochMismatchIsRefused(t *testing.T) {
 	e, _ := open(t, syncd.Options{})
 	mustCommit(t, e, "d", merge(`{"a":1}`))
-	snap, _ := e.Snapshot(ctxT(t), "d")
+	snap, _ := e.State(ctxT(t), "d")
 	ok := merge(`{"a":2}`)
 	ok.Epoch = snap.Epoch
 	mustCommit(t, e, "d", ok)
@@ -239,7 +239,7 @@ func TestValidateHook(t *testing.T) {
 	wantCode(t, err, syncd.CodeRejected)
 	_, err = e.Commit(ctxT(t), "d", merge(`{"count":13}`))
 	wantCode(t, err, syncd.CodeInvalid)
-	snap, _ := e.Snapshot(ctxT(t), "d")
+	snap, _ := e.State(ctxT(t), "d")
 	if string(snap.State) != `{"count":1}` || snap.Rev != 1 {
 		t.Fatalf("state %s @%d", snap.State, snap.Rev)
 	}

@@ -15,16 +15,16 @@ import (
 type pending struct {
 	doc *document
 
-	create   *Create
-	append   *Append
-	decide   *Decide
-	snapshot *Snapshot
-	del      *Delete
-	recreate *Create // with del: the document lives on under a new epoch
+	create   *CreateRecord
+	append   *AppendRecord
+	decide   *DecideRecord
+	snapshot *SnapshotRecord
+	del      *DeleteRecord
+	recreate *CreateRecord // with del: the document lives on under a new epoch
 
 	// app is where append points for an operation: one allocation for
 	// both. Stores keep the Op, never the *Append.
-	app Append
+	app AppendRecord
 
 	// reset, with del and recreate, is the event subscribers receive once
 	// the new epoch is durable.

@@ -58,7 +58,7 @@ func TestCatchUpCompactionLaws(t *testing.T) {
 
 		// The history as committed, and the state after each revision.
 		log, states := replayLog(t, e, doc)
-		snap, err := e.Snapshot(ctx, doc)
+		snap, err := e.State(ctx, doc)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +156,8 @@ func TestCatchUpCompactionLaws(t *testing.T) {
 func replayLog(t *rapid.T, e *syncd.Engine, doc string) (log []*syncd.Op, states []any) {
 	states = []any{map[string]any{}}
 	for after := revision.Rev(0); ; {
-		_, _, ops, err := e.ReadOps(context.Background(), doc, after, 64)
+		rng, err := e.ReadOps(context.Background(), doc, after, 64)
+		ops := rng.Ops
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -237,7 +238,7 @@ func TestCatchUpFromMembers(t *testing.T) {
 			}
 		}
 		log, states := replayLog(t, e, doc)
-		snap, err := e.Snapshot(ctx, doc)
+		snap, err := e.State(ctx, doc)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -143,7 +143,8 @@ func verifyAcked(t *testing.T, db string, acks []ack) {
 	}
 	defer e.Close()
 	for _, a := range acks {
-		_, _, ops, err := e.ReadOps(ctx, a.doc, a.rev-1, 1)
+		rng, err := e.ReadOps(ctx, a.doc, a.rev-1, 1)
+		ops := rng.Ops
 		if err != nil || len(ops) != 1 {
 			t.Fatalf("acknowledged %s@%d is missing after a kill: %v", a.doc, a.rev, err)
 		}
@@ -164,7 +165,7 @@ func verifyAcked(t *testing.T, db string, acks []ack) {
 		t.Fatal(err)
 	}
 	for _, m := range metas {
-		snap, err := e.Snapshot(ctx, m.Doc)
+		snap, err := e.State(ctx, m.Doc)
 		if err != nil || snap.Rev != m.Head {
 			t.Fatalf("%s: snapshot %v at %d, head %d", m.Doc, err, snap.Rev, m.Head)
 		}

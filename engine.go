@@ -239,7 +239,7 @@ func (e *Engine) load(ctx context.Context, d *document, create bool, mayCreate f
 		defer d.mu.Unlock()
 		e.resetLocked(d, newEpoch())
 		d.lastUsed = e.opts.Now()
-		e.submitLocked(d, &pending{create: &Create{Doc: d.id, Epoch: d.epoch, Time: d.lastUsed.UnixMilli()}})
+		e.submitLocked(d, &pending{create: &CreateRecord{Doc: d.id, Epoch: d.epoch, Time: d.lastUsed.UnixMilli()}})
 		return nil
 	}
 	if err != nil {

@@ -131,7 +131,7 @@ func TestEngineLaws(t *testing.T) {
 		}
 
 		// The log, replayed, equals the engine's state and the model's.
-		snap, err := e.Snapshot(ctx, doc)
+		snap, err := e.State(ctx, doc)
 		mustOK(err)
 		if snap.Rev != revision.Rev(len(states)-1) {
 			t.Fatalf("head %d, model %d", snap.Rev, len(states)-1)
@@ -140,7 +140,8 @@ func TestEngineLaws(t *testing.T) {
 		seen := map[string]int{}
 		var after revision.Rev
 		for {
-			_, _, ops, err := e.ReadOps(ctx, doc, after, 5)
+			rng, err := e.ReadOps(ctx, doc, after, 5)
+			ops := rng.Ops
 			mustOK(err)
 			if len(ops) == 0 {
 				break

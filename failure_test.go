@@ -59,7 +59,7 @@ func TestFailedWriteIsNeitherAcknowledgedNorDelivered(t *testing.T) {
 	if op.Rev != 4 {
 		t.Fatalf("rev after recovery %d", op.Rev)
 	}
-	snap, _ := e.Snapshot(ctxT(t), "d")
+	snap, _ := e.State(ctxT(t), "d")
 	if snap.Epoch != epoch {
 		t.Fatal("epoch changed by a reload")
 	}
@@ -84,7 +84,7 @@ func TestIdleDocumentsUnloadAndReload(t *testing.T) {
 	}
 	// Reloaded from snapshot + tail: same epoch, head and state; the
 	// watermark came back from the store.
-	snap, err := e.Snapshot(ctxT(t), "d")
+	snap, err := e.State(ctxT(t), "d")
 	if err != nil || snap.Epoch != epoch || snap.Rev != 11 {
 		t.Fatalf("reloaded %+v %v", snap, err)
 	}

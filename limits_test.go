@@ -39,7 +39,7 @@ func TestEditLimits(t *testing.T) {
 			}
 			_, err = e.Commit(ctxT(t), "d", ed)
 			wantCode(t, err, syncd.CodeDuplicate)
-			snap, err := e.Snapshot(ctxT(t), "d")
+			snap, err := e.State(ctxT(t), "d")
 			if err != nil || string(snap.State) != `{"keep":"me"}` || snap.Rev != 1 {
 				t.Fatalf("after the refusal the document is %+v, %v", snap, err)
 			}

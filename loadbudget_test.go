@@ -90,7 +90,7 @@ func TestLoadBudgetUnloadsLeastRecentlyUsedIdle(t *testing.T) {
 
 	// a comes back from the store as it was, in place of the idle b... c.
 	clock.advance(2 * time.Second)
-	snap, err := e.Snapshot(ctxT(t), "a")
+	snap, err := e.State(ctxT(t), "a")
 	if err != nil || snap.Rev != 1 || string(snap.State) != `{"name":"a"}` {
 		t.Fatalf("a reloaded: %+v, %v; want revision 1 {\"name\":\"a\"}", snap, err)
 	}
@@ -126,7 +126,7 @@ func TestLoadBudgetRefusesWhenEveryDocIsInUse(t *testing.T) {
 		t.Errorf("loaded %v, want [b c]", got)
 	}
 	// c's refused commit created nothing: it is empty at revision 0.
-	if snap, err := e.Snapshot(ctxT(t), "c"); err != nil || snap.Rev != 0 {
+	if snap, err := e.State(ctxT(t), "c"); err != nil || snap.Rev != 0 {
 		t.Errorf("c after the refused commit: %+v, %v; want revision 0", snap, err)
 	}
 }
@@ -160,7 +160,7 @@ func TestMayCreate(t *testing.T) {
 	if !errors.Is(err, errNo) || asked != 1 {
 		t.Fatalf("Subscribe = %v after %d questions; want the refusal after 1", err, asked)
 	}
-	_, err = e.Snapshot(ctxT(t), "new")
+	_, err = e.State(ctxT(t), "new")
 	wantCode(t, err, syncd.CodeNotFound)
 
 	mustCommit(t, e, "old", merge(`{"x":1}`))
@@ -232,7 +232,7 @@ func TestLoadBudgetConcurrent(t *testing.T) {
 	for w := range workers {
 		for d := range 5 {
 			clock.advance(2 * time.Second)
-			snap, err := e.Snapshot(ctxT(t), fmt.Sprintf("w%d/%d", w, d))
+			snap, err := e.State(ctxT(t), fmt.Sprintf("w%d/%d", w, d))
 			if err != nil {
 				t.Fatal(err)
 			}

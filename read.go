@@ -8,17 +8,17 @@ import (
 	"github.com/deltasync/syncd/revision"
 )
 
-// Snapshot is a document's whole state at a revision.
-type DocSnapshot struct {
+// DocState is a document's whole state at a revision.
+type DocState struct {
 	Doc   string
 	Epoch revision.Epoch
 	Rev   revision.Rev
 	State []byte // compact JSON
 }
 
-// Snapshot returns the document's state at its newest durable revision. A
+// State returns the document's state at its newest durable revision. A
 // document that does not exist is CodeNotFound (reading never creates).
-func (e *Engine) Snapshot(ctx context.Context, doc string) (*DocSnapshot, error) {
+func (e *Engine) State(ctx context.Context, doc string) (*DocState, error) {
 	for {
 		d, err := e.acquire(ctx, doc, false)
 		if err != nil {
@@ -34,7 +34,7 @@ func (e *Engine) Snapshot(ctx context.Context, doc string) (*DocSnapshot, error)
 			return nil, &Error{Code: CodeNotFound, Message: "no such document", Doc: doc}
 		}
 		state, err := d.snapshotLocked()
-		snap := &DocSnapshot{Doc: doc, Epoch: d.epoch, Rev: d.head, State: state}
+		snap := &DocState{Doc: doc, Epoch: d.epoch, Rev: d.head, State: state}
 		target := d.submitted
 		d.mu.Unlock()
 		if err != nil {
@@ -50,18 +50,28 @@ func (e *Engine) Snapshot(ctx context.Context, doc string) (*DocSnapshot, error)
 	}
 }
 
+// OpsRange is what [Engine.ReadOps] returns: durable operations of one
+// epoch of a document, and where its durable head stood when they were
+// read.
+type OpsRange struct {
+	Epoch revision.Epoch
+	Head  revision.Rev // the durable head
+	Ops   []*Op        // in revision order; empty when after is the head
+}
+
 // ReadOps returns up to limit durable operations of doc after revision
 // after, from memory or the store, with the document's epoch and durable
 // head. Operations trimmed by retention are CodeGone; an after beyond the
-// head is CodeInvalid.
-func (e *Engine) ReadOps(ctx context.Context, doc string, after revision.Rev, limit int) (revision.Epoch, revision.Rev, []*Op, error) {
+// head is CodeInvalid. Both errors come with the range's Epoch and Head
+// filled in, so a caller can say where the document stands.
+func (e *Engine) ReadOps(ctx context.Context, doc string, after revision.Rev, limit int) (OpsRange, error) {
 	if limit <= 0 {
 		limit = e.opts.CatchUpPage
 	}
 	for {
 		d, err := e.acquire(ctx, doc, false)
 		if err != nil {
-			return "", 0, nil, err
+			return OpsRange{}, err
 		}
 		d.mu.Lock()
 		if d.gone {
@@ -70,33 +80,33 @@ func (e *Engine) ReadOps(ctx context.Context, doc string, after revision.Rev, li
 		}
 		if d.absent {
 			d.mu.Unlock()
-			return "", 0, nil, &Error{Code: CodeNotFound, Message: "no such document", Doc: doc}
+			return OpsRange{}, &Error{Code: CodeNotFound, Message: "no such document", Doc: doc}
 		}
-		epoch, durable := d.epoch, d.durable
-		if after > durable {
+		r := OpsRange{Epoch: d.epoch, Head: d.durable}
+		if after > r.Head {
 			d.mu.Unlock()
-			return epoch, durable, nil, &Error{Code: CodeInvalid, Message: fmt.Sprintf("revision %d is ahead of the head %d", after, durable), Doc: doc, Head: durable}
+			return r, &Error{Code: CodeInvalid, Message: fmt.Sprintf("revision %d is ahead of the head %d", after, r.Head), Doc: doc, Head: r.Head}
 		}
 		if uint64(after)+1 >= d.ring.First() {
-			var ops []*Op
-			d.ring.Range(uint64(after)+1, uint64(durable), func(_ uint64, en entry) bool {
-				ops = append(ops, en.op)
-				return len(ops) < limit
+			d.ring.Range(uint64(after)+1, uint64(r.Head), func(_ uint64, en entry) bool {
+				r.Ops = append(r.Ops, en.op)
+				return len(r.Ops) < limit
 			})
 			d.mu.Unlock()
-			return epoch, durable, ops, nil
+			return r, nil
 		}
 		d.mu.Unlock()
-		ops, err := e.store.ReadOps(ctx, doc, epoch, after, limit)
+		ops, err := e.store.ReadOps(ctx, doc, r.Epoch, after, limit)
 		switch {
 		case errors.Is(err, ErrGone):
-			return epoch, durable, nil, &Error{Code: CodeGone, Message: fmt.Sprintf("operations after %d are no longer retained; read a snapshot", after), Doc: doc, Head: durable}
+			return r, &Error{Code: CodeGone, Message: fmt.Sprintf("operations after %d are no longer retained; read a snapshot", after), Doc: doc, Head: r.Head}
 		case errors.Is(err, ErrNotFound):
 			continue // deleted meanwhile: look again
 		case err != nil:
-			return "", 0, nil, storeError(doc, "read", err)
+			return OpsRange{}, storeError(doc, "read", err)
 		}
-		return epoch, durable, ops, nil
+		r.Ops = ops
+		return r, nil
 	}
 }
 
@@ -136,10 +146,10 @@ func (e *Engine) Delete(ctx context.Context, doc string) error {
 		inUse := len(d.subs) > 0 || len(d.presence) > 0
 		d.subsMu.Unlock()
 		done := make(chan error, 1)
-		p := &pending{del: &Delete{Doc: doc}, then: func(_ *Op, err error) { done <- err }}
+		p := &pending{del: &DeleteRecord{Doc: doc}, then: func(_ *Op, err error) { done <- err }}
 		if inUse {
 			now := e.opts.Now().UnixMilli()
-			p.recreate = &Create{Doc: doc, Epoch: d.epoch, Time: now}
+			p.recreate = &CreateRecord{Doc: doc, Epoch: d.epoch, Time: now}
 			p.reset = &Event{
 				Kind: EventSnapshot, Doc: doc, Epoch: d.epoch, Rev: 0, State: []byte("{}"),
 				Gap:         &Gap{Reason: GapEpoch, ExpectedRev: old, BufferFirstRev: 1},

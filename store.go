@@ -48,11 +48,11 @@ type Store interface {
 
 	// Outcomes returns what became of clientID's most recent decided
 	// request ids in doc, oldest first: at most [revision.MaxOutcomes], the
-	// newest ones. Each [Append] whose op carries the client's ids adds a
-	// committed outcome (the op's revision), each [Decide] a refused one
+	// newest ones. Each [AppendRecord] whose op carries the client's ids adds a
+	// committed outcome (the op's revision), each [DecideRecord] a refused one
 	// (its Code), in the same atomic step that moves the watermark, so the
 	// newest outcome is always the watermark's. A client with none, or an
-	// absent document, gives an empty result; [Delete] removes them with
+	// absent document, gives an empty result; [DeleteRecord] removes them with
 	// the watermarks (and a new epoch starts without any).
 	Outcomes(ctx context.Context, doc, clientID string) ([]revision.Outcome, error)
 
@@ -65,10 +65,10 @@ type Store interface {
 	// documents of the batch.)
 	//
 	// Records are checked against the stored state as they are applied:
-	// an [Append] whose revision is not head+1, or whose epoch is not the
+	// an [AppendRecord] whose revision is not head+1, or whose epoch is not the
 	// document's, fails the whole batch with an error wrapping
 	// [ErrConflict]. That check is what lets several servers share one
-	// store safely. An Append or [Snapshot] to a document that does not
+	// store safely. An Append or [SnapshotRecord] to a document that does not
 	// exist, and a Snapshot of another epoch or beyond the head, fail the
 	// same way. A malformed record (no field or several set, an Append
 	// without an Op) fails the batch with an error that does not wrap
@@ -97,11 +97,11 @@ type Store interface {
 
 // Record is one write of a Commit batch. Exactly one of its fields is set.
 type Record struct {
-	Create   *Create
-	Append   *Append
-	Decide   *Decide
-	Snapshot *Snapshot
-	Delete   *Delete
+	Create   *CreateRecord
+	Append   *AppendRecord
+	Decide   *DecideRecord
+	Snapshot *SnapshotRecord
+	Delete   *DeleteRecord
 }
 
 // Check reports an error unless exactly one of the record's fields is
@@ -120,29 +120,29 @@ func (r Record) Check() error {
 	return nil
 }
 
-// Create creates a document, empty at revision 0 of Epoch. Creating a
+// CreateRecord creates a document, empty at revision 0 of Epoch. Creating a
 // document that exists fails the batch with [ErrConflict].
-type Create struct {
+type CreateRecord struct {
 	Doc   string
 	Epoch revision.Epoch
 	Time  int64 // Unix milliseconds
 }
 
-// Append adds Op to the log of Doc and makes it the head. When the op
+// AppendRecord adds Op to the log of Doc and makes it the head. When the op
 // carries a client id and request id, the client's watermark is advanced to
 // that id in the same step, so that an operation and the decision to apply
 // it are durable together.
-type Append struct {
+type AppendRecord struct {
 	Doc   string
 	Epoch revision.Epoch
 	Op    *Op
 }
 
-// Decide records a refused request: it advances the watermark of ClientID
+// DecideRecord records a refused request: it advances the watermark of ClientID
 // in Doc to ReqID (or leaves it, if already higher) without an operation,
 // and records the refusal's Code among the client's outcomes (see
 // [Store.Outcomes]). It is a no-op for a document that does not exist.
-type Decide struct {
+type DecideRecord struct {
 	Doc      string
 	ClientID string
 	ReqID    string
@@ -151,22 +151,22 @@ type Decide struct {
 	Code string
 }
 
-// Snapshot stores the state of Doc at Rev (which must be a revision the
+// SnapshotRecord stores the state of Doc at Rev (which must be a revision the
 // document has reached, at most its head after the records before it). A
 // store keeps at least the newest snapshot (the highest Rev, whatever the
 // order they were written in), and may trim operations up to it
 // (retention, see each store's options), but never an operation newer than
 // its newest snapshot.
-type Snapshot struct {
+type SnapshotRecord struct {
 	Doc   string
 	Epoch revision.Epoch
 	Rev   revision.Rev
 	State json.RawMessage
 }
 
-// Delete removes a document with its log, snapshots and watermarks.
+// DeleteRecord removes a document with its log, snapshots and watermarks.
 // Deleting an absent document is a no-op.
-type Delete struct {
+type DeleteRecord struct {
 	Doc string
 }
 

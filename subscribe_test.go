@@ -22,7 +22,7 @@ func fill(t *testing.T, e *syncd.Engine, doc string, n int) revision.Epoch {
 	for i := 1; i < n; i++ {
 		mustCommit(t, e, doc, merge(fmt.Sprintf(`{"k%d":%d}`, i%50, i)))
 	}
-	snap, err := e.Snapshot(ctxT(t), doc)
+	snap, err := e.State(ctxT(t), doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +140,7 @@ func TestSubscribeRetentionGap(t *testing.T) {
 	if ev.Gap.BufferFirstRev != 53 || ev.Gap.ServerRev != 60 {
 		t.Fatalf("gap %+v", ev.Gap)
 	}
-	_, _, _, err = e.ReadOps(ctxT(t), "d", 2, 10)
+	_, err = e.ReadOps(ctxT(t), "d", 2, 10)
 	wantCode(t, err, syncd.CodeGone)
 }
 
@@ -183,7 +183,7 @@ func TestSubscribeWhileCommitting(t *testing.T) {
 	for i := 0; i < 10; i++ {
 		var have revision.Position
 		if i%2 == 1 {
-			if snap, err := e.Snapshot(ctxT(t), "d"); err == nil {
+			if snap, err := e.State(ctxT(t), "d"); err == nil {
 				have = revision.Position{Epoch: snap.Epoch, Rev: snap.Rev / 2}
 			}
 		}
@@ -192,7 +192,7 @@ func TestSubscribeWhileCommitting(t *testing.T) {
 		haves = append(haves, have)
 	}
 	wg.Wait()
-	final, err := e.Snapshot(ctxT(t), "d")
+	final, err := e.State(ctxT(t), "d")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,14 +270,14 @@ func TestDeleteWithoutSubscribers(t *testing.T) {
 	if err := e.Delete(ctxT(t), "d"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := e.Snapshot(ctxT(t), "d")
+	_, err := e.State(ctxT(t), "d")
 	wantCode(t, err, syncd.CodeNotFound)
 	wantCode(t, e.Delete(ctxT(t), "d"), syncd.CodeNotFound)
 	if _, err := st.Load(ctxT(t), "d"); !errors.Is(err, syncd.ErrNotFound) {
 		t.Fatalf("store still has it: %v", err)
 	}
 	mustCommit(t, e, "d", merge(`{"again":1}`))
-	snap, _ := e.Snapshot(ctxT(t), "d")
+	snap, _ := e.State(ctxT(t), "d")
 	if snap.Epoch == epoch || snap.Rev != 1 || string(snap.State) != `{"again":1}` {
 		t.Fatalf("re-created %+v", snap)
 	}
@@ -333,21 +333,24 @@ func TestSubscriptionCloseStopsDelivery(t *testing.T) {
 func TestReadOps(t *testing.T) {
 	e, _ := open(t, syncd.Options{RingSize: 4})
 	epoch := fill(t, e, "d", 10)
-	gotEpoch, head, ops, err := e.ReadOps(ctxT(t), "d", 2, 3)
-	if err != nil || gotEpoch != epoch || head != 10 || len(ops) != 3 || ops[0].Rev != 3 {
-		t.Fatalf("store read: %v %d %d %v", gotEpoch, head, len(ops), err)
+	rng, err := e.ReadOps(ctxT(t), "d", 2, 3)
+	if err != nil || rng.Epoch != epoch || rng.Head != 10 || len(rng.Ops) != 3 || rng.Ops[0].Rev != 3 {
+		t.Fatalf("store read: %v %d %d %v", rng.Epoch, rng.Head, len(rng.Ops), err)
 	}
-	_, _, ops, err = e.ReadOps(ctxT(t), "d", 8, 10)
-	if err != nil || len(ops) != 2 || ops[1].Rev != 10 {
-		t.Fatalf("ring read: %d %v", len(ops), err)
+	rng, err = e.ReadOps(ctxT(t), "d", 8, 10)
+	if err != nil || len(rng.Ops) != 2 || rng.Ops[1].Rev != 10 {
+		t.Fatalf("ring read: %d %v", len(rng.Ops), err)
 	}
-	_, _, ops, err = e.ReadOps(ctxT(t), "d", 10, 10)
-	if err != nil || len(ops) != 0 {
-		t.Fatalf("at head: %d %v", len(ops), err)
+	rng, err = e.ReadOps(ctxT(t), "d", 10, 10)
+	if err != nil || len(rng.Ops) != 0 {
+		t.Fatalf("at head: %d %v", len(rng.Ops), err)
 	}
-	_, _, _, err = e.ReadOps(ctxT(t), "d", 11, 10)
+	rng, err = e.ReadOps(ctxT(t), "d", 11, 10)
 	wantCode(t, err, syncd.CodeInvalid)
-	_, _, _, err = e.ReadOps(ctxT(t), "absent", 0, 10)
+	if rng.Head != 10 {
+		t.Fatalf("beyond the head: the range says head %d, want 10", rng.Head)
+	}
+	_, err = e.ReadOps(ctxT(t), "absent", 0, 10)
 	wantCode(t, err, syncd.CodeNotFound)
 	metas, err := e.List(ctxT(t), "", 10)
 	if err != nil || len(metas) != 1 || metas[0].Doc != "d" || metas[0].Head != 10 {
@@ -363,7 +366,7 @@ func TestCatchUpShowsTheClientItsOwnOperations(t *testing.T) {
 	for _, ring := range []int{64, 4} { // deltas from the ring, then from the store
 		e, _ := open(t, syncd.Options{RingSize: ring})
 		mustCommit(t, e, "d", merge(`{"small":1}`))
-		snap, _ := e.Snapshot(ctxT(t), "d")
+		snap, _ := e.State(ctxT(t), "d")
 		have := revision.Position{Epoch: snap.Epoch, Rev: 1}
 		for i := 0; i < 20; i++ { // 20 operations: far larger than the document
 			mustCommit(t, e, "d", merge(fmt.Sprintf(`{"small":%d}`, i)))

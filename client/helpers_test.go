@@ -112,11 +112,11 @@ func (ev *env) commit(doc string, patch any) *syncd.Op {
 	return op
 }
 
-func (ev *env) snapshot(doc string) *syncd.DocSnapshot {
+func (ev *env) snapshot(doc string) *syncd.DocState {
 	ev.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	s, err := ev.engine.Snapshot(ctx, doc)
+	s, err := ev.engine.State(ctx, doc)
 	if err != nil {
 		ev.t.Fatalf("snapshot %s: %v", doc, err)
 	}
@@ -140,7 +140,8 @@ func (ev *env) ops(doc string) []*syncd.Op {
 		}
 	}
 	for {
-		_, head, ops, err := ev.engine.ReadOps(ctx, doc, after, 1000)
+		rng, err := ev.engine.ReadOps(ctx, doc, after, 1000)
+		ops, head := rng.Ops, rng.Head
 		if err != nil {
 			ev.t.Fatalf("ReadOps %s after %d: %v", doc, after, err)
 		}

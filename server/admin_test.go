@@ -275,7 +275,7 @@ func TestAdminActionsNeedCSRF(t *testing.T) {
 	}
 	// The connection and the document are untouched.
 	c.edit("d/keep", map[string]any{"still": true})
-	if _, err := ev.engine.Snapshot(context.Background(), "d/keep"); err != nil {
+	if _, err := ev.engine.State(context.Background(), "d/keep"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -357,14 +357,14 @@ func TestAdminOverviewDisconnectAndDelete(t *testing.T) {
 
 	// Delete: ada still subscribes, so the document lives on for her,
 	// empty under a new epoch (Engine.Delete), and she is told.
-	before, err := ev.engine.Snapshot(context.Background(), "notes/1")
+	before, err := ev.engine.State(context.Background(), "notes/1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if status, body := b.action("/admin/api/delete?id=notes/1"); status != http.StatusNoContent {
 		t.Fatalf("delete: HTTP %d %s", status, body)
 	}
-	after, err := ev.engine.Snapshot(context.Background(), "notes/1")
+	after, err := ev.engine.State(context.Background(), "notes/1")
 	if err != nil || after.Epoch == before.Epoch || after.Rev != 0 || string(after.State) != "{}" {
 		t.Fatalf("after the delete: %+v, %v; want an empty document under a new epoch", after, err)
 	}

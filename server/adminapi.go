@@ -174,7 +174,7 @@ type adminPresence struct {
 // JOIN would, within the engine's bounds.
 func (a *admin) document(w http.ResponseWriter, r *http.Request, _ *adminSession) {
 	id := r.URL.Query().Get("id")
-	snap, err := a.s.engine.Snapshot(r.Context(), id)
+	snap, err := a.s.engine.State(r.Context(), id)
 	if err != nil {
 		a.engineError(w, err)
 		return
@@ -193,9 +193,9 @@ func (a *admin) document(w http.ResponseWriter, r *http.Request, _ *adminSession
 	}
 	// Operations trimmed by retention, or a document changed since the
 	// snapshot, only leave the list short: the state is what matters.
-	if _, _, ops, err := a.s.engine.ReadOps(r.Context(), id, after, adminRecentOps); err == nil {
-		for i := len(ops) - 1; i >= 0; i-- { // newest first
-			op := ops[i]
+	if rng, err := a.s.engine.ReadOps(r.Context(), id, after, adminRecentOps); err == nil {
+		for i := len(rng.Ops) - 1; i >= 0; i-- { // newest first
+			op := rng.Ops[i]
 			ao := adminOp{Rev: uint64(op.Rev), Type: string(op.Kind), ClientID: op.ClientID, Author: authorOf(op.ClientID), Time: op.Time, Payload: op.Payload}
 			if c, ok := a.s.router.Conn(op.ClientID); ok && op.ClientID != "" {
 				if sess, ok := c.Data().(*session); ok && sess.user != nil {

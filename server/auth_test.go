@@ -105,7 +105,7 @@ func TestBadInputDocOutsideTokenPatterns(t *testing.T) {
 	// "*" matches across "/": team:1/a/b is eve's to write.
 	eve.join("team:1/a/b")
 	eve.edit("team:1/a/b", map[string]any{"ok": true})
-	if _, err := ev.engine.Snapshot(t.Context(), "secret/plans"); err == nil {
+	if _, err := ev.engine.State(t.Context(), "secret/plans"); err == nil {
 		t.Fatal("a refused JOIN created the document")
 	}
 

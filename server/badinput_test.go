@@ -27,7 +27,7 @@ const badDoc = "bad/doc"
 type badInput struct {
 	t         *testing.T
 	ev        *env
-	before    *syncd.DocSnapshot
+	before    *syncd.DocState
 	bystander *client
 	attacker  *client
 	dial      func() *client // how a well-behaved client connects

@@ -101,7 +101,7 @@ func TestEditBoundsInvariant(t *testing.T) {
 
 // readsBack checks that the snapshot of an accepted state, and the
 // operation that made it, travel in messages the Go SDK's reader decodes.
-func readsBack(rt *rapid.T, snap *syncd.DocSnapshot, op *syncd.Op) {
+func readsBack(rt *rapid.T, snap *syncd.DocState, op *syncd.Op) {
 	msgs := map[string]any{
 		protocol.TypeSyncSnapshot: protocol.SyncSnapshot{Doc: snap.Doc, Epoch: snap.Epoch, Rev: snap.Rev, State: snap.State},
 		protocol.TypeSyncDeltas: protocol.SyncDeltas{Doc: snap.Doc, Epoch: snap.Epoch, FromRev: op.Rev - 1, ToRev: op.Rev,

@@ -27,7 +27,7 @@ func refusedCreation(t *testing.T, ev *env, c *client, doc string, perMinute int
 	if p.RetryAfterMs == nil || *p.RetryAfterMs <= 0 || time.Duration(*p.RetryAfterMs)*time.Millisecond > interval {
 		t.Errorf("retryAfterMs %v, want within (0, %v]", p.RetryAfterMs, interval)
 	}
-	if _, err := ev.engine.Snapshot(t.Context(), doc); syncd.CodeOf(err) != syncd.CodeNotFound {
+	if _, err := ev.engine.State(t.Context(), doc); syncd.CodeOf(err) != syncd.CodeNotFound {
 		t.Errorf("%s after the refused JOIN: %v, want not found", doc, err)
 	}
 }

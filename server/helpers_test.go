@@ -168,11 +168,11 @@ func (ev *env) pad(doc string, size int) *syncd.Op {
 }
 
 // snapshot returns the engine's durable view of doc.
-func (ev *env) snapshot(doc string) *syncd.DocSnapshot {
+func (ev *env) snapshot(doc string) *syncd.DocState {
 	ev.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
 	defer cancel()
-	s, err := ev.engine.Snapshot(ctx, doc)
+	s, err := ev.engine.State(ctx, doc)
 	if err != nil {
 		ev.t.Fatalf("snapshot %s: %v", doc, err)
 	}
@@ -197,7 +197,8 @@ func (ev *env) ops(doc string) []*syncd.Op {
 	var all []*syncd.Op
 	after := revision.Rev(0)
 	for i := 0; i < 1000; i++ {
-		_, head, ops, err := ev.engine.ReadOps(ctx, doc, after, 1000)
+		rng, err := ev.engine.ReadOps(ctx, doc, after, 1000)
+		ops, head := rng.Ops, rng.Head
 		if err != nil {
 			ev.t.Fatalf("ReadOps %s after %d: %v", doc, after, err)
 		}
@@ -212,7 +213,7 @@ func (ev *env) ops(doc string) []*syncd.Op {
 }
 
 // sameSnapshot fails unless doc is still exactly as before.
-func (ev *env) sameSnapshot(doc string, before *syncd.DocSnapshot) {
+func (ev *env) sameSnapshot(doc string, before *syncd.DocState) {
 	ev.t.Helper()
 	now := ev.snapshot(doc)
 	if now.Epoch != before.Epoch || now.Rev != before.Rev || !bytes.Equal(now.State, before.State) {

@@ -124,7 +124,7 @@ type docView struct {
 }
 
 func (a *httpAPI) read(w http.ResponseWriter, r *http.Request) error {
-	snap, err := a.engine.Snapshot(r.Context(), r.PathValue("id"))
+	snap, err := a.engine.State(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -141,21 +141,21 @@ func (a *httpAPI) ops(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	doc := r.PathValue("id")
-	epoch, head, ops, err := a.engine.ReadOps(r.Context(), doc, revision.Rev(after), limit)
+	rng, err := a.engine.ReadOps(r.Context(), doc, revision.Rev(after), limit)
 	if syncd.CodeOf(err) == syncd.CodeGone {
 		// The operations are gone: say from which revision a snapshot
 		// must be read instead.
-		pe := toWire(err).WithDetails(map[string]any{"doc": doc, "epoch": epoch, "snapshotRev": head})
-		return writeJSON(w, http.StatusGone, map[string]any{"error": pe.Payload(), "snapshotRev": head})
+		pe := toWire(err).WithDetails(map[string]any{"doc": doc, "epoch": rng.Epoch, "snapshotRev": rng.Head})
+		return writeJSON(w, http.StatusGone, map[string]any{"error": pe.Payload(), "snapshotRev": rng.Head})
 	}
 	if err != nil {
 		return err
 	}
-	wire := make([]protocol.Operation, len(ops))
-	for i, op := range ops {
+	wire := make([]protocol.Operation, len(rng.Ops))
+	for i, op := range rng.Ops {
 		wire[i] = wireOp(op)
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"doc": doc, "epoch": epoch, "head": head, "operations": wire})
+	return writeJSON(w, http.StatusOK, map[string]any{"doc": doc, "epoch": rng.Epoch, "head": rng.Head, "operations": wire})
 }
 
 // editRequest is the body of POST /v1/docs/{id}/edits.

@@ -338,7 +338,7 @@ func TestHTTPAPIBackup(t *testing.T) {
 	}
 	defer copySt.Close()
 	defer e.Close()
-	got, err := e.Snapshot(context.Background(), doc)
+	got, err := e.State(context.Background(), doc)
 	if err != nil || got.Rev != want.Rev || got.Epoch != want.Epoch || string(got.State) != string(want.State) {
 		t.Fatalf("restored %+v %v, want %+v", got, err, want)
 	}

@@ -85,7 +85,7 @@ func TestCrashRecovery(t *testing.T) {
 
 	n1 := startNotifier(t, st, srv.URL)
 	epoch := revision.Epoch("01J00000000000000000000001")
-	if err := st.Commit(ctx, []syncd.Record{{Create: &syncd.Create{Doc: "d", Epoch: epoch, Time: 1}}}); err != nil {
+	if err := st.Commit(ctx, []syncd.Record{{Create: &syncd.CreateRecord{Doc: "d", Epoch: epoch, Time: 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	n1.Committed(syncd.CommitNotice{Doc: "d", Kind: syncd.NoticeCreated, Epoch: epoch})
@@ -95,7 +95,7 @@ func TestCrashRecovery(t *testing.T) {
 	n1.Close()
 	for rev := revision.Rev(1); rev <= 3; rev++ {
 		op := &syncd.Op{Rev: rev, Kind: syncd.OpMerge, Payload: json.RawMessage(`{"a":1}`)}
-		if err := st.Commit(ctx, []syncd.Record{{Append: &syncd.Append{Doc: "d", Epoch: epoch, Op: op}}}); err != nil {
+		if err := st.Commit(ctx, []syncd.Record{{Append: &syncd.AppendRecord{Doc: "d", Epoch: epoch, Op: op}}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -94,9 +94,9 @@ func listDocs(ctx context.Context, e *syncd.Engine, out io.Writer) error {
 // faster than the engine's memory budget may unload them (it keeps those
 // used within the last second), so a load refused for room is tried again
 // once the budget has had time to free some.
-func snapshotWhenRoom(ctx context.Context, e *syncd.Engine, doc string) (*syncd.DocSnapshot, error) {
+func snapshotWhenRoom(ctx context.Context, e *syncd.Engine, doc string) (*syncd.DocState, error) {
 	for tries := 0; ; tries++ {
-		snap, err := e.Snapshot(ctx, doc)
+		snap, err := e.State(ctx, doc)
 		if syncd.CodeOf(err) != syncd.CodeExhausted || tries == 50 {
 			return snap, err
 		}
@@ -117,7 +117,7 @@ func showDoc(ctx context.Context, e *syncd.Engine, st *boltstore.Store, doc stri
 	if err != nil {
 		return err
 	}
-	snap, err := e.Snapshot(ctx, doc)
+	snap, err := e.State(ctx, doc)
 	if err != nil {
 		return err
 	}

@@ -116,7 +116,7 @@ func validateTitle(_ context.Context, v *syncd.Validation) error {
 
 // summary answers DOC.SUMMARY from the engine.
 func (a *App) summary(x *router.Ctx, req SummaryRequest) (Summary, error) {
-	snap, err := a.engine.Snapshot(x.Context(), req.Doc)
+	snap, err := a.engine.State(x.Context(), req.Doc)
 	if syncd.CodeOf(err) == syncd.CodeNotFound {
 		return Summary{}, protocol.NewError(protocol.CodeNotFound, "no such document")
 	}

@@ -264,7 +264,7 @@ type State struct {
 
 // State returns the meeting at its newest durable revision.
 func (a *App) State(ctx context.Context) (State, error) {
-	snap, err := a.engine.Snapshot(ctx, a.opts.Doc)
+	snap, err := a.engine.State(ctx, a.opts.Doc)
 	if err != nil {
 		return State{}, err
 	}

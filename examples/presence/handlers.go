@@ -29,7 +29,7 @@ func (a *App) join(x *router.Ctx, p joinPayload) error {
 		a.mu.Unlock()
 		return protocol.Errorf(protocol.CodeFailedPrecondition, "already joined as %q: send LEAVE first", s.pid)
 	}
-	snap, err := a.engine.Snapshot(ctx, a.opts.Doc)
+	snap, err := a.engine.State(ctx, a.opts.Doc)
 	if err != nil {
 		a.mu.Unlock()
 		return engineError(err, "")
@@ -222,7 +222,7 @@ func (a *App) stopGraceLocked(m *member) {
 // held.
 func (a *App) removeLocked(ctx context.Context, pid string) <-chan error {
 	delete(a.members, pid)
-	snap, err := a.engine.Snapshot(ctx, a.opts.Doc)
+	snap, err := a.engine.State(ctx, a.opts.Doc)
 	if err != nil {
 		return doneWith(err)
 	}

@@ -54,7 +54,7 @@ func TestBackupStalledReaderDoesNotBlockGrowth(t *testing.T) {
 	for r := 21; r <= 21+200 && !grown; r++ {
 		committed := make(chan error, 1)
 		go func() {
-			err := s.Commit(context.Background(), []syncd.Record{{Append: &syncd.Append{Doc: "doc-0", Epoch: epoch, Op: &syncd.Op{
+			err := s.Commit(context.Background(), []syncd.Record{{Append: &syncd.AppendRecord{Doc: "doc-0", Epoch: epoch, Op: &syncd.Op{
 				Rev: revision.Rev(r), Kind: syncd.OpMerge, Payload: payload,
 			}}}})
 			if err == nil {

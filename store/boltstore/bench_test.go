@@ -39,7 +39,7 @@ func benchCommit(b *testing.B, noSync bool, docs, records int) {
 	var create []syncd.Record
 	for d := range ids {
 		ids[d] = fmt.Sprintf("room/%04d", d)
-		create = append(create, syncd.Record{Create: &syncd.Create{Doc: ids[d], Epoch: epoch}})
+		create = append(create, syncd.Record{Create: &syncd.CreateRecord{Doc: ids[d], Epoch: epoch}})
 	}
 	if err := s.Commit(ctx, create); err != nil {
 		b.Fatal(err)
@@ -54,7 +54,7 @@ func benchCommit(b *testing.B, noSync bool, docs, records int) {
 			d := next % docs
 			next++
 			heads[d]++
-			batch[r] = syncd.Record{Append: &syncd.Append{Doc: ids[d], Epoch: epoch, Op: &syncd.Op{
+			batch[r] = syncd.Record{Append: &syncd.AppendRecord{Doc: ids[d], Epoch: epoch, Op: &syncd.Op{
 				Rev: heads[d], Kind: syncd.OpMerge,
 				Payload:  fmt.Appendf(nil, `{"cursor":{"x":%d,"y":%d},"label":"item %d"}`, i, r, i),
 				ClientID: "01JCLIENT00000000000000001", ClientReqID: fmt.Sprintf("01JREQ%020d", i*records+r),
@@ -78,9 +78,9 @@ func BenchmarkReadOps(b *testing.B) {
 	defer s.Close()
 	ctx := context.Background()
 	const epoch = revision.Epoch("01J00000000000000000000001")
-	batch := []syncd.Record{{Create: &syncd.Create{Doc: "doc", Epoch: epoch}}}
+	batch := []syncd.Record{{Create: &syncd.CreateRecord{Doc: "doc", Epoch: epoch}}}
 	for r := revision.Rev(1); r <= 10_000; r++ {
-		batch = append(batch, syncd.Record{Append: &syncd.Append{Doc: "doc", Epoch: epoch, Op: &syncd.Op{
+		batch = append(batch, syncd.Record{Append: &syncd.AppendRecord{Doc: "doc", Epoch: epoch, Op: &syncd.Op{
 			Rev: r, Kind: syncd.OpMerge, Payload: fmt.Appendf(nil, `{"n":%d}`, r), ClientID: "c", ClientReqID: fmt.Sprint(r),
 		}}})
 	}

@@ -87,7 +87,7 @@ func fill(t testing.TB, s *boltstore.Store, docs, n int) {
 	ctx := context.Background()
 	var create []syncd.Record
 	for d := range docs {
-		create = append(create, syncd.Record{Create: &syncd.Create{Doc: fmt.Sprint("doc-", d), Epoch: epoch, Time: 1}})
+		create = append(create, syncd.Record{Create: &syncd.CreateRecord{Doc: fmt.Sprint("doc-", d), Epoch: epoch, Time: 1}})
 	}
 	if err := s.Commit(ctx, create); err != nil {
 		t.Fatal(err)
@@ -97,13 +97,13 @@ func fill(t testing.TB, s *boltstore.Store, docs, n int) {
 		var batch []syncd.Record
 		for d := range docs {
 			doc := fmt.Sprint("doc-", d)
-			batch = append(batch, syncd.Record{Append: &syncd.Append{Doc: doc, Epoch: epoch, Op: &syncd.Op{
+			batch = append(batch, syncd.Record{Append: &syncd.AppendRecord{Doc: doc, Epoch: epoch, Op: &syncd.Op{
 				Rev: revision.Rev(r), Kind: syncd.OpMerge, Payload: fmt.Appendf(nil, `{"k%d":%d}`, r%5, r),
 				ClientID: "c1", ClientReqID: fmt.Sprintf("r-%d", r), Time: int64(r),
 			}}})
 			if r%10 == 0 {
 				state[r%5] = r // the same for every document
-				batch = append(batch, syncd.Record{Snapshot: &syncd.Snapshot{Doc: doc, Epoch: epoch, Rev: revision.Rev(r), State: snapshotOf(state)}})
+				batch = append(batch, syncd.Record{Snapshot: &syncd.SnapshotRecord{Doc: doc, Epoch: epoch, Rev: revision.Rev(r), State: snapshotOf(state)}})
 			}
 		}
 		if r%10 != 0 {
@@ -183,7 +183,7 @@ func TestBackup(t *testing.T) {
 	wg.Go(func() {
 		ctx := context.Background()
 		for r := 31; r <= 80; r++ {
-			err := s.Commit(ctx, []syncd.Record{{Append: &syncd.Append{Doc: "doc-0", Epoch: epoch, Op: &syncd.Op{
+			err := s.Commit(ctx, []syncd.Record{{Append: &syncd.AppendRecord{Doc: "doc-0", Epoch: epoch, Op: &syncd.Op{
 				Rev: revision.Rev(r), Kind: syncd.OpMerge, Payload: []byte(`{"late":true}`),
 			}}}})
 			if err != nil {
@@ -226,7 +226,7 @@ func TestBackup(t *testing.T) {
 	}
 	// The copy is a working store.
 	head := metas[0].Head
-	err = c.Commit(t.Context(), []syncd.Record{{Append: &syncd.Append{Doc: "doc-0", Epoch: epoch, Op: &syncd.Op{
+	err = c.Commit(t.Context(), []syncd.Record{{Append: &syncd.AppendRecord{Doc: "doc-0", Epoch: epoch, Op: &syncd.Op{
 		Rev: head + 1, Kind: syncd.OpMerge, Payload: []byte(`{}`),
 	}}}})
 	if err != nil {
@@ -246,7 +246,7 @@ func TestBackupCancelled(t *testing.T) {
 	// next write fails. A large operation makes the file span several of
 	// the chunks Backup streams.
 	big := fmt.Appendf(nil, `{"big":%q}`, strings.Repeat("b", 1<<20))
-	err := s.Commit(t.Context(), []syncd.Record{{Append: &syncd.Append{Doc: "doc-0", Epoch: epoch, Op: &syncd.Op{
+	err := s.Commit(t.Context(), []syncd.Record{{Append: &syncd.AppendRecord{Doc: "doc-0", Epoch: epoch, Op: &syncd.Op{
 		Rev: 6, Kind: syncd.OpMerge, Payload: big,
 	}}}})
 	if err != nil {
@@ -343,7 +343,7 @@ func TestCommitCancelled(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "syncd.db"), boltstore.Options{NoSync: true})
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	err := s.Commit(ctx, []syncd.Record{{Create: &syncd.Create{Doc: "doc", Epoch: epoch}}})
+	err := s.Commit(ctx, []syncd.Record{{Create: &syncd.CreateRecord{Doc: "doc", Epoch: epoch}}})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("Commit with a cancelled context: %v", err)
 	}
@@ -361,11 +361,11 @@ func TestLongRunsAndTrim(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "syncd.db")
 	s := open(t, path, boltstore.Options{NoSync: true, JournalOps: 1, Retention: 300})
 	op := func(r int) syncd.Record {
-		return syncd.Record{Append: &syncd.Append{Doc: "doc", Epoch: epoch, Op: &syncd.Op{
+		return syncd.Record{Append: &syncd.AppendRecord{Doc: "doc", Epoch: epoch, Op: &syncd.Op{
 			Rev: revision.Rev(r), Kind: syncd.OpMerge, Payload: fmt.Appendf(nil, `{"n":%d}`, r), ClientID: "c1", ClientReqID: fmt.Sprintf("r-%04d", r),
 		}}}
 	}
-	batch := []syncd.Record{{Create: &syncd.Create{Doc: "doc", Epoch: epoch}}}
+	batch := []syncd.Record{{Create: &syncd.CreateRecord{Doc: "doc", Epoch: epoch}}}
 	for r := 1; r <= 1200; r++ {
 		batch = append(batch, op(r))
 	}
@@ -386,7 +386,7 @@ func TestLongRunsAndTrim(t *testing.T) {
 	}
 	// A snapshot at 1,100 lets retention (300, trimmed past 318) cut the
 	// log to 901 … 1,200: inside the second run (513 … 1,024).
-	snap := syncd.Record{Snapshot: &syncd.Snapshot{Doc: "doc", Epoch: epoch, Rev: 1100, State: []byte(`{"n":1100}`)}}
+	snap := syncd.Record{Snapshot: &syncd.SnapshotRecord{Doc: "doc", Epoch: epoch, Rev: 1100, State: []byte(`{"n":1100}`)}}
 	if err := s.Commit(ctx, []syncd.Record{snap}); err != nil {
 		t.Fatal(err)
 	}

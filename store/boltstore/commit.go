@@ -156,7 +156,7 @@ func (w *writer) apply(rec syncd.Record) error {
 	}
 }
 
-func (w *writer) create(c *syncd.Create) error {
+func (w *writer) create(c *syncd.CreateRecord) error {
 	if c.Epoch == "" {
 		return fmt.Errorf("%w: create %q without an epoch", errMalformed, c.Doc)
 	}
@@ -178,7 +178,7 @@ func (w *writer) create(c *syncd.Create) error {
 	return nil
 }
 
-func (w *writer) append(a *syncd.Append) error {
+func (w *writer) append(a *syncd.AppendRecord) error {
 	if a.Op == nil {
 		return fmt.Errorf("%w: append to %q without an op", errMalformed, a.Doc)
 	}
@@ -216,7 +216,7 @@ func (w *writer) append(a *syncd.Append) error {
 	return nil
 }
 
-func (w *writer) decide(d *syncd.Decide) error {
+func (w *writer) decide(d *syncd.DecideRecord) error {
 	if d.ClientID == "" || d.ReqID == "" {
 		return fmt.Errorf("%w: decide in %q needs a client id and a request id", errMalformed, d.Doc)
 	}
@@ -281,7 +281,7 @@ func (w *writer) writeMarks(st *docState) error {
 	return nil
 }
 
-func (w *writer) snapshot(sn *syncd.Snapshot) error {
+func (w *writer) snapshot(sn *syncd.SnapshotRecord) error {
 	st, err := w.state(sn.Doc)
 	if err != nil {
 		return err
@@ -306,7 +306,7 @@ func (w *writer) snapshot(sn *syncd.Snapshot) error {
 	return nil
 }
 
-func (w *writer) delete(d *syncd.Delete) error {
+func (w *writer) delete(d *syncd.DeleteRecord) error {
 	st, err := w.state(d.Doc)
 	if err != nil {
 		return err

@@ -101,11 +101,11 @@ func TestCorruptFile(t *testing.T) {
 			}
 			defer s.Close()
 			op := func(r revision.Rev) syncd.Record {
-				return syncd.Record{Append: &syncd.Append{Doc: "doc", Epoch: epoch, Op: mergeOp(r)}}
+				return syncd.Record{Append: &syncd.AppendRecord{Doc: "doc", Epoch: epoch, Op: mergeOp(r)}}
 			}
 			err = s.Commit(ctx, []syncd.Record{
-				{Create: &syncd.Create{Doc: "doc", Epoch: epoch}}, op(1),
-				{Snapshot: &syncd.Snapshot{Doc: "doc", Epoch: epoch, Rev: 1, State: []byte(`{}`)}},
+				{Create: &syncd.CreateRecord{Doc: "doc", Epoch: epoch}}, op(1),
+				{Snapshot: &syncd.SnapshotRecord{Doc: "doc", Epoch: epoch, Rev: 1, State: []byte(`{}`)}},
 			})
 			// Each batch is a bbolt transaction of its own, as the
 			// layout described above needs.

@@ -77,7 +77,7 @@ func TestOpenLayout1(t *testing.T) {
 		t.Fatalf("Load: %+v, %v", sd, err)
 	}
 	for r := revision.Rev(3); r <= 6; r++ { // two checkpoints
-		err := s.Commit(ctx, []syncd.Record{{Append: &syncd.Append{Doc: "doc", Epoch: epoch, Op: &syncd.Op{
+		err := s.Commit(ctx, []syncd.Record{{Append: &syncd.AppendRecord{Doc: "doc", Epoch: epoch, Op: &syncd.Op{
 			Rev: r, Kind: syncd.OpMerge, Payload: []byte(`{"a":2}`), ClientID: "c1", ClientReqID: "r-" + string('0'+rune(r)), Time: 30,
 		}}}})
 		if err != nil {

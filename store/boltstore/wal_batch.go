@@ -101,7 +101,7 @@ func decodeBatch(v []byte) ([]syncd.Record, error) {
 	for i := uint64(0); i < count && d.err == nil; i++ {
 		switch kind := d.byte(); kind {
 		case recCreate:
-			out = append(out, syncd.Record{Create: &syncd.Create{Doc: d.string(), Epoch: revision.Epoch(d.string()), Time: d.varint()}})
+			out = append(out, syncd.Record{Create: &syncd.CreateRecord{Doc: d.string(), Epoch: revision.Epoch(d.string()), Time: d.varint()}})
 		case recAppend:
 			doc, epoch := d.string(), revision.Epoch(d.string())
 			enc := d.bytes()
@@ -112,17 +112,17 @@ func decodeBatch(v []byte) ([]syncd.Record, error) {
 			if err != nil {
 				return nil, err
 			}
-			out = append(out, syncd.Record{Append: &syncd.Append{Doc: doc, Epoch: epoch, Op: op}})
+			out = append(out, syncd.Record{Append: &syncd.AppendRecord{Doc: doc, Epoch: epoch, Op: op}})
 		case recDecide:
-			out = append(out, syncd.Record{Decide: &syncd.Decide{Doc: d.string(), ClientID: d.string(), ReqID: d.string(), Code: d.string()}})
+			out = append(out, syncd.Record{Decide: &syncd.DecideRecord{Doc: d.string(), ClientID: d.string(), ReqID: d.string(), Code: d.string()}})
 		case recSnapshot:
-			s := &syncd.Snapshot{Doc: d.string(), Epoch: revision.Epoch(d.string()), Rev: revision.Rev(d.uvarint())}
+			s := &syncd.SnapshotRecord{Doc: d.string(), Epoch: revision.Epoch(d.string()), Rev: revision.Rev(d.uvarint())}
 			if state := d.bytes(); state != nil {
 				s.State = json.RawMessage(append([]byte{}, state...))
 			}
 			out = append(out, syncd.Record{Snapshot: s})
 		case recDelete:
-			out = append(out, syncd.Record{Delete: &syncd.Delete{Doc: d.string()}})
+			out = append(out, syncd.Record{Delete: &syncd.DeleteRecord{Doc: d.string()}})
 		default:
 			d.fail("unknown record kind %d", kind)
 		}

@@ -157,7 +157,7 @@ func (m *crashModel) batch(rng *rand.Rand) ([]syncd.Record, func()) {
 			m.epochs++
 			d = &modelDoc{epoch: revision.Epoch(fmt.Sprintf("epoch-%d", m.epochs))}
 			changed[doc] = d
-			recs = append(recs, syncd.Record{Create: &syncd.Create{Doc: doc, Epoch: d.epoch, Time: 1}})
+			recs = append(recs, syncd.Record{Create: &syncd.CreateRecord{Doc: doc, Epoch: d.epoch, Time: 1}})
 		case r < 80:
 			for range 1 + rng.IntN(3) {
 				rev := revision.Rev(len(d.payloads) + 1)
@@ -165,7 +165,7 @@ func (m *crashModel) batch(rng *rand.Rand) ([]syncd.Record, func()) {
 				req := fmt.Sprintf("%08d", rev)
 				d.payloads = append(d.payloads, payload)
 				d.mark = revision.Watermark{ReqID: d.mark}.Advance(req).ReqID
-				recs = append(recs, syncd.Record{Append: &syncd.Append{Doc: doc, Epoch: d.epoch, Op: &syncd.Op{
+				recs = append(recs, syncd.Record{Append: &syncd.AppendRecord{Doc: doc, Epoch: d.epoch, Op: &syncd.Op{
 					Rev: rev, Kind: syncd.OpMerge, ClientID: "c", ClientReqID: req, Time: 2, Payload: []byte(payload),
 				}}})
 			}
@@ -177,17 +177,17 @@ func (m *crashModel) batch(rng *rand.Rand) ([]syncd.Record, func()) {
 			if d.snapRev > 0 {
 				state = d.payloads[d.snapRev-1]
 			}
-			recs = append(recs, syncd.Record{Snapshot: &syncd.Snapshot{Doc: doc, Epoch: d.epoch, Rev: d.snapRev, State: []byte(state)}})
+			recs = append(recs, syncd.Record{Snapshot: &syncd.SnapshotRecord{Doc: doc, Epoch: d.epoch, Rev: d.snapRev, State: []byte(state)}})
 		case r < 96:
 			// A refused request: the watermark moves without an op.
 			req := fmt.Sprintf("%08d", len(d.payloads)) + "x"
 			if d.mark < req {
 				d.mark = revision.Watermark{ReqID: d.mark}.Advance(req).ReqID
 			}
-			recs = append(recs, syncd.Record{Decide: &syncd.Decide{Doc: doc, ClientID: "c", ReqID: req}})
+			recs = append(recs, syncd.Record{Decide: &syncd.DecideRecord{Doc: doc, ClientID: "c", ReqID: req}})
 		default:
 			changed[doc] = nil
-			recs = append(recs, syncd.Record{Delete: &syncd.Delete{Doc: doc}})
+			recs = append(recs, syncd.Record{Delete: &syncd.DeleteRecord{Doc: doc}})
 		}
 	}
 	return recs, func() {

@@ -29,30 +29,30 @@ func TestReadsSeeLoggedBatches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	commit(syncd.Record{Create: &syncd.Create{Doc: "a", Epoch: "e"}},
-		syncd.Record{Append: &syncd.Append{Doc: "a", Epoch: "e", Op: mergeOpBy(1, "c", "r1")}})
+	commit(syncd.Record{Create: &syncd.CreateRecord{Doc: "a", Epoch: "e"}},
+		syncd.Record{Append: &syncd.AppendRecord{Doc: "a", Epoch: "e", Op: mergeOpBy(1, "c", "r1")}})
 	if sd, err := s.Load(ctx, "a"); err != nil || sd.Meta.Head != 1 {
 		t.Fatalf("Load right after the commit: %+v, %v", sd, err)
 	}
-	commit(syncd.Record{Append: &syncd.Append{Doc: "a", Epoch: "e", Op: mergeOpBy(2, "c", "r2")}})
+	commit(syncd.Record{Append: &syncd.AppendRecord{Doc: "a", Epoch: "e", Op: mergeOpBy(2, "c", "r2")}})
 	if ops, err := s.ReadOps(ctx, "a", "e", 0, 10); err != nil || len(ops) != 2 {
 		t.Fatalf("ReadOps right after the commit: %d ops, %v", len(ops), err)
 	}
-	commit(syncd.Record{Decide: &syncd.Decide{Doc: "a", ClientID: "c", ReqID: "r3"}})
+	commit(syncd.Record{Decide: &syncd.DecideRecord{Doc: "a", ClientID: "c", ReqID: "r3"}})
 	if w, err := s.Watermark(ctx, "a", "c"); err != nil || w.ReqID != "r3" {
 		t.Fatalf("Watermark right after the commit: %q, %v", w.ReqID, err)
 	}
-	commit(syncd.Record{Create: &syncd.Create{Doc: "b", Epoch: "e"}})
+	commit(syncd.Record{Create: &syncd.CreateRecord{Doc: "b", Epoch: "e"}})
 	if metas, err := s.List(ctx, "", 10); err != nil || len(metas) != 2 {
 		t.Fatalf("List right after the commit: %+v, %v", metas, err)
 	}
 	// A conflict is still Commit's answer, decided against the logged
 	// state: "b" exists only in the log so far.
-	commit(syncd.Record{Append: &syncd.Append{Doc: "b", Epoch: "e", Op: mergeOp(1)}})
-	if err := s.Commit(ctx, []syncd.Record{{Append: &syncd.Append{Doc: "b", Epoch: "e", Op: mergeOp(1)}}}); err == nil {
+	commit(syncd.Record{Append: &syncd.AppendRecord{Doc: "b", Epoch: "e", Op: mergeOp(1)}})
+	if err := s.Commit(ctx, []syncd.Record{{Append: &syncd.AppendRecord{Doc: "b", Epoch: "e", Op: mergeOp(1)}}}); err == nil {
 		t.Fatal("a second append at revision 1 was accepted")
 	}
-	commit(syncd.Record{Create: &syncd.Create{Doc: "c", Epoch: "e"}})
+	commit(syncd.Record{Create: &syncd.CreateRecord{Doc: "c", Epoch: "e"}})
 	var buf bytes.Buffer
 	if _, err := s.Backup(ctx, &buf); err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func TestReadsSeeLoggedBatches(t *testing.T) {
 	if metas, err := c.List(ctx, "", 10); err != nil || len(metas) != 3 {
 		t.Fatalf("the backup lists %+v (%v), want the three documents", metas, err)
 	}
-	commit(syncd.Record{Delete: &syncd.Delete{Doc: "c"}})
+	commit(syncd.Record{Delete: &syncd.DeleteRecord{Doc: "c"}})
 	if err := s.Checkpoint(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -100,16 +100,16 @@ func TestLogWriteFailureStopsCommitsNotReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Commit(ctx, []syncd.Record{{Create: &syncd.Create{Doc: "a", Epoch: "e"}}}); err != nil {
+	if err := s.Commit(ctx, []syncd.Record{{Create: &syncd.CreateRecord{Doc: "a", Epoch: "e"}}}); err != nil {
 		t.Fatal(err)
 	}
 	fs.mu.Lock()
 	fs.crashAtWrite = fs.writes + 1
 	fs.mu.Unlock()
-	if err := s.Commit(ctx, []syncd.Record{{Create: &syncd.Create{Doc: "b", Epoch: "e"}}}); err == nil {
+	if err := s.Commit(ctx, []syncd.Record{{Create: &syncd.CreateRecord{Doc: "b", Epoch: "e"}}}); err == nil {
 		t.Fatal("a commit whose log write failed succeeded")
 	}
-	if err := s.Commit(ctx, []syncd.Record{{Create: &syncd.Create{Doc: "c", Epoch: "e"}}}); !errors.Is(err, errStoreFailed) {
+	if err := s.Commit(ctx, []syncd.Record{{Create: &syncd.CreateRecord{Doc: "c", Epoch: "e"}}}); !errors.Is(err, errStoreFailed) {
 		t.Fatalf("a commit after a failed log write: %v, want errStoreFailed", err)
 	}
 	if _, err := s.Load(ctx, "a"); err != nil {

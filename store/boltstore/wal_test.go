@@ -24,11 +24,11 @@ func logged(t *testing.T, path string, n int) []int64 {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if err := s.Commit(ctx, []syncd.Record{{Create: &syncd.Create{Doc: "doc", Epoch: "e"}}}); err != nil {
+	if err := s.Commit(ctx, []syncd.Record{{Create: &syncd.CreateRecord{Doc: "doc", Epoch: "e"}}}); err != nil {
 		t.Fatal(err)
 	}
 	for r := 1; r <= n; r++ {
-		if err := s.Commit(ctx, []syncd.Record{{Append: &syncd.Append{Doc: "doc", Epoch: "e", Op: mergeOp(revision.Rev(r))}}}); err != nil {
+		if err := s.Commit(ctx, []syncd.Record{{Append: &syncd.AppendRecord{Doc: "doc", Epoch: "e", Op: mergeOp(revision.Rev(r))}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -137,12 +137,12 @@ func TestLogOfAnotherDatabaseIgnored(t *testing.T) {
 // Every record kind survives the log's encoding.
 func TestBatchEncodingRoundTrip(t *testing.T) {
 	batch := []syncd.Record{
-		{Create: &syncd.Create{Doc: "d", Epoch: "e", Time: -5}},
-		{Append: &syncd.Append{Doc: "d", Epoch: "e", Op: &syncd.Op{Rev: 1, Kind: syncd.OpPatch, ClientID: "c", ClientReqID: "r", Time: 7, Payload: []byte(`[{"op":"add"}]`)}}},
-		{Append: &syncd.Append{Doc: "d", Epoch: "e", Op: &syncd.Op{Rev: 2, Kind: "custom", Payload: []byte(strings.Repeat("x", 300))}}},
-		{Decide: &syncd.Decide{Doc: "d", ClientID: "c", ReqID: "r2", Code: "conflict"}},
-		{Snapshot: &syncd.Snapshot{Doc: "d", Epoch: "e", Rev: 2, State: []byte(`{"a":1}`)}},
-		{Delete: &syncd.Delete{Doc: "d"}},
+		{Create: &syncd.CreateRecord{Doc: "d", Epoch: "e", Time: -5}},
+		{Append: &syncd.AppendRecord{Doc: "d", Epoch: "e", Op: &syncd.Op{Rev: 1, Kind: syncd.OpPatch, ClientID: "c", ClientReqID: "r", Time: 7, Payload: []byte(`[{"op":"add"}]`)}}},
+		{Append: &syncd.AppendRecord{Doc: "d", Epoch: "e", Op: &syncd.Op{Rev: 2, Kind: "custom", Payload: []byte(strings.Repeat("x", 300))}}},
+		{Decide: &syncd.DecideRecord{Doc: "d", ClientID: "c", ReqID: "r2", Code: "conflict"}},
+		{Snapshot: &syncd.SnapshotRecord{Doc: "d", Epoch: "e", Rev: 2, State: []byte(`{"a":1}`)}},
+		{Delete: &syncd.DeleteRecord{Doc: "d"}},
 	}
 	got, err := decodeBatch(appendBatch(nil, batch))
 	if err != nil {
@@ -156,9 +156,9 @@ func TestBatchEncodingRoundTrip(t *testing.T) {
 // FuzzDecodeBatch: a damaged payload is an error, never a panic.
 func FuzzDecodeBatch(f *testing.F) {
 	f.Add(appendBatch(nil, []syncd.Record{
-		{Create: &syncd.Create{Doc: "d", Epoch: "e"}},
-		{Append: &syncd.Append{Doc: "d", Epoch: "e", Op: mergeOp(1)}},
-		{Snapshot: &syncd.Snapshot{Doc: "d", Epoch: "e", Rev: 1, State: []byte(`{}`)}},
+		{Create: &syncd.CreateRecord{Doc: "d", Epoch: "e"}},
+		{Append: &syncd.AppendRecord{Doc: "d", Epoch: "e", Op: mergeOp(1)}},
+		{Snapshot: &syncd.SnapshotRecord{Doc: "d", Epoch: "e", Rev: 1, State: []byte(`{}`)}},
 	}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = decodeBatch(b)

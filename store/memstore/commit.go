@@ -115,7 +115,7 @@ func (o *overlay) apply(rec syncd.Record) error {
 	}
 }
 
-func (o *overlay) create(c *syncd.Create) error {
+func (o *overlay) create(c *syncd.CreateRecord) error {
 	if c.Doc == "" || c.Epoch == "" {
 		return fmt.Errorf("%w: create needs a document id and an epoch", errMalformed)
 	}
@@ -133,7 +133,7 @@ func (o *overlay) create(c *syncd.Create) error {
 	return nil
 }
 
-func (o *overlay) append(a *syncd.Append) error {
+func (o *overlay) append(a *syncd.AppendRecord) error {
 	if a.Op == nil {
 		return fmt.Errorf("%w: append to %q without an op", errMalformed, a.Doc)
 	}
@@ -156,7 +156,7 @@ func (o *overlay) append(a *syncd.Append) error {
 	return nil
 }
 
-func (o *overlay) decide(dc *syncd.Decide) error {
+func (o *overlay) decide(dc *syncd.DecideRecord) error {
 	if dc.ClientID == "" || dc.ReqID == "" {
 		return fmt.Errorf("%w: decide in %q needs a client id and a request id", errMalformed, dc.Doc)
 	}
@@ -166,7 +166,7 @@ func (o *overlay) decide(dc *syncd.Decide) error {
 	return nil
 }
 
-func (o *overlay) snapshot(sn *syncd.Snapshot) error {
+func (o *overlay) snapshot(sn *syncd.SnapshotRecord) error {
 	d := o.edit(sn.Doc)
 	switch {
 	case d == nil:
@@ -188,7 +188,7 @@ func (o *overlay) snapshot(sn *syncd.Snapshot) error {
 	return nil
 }
 
-func (o *overlay) delete(dl *syncd.Delete) error {
+func (o *overlay) delete(dl *syncd.DeleteRecord) error {
 	if o.get(dl.Doc) != nil {
 		o.docs[dl.Doc] = nil
 	}

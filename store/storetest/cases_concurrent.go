@@ -188,7 +188,7 @@ func randomRecord(rt *rapid.T, b *batch) {
 		}
 		// At the head, or at an earlier revision with its true state.
 		rev := revision.Rev(rapid.IntRange(0, int(d.head())).Draw(rt, "snapRev"))
-		b.add(syncd.Record{Snapshot: &syncd.Snapshot{Doc: doc, Epoch: d.epoch, Rev: rev, State: stateAt(rt, d, rev)}})
+		b.add(syncd.Record{Snapshot: &syncd.SnapshotRecord{Doc: doc, Epoch: d.epoch, Rev: rev, State: stateAt(rt, d, rev)}})
 	case 8:
 		b.delete(doc)
 	case 9:

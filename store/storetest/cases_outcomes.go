@@ -40,7 +40,7 @@ func (h *harness) wantOutcomes(doc, client string, want []revision.Outcome) {
 }
 
 func (b *batch) refuse(doc, client, req, code string) *batch {
-	return b.add(syncd.Record{Decide: &syncd.Decide{Doc: doc, ClientID: client, ReqID: req, Code: code}})
+	return b.add(syncd.Record{Decide: &syncd.DecideRecord{Doc: doc, ClientID: client, ReqID: req, Code: code}})
 }
 
 // testOutcomesRecorded: an Append with the client's ids is a commit at its
@@ -118,7 +118,7 @@ func testOutcomesAtomic(t *testing.T, open Opener) {
 	h := newHarness(t, open, Options{})
 	h.batch().create("doc").mustCommit()
 	b := h.batch().refuse("doc", "c1", "r1", "conflict").op("doc", syncd.OpMerge, `{"a":1}`, "c1", "r2")
-	b.add(syncd.Record{Append: &syncd.Append{Doc: "doc", Epoch: b.epoch("doc"), Op: &syncd.Op{Rev: 9, Kind: syncd.OpMerge, Payload: []byte(`{}`), Time: h.now()}}})
+	b.add(syncd.Record{Append: &syncd.AppendRecord{Doc: "doc", Epoch: b.epoch("doc"), Op: &syncd.Op{Rev: 9, Kind: syncd.OpMerge, Payload: []byte(`{}`), Time: h.now()}}})
 	b.mustFail()
 	h.wantOutcomes("doc", "c1", nil)
 }

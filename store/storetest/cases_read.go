@@ -174,7 +174,7 @@ func testSnapshotKeepsNewest(t *testing.T, open Opener) {
 	at3 := h.model.docs["doc"].stateJSON()
 	h.batch().mergeN("doc", 3).snapshot("doc").mustCommit()
 	// A true snapshot at 3, written after the one at 6, must not replace it.
-	h.batch().add(syncd.Record{Snapshot: &syncd.Snapshot{Doc: "doc", Epoch: h.epochOf("doc"), Rev: 3, State: at3}}).mustCommit()
+	h.batch().add(syncd.Record{Snapshot: &syncd.SnapshotRecord{Doc: "doc", Epoch: h.epochOf("doc"), Rev: 3, State: at3}}).mustCommit()
 	if sd := h.load("doc"); sd.SnapshotRev != 6 {
 		t.Errorf("snapshot at %d after writing 6 then 3; want the newest, 6", sd.SnapshotRev)
 	}
@@ -185,16 +185,16 @@ func testSnapshotKeepsNewest(t *testing.T, open Opener) {
 func testSnapshotConflict(t *testing.T, open Opener) {
 	bad := []struct {
 		name string
-		rec  func(h *harness) *syncd.Snapshot
+		rec  func(h *harness) *syncd.SnapshotRecord
 	}{
-		{"AbsentDoc", func(h *harness) *syncd.Snapshot {
-			return &syncd.Snapshot{Doc: "absent", Epoch: h.newEpoch(), Rev: 0, State: []byte(`{}`)}
+		{"AbsentDoc", func(h *harness) *syncd.SnapshotRecord {
+			return &syncd.SnapshotRecord{Doc: "absent", Epoch: h.newEpoch(), Rev: 0, State: []byte(`{}`)}
 		}},
-		{"WrongEpoch", func(h *harness) *syncd.Snapshot {
-			return &syncd.Snapshot{Doc: "doc", Epoch: h.newEpoch(), Rev: 2, State: h.model.docs["doc"].stateJSON()}
+		{"WrongEpoch", func(h *harness) *syncd.SnapshotRecord {
+			return &syncd.SnapshotRecord{Doc: "doc", Epoch: h.newEpoch(), Rev: 2, State: h.model.docs["doc"].stateJSON()}
 		}},
-		{"BeyondHead", func(h *harness) *syncd.Snapshot {
-			return &syncd.Snapshot{Doc: "doc", Epoch: h.epochOf("doc"), Rev: 3, State: h.model.docs["doc"].stateJSON()}
+		{"BeyondHead", func(h *harness) *syncd.SnapshotRecord {
+			return &syncd.SnapshotRecord{Doc: "doc", Epoch: h.epochOf("doc"), Rev: 3, State: h.model.docs["doc"].stateJSON()}
 		}},
 	}
 	for _, c := range bad {
@@ -214,7 +214,7 @@ func testSnapshotStateCopied(t *testing.T, open Opener) {
 	h := newHarness(t, open, Options{})
 	h.batch().create("doc").mergeN("doc", 2).mustCommit()
 	state := h.model.docs["doc"].stateJSON()
-	h.batch().add(syncd.Record{Snapshot: &syncd.Snapshot{Doc: "doc", Epoch: h.epochOf("doc"), Rev: 2, State: state}}).mustCommit()
+	h.batch().add(syncd.Record{Snapshot: &syncd.SnapshotRecord{Doc: "doc", Epoch: h.epochOf("doc"), Rev: 2, State: state}}).mustCommit()
 	for i := range state {
 		state[i] = 'x'
 	}

@@ -131,7 +131,7 @@ func testAppendConflict(t *testing.T, open Opener) {
 // appendAt is an Append record of a valid merge patch at rev of epoch,
 // either of which may be wrong on purpose.
 func appendAt(h *harness, doc string, epoch revision.Epoch, rev revision.Rev) syncd.Record {
-	return syncd.Record{Append: &syncd.Append{Doc: doc, Epoch: epoch, Op: &syncd.Op{
+	return syncd.Record{Append: &syncd.AppendRecord{Doc: doc, Epoch: epoch, Op: &syncd.Op{
 		Rev: rev, Kind: syncd.OpMerge, Payload: []byte(`{"bad":true}`), Time: h.now(),
 	}}}
 }
@@ -175,8 +175,8 @@ func testMalformedRecord(t *testing.T, open Opener) {
 		rec  syncd.Record
 	}{
 		{"NoField", syncd.Record{}},
-		{"TwoFields", syncd.Record{Create: &syncd.Create{Doc: "x", Epoch: "01J00000000000000000000099"}, Delete: &syncd.Delete{Doc: "x"}}},
-		{"AppendWithoutOp", syncd.Record{Append: &syncd.Append{Doc: "doc", Epoch: "01J00000000000000000000001"}}},
+		{"TwoFields", syncd.Record{Create: &syncd.CreateRecord{Doc: "x", Epoch: "01J00000000000000000000099"}, Delete: &syncd.DeleteRecord{Doc: "x"}}},
+		{"AppendWithoutOp", syncd.Record{Append: &syncd.AppendRecord{Doc: "doc", Epoch: "01J00000000000000000000001"}}},
 	}
 	for _, c := range bad {
 		t.Run(c.name, func(t *testing.T) {

@@ -185,7 +185,7 @@ func (b *batch) add(rec syncd.Record) *batch {
 }
 
 func (b *batch) create(doc string) *batch {
-	return b.add(syncd.Record{Create: &syncd.Create{Doc: doc, Epoch: b.h.newEpoch(), Time: b.h.now()}})
+	return b.add(syncd.Record{Create: &syncd.CreateRecord{Doc: doc, Epoch: b.h.newEpoch(), Time: b.h.now()}})
 }
 
 // merge appends a merge-patch op at the document's next revision.
@@ -205,7 +205,7 @@ func (b *batch) mergeN(doc string, n int) *batch {
 // op appends an op of the given kind at the document's next revision in
 // the batch's model, with the given client ids.
 func (b *batch) op(doc string, kind syncd.OpKind, payload, client, req string) *batch {
-	return b.add(syncd.Record{Append: &syncd.Append{Doc: doc, Epoch: b.epoch(doc), Op: &syncd.Op{
+	return b.add(syncd.Record{Append: &syncd.AppendRecord{Doc: doc, Epoch: b.epoch(doc), Op: &syncd.Op{
 		Rev: b.next(doc), Kind: kind, Payload: []byte(payload),
 		ClientID: client, ClientReqID: req, Time: b.h.now(),
 	}}})
@@ -218,15 +218,15 @@ func (b *batch) snapshot(doc string) *batch {
 	if d == nil {
 		b.h.t.Fatalf("storetest bug: snapshot of %q, which the model does not have", doc)
 	}
-	return b.add(syncd.Record{Snapshot: &syncd.Snapshot{Doc: doc, Epoch: d.epoch, Rev: d.head(), State: d.stateJSON()}})
+	return b.add(syncd.Record{Snapshot: &syncd.SnapshotRecord{Doc: doc, Epoch: d.epoch, Rev: d.head(), State: d.stateJSON()}})
 }
 
 func (b *batch) decide(doc, client, req string) *batch {
-	return b.add(syncd.Record{Decide: &syncd.Decide{Doc: doc, ClientID: client, ReqID: req}})
+	return b.add(syncd.Record{Decide: &syncd.DecideRecord{Doc: doc, ClientID: client, ReqID: req}})
 }
 
 func (b *batch) delete(doc string) *batch {
-	return b.add(syncd.Record{Delete: &syncd.Delete{Doc: doc}})
+	return b.add(syncd.Record{Delete: &syncd.DeleteRecord{Doc: doc}})
 }
 
 // epoch and next are doc's epoch and next revision in the batch's model

@@ -17,13 +17,13 @@ func fill(t *testing.T, s syncd.Store) {
 	t.Helper()
 	const epoch = revision.Epoch("01J00000000000000000000001")
 	op := func(rev revision.Rev, payload string) syncd.Record {
-		return syncd.Record{Append: &syncd.Append{Doc: "doc", Epoch: epoch, Op: &syncd.Op{Rev: rev, Kind: syncd.OpMerge, Payload: []byte(payload)}}}
+		return syncd.Record{Append: &syncd.AppendRecord{Doc: "doc", Epoch: epoch, Op: &syncd.Op{Rev: rev, Kind: syncd.OpMerge, Payload: []byte(payload)}}}
 	}
 	err := s.Commit(context.Background(), []syncd.Record{
-		{Create: &syncd.Create{Doc: "doc", Epoch: epoch}},
+		{Create: &syncd.CreateRecord{Doc: "doc", Epoch: epoch}},
 		op(1, `{"a":1}`),
 		op(2, `{"b":2}`),
-		{Snapshot: &syncd.Snapshot{Doc: "doc", Epoch: epoch, Rev: 2, State: []byte(`{"b":2,"a":1}`)}},
+		{Snapshot: &syncd.SnapshotRecord{Doc: "doc", Epoch: epoch, Rev: 2, State: []byte(`{"b":2,"a":1}`)}},
 		op(3, `{"a":null}`),
 	})
 	if err != nil {
