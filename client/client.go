@@ -50,6 +50,7 @@ func (s State) String() string {
 // safe for concurrent use.
 type Client struct {
 	opts Options
+	urls []string // the endpoints, Options.URL first (servers)
 	log  *slog.Logger
 	ev   *dispatcher
 
@@ -81,16 +82,20 @@ type Client struct {
 	corr      uint64
 	heartbeat time.Duration
 	limits    map[string]int64
+	urlIdx    int // index in urls of the current or last established connection
 }
 
-// Dial connects to the server and waits for its HELLO. A failure of this
-// first connection is returned as is (a *DialError for a refused upgrade);
-// after it succeeds the client reconnects by itself until Close or a close
-// code that says stop. ctx bounds only this first connection, not the
-// client's life.
+// Dial connects to the server and waits for its HELLO. With several
+// endpoints (Options.URLs) it tries each once, in order, and keeps the
+// first that answers. A failure of this first connection is returned as
+// is (a *DialError for a refused upgrade; with several endpoints, each
+// one's error, joined); after it succeeds the client reconnects by itself,
+// failing over between the endpoints, until Close or a close code that
+// says stop. ctx bounds only this first connection, not the client's life.
 func Dial(ctx context.Context, opts Options) (*Client, error) {
-	if opts.URL == "" {
-		return nil, errors.New("client: Options.URL is required")
+	urls := opts.servers()
+	if err := checkServers(urls); err != nil {
+		return nil, err
 	}
 	if opts.ClientID != "" {
 		id, err := protocol.ParseClientID(opts.ClientID)
@@ -102,6 +107,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 	o := opts.withDefaults()
 	c := &Client{
 		opts:     o,
+		urls:     urls,
 		log:      o.Logger,
 		entropy:  newEntropy(),
 		clientID: o.ClientID,
@@ -112,7 +118,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		done:     make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	sess, err := c.connect(ctx)
+	sess, err := c.dialFirst(ctx)
 	if err != nil {
 		c.cancel()
 		return nil, err
@@ -260,11 +266,11 @@ func (s *session) send(msg []byte) bool {
 	}
 }
 
-// connect dials and waits for HELLO.
-func (c *Client) connect(ctx context.Context) (*session, error) {
+// connect dials endpoint and waits for HELLO.
+func (c *Client) connect(ctx context.Context, endpoint string) (*session, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.DialTimeout)
 	defer cancel()
-	u, err := url.Parse(c.opts.URL)
+	u, err := url.Parse(endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("client: Options.URL: %w", err)
 	}
@@ -323,11 +329,11 @@ func (c *Client) connect(ctx context.Context) (*session, error) {
 }
 
 // run owns the connection: it serves each session, then reconnects with
-// backoff until the client is closed or told to stop.
+// backoff, failing over between the endpoints (failover.go), until the
+// client is closed or told to stop.
 func (c *Client) run(sess *session) {
 	defer c.wg.Done()
 	defer close(c.done)
-	attempt := 0
 	for {
 		code, err := c.serve(sess)
 		sess.close(websocket.CloseNormalClosure, "")
@@ -349,34 +355,13 @@ func (c *Client) run(sess *session) {
 		}
 		// The connection that just ended had HELLO, so it counted as
 		// established: the backoff starts over.
-		attempt = 0
-		for {
-			delay := c.backoff(action, code, attempt)
-			attempt++
-			select {
-			case <-time.After(delay):
-			case <-c.ctx.Done():
-				c.stop(ErrClosed)
-				return
-			}
-			s, err := c.connect(c.ctx)
-			if err == nil {
-				sess = s
-				c.start(sess)
-				break
-			}
-			if c.ctx.Err() != nil {
-				c.stop(ErrClosed)
-				return
-			}
-			var de *DialError
-			if errors.As(err, &de) && de.permanent() || !errors.As(err, &de) {
-				c.stop(err)
-				return
-			}
-			c.log.Info("syncd client: reconnect failed", "attempt", attempt, "err", err)
-			action, code = protocol.ActionReconnectBackoff, 0
+		s, err := c.reconnect(action, code)
+		if err != nil {
+			c.stop(err)
+			return
 		}
+		sess = s
+		c.start(sess)
 	}
 }
 

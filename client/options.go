@@ -8,11 +8,23 @@ import (
 )
 
 // Options configure a Client. The zero value is ready to use apart from
-// URL: every other field documents its default.
+// URL (or URLs): every other field documents its default.
 type Options struct {
 	// URL is the server's WebSocket endpoint, such as
-	// "ws://127.0.0.1:8080/ws". Required.
+	// "ws://127.0.0.1:8080/ws". Required unless URLs is set.
 	URL string
+
+	// URLs are more endpoints of the same service: the instances of one
+	// syncd cluster, which share every document's epoch and revisions.
+	// The client tries URL first, then URLs in order; it stays with the
+	// one that answered, and moves on to the next when that one refuses a
+	// connection, drops it, or closes it for its own reasons (shutting
+	// down, overloaded), waiting the reconnect backoff before each attempt
+	// (see Dial and PROTOCOL.md §9.3). Default none. Listing instances of
+	// unrelated servers is a mistake: the client would resume documents
+	// against histories they do not share (a different epoch, which costs
+	// a snapshot and the outcome of pending edits).
+	URLs []string
 
 	// Token, if set, is sent as the access_token query parameter (the
 	// first place the server looks for credentials, PROTOCOL.md §2.3).
