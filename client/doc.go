@@ -6,9 +6,16 @@
 //
 // # Vocabulary
 //
-//   - Client: one connection at a time to one server, reconnected with
-//     backoff; it keeps one client id (a ULID) for its whole life, which
-//     is what lets the server de-duplicate resent edits.
+//   - Client: one connection at a time, reconnected with backoff; it
+//     keeps one client id (a ULID) for its whole life, which is what lets
+//     the server de-duplicate resent edits.
+//   - Endpoints: Options.URL, and with Options.URLs the other instances of
+//     one syncd cluster. Dial keeps the first that answers; a reconnect
+//     starts at the one that worked last (Client.URL), moves on to the
+//     next when a connection to it fails or that server drops or closes
+//     the connection for its own reasons, and resumes there (every
+//     instance has the same epochs and revisions), waiting the backoff
+//     before each attempt (PROTOCOL.md §9.3, "Several servers").
 //   - Doc: a joined document. Its confirmed state is the last state the
 //     server confirmed, at (Epoch, Rev); its pending edits are this
 //     client's edits not yet decided; its view is the confirmed state with
