@@ -4,6 +4,9 @@ import { SyncClient, applyPatch, createUlid, type ChangeEvent, type Patch, type 
 
 const client = new SyncClient({ url: "wss://sync.example.com/ws", token: () => "jwt", tokenIn: "subprotocol" });
 const todos = client.open("todos:42", { presence: { name: "Ada" } });
+const cluster = new SyncClient({ urls: ["wss://a.example.com/ws", "wss://b.example.com/ws"], autoConnect: false });
+const where: string = cluster.url;
+console.log(where);
 
 client.on("change", (e: ChangeEvent) => {
   if (e.doc === todos.id) render(e.value.items);

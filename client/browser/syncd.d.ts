@@ -135,8 +135,16 @@ export interface PendingEdit {
 }
 
 export interface SyncClientOptions {
-  /** ws:// or wss:// URL of the server's /ws. */
-  url: string;
+  /** ws:// or wss:// URL of the server's /ws (required unless urls is given). */
+  url?: string;
+  /**
+   * More endpoints of the same service (the instances of one syncd cluster,
+   * which share every document's epoch and revisions), tried after url, in
+   * order. The client stays with the one that answered (remembered in
+   * sessionStorage across a reload) and fails over to the next when it
+   * drops, refuses, or closes for its own reasons (PROTOCOL.md §9.3).
+   */
+  urls?: string[];
   /**
    * A bearer token, or a function returning one: called before each
    * connection and, while connected, before the token's exp, to send a fresh
@@ -221,6 +229,8 @@ export declare class SyncClient extends Emitter {
    */
   readonly authorId: string | undefined;
   readonly status: Status;
+  /** The endpoint of the current (or last) connection attempt: one of url and urls. */
+  readonly url: string;
   readonly docs: Map<string, SyncDoc>;
   readonly topics: Set<string>;
   /** From HELLO. */
@@ -293,6 +303,15 @@ export declare const MAX_IN_FLIGHT: number;
 /** Whether id is a document id (PROTOCOL.md §6.1). */
 export declare function validDocId(id: string): boolean;
 export declare function closeAction(code: number): "stop" | "now" | "backoff";
+/** The endpoints a client tries: url first, then urls in order, each once. */
+export declare function endpoints(options: { url?: string; urls?: string[] }): string[];
+/**
+ * The index (of n) of the endpoint to try next: after an established
+ * connection to `good` ended with `code`, the same one (for closes about the
+ * client itself: 1009, 4401, 4408, 4429, 4503) or the next; after a failed
+ * attempt at `tried`, the next one.
+ */
+export declare function nextEndpoint(args: { n: number; good: number; tried: number; hadHello: boolean; code: number }): number;
 export declare function reconnectDelay(code: number, attempt: number, options?: { base?: number; cap?: number; random?: () => number }): number;
 
 export interface SavedDoc {

@@ -489,6 +489,34 @@ export function reconnectDelay(code, attempt, { base = 500, cap = 30000, random 
   return code === 4429 ? Math.max(5000, d) : d;
 }
 
+/**
+ * The endpoints a client tries (§9.3, "Several servers"): `url` first, then
+ * `urls` in order, each once.
+ */
+export function endpoints(opts) {
+  const list = [];
+  for (const u of [opts.url, ...(Array.isArray(opts.urls) ? opts.urls : [])]) {
+    if (typeof u === "string" && u !== "" && !list.includes(u)) list.push(u);
+  }
+  return list;
+}
+
+// Closes that are about this client (it read too slowly, sent too much or too
+// big, went silent, its token expired) send it back to the same server after
+// an established connection; anything else (a drop, a shutdown, an overloaded
+// or cut-off server) starts at the next endpoint (§9.3, "Several servers").
+const SAME_SERVER_CODES = new Set([1009, 4401, 4408, 4429, 4503]);
+
+/**
+ * The index of the endpoint to try next, of n: after an established
+ * connection to `good` ended with `code`, the same one or the next; after a
+ * failed attempt at `tried` (closed before HELLO), the next one.
+ */
+export function nextEndpoint({ n, good, tried, hadHello, code }) {
+  if (hadHello) return SAME_SERVER_CODES.has(code) ? good : (good + 1) % n;
+  return (tried + 1) % n;
+}
+
 // Codes the server answers with `retryable` (§7.1), for errors lacking it.
 const RETRYABLE = new Set(["DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "UNAVAILABLE", "ABORTED"]);
 const isRetryable = (e) => (typeof e.retryable === "boolean" ? e.retryable : RETRYABLE.has(e.code));
@@ -613,7 +641,11 @@ export class SyncDoc {
 
 /**
  * The syncd client. Options:
- *   url            ws:// or wss:// URL of /ws (required)
+ *   url            ws:// or wss:// URL of /ws (required, unless urls is given)
+ *   urls           more endpoints of the same service (the instances of one
+ *                  syncd cluster): tried after url, in order; the client
+ *                  stays with the one that answered and fails over to the
+ *                  next when it drops, refuses or closes for its own reasons
  *   token          bearer token, or a function returning one (or a promise):
  *                  a function is also asked for a fresh token before the
  *                  current one's exp, sent with AUTH.REFRESH (§4.10), and a
@@ -632,7 +664,9 @@ export class SyncDoc {
 export class SyncClient extends Emitter {
   constructor(opts) {
     super();
-    if (!opts || !opts.url) throw new Error("syncd: url is required");
+    if (!opts) throw new Error("syncd: url is required");
+    this._urls = endpoints(opts);
+    if (this._urls.length === 0) throw new Error("syncd: url (or urls) is required");
     this.options = opts;
     this._WS = opts.WebSocket || globalThis.WebSocket;
     if (!this._WS) throw new Error("syncd: no WebSocket constructor (pass options.WebSocket)");
@@ -643,6 +677,14 @@ export class SyncClient extends Emitter {
     this._retries = opts.retries === undefined ? 3 : opts.retries;
     this._reissue = opts.reissue || ((edit) => !Array.isArray(edit.patch));
     this._timeout = opts.requestTimeoutMs || 10000;
+
+    // The endpoint that answered last (kept across a reload), where
+    // connecting starts; the one being tried.
+    const lastUrl = this._urls.indexOf(this._session.getItem("syncd.url"));
+    this._good = lastUrl >= 0 ? lastUrl : 0;
+    this._tried = this._good;
+    /** The endpoint of the current (or last) connection attempt. */
+    this.url = this._urls[this._tried];
 
     const id = this._session.getItem("syncd.clientId");
     /** This tab's client id (§2.2); undefined until the first HELLO if new. */
@@ -777,7 +819,8 @@ export class SyncClient extends Emitter {
     }
     if (this._stopped) return;
     this._token = token;
-    const u = new URL(this.options.url, globalThis.location ? globalThis.location.href : undefined);
+    this.url = this._urls[this._tried];
+    const u = new URL(this.url, globalThis.location ? globalThis.location.href : undefined);
     if (this.clientId) u.searchParams.set("clientId", this.clientId);
     // Every attempt gets a value from the persisted monotonic source (§2.2),
     // so that an older attempt the network delayed cannot replace this one.
@@ -789,6 +832,7 @@ export class SyncClient extends Emitter {
     try {
       ws = protocols ? new this._WS(u.toString(), protocols) : new this._WS(u.toString());
     } catch (e) {
+      this._tried = nextEndpoint({ n: this._urls.length, good: this._good, tried: this._tried, hadHello: false, code: 1006 });
       this._scheduleReconnect(1006);
       return;
     }
@@ -820,6 +864,7 @@ export class SyncClient extends Emitter {
     this._teardown(code);
     if (!hadHello) this._failuresBeforeHello++;
     if (this._stopped) return;
+    this._tried = nextEndpoint({ n: this._urls.length, good: this._good, tried: this._tried, hadHello, code });
     // With a token function, an expired token (4401) is not the end: the
     // next connection asks it for a fresh one.
     const renewable = code === 4401 && typeof this.options.token === "function";
@@ -855,7 +900,9 @@ export class SyncClient extends Emitter {
   }
 
   _scheduleReconnect(code, reason) {
-    const delay = reconnectDelay(code, this._attempt, { ...this._backoff, random: this._random });
+    // With several endpoints the backoff grows once per pass over the list,
+    // so each is tried once per backoff step (§9.3, "Several servers").
+    const delay = reconnectDelay(code, Math.floor(this._attempt / this._urls.length), { ...this._backoff, random: this._random });
     this._attempt++;
     this._setStatus("offline", {
       code,
@@ -1221,6 +1268,12 @@ export class SyncClient extends Emitter {
     this._resetBuckets();
     this._hello = true;
     this._failuresBeforeHello = 0;
+    this._good = this._tried;
+    try {
+      this._session.setItem("syncd.url", this.url);
+    } catch (_) {
+      /* best effort */
+    }
     this._setStatus("connected", {});
     this._startHeartbeat();
     this._scheduleRefresh(tokenExp(this._token));

@@ -9,6 +9,7 @@ import path from "node:path";
 import {
   applyJsonPatch, applyMergePatch, applyPatch, applyOperation, PatchError, createUlid,
   compareReqIds, DocState, closeAction, reconnectDelay, Emitter, deepEqual, tokenExp,
+  endpoints, nextEndpoint,
 } from "../syncd.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -233,6 +234,21 @@ test("close codes (§8) and backoff with full jitter (§9.3)", () => {
   assert.equal(reconnectDelay(1006, 5, { random: () => 0 }), 0); // full jitter reaches 0
   assert.equal(reconnectDelay(4429, 0, { random: () => 0 }), 5000);
   assert.ok(reconnectDelay(4408, 10, { random: max }) < 1000);
+});
+
+test("several endpoints (§9.3): url first, each once; which one is tried next", () => {
+  assert.deepEqual(endpoints({ url: "ws://a/ws", urls: ["ws://b/ws", "ws://a/ws", "", "ws://c/ws"] }), ["ws://a/ws", "ws://b/ws", "ws://c/ws"]);
+  assert.deepEqual(endpoints({ urls: ["ws://b/ws"] }), ["ws://b/ws"]);
+  assert.deepEqual(endpoints({}), []);
+  // After an established connection to 1 of 3: closes about the client stay.
+  for (const code of [1009, 4401, 4408, 4429, 4503]) assert.equal(nextEndpoint({ n: 3, good: 1, tried: 1, hadHello: true, code }), 1, String(code));
+  // A drop, a shutdown, an overloaded server, an unknown code: the next one.
+  for (const code of [1001, 1005, 1006, 1011, 1012, 1013, 4999]) assert.equal(nextEndpoint({ n: 3, good: 1, tried: 1, hadHello: true, code }), 2, String(code));
+  assert.equal(nextEndpoint({ n: 3, good: 2, tried: 2, hadHello: true, code: 1006 }), 0, "wraps around");
+  // A failed attempt moves on from the one tried, whatever worked before.
+  assert.equal(nextEndpoint({ n: 3, good: 0, tried: 2, hadHello: false, code: 1006 }), 0);
+  assert.equal(nextEndpoint({ n: 3, good: 0, tried: 0, hadHello: false, code: 1006 }), 1);
+  assert.equal(nextEndpoint({ n: 1, good: 0, tried: 0, hadHello: true, code: 1006 }), 0, "one endpoint");
 });
 
 test("emitter: listeners, unsubscribe, a failing listener does not stop others", () => {

@@ -81,13 +81,14 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
 }
 
 /**
- * Starts syncd with -store memory on a free port, with extra flags; retries
- * with another port if it does not come up. Returns {url, http, apiKey, stop}.
+ * Starts syncd with -store memory on a free port (or on `port`), with extra
+ * flags (which win over these defaults); retries, with another port unless
+ * one was given, if it does not come up. Returns {url, http, apiKey, stop}.
  */
-export async function startSyncd(bin, extra = [], { apiKey = "test-key" } = {}) {
+export async function startSyncd(bin, extra = [], { apiKey = "test-key", port: fixedPort } = {}) {
   let lastErr;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort();
+    const port = fixedPort || (await freePort());
     const args = ["-store", "memory", "-addr", `127.0.0.1:${port}`, "-api-key", apiKey, "-log-level", "warn", ...extra];
     const proc = spawn(bin, args, { stdio: ["ignore", "ignore", "pipe"] });
     running.add(proc);
