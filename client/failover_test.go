@@ -3,6 +3,7 @@ package client_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -198,4 +199,61 @@ func TestFailoverResumesOnAnotherInstance(t *testing.T) {
 		t.Errorf("%d snapshots after the failover, want a resume with deltas", snapshotsAfterJoin)
 	}
 	t.Logf("%d of %d edits were acknowledged before the kill", ackedBeforeKill, edits)
+}
+
+// TestFailoverMovesOnWhenServerShutsDown: a server that shuts down (SIGTERM,
+// 1001 going away) is not tried again first: the client's first attempt
+// goes to the next endpoint, and succeeds there, with no failed attempt.
+func TestFailoverMovesOnWhenServerShutsDown(t *testing.T) {
+	a := startProc(t, syncdproc.Options{})
+	b := startProc(t, syncdproc.Options{})
+	logs := &logRecorder{}
+	c := dial(t, a.WS, func(o *client.Options) {
+		o.URLs = []string{b.WS}
+		o.Logger = slog.New(logs)
+	})
+	if got := c.URL(); got != a.WS {
+		t.Fatalf("first connection to %s, want %s", got, a.WS)
+	}
+	if err := a.Stop(10 * time.Second); err != nil {
+		t.Fatalf("syncd exited with %v", err)
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for c.URL() != b.WS || c.State() != client.StateConnected {
+		if time.Now().After(deadline) {
+			t.Fatalf("not reconnected to %s: at %s, %s", b.WS, c.URL(), c.State())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := logs.count("syncd client: reconnect failed"); n != 0 {
+		t.Fatalf("%d failed attempts before the failover: the stopped server was tried again first", n)
+	}
+}
+
+// logRecorder is a slog.Handler that keeps the messages it is given.
+type logRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (l *logRecorder) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logRecorder) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *logRecorder) WithGroup(string) slog.Handler            { return l }
+func (l *logRecorder) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.msgs = append(l.msgs, r.Message)
+	return nil
+}
+
+func (l *logRecorder) count(msg string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, m := range l.msgs {
+		if m == msg {
+			n++
+		}
+	}
+	return n
 }
