@@ -22,6 +22,17 @@
 //     fails the test with a visualization (an HTML file in t.TempDir())
 //     when it is not linearizable.
 //
+// Use against one instance or a cluster (the workload spreads clients over
+// the URLs, and each fails over to the others):
+//
+//	h, err := linearize.Run(ctx, linearize.Workload{
+//		URLs: []string{n1.URL, n2.URL, n3.URL}, Doc: "hot", APIKey: key,
+//	})
+//	if err != nil {
+//		t.Fatal(err)
+//	}
+//	linearize.Require(t, h)
+//
 // Traps: the model assumes nobody else writes the document during the run
 // (its initial state is read once, before recording starts), and that
 // edits commit without conflicts (each writes its own key, so the rebase
