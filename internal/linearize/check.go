@@ -30,8 +30,11 @@ func Check(h History) (porcupine.CheckResult, porcupine.LinearizationInfo) {
 
 // Require fails t unless h is linearizable. When it is not, it writes
 // porcupine's visualization (an HTML page showing the longest orders the
-// checker could find and where each broke) to t.TempDir() and names the
-// file in the failure.
+// checker could find and where each broke) to t.ArtifactDir() and names
+// the file in the failure. That directory is a t.TempDir() (removed when
+// the test ends) unless the test runs with -artifacts, which keeps it:
+//
+//	mkdir -p /tmp/out && go test -run TestSyncdIsLinearizable -artifacts -outputdir /tmp/out ./internal/linearize/
 func Require(t testing.TB, h History) {
 	t.Helper()
 	res, info := Check(h)
@@ -42,12 +45,12 @@ func Require(t testing.TB, h History) {
 		t.Fatalf("linearizability check of %d operations did not finish within %v", len(h.Ops), CheckTimeout)
 		return
 	}
-	path := filepath.Join(t.TempDir(), "linearizability.html")
+	path := filepath.Join(t.ArtifactDir(), "linearizability.html")
 	if err := porcupine.VisualizePath(Model(h.Init), info, path); err != nil {
 		t.Fatalf("history of %d operations is NOT linearizable; writing the visualization failed: %v", len(h.Ops), err)
 		return
 	}
-	t.Fatalf("history of %d operations is NOT linearizable: see %s (open it in a browser)", len(h.Ops), path)
+	t.Fatalf("history of %d operations is NOT linearizable: see %s (open it in a browser; run with -artifacts to keep it)", len(h.Ops), path)
 }
 
 // String summarises h for logs.
