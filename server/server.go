@@ -103,9 +103,9 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		MapError: toWire,
 	})
 	s.routes()
-	scraped := prometheus.NewRegistry()
-	scraped.MustRegister(&engineCollector{engine: engine}, &routerCollector{router: s.router})
-	s.gatherer = prometheus.Gatherers{o.Metrics.Registry, scraped}
+	own := prometheus.NewRegistry()
+	own.MustRegister(&engineCollector{engine: engine}, &routerCollector{router: s.router})
+	s.gatherer = prometheus.Gatherers{o.Metrics.Registry, own}
 
 	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics, writeTimeout: o.HTTPWriteTimeout}
 	s.api.register(s.mux)
@@ -128,7 +128,8 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		}
 		w.Write([]byte("ready\n"))
 	})
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{Registry: o.Metrics.Registry}))
+	// The handler's own error counter goes to the server's registry too.
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{Registry: own}))
 	// The Host check comes first: a request for a name syncd does not
 	// serve is refused before anything else reads it.
 	s.handler = access.guardHosts(s.bounded(s.mux))
