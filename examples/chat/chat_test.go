@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -13,34 +11,15 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/examples/chat"
-	"github.com/deltasync/syncd/server"
-	"github.com/deltasync/syncd/store/memstore"
+	"github.com/deltasync/syncd/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func startServer(t *testing.T) string {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st := memstore.New(memstore.Options{})
-	e, err := syncd.Open(st, syncd.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(e, server.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		srv.Shutdown(context.Background())
-		hs.Close()
-		e.Close()
-		st.Close()
-	})
-	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
+	return testenv.Start(t, testenv.Options{}).URL
 }
 
 // syncBuffer is an output both the chat and the test use.
