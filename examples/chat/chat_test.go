@@ -1,11 +1,9 @@
 package chat_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,34 +20,16 @@ func startServer(t *testing.T) string {
 	return testenv.Start(t, testenv.Options{}).URL
 }
 
-// syncBuffer is an output both the chat and the test use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // person runs a chat session fed through a pipe.
 type person struct {
 	in   *io.PipeWriter
-	out  *syncBuffer
+	out  *testenv.LogBuffer
 	done chan error
 }
 
 func join(ctx context.Context, url, name string) *person {
 	r, w := io.Pipe()
-	p := &person{in: w, out: &syncBuffer{}, done: make(chan error, 1)}
+	p := &person{in: w, out: &testenv.LogBuffer{}, done: make(chan error, 1)}
 	go func() { p.done <- chat.Run(ctx, chat.Options{URL: url, Room: "test", Name: name}, r, p.out) }()
 	return p
 }

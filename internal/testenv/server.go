@@ -250,7 +250,8 @@ func (s *Server) Do(method, path, key string, body any) (int, []byte, http.Heade
 	return resp.StatusCode, b, resp.Header
 }
 
-// LogBuffer collects logs for a test, safe for concurrent writers.
+// LogBuffer collects what a test writes (logs, a program's output), safe
+// for concurrent writers.
 type LogBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
