@@ -25,10 +25,6 @@ type Options struct {
 	// Store is the store to open the engine on; nil: a new memstore.
 	// Start closes it when the test ends.
 	Store syncd.Store
-	// LogLevel is the lowest level the server's and the engine's logs
-	// keep (in Server.Logs, shown when the test fails), unless Engine or
-	// Server name a Logger of their own. Default slog.LevelWarn.
-	LogLevel slog.Level
 }
 
 // Server is a real syncd server on 127.0.0.1: an engine over a store,
@@ -57,12 +53,10 @@ func Start(t testing.TB, o Options) *Server {
 	if st == nil {
 		st = memstore.New(memstore.Options{})
 	}
+	// Warnings and errors of the server and the engine (unless the
+	// options name loggers of their own), shown when the test fails.
 	logs := &LogBuffer{}
-	level := o.LogLevel
-	if level == 0 {
-		level = slog.LevelWarn
-	}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	eo, so := o.Engine, o.Server
 	if eo.Logger == nil {
 		eo.Logger = logger
@@ -119,14 +113,6 @@ func (s *Server) Close() {
 }
 
 // --- documents, through the engine (the test's view of the truth)
-
-// Ctx is a context for one call of a test: it ends after Timeout, or
-// with the test.
-func Ctx(t testing.TB) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // Commit commits a merge patch from Go (no client id) and returns its op.
 func (s *Server) Commit(doc string, patch any) *syncd.Op {
