@@ -14,6 +14,6 @@
 //
 // Tests only: scripts/check-imports.sh gives no package a rule that lets
 // it import testenv, so only _test.go files can. Every wait is bounded
-// ([Timeout]); every goroutine and connection it starts is stopped by the
+// ([Timeout], [CallTimeout]); every goroutine and connection it starts is stopped by the
 // test's cleanup, so the packages' goleak checks hold.
 package testenv

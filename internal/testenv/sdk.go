@@ -17,7 +17,7 @@ func DialClient(t testing.TB, url string, mod func(*client.Options)) *client.Cli
 	if mod != nil {
 		mod(&o)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 6*Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), CallTimeout)
 	defer cancel()
 	c, err := client.Dial(ctx, o)
 	if err != nil {
@@ -30,7 +30,7 @@ func DialClient(t testing.TB, url string, mod func(*client.Options)) *client.Cli
 // Join joins doc with c.
 func Join(t testing.TB, c *client.Client, doc string) *client.Doc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 6*Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), CallTimeout)
 	defer cancel()
 	d, err := c.Join(ctx, doc)
 	if err != nil {

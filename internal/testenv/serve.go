@@ -8,10 +8,15 @@ import (
 	"time"
 )
 
-// Timeout bounds every wait of the environment. Nothing should take more
-// than a fraction of it; it exists so that a bug fails a test instead of
-// hanging the suite.
-const Timeout = 5 * time.Second
+// Timeout bounds every wait for a message, and CallTimeout every call of
+// the engine or the SDK (a commit, a dial, a join) the environment makes
+// for a test: longer, since they may wait for the store on a loaded
+// machine. Nothing should take more than a fraction of either; they exist
+// so that a bug fails a test instead of hanging the suite.
+const (
+	Timeout     = 5 * time.Second
+	CallTimeout = 30 * time.Second
+)
 
 // HTTP is a handler served on 127.0.0.1 for one test.
 type HTTP struct {

@@ -121,7 +121,7 @@ func (s *Server) Commit(doc string, patch any) *syncd.Op {
 	if err != nil {
 		s.T.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), CallTimeout)
 	defer cancel()
 	op, err := s.Engine.Commit(ctx, doc, syncd.Edit{Patch: b})
 	if err != nil {
@@ -133,7 +133,7 @@ func (s *Server) Commit(doc string, patch any) *syncd.Op {
 // State returns the engine's durable view of doc.
 func (s *Server) State(doc string) *syncd.DocState {
 	s.T.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), CallTimeout)
 	defer cancel()
 	st, err := s.Engine.State(ctx, doc)
 	if err != nil {
@@ -146,7 +146,7 @@ func (s *Server) State(doc string) *syncd.DocState {
 // oldest that retention kept).
 func (s *Server) Ops(doc string) []*syncd.Op {
 	s.T.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), CallTimeout)
 	defer cancel()
 	var all []*syncd.Op
 	after := revision.Rev(0)
