@@ -4,9 +4,11 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +37,16 @@ type natsOpened struct {
 // opener that checks JetStream on the connection it is given.
 func bootNATS(t *testing.T, env map[string]string, args ...string) (*Main, *syncBuffer, *natsOpened) {
 	t.Helper()
+	m, logs, opened, err := startNATS(t, env, args...)
+	if err != nil {
+		t.Fatalf("Run: %v\nlogs:\n%s", err, logs.String())
+	}
+	return m, logs, opened
+}
+
+// startNATS is bootNATS returning Run's error (safe off the test's
+// goroutine).
+func startNATS(t *testing.T, env map[string]string, args ...string) (*Main, *syncBuffer, *natsOpened, error) {
 	m := NewMain()
 	logs := &syncBuffer{}
 	m.Stdout, m.Stderr = io.Discard, logs
@@ -53,12 +65,12 @@ func bootNATS(t *testing.T, env map[string]string, args ...string) (*Main, *sync
 	}
 	all := append([]string{"-addr", "127.0.0.1:0", "-drain", "0", "-store", "nats"}, args...)
 	if err := m.ParseFlags(all, func(k string) string { return env[k] }); err != nil {
-		t.Fatal(err)
+		return nil, logs, nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := m.Run(ctx); err != nil {
-		t.Fatalf("Run: %v\nlogs:\n%s", err, logs.String())
+		return nil, logs, nil, err
 	}
 	var once sync.Once
 	t.Cleanup(func() {
@@ -67,7 +79,7 @@ func bootNATS(t *testing.T, env map[string]string, args ...string) (*Main, *sync
 			t.Logf("syncd logs:\n%s", logs.String())
 		}
 	})
-	return m, logs, opened
+	return m, logs, opened, nil
 }
 
 // readyz returns /readyz's status and body.
@@ -205,5 +217,60 @@ func TestNATSExternal(t *testing.T) {
 	}
 	if !strings.Contains(body, "NATS connection") || !strings.Contains(body, "store: nats external") {
 		t.Fatalf("/readyz body %q", body)
+	}
+}
+
+// TestNATSEmbeddedCluster: three instances given the same peer list and a
+// secret from the environment form a cluster (their Runs return once the
+// cluster has a meta leader); each /readyz names its node and the
+// cluster, and the store is opened with replicas 3.
+func TestNATSEmbeddedCluster(t *testing.T) {
+	// Three ports free a moment ago: a route address must be fixed
+	// before the nodes start, so port 0 will not do.
+	var ports []string
+	var lns []net.Listener
+	for range 3 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports = append(ports, ln.Addr().String())
+		lns = append(lns, ln)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	peers := strings.Join(ports, ",")
+	env := map[string]string{"SYNCD_CLUSTER_SECRET": "a-cluster-secret-for-the-test"}
+	mains := make([]*Main, 3)
+	opened := make([]*natsOpened, 3)
+	errs := make([]error, 3)
+	logs := make([]*syncBuffer, 3)
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	for i := range 3 {
+		wg.Go(func() {
+			mains[i], logs[i], opened[i], errs[i] = startNATS(t, env, "-data", filepath.Join(dir, strconv.Itoa(i)),
+				"-cluster-name", "test", "-cluster-listen", ports[i], "-cluster-peers", peers, "-cluster-node", "node"+strconv.Itoa(i))
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("instance %d: %v\nlogs:\n%s", i, err, logs[i].String())
+		}
+	}
+	for i, m := range mains {
+		if opened[i].replicas != 3 {
+			t.Errorf("instance %d opened its store with %d replicas", i, opened[i].replicas)
+		}
+		code, body := readyz(t, m)
+		want := "store: nats embedded, node node" + strconv.Itoa(i) + ", cluster test, prefix syncd, replicas 3"
+		if code != http.StatusOK || !strings.Contains(body, want) {
+			t.Errorf("instance %d: /readyz %d %q, want %q", i, code, body, want)
+		}
+		if out := logs[i].String(); !strings.Contains(out, "cluster=test") || !strings.Contains(out, "route_secret=true") {
+			t.Errorf("instance %d logs:\n%s", i, out)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package natsnode
 import (
 	"context"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -120,4 +121,30 @@ func TestCluster(t *testing.T) {
 			t.Errorf("no authorization error logged:\n%s\n%s", logs.String(), strangerLogs.String())
 		}
 	})
+}
+
+// TestClusterPortInUse: a cluster address already taken fails Start at
+// once, saying so, instead of waiting for the start timeout.
+func TestClusterPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var logs logBuffer
+	start := time.Now()
+	n, err := Start(context.Background(), Options{
+		DataDir: t.TempDir(), ClusterName: "c", ClusterListen: ln.Addr().String(),
+		Peers: []string{loopback(freePorts(t, 1)[0])}, StartTimeout: 20 * time.Second, Logger: logs.logger(),
+	})
+	if err == nil {
+		n.Close()
+		t.Fatal("started on a port in use")
+	}
+	if !strings.Contains(err.Error(), "failed to start") || !strings.Contains(err.Error(), "address already in use") {
+		t.Fatalf("error %q", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("took %v", d)
+	}
 }

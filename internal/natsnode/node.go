@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Node is a NATS server running in this process: see the package doc.
@@ -75,6 +76,9 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	n.srv.SetLoggerV2(logs, false, false, false)
 	n.srv.Start()
 	if err = n.waitReady(ctx, logs.fatal); err != nil {
+		return nil, err
+	}
+	if err = n.waitAnswers(ctx); err != nil {
 		return nil, err
 	}
 	attrs := []any{"data", o.DataDir, "name_generated", generated, "max_payload", sopts.MaxPayload, "sync", "always"}
@@ -195,6 +199,54 @@ func (n *Node) waitReady(ctx context.Context, fatal <-chan error) error {
 		}
 	}
 	return nil
+}
+
+// firstAnswerTimeout and maxAnswerTimeout bound one JetStream request of
+// waitAnswers: short at first (a lost answer is asked again sooner), then
+// longer (a slow answer is not mistaken for a lost one forever).
+const (
+	firstAnswerTimeout = 250 * time.Millisecond
+	maxAnswerTimeout   = 2 * time.Second
+)
+
+// waitAnswers waits until JetStream answers a request made through this
+// node. A node that has just learnt of the meta leader may not be reached
+// by its answers yet (the routes' interest is still spreading): a request
+// then goes unanswered, and the store's first request would wait out its
+// whole timeout. Each attempt is bounded; a lost answer is asked again.
+func (n *Node) waitAnswers(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, n.opts.StartTimeout)
+	defer cancel()
+	nc, err := n.Connect("syncd-start")
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("natsnode: %w", err)
+	}
+	bound := firstAnswerTimeout
+	for {
+		attempt, cancelAttempt := context.WithTimeout(ctx, bound)
+		_, err := js.AccountInfo(attempt)
+		cancelAttempt()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("natsnode: JetStream did not answer through this node within %v: %w", n.opts.StartTimeout, err)
+		}
+		n.log.Debug("JetStream did not answer yet; asking again", "err", err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			bound = min(2*bound, maxAnswerTimeout)
+			continue // the attempt's own bound passed: ask at once
+		}
+		select { // an error answer (no leader yet, for one): pause
+		case <-ctx.Done():
+		case <-time.After(pollInterval):
+		}
+	}
 }
 
 // metaLeader returns the name of JetStream's meta leader as this node
