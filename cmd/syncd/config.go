@@ -234,7 +234,7 @@ func (c *Config) validate(envNames map[string]string) error {
 // rules says what each numeric flag allows (flagcheck.go); a new flag adds
 // its row here.
 func (c *Config) rules() []flagRule {
-	return []flagRule{
+	return append([]flagRule{
 		atLeast("ring-size", c.RingSize, 2),
 		positive("snapshot-interval", c.SnapshotInterval),
 		{flag: "retention", value: c.Retention, ok: c.Retention != 0, want: "greater than 0 (or negative: keep every operation)"},
@@ -260,7 +260,7 @@ func (c *Config) rules() []flagRule {
 		positive("shutdown-timeout", c.ShutdownTimeout),
 		between("nats-replicas", c.Cluster.Replicas, 0, maxReplicas),
 		positive("nats-start-timeout", c.Cluster.StartTimeout),
-	}
+	}, c.Cluster.clusterRules()...)
 }
 
 // policies parses -policy.

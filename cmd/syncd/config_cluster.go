@@ -138,6 +138,45 @@ func flagsSet(ks ...[2]string) []string {
 	return out
 }
 
+// clusterRules are the rows of Config.rules for the -store nats flags that
+// can be checked one by one; validateCluster checks them against each
+// other. An empty value is the default and passes.
+func (k *ClusterConfig) clusterRules() []flagRule {
+	allHostPorts := func(list string) bool {
+		for _, p := range splitList(list) {
+			if _, err := hostOfFixedPort(p); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	allURLs := func(list string) bool {
+		for _, u := range splitList(list) {
+			if !strings.Contains(u, "://") {
+				return false
+			}
+		}
+		return true
+	}
+	const nameWant = "1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+	_, listenErr := hostOfFixedPort(k.Listen)
+	return []flagRule{
+		textRule("cluster-name", k.Name, natsnode.CheckNodeName(k.Name) == nil, nameWant),
+		textRule("cluster-node", k.Node, natsnode.CheckNodeName(k.Node) == nil, nameWant),
+		textRule("cluster-listen", k.Listen, listenErr == nil, "host:port with a port from 1 to 65535 (the other nodes must know it)"),
+		textRule("cluster-peers", k.Peers, allHostPorts(k.Peers), "comma-separated host:port, each with a port from 1 to 65535"),
+		{flag: "cluster-secret", value: fmt.Sprintf("(%d bytes, not shown)", len(k.Secret)), ok: k.Secret == "" || len(k.Secret) >= natsnode.MinRouteSecretBytes,
+			want: fmt.Sprintf("at least %d bytes", natsnode.MinRouteSecretBytes)},
+		textRule("nats-url", k.URL, allURLs(k.URL), "comma-separated URLs such as nats://host:4222 or tls://host:4222"),
+		textRule("nats-prefix", k.Prefix, prefixPattern.MatchString(k.Prefix), "1 to 32 letters, digits, '-' or '_'"),
+	}
+}
+
+// textRule: a string flag's value, empty or ok.
+func textRule(flag, value string, ok bool, want string) flagRule {
+	return flagRule{flag: flag, value: strconv.Quote(value), ok: value == "" || ok, want: want}
+}
+
 // validateCluster checks the -store nats flags against each other and the
 // store.
 func (c *Config) validateCluster() error {
@@ -165,9 +204,6 @@ func (c *Config) validateCluster() error {
 	if m := c.largestNATSDoc(); m > natsnode.MaxDocBytesCeiling {
 		return fmt.Errorf("-max-doc-bytes and -max-message-bytes: with -store nats, at most %d (a NATS message holds a whole document or message; got %d)", natsnode.MaxDocBytesCeiling, m)
 	}
-	if !prefixPattern.MatchString(k.Prefix) {
-		return fmt.Errorf("-nats-prefix %q: want 1 to 32 letters, digits, '-' or '_'", k.Prefix)
-	}
 	if k.embedded() {
 		if len(externalFlags) > 0 {
 			return fmt.Errorf("%s: only with -nats-url (external NATS); without it syncd runs its own NATS node", strings.Join(externalFlags, ", "))
@@ -183,11 +219,6 @@ func (c *Config) validateCluster() error {
 // validateEmbedded checks the flags of an embedded node.
 func (c *Config) validateEmbedded() error {
 	k := &c.Cluster
-	if k.Node != "" {
-		if err := natsnode.CheckNodeName(k.Node); err != nil {
-			return fmt.Errorf("-cluster-node: %w", err)
-		}
-	}
 	if k.Secret != "" && k.SecretFile != "" {
 		return errors.New("-cluster-secret and -cluster-secret-file: give one")
 	}
@@ -207,23 +238,12 @@ func (c *Config) validateEmbedded() error {
 			return errors.New("-cluster-peers, -cluster-name, -cluster-secret and -cluster-tls-* need -cluster-listen, this node's address for routes from the others (without them: a single node)")
 		}
 	} else {
-		host, err := hostOfFixedPort(k.Listen)
-		if err != nil {
-			return fmt.Errorf("-cluster-listen %q: %w", k.Listen, err)
-		}
-		for _, p := range k.peers() {
-			if _, err := hostOfFixedPort(p); err != nil {
-				return fmt.Errorf("-cluster-peers: %q: %w", p, err)
-			}
-		}
+		host, _ := hostOfFixedPort(k.Listen) // checked by clusterRules
 		if len(k.otherPeers()) == 0 {
 			return errors.New("-cluster-listen needs -cluster-peers, the cluster addresses of the other nodes (for a single node, give neither)")
 		}
 		if k.Name == "" {
 			return errors.New("-cluster-peers needs -cluster-name, the same on every node")
-		}
-		if err := natsnode.CheckNodeName(k.Name); err != nil {
-			return fmt.Errorf("-cluster-name: %w", err)
 		}
 		if !loopbackHost(host) && secret == "" && k.TLSCert == "" {
 			return fmt.Errorf("-cluster-listen %s is beyond loopback: routes there need -cluster-secret (or SYNCD_CLUSTER_SECRET, -cluster-secret-file) or -cluster-tls-*, or anyone who reaches the port could join the cluster and read every document", k.Listen)
@@ -241,11 +261,6 @@ func (c *Config) validateExternal() error {
 	k := &c.Cluster
 	if k.Replicas == 0 {
 		return errors.New("-nats-url needs -nats-replicas: syncd cannot tell the size of an external cluster (3 for a cluster of 3 or more, 1 for a single server)")
-	}
-	for _, u := range splitList(k.URL) {
-		if !strings.Contains(u, "://") {
-			return fmt.Errorf("-nats-url %q: want a URL such as nats://host:4222 or tls://host:4222", u)
-		}
 	}
 	if (k.User == "") != (k.Password == "") {
 		return errors.New("-nats-user and -nats-password go together")

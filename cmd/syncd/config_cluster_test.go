@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -15,7 +16,8 @@ func TestClusterFlagsRefusedClearly(t *testing.T) {
 		t.Fatal(err)
 	}
 	peers := []string{"-cluster-listen", "127.0.0.1:6222", "-cluster-peers", "127.0.0.1:6222,127.0.0.1:6223,127.0.0.1:6224"}
-	cluster := append([]string{"-store", "nats", "-cluster-name", "c"}, peers...)
+	// Clipped: each case's append makes its own copy.
+	cluster := slices.Clip(append([]string{"-store", "nats", "-cluster-name", "c"}, peers...))
 	for _, c := range []struct {
 		args []string
 		env  map[string]string
@@ -31,19 +33,21 @@ func TestClusterFlagsRefusedClearly(t *testing.T) {
 		{args: []string{"-store", "nats", "-cluster-name", "c", "-cluster-listen", "127.0.0.1:6222"}, want: []string{"-cluster-listen needs -cluster-peers"}},
 		{args: []string{"-store", "nats", "-cluster-name", "c", "-cluster-listen", "127.0.0.1:6222", "-cluster-peers", "127.0.0.1:6222"}, want: []string{"-cluster-listen needs -cluster-peers"}},
 		{args: []string{"-store", "nats", "-cluster-name", "c", "-cluster-listen", "0.0.0.0:6222", "-cluster-peers", "10.0.0.2:6222"}, want: []string{"-cluster-listen 0.0.0.0:6222 is beyond loopback", "-cluster-secret"}},
-		{args: []string{"-store", "nats", "-cluster-name", "c", "-cluster-listen", "10.0.0.1:0", "-cluster-peers", "10.0.0.2:6222"}, want: []string{"-cluster-listen", "port from 1"}},
-		{args: []string{"-store", "nats", "-cluster-name", "c", "-cluster-listen", "10.0.0.1:6222", "-cluster-peers", "10.0.0.2"}, want: []string{"-cluster-peers", `"10.0.0.2"`}},
-		{args: append(cluster, "-cluster-secret", "short"), want: []string{"route secret", "at least 16"}},
+		{args: []string{"-store", "nats", "-cluster-name", "c", "-cluster-listen", "10.0.0.1:0", "-cluster-peers", "10.0.0.2:6222"}, want: []string{"-cluster-listen", `"10.0.0.1:0"`, "port from 1"}},
+		{args: []string{"-store", "nats", "-cluster-name", "c", "-cluster-listen", "10.0.0.1:6222", "-cluster-peers", "10.0.0.2"}, want: []string{"-cluster-peers", `"10.0.0.2"`, "host:port"}},
+		{args: append(cluster, "-cluster-secret", "short"), want: []string{"-cluster-secret", "5 bytes, not shown", "at least 16"}},
+		{args: cluster, env: map[string]string{"SYNCD_CLUSTER_SECRET": "short"}, want: []string{"-cluster-secret", "SYNCD_CLUSTER_SECRET", "at least 16"}},
 		{args: append(cluster, "-cluster-secret", "long-enough-secret-here", "-cluster-secret-file", both), want: []string{"give one"}},
 		{args: append(cluster, "-cluster-secret-file", filepath.Join(t.TempDir(), "absent")), want: []string{"-cluster-secret-file", "absent"}},
 		{args: append(cluster, "-cluster-tls-cert", "c.pem"), want: []string{"-cluster-tls-cert, -cluster-tls-key and -cluster-tls-ca go together"}},
-		{args: append(cluster, "-cluster-node", "has space"), want: []string{"-cluster-node", "node name"}},
+		{args: append(cluster, "-cluster-node", "has space"), want: []string{"-cluster-node", `"has space"`, "letters, digits"}},
 		{args: []string{"-store", "nats", "-cluster-name", "has space", "-cluster-listen", "127.0.0.1:6222", "-cluster-peers", "127.0.0.1:6223"}, want: []string{"-cluster-name"}},
 		{args: []string{"-store", "nats", "-nats-replicas", "3"}, want: []string{"-nats-replicas 3", "1 node"}},
 		{args: append(cluster, "-nats-replicas", "6"), want: []string{"-nats-replicas", "from 0 to 5"}},
 		{args: []string{"-store", "nats", "-nats-user", "u"}, want: []string{"-nats-user", "only with -nats-url"}},
 		{args: []string{"-store", "nats", "-nats-url", "nats://n1:4222"}, want: []string{"-nats-url needs -nats-replicas"}},
 		{args: []string{"-store", "nats", "-nats-url", "n1:4222", "-nats-replicas", "1"}, want: []string{"-nats-url", "nats://host:4222"}},
+		{env: map[string]string{"SYNCD_NATS_PREFIX": "a b"}, want: []string{"-nats-prefix", "SYNCD_NATS_PREFIX", "letters"}},
 		{args: []string{"-store", "nats", "-nats-url", "nats://n1:4222", "-nats-replicas", "1", "-nats-user", "u"}, want: []string{"-nats-user and -nats-password go together"}},
 		{args: []string{"-store", "nats", "-nats-url", "nats://n1:4222", "-nats-replicas", "1", "-nats-creds", "c.creds"}, env: map[string]string{"SYNCD_NATS_TOKEN": "t"}, want: []string{"one way to authenticate"}},
 		{args: []string{"-store", "nats", "-nats-prefix", "a.b"}, want: []string{"-nats-prefix", `"a.b"`}},
@@ -71,7 +75,7 @@ func TestClusterFlagsAccepted(t *testing.T) {
 	if err := os.WriteFile(file, []byte("  a-secret-in-a-file-of-enough-bytes\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	public := []string{"-store", "nats", "-cluster-name", "c", "-cluster-listen", "10.0.0.1:6222", "-cluster-peers", "10.0.0.1:6222,10.0.0.2:6222,10.0.0.3:6222"}
+	public := slices.Clip([]string{"-store", "nats", "-cluster-name", "c", "-cluster-listen", "10.0.0.1:6222", "-cluster-peers", "10.0.0.1:6222,10.0.0.2:6222,10.0.0.3:6222"})
 	for _, c := range []struct {
 		args     []string
 		env      map[string]string

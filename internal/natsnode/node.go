@@ -33,8 +33,8 @@ type Node struct {
 }
 
 // Start starts a node and returns once it serves: the server accepts
-// connections, JetStream is on and, in a cluster, JetStream's meta leader
-// is elected. It waits at most Options.StartTimeout, less if ctx ends
+// connections, JetStream is on, in a cluster JetStream's meta leader is
+// elected, and JetStream answers a request made through the node. It waits at most Options.StartTimeout, less if ctx ends
 // sooner, and fails at once when the server reports a fatal error (a route
 // address already in use, for instance).
 func Start(ctx context.Context, o Options) (*Node, error) {
