@@ -34,9 +34,10 @@ type Node struct {
 
 // Start starts a node and returns once it serves: the server accepts
 // connections, JetStream is on, in a cluster JetStream's meta leader is
-// elected, and JetStream answers a request made through the node. It waits at most Options.StartTimeout, less if ctx ends
-// sooner, and fails at once when the server reports a fatal error (a route
-// address already in use, for instance).
+// elected, and JetStream answers a request made through the node. It waits
+// at most Options.StartTimeout, less if ctx ends sooner, and fails at once
+// when the server reports a fatal error (a route address already in use,
+// for instance). On failure nothing is left running.
 func Start(ctx context.Context, o Options) (*Node, error) {
 	o, err := o.withDefaults()
 	if err != nil {
@@ -278,12 +279,6 @@ func (n *Node) Name() string { return n.opts.Name }
 
 // Clustered reports whether the node is one of a cluster.
 func (n *Node) Clustered() bool { return n.opts.ClusterListen != "" }
-
-// ClusterName is the cluster's name, "" for a single node.
-func (n *Node) ClusterName() string { return n.opts.ClusterName }
-
-// MaxPayload is the largest message the node accepts.
-func (n *Node) MaxPayload() int { return MaxMessageBytes(n.opts.MaxDocBytes) }
 
 // Ready returns nil while the node can serve JetStream requests: the
 // server runs and, in a cluster, a meta leader is known. Otherwise it says
