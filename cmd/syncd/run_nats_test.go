@@ -119,6 +119,10 @@ func TestNATSEmbeddedNode(t *testing.T) {
 	if d := m.Config.storeDescription(m.nodeName()); !strings.HasPrefix(d, "nats embedded, node alpha") {
 		t.Errorf("admin description %q", d)
 	}
+	// A second syncd on the same -data is refused, saying so.
+	if _, _, _, err := startNATS(t, nil, "-data", dir); err == nil || !strings.Contains(err.Error(), "the data directory "+dir+" is in use by another syncd") {
+		t.Errorf("a second syncd on the same data: %v", err)
+	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
