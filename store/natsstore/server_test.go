@@ -3,6 +3,7 @@ package natsstore_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/url"
 	"testing"
 	"time"
@@ -42,7 +43,7 @@ func startServer(t testing.TB, o *server.Options) *server.Server {
 	if err != nil {
 		t.Fatalf("nats server %s: %v", o.ServerName, err)
 	}
-	s.Start()
+	go s.Start() // a clustered node's Start waits for its peers
 	if !s.ReadyForConnections(10 * time.Second) {
 		s.Shutdown()
 		t.Fatalf("nats server %s did not start", o.ServerName)
@@ -60,22 +61,30 @@ func startNode(t testing.TB) *server.Server {
 	return startServer(t, nodeOptions(t, "single"))
 }
 
-// startCluster starts n nodes routed to the first one (routes gossip, so
-// every node meets every other) and waits until JetStream has a meta
-// leader.
+// startCluster starts n nodes, each with routes to all (a clustered
+// JetStream node refuses to start without routes), and waits until
+// JetStream has a meta leader. The cluster ports are picked by listening
+// on port 0 and closing: a node cannot be told another's ephemeral port
+// before that one starts.
 func startCluster(t testing.TB, n int) []*server.Server {
 	t.Helper()
+	ports := make([]int, n)
+	var routes []*url.URL
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", ports[i])})
+	}
 	var nodes []*server.Server
-	var seed []*url.URL
 	for i := range n {
 		o := nodeOptions(t, fmt.Sprintf("n%d", i+1))
-		o.Cluster = server.ClusterOpts{Name: "syncd-test", Host: "127.0.0.1", Port: -1}
-		o.Routes = seed
-		s := startServer(t, o)
-		if i == 0 {
-			seed = server.RoutesFromStr(fmt.Sprintf("nats://%s", s.ClusterAddr()))
-		}
-		nodes = append(nodes, s)
+		o.Cluster = server.ClusterOpts{Name: "syncd-test", Host: "127.0.0.1", Port: ports[i]}
+		o.Routes = routes
+		nodes = append(nodes, startServer(t, o))
 	}
 	nc := connect(t, nodes[0])
 	js, err := jetstream.New(nc)

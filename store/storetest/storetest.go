@@ -104,14 +104,14 @@ type tb interface {
 
 // harness is one subtest's store, its model, and helpers to build batches.
 type harness struct {
-	t     tb
-	ctx   context.Context
-	s     syncd.Store
-	opts  Options
+	t    tb
+	ctx  context.Context
+	s    syncd.Store
+	opts Options
 	// shared: the store is a syncd.SharedStore, whose Commit is atomic
 	// per document (a batch's model fails document by document).
 	shared bool
-	model *model
+	model  *model
 	// clock gives ops and creates increasing, recognisable times.
 	clock int64
 	// epochs counts the epochs handed out, to make each one new.
