@@ -409,20 +409,6 @@ func (s *Store) resolveByLog(ctx context.Context, doc, subj string, expected uin
 	return 0, true, nil
 }
 
-// getSeq returns the message at seq, or nil if there is none.
-func (s *Store) getSeq(ctx context.Context, seq uint64) (*jetstream.RawStreamMsg, error) {
-	rctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
-	defer cancel()
-	m, err := s.stream.GetMsg(rctx, seq)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, s.readErr(ctx, fmt.Sprintf("reading message %d", seq), err)
-	}
-	return m, nil
-}
-
 func isWrongLastSeq(e *jetstream.APIError) bool {
 	return e.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || e.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }

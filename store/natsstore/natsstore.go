@@ -160,10 +160,8 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("natsstore: creating or updating stream %q: %w", s.names.stream, err)
 	}
-	if cfg := s.stream.CachedInfo().Config; cfg.AllowDirect || !cfg.AllowRollup {
-		// Reads must come from the stream leader (see doc.go): a stream
-		// that serves direct gets from replicas is not this store's.
-		return nil, fmt.Errorf("natsstore: stream %q kept allow_direct=%v allow_rollup=%v after the update; want false, true", s.names.stream, cfg.AllowDirect, cfg.AllowRollup)
+	if cfg := s.stream.CachedInfo().Config; !cfg.AllowDirect || !cfg.AllowRollup {
+		return nil, fmt.Errorf("natsstore: stream %q kept allow_direct=%v allow_rollup=%v after the update; want both", s.names.stream, cfg.AllowDirect, cfg.AllowRollup)
 	}
 	return s, nil
 }
@@ -189,8 +187,10 @@ func (s *Store) streamConfig() jetstream.StreamConfig {
 		Duplicates:        s.opts.Duplicates,
 		DenyDelete:        true,
 		AllowRollup:       true,
-		AllowDirect:       false,
-		MirrorDirect:      false,
+		// Range reads are batched direct gets, checked against what the
+		// leader says (get.go); point reads go to the leader.
+		AllowDirect:  true,
+		MirrorDirect: false,
 	}
 }
 

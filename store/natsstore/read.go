@@ -12,48 +12,6 @@ import (
 	"github.com/deltasync/syncd/revision"
 )
 
-// Every read goes to the stream leader: the stream has allow_direct off,
-// so the JetStream client's message gets are $JS.API.STREAM.MSG.GET
-// requests, which only the leader answers. A replica that lags could
-// otherwise answer a read with an older head than a writer was told.
-
-// getLast returns the last message on subject, or nil if it has none.
-func (s *Store) getLast(ctx context.Context, subject string) (*jetstream.RawStreamMsg, error) {
-	rctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
-	defer cancel()
-	m, err := s.stream.GetLastMsgForSubject(rctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, s.readErr(ctx, "reading "+subject, err)
-	}
-	return m, nil
-}
-
-// getNext returns the first message on subject at sequence seq or later,
-// or nil if there is none.
-func (s *Store) getNext(ctx context.Context, subject string, seq uint64) (*jetstream.RawStreamMsg, error) {
-	rctx, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout)
-	defer cancel()
-	m, err := s.stream.GetMsg(rctx, max(seq, 1), jetstream.WithGetMsgSubject(subject))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, s.readErr(ctx, fmt.Sprintf("reading %s from %d", subject, seq), err)
-	}
-	return m, nil
-}
-
-// readErr is ctx's error if it ended, else a transient failure.
-func (s *Store) readErr(ctx context.Context, what string, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("natsstore: %s: %w", what, ctx.Err())
-	}
-	return unavailable(what, err)
-}
-
 func (s *Store) lastLog(ctx context.Context, doc string) (*logMsg, error) {
 	subj, err := s.names.log(doc)
 	if err != nil {
@@ -153,33 +111,26 @@ func (s *Store) rebuildOnce(ctx context.Context, doc string, keepOps bool) (*loa
 	}
 	var read *logMsg
 	st.lastSeq = last.seq
-	for seq := start; ; {
-		lm, err := s.nextLog(ctx, doc, subj, seq)
-		if err != nil {
-			return nil, err
-		}
-		if lm == nil {
-			break
-		}
+	err = s.readLog(ctx, doc, subj, start, last.seq, func(lm *logMsg) (bool, error) {
 		switch {
 		case read == nil && !withSnap:
 			// Without a snapshot nothing of the epoch was purged: the
 			// first message is the epoch's.
 			if lm.seq != last.epochSeq {
-				return nil, errRace
+				return false, errRace
 			}
 		case read == nil:
 			// Nothing between the snapshot's start and lm was lost (or
 			// lm is the epoch's first message).
 			if lm.seq != last.epochSeq && (lm.resets || lm.prev >= start) {
-				return nil, errRace
+				return false, errRace
 			}
 		case lm.resets || lm.prev != read.seq:
-			return nil, errRace
+			return false, errRace
 		}
 		recs, err := decodeLog(doc, lm.data)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		ops := st.applyRecords(recs, lm.seq, lm.time.UnixMilli())
 		if keepOps {
@@ -189,7 +140,11 @@ func (s *Store) rebuildOnce(ctx context.Context, doc string, keepOps bool) (*loa
 				}
 			}
 		}
-		read, seq = lm, lm.seq+1
+		read = lm
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	switch {
 	case read == nil && withSnap && last.seq < start:
@@ -236,41 +191,57 @@ func (s *Store) firstRev(ctx context.Context, doc, subj string, epochSeq uint64)
 	return m0.base + 1, nil
 }
 
+func (s *Store) rebuildState(ctx context.Context, doc string) (*docState, error) {
+	ld, err := s.rebuild(ctx, doc, false)
+	if err != nil {
+		return nil, err
+	}
+	return ld.st, nil
+}
+
+// readLog calls fn with each of doc's log messages from sequence from to
+// to, in order, until fn returns false (see readRange).
+func (s *Store) readLog(ctx context.Context, doc, subj string, from, to uint64, fn func(*logMsg) (bool, error)) error {
+	return s.readRange(ctx, subj, from, to, func(m *jetstream.RawStreamMsg) (bool, error) {
+		lm, err := parseLogMsg(doc, m)
+		if err != nil {
+			return false, err
+		}
+		return fn(lm)
+	})
+}
+
 // current returns doc's state as the log holds it now: the cached state
 // caught up with the messages after it, or a rebuild.
 func (s *Store) current(ctx context.Context, doc string) (*docState, error) {
 	st := s.cache.get(doc)
 	if st == nil {
-		ld, err := s.rebuild(ctx, doc, false)
-		if err != nil {
-			return nil, err
-		}
-		return ld.st, nil
+		return s.rebuildState(ctx, doc)
 	}
 	subj, err := s.names.log(doc)
 	if err != nil {
 		return nil, err
 	}
+	last, err := s.lastLog(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	if last == nil && st.lastSeq == 0 || last != nil && last.seq == st.lastSeq {
+		return st, nil
+	}
+	if last == nil || last.seq < st.lastSeq {
+		return s.rebuildState(ctx, doc) // purged or rolled up: read anew
+	}
 	var next *docState
-	for {
-		lm, err := s.nextLog(ctx, doc, subj, st.lastSeq+1)
-		if err != nil {
-			return nil, err
-		}
-		if lm == nil {
-			break
-		}
+	gap := false
+	err = s.readLog(ctx, doc, subj, st.lastSeq+1, last.seq, func(lm *logMsg) (bool, error) {
 		if !lm.resets && lm.prev != st.lastSeq {
-			// Messages after the cached state were purged: read anew.
-			ld, err := s.rebuild(ctx, doc, false)
-			if err != nil {
-				return nil, err
-			}
-			return ld.st, nil
+			gap = true // messages after the cached state were purged
+			return false, nil
 		}
 		recs, err := decodeLog(doc, lm.data)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		if next == nil {
 			next = st.clone()
@@ -281,6 +252,13 @@ func (s *Store) current(ctx context.Context, doc string) (*docState, error) {
 		next.applyRecords(recs, lm.seq, lm.time.UnixMilli())
 		next.created, next.updated = lm.created, lm.updated
 		st = next
+		return true, nil
+	})
+	if errors.Is(err, errRace) || gap {
+		return s.rebuildState(ctx, doc)
+	}
+	if err != nil {
+		return nil, err
 	}
 	if next != nil {
 		s.cache.put(doc, next)
@@ -405,25 +383,23 @@ func (s *Store) readOpsOnce(ctx context.Context, doc string, epoch revision.Epoc
 		return nil, err
 	}
 	var out []*syncd.Op
-	for lm := from; lm != nil && len(out) < limit; {
+	err = s.readLog(ctx, doc, subj, from.seq, last.seq, func(lm *logMsg) (bool, error) {
 		if lm.epochSeq != last.epochSeq || lm.deleted {
-			return nil, errRace
+			return false, errRace
 		}
 		recs, err := decodeLog(doc, lm.data)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		for _, r := range finalEpoch(recs) {
 			if r.kind == recAppend && r.op.Rev > after && len(out) < limit {
 				out = append(out, r.op)
 			}
 		}
-		if lm.seq >= last.seq {
-			break
-		}
-		if lm, err = s.nextLog(ctx, doc, subj, lm.seq+1); err != nil {
-			return nil, err
-		}
+		return len(out) < limit, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	for i, op := range out {
 		if op.Rev != after+1+revision.Rev(i) {

@@ -121,25 +121,37 @@ func (s *Store) stateAt(ctx context.Context, doc string, epochSeq uint64, rev re
 	if sn != nil && sn.epochSeq == epochSeq && sn.rev <= rev && sn.fromSeq >= epochSeq {
 		start, st.clients = sn.fromSeq, maps.Clone(sn.clients)
 	}
-	var prev uint64
-	for seq := start; ; {
-		lm, err := s.nextLog(ctx, doc, subj, seq)
-		if err != nil {
-			return 0, nil, err
-		}
-		if lm == nil || lm.epochSeq != epochSeq || prev != 0 && lm.prev != prev {
-			return 0, nil, errRace
+	last, err := s.lastLog(ctx, doc)
+	if err != nil {
+		return 0, nil, err
+	}
+	if last == nil || last.deleted || last.epochSeq != epochSeq {
+		return 0, nil, errRace
+	}
+	var prev, at uint64
+	err = s.readLog(ctx, doc, subj, start, last.seq, func(lm *logMsg) (bool, error) {
+		if lm.epochSeq != epochSeq || prev != 0 && lm.prev != prev {
+			return false, errRace
 		}
 		if lm.head > rev {
-			return lm.seq, st.clients, nil
+			at = lm.seq
+			return false, nil
 		}
 		recs, err := decodeLog(doc, lm.data)
 		if err != nil {
-			return 0, nil, err
+			return false, err
 		}
 		st.applyRecords(recs, lm.seq, lm.time.UnixMilli())
-		prev, seq = lm.seq, lm.seq+1
+		prev = lm.seq
+		return true, nil
+	})
+	if err != nil {
+		return 0, nil, err
 	}
+	if at == 0 {
+		return 0, nil, errRace
+	}
+	return at, st.clients, nil
 }
 
 // retain purges doc's log up to what snapshot sn covers, keeping at least
