@@ -69,19 +69,21 @@ func conformance(t *testing.T, ncs []*nats.Conn, prefix string, replicas int) {
 	})
 }
 
-func TestConformanceSingleNode(t *testing.T) {
+// TestSingleNode runs every case on one node (replicas 1).
+func TestSingleNode(t *testing.T) {
 	nc := connect(t, startNode(t))
-	conformance(t, []*nats.Conn{nc}, "single", 1)
+	t.Run("Conformance", func(t *testing.T) { conformance(t, []*nats.Conn{nc}, "single", 1) })
+	t.Run("LostAcks", func(t *testing.T) { testLostAcks(t, nc, "lost") })
 }
 
-func TestConformanceCluster(t *testing.T) {
-	if testing.Short() {
-		t.Skip("a 3-node cluster: -short")
-	}
+// TestCluster runs every case on one 3-node cluster (replicas 3), started
+// once: an election takes seconds.
+func TestCluster(t *testing.T) {
 	nodes := startCluster(t, 3)
 	var ncs []*nats.Conn
 	for _, n := range nodes {
 		ncs = append(ncs, connect(t, n))
 	}
-	conformance(t, ncs, "cluster", 3)
+	t.Run("Conformance", func(t *testing.T) { conformance(t, ncs, "cluster", 3) })
+	t.Run("LostAcks", func(t *testing.T) { testLostAcks(t, ncs[1], "lost") })
 }
