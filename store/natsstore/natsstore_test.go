@@ -74,6 +74,8 @@ func TestSingleNode(t *testing.T) {
 	nc := connect(t, startNode(t))
 	t.Run("Conformance", func(t *testing.T) { conformance(t, []*nats.Conn{nc}, "single", 1) })
 	t.Run("LostAcks", func(t *testing.T) { testLostAcks(t, nc, "lost") })
+	t.Run("ConcurrentNew", func(t *testing.T) { testConcurrentNew(t, nc) })
+	t.Run("WatchStop", func(t *testing.T) { testWatchStop(t, nc) })
 }
 
 // TestCluster runs every case on one 3-node cluster (replicas 3), started
