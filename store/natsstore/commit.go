@@ -371,7 +371,10 @@ func (s *Store) publishResolved(ctx context.Context, doc, subj string, m *nats.M
 			return 0, conflict(doc, "the log moved past %d", expected)
 		case errors.As(err, &apiErr):
 			if !sent {
-				// The server refused the only copy sent.
+				// The server refused the only copy sent: not stored.
+				if apiErr.Code >= 500 {
+					return 0, unavailable(fmt.Sprintf("commit %q", doc), err)
+				}
 				return 0, fmt.Errorf("natsstore: commit %q: %w", doc, err)
 			}
 			last = err
