@@ -88,4 +88,5 @@ func TestCluster(t *testing.T) {
 	}
 	t.Run("Conformance", func(t *testing.T) { conformance(t, ncs, "cluster", 3) })
 	t.Run("LostAcks", func(t *testing.T) { testLostAcks(t, ncs[1], "lost") })
+	t.Run("LeaderFailover", func(t *testing.T) { testLeaderFailover(t, nodes, ncs) })
 }
