@@ -214,6 +214,11 @@
 //   - The cache holds up to 4,096 documents' states (watermarks included);
 //     an evicted one is read again. Applying a message to a cached state
 //     copies its client map: fine for documents with hundreds of clients.
+//   - A document's records of one Commit travel in one message, so they
+//     must fit in the server's max_payload (MessageBytes leaves 256 KiB
+//     beside a document's size); a larger batch fails that document with
+//     an error that is not a conflict. The engine's per-document batches
+//     are an edit or a few, far below it.
 //   - The store writes with the server's durability: syncd's embedded
 //     nodes sync every write before acknowledging (sync_interval always);
 //     an external NATS with the default sync interval does not.
