@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -156,8 +157,7 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	if _, err := js.AccountInfo(rctx); err != nil {
 		return nil, fmt.Errorf("natsstore: JetStream is not available on this connection: %w", err)
 	}
-	s.stream, err = js.CreateOrUpdateStream(rctx, s.streamConfig())
-	if err != nil {
+	if s.stream, err = s.openStream(rctx); err != nil {
 		return nil, fmt.Errorf("natsstore: creating or updating stream %q: %w", s.names.stream, err)
 	}
 	if cfg := s.stream.CachedInfo().Config; !cfg.AllowDirect || !cfg.AllowRollup {
@@ -192,6 +192,42 @@ func (s *Store) streamConfig() jetstream.StreamConfig {
 		AllowDirect:  true,
 		MirrorDirect: false,
 	}
+}
+
+// openStream returns the stream, creating it or updating its
+// configuration only when it differs from the store's: an update is a
+// proposal to the cluster's meta group, which instances restarting or
+// opening at once need not repeat. Two instances that create it at once
+// both succeed (a create of an identical stream is idempotent).
+func (s *Store) openStream(ctx context.Context) (jetstream.Stream, error) {
+	want := s.streamConfig()
+	st, err := s.js.Stream(ctx, want.Name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		st, err = s.js.CreateStream(ctx, want)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return s.js.UpdateStream(ctx, want)
+		}
+		return st, err
+	case err != nil:
+		return nil, err
+	case sameConfig(st.CachedInfo().Config, want):
+		return st, nil
+	}
+	return s.js.UpdateStream(ctx, want)
+}
+
+// sameConfig compares what the store sets in a stream's configuration.
+func sameConfig(have, want jetstream.StreamConfig) bool {
+	return slices.Equal(slices.Sorted(slices.Values(have.Subjects)), slices.Sorted(slices.Values(want.Subjects))) &&
+		have.Retention == want.Retention && have.MaxConsumers == want.MaxConsumers &&
+		have.MaxMsgs == want.MaxMsgs && have.MaxBytes == want.MaxBytes &&
+		have.MaxMsgsPerSubject == want.MaxMsgsPerSubject && have.MaxAge == want.MaxAge &&
+		have.Discard == want.Discard && have.Storage == want.Storage &&
+		have.Replicas == want.Replicas && have.Duplicates == want.Duplicates &&
+		have.DenyDelete == want.DenyDelete && have.DenyPurge == want.DenyPurge &&
+		have.AllowRollup == want.AllowRollup && have.AllowDirect == want.AllowDirect &&
+		have.MirrorDirect == want.MirrorDirect && have.Description == want.Description
 }
 
 func (o Options) withDefaults() (Options, error) {
