@@ -23,7 +23,7 @@ const (
 	DefaultReplicas       = 1
 	DefaultDuplicates     = 2 * time.Minute
 	DefaultRetainOps      = 100_000
-	DefaultRequestTimeout = 5 * time.Second
+	DefaultRequestTimeout = 2 * time.Second
 	DefaultMaxDocSize     = 1 << 20
 	DefaultHorizon        = 90 * 24 * time.Hour
 	// messageOverhead is what a message may carry besides a document's
@@ -55,7 +55,8 @@ type Options struct {
 	// RequestTimeout bounds one request to NATS (a publish, a read).
 	// A publish whose acknowledgement does not come in time is not an
 	// answer: Commit retries it (the same message) and reads the log back
-	// until it knows, or until its context ends. Default 5 s.
+	// until it knows, or until its context ends (a retry is safe: the
+	// message's id and condition let at most one copy in). Default 2 s.
 	RequestTimeout time.Duration
 	// MaxDocSize is the largest encoded document the engine stores (the
 	// engine's Options.MaxDocSize); New checks that the server's
