@@ -235,6 +235,9 @@ func (s *Store) commitDoc(ctx context.Context, doc string, recs []syncd.Record) 
 		p, err = planDoc(doc, st, recs, now)
 	}
 	if err != nil {
+		if errors.Is(err, syncd.ErrConflict) {
+			s.stats.conflicts.Add(1)
+		}
 		return err
 	}
 	var seq uint64
@@ -243,7 +246,11 @@ func (s *Store) commitDoc(ctx context.Context, doc string, recs []syncd.Record) 
 		m := s.logMessage(subj, st, p, nonce)
 		seq, err = s.publishResolved(ctx, doc, subj, m, st.lastSeq, nonce)
 		if err != nil {
+			if errors.Is(err, syncd.ErrOutcomeUnknown) {
+				s.stats.unknown.Add(1)
+			}
 			if errors.Is(err, syncd.ErrConflict) {
+				s.stats.conflicts.Add(1)
 				// Learn what the others wrote, for the engine's retry.
 				if _, cerr := s.current(ctx, doc); cerr != nil {
 					s.cache.drop(doc)
@@ -251,6 +258,7 @@ func (s *Store) commitDoc(ctx context.Context, doc string, recs []syncd.Record) 
 			}
 			return err
 		}
+		s.stats.appends.Add(1)
 		p.final.lastSeq = seq
 		if p.createdHere {
 			p.final.epochSeq = seq
@@ -261,7 +269,7 @@ func (s *Store) commitDoc(ctx context.Context, doc string, recs []syncd.Record) 
 		if err := s.storeSnapshot(ctx, doc, st, p, seq); err != nil {
 			// The log records are durable; a snapshot is a cache of them
 			// (doc.go, Snapshots), so its loss fails nothing.
-			s.snapshotsLost.Add(1)
+			s.stats.snapshotsLost.Add(1)
 		}
 	}
 	return nil
@@ -326,6 +334,7 @@ func (s *Store) publishResolved(ctx context.Context, doc, subj string, m *nats.M
 			return 0, fmt.Errorf("natsstore: commit %q: %w", doc, err)
 		}
 		if attempt > 0 {
+			s.stats.retries.Add(1)
 			wait := min(time.Duration(attempt)*20*time.Millisecond, 500*time.Millisecond)
 			select {
 			case <-ctx.Done():
@@ -344,6 +353,7 @@ func (s *Store) publishResolved(ctx context.Context, doc, subj string, m *nats.M
 			// The id is already stored: by an earlier attempt of ours,
 			// or, for a message carrying one request, by another writer.
 			sent = true
+			s.stats.readBacks.Add(1)
 			rm, rerr := s.getSeq(ctx, ack.Sequence)
 			if rerr != nil {
 				last = rerr
@@ -357,6 +367,7 @@ func (s *Store) publishResolved(ctx context.Context, doc, subj string, m *nats.M
 			return 0, fmt.Errorf("natsstore: commit %q: a message of %d bytes: %w", doc, len(m.Data)+headerLen(m.Header), err)
 		case errors.As(err, &apiErr) && isWrongLastSeq(apiErr):
 			sent = true
+			s.stats.readBacks.Add(1)
 			// Either another message took the place, or an earlier
 			// attempt of ours did: the first message after expected
 			// says which.

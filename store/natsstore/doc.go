@@ -207,6 +207,12 @@
 // Calls come from the consumer's goroutine, one at a time; changed must
 // not block, nor call its stop.
 //
+// # Metrics
+//
+// [Store.Stats] counts appends, conflicts, publishes sent again, read-backs
+// that settled an outcome, unknown outcomes and lost snapshots, for the
+// server's metrics.
+//
 // # Costs and traps
 //
 //   - Every instance's consumer receives the headers of every log message

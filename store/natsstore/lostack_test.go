@@ -95,6 +95,9 @@ func testLostAcks(t *testing.T, nc *nats.Conn, prefix string) {
 			t.Fatalf("the store did not send the message again (%d sends)", lost.Load())
 		}
 		checkOnce(t, s, "d", 1)
+		if st := s.Stats(); st.Retries == 0 || st.ReadBacks == 0 || st.Appends != 2 {
+			t.Errorf("stats %+v: want a retry, a read-back and 2 appends", st)
+		}
 		// And the store goes on from there.
 		if err := s.Commit(ctx, []syncd.Record{appendRec("d", e, 2, "c1", "r-2")}); err != nil {
 			t.Fatal(err)
@@ -175,6 +178,9 @@ func testLostAcks(t *testing.T, nc *nats.Conn, prefix string) {
 		}
 		if errors.Is(err, syncd.ErrConflict) {
 			t.Fatalf("an unknown outcome reads as a conflict: %v", err)
+		}
+		if st := s.Stats(); st.Unknown != 1 {
+			t.Errorf("stats %+v: want 1 unknown outcome", st)
 		}
 		// The log says what happened.
 		checkOnce(t, s, "d", 1)

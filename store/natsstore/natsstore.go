@@ -105,9 +105,7 @@ type Store struct {
 	// field so that tests can lose acknowledgements on purpose.
 	publish func(ctx context.Context, m *nats.Msg) (*jetstream.PubAck, error)
 
-	// snapshotsLost counts snapshots that could not be written after
-	// their commit's log records were (see SnapshotsLost).
-	snapshotsLost atomic.Uint64
+	stats counters // stats.go
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -289,11 +287,6 @@ func (s *Store) checkOpen(ctx context.Context) error {
 	}
 	return ctx.Err()
 }
-
-// SnapshotsLost is how many snapshots could not be written after their
-// commit's log records were stored (the commit succeeded; loading the
-// document replays a longer tail until the next snapshot).
-func (s *Store) SnapshotsLost() uint64 { return s.snapshotsLost.Load() }
 
 // nextNonce returns a value no other message of any writer carries: this
 // handle's writer id and a counter. A retry of one message repeats it.
