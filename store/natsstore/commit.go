@@ -303,13 +303,16 @@ func (s *Store) logMessage(subj string, st *docState, p *plan, nonce string) *na
 	}
 	msgID := "w:" + nonce
 	if p.requests == 1 {
-		h.Set(hdrClient, p.singleClient)
+		// A client id may hold any byte; in a header it is encoded like
+		// a subject token. Request ids are printable ASCII.
+		client, _ := encodeToken(p.singleClient)
+		h.Set(hdrClient, client)
 		h.Set(hdrReq, p.singleReq)
 		if p.singleIsAppend && !p.resets {
 			// One client request in a message: its id is the
 			// request's, so that the same request stored by another
 			// writer within the window is refused as a duplicate.
-			msgID = fmt.Sprintf("r:%s:%d:%s:%s", subj, st.epochSeq, p.singleClient, p.singleReq)
+			msgID = fmt.Sprintf("r:%s:%d:%s:%s", subj, st.epochSeq, client, p.singleReq)
 		}
 	}
 	h.Set(jetstream.MsgIDHeader, msgID)

@@ -51,7 +51,7 @@
 //	Syncd-Created, Syncd-Updated   Unix ms
 //	Syncd-Deleted: 1               the document is absent after it
 //	Syncd-Writer                   the writer's nonce (writer id and counter)
-//	Syncd-Client, Syncd-Req        the client request, when the message decides exactly one
+//	Syncd-Client, Syncd-Req        the client request, when the message decides exactly one (the id encoded like a token)
 //	Nats-Expected-Last-Subject-Sequence   the condition (and so a link to the previous message)
 //	Nats-Msg-Id                    the de-duplication key
 //	Nats-Rollup: sub               when the message creates or deletes

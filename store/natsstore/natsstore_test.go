@@ -76,6 +76,7 @@ func TestSingleNode(t *testing.T) {
 	t.Run("LostAcks", func(t *testing.T) { testLostAcks(t, nc, "lost") })
 	t.Run("ConcurrentNew", func(t *testing.T) { testConcurrentNew(t, nc) })
 	t.Run("WatchStop", func(t *testing.T) { testWatchStop(t, nc) })
+	t.Run("OddIDs", func(t *testing.T) { testOddIDs(t, nc) })
 }
 
 // TestCluster runs every case on one 3-node cluster (replicas 3), started

@@ -8,6 +8,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/revision"
 	"github.com/deltasync/syncd/store/natsstore"
 )
 
@@ -63,5 +65,45 @@ func TestNewOptions(t *testing.T) {
 		if _, err := natsstore.New(context.Background(), nil, o); err == nil {
 			t.Errorf("New(%+v) succeeded", o)
 		}
+	}
+}
+
+// testOddIDs: document and client ids with the bytes subjects and headers
+// cannot carry as they are come back as written.
+func testOddIDs(t *testing.T, nc *nats.Conn) {
+	ctx := context.Background()
+	s, err := natsstore.New(ctx, nc, natsstore.Options{Prefix: "odd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const e = revision.Epoch("01JODD00000000000000000001")
+	for _, c := range []struct{ doc, client string }{
+		{"a.b:c/d_e-f", "c l\r\nient:*>."},
+		{"*>", "_41"},
+	} {
+		err := s.Commit(ctx, []syncd.Record{
+			{Create: &syncd.CreateRecord{Doc: c.doc, Epoch: e}},
+			{Append: &syncd.AppendRecord{Doc: c.doc, Epoch: e, Op: &syncd.Op{Rev: 1, Kind: syncd.OpMerge, Payload: []byte(`{}`), ClientID: c.client, ClientReqID: "r-1"}}},
+		})
+		if err != nil {
+			t.Fatalf("%q: %v", c.doc, err)
+		}
+		if err := s.Commit(ctx, []syncd.Record{
+			{Append: &syncd.AppendRecord{Doc: c.doc, Epoch: e, Op: &syncd.Op{Rev: 2, Kind: syncd.OpMerge, Payload: []byte(`{}`), ClientID: c.client, ClientReqID: "r-2"}}},
+		}); err != nil {
+			t.Fatalf("%q: %v", c.doc, err)
+		}
+		sd, err := s.Load(ctx, c.doc)
+		if err != nil || len(sd.Tail) != 2 || sd.Tail[1].ClientID != c.client {
+			t.Fatalf("%q: %+v, %v", c.doc, sd, err)
+		}
+		if w, err := s.Watermark(ctx, c.doc, c.client); err != nil || w.ReqID != "r-2" {
+			t.Fatalf("%q: watermark %q, %v", c.doc, w.ReqID, err)
+		}
+	}
+	metas, err := s.List(ctx, "", 10)
+	if err != nil || len(metas) != 2 || metas[0].Doc != "*>" || metas[1].Doc != "a.b:c/d_e-f" {
+		t.Fatalf("List: %+v, %v", metas, err)
 	}
 }

@@ -61,7 +61,8 @@ type loaded struct {
 
 // errRace: what was read changed while it was read (a purge or a new epoch
 // between two reads); the read starts again.
-var errRace = errors.New("natsstore: the log changed while it was read")
+// It is transient: a caller that gets it after the retries may try again.
+var errRace = fmt.Errorf("natsstore: the log kept changing while it was read: %w", syncd.ErrUnavailable)
 
 // rebuild reads doc from the log: the newest snapshot of its epoch, and
 // every message from the one the snapshot names (or from the epoch's first
