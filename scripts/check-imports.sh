@@ -20,6 +20,7 @@ allowed() {
 	$mod) echo "^($mod/(revision|delta|ringbuf|internal/jsonkit)|github.com/oklog/ulid/v2)$" ;;
 	$mod/store/memstore) echo "^($mod|$mod/revision)$" ;;
 	$mod/store/boltstore) echo "^($mod|$mod/revision|go.etcd.io/bbolt(/.*)?)$" ;;
+	$mod/store/natsstore) echo "^($mod|$mod/revision|github.com/nats-io/nats.go(/jetstream)?)$" ;; # the NATS client stays here; never the server (nats-server runs in internal/natsnode and the tests)
 	$mod/store/storetest) echo "^($mod|$mod/revision|$mod/delta|pgregory.net/rapid)$" ;; # a test suite: it may use test libraries
 	$mod/router) echo "^($mod/protocol|$mod/revision|github.com/gorilla/websocket|golang.org/x/time/rate|github.com/oklog/ulid/v2)$" ;;
 	$mod/server) echo "^($mod|$mod/(router|protocol|revision|delta|client/browser)|github.com/prometheus/client_golang/.*|github.com/golang-jwt/jwt/v5|golang.org/x/time/rate|github.com/oklog/ulid/v2)$" ;;

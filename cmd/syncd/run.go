@@ -50,7 +50,7 @@ type Main struct {
 	// nats is what -store nats runs besides the store (run_nats.go).
 	nats natsParts
 	// natsStoreOpener replaces openNATSStore (store_nats.go) in tests.
-	natsStoreOpener func(ctx context.Context, nc *nats.Conn, prefix string, replicas int) (syncd.Store, error)
+	natsStoreOpener func(ctx context.Context, nc *nats.Conn, prefix string, replicas, maxDocBytes int) (syncd.Store, error)
 }
 
 // servePprof serves the profiler on its own loopback listener, never on the

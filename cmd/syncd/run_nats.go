@@ -82,7 +82,7 @@ func (m *Main) openNATS(ctx context.Context) (syncd.Store, error) {
 	if open == nil {
 		open = openNATSStore
 	}
-	return open(ctx, nc, k.Prefix, k.replicas())
+	return open(ctx, nc, k.Prefix, k.replicas(), m.Config.largestNATSDoc())
 }
 
 // closeNATS closes the connection, then the node (shutdown.go calls it

@@ -17,6 +17,7 @@ import (
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/internal/natsnode"
 	"github.com/deltasync/syncd/store/memstore"
+	"github.com/deltasync/syncd/store/natsstore"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,7 +53,7 @@ func startNATS(t *testing.T, env map[string]string, args ...string) (*Main, *syn
 	m.Stdout, m.Stderr = io.Discard, logs
 	m.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	opened := &natsOpened{}
-	m.natsStoreOpener = func(ctx context.Context, nc *nats.Conn, prefix string, replicas int) (syncd.Store, error) {
+	m.natsStoreOpener = func(ctx context.Context, nc *nats.Conn, prefix string, replicas, maxDocBytes int) (syncd.Store, error) {
 		js, err := jetstream.New(nc)
 		if err != nil {
 			return nil, err
@@ -143,36 +144,18 @@ func TestNATSEmbeddedNode(t *testing.T) {
 	}
 }
 
-// TestNATSStoreNotBuiltIn: without store/natsstore, -store nats fails to
-// start with an error saying so, and leaves nothing running (the node's
-// data directory is free again).
-func TestNATSStoreNotBuiltIn(t *testing.T) {
-	dir := t.TempDir()
-	m := NewMain()
-	m.Stderr = io.Discard
-	m.Logger = slog.New(slog.DiscardHandler)
-	if err := m.ParseFlags([]string{"-addr", "127.0.0.1:0", "-store", "nats", "-data", dir}, func(string) string { return "" }); err != nil {
-		t.Fatal(err)
+// TestNATSMessageAllowance: the embedded node's max_payload fits every
+// message the store writes for the largest document, which natsstore.New
+// checks at start (the two packages keep their allowances apart, so that
+// the node needs no store).
+func TestNATSMessageAllowance(t *testing.T) {
+	for _, d := range []int{1, 1 << 20, 8 << 20, natsnode.MaxDocBytesCeiling} {
+		if node, store := natsnode.MaxMessageBytes(d), natsstore.MessageBytes(d); node < store {
+			t.Errorf("document of %d bytes: the node allows %d-byte messages, the store writes up to %d", d, node, store)
+		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	err := m.Run(ctx)
-	if err == nil {
-		m.Close()
-		t.Skip("the NATS store is built in") // after the merge
-	}
-	if !strings.Contains(err.Error(), "not built into this syncd") {
-		t.Fatalf("error %q", err)
-	}
-	n, err := natsnode.Start(ctx, natsnode.Options{DataDir: filepath.Join(dir, "nats"), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatalf("the node was left running: %v", err)
-	}
-	n.Close()
 }
 
-// TestNATSExternal: -nats-url with a token from the environment; /readyz
-// says external, and answers 503 while the NATS server is away.
 func TestNATSExternal(t *testing.T) {
 	o := &server.Options{
 		Host: "127.0.0.1", Port: server.RANDOM_PORT, NoSigs: true, NoLog: true,

@@ -88,10 +88,13 @@ const (
 
 	// RecordOverhead is what a message adds to the largest document it
 	// carries: NATS headers (revision, epoch, client and request ids, the
-	// de-duplication id, JetStream's own) and the record's envelope. The
-	// document travels as raw JSON, never escaped into a string, so the
-	// envelope does not grow with it.
-	RecordOverhead = 64 << 10
+	// de-duplication id, JetStream's own), the record's envelope, and the
+	// clients' watermarks and recent outcomes a snapshot carries beside the
+	// document. The document travels as raw JSON, never escaped into a
+	// string, so the envelope does not grow with it. It is the store's own
+	// allowance (store/natsstore's MessageBytes), which its New checks the
+	// server's max_payload against; cmd/syncd's tests hold the two equal.
+	RecordOverhead = 256 << 10
 
 	// MaxDocBytesCeiling is the largest MaxDocBytes: NATS clients drop a
 	// subscription's messages beyond 64 MiB of pending bytes (nats.go's

@@ -139,6 +139,10 @@ func appendAt(h *harness, doc string, epoch revision.Epoch, rev revision.Rev) sy
 func testBatchIsAtomic(t *testing.T, open Opener) {
 	h := newHarness(t, open, Options{})
 	h.batch().create("a").mergeN("a", 2).create("b").mergeN("b", 2).mustCommit()
+	if h.shared {
+		testBatchIsAtomicPerDoc(t, h)
+		return
+	}
 	before := h.load("a")
 
 	// Every kind of record before the bad one, on several documents.
@@ -167,6 +171,36 @@ func testBatchIsAtomic(t *testing.T, open Opener) {
 		t.Errorf("document c created by a refused batch: Load gives %v", err)
 	}
 	h.load("b") // still there
+}
+
+// testBatchIsAtomicPerDoc is testBatchIsAtomic for a shared store, whose
+// Commit is atomic per document: the documents whose records are good are
+// committed, the one with a conflict is left as it was, and the error
+// names it alone.
+func testBatchIsAtomicPerDoc(t *testing.T, h *harness) {
+	beforeB := h.load("b")
+	err := h.batch().
+		mergeN("a", 2).
+		op("a", syncd.OpMerge, `{"c":1}`, "c1", "r-9").
+		decide("a", "c2", "r-5").
+		snapshot("a").
+		create("c").mergeN("c", 1).
+		delete("b").
+		add(appendAt(h, "b", h.epochOf("b"), 7)).
+		mustFail() // batch.commit checks the PartialCommitError
+	if !errors.Is(err, syncd.ErrConflict) {
+		t.Errorf("got %v, want an error that is ErrConflict", err)
+	}
+	if a := h.load("a"); a.Meta.Head != 5 || a.SnapshotRev != 5 {
+		t.Errorf("document a: head %d, snapshot %d; want 5, 5 (its records were good)", a.Meta.Head, a.SnapshotRev)
+	}
+	if w := h.watermark("a", "c1"); w != "r-9" {
+		t.Errorf("watermark of c1 in a: %q, want r-9", w)
+	}
+	h.load("c")
+	if b := h.load("b"); b.Meta != beforeB.Meta {
+		t.Errorf("document b changed by its refused records: %+v, was %+v", b.Meta, beforeB.Meta)
+	}
 }
 
 func testMalformedRecord(t *testing.T, open Opener) {

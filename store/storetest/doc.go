@@ -11,6 +11,23 @@
 //		})
 //	}
 //
+// # Shared stores
+//
+// A store that other writers share (a [syncd.SharedStore], such as
+// store/natsstore) runs Run's cases too, with two differences the suite
+// makes by itself when the store implements the interface: batches are
+// atomic per document (BatchIsAtomic expects a *syncd.PartialCommitError
+// naming only the document whose records conflict, and the model applies
+// the others' records), and RandomBatches never appends one client request
+// twice (a shared store refuses that as a duplicate). Its test also calls
+// [RunShared] with two handles on one backend, for the multi-writer cases:
+// racing appends (one winner per revision, the loser's records absent),
+// a duplicate client request through the other handle, Head and the reads
+// of one handle seeing the other's commits, Watch told of them, Create and
+// delete/re-create races agreeing on one epoch, partial commits, and a
+// stale handle that catches up. Single-writer stores (memstore, boltstore)
+// do not run them.
+//
 // # How it checks
 //
 // Each subtest exercises one clause of the contract on its own store. The

@@ -52,17 +52,22 @@ func newModel() *model { return &model{docs: make(map[string]*modelDoc)} }
 func (m *model) clone() *model {
 	c := newModel()
 	for id, d := range m.docs {
-		cd := *d
-		cd.ops = slices.Clone(d.ops)
-		cd.state = cloneJSON(d.state)
-		cd.marks = maps.Clone(d.marks)
-		cd.outcomes = maps.Clone(d.outcomes)
-		for client, outs := range cd.outcomes {
-			cd.outcomes[client] = slices.Clone(outs)
-		}
-		c.docs[id] = &cd
+		c.docs[id] = d.clone()
 	}
 	return c
+}
+
+// clone returns a deep copy of d.
+func (d *modelDoc) clone() *modelDoc {
+	cd := *d
+	cd.ops = slices.Clone(d.ops)
+	cd.state = cloneJSON(d.state)
+	cd.marks = maps.Clone(d.marks)
+	cd.outcomes = maps.Clone(d.outcomes)
+	for client, outs := range cd.outcomes {
+		cd.outcomes[client] = slices.Clone(outs)
+	}
+	return &cd
 }
 
 // Kinds of outcome the model predicts for a record.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/deltasync/syncd"
@@ -102,15 +104,20 @@ type tb interface {
 
 // harness is one subtest's store, its model, and helpers to build batches.
 type harness struct {
-	t     tb
-	ctx   context.Context
-	s     syncd.Store
-	opts  Options
-	model *model
+	t    tb
+	ctx  context.Context
+	s    syncd.Store
+	opts Options
+	// shared: the store is a syncd.SharedStore, whose Commit is atomic
+	// per document (a batch's model fails document by document).
+	shared bool
+	model  *model
 	// clock gives ops and creates increasing, recognisable times.
 	clock int64
 	// epochs counts the epochs handed out, to make each one new.
 	epochs int
+	// reqs counts the unique request ids handed out (testRandomBatches).
+	reqs int
 }
 
 // newHarness opens a store and arranges for it to be checked, compared with
@@ -119,6 +126,7 @@ func newHarness(t *testing.T, open Opener, o Options) *harness {
 	t.Helper()
 	h := &harness{t: t, ctx: context.Background(), opts: o, model: newModel(), clock: 1_700_000_000_000}
 	h.s = open(t, o)
+	_, h.shared = h.s.(syncd.SharedStore)
 	t.Cleanup(func() {
 		// t.Context is already cancelled when cleanups run.
 		ctx := context.Background()
@@ -139,6 +147,7 @@ func newHarness(t *testing.T, open Opener, o Options) *harness {
 func (h *harness) reopen(t *testing.T, reopen Reopener) {
 	t.Helper()
 	h.s = reopen(t, h.s, h.opts)
+	_, h.shared = h.s.(syncd.SharedStore)
 }
 
 // newEpoch returns an epoch (a ULID-shaped string) not used before in the
@@ -166,6 +175,9 @@ type batch struct {
 	recs []syncd.Record
 	// fail is the first model error: the store must refuse the batch.
 	fail error
+	// failDocs, for a shared store, are the documents whose records the
+	// store must refuse (with ErrConflict) while it applies the others'.
+	failDocs map[string]error
 }
 
 // add appends rec and applies it to the batch's model.
@@ -175,13 +187,48 @@ func (b *batch) add(rec syncd.Record) *batch {
 	if b.fail != nil {
 		return b
 	}
+	doc := recordDoc(rec)
+	if b.h.shared && b.failDocs[doc] != nil {
+		return b // the document's records fail together
+	}
 	if err := b.m.apply(rec); err != nil {
-		if !errors.Is(err, errModelConflict) && !errors.Is(err, errModelMalformed) {
+		switch {
+		case !errors.Is(err, errModelConflict) && !errors.Is(err, errModelMalformed):
 			b.h.t.Fatal(err)
+		case b.h.shared && errors.Is(err, errModelConflict):
+			// Atomic per document: this document keeps what it had
+			// before the batch, the others go on.
+			if b.failDocs == nil {
+				b.failDocs = make(map[string]error)
+			}
+			b.failDocs[doc] = err
+			if d := b.h.model.docs[doc]; d != nil {
+				b.m.docs[doc] = d.clone()
+			} else {
+				delete(b.m.docs, doc)
+			}
+		default:
+			b.fail = err
 		}
-		b.fail = err
 	}
 	return b
+}
+
+// recordDoc is the document a record writes ("" for a malformed one).
+func recordDoc(rec syncd.Record) string {
+	switch {
+	case rec.Create != nil:
+		return rec.Create.Doc
+	case rec.Append != nil:
+		return rec.Append.Doc
+	case rec.Decide != nil:
+		return rec.Decide.Doc
+	case rec.Snapshot != nil:
+		return rec.Snapshot.Doc
+	case rec.Delete != nil:
+		return rec.Delete.Doc
+	}
+	return ""
 }
 
 func (b *batch) create(doc string) *batch {
@@ -251,6 +298,11 @@ func (b *batch) next(doc string) revision.Rev {
 func (b *batch) commit() error {
 	b.h.t.Helper()
 	err := b.h.s.Commit(b.h.ctx, b.recs)
+	if b.fail == nil && len(b.failDocs) > 0 {
+		b.checkPartial(err)
+		b.h.model = b.m
+		return err
+	}
 	switch {
 	case b.fail == nil && err != nil:
 		b.h.t.Fatalf("Commit of a valid batch: %v", err)
@@ -266,10 +318,32 @@ func (b *batch) commit() error {
 	return err
 }
 
+// checkPartial checks a shared store's answer to a batch that must fail
+// for the documents in b.failDocs only.
+func (b *batch) checkPartial(err error) {
+	b.h.t.Helper()
+	var pe *syncd.PartialCommitError
+	if !errors.As(err, &pe) {
+		b.h.t.Fatalf("Commit: %v; want a *syncd.PartialCommitError naming %v", err, sortedDocs(b.failDocs))
+	}
+	if !slices.Equal(sortedDocs(pe.Failed), sortedDocs(b.failDocs)) {
+		b.h.t.Fatalf("Commit failed for %v, want %v (%v)", sortedDocs(pe.Failed), sortedDocs(b.failDocs), err)
+	}
+	for doc, e := range pe.Failed {
+		if !errors.Is(e, syncd.ErrConflict) {
+			b.h.t.Fatalf("Commit's error for %q: %v; want ErrConflict", doc, e)
+		}
+	}
+}
+
+func sortedDocs(m map[string]error) []string {
+	return slices.Sorted(maps.Keys(m))
+}
+
 // mustCommit commits a batch the model accepts.
 func (b *batch) mustCommit() {
 	b.h.t.Helper()
-	if b.fail != nil {
+	if b.fail != nil || len(b.failDocs) > 0 {
 		b.h.t.Fatalf("storetest bug: the model refuses this batch: %v", b.fail)
 	}
 	_ = b.commit()
@@ -278,7 +352,7 @@ func (b *batch) mustCommit() {
 // mustFail commits a batch the model refuses.
 func (b *batch) mustFail() error {
 	b.h.t.Helper()
-	if b.fail == nil {
+	if b.fail == nil && len(b.failDocs) == 0 {
 		b.h.t.Fatal("storetest bug: the model accepts this batch")
 	}
 	return b.commit()

@@ -1,0 +1,39 @@
+package natsstore
+
+import "sync/atomic"
+
+// Stats are a store's counters since New, for metrics: how often this
+// instance appends, loses races to other writers, and has to resolve a
+// publish whose answer did not come.
+type Stats struct {
+	// Appends counts log messages stored (one per document per Commit
+	// that writes it).
+	Appends uint64
+	// Conflicts counts documents of a Commit refused because another
+	// writer got there first (or already stored the client request).
+	Conflicts uint64
+	// Retries counts publishes sent again after a timeout or a lost
+	// connection; ReadBacks the log reads that settled a publish's
+	// outcome (a duplicate or a wrong-last-sequence answer).
+	Retries   uint64
+	ReadBacks uint64
+	// Unknown counts documents answered with ErrOutcomeUnknown.
+	Unknown uint64
+	// SnapshotsLost counts snapshots that could not be written after their
+	// commit's log records were (the commit succeeded; a load replays a
+	// longer tail until the next snapshot).
+	SnapshotsLost uint64
+}
+
+type counters struct {
+	appends, conflicts, retries, readBacks, unknown, snapshotsLost atomic.Uint64
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() Stats {
+	c := &s.stats
+	return Stats{
+		Appends: c.appends.Load(), Conflicts: c.conflicts.Load(), Retries: c.retries.Load(),
+		ReadBacks: c.readBacks.Load(), Unknown: c.unknown.Load(), SnapshotsLost: c.snapshotsLost.Load(),
+	}
+}
