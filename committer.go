@@ -30,6 +30,17 @@ type pending struct {
 	// the new epoch is durable.
 	reset *Event
 
+	// edit is the edit this pending decides (an append, or a decide that
+	// refuses it), kept until the decision is durable or refused: a
+	// shared store's conflict decides it again (rebase.go).
+	edit parsedEdit
+	// refusal, with decide, is what then is told once the refusal is
+	// durable.
+	refusal *Error
+	// gen is the document's gen when p was queued: a pending of an older
+	// gen was decided against a state a conflict undid (rebase.go).
+	gen uint64
+
 	// then is told the outcome once the records are durable or failed:
 	// the operation of an append, or the error. It may be nil.
 	then func(*Op, error)
@@ -42,7 +53,12 @@ func (p *pending) finish() {
 		return
 	}
 	var op *Op
-	if p.append != nil && p.err == nil {
+	switch {
+	case p.err != nil:
+	case p.refusal != nil:
+		p.then(nil, p.refusal)
+		return
+	case p.append != nil:
 		op = p.append.Op
 	}
 	p.then(op, p.err)
