@@ -40,6 +40,9 @@ type pending struct {
 	// gen is the document's gen when p was queued: a pending of an older
 	// gen was decided against a state a conflict undid (rebase.go).
 	gen uint64
+	// follow marks a request to the committer to catch doc up from a
+	// shared store (follow.go); it has no records.
+	follow bool
 
 	// then is told the outcome once the records are durable or failed:
 	// the operation of an append, or the error. It may be nil.
@@ -151,7 +154,7 @@ func (q *commitQueue) close() {
 // submitLocked queues p for d. d.mu must be held: holding it is what orders
 // d's records. If the engine is closing, p fails at once.
 func (e *Engine) submitLocked(d *document, p *pending) {
-	p.doc = d
+	p.doc, p.gen = d, d.gen
 	d.submitted++
 	if !e.queue.push(p) {
 		p.err = errClosed
@@ -170,6 +173,7 @@ func (e *Engine) commitLoop() {
 		batch, spare []*pending
 		live         []*pending // batch without the pendings that failed early
 		recs         []Record
+		follows      []*document // shared store: documents to catch up
 		ok           bool
 	)
 	for {
@@ -180,6 +184,17 @@ func (e *Engine) commitLoop() {
 		recs = recs[:0]
 		live = live[:0]
 		for _, p := range batch {
+			if p.follow {
+				follows = append(follows, p.doc)
+				continue
+			}
+			if p.gen != p.doc.gen {
+				// A conflict undid the state p was decided against; the
+				// rebase decides it again (rebase.go). Only a shared
+				// store's conflicts move gen.
+				p.doc.redo = append(p.doc.redo, p)
+				continue
+			}
 			if p.doc.broken {
 				// A write of this document failed after p was queued: p
 				// was decided against a state that never became durable.
@@ -198,11 +213,19 @@ func (e *Engine) commitLoop() {
 			if e.opts.ObserveCommit != nil {
 				e.opts.ObserveCommit(len(recs), took, err)
 			}
-			if err != nil {
-				e.failBatch(live, err)
-			} else {
+			switch {
+			case err == nil:
 				e.finishBatch(live)
+			case e.shared != nil:
+				e.sharedCommitFailed(live, err)
+			default:
+				e.failBatch(live, err)
 			}
+		}
+		if e.shared != nil {
+			e.afterBatch(follows)
+			clear(follows)
+			follows = follows[:0]
 		}
 		clear(batch)
 		clear(live)

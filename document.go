@@ -101,11 +101,13 @@ type document struct {
 	// decisions; see pending.gen.
 	stale bool
 	gen   uint64
-	// redo, redoWant and redoUnknown are the committer's alone: the
-	// pendings of an older gen collected so far, how many there are in
-	// all, and whether the outcome of some was unknown.
+	// redo, redoWant, redoing and redoUnknown are the committer's alone:
+	// the pendings of an older gen collected so far, how many there are
+	// in all, whether a collection is under way, and whether the outcome
+	// of some was unknown.
 	redo        []*pending
 	redoWant    uint64
+	redoing     bool
 	redoUnknown bool
 	// followQueued is set while a follow of d is queued for the
 	// committer, so that a burst of changes queues one.
