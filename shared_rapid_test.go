@@ -60,7 +60,7 @@ func TestSharedEngineLaws(t *testing.T) {
 		type request struct {
 			client, req, patch string
 		}
-		var sent []request        // every request sent, for resends
+		var sent []request          // every request sent, for resends
 		nextReq := map[string]int{} // per client
 		acked := map[[2]string]revision.Rev{}
 		head := revision.Rev(1)
