@@ -152,9 +152,9 @@ func (e *Engine) Refuse(ctx context.Context, doc, clientID, reqID string, then f
 		var head revision.Rev
 		if ee, ok := err.(*Error); ok {
 			head = ee.Head
-		}
-		if err == p.refusal {
-			err = nil // recorded, as asked
+			if ee.Code == CodeRateLimited {
+				err = nil // recorded, as asked
+			}
 		}
 		then(head, err)
 	}

@@ -142,6 +142,13 @@ func (q *commitQueue) take(buf []*pending) (batch []*pending, ok bool) {
 	}
 }
 
+// empty reports whether nothing is queued.
+func (q *commitQueue) empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) == 0
+}
+
 func (q *commitQueue) close() {
 	q.mu.Lock()
 	if !q.isClosed {

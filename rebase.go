@@ -108,8 +108,17 @@ func (e *Engine) afterBatch(follows []*document) {
 	keep := e.rebasing[:0]
 	for _, d := range e.rebasing {
 		if uint64(len(d.redo)) < d.redoWant {
-			keep = append(keep, d) // the rest are in the queue
-			continue
+			if !e.queue.empty() {
+				keep = append(keep, d) // the rest are in the queue
+				continue
+			}
+			// They were all queued before the document was marked, and
+			// the queue is empty: a miscount. Go on with what there is
+			// rather than leave the document stale for ever.
+			e.log.Error("rebase: fewer undone pendings than counted", "doc", d.id, "have", len(d.redo), "want", d.redoWant)
+			d.mu.Lock()
+			d.submitted -= d.redoWant - uint64(len(d.redo))
+			d.mu.Unlock()
 		}
 		e.rebase(d)
 	}
@@ -259,7 +268,7 @@ func (e *Engine) rebase(d *document) {
 		e.abandonRedo(d, redo, unknown, err)
 		return
 	}
-	var done []*pending
+	var done, resolved []*pending
 	d.mu.Lock()
 	e.installLocked(d, v, epoch, durable, len(redo) > 0)
 	for _, p := range redo {
@@ -279,7 +288,7 @@ func (e *Engine) rebase(d *document) {
 				p.app.Op = stored
 				p.snapshot, p.refusal = nil, nil
 				done = append(done, p)
-				e.notifyCommitted(p)
+				resolved = append(resolved, p)
 				continue
 			}
 		}
@@ -292,6 +301,9 @@ func (e *Engine) rebase(d *document) {
 	d.followErr = nil
 	d.advanceCompletedLocked(0, 0) // wakes whoever waits for d to be fresh
 	d.mu.Unlock()
+	for _, p := range resolved {
+		e.notifyCommitted(p)
+	}
 	for _, p := range done {
 		p.finish()
 	}
@@ -437,8 +449,8 @@ func (e *Engine) redecideLocked(d *document, p *pending, v *storeView) (done boo
 func (e *Engine) resolveDecidedLocked(d *document, p *pending, outs []revision.Outcome) {
 	ed := &p.edit
 	for _, o := range outs {
-		if o.ReqID != ed.ReqID {
-			continue
+		if o.ReqID != ed.ReqID || ed.rateLimited {
+			continue // a refusal of the server's own only needs to know it is decided
 		}
 		if o.Committed() {
 			op, ok := d.ring.Get(uint64(o.Rev))

@@ -462,3 +462,31 @@ func TestSharedUnknownOutcomeIsResolved(t *testing.T) {
 		})
 	}
 }
+
+// A server's own refusal (a rate limit) of a request another engine has
+// already applied is a duplicate, not a second decision.
+func TestSharedRefuseOfRequestDecidedElsewhere(t *testing.T) {
+	engines, _ := openShared(t, 2, syncd.Options{})
+	a, b := engines[0], engines[1]
+	edit := func(req string) syncd.Edit {
+		ed := merge(`{"a":1}`)
+		ed.ClientID, ed.ReqID = "c", req
+		return ed
+	}
+	mustCommit(t, b, "d", edit("r1"))
+	mustCommit(t, a, "d", edit("r2"))
+	refuse := func(req string) error {
+		done := make(chan error, 1)
+		b.Refuse(ctxT(t), "d", "c", req, func(_ revision.Rev, err error) { done <- err })
+		return <-done
+	}
+	wantCode(t, refuse("r2"), syncd.CodeDuplicate)
+	if err := refuse("r3"); err != nil {
+		t.Fatalf("a refusal of a new request: %v", err)
+	}
+	outs, err := b.Store().Outcomes(ctxT(t), "d", "c")
+	if err != nil || len(outs) != 3 || outs[2].Committed() || outs[1].Rev != 2 {
+		t.Fatalf("outcomes %+v, %v; want r1, r2 committed, r3 refused", outs, err)
+	}
+	requireConverged(t, engines, b.Store(), "d")
+}
