@@ -122,7 +122,7 @@ func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func
 			continue
 		}
 		refusal := e.decideLocked(d, p)
-		p.edit.decided()
+		p.edit.releasePatch()
 		d.mu.Unlock()
 		if refusal != nil {
 			then(nil, refusal) // refused without a store write: a duplicate, or no client id
@@ -357,7 +357,7 @@ func (e *Engine) decideLocked(d *document, p *pending) *Error {
 	op := &Op{
 		Rev:         d.head,
 		Kind:        ed.kind,
-		Payload:     ed.payload,
+		Payload:     ed.Patch,
 		ClientID:    ed.ClientID,
 		ClientReqID: ed.ReqID,
 		Time:        now.UnixMilli(),

@@ -2,7 +2,6 @@ package syncd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/deltasync/syncd/delta"
@@ -23,8 +22,10 @@ type parsedEdit struct {
 	// ctx is the caller's; the validation hook receives it. A decision
 	// made again after a conflict runs without its cancellation.
 	ctx context.Context
-	// Edit is the caller's, except that Patch is the compact payload once
-	// the first decision is made: the caller may reuse its buffer.
+	// Edit is the caller's, except that Patch is a compact copy of the
+	// caller's patch (what the operation will carry as its payload): the
+	// caller may reuse its buffer once CommitAsync returns. It is nil
+	// for a patch that does not parse.
 	Edit
 	// patch is the parsed patch, released after the first decision (its
 	// memory goes to the next edit's); a decision made again parses the
@@ -32,7 +33,6 @@ type parsedEdit struct {
 	patch    *delta.Patch
 	parseErr error
 	kind     OpKind
-	payload  json.RawMessage
 	// idempotent: the edit carries a client id and a request id, so its
 	// decision is recorded in the client's watermark.
 	idempotent bool
@@ -48,6 +48,7 @@ type parsedEdit struct {
 func (e *Engine) parseEdit(ctx context.Context, doc string, ed *Edit, p *pending) *Error {
 	pe := &p.edit
 	pe.ctx, pe.Edit = ctx, *ed
+	pe.Patch = nil
 	if ed.ReqID != "" {
 		if err := revision.ValidateReqID(ed.ReqID); err != nil {
 			return e.refused(&Error{Code: CodeInvalid, Message: "invalid request id", Doc: doc, ReqID: ed.ReqID, Head: e.knownHead(doc), Err: err})
@@ -56,7 +57,7 @@ func (e *Engine) parseEdit(ctx context.Context, doc string, ed *Edit, p *pending
 	pe.idempotent = ed.ClientID != "" && ed.ReqID != ""
 	pe.patch, pe.parseErr = delta.ParsePatch(ed.Patch)
 	if pe.parseErr == nil {
-		pe.payload, pe.parseErr = compactJSON(ed.Patch)
+		pe.Patch, pe.parseErr = compactJSON(ed.Patch)
 	}
 	if pe.parseErr != nil && !pe.idempotent {
 		pe.releasePatch()
@@ -69,13 +70,7 @@ func (e *Engine) parseEdit(ctx context.Context, doc string, ed *Edit, p *pending
 	return nil
 }
 
-// decided drops what the edit no longer needs once its first decision is
-// made: the parsed patch, and the caller's patch buffer.
-func (pe *parsedEdit) decided() {
-	pe.releasePatch()
-	pe.Patch = pe.payload
-}
-
+// releasePatch drops the parsed patch once the edit is decided.
 func (pe *parsedEdit) releasePatch() {
 	if pe.patch != nil {
 		pe.patch.Release()
@@ -88,7 +83,7 @@ func (pe *parsedEdit) reparse() {
 	if pe.parseErr != nil || pe.patch != nil {
 		return
 	}
-	pe.patch, pe.parseErr = delta.ParsePatch(pe.payload)
+	pe.patch, pe.parseErr = delta.ParsePatch(pe.Patch)
 }
 
 // knownHead is doc's durable head if it is loaded, else 0: what an error

@@ -457,7 +457,7 @@ func (e *Engine) resolveDecidedLocked(d *document, p *pending, outs []revision.O
 			if ok && op.op.ClientID == ed.ClientID && op.op.ClientReqID == ed.ReqID {
 				p.app.Op = op.op
 			} else {
-				p.app.Op = &Op{Rev: o.Rev, Kind: ed.kind, Payload: ed.payload, ClientID: ed.ClientID, ClientReqID: ed.ReqID}
+				p.app.Op = &Op{Rev: o.Rev, Kind: ed.kind, Payload: ed.Patch, ClientID: ed.ClientID, ClientReqID: ed.ReqID}
 			}
 			p.append = &p.app
 			return
