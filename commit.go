@@ -352,6 +352,9 @@ func (e *Engine) decideLocked(d *document, p *pending) *Error {
 		d.hookChecked = true
 	}
 
+	if ed.at == 0 {
+		ed.at = now.UnixMilli()
+	}
 	d.head++
 	d.size += ch.SizeDelta
 	op := &Op{
@@ -360,7 +363,7 @@ func (e *Engine) decideLocked(d *document, p *pending) *Error {
 		Payload:     ed.Patch,
 		ClientID:    ed.ClientID,
 		ClientReqID: ed.ReqID,
-		Time:        now.UnixMilli(),
+		Time:        ed.at,
 	}
 	d.push(op, ch.Paths, d.nsubs.Load() > 0)
 	ch.Reset() // the edit stays: drop the undo log's hold on old values

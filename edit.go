@@ -33,6 +33,11 @@ type parsedEdit struct {
 	patch    *delta.Patch
 	parseErr error
 	kind     OpKind
+	// at is when the edit was first applied (Unix milliseconds), the
+	// time its operation carries however often it is decided again: an
+	// operation without client ids whose write had an unknown outcome is
+	// recognised in the store by its content, time included (rebase.go).
+	at int64
 	// idempotent: the edit carries a client id and a request id, so its
 	// decision is recorded in the client's watermark.
 	idempotent bool

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/delta"
@@ -412,13 +413,36 @@ type unknownOutcome struct {
 	*memstore.Handle
 	lose atomic.Int32 // commits left to lose
 	drop bool
+	// late holds a lost batch back until the next commit, as a write
+	// that lands after the writer read the log back would.
+	late      bool
+	lateBatch []syncd.Record
 }
 
 func (u *unknownOutcome) Commit(ctx context.Context, batch []syncd.Record) error {
+	if u.lateBatch != nil {
+		held := u.lateBatch
+		u.lateBatch = nil
+		if err := u.Handle.Commit(ctx, held); err != nil {
+			return err
+		}
+	}
 	if u.lose.Add(-1) < 0 {
 		return u.Handle.Commit(ctx, batch)
 	}
-	if !u.drop {
+	switch {
+	case u.late:
+		// A store keeps what the records say at the time of the call:
+		// the engine reuses the batch and what it points to.
+		for _, r := range batch {
+			if r.Append != nil {
+				a, op := *r.Append, *r.Append.Op
+				a.Op = &op
+				r.Append = &a
+			}
+			u.lateBatch = append(u.lateBatch, r)
+		}
+	case !u.drop:
 		if err := u.Handle.Commit(ctx, batch); err != nil {
 			return err
 		}
@@ -436,11 +460,17 @@ func (u *unknownOutcome) Commit(ctx context.Context, batch []syncd.Record) error
 // UNAVAILABLE: the engine reads the store back and answers what happened,
 // applying the edit once, with client ids or without.
 func TestSharedUnknownOutcomeIsResolved(t *testing.T) {
-	for _, drop := range []bool{false, true} {
-		t.Run(fmt.Sprintf("stored=%v", !drop), func(t *testing.T) {
+	for _, mode := range []string{"stored", "dropped", "stored late"} {
+		t.Run(mode, func(t *testing.T) {
 			sh := memstore.NewShared(memstore.Options{})
-			u := &unknownOutcome{Handle: sh.Open(), drop: drop}
-			engines := openOn(t, sh, []syncd.Store{u}, syncd.Options{})
+			u := &unknownOutcome{Handle: sh.Open(), drop: mode == "dropped", late: mode == "stored late"}
+			// A clock that moves a millisecond a call, so that an
+			// operation decided again gets another time unless the
+			// engine keeps its first.
+			var ms atomic.Int64
+			ms.Store(time.Now().UnixMilli())
+			now := func() time.Time { return time.UnixMilli(ms.Add(1)) }
+			engines := openOn(t, sh, []syncd.Store{u}, syncd.Options{Now: now})
 			e := engines[0]
 			mustCommit(t, e, "d", merge(`{"x":0}`))
 			u.lose.Store(1)
