@@ -257,7 +257,7 @@ func (e *Engine) decideLocked(d *document, p *pending) *Error {
 	ed := &p.edit
 	now := e.opts.Now()
 	d.lastUsed = now
-	if d.absent {
+	if d.absent && !ed.rateLimited { // a refusal alone creates nothing
 		e.recreateLocked(d)
 	}
 	refuseOver := func(code Code, limit Limit, msg string, cause error) *Error {
@@ -281,7 +281,11 @@ func (e *Engine) decideLocked(d *document, p *pending) *Error {
 	}
 
 	if ed.idempotent && d.wms[ed.ClientID].Decided(ed.ReqID) {
-		return e.refused(&Error{Code: CodeDuplicate, Message: fmt.Sprintf("request %s was already decided (watermark %s)", ed.ReqID, d.wms[ed.ClientID].ReqID), Doc: d.id, ReqID: ed.ReqID, Head: d.head})
+		dup := &Error{Code: CodeDuplicate, Message: fmt.Sprintf("request %s was already decided (watermark %s)", ed.ReqID, d.wms[ed.ClientID].ReqID), Doc: d.id, ReqID: ed.ReqID, Head: d.head}
+		if !ed.rateLimited { // the server counts its own refusals
+			e.refused(dup)
+		}
+		return dup
 	}
 	if ed.rateLimited {
 		return refuse(CodeRateLimited, "refused by the server", nil)
