@@ -101,9 +101,26 @@ func (o *overlay) touch(id string) {
 // batch without being conflicts.
 var errMalformed = errors.New("malformed record")
 
-func (o *overlay) apply(rec syncd.Record) error {
+// checkRecord reports a record the contract does not allow, whatever the
+// stored state.
+func checkRecord(rec syncd.Record) error {
 	if err := rec.Check(); err != nil {
 		return fmt.Errorf("%w: %w", errMalformed, err)
+	}
+	switch {
+	case rec.Create != nil && (rec.Create.Doc == "" || rec.Create.Epoch == ""):
+		return fmt.Errorf("%w: create needs a document id and an epoch", errMalformed)
+	case rec.Append != nil && rec.Append.Op == nil:
+		return fmt.Errorf("%w: append to %q without an op", errMalformed, rec.Append.Doc)
+	case rec.Decide != nil && (rec.Decide.ClientID == "" || rec.Decide.ReqID == ""):
+		return fmt.Errorf("%w: decide in %q needs a client id and a request id", errMalformed, rec.Decide.Doc)
+	}
+	return nil
+}
+
+func (o *overlay) apply(rec syncd.Record) error {
+	if err := checkRecord(rec); err != nil {
+		return err
 	}
 	switch {
 	case rec.Create != nil:
@@ -120,9 +137,6 @@ func (o *overlay) apply(rec syncd.Record) error {
 }
 
 func (o *overlay) create(c *syncd.CreateRecord) error {
-	if c.Doc == "" || c.Epoch == "" {
-		return fmt.Errorf("%w: create needs a document id and an epoch", errMalformed)
-	}
 	if d := o.get(c.Doc); d != nil {
 		return fmt.Errorf("create %q: exists with epoch %s: %w", c.Doc, d.meta.Epoch, syncd.ErrConflict)
 	}
@@ -138,9 +152,6 @@ func (o *overlay) create(c *syncd.CreateRecord) error {
 }
 
 func (o *overlay) append(a *syncd.AppendRecord) error {
-	if a.Op == nil {
-		return fmt.Errorf("%w: append to %q without an op", errMalformed, a.Doc)
-	}
 	d := o.edit(a.Doc)
 	switch {
 	case d == nil:
@@ -163,9 +174,6 @@ func (o *overlay) append(a *syncd.AppendRecord) error {
 }
 
 func (o *overlay) decide(dc *syncd.DecideRecord) error {
-	if dc.ClientID == "" || dc.ReqID == "" {
-		return fmt.Errorf("%w: decide in %q needs a client id and a request id", errMalformed, dc.Doc)
-	}
 	if d := o.get(dc.Doc); o.dedup && d != nil && d.marks[dc.ClientID].Decided(dc.ReqID) {
 		return fmt.Errorf("decide in %q: request %s of client %q was already decided: %w", dc.Doc, dc.ReqID, dc.ClientID, syncd.ErrConflict)
 	}

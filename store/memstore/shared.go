@@ -265,8 +265,8 @@ func (sh *Shared) notify(docs []string) {
 // commitPerDoc applies batch one document at a time: each document's
 // records, in batch order, as one atomic step checked with
 // de-duplication. It returns the documents whose records failed, with
-// why, and those it applied; err is set only when nothing was tried (ctx
-// ended, the store is closed).
+// why, and those it applied; err is set only when nothing was applied (ctx
+// ended, the store is closed, a record is malformed).
 func (s *Store) commitPerDoc(ctx context.Context, batch []syncd.Record) (failed map[string]error, applied []string, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
@@ -275,6 +275,13 @@ func (s *Store) commitPerDoc(ctx context.Context, batch []syncd.Record) (failed 
 	defer s.commitMu.Unlock()
 	if s.closed {
 		return nil, nil, errClosed
+	}
+	// A malformed record is the caller's bug, not another writer's doing:
+	// it fails the whole batch, as on a store of one writer.
+	for i, rec := range batch {
+		if err := checkRecord(rec); err != nil {
+			return nil, nil, fmt.Errorf("memstore: commit record %d of %d: %w", i, len(batch), err)
+		}
 	}
 	var order []string
 	byDoc := make(map[string][]syncd.Record)

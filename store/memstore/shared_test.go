@@ -145,3 +145,17 @@ func TestSharedHandleClose(t *testing.T) {
 		t.Fatalf("the other handle: %v", err)
 	}
 }
+
+// A malformed record is the writer's bug, not a conflict: it fails the
+// whole batch, and nothing of it is applied.
+func TestSharedMalformedRecordFailsTheBatch(t *testing.T) {
+	a, _ := sharedPair(t)
+	err := a.Commit(t.Context(), []syncd.Record{create("x"), {}})
+	var pce *syncd.PartialCommitError
+	if err == nil || errors.As(err, &pce) || errors.Is(err, syncd.ErrConflict) {
+		t.Fatalf("Commit with a malformed record: %v, want a plain error", err)
+	}
+	if _, _, err := a.Head(t.Context(), "x"); !errors.Is(err, syncd.ErrNotFound) {
+		t.Fatalf("the valid record of the batch was applied: %v", err)
+	}
+}
