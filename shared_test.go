@@ -520,3 +520,84 @@ func TestSharedRefuseOfRequestDecidedElsewhere(t *testing.T) {
 	}
 	requireConverged(t, engines, b.Store(), "d")
 }
+
+// gatedStore holds its first commit until the gate opens, so that a test
+// can queue several records behind it, and fails the commit after it with
+// a conflict for every document, once, without applying it.
+type gatedStore struct {
+	*memstore.Handle
+	entered  chan struct{}
+	gate     chan struct{}
+	calls    atomic.Int32
+	conflict atomic.Int32 // which call conflicts (1-based)
+}
+
+func (g *gatedStore) Commit(ctx context.Context, batch []syncd.Record) error {
+	n := g.calls.Add(1)
+	if n == 1 {
+		close(g.entered)
+		<-g.gate
+	}
+	if n == g.conflict.Load() {
+		failed := map[string]error{}
+		for _, r := range batch {
+			if r.Append != nil {
+				failed[r.Append.Doc] = fmt.Errorf("injected: %w", syncd.ErrConflict)
+			}
+		}
+		return &syncd.PartialCommitError{Failed: failed}
+	}
+	return g.Handle.Commit(ctx, batch)
+}
+
+// Edits and a deletion undone together by a conflict are decided again in
+// the order they were made: the edit before the deletion is applied (and
+// then deleted with the document), the one after it applies to the new,
+// empty document.
+func TestSharedRedoKeepsOrderAroundDelete(t *testing.T) {
+	sh := memstore.NewShared(memstore.Options{})
+	g := &gatedStore{Handle: sh.Open(), entered: make(chan struct{}), gate: make(chan struct{})}
+	g.conflict.Store(2)
+	engines := openOn(t, sh, []syncd.Store{g}, syncd.Options{})
+	e := engines[0]
+	ctx := ctxT(t)
+	type result struct {
+		op  *syncd.Op
+		err error
+	}
+	first := make(chan result, 1)
+	e.CommitAsync(ctx, "d", merge(`{"a":1}`), func(op *syncd.Op, err error) { first <- result{op, err} })
+	<-g.entered // the creation and the first edit are in the store's hands
+	before := make(chan result, 1)
+	e.CommitAsync(ctx, "d", merge(`{"b":1}`), func(op *syncd.Op, err error) { before <- result{op, err} })
+	deleted := make(chan error, 1)
+	go func() { deleted <- e.Delete(ctx, "d") }()
+	// The deletion is queued once the document is absent in memory.
+	for {
+		if _, ok := e.Head("d"); !ok {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the deletion was never queued")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	after := make(chan result, 1)
+	e.CommitAsync(ctx, "d", merge(`{"c":1}`), func(op *syncd.Op, err error) { after <- result{op, err} })
+	close(g.gate)
+	for name, ch := range map[string]chan result{"first": first, "before": before, "after": after} {
+		if r := <-ch; r.err != nil {
+			t.Fatalf("%s edit: %v", name, r.err)
+		}
+	}
+	if err := <-deleted; err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if e.Stats().Rebases == 0 {
+		t.Fatal("no rebase happened: the test did not test anything")
+	}
+	ops := requireConverged(t, engines, g, "d")
+	if len(ops) != 1 || string(ops[0].Payload) != `{"c":1}` {
+		t.Fatalf("the document after the deletion holds %d ops (%s), want only the edit made after it", len(ops), ops[0].Payload)
+	}
+}
