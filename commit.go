@@ -117,7 +117,9 @@ func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func
 			fail(err)
 			return
 		}
-		if d.gone {
+		if d.gone || e.shared != nil && p.edit.idempotent && !d.hasWatermarkLocked(ed.ClientID) {
+			// Gone, or a rebase cleared the watermarks while this edit
+			// waited (rebase.go): look again.
 			d.mu.Unlock()
 			continue
 		}
@@ -174,7 +176,7 @@ func (e *Engine) Refuse(ctx context.Context, doc, clientID, reqID string, then f
 			then(0, err)
 			return
 		}
-		if d.gone {
+		if d.gone || e.shared != nil && !d.hasWatermarkLocked(clientID) {
 			d.mu.Unlock()
 			continue
 		}
@@ -223,6 +225,13 @@ func (e *Engine) waitFreshLocked(ctx context.Context, d *document) error {
 		d.mu.Lock()
 	}
 	return nil
+}
+
+// hasWatermarkLocked reports whether d's cache holds clientID's
+// watermark. d.mu must be held.
+func (d *document) hasWatermarkLocked(clientID string) bool {
+	_, ok := d.wms[clientID]
+	return ok
 }
 
 // loadWatermark makes sure d's cache holds clientID's watermark, reading it
