@@ -10,8 +10,8 @@ import (
 
 // parsedEdit is an edit as the decision needs it, parsed once on the
 // caller's goroutine before the document's lock is taken: the patch, its
-// kind and compact payload (what the operation will carry), whether the
-// client's ids make it idempotent, and whom to tell.
+// kind and compact payload (what the operation will carry), and whether the
+// client's ids make it idempotent (the pending says whom to tell).
 //
 // It travels inside the [pending] that carries its records and stays there
 // until the decision is durable or refused, because on a [SharedStore] a
