@@ -16,7 +16,8 @@ import (
 //
 //   - Following: a loaded document with subscribers is watched
 //     (SharedStore.Watch); a change queues a follow for the committer,
-//     which reads the new operations from the store, applies them and
+//     which reads the operations after its durable revision from the
+//     store (ReadOps: one read when nothing is new), applies them and
 //     delivers them as live deltas.
 //   - Fresh reads: before a join, State or ReadOps answers, the caller
 //     reads the store's head (SharedStore.Head) and, if its copy is
@@ -41,6 +42,13 @@ func (e *Engine) requestFollow(d *document) {
 // follow catches d up with what other writers stored. Committer goroutine
 // only; it reads the store holding no lock, and settles the tickets taken
 // before it started.
+//
+// Whatever the store holds after d's durable revision is other writers':
+// the committer is the only one to commit d's records, and has finished
+// every batch before it follows. If d has writes of its own in flight,
+// they were decided without those operations, and the follow becomes a
+// rebase; otherwise deciders wait (stale) while it reads, so that they
+// decide against the state the follow brings rather than be undone.
 func (e *Engine) follow(d *document) {
 	d.mu.Lock()
 	if d.gone || d.stale {
@@ -51,78 +59,91 @@ func (e *Engine) follow(d *document) {
 	}
 	ticket := d.followAsked
 	epoch, durable := d.epoch, d.durable
+	inFlight := d.submitted != d.completed
+	absent := d.absent
+	if !inFlight {
+		d.stale = true
+	}
 	d.mu.Unlock()
 
+	ops, err := e.readNewOps(e.ctx, d.id, epoch, durable)
 	settle := func(err error) {
 		d.mu.Lock()
+		d.stale = false
 		d.followDone = max(d.followDone, ticket)
 		d.followErr = err
 		d.advanceCompletedLocked(0, 0)
 		d.mu.Unlock()
 	}
-	headEpoch, head, err := e.shared.Head(e.ctx, d.id)
-	switch {
-	case errors.Is(err, ErrNotFound):
+	redo := func() {
 		d.mu.Lock()
-		ours := d.submitted != d.completed || d.absent // our creation in flight, or deleted here
+		d.stale = false
 		d.mu.Unlock()
-		if ours {
-			settle(nil)
-			return
-		}
-		e.startRedo(d, false) // deleted by another writer: the rebase reads that
-		return
-	case err != nil:
-		settle(storeError(d.id, "head read", err))
-		return
-	case headEpoch == epoch && head <= durable:
+		e.startRedo(d, false) // marks d stale again; the rebase settles
+	}
+	switch {
+	case errors.Is(err, ErrNotFound) && (inFlight || absent):
+		// Our own creation (or deletion) is not durable yet, or d is
+		// deleted here: nothing of another writer's to follow.
 		settle(nil)
-		return
-	}
-
-	d.mu.Lock()
-	if headEpoch != epoch || d.submitted != d.completed || d.absent {
-		// Another epoch, or own writes decided without the other
-		// writers' operations: reload and decide them again.
-		d.mu.Unlock()
-		e.startRedo(d, false)
-		return
-	}
-	d.stale = true // deciders wait: the state is about to move
-	d.mu.Unlock()
-
-	ops, err := e.readOpsUpTo(e.ctx, d.id, epoch, durable, head)
-	if errors.Is(err, ErrGone) || errors.Is(err, ErrNotFound) {
-		// Too far behind, or deleted meanwhile: reload.
-		e.startRedo(d, false)
-		return
-	}
-	d.mu.Lock()
-	if err == nil {
-		err = e.applyForeignLocked(d, ops)
-	}
-	d.stale = false
-	d.followDone = max(d.followDone, ticket)
-	d.followErr = nil
-	if err != nil && !errors.As(err, new(*Error)) {
-		d.followErr = storeError(d.id, "read", err)
-	}
-	d.advanceCompletedLocked(0, 0)
-	d.mu.Unlock()
-	if err != nil {
+	case errors.Is(err, ErrNotFound) || errors.Is(err, ErrGone):
+		// Deleted or re-created elsewhere, or too far behind: reload.
+		redo()
+	case err != nil:
 		var ee *Error
 		if errors.As(err, &ee) && ee.Code == CodeInternal {
+			settle(nil)
+			e.log.Error("following another writer's operations failed", "doc", d.id, "err", err)
+			e.breakDocument(d)
+			return
+		}
+		settle(storeError(d.id, "read", err))
+	case len(ops) == 0:
+		settle(nil)
+	case inFlight:
+		redo()
+	default:
+		d.mu.Lock()
+		err = e.applyForeignLocked(d, ops)
+		d.mu.Unlock()
+		settle(nil)
+		if err != nil {
 			// The stored operations do not apply to our copy: drop it;
 			// the next use loads it afresh.
 			e.log.Error("following another writer's operations failed", "doc", d.id, "err", err)
 			e.breakDocument(d)
+			return
 		}
-		return
+		e.stats.follows.Add(1)
+		d.subsMu.Lock()
+		deliverOpsLocked(d, epoch, ops)
+		d.subsMu.Unlock()
 	}
-	e.stats.follows.Add(1)
-	d.subsMu.Lock()
-	deliverOpsLocked(d, epoch, ops)
-	d.subsMu.Unlock()
+}
+
+// maxFollowPages bounds the pages one follow reads; a writer that keeps
+// committing meanwhile triggers the next follow through its watch.
+const maxFollowPages = 64
+
+// readNewOps reads the operations of doc after after, in pages, until a
+// page comes back short.
+func (e *Engine) readNewOps(ctx context.Context, doc string, epoch revision.Epoch, after revision.Rev) ([]*Op, error) {
+	var ops []*Op
+	for range maxFollowPages {
+		page, err := e.store.ReadOps(ctx, doc, epoch, after, e.opts.CatchUpPage)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) > 0 && page[0].Rev != after+1 {
+			return nil, &Error{Code: CodeInternal, Message: "store log does not continue where asked", Doc: doc}
+		}
+		ops = append(ops, page...)
+		if len(page) < e.opts.CatchUpPage {
+			break
+		}
+		after = page[len(page)-1].Rev
+	}
+	return ops, nil
 }
 
 // applyForeignLocked applies other writers' operations, the next ones
