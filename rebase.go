@@ -476,7 +476,9 @@ func (e *Engine) abandonRedo(d *document, redo []*pending, unknown bool, err err
 	e.log.Error("giving up on deciding edits again after a conflict", "doc", d.id, "edits", len(redo), "err", err)
 	for _, p := range redo {
 		if unknown {
-			p.err = &Error{Code: CodeClosed, Message: "the engine closed before the outcome of the edit was known", Doc: d.id, ReqID: p.edit.ReqID, Err: ErrOutcomeUnknown}
+			// Not CodeUnavailable or CodeClosed, which promise "not
+			// applied" (the client would apply it again under a new id).
+			p.err = &Error{Code: CodeInternal, Message: "the engine closed before the outcome of the edit was known", Doc: d.id, ReqID: p.edit.ReqID, Err: ErrOutcomeUnknown}
 		} else {
 			p.err = &Error{Code: CodeUnavailable, Message: "the edit conflicted with another server's and could not be decided again", Doc: d.id, ReqID: p.edit.ReqID, Err: err}
 		}
