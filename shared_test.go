@@ -2,6 +2,7 @@ package syncd_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sync"
@@ -599,5 +600,54 @@ func TestSharedRedoKeepsOrderAroundDelete(t *testing.T) {
 	ops := requireConverged(t, engines, g, "d")
 	if len(ops) != 1 || string(ops[0].Payload) != `{"c":1}` {
 		t.Fatalf("the document after the deletion holds %d ops (%s), want only the edit made after it", len(ops), ops[0].Payload)
+	}
+}
+
+// unreadable is a shared handle whose writes lose their acknowledgement
+// and whose log cannot be read back.
+type unreadable struct {
+	unknownOutcome
+	broken atomic.Bool
+}
+
+func (u *unreadable) Load(ctx context.Context, doc string) (*syncd.StoredDoc, error) {
+	if u.broken.Load() {
+		return nil, fmt.Errorf("injected: %w", syncd.ErrUnavailable)
+	}
+	return u.unknownOutcome.Load(ctx, doc)
+}
+
+// An edit whose outcome cannot be learnt before the engine closes is not
+// answered "not applied": its error wraps ErrOutcomeUnknown, and its code
+// is not one the wire reads as "not applied".
+func TestSharedUnknownOutcomeAtClose(t *testing.T) {
+	sh := memstore.NewShared(memstore.Options{})
+	u := &unreadable{unknownOutcome: unknownOutcome{Handle: sh.Open()}}
+	e, err := syncd.Open(u, syncd.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		u.Close()
+		sh.Close()
+	}()
+	mustCommit(t, e, "d", merge(`{"x":0}`))
+	u.broken.Store(true)
+	u.lose.Store(1)
+	done := make(chan error, 1)
+	e.CommitAsync(ctxT(t), "d", merge(`{"x":1}`), func(_ *syncd.Op, err error) { done <- err })
+	for deadline := time.Now().Add(10 * time.Second); e.Stats().Rebases == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the lost write was never decided again")
+		}
+	}
+	// The committer is now retrying the read, until the engine closes.
+	e.Close()
+	err = <-done
+	if !errors.Is(err, syncd.ErrOutcomeUnknown) {
+		t.Fatalf("got %v, want an error wrapping ErrOutcomeUnknown", err)
+	}
+	if c := syncd.CodeOf(err); c == syncd.CodeUnavailable || c == syncd.CodeClosed {
+		t.Fatalf("answered %v: the client would apply it again", c)
 	}
 }
