@@ -651,3 +651,33 @@ func TestSharedUnknownOutcomeAtClose(t *testing.T) {
 		t.Fatalf("answered %v: the client would apply it again", c)
 	}
 }
+
+// A client that moves from A to B with a revision B's copy has not
+// reached yet resumes with deltas, not a gap: B catches up first.
+func TestSharedJoinFromAheadOfStaleCopy(t *testing.T) {
+	engines, _ := openShared(t, 2, syncd.Options{})
+	a, b := engines[0], engines[1]
+	ctx := ctxT(t)
+	// A document larger than the operations, so that deltas are the
+	// smaller answer.
+	mustCommit(t, a, "d", merge(fmt.Sprintf(`{"x":0,"pad":"%0200d"}`, 0)))
+	if _, err := b.State(ctx, "d"); err != nil { // B's copy at 1
+		t.Fatal(err)
+	}
+	var seen *syncd.Op
+	for i := 1; i <= 3; i++ {
+		seen = mustCommit(t, a, "d", merge(fmt.Sprintf(`{"x":%d}`, i)))
+	}
+	last := mustCommit(t, a, "d", merge(`{"y":1}`))
+	epoch, _ := a.Head("d")
+	rec := newRecorder()
+	sub, err := b.Subscribe(ctx, "d", syncd.SubscribeRequest{Have: revision.Position{Epoch: epoch.Epoch, Rev: seen.Rev}}, rec.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	evs := rec.snapshot()
+	if evs[0].Kind != syncd.EventDeltas || evs[0].FromRev != seen.Rev || lastRev(evs) != last.Rev {
+		t.Fatalf("JOIN on B from %d: first event %+v (gap %+v), up to %d; want deltas %d..%d", seen.Rev, evs[0], evs[0].Gap, lastRev(evs), seen.Rev, last.Rev)
+	}
+}
