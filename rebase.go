@@ -365,7 +365,7 @@ func (e *Engine) installLocked(d *document, v *storeView, epoch revision.Epoch, 
 	d.size = delta.Size(v.state)
 	d.head, d.durable, d.first = sd.Meta.Head, sd.Meta.Head, sd.Meta.First
 	d.sinceSnapshot = len(sd.Tail)
-	if sd.Meta.Epoch == epoch && sd.SnapshotRev <= durable && d.ring.First() <= uint64(durable)+1 {
+	if sd.Meta.Epoch == epoch && sd.SnapshotRev <= durable && durable <= sd.Meta.Head && d.ring.First() <= uint64(durable)+1 {
 		// Keep the durable operations the ring holds (a redone edit's
 		// rebase check may reach back to them); drop the undone ones.
 		d.ring.TruncateAfter(uint64(durable))
@@ -383,7 +383,9 @@ func (e *Engine) installLocked(d *document, v *storeView, epoch revision.Epoch, 
 	}
 	d.rechargeLocked()
 	switch {
-	case sd.Meta.Epoch != epoch:
+	case sd.Meta.Epoch != epoch || sd.Meta.Head < durable:
+		// Another history (a store never loses durable operations of
+		// one epoch; if it did, its subscribers start over too).
 		e.resetSubscribersLocked(d, durable)
 	case v.foreignLost:
 		for _, s := range append([]*Subscription(nil), d.subs...) {
