@@ -20,7 +20,12 @@ import (
 // memstore, and closes them all at the end of the test.
 func openShared(t testing.TB, n int, opts syncd.Options) ([]*syncd.Engine, *memstore.Shared) {
 	t.Helper()
-	sh := memstore.NewShared(memstore.Options{})
+	return openSharedWith(t, n, memstore.Options{}, opts)
+}
+
+func openSharedWith(t testing.TB, n int, mopts memstore.Options, opts syncd.Options) ([]*syncd.Engine, *memstore.Shared) {
+	t.Helper()
+	sh := memstore.NewShared(mopts)
 	stores := make([]syncd.Store, n)
 	for i := range stores {
 		stores[i] = sh.Open()
@@ -132,10 +137,25 @@ func requireConverged(t fataler, engines []*syncd.Engine, st syncd.Store, doc st
 // exactly once, at contiguous revisions, each engine's answer names the
 // revision the store holds it at, every engine converges, and a
 // subscriber on each sees every operation in order, once.
+//
+// The "short" cases keep little in memory: a ring of 4 and a snapshot
+// every 3 operations, so that engines read back documents whose newest
+// snapshot is past what they had. (The store keeps every operation, for
+// the checks.)
 func TestSharedConcurrentWriters(t *testing.T) {
-	for _, n := range []int{2, 3} {
-		t.Run(fmt.Sprintf("engines=%d", n), func(t *testing.T) {
-			engines, _ := openShared(t, n, syncd.Options{})
+	for _, tc := range []struct {
+		n     int
+		short bool
+	}{{2, false}, {3, false}, {2, true}, {3, true}} {
+		n := tc.n
+		t.Run(fmt.Sprintf("engines=%d/short=%v", n, tc.short), func(t *testing.T) {
+			var mopts memstore.Options
+			var opts syncd.Options
+			if tc.short {
+				mopts.Retention = -1
+				opts.RingSize, opts.SnapshotInterval = 4, 3
+			}
+			engines, _ := openSharedWith(t, n, mopts, opts)
 			st := engines[0].Store()
 			const doc, writers, edits = "hot", 3, 25
 			ctx := ctxT(t)
