@@ -701,3 +701,68 @@ func TestSharedJoinFromAheadOfStaleCopy(t *testing.T) {
 		t.Fatalf("JOIN on B from %d: first event %+v (gap %+v), up to %d; want deltas %d..%d", seen.Rev, evs[0], evs[0].Gap, lastRev(evs), seen.Rev, last.Rev)
 	}
 }
+
+// slowReads holds ReadOps until released, once armed.
+type slowReads struct {
+	*memstore.Handle
+	armed   atomic.Bool
+	blocked chan struct{}
+	release chan struct{}
+}
+
+func (s *slowReads) ReadOps(ctx context.Context, doc string, epoch revision.Epoch, after revision.Rev, limit int) ([]*syncd.Op, error) {
+	if s.armed.CompareAndSwap(true, false) {
+		close(s.blocked)
+		<-s.release
+	}
+	return s.Handle.ReadOps(ctx, doc, epoch, after, limit)
+}
+
+// An engine that falls so far behind that the operations it would follow
+// were trimmed reloads the document and resyncs its subscribers, which
+// rejoin and converge; nothing it delivered was wrong.
+func TestSharedFollowPastRetention(t *testing.T) {
+	sh := memstore.NewShared(memstore.Options{Retention: 4})
+	slow := &slowReads{Handle: sh.Open(), blocked: make(chan struct{}), release: make(chan struct{})}
+	opts := syncd.Options{SnapshotInterval: 2}
+	engines := openOn(t, sh, []syncd.Store{sh.Open(), slow}, opts)
+	a, b := engines[0], engines[1]
+	ctx := ctxT(t)
+	mustCommit(t, a, "d", merge(`{"x":0}`))
+	rec := newRecorder()
+	sub, err := b.Subscribe(ctx, "d", syncd.SubscribeRequest{}, rec.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	slow.armed.Store(true)
+	mustCommit(t, a, "d", merge(`{"x":1}`))
+	<-slow.blocked // B's follow is reading
+	for i := 2; i <= 40; i++ {
+		mustCommit(t, a, "d", merge(fmt.Sprintf(`{"x":%d}`, i)))
+	}
+	close(slow.release)
+	evs := rec.waitFor(t, "the resync", func(evs []*syncd.Event) bool {
+		return evs[len(evs)-1].Kind == syncd.EventResync || lastRev(evs) == 41
+	})
+	rp := &replica{t: t}
+	rp.apply(evs)
+	if evs[len(evs)-1].Kind == syncd.EventResync {
+		// Rejoin from where the subscriber is, as a client would.
+		rec2 := newRecorder()
+		sub2, err := b.Subscribe(ctx, "d", syncd.SubscribeRequest{Have: revision.Position{Epoch: rp.epoch, Rev: rp.rev}}, rec2.sink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub2.Close()
+		rp.apply(rec2.snapshot())
+	}
+	t.Logf("resynced: %v; B rebases %d, follows %d", evs[len(evs)-1].Kind == syncd.EventResync, b.Stats().Rebases, b.Stats().Follows)
+	if rp.rev != 41 || encode(t, rp.state) != `{"x":40}` {
+		t.Fatalf("B's subscriber ends at %d with %s", rp.rev, encode(t, rp.state))
+	}
+	s, err := b.State(ctx, "d")
+	if err != nil || s.Rev != 41 || string(s.State) != `{"x":40}` {
+		t.Fatalf("State on B: %+v, %v", s, err)
+	}
+}
