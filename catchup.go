@@ -14,6 +14,7 @@ type catchUp struct {
 	have    revision.Position
 	head    revision.Rev // the head when planned
 	target  uint64       // d.submitted when planned: what must be durable before delivery
+	gen     uint64       // d.gen when planned (see waitCompleted)
 	end     revision.Rev // the revision the catch-up brings the subscriber to
 	acked   string       // the client's watermark at end
 	client  string
@@ -43,6 +44,7 @@ func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error)
 		have:     req.Have,
 		head:     d.head,
 		target:   d.submitted,
+		gen:      d.gen,
 		end:      d.head,
 		client:   req.ClientID,
 		compact:  req.Compact,

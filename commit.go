@@ -86,61 +86,49 @@ var waiterPool = sync.Pool{New: func() any {
 // the store; it must not block. The server uses this to keep reading a
 // connection while its edits wait for their fsync.
 func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func(*Op, error)) {
-	if ed.ReqID != "" {
-		if err := revision.ValidateReqID(ed.ReqID); err != nil {
-			then(nil, e.refused(&Error{Code: CodeInvalid, Message: "invalid request id", Doc: doc, ReqID: ed.ReqID, Err: err}))
-			return
-		}
-	}
-	idempotent := ed.ClientID != "" && ed.ReqID != ""
-	// A malformed patch is refused without touching the document, but for
-	// a client with ids the refusal is still a decision: decideLocked
-	// records it, like any other, so the id is never applied later.
-	patch, parseErr := delta.ParsePatch(ed.Patch)
-	// Nothing keeps the patch once it is applied (or refused): its memory
-	// goes to the next edit's.
-	defer patch.Release()
-	var payload json.RawMessage
-	if parseErr == nil {
-		payload, parseErr = compactJSON(ed.Patch)
-	}
-	if parseErr != nil && !idempotent {
-		pos, _ := e.Head(doc)
-		then(nil, e.refused(&Error{Code: CodeInvalid, Message: "invalid patch", Doc: doc, ReqID: ed.ReqID, Head: pos.Rev, Err: parseErr}))
+	// The pending that will carry the edit's records carries the parsed
+	// edit too, from here until the decision is durable or refused.
+	p := &pending{then: then}
+	if refusal := e.parseEdit(ctx, doc, &ed, p); refusal != nil {
+		then(nil, refusal)
 		return
 	}
-	kind := OpMerge
-	if parseErr == nil && patch.Kind() == delta.JSONPatch {
-		kind = OpPatch
+	// Nothing keeps the patch once the edit is decided (or fails before
+	// it): its memory goes to the next edit's.
+	fail := func(err error) {
+		p.edit.releasePatch()
+		then(nil, e.editError(doc, ed.ReqID, err))
 	}
 	for {
 		d, err := e.acquire(ctx, doc, true)
 		if err != nil {
-			then(nil, err)
+			fail(err)
 			return
 		}
-		if idempotent {
+		if p.edit.idempotent {
 			if err := e.loadWatermark(ctx, d, ed.ClientID); err != nil {
-				then(nil, err)
+				fail(err)
 				return
 			}
 		}
 		d.mu.Lock()
 		if err := e.waitForRoomLocked(ctx, d); err != nil {
 			d.mu.Unlock()
-			then(nil, err)
+			fail(err)
 			return
 		}
-		if d.gone {
+		if d.gone || e.shared != nil && p.edit.idempotent && !d.hasWatermarkLocked(ed.ClientID) {
+			// Gone, or a rebase cleared the watermarks while this edit
+			// waited (rebase.go): look again.
 			d.mu.Unlock()
 			continue
 		}
-		if refusal := e.decideLocked(ctx, d, &ed, patch, parseErr, kind, payload, idempotent, then); refusal != nil {
-			d.mu.Unlock()
-			then(nil, refusal) // refused without a store write: a duplicate, or no client id
-			return
-		}
+		refusal := e.decideLocked(d, p)
+		p.edit.releasePatch()
 		d.mu.Unlock()
+		if refusal != nil {
+			then(nil, refusal) // refused without a store write: a duplicate, or no client id
+		}
 		return
 	}
 }
@@ -161,6 +149,17 @@ func (e *Engine) Refuse(ctx context.Context, doc, clientID, reqID string, then f
 		then(0, nil) // nothing to record: the id cannot be resent meaningfully
 		return
 	}
+	p := &pending{edit: parsedEdit{ctx: ctx, Edit: Edit{ClientID: clientID, ReqID: reqID}, idempotent: true, rateLimited: true}}
+	p.then = func(_ *Op, err error) {
+		var head revision.Rev
+		if ee, ok := err.(*Error); ok {
+			head = ee.Head
+			if ee.Code == CodeRateLimited {
+				err = nil // recorded, as asked
+			}
+		}
+		then(head, err)
+	}
 	for {
 		d, err := e.acquire(ctx, doc, true)
 		if err != nil {
@@ -172,22 +171,20 @@ func (e *Engine) Refuse(ctx context.Context, doc, clientID, reqID string, then f
 			return
 		}
 		d.mu.Lock()
-		if d.gone {
+		if err := e.waitFreshLocked(ctx, d); err != nil {
+			d.mu.Unlock()
+			then(0, err)
+			return
+		}
+		if d.gone || e.shared != nil && !d.hasWatermarkLocked(clientID) {
 			d.mu.Unlock()
 			continue
 		}
-		head := d.head
-		if w := d.wms[clientID]; w.Decided(reqID) {
-			d.mu.Unlock()
-			then(head, &Error{Code: CodeDuplicate, Message: "request " + reqID + " was already decided", Doc: doc, ReqID: reqID, Head: head})
-			return
-		}
-		d.wms[clientID] = d.wms[clientID].Advance(reqID)
-		e.submitLocked(d, &pending{
-			decide: &DecideRecord{Doc: doc, ClientID: clientID, ReqID: reqID, Code: CodeRateLimited.String()},
-			then:   func(_ *Op, err error) { then(head, err) },
-		})
+		refusal := e.decideLocked(d, p)
 		d.mu.Unlock()
+		if refusal != nil {
+			then(refusal.Head, refusal)
+		}
 		return
 	}
 }
@@ -198,7 +195,7 @@ func (e *Engine) Refuse(ctx context.Context, doc, clientID, reqID string, then f
 // return; it is released while waiting.
 func (e *Engine) waitForRoomLocked(ctx context.Context, d *document) error {
 	limit := revision.Rev(e.opts.RingSize / 2)
-	for !d.gone && d.head-d.durable >= limit {
+	for !d.gone && (d.head-d.durable >= limit || d.stale) {
 		ch := d.progressLocked()
 		d.mu.Unlock()
 		select {
@@ -210,6 +207,31 @@ func (e *Engine) waitForRoomLocked(ctx context.Context, d *document) error {
 		d.mu.Lock()
 	}
 	return nil
+}
+
+// waitFreshLocked waits while d is stale: caught up from a shared store,
+// or its undone decisions being made again (rebase.go). d.mu is held on
+// entry and on return; it is released while waiting.
+func (e *Engine) waitFreshLocked(ctx context.Context, d *document) error {
+	for !d.gone && d.stale {
+		ch := d.progressLocked()
+		d.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			d.mu.Lock()
+			return ctx.Err()
+		}
+		d.mu.Lock()
+	}
+	return nil
+}
+
+// hasWatermarkLocked reports whether d's cache holds clientID's
+// watermark. d.mu must be held.
+func (d *document) hasWatermarkLocked(clientID string) bool {
+	_, ok := d.wms[clientID]
+	return ok
 }
 
 // loadWatermark makes sure d's cache holds clientID's watermark, reading it
@@ -235,45 +257,52 @@ func (e *Engine) loadWatermark(ctx context.Context, d *document, clientID string
 	return nil
 }
 
-// decideLocked decides an edit under d's lock: refuse it, or apply it,
-// assign its revision and queue it, with then to be called when the store
-// has it. A refusal that needs no store write (a duplicate, or a client
-// without an id) is returned instead, for the caller to report.
-func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch *delta.Patch, parseErr error, kind OpKind, payload json.RawMessage, idempotent bool, then func(*Op, error)) *Error {
+// decideLocked decides p's edit under d's lock: refuse it, or apply it,
+// assign its revision and queue p with its records, to be finished when
+// the store has them. A refusal that needs no store write (a duplicate, or
+// a client without ids) is returned instead, for the caller to report, and
+// p is not queued.
+func (e *Engine) decideLocked(d *document, p *pending) *Error {
+	ed := &p.edit
 	now := e.opts.Now()
 	d.lastUsed = now
-	if d.absent {
+	if d.absent && !ed.rateLimited { // a refusal alone creates nothing
 		e.recreateLocked(d)
 	}
 	refuseOver := func(code Code, limit Limit, msg string, cause error) *Error {
-		refusal := e.refused(&Error{Code: code, Message: msg, Doc: d.id, ReqID: ed.ReqID, Head: d.head, Limit: limit, Err: cause})
-		if !idempotent {
+		refusal := &Error{Code: code, Message: msg, Doc: d.id, ReqID: ed.ReqID, Head: d.head, Limit: limit, Err: cause}
+		if !ed.rateLimited {
+			e.refused(refusal)
+		}
+		if !ed.idempotent {
 			return refusal
 		}
 		// The refusal is a decision too: record it durably before
 		// reporting it, so the id is never applied later.
 		d.wms[ed.ClientID] = d.wms[ed.ClientID].Advance(ed.ReqID)
-		e.submitLocked(d, &pending{
-			decide: &DecideRecord{Doc: d.id, ClientID: ed.ClientID, ReqID: ed.ReqID, Code: code.String()},
-			then: func(_ *Op, err error) {
-				if err == nil {
-					err = refusal
-				}
-				then(nil, err)
-			},
-		})
+		p.refusal = refusal
+		p.decide = &DecideRecord{Doc: d.id, ClientID: ed.ClientID, ReqID: ed.ReqID, Code: code.String()}
+		e.submitLocked(d, p)
 		return nil
 	}
 	refuse := func(code Code, msg string, cause error) *Error {
 		return refuseOver(code, LimitNone, msg, cause)
 	}
 
-	if idempotent && d.wms[ed.ClientID].Decided(ed.ReqID) {
-		return e.refused(&Error{Code: CodeDuplicate, Message: fmt.Sprintf("request %s was already decided (watermark %s)", ed.ReqID, d.wms[ed.ClientID].ReqID), Doc: d.id, ReqID: ed.ReqID, Head: d.head})
+	if ed.idempotent && d.wms[ed.ClientID].Decided(ed.ReqID) {
+		dup := &Error{Code: CodeDuplicate, Message: fmt.Sprintf("request %s was already decided (watermark %s)", ed.ReqID, d.wms[ed.ClientID].ReqID), Doc: d.id, ReqID: ed.ReqID, Head: d.head}
+		if !ed.rateLimited { // the server counts its own refusals
+			e.refused(dup)
+		}
+		return dup
 	}
-	if parseErr != nil {
-		return refuse(CodeInvalid, "invalid patch", parseErr)
+	if ed.rateLimited {
+		return refuse(CodeRateLimited, "refused by the server", nil)
 	}
+	if ed.parseErr != nil {
+		return refuse(CodeInvalid, "invalid patch", ed.parseErr)
+	}
+	patch := ed.patch
 	if n := patch.Len(); n > e.opts.MaxPatchOps {
 		return refuseOver(CodeInvalid, LimitPatchOps, fmt.Sprintf("the patch has %d operations, over the limit of %d", n, e.opts.MaxPatchOps), nil)
 	}
@@ -322,10 +351,10 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		}
 	}
 	if hook := e.opts.Validate; hook != nil {
-		// The hook gets a copy: handing it ed would move every caller's
-		// Edit to the heap, hook or not.
-		edc := *ed
-		if err := hook(ctx, &Validation{Doc: d.id, Edit: &edc, State: d.state, Paths: ch.Paths, Checked: d.hookChecked}); err != nil {
+		// The hook gets a copy: handing it the pending's Edit would let
+		// it change what a decision made again would see.
+		edc := ed.Edit
+		if err := hook(ed.ctx, &Validation{Doc: d.id, Edit: &edc, State: d.state, Paths: ch.Paths, Checked: d.hookChecked}); err != nil {
 			ch.Undo(&d.state)
 			var ee *Error
 			if errors.As(err, &ee) {
@@ -336,22 +365,25 @@ func (e *Engine) decideLocked(ctx context.Context, d *document, ed *Edit, patch 
 		d.hookChecked = true
 	}
 
+	if ed.at == 0 {
+		ed.at = now.UnixMilli()
+	}
 	d.head++
 	d.size += ch.SizeDelta
 	op := &Op{
 		Rev:         d.head,
-		Kind:        kind,
-		Payload:     payload,
+		Kind:        ed.kind,
+		Payload:     ed.Patch,
 		ClientID:    ed.ClientID,
 		ClientReqID: ed.ReqID,
-		Time:        now.UnixMilli(),
+		Time:        ed.at,
 	}
 	d.push(op, ch.Paths, d.nsubs.Load() > 0)
 	ch.Reset() // the edit stays: drop the undo log's hold on old values
-	if idempotent {
+	if ed.idempotent {
 		d.wms[ed.ClientID] = d.wms[ed.ClientID].Advance(ed.ReqID)
 	}
-	p := &pending{app: AppendRecord{Doc: d.id, Epoch: d.epoch, Op: op}, then: then}
+	p.app = AppendRecord{Doc: d.id, Epoch: d.epoch, Op: op}
 	p.append = &p.app
 	d.sinceSnapshot++
 	if d.sinceSnapshot >= e.opts.SnapshotInterval {

@@ -30,6 +30,20 @@ type pending struct {
 	// the new epoch is durable.
 	reset *Event
 
+	// edit is the edit this pending decides (an append, or a decide that
+	// refuses it), kept until the decision is durable or refused: a
+	// shared store's conflict decides it again (rebase.go).
+	edit parsedEdit
+	// refusal, with decide, is what then is told once the refusal is
+	// durable.
+	refusal *Error
+	// gen is the document's gen when p was queued: a pending of an older
+	// gen was decided against a state a conflict undid (rebase.go).
+	gen uint64
+	// follow marks a request to the committer to catch doc up from a
+	// shared store (follow.go); it has no records.
+	follow bool
+
 	// then is told the outcome once the records are durable or failed:
 	// the operation of an append, or the error. It may be nil.
 	then func(*Op, error)
@@ -42,7 +56,12 @@ func (p *pending) finish() {
 		return
 	}
 	var op *Op
-	if p.append != nil && p.err == nil {
+	switch {
+	case p.err != nil:
+	case p.refusal != nil:
+		p.then(nil, p.refusal)
+		return
+	case p.append != nil:
 		op = p.append.Op
 	}
 	p.then(op, p.err)
@@ -123,6 +142,13 @@ func (q *commitQueue) take(buf []*pending) (batch []*pending, ok bool) {
 	}
 }
 
+// empty reports whether nothing is queued.
+func (q *commitQueue) empty() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) == 0
+}
+
 func (q *commitQueue) close() {
 	q.mu.Lock()
 	if !q.isClosed {
@@ -135,7 +161,7 @@ func (q *commitQueue) close() {
 // submitLocked queues p for d. d.mu must be held: holding it is what orders
 // d's records. If the engine is closing, p fails at once.
 func (e *Engine) submitLocked(d *document, p *pending) {
-	p.doc = d
+	p.doc, p.gen = d, d.gen
 	d.submitted++
 	if !e.queue.push(p) {
 		p.err = errClosed
@@ -154,6 +180,7 @@ func (e *Engine) commitLoop() {
 		batch, spare []*pending
 		live         []*pending // batch without the pendings that failed early
 		recs         []Record
+		follows      []*document // shared store: documents to catch up
 		ok           bool
 	)
 	for {
@@ -164,6 +191,17 @@ func (e *Engine) commitLoop() {
 		recs = recs[:0]
 		live = live[:0]
 		for _, p := range batch {
+			if p.follow {
+				follows = append(follows, p.doc)
+				continue
+			}
+			if p.gen != p.doc.gen {
+				// A conflict undid the state p was decided against; the
+				// rebase decides it again (rebase.go). Only a shared
+				// store's conflicts move gen.
+				p.doc.redo = append(p.doc.redo, p)
+				continue
+			}
 			if p.doc.broken {
 				// A write of this document failed after p was queued: p
 				// was decided against a state that never became durable.
@@ -182,11 +220,19 @@ func (e *Engine) commitLoop() {
 			if e.opts.ObserveCommit != nil {
 				e.opts.ObserveCommit(len(recs), took, err)
 			}
-			if err != nil {
-				e.failBatch(live, err)
-			} else {
+			switch {
+			case err == nil:
 				e.finishBatch(live)
+			case e.shared != nil:
+				e.sharedCommitFailed(live, err)
+			default:
+				e.failBatch(live, err)
 			}
+		}
+		if e.shared != nil {
+			e.afterBatch(follows)
+			clear(follows)
+			follows = follows[:0]
 		}
 		clear(batch)
 		clear(live)

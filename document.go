@@ -91,6 +91,38 @@ type document struct {
 	charged int64
 	charges *atomic.Int64
 
+	// On a shared store only (rebase.go, follow.go); d.gen and d.stale
+	// stay zero otherwise.
+	//
+	// stale, under mu, is set while d is caught up from the store or its
+	// undone decisions are made again: deciders and readers wait for it
+	// to clear. gen, written under mu by the committer goroutine alone
+	// (which may read it without mu), counts the conflicts that undid
+	// decisions; see pending.gen.
+	stale bool
+	gen   uint64
+	// redo, redoWant, redoing and redoUnknown are the committer's alone:
+	// the pendings of an older gen collected so far, how many there are
+	// in all, whether a collection is under way, and whether the outcome
+	// of some was unknown.
+	redo        []*pending
+	redoWant    uint64
+	redoing     bool
+	redoUnknown bool
+	// followQueued is set while a follow of d is queued for the
+	// committer, so that a burst of changes queues one.
+	followQueued atomic.Bool
+	// followAsked and followDone, under mu, are tickets: a reader that
+	// needs d caught up to the store takes the next one, and waits until
+	// a catch-up that started after it was taken settles it. followErr is
+	// the store error of the last catch-up, if it failed.
+	followAsked uint64
+	followDone  uint64
+	followErr   error
+	// watchStop ends the store's watch of d (SharedStore.Watch), set
+	// once d has a subscriber. Guarded by subsMu.
+	watchStop func()
+
 	subsMu sync.Mutex
 	subs   []*Subscription // set through setSubsLocked
 	// nsubs is len(subs), readable under mu alone: an operation is

@@ -26,8 +26,12 @@ import (
 type Engine struct {
 	opts  Options
 	store Store
-	log   *slog.Logger
-	stats stats
+	// shared is store when it is a SharedStore (other engines write it
+	// too), else nil: the engine then follows their commits and decides
+	// again what a conflict undid (rebase.go, follow.go).
+	shared SharedStore
+	log    *slog.Logger
+	stats  stats
 
 	ctx    context.Context // cancelled by Close; the store calls run under it
 	cancel context.CancelFunc
@@ -35,6 +39,9 @@ type Engine struct {
 
 	queue *commitQueue
 	runs  []finishRun // finishBatch's memory; the committer goroutine's alone
+	// rebasing lists the documents whose undone pendings the committer
+	// is collecting (rebase.go); the committer goroutine's alone.
+	rebasing []*document
 
 	mu     sync.Mutex // guards docs and closed; never taken while holding a document's lock
 	docs   map[string]*document
@@ -72,6 +79,7 @@ func Open(store Store, opts Options) (*Engine, error) {
 		queue:  newCommitQueue(),
 		docs:   make(map[string]*document),
 	}
+	e.shared, _ = store.(SharedStore)
 	e.wg.Add(2)
 	go func() { defer e.wg.Done(); e.commitLoop() }()
 	go func() { defer e.wg.Done(); e.janitor() }()
@@ -93,6 +101,7 @@ func (e *Engine) Close() error {
 	e.queue.close()
 	e.wg.Wait()
 	e.cancel()
+	e.stopWatches()
 	return nil
 }
 
@@ -200,6 +209,7 @@ func (e *Engine) forget(d *document) {
 	d.mu.Lock()
 	d.dischargeLocked()
 	d.mu.Unlock()
+	stopWatch(d)
 }
 
 func newEpoch() revision.Epoch {
@@ -245,33 +255,12 @@ func (e *Engine) load(ctx context.Context, d *document, create bool, mayCreate f
 	if err != nil {
 		return storeError(d.id, "load", err)
 	}
-	var state any = map[string]any{}
-	if len(sd.SnapshotState) > 0 {
-		if state, err = delta.Decode(sd.SnapshotState); err != nil {
-			return &Error{Code: CodeInternal, Message: "stored snapshot does not decode", Doc: d.id, Err: err}
-		}
-	}
 	h := newHistory(e.opts.RingSize, uint64(sd.SnapshotRev)+1)
-	ring := h.ring
-	var ch delta.Change // reused from operation to operation
-	for _, op := range sd.Tail {
-		if op.Rev != revision.Rev(ring.Next()) {
-			return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored log skips from %d to %d", ring.Next()-1, op.Rev), Doc: d.id}
-		}
-		p, err := delta.ParsePatch(op.Payload)
-		if err != nil {
-			return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored operation %d does not parse", op.Rev), Doc: d.id, Err: err}
-		}
-		err = p.ApplyTo(&state, &ch)
-		p.Release()
-		if err != nil {
-			return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored operation %d does not apply", op.Rev), Doc: d.id, Err: err}
-		}
-		h.push(op, ch.Paths, true) // clients rejoining after a restart catch up from these
-		ch.Reset()
-	}
-	if revision.Rev(ring.Next()-1) != sd.Meta.Head {
-		return &Error{Code: CodeInternal, Message: fmt.Sprintf("stored log ends at %d, head is %d", ring.Next()-1, sd.Meta.Head), Doc: d.id}
+	state, err := replay(d.id, sd, func(op *Op, paths delta.PathSet) {
+		h.push(op, paths, true) // clients rejoining after a restart catch up from these
+	})
+	if err != nil {
+		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -287,6 +276,42 @@ func (e *Engine) load(ctx context.Context, d *document, create bool, mayCreate f
 	d.lastUsed = e.opts.Now()
 	d.rechargeLocked()
 	return nil
+}
+
+// replay rebuilds the state a store holds for a document: its snapshot,
+// and each operation of the tail applied in order, which it hands to keep
+// with the paths it touched.
+func replay(doc string, sd *StoredDoc, keep func(op *Op, paths delta.PathSet)) (any, error) {
+	var state any = map[string]any{}
+	if len(sd.SnapshotState) > 0 {
+		var err error
+		if state, err = delta.Decode(sd.SnapshotState); err != nil {
+			return nil, &Error{Code: CodeInternal, Message: "stored snapshot does not decode", Doc: doc, Err: err}
+		}
+	}
+	next := sd.SnapshotRev + 1
+	var ch delta.Change // reused from operation to operation
+	for _, op := range sd.Tail {
+		if op.Rev != next {
+			return nil, &Error{Code: CodeInternal, Message: fmt.Sprintf("stored log skips from %d to %d", next-1, op.Rev), Doc: doc}
+		}
+		p, err := delta.ParsePatch(op.Payload)
+		if err != nil {
+			return nil, &Error{Code: CodeInternal, Message: fmt.Sprintf("stored operation %d does not parse", op.Rev), Doc: doc, Err: err}
+		}
+		err = p.ApplyTo(&state, &ch)
+		p.Release()
+		if err != nil {
+			return nil, &Error{Code: CodeInternal, Message: fmt.Sprintf("stored operation %d does not apply", op.Rev), Doc: doc, Err: err}
+		}
+		keep(op, ch.Paths)
+		ch.Reset()
+		next++
+	}
+	if next-1 != sd.Meta.Head {
+		return nil, &Error{Code: CodeInternal, Message: fmt.Sprintf("stored log ends at %d, head is %d", next-1, sd.Meta.Head), Doc: doc}
+	}
+	return state, nil
 }
 
 // resetLocked makes d an empty document of a new epoch. d.mu must be held.

@@ -105,7 +105,10 @@ func (r *recorder) waitFor(t testing.TB, what string, cond func([]*syncd.Event) 
 // order rules on the way: snapshots replace, deltas must continue exactly
 // where the replica is.
 type replica struct {
-	t     testing.TB
+	t interface {
+		Helper()
+		Fatalf(string, ...any)
+	}
 	epoch revision.Epoch
 	rev   revision.Rev
 	state any

@@ -135,7 +135,11 @@ const DefaultMaxLoadedBytes = 256 << 20
 
 // Validation is what a validation hook sees.
 type Validation struct {
-	Doc  string
+	Doc string
+	// Edit is the edit, its Patch in compact form (the bytes the
+	// operation will carry). On a store shared with other writers the
+	// hook may see one edit more than once: a conflict with another
+	// writer's commit decides it again.
 	Edit *Edit
 	// State is the document as it would be after the edit: decoded JSON
 	// (map[string]any at the root; numbers are json.Number). Read only.

@@ -24,7 +24,14 @@ func (e *Engine) State(ctx context.Context, doc string) (*DocState, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := e.freshen(ctx, d); err != nil {
+			return nil, err
+		}
 		d.mu.Lock()
+		if err := e.waitFreshLocked(ctx, d); err != nil {
+			d.mu.Unlock()
+			return nil, err
+		}
 		if d.gone {
 			d.mu.Unlock()
 			continue
@@ -35,12 +42,12 @@ func (e *Engine) State(ctx context.Context, doc string) (*DocState, error) {
 		}
 		state, err := d.snapshotLocked()
 		snap := &DocState{Doc: doc, Epoch: d.epoch, Rev: d.head, State: state}
-		target := d.submitted
+		target, gen := d.submitted, d.gen
 		d.mu.Unlock()
 		if err != nil {
 			return nil, &Error{Code: CodeInternal, Message: "snapshot encoding failed", Doc: doc, Err: err}
 		}
-		if err := e.waitCompleted(ctx, d, target); err != nil {
+		if err := e.waitCompleted(ctx, d, target, gen); err != nil {
 			if errors.Is(err, errRetry) {
 				continue
 			}
@@ -71,6 +78,9 @@ func (e *Engine) ReadOps(ctx context.Context, doc string, after revision.Rev, li
 	for {
 		d, err := e.acquire(ctx, doc, false)
 		if err != nil {
+			return OpsRange{}, err
+		}
+		if err := e.freshen(ctx, d); err != nil {
 			return OpsRange{}, err
 		}
 		d.mu.Lock()
@@ -136,29 +146,20 @@ func (e *Engine) Delete(ctx context.Context, doc string) error {
 			d.mu.Unlock()
 			continue
 		}
+		if err := e.waitFreshLocked(ctx, d); err != nil {
+			d.mu.Unlock()
+			return err
+		}
+		if d.gone {
+			d.mu.Unlock()
+			continue
+		}
 		if d.absent {
 			d.mu.Unlock()
 			return &Error{Code: CodeNotFound, Message: "no such document", Doc: doc}
 		}
-		old := d.head
-		e.resetLocked(d, newEpoch())
-		d.subsMu.Lock()
-		inUse := len(d.subs) > 0 || len(d.presence) > 0
-		d.subsMu.Unlock()
 		done := make(chan error, 1)
-		p := &pending{del: &DeleteRecord{Doc: doc}, then: func(_ *Op, err error) { done <- err }}
-		if inUse {
-			now := e.opts.Now().UnixMilli()
-			p.recreate = &CreateRecord{Doc: doc, Epoch: d.epoch, Time: now}
-			p.reset = &Event{
-				Kind: EventSnapshot, Doc: doc, Epoch: d.epoch, Rev: 0, State: []byte("{}"),
-				Gap:         &Gap{Reason: GapEpoch, ExpectedRev: old, BufferFirstRev: 1},
-				CatchUpDone: true,
-			}
-		} else {
-			d.absent = true
-		}
-		e.submitLocked(d, p)
+		e.deleteLocked(d, &pending{then: func(_ *Op, err error) { done <- err }})
 		d.mu.Unlock()
 		select {
 		case err := <-done:
@@ -167,6 +168,33 @@ func (e *Engine) Delete(ctx context.Context, doc string) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// deleteLocked deletes d, with p to carry the records and tell the
+// caller: d starts over, empty, under a new epoch, in memory at once and
+// in the store once p is durable. If it has subscribers or a room, it
+// lives on for them under the new epoch (a reset event tells them);
+// otherwise it is absent until written again. d.mu must be held.
+func (e *Engine) deleteLocked(d *document, p *pending) {
+	old := d.head
+	e.resetLocked(d, newEpoch())
+	d.subsMu.Lock()
+	inUse := len(d.subs) > 0 || len(d.presence) > 0
+	d.subsMu.Unlock()
+	p.del = &DeleteRecord{Doc: d.id}
+	p.recreate, p.reset = nil, nil
+	if inUse {
+		now := e.opts.Now().UnixMilli()
+		p.recreate = &CreateRecord{Doc: d.id, Epoch: d.epoch, Time: now}
+		p.reset = &Event{
+			Kind: EventSnapshot, Doc: d.id, Epoch: d.epoch, Rev: 0, State: []byte("{}"),
+			Gap:         &Gap{Reason: GapEpoch, ExpectedRev: old, BufferFirstRev: 1},
+			CatchUpDone: true,
+		}
+	} else {
+		d.absent = true
+	}
+	e.submitLocked(d, p)
 }
 
 // Head returns the position of a loaded document's newest durable

@@ -29,6 +29,12 @@ type Stats struct {
 	// after a "gap". "compacted" counts the deltas answers (ring or store)
 	// that combined operations (Op.FirstRev) to be smaller than a snapshot.
 	CatchUps map[string]uint64
+	// Rebases counts, on a shared store, the times a document's edits
+	// were decided again because another writer committed first (or a
+	// write's outcome was unknown); Follows counts the catch-ups that
+	// brought in other writers' operations.
+	Rebases uint64
+	Follows uint64
 }
 
 type stats struct {
@@ -38,6 +44,9 @@ type stats struct {
 	catchUpDeltas, catchUpStore              atomic.Uint64
 	catchUpSnapshot, catchUpGap              atomic.Uint64
 	catchUpCompacted                         atomic.Uint64
+	// rebases and follows count, on a shared store, the documents decided
+	// again after a conflict and the catch-ups of other writers' commits.
+	rebases, follows atomic.Uint64
 }
 
 func (s *stats) observeCommit(records int, d time.Duration, err error) {
@@ -58,6 +67,8 @@ func (e *Engine) Stats() Stats {
 		Batches:       s.batches.Load(),
 		Records:       s.records.Load(),
 		BatchFailures: s.failures.Load(),
+		Rebases:       s.rebases.Load(),
+		Follows:       s.follows.Load(),
 		CommitTime:    time.Duration(s.commitNanos.Load()),
 		Refusals:      make(map[Code]uint64),
 		CatchUps: map[string]uint64{

@@ -66,7 +66,11 @@ func (e *Engine) Subscribe(ctx context.Context, doc string, req SubscribeRequest
 		return nil, errors.New("syncd: Subscribe needs a sink")
 	}
 	var lastErr error
-	for attempt := 0; attempt < maxHeldRetries; attempt++ {
+	tries := maxHeldRetries
+	if e.shared != nil {
+		tries = maxSharedRetries // other writers' conflicts restart joins too
+	}
+	for attempt := 0; attempt < tries; attempt++ {
 		s, err := e.subscribeOnce(ctx, doc, req, sink)
 		if err == nil || !errors.Is(err, errRetry) {
 			return s, err
@@ -76,6 +80,10 @@ func (e *Engine) Subscribe(ctx context.Context, doc string, req SubscribeRequest
 	return nil, &Error{Code: CodeUnavailable, Message: "document kept failing while joining", Doc: doc, Err: lastErr}
 }
 
+// maxSharedRetries is maxHeldRetries on a shared store, where a conflict
+// with another writer also makes a join start again.
+const maxSharedRetries = 10
+
 var errRetry = errors.New("syncd: document reloaded, retry")
 
 func (e *Engine) subscribeOnce(ctx context.Context, doc string, req SubscribeRequest, sink Sink) (*Subscription, error) {
@@ -83,12 +91,24 @@ func (e *Engine) subscribeOnce(ctx context.Context, doc string, req SubscribeReq
 	if err != nil {
 		return nil, err
 	}
+	// On a shared store, the answer must hold everything any writer
+	// acknowledged before now, and the watermark must be the store's.
+	if err := e.freshen(ctx, d); err != nil {
+		return nil, err
+	}
 	if req.ClientID != "" {
 		if err := e.loadWatermark(ctx, d, req.ClientID); err != nil {
 			return nil, err
 		}
+		if err := e.refreshWatermark(ctx, d, req.ClientID); err != nil {
+			return nil, err
+		}
 	}
 	d.mu.Lock()
+	if err := e.waitFreshLocked(ctx, d); err != nil {
+		d.mu.Unlock()
+		return nil, err
+	}
 	if d.gone {
 		d.mu.Unlock()
 		return nil, errRetry
@@ -106,12 +126,13 @@ func (e *Engine) subscribeOnce(ctx context.Context, doc string, req SubscribeReq
 	d.subsMu.Lock()
 	s.last = d.head
 	d.setSubsLocked(append(d.subs, s))
+	e.watchLocked(d)
 	d.subsMu.Unlock()
 	d.mu.Unlock()
 
 	events, err := e.completeCatchUp(ctx, d, cu)
 	if err == nil {
-		err = e.waitCompleted(ctx, d, cu.target)
+		err = e.waitCompleted(ctx, d, cu.target, cu.gen)
 	}
 	if err == nil {
 		err = e.addOutcomes(ctx, d.id, cu, events)
@@ -240,9 +261,13 @@ func (s *Subscription) dropLocked(reason ResyncReason) {
 
 // waitCompleted waits until every write queued for d before target is
 // finished, and fails with errRetry if one of them failed.
-func (e *Engine) waitCompleted(ctx context.Context, d *document, target uint64) error {
+//
+// On a shared store it also fails with errRetry when a conflict undid
+// decisions meanwhile (d.gen moved from gen): what the caller planned may
+// hold operations that were decided again at other revisions.
+func (e *Engine) waitCompleted(ctx context.Context, d *document, target, gen uint64) error {
 	d.mu.Lock()
-	for d.completed < target && !d.gone {
+	for d.completed < target && !d.gone && d.gen == gen {
 		ch := d.progressLocked()
 		d.mu.Unlock()
 		select {
@@ -252,7 +277,7 @@ func (e *Engine) waitCompleted(ctx context.Context, d *document, target uint64) 
 		}
 		d.mu.Lock()
 	}
-	gone := d.gone
+	gone := d.gone || d.gen != gen
 	d.mu.Unlock()
 	if gone {
 		return errRetry

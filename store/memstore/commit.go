@@ -54,6 +54,10 @@ func (s *Store) Commit(ctx context.Context, batch []syncd.Record) error {
 type overlay struct {
 	base map[string]*document
 	docs map[string]*document
+	// dedup makes a record of a client request the document has already
+	// decided a conflict, as a shared store's de-duplication does
+	// (shared.go).
+	dedup bool
 	// touched lists the documents that got an Append or a Snapshot, in
 	// first-touch order: the ones retention may need to trim.
 	touched []string
@@ -97,9 +101,26 @@ func (o *overlay) touch(id string) {
 // batch without being conflicts.
 var errMalformed = errors.New("malformed record")
 
-func (o *overlay) apply(rec syncd.Record) error {
+// checkRecord reports a record the contract does not allow, whatever the
+// stored state.
+func checkRecord(rec syncd.Record) error {
 	if err := rec.Check(); err != nil {
 		return fmt.Errorf("%w: %w", errMalformed, err)
+	}
+	switch {
+	case rec.Create != nil && (rec.Create.Doc == "" || rec.Create.Epoch == ""):
+		return fmt.Errorf("%w: create needs a document id and an epoch", errMalformed)
+	case rec.Append != nil && rec.Append.Op == nil:
+		return fmt.Errorf("%w: append to %q without an op", errMalformed, rec.Append.Doc)
+	case rec.Decide != nil && (rec.Decide.ClientID == "" || rec.Decide.ReqID == ""):
+		return fmt.Errorf("%w: decide in %q needs a client id and a request id", errMalformed, rec.Decide.Doc)
+	}
+	return nil
+}
+
+func (o *overlay) apply(rec syncd.Record) error {
+	if err := checkRecord(rec); err != nil {
+		return err
 	}
 	switch {
 	case rec.Create != nil:
@@ -116,9 +137,6 @@ func (o *overlay) apply(rec syncd.Record) error {
 }
 
 func (o *overlay) create(c *syncd.CreateRecord) error {
-	if c.Doc == "" || c.Epoch == "" {
-		return fmt.Errorf("%w: create needs a document id and an epoch", errMalformed)
-	}
 	if d := o.get(c.Doc); d != nil {
 		return fmt.Errorf("create %q: exists with epoch %s: %w", c.Doc, d.meta.Epoch, syncd.ErrConflict)
 	}
@@ -134,9 +152,6 @@ func (o *overlay) create(c *syncd.CreateRecord) error {
 }
 
 func (o *overlay) append(a *syncd.AppendRecord) error {
-	if a.Op == nil {
-		return fmt.Errorf("%w: append to %q without an op", errMalformed, a.Doc)
-	}
 	d := o.edit(a.Doc)
 	switch {
 	case d == nil:
@@ -145,6 +160,8 @@ func (o *overlay) append(a *syncd.AppendRecord) error {
 		return fmt.Errorf("append to %q: epoch %s, document has %s: %w", a.Doc, a.Epoch, d.meta.Epoch, syncd.ErrConflict)
 	case a.Op.Rev != d.meta.Head+1:
 		return fmt.Errorf("append to %q: rev %d, head is %d: %w", a.Doc, a.Op.Rev, d.meta.Head, syncd.ErrConflict)
+	case o.dedup && a.Op.ClientID != "" && a.Op.ClientReqID != "" && d.marks[a.Op.ClientID].Decided(a.Op.ClientReqID):
+		return fmt.Errorf("append to %q: request %s of client %q was already decided: %w", a.Doc, a.Op.ClientReqID, a.Op.ClientID, syncd.ErrConflict)
 	}
 	d.ops = append(d.ops, a.Op)
 	d.meta.Head = a.Op.Rev
@@ -157,8 +174,8 @@ func (o *overlay) append(a *syncd.AppendRecord) error {
 }
 
 func (o *overlay) decide(dc *syncd.DecideRecord) error {
-	if dc.ClientID == "" || dc.ReqID == "" {
-		return fmt.Errorf("%w: decide in %q needs a client id and a request id", errMalformed, dc.Doc)
+	if d := o.get(dc.Doc); o.dedup && d != nil && d.marks[dc.ClientID].Decided(dc.ReqID) {
+		return fmt.Errorf("decide in %q: request %s of client %q was already decided: %w", dc.Doc, dc.ReqID, dc.ClientID, syncd.ErrConflict)
 	}
 	if d := o.edit(dc.Doc); d != nil {
 		d.advance(dc.ClientID, revision.Refused(dc.ReqID, dc.Code))

@@ -27,6 +27,16 @@
 // subscribers anyway. Snapshot states are copied in and out, because a
 // json.RawMessage is a mutable byte slice owned by its caller.
 //
+// # Shared mode
+//
+// [NewShared] gives one log that several engines write at once, each
+// through its own [Handle], a [syncd.SharedStore]: commits are atomic per
+// document (a [*syncd.PartialCommitError] names the documents that
+// failed), a client request already decided is a conflict, Head reads the
+// committed head and Watch calls back after each commit of a document.
+// It is the test double of store/natsstore for the engine's multi-writer
+// tests.
+//
 // # Traps
 //
 //   - Commit is not meant to be concurrent: the engine issues one at a time
