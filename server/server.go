@@ -39,6 +39,9 @@ type Server struct {
 	access accessPolicy
 	// admin is the admin page (admin.go); nil when it is off.
 	admin *admin
+	// cluster is this instance's side of the cluster bus (cluster.go);
+	// nil without Options.Bus.
+	cluster *cluster
 }
 
 // New builds a server for engine.
@@ -58,7 +61,17 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := o.withBusDefaults(); err != nil {
+		return nil, err
+	}
 	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), verifier: verifier, access: access}
+	var broker router.Broker // nil: the router's own MemoryBroker
+	if o.Bus != nil {
+		if s.cluster, err = newCluster(s, o); err != nil {
+			return nil, err
+		}
+		broker = s.cluster.rooms
+	}
 	o.Metrics.engineSampler.engine = engine
 	s.creators = newUserCreations(o.Limits.UserDocsPerMinute)
 	if room := engine.MaxRoomPresenceBytes(); room > o.Limits.OutboundQueueBytes/2 {
@@ -79,7 +92,8 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		Burst:             o.Limits.Burst,
 		HeartbeatInterval: o.HeartbeatInterval,
 		HeartbeatTimeout:  o.HeartbeatTimeout,
-		OnOpen:            s.onOpen,
+		OnOpen:            s.opened,
+		Broker:            broker,
 		OnClose:           s.onClose,
 		OnError:           s.onError,
 
@@ -100,6 +114,12 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	// Register, not MustRegister: Metrics shared by a second server (which
 	// their documentation rules out) must not make New panic.
 	o.Metrics.Registry.Register(&routerCollector{router: s.router})
+	if s.cluster != nil {
+		s.cluster.m.register(o.Metrics.Registry)
+		if err := s.cluster.start(); err != nil {
+			return nil, fmt.Errorf("server: cluster bus: %w", err)
+		}
+	}
 
 	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics, writeTimeout: o.HTTPWriteTimeout}
 	s.api.register(s.mux)
@@ -153,7 +173,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.admin != nil {
 		s.admin.close()
 	}
-	return s.router.Shutdown(ctx)
+	// The other instances of a cluster drop this one's clients at once.
+	s.cluster.goodbye()
+	err := s.router.Shutdown(ctx)
+	if s.cluster != nil {
+		s.cluster.close()
+		s.cluster.rooms.Close()
+	}
+	return err
+}
+
+// opened is the router's OnOpen: the greeting, then, in a cluster, the
+// connection's claim on its client id.
+func (s *Server) opened(c *router.Conn) {
+	s.onOpen(c)
+	s.cluster.opened(c)
 }
 
 func (s *Server) onError(c *router.Conn, err error) {
