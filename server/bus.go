@@ -54,6 +54,7 @@ const (
 	subjectRoomPrefix     = "room."     // + token of the router topic: room messages
 	subjectPresencePrefix = "presence." // + token of the document id: presence changes
 	subjectHeartbeat      = "heartbeat" // every instance's heartbeats and goodbyes
+	subjectRoomRequest    = "rooms"     // requests for every instance's room in a document
 	subjectClaim          = "claim"     // connection claims (one live connection per client id)
 )
 

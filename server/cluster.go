@@ -80,7 +80,8 @@ func newCluster(s *Server, o Options) (*cluster, error) {
 // instance learns who holds what within a round trip.
 func (c *cluster) start() error {
 	for subject, h := range map[string]func([]byte){
-		subjectHeartbeat: c.presence.onHeartbeat,
+		subjectHeartbeat:   c.presence.onHeartbeat,
+		subjectRoomRequest: c.presence.onRoomRequest,
 		subjectClaim:     c.onClaim,
 	} {
 		unsub, err := c.bus.Subscribe(subject, h)

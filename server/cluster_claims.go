@@ -40,8 +40,8 @@ func (c *cluster) onClaim(data []byte) {
 		return
 	}
 	conn, ok := c.s.router.Conn(cl.ClientID)
-	if !ok {
-		return
+	if !ok || conn.Closing() {
+		return // a closing connection neither loses nor wins a claim
 	}
 	live := conn.Attempt()
 	switch {

@@ -35,10 +35,12 @@ import (
 //     seq asks for the full room; a mirror holding entries of a document
 //     the heartbeat does not list, all older than the heartbeat, drops
 //     them (their "left" was missed);
-//   - an instance that starts holding a document's room (its first local
-//     subscriber) asks every instance for its full room; a JOIN waits, at
-//     most BusRoomWait, for the instances that the heartbeats say hold
-//     presence there, so its answer carries the merged room;
+//   - an instance that starts showing a document's room (its first local
+//     subscriber) asks every instance for its full room there, on a
+//     subject all instances listen to, and each answers on the document's
+//     subject, empty or not; the JOIN waits, at most BusRoomWait, for an
+//     answer from every instance it has heard from, so that its answer
+//     carries the merged room;
 //   - an instance not heard from for BusPeerTimeout is dead: its entries
 //     are dropped everywhere (detected within BusPeerTimeout +
 //     BusHeartbeatInterval of its last heartbeat); a clean shutdown sends a
@@ -113,7 +115,7 @@ const (
 	presenceSet  = "set"  // a client's new value
 	presenceLeft = "left" // a client left
 	presenceFull = "full" // an instance's whole room in the document
-	presenceWant = "want" // a request for full rooms: Target's, or every holder's
+	presenceWant = "want" // a request for Target's full room (a repair)
 )
 
 type busPresence struct {
@@ -130,6 +132,12 @@ type busPresence struct {
 type busPresenceEntry struct {
 	ClientID string          `json:"clientId"`
 	State    json.RawMessage `json:"state"`
+}
+
+// busRoomRequest asks every instance for its full room in Doc.
+type busRoomRequest struct {
+	From string `json:"from"`
+	Doc  string `json:"doc"`
 }
 
 // busHeartbeat is one part of an instance's heartbeat, or its goodbye.
@@ -222,9 +230,8 @@ func (p *clusterPresence) localChange(doc, clientID string, state json.RawMessag
 	}
 }
 
-// sendFull announces this instance's whole room in doc. Without entries
-// there it says so only when asked by name (force).
-func (p *clusterPresence) sendFull(doc string, force bool) {
+// sendFull announces this instance's whole room in doc, empty or not.
+func (p *clusterPresence) sendFull(doc string) {
 	p.mu.Lock()
 	lr := p.local[doc]
 	if lr == nil {
@@ -232,9 +239,7 @@ func (p *clusterPresence) sendFull(doc string, force bool) {
 		// entry of doc from here is gone.
 		seq := p.seq
 		p.mu.Unlock()
-		if force {
-			p.c.publish(kindPresence, presenceSubject(doc), busPresence{From: p.c.id, Kind: presenceFull, Seq: seq}, false)
-		}
+		p.c.publish(kindPresence, presenceSubject(doc), busPresence{From: p.c.id, Kind: presenceFull, Seq: seq}, false)
 		return
 	}
 	p.mu.Unlock()
@@ -312,7 +317,17 @@ func (p *clusterPresence) acquire(doc string) {
 	p.mu.Lock()
 	dr.unsub = unsub
 	p.mu.Unlock()
-	p.c.publish(kindPresence, presenceSubject(doc), busPresence{From: p.c.id, Kind: presenceWant}, false)
+	p.c.publish(kindPresence, subjectRoomRequest, busRoomRequest{From: p.c.id, Doc: doc}, false)
+}
+
+// onRoomRequest answers another instance's request for this instance's
+// room in a document, even empty: the requester waits for every instance.
+func (p *clusterPresence) onRoomRequest(data []byte) {
+	var req busRoomRequest
+	if !p.c.receive(kindPresence, data, &req, &req.From) || req.Doc == "" {
+		return
+	}
+	p.sendFull(req.Doc)
 }
 
 // release ends one interest in doc's room; the last one unsubscribes and
@@ -347,9 +362,9 @@ func (p *clusterPresence) release(doc string) {
 }
 
 // enter prepares doc's room for a JOIN: it holds an interest in the room,
-// waits (at most BusRoomWait) until the mirror has caught up with every
-// instance whose heartbeat lists the document, and puts the mirror into the
-// engine's room, loading the document. The returned function ends the
+// waits (at most BusRoomWait) until the mirror has heard from every
+// instance this one knows, and is not behind what their heartbeats list,
+// and puts the mirror into the engine's room, loading the document. The returned function ends the
 // interest, putting the mirror into the room once more (the JOIN may have
 // created the document only now).
 func (p *clusterPresence) enter(ctx context.Context, doc string) (done func()) {
@@ -361,11 +376,10 @@ func (p *clusterPresence) enter(ctx context.Context, doc string) (done func()) {
 		dr := p.docs[doc]
 		behind := false
 		for id, pr := range p.peers {
-			if seq, ok := pr.docs[doc]; ok {
-				if r := dr.remote[id]; r == nil || r.seq < seq {
-					behind = true
-					break
-				}
+			r := dr.remote[id]
+			if seq, listed := pr.docs[doc]; r == nil || (listed && r.seq < seq) {
+				behind = true
+				break
 			}
 		}
 		changed := dr.changed
@@ -504,7 +518,7 @@ func (p *clusterPresence) onPresence(doc string, dr *docRoom, data []byte) {
 		r.entries = next
 		dr.changedLocked()
 	case presenceWant:
-		answer = msg.Target == p.c.id || (msg.Target == "" && p.local[doc] != nil)
+		answer = msg.Target == p.c.id
 	}
 	p.mu.Unlock()
 	p.apply(doc, msg.From, ops)
@@ -513,7 +527,7 @@ func (p *clusterPresence) onPresence(doc string, dr *docRoom, data []byte) {
 		p.want(doc, msg.From)
 	}
 	if answer {
-		p.sendFull(doc, msg.Target == p.c.id)
+		p.sendFull(doc)
 	}
 }
 
