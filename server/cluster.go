@@ -82,7 +82,7 @@ func (c *cluster) start() error {
 	for subject, h := range map[string]func([]byte){
 		subjectHeartbeat:   c.presence.onHeartbeat,
 		subjectRoomRequest: c.presence.onRoomRequest,
-		subjectClaim:     c.onClaim,
+		subjectClaim:       c.onClaim,
 	} {
 		unsub, err := c.bus.Subscribe(subject, h)
 		if err != nil {
