@@ -42,6 +42,7 @@ type Config struct {
 	DocsPerMinute     int
 	UserDocsPerMinute int
 	Transport         TransportConfig
+	Bus               BusConfig
 	Webhooks          WebhookConfig
 
 	Origins   string
@@ -114,6 +115,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.UserDocsPerMinute, "user-docs-per-minute", 120, "documents one user (JWT sub) may create a minute over all connections, with -jwt-secret")
 	fs.IntVar(&c.QueueBytes, "queue-bytes", 8<<20, "outbound bytes that may wait for one connection before it is closed as a slow consumer")
 	c.Transport.transportFlags(fs)
+	c.Bus.busFlags(fs)
 	c.Webhooks.webhookFlags(fs)
 	fs.StringVar(&c.Origins, "origins", "", `comma-separated Origins browsers may connect from ("*" for any; default same-origin only)`)
 	fs.StringVar(&c.Hosts, "hosts", "", `comma-separated Host names the server answers to, e.g. "sync.example.com,10.0.0.0/8" (name, name:port, *.domain, IP, CIDR, or "*" for any); other hosts get HTTP 421, which stops DNS rebinding. Default: localhost, 127.0.0.1 and [::1] on loopback connections, any host on others (/healthz and /readyz answer any host)`)
@@ -188,6 +190,9 @@ func (c *Config) validate(envNames map[string]string) error {
 		return err
 	}
 	if err := c.validateTransport(); err != nil {
+		return err
+	}
+	if err := c.validateBus(); err != nil {
 		return err
 	}
 	if err := c.validateWebhooks(); err != nil {

@@ -169,6 +169,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		HTTPReadTimeout:   c.HTTPReadTimeout,
 		HTTPWriteTimeout:  c.HTTPWriteTimeout,
 		Backup:            backup,
+		// The cluster bus's timing (config_bus.go); without a Bus unused.
+		BusHeartbeatInterval: c.Bus.HeartbeatInterval,
+		BusPeerTimeout:       c.Bus.PeerTimeout,
+		BusRoomWait:          c.Bus.RoomWait,
 		Limits: server.Limits{
 			MaxMessageBytes:    c.MaxMessageBytes,
 			MaxDocsPerConn:     c.MaxDocsPerConn,
