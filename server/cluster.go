@@ -150,6 +150,9 @@ func (c *cluster) close() {
 		close(c.stop)
 	}
 	c.wg.Wait()
+	// Documents still shown (a shutdown that cut its connections off
+	// before they left their rooms) end their subscriptions here.
+	unsubs = append(unsubs, c.presence.unsubscribeAll()...)
 	for _, u := range unsubs {
 		u() // the bus may be gone already: nothing to do about it here
 	}

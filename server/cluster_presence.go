@@ -361,6 +361,21 @@ func (p *clusterPresence) release(doc string) {
 	}
 }
 
+// unsubscribeAll forgets every document's room and returns their
+// subscriptions' unsubscribes, for the instance's close.
+func (p *clusterPresence) unsubscribeAll() []func() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var unsubs []func() error
+	for doc, dr := range p.docs {
+		if dr.unsub != nil {
+			unsubs = append(unsubs, dr.unsub)
+		}
+		delete(p.docs, doc)
+	}
+	return unsubs
+}
+
 // enter prepares doc's room for a JOIN: it holds an interest in the room,
 // waits (at most BusRoomWait) until the mirror has heard from every
 // instance this one knows, and is not behind what their heartbeats list,
@@ -374,6 +389,10 @@ func (p *clusterPresence) enter(ctx context.Context, doc string) (done func()) {
 	for waiting := true; waiting; {
 		p.mu.Lock()
 		dr := p.docs[doc]
+		if dr == nil { // the instance is closing
+			p.mu.Unlock()
+			break
+		}
 		behind := false
 		for id, pr := range p.peers {
 			r := dr.remote[id]

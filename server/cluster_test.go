@@ -14,6 +14,7 @@ import (
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/internal/natsbus"
 	"github.com/deltasync/syncd/protocol"
+	"github.com/deltasync/syncd/router"
 	"github.com/deltasync/syncd/server"
 )
 
@@ -375,6 +376,27 @@ func TestClusterNewerAttemptReplacesConnectionElsewhere(t *testing.T) {
 	newer.join("cluster/claims") // still live
 	if got := nodes[0].metricValue("syncd_bus_replaced_total"); got != 1 {
 		t.Fatalf("A replaced %v connections", got)
+	}
+}
+
+// Without a Bus nothing of the cluster runs: the router keeps its own
+// in-memory broker, and no bus metric exists.
+func TestClusterNoBusIsSingleNode(t *testing.T) {
+	ev := newEnv(t, syncd.Options{}, server.Options{})
+	if _, ok := ev.server.Router().Broker().(*router.MemoryBroker); !ok {
+		t.Fatalf("broker %T without a bus", ev.server.Router().Broker())
+	}
+	c := ev.dial("")
+	c.join("single/node")
+	c.rpcOK(protocol.TypePublish, map[string]any{"doc": "single/node", "data": 1})
+	fams, err := ev.metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if strings.HasPrefix(f.GetName(), "syncd_bus_") {
+			t.Fatalf("metric %s without a bus", f.GetName())
+		}
 	}
 }
 
