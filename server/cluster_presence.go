@@ -28,7 +28,8 @@ import (
 //   - a change whose prev is newer than the mirror's last seq from that
 //     instance shows a missed message: the mirror asks that instance for
 //     its full room in the document ("want"), which it answers ("full")
-//     on the same subject;
+//     on the same subject, and asks again at its heartbeats until a full
+//     room arrives;
 //   - every BusHeartbeatInterval each instance sends a heartbeat listing
 //     the documents where it holds presence with the seq of its last change
 //     there (several parts when it holds many). A mirror behind a listed
@@ -92,8 +93,11 @@ type docRoom struct {
 
 // remoteRoom is one other instance's entries in one document.
 type remoteRoom struct {
-	seq      uint64
-	entries  map[string]json.RawMessage
+	seq     uint64
+	entries map[string]json.RawMessage
+	// gap: a change was missed (a prev newer than seq came); the room is
+	// asked for whole until a full one arrives.
+	gap      bool
 	wantedAt time.Time // the last request for its full room
 }
 
@@ -396,7 +400,7 @@ func (p *clusterPresence) enter(ctx context.Context, doc string) (done func()) {
 		behind := false
 		for id, pr := range p.peers {
 			r := dr.remote[id]
-			if seq, listed := pr.docs[doc]; r == nil || (listed && r.seq < seq) {
+			if seq, listed := pr.docs[doc]; r == nil || r.gap || (listed && r.seq < seq) {
 				behind = true
 				break
 			}
@@ -504,7 +508,10 @@ func (p *clusterPresence) onPresence(doc string, dr *docRoom, data []byte) {
 		if msg.Seq <= r.seq {
 			break // older than what the mirror has
 		}
-		want = msg.Prev > r.seq && p.wantDueLocked(r, now)
+		if msg.Prev > r.seq {
+			r.gap = true
+		}
+		want = r.gap && p.wantDueLocked(r, now)
 		r.seq = msg.Seq
 		if msg.Kind == presenceSet {
 			if old, ok := r.entries[msg.Client]; !ok || !bytes.Equal(old, msg.State) {
@@ -521,7 +528,7 @@ func (p *clusterPresence) onPresence(doc string, dr *docRoom, data []byte) {
 		if msg.Seq < r.seq {
 			break
 		}
-		r.seq = msg.Seq
+		r.seq, r.gap = msg.Seq, false
 		next := make(map[string]json.RawMessage, len(msg.Clients))
 		for _, e := range msg.Clients {
 			next[e.ClientID] = e.State
@@ -627,7 +634,7 @@ func (p *clusterPresence) onHeartbeat(data []byte) {
 			r := dr.remote[hb.From]
 			seq, listed := pr.docs[doc]
 			switch {
-			case listed && (r == nil || r.seq < seq):
+			case listed && (r == nil || r.seq < seq || r.gap):
 				if p.wantDueLocked(dr.roomLocked(hb.From), now) {
 					wants = append(wants, doc)
 				}

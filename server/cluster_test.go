@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,6 +58,12 @@ type node struct {
 // under the test's own subject prefix.
 func startNode(t testing.TB, ns *natsserver.Server, so server.Options) *node {
 	t.Helper()
+	return startNodeWith(t, ns, so, func(b server.Bus) server.Bus { return b })
+}
+
+// startNodeWith is startNode with the bus wrapped by wrap.
+func startNodeWith(t testing.TB, ns *natsserver.Server, so server.Options, wrap func(server.Bus) server.Bus) *node {
+	t.Helper()
 	nc, err := nats.Connect(ns.ClientURL(), nats.NoReconnect())
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +73,7 @@ func startNode(t testing.TB, ns *natsserver.Server, so server.Options) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	so.Bus = bus
+	so.Bus = wrap(bus)
 	if so.BusHeartbeatInterval == 0 {
 		so.BusHeartbeatInterval = busHeartbeat
 	}
@@ -432,4 +439,79 @@ func TestClusterMergedRoomIsBounded(t *testing.T) {
 	// A's value fills B's room past half: B's own client does not fit.
 	b.sendMeta(protocol.TypePresenceSet, "p", map[string]any{"doc": doc, "state": big})
 	b.expectRPCError("p", protocol.CodeResourceExhausted)
+}
+
+// lossyBus loses the messages its drop function picks, as a network or a
+// slow subscriber may: the cluster must repair what they leave behind.
+type lossyBus struct {
+	server.Bus
+	mu   sync.Mutex
+	drop func(subject string, data []byte) bool
+}
+
+func (b *lossyBus) Publish(subject string, data []byte) error {
+	b.mu.Lock()
+	drop := b.drop != nil && b.drop(subject, data)
+	b.mu.Unlock()
+	if drop {
+		return nil
+	}
+	return b.Bus.Publish(subject, data)
+}
+
+// dropOnce makes the bus lose the next presence message of kind.
+func (b *lossyBus) dropOnce(kind string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.drop = func(subject string, data []byte) bool {
+		if !strings.HasPrefix(subject, "presence.") || !strings.Contains(string(data), `"kind":"`+kind+`"`) {
+			return false
+		}
+		b.drop = nil
+		return true
+	}
+}
+
+// A lost change, or a lost departure, is repaired within about a heartbeat
+// interval: the heartbeat's summary shows the mirror behind, or holding
+// what the instance no longer has.
+func TestClusterPresenceRepairsLostMessages(t *testing.T) {
+	ns := startNATS(t)
+	var lossy *lossyBus
+	a := startNodeWith(t, ns, server.Options{}, func(b server.Bus) server.Bus {
+		lossy = &lossyBus{Bus: b}
+		return lossy
+	})
+	b := startNode(t, ns, server.Options{})
+	a.awaitInstances(1)
+	b.awaitInstances(1)
+	const doc = "cluster/lossy"
+	ca := a.dial("")
+	ca.joinRoom(doc, map[string]any{"v": 1})
+	cb := b.dial("")
+	rb := cb.joinRoom(doc, nil)
+	want := room{ca.author: `{"v":1}`}
+	cb.awaitRoom(rb, want, readTimeout)
+
+	// A lost change: B learns of it from A's next heartbeat.
+	lossy.dropOnce("set")
+	ca.rpcOK(protocol.TypePresenceSet, map[string]any{"doc": doc, "state": map[string]any{"v": 2}})
+	want[ca.author] = `{"v":2}`
+	cb.awaitRoom(rb, want, 10*busHeartbeat+time.Second)
+
+	// A lost change followed by another: the second shows the gap.
+	lossy.dropOnce("set")
+	ca2 := a.dial("")
+	ca2.joinRoom(doc, "second")
+	ca.rpcOK(protocol.TypePresenceSet, map[string]any{"doc": doc, "state": map[string]any{"v": 3}})
+	want[ca.author], want[ca2.author] = `{"v":3}`, `"second"`
+	cb.awaitRoom(rb, want, 10*busHeartbeat+time.Second)
+
+	// A lost departure: A's heartbeats stop listing the document.
+	ca2.rpcOK(protocol.TypeLeave, map[string]any{"doc": doc})
+	delete(want, ca2.author)
+	cb.awaitRoom(rb, want, readTimeout)
+	lossy.dropOnce("left")
+	ca.rpcOK(protocol.TypeLeave, map[string]any{"doc": doc})
+	cb.awaitRoom(rb, room{}, 10*busHeartbeat+time.Second)
 }
