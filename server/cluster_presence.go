@@ -239,8 +239,8 @@ func (p *clusterPresence) sendFull(doc string) {
 
 // acquire starts or continues this instance's interest in doc's room: the
 // first one subscribes to the document's presence subject and asks the
-// other instances for their rooms.
-func (p *clusterPresence) acquire(doc string) {
+// other instances for their rooms, and reports first.
+func (p *clusterPresence) acquire(doc string) (first bool) {
 	l := p.lock(doc)
 	l.Lock()
 	defer l.Unlock()
@@ -248,7 +248,7 @@ func (p *clusterPresence) acquire(doc string) {
 	if dr := p.docs[doc]; dr != nil {
 		dr.refs++
 		p.mu.Unlock()
-		return
+		return false
 	}
 	dr := &docRoom{refs: 1, remote: make(map[string]*remoteRoom), changed: make(chan struct{})}
 	p.docs[doc] = dr
@@ -258,12 +258,13 @@ func (p *clusterPresence) acquire(doc string) {
 		// Without the bus this instance shows its own clients only,
 		// until a later JOIN subscribes again.
 		p.c.log.Warn("cluster bus: presence subscription", "doc", doc, "err", err)
-		return
+		return true
 	}
 	p.mu.Lock()
 	dr.unsub = unsub
 	p.mu.Unlock()
 	p.c.publish(kindPresence, subjectRoomRequest, busRoomRequest{From: p.c.id, Doc: doc}, false)
+	return true
 }
 
 // onRoomRequest answers another instance's request for this instance's
@@ -322,14 +323,18 @@ func (p *clusterPresence) unsubscribeAll() []func() error {
 	return unsubs
 }
 
-// enter prepares doc's room for a JOIN: it holds an interest in the room,
-// waits (at most BusRoomWait) until the mirror has heard from every
-// instance this one knows, and is not behind what their heartbeats list,
-// and puts the mirror into the engine's room, loading the document. The returned function ends the
-// interest, putting the mirror into the room once more (the JOIN may have
-// created the document only now).
+// enter prepares doc's room for a JOIN: it holds an interest in the room.
+// If the room is new here (no other local subscriber), it waits (at most
+// BusRoomWait) until the mirror has heard from every instance this one
+// knows, and is not behind what their heartbeats list, and puts the mirror
+// into the engine's room, loading the document. The returned function ends
+// the interest, after putting the mirror into the room once more (the JOIN
+// may have created the document only now). A room already shown here is
+// kept current as it is: the JOIN neither waits nor does anything more.
 func (p *clusterPresence) enter(ctx context.Context, doc string) (done func()) {
-	p.acquire(doc)
+	if !p.acquire(doc) {
+		return func() { p.release(doc) }
+	}
 	timer := time.NewTimer(p.c.roomWait)
 	defer timer.Stop()
 	for waiting := true; waiting; {
