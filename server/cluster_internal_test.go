@@ -3,7 +3,12 @@ package server
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -57,5 +62,80 @@ func TestRoomMessageRoundTripRapid(t *testing.T) {
 		if _, _, _, err := decodeRoomMessage(bad); err == nil {
 			t.Errorf("decoded %v", bad)
 		}
+	}
+}
+
+// recordingBus keeps what is published; it delivers nothing.
+type recordingBus struct {
+	id  string
+	mu  sync.Mutex
+	out []busMessage
+}
+
+type busMessage struct {
+	subject string
+	data    []byte
+}
+
+func (b *recordingBus) ID() string { return b.id }
+
+func (b *recordingBus) Publish(subject string, data []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.out = append(b.out, busMessage{subject, append([]byte(nil), data...)})
+	return nil
+}
+
+func (b *recordingBus) Subscribe(string, func([]byte)) (func() error, error) {
+	return func() error { return nil }, nil
+}
+
+func testCluster(t *testing.T, id string) (*cluster, *recordingBus) {
+	t.Helper()
+	bus := &recordingBus{id: id}
+	o := Options{Bus: bus, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if err := o.withBusDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	c, err := newCluster(&Server{}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, bus
+}
+
+// A heartbeat of an instance holding presence in many documents comes in
+// parts, and the receiver knows them all once it has every part.
+func TestHeartbeatParts(t *testing.T) {
+	a, abus := testCluster(t, "A")
+	const docs = 2*heartbeatDocsPerPart + 7
+	for i := range docs {
+		a.presence.localChange(fmt.Sprintf("doc/%d", i), "client", json.RawMessage(`1`))
+	}
+	abus.mu.Lock()
+	abus.out = nil
+	abus.mu.Unlock()
+	a.presence.sendHeartbeat()
+
+	b, _ := testCluster(t, "B")
+	var parts int
+	for _, m := range abus.out {
+		if m.subject != subjectHeartbeat {
+			t.Fatalf("heartbeat on %q", m.subject)
+		}
+		if len(m.data) > 512<<10 {
+			t.Fatalf("a heartbeat part of %d bytes", len(m.data))
+		}
+		parts++
+		b.presence.onHeartbeat(m.data)
+	}
+	if parts != 3 {
+		t.Fatalf("%d parts, want 3", parts)
+	}
+	b.presence.mu.Lock()
+	defer b.presence.mu.Unlock()
+	pr := b.presence.peers["A"]
+	if pr == nil || len(pr.docs) != docs || pr.docs["doc/0"] != 1 || pr.docs[fmt.Sprintf("doc/%d", docs-1)] != docs {
+		t.Fatalf("B knows %d of A's documents", len(pr.docs))
 	}
 }
