@@ -245,7 +245,7 @@ func (s *Server) clearPresence(doc, clientID string) {
 // opened announces a connection's claim on its client id.
 func (c *cluster) opened(conn *router.Conn) {
 	if c != nil {
-		c.announceClaim(conn.ClientID(), conn.Attempt())
+		c.announceClaim(conn.ClientID(), conn.Attempt(), conn.Opened())
 	}
 }
 

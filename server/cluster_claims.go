@@ -1,6 +1,9 @@
 package server
 
 import (
+	"cmp"
+	"time"
+
 	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/revision"
 )
@@ -9,31 +12,37 @@ import (
 // the router keeps it (a newer connection replaces the older, closed with
 // 4409; "newer" by the attempt value, router/attempt.go). Across instances,
 // every connection that opens is announced on the claim subject with its
-// attempt, and an instance holding a live connection of the same client id
-// closes it with 4409 if the claim supersedes it, by the router's rule: a
-// greater attempt, or either side without one (then the later claim wins).
+// attempt and the time it opened, and an instance holding a live
+// connection of the same client id closes it with 4409 if the claim is
+// newer: by attempt when both have one (the client's own order, which
+// clocks cannot disturb), otherwise by the time each opened (the router's
+// "the later connection wins" for clients that send no attempt; instances
+// whose clocks disagree by more than the time between two connections may
+// pick the earlier one, but never keep both).
 //
-// If instead the live connection here has the greater attempt (a stale
-// attempt that got past the client record, e.g. two attempts racing), this
+// If instead the live connection here is the newer (a stale attempt that
+// got past the client record, or claims that crossed on the bus), this
 // instance announces its own connection again, and the other instance
-// closes the stale one: whichever order the claims cross in, the greater
-// attempt survives. Equal attempts are left alone (one client cannot make
+// closes its older one: whichever order the claims arrive in, exactly the
+// newer connection survives. A tie is left alone (one client cannot make
 // one attempt twice), so two instances never answer each other forever.
 
 type busClaim struct {
 	From     string `json:"from"`
 	ClientID string `json:"clientId"`
 	Attempt  string `json:"attempt,omitempty"`
+	Opened   int64  `json:"opened"` // Unix nanoseconds, the announcing instance's clock
 }
 
 // announceClaim tells the other instances that clientID has a live
-// connection here, made with attempt.
-func (c *cluster) announceClaim(clientID, attempt string) {
-	c.publish(kindClaim, subjectClaim, busClaim{From: c.id, ClientID: clientID, Attempt: attempt}, false)
+// connection here, made with attempt and opened at opened.
+func (c *cluster) announceClaim(clientID, attempt string, opened time.Time) {
+	c.publish(kindClaim, subjectClaim, busClaim{From: c.id, ClientID: clientID, Attempt: attempt, Opened: opened.UnixNano()}, false)
 }
 
-// onClaim closes this instance's connection of a client id that connected
-// to another instance with a newer attempt.
+// onClaim closes this instance's connection of a client id that has a
+// newer connection on another instance, or answers a claim older than the
+// connection here.
 func (c *cluster) onClaim(data []byte) {
 	var cl busClaim
 	if !c.receive(kindClaim, data, &cl, &cl.From) {
@@ -44,11 +53,17 @@ func (c *cluster) onClaim(data []byte) {
 		return // a closing connection neither loses nor wins a claim
 	}
 	live := conn.Attempt()
+	var order int // > 0: the claim is newer than the connection here
+	if cl.Attempt != "" && live != "" {
+		order = revision.CompareReqID(cl.Attempt, live)
+	} else {
+		order = cmp.Compare(cl.Opened, conn.Opened().UnixNano())
+	}
 	switch {
-	case cl.Attempt == "" || live == "" || revision.CompareReqID(cl.Attempt, live) > 0:
+	case order > 0:
 		c.m.replaced.Inc()
 		conn.Close(protocol.CloseReplaced, "replaced by a newer connection with the same clientId on another server")
-	case revision.CompareReqID(cl.Attempt, live) < 0:
-		c.announceClaim(cl.ClientID, live)
+	case order < 0:
+		c.announceClaim(cl.ClientID, live, conn.Opened())
 	}
 }

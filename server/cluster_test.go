@@ -384,6 +384,16 @@ func TestClusterNewerAttemptReplacesConnectionElsewhere(t *testing.T) {
 	if got := nodes[0].metricValue("syncd_bus_replaced_total"); got != 1 {
 		t.Fatalf("A replaced %v connections", got)
 	}
+
+	// Without attempt values, the later connection wins, as on one server.
+	id2 := newClientID()
+	first := nodes[0].dialID(id2)
+	closed = first.closeCodeAsync()
+	second := nodes[2].dialID(id2)
+	if code := receive(t, closed); code != protocol.CloseReplaced {
+		t.Fatalf("the first connection without an attempt closed with %d, want %d", code, protocol.CloseReplaced)
+	}
+	second.join("cluster/claims")
 }
 
 // Without a Bus nothing of the cluster runs: the router keeps its own
