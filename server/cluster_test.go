@@ -525,3 +525,56 @@ func TestClusterPresenceRepairsLostMessages(t *testing.T) {
 	ca.rpcOK(protocol.TypeLeave, map[string]any{"doc": doc})
 	cb.awaitRoom(rb, room{}, 10*busHeartbeat+time.Second)
 }
+
+// Room messages from another instance are best effort, as local ones are:
+// a member of the room that reads nothing misses them once its queue holds
+// more than RoomQueueBytes, and stays connected instead of being closed as
+// a slow consumer, while a member that reads gets them.
+func TestClusterRemoteRoomMessagesAreDroppable(t *testing.T) {
+	nodes := startCluster(t, 2, server.Options{Limits: server.Limits{OutboundQueueBytes: 1 << 20}})
+	const doc = "cluster/flood"
+	sender := nodes[0].dial("")
+	sender.join(doc)
+	slow := nodes[1].dialWith(dialOpts{rcvBuf: 4096})
+	slow.join(doc)
+	slow.drain()
+	reader := nodes[1].dial("")
+	reader.join(doc)
+	reader.drain()
+
+	// 100 × 32 KiB: three times the queue bound that would close the
+	// slow member, were the messages not droppable.
+	data := strings.Repeat("x", 32<<10)
+	const n = 100
+	got := make(chan int, 1)
+	go func() {
+		count := 0
+		// Until the messages stop coming (what is dropped for this
+		// reader, if it falls behind under -race, never comes).
+		for count < n {
+			m, err := reader.tryRead(time.Second)
+			if err != nil {
+				break
+			}
+			if m.Type == protocol.TypeMessage {
+				count++
+			}
+		}
+		got <- count
+	}()
+	for i := range n {
+		sender.sendMeta(protocol.TypePublish, fmt.Sprintf("p%d", i), map[string]any{"doc": doc, "data": data})
+	}
+	if count := <-got; count == 0 {
+		t.Fatal("the reading member got no message")
+	}
+	if dropped := nodes[1].metricValue("syncd_room_messages_dropped_total"); dropped == 0 {
+		t.Fatal("nothing was dropped for the member that reads nothing")
+	}
+	if overflows := nodes[1].metricValue("syncd_queue_overflows_total"); overflows != 0 {
+		t.Fatalf("%v connections closed as slow consumers", overflows)
+	}
+	// The slow member is still connected: it reads what was kept, then the
+	// answer to a request of its own.
+	slow.drain()
+}
