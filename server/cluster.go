@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/deltasync/syncd"
@@ -47,8 +48,9 @@ type cluster struct {
 	rooms    *clusterBroker
 	presence *clusterPresence
 
-	mu      sync.Mutex // guards closing and unsubs
-	closing bool
+	// closing: goodbye was said; read on every message sent, so atomic.
+	closing atomic.Bool
+	mu      sync.Mutex // guards unsubs
 	unsubs  []func() error
 
 	stop chan struct{}
@@ -123,11 +125,7 @@ func (c *cluster) goodbye() {
 	if c == nil {
 		return
 	}
-	c.mu.Lock()
-	already := c.closing
-	c.closing = true
-	c.mu.Unlock()
-	if !already {
+	if !c.closing.Swap(true) {
 		c.publish(kindHeartbeat, subjectHeartbeat, busHeartbeat{From: c.id, Bye: true}, true)
 	}
 }
@@ -159,11 +157,7 @@ func (c *cluster) close() {
 }
 
 // isClosing reports whether goodbye was said.
-func (c *cluster) isClosing() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closing
-}
+func (c *cluster) isClosing() bool { return c.closing.Load() }
 
 // publish encodes v as JSON and sends it on subject, counting it under
 // kind. Once the instance said goodbye, only the goodbye itself (force)
