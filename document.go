@@ -138,6 +138,10 @@ type document struct {
 	// presenceBytes is the room's size (see presenceEntrySize). Guarded
 	// by subsMu.
 	presenceBytes int
+	// presenceOrigin names the other instance of a cluster that set each
+	// remote entry of presence (presence_remote.go); a client absent from
+	// it is this instance's own. Guarded by subsMu; nil until needed.
+	presenceOrigin map[string]string
 }
 
 func newDocument(id string, policy Policy) *document {

@@ -37,7 +37,10 @@ func (e *Engine) SetPresence(ctx context.Context, doc, clientID string, state js
 		d.subsMu.Lock()
 		d.mu.Unlock()
 		old, had := d.presence[clientID]
-		if had && bytes.Equal(old, state) {
+		// A remote entry of the same client (it just moved here from
+		// another instance) is taken over: the entry becomes local.
+		_, wasRemote := d.presenceOrigin[clientID]
+		if had && !wasRemote && bytes.Equal(old, state) {
 			d.subsMu.Unlock()
 			return nil
 		}
@@ -52,7 +55,8 @@ func (e *Engine) SetPresence(ctx context.Context, doc, clientID string, state js
 		}
 		d.presence[clientID] = state
 		d.presenceBytes = size
-		if !had {
+		delete(d.presenceOrigin, clientID)
+		if !had || wasRemote {
 			user := presenceUser(ctx)
 			if user != "" {
 				if d.presenceUsers == nil {
@@ -98,7 +102,9 @@ func (e *Engine) ClearPresence(doc, clientID string) {
 	d.subsMu.Lock()
 	defer d.subsMu.Unlock()
 	state, ok := d.presence[clientID]
-	if !ok {
+	if _, remote := d.presenceOrigin[clientID]; !ok || remote {
+		// A remote entry is the client's newer connection on another
+		// instance: it leaves with that connection, not with this one.
 		return
 	}
 	delete(d.presence, clientID)

@@ -183,6 +183,10 @@ func (c *Conn) Done() <-chan struct{} {
 // nothing. Use the protocol.Close* codes.
 func (c *Conn) Close(code int, reason string) { c.closeWith(code, reason, false) }
 
+// Closing reports whether the connection has started closing (Close, or
+// its end): it will not be live much longer.
+func (c *Conn) Closing() bool { return c.isClosing() }
+
 // closeWith starts the close. drop discards what is still queued (for a
 // slow consumer or a dead connection, whose queue will never drain).
 func (c *Conn) closeWith(code int, reason string, drop bool) {

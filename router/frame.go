@@ -85,6 +85,13 @@ func (f *Frame) Droppable() bool { return f.droppable }
 // one JSON envelope in UTF-8 and will not modify it.
 func RawFrame(data []byte) *Frame { return &Frame{data: data, op: opText} }
 
+// RawDroppableFrame wraps an already encoded best-effort message, as
+// RawFrame does, droppable as NewDroppableFrame's are: for a room message
+// that another server encoded and a cluster bus carried here.
+func RawDroppableFrame(data []byte) *Frame {
+	return &Frame{data: data, op: opText, droppable: true}
+}
+
 // Bytes returns the encoded message. Do not modify it.
 func (f *Frame) Bytes() []byte { return f.data }
 

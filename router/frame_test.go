@@ -31,3 +31,17 @@ func TestNewFrameMetaSizes(t *testing.T) {
 		}
 	}
 }
+
+// A frame carried here already encoded (a cluster bus's room message) is
+// droppable when made so, like NewDroppableFrame's, and carries its bytes
+// as they are.
+func TestRawDroppableFrame(t *testing.T) {
+	data := []byte(`{"type":"MESSAGE","meta":{"timestamp":1},"payload":{"data":1}}`)
+	f := router.RawDroppableFrame(data)
+	if !f.Droppable() || string(f.Bytes()) != string(data) {
+		t.Fatalf("droppable %v, bytes %s", f.Droppable(), f.Bytes())
+	}
+	if router.RawFrame(data).Droppable() {
+		t.Fatal("RawFrame is droppable")
+	}
+}

@@ -113,6 +113,7 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 	if p.Rev != nil {
 		have = revision.Position{Epoch: p.Epoch, Rev: *p.Rev}
 	}
+	defer s.cluster.joining(x, p.Doc)() // the merged room of a cluster (cluster_presence.go)
 	j := sess.newJoined(x, p.Doc)
 	// The answer to JOIN may combine operations (firstRev, §5.3).
 	sub, err := s.engine.Subscribe(x.Context(), p.Doc, syncd.SubscribeRequest{
@@ -218,7 +219,7 @@ func (s *Server) handleLeave(x *router.Ctx, p protocol.Leave) error {
 	if j.sub != nil {
 		j.sub.Close()
 	}
-	s.engine.ClearPresence(p.Doc, x.Conn().ClientID())
+	s.clearPresence(p.Doc, x.Conn().ClientID())
 	x.Conn().Unsubscribe(context.Background(), docTopicPrefix+p.Doc)
 	return ok(x)
 }

@@ -107,6 +107,27 @@ type Options struct {
 	// its snapshot aside first). A write to w fails once the client has
 	// taken nothing for HTTPWriteTimeout.
 	Backup func(ctx context.Context, w io.Writer) (int64, error)
+
+	// Bus, if set, makes this server one instance of a cluster serving the
+	// same documents (cluster.go): room messages, presence and client id
+	// claims travel between instances on it (internal/natsbus is one on
+	// NATS). Nil: a single node, with nothing extra per message.
+	Bus Bus
+	// BusHeartbeatInterval is how often the instance sends its heartbeat
+	// on the Bus. Default DefaultBusHeartbeatInterval (2s).
+	BusHeartbeatInterval time.Duration
+	// BusPeerTimeout is how long another instance may stay silent on the
+	// Bus before it counts as dead and its clients' presence is dropped
+	// (within BusPeerTimeout + BusHeartbeatInterval of its last heartbeat).
+	// It must be longer than BusHeartbeatInterval (New refuses it
+	// otherwise). Default DefaultBusMissedHeartbeats (3) ×
+	// BusHeartbeatInterval: 6s.
+	BusPeerTimeout time.Duration
+	// BusRoomWait bounds how long a JOIN waits for the other instances'
+	// presence in the document when this instance starts showing its room,
+	// so the JOIN's answer carries the merged room; what comes later
+	// arrives as PRESENCE changes. Default DefaultBusRoomWait (250ms).
+	BusRoomWait time.Duration
 }
 
 // Limits bound what one connection may do. Zero fields take the defaults.

@@ -79,6 +79,9 @@ func (s *Server) enginePresence(x *router.Ctx, doc string, state json.RawMessage
 		ctx = syncd.ContextWithPresenceUser(ctx, u.ID)
 	}
 	err := s.engine.SetPresence(ctx, doc, x.Conn().ClientID(), state)
+	if err == nil {
+		s.cluster.presenceSet(doc, x.Conn().ClientID(), state)
+	}
 	if errors.Is(err, syncd.ErrRoomFull) {
 		return &protocol.Error{Code: protocol.CodeResourceExhausted,
 			Message:    fmt.Sprintf("the room's presence is full: at most %d bytes (maxRoomPresenceBytes); retry with a smaller value, or later", s.engine.MaxRoomPresenceBytes()),

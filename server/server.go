@@ -44,6 +44,9 @@ type Server struct {
 	// server's own registry of what it reads from the engine and the
 	// router at scrape time.
 	gatherer prometheus.Gatherers
+	// cluster is this instance's side of the cluster bus (cluster.go);
+	// nil without Options.Bus.
+	cluster *cluster
 }
 
 // New builds a server for engine. It keeps a copy of opts and changes
@@ -65,7 +68,17 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := o.withBusDefaults(); err != nil {
+		return nil, err
+	}
 	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), verifier: verifier, access: access}
+	var broker router.Broker // nil: the router's own MemoryBroker
+	if o.Bus != nil {
+		if s.cluster, err = newCluster(s, o); err != nil {
+			return nil, err
+		}
+		broker = s.cluster.rooms
+	}
 	s.creators = newUserCreations(o.Limits.UserDocsPerMinute)
 	if room := engine.MaxRoomPresenceBytes(); room > o.Limits.OutboundQueueBytes/2 {
 		// A joiner receives the whole room in one PRESENCE, on top of its
@@ -85,7 +98,8 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		Burst:             o.Limits.Burst,
 		HeartbeatInterval: o.HeartbeatInterval,
 		HeartbeatTimeout:  o.HeartbeatTimeout,
-		OnOpen:            s.onOpen,
+		OnOpen:            s.opened,
+		Broker:            broker,
 		OnClose:           s.onClose,
 		OnError:           s.onError,
 
@@ -106,6 +120,12 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	own := prometheus.NewRegistry()
 	own.MustRegister(&engineCollector{engine: engine}, &routerCollector{router: s.router})
 	s.gatherer = prometheus.Gatherers{o.Metrics.Registry, own}
+	if s.cluster != nil {
+		s.cluster.m.register(own)
+		if err := s.cluster.start(); err != nil {
+			return nil, fmt.Errorf("server: cluster bus: %w", err)
+		}
+	}
 
 	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics, writeTimeout: o.HTTPWriteTimeout}
 	s.api.register(s.mux)
@@ -165,7 +185,21 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.admin != nil {
 		s.admin.close()
 	}
-	return s.router.Shutdown(ctx)
+	// The other instances of a cluster drop this one's clients at once.
+	s.cluster.goodbye()
+	err := s.router.Shutdown(ctx)
+	if s.cluster != nil {
+		s.cluster.close()
+		s.cluster.rooms.Close()
+	}
+	return err
+}
+
+// opened is the router's OnOpen: the greeting, then, in a cluster, the
+// connection's claim on its client id.
+func (s *Server) opened(c *router.Conn) {
+	s.onOpen(c)
+	s.cluster.opened(c)
 }
 
 func (s *Server) onError(c *router.Conn, err error) {

@@ -288,6 +288,6 @@ func (s *session) close() {
 		if j.sub != nil {
 			j.sub.Close()
 		}
-		s.srv.engine.ClearPresence(j.doc, s.conn.ClientID())
+		s.srv.clearPresence(j.doc, s.conn.ClientID())
 	}
 }

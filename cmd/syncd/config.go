@@ -42,6 +42,7 @@ type Config struct {
 	DocsPerMinute     int
 	UserDocsPerMinute int
 	Transport         TransportConfig
+	Bus               BusConfig
 	Webhooks          WebhookConfig
 	Cluster           ClusterConfig // -store nats (config_cluster.go)
 
@@ -115,6 +116,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.UserDocsPerMinute, "user-docs-per-minute", 120, "documents one user (JWT sub) may create a minute over all connections, with -jwt-secret")
 	fs.IntVar(&c.QueueBytes, "queue-bytes", 8<<20, "outbound bytes that may wait for one connection before it is closed as a slow consumer")
 	c.Transport.transportFlags(fs)
+	c.Bus.busFlags(fs)
 	c.Webhooks.webhookFlags(fs)
 	c.Cluster.clusterFlags(fs)
 	fs.StringVar(&c.Origins, "origins", "", `comma-separated Origins browsers may connect from ("*" for any; default same-origin only)`)
@@ -190,6 +192,9 @@ func (c *Config) validate(envNames map[string]string) error {
 		return err
 	}
 	if err := c.validateTransport(); err != nil {
+		return err
+	}
+	if err := c.validateBus(); err != nil {
 		return err
 	}
 	if err := c.validateWebhooks(); err != nil {

@@ -159,6 +159,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	bus, err := m.clusterBus()
+	if err != nil {
+		return err
+	}
 	m.server, err = server.New(m.engine, server.Options{
 		Logger:            m.Logger,
 		Metrics:           metrics,
@@ -179,6 +183,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		HTTPReadTimeout:   c.HTTPReadTimeout,
 		HTTPWriteTimeout:  c.HTTPWriteTimeout,
 		Backup:            backup,
+		// The cluster bus (-store nats) and its timing (config_bus.go).
+		Bus:                  bus,
+		BusHeartbeatInterval: c.Bus.HeartbeatInterval,
+		BusPeerTimeout:       c.Bus.PeerTimeout,
+		BusRoomWait:          c.Bus.RoomWait,
 		Limits: server.Limits{
 			MaxMessageBytes:    c.MaxMessageBytes,
 			MaxDocsPerConn:     c.MaxDocsPerConn,

@@ -9,7 +9,9 @@ import (
 	"strings"
 
 	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/internal/natsbus"
 	"github.com/deltasync/syncd/internal/natsnode"
+	"github.com/deltasync/syncd/server"
 	"github.com/nats-io/nats.go"
 )
 
@@ -83,6 +85,18 @@ func (m *Main) openNATS(ctx context.Context) (syncd.Store, error) {
 		open = openNATSStore
 	}
 	return open(ctx, nc, k.Prefix, k.replicas(), m.Config.largestNATSDoc())
+}
+
+// clusterBus is what the instances of a cluster tell each other outside
+// the log (server.Bus: room messages, presence, client id claims), on the
+// NATS connection of -store nats, under <prefix>.bus (the store's stream
+// takes <prefix>.log, .snap and .client only). Nil for the other stores:
+// one instance needs no bus.
+func (m *Main) clusterBus() (server.Bus, error) {
+	if m.nats.conn == nil {
+		return nil, nil
+	}
+	return natsbus.New(m.nats.conn, m.Config.Cluster.Prefix+".bus", natsbus.Options{})
 }
 
 // closeNATS closes the connection, then the node (shutdown.go calls it

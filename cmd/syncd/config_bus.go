@@ -1,0 +1,38 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"time"
+
+	"github.com/deltasync/syncd/server"
+)
+
+// BusConfig is what the flags set about the cluster bus: what the
+// instances of a cluster tell each other outside the document log
+// (server.Options.Bus; docs/cluster-bus.md). They matter only when syncd
+// runs as one instance of a cluster.
+type BusConfig struct {
+	HeartbeatInterval time.Duration
+	PeerTimeout       time.Duration
+	RoomWait          time.Duration
+}
+
+// busFlags defines the flags of BusConfig on fs.
+func (b *BusConfig) busFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&b.HeartbeatInterval, "bus-heartbeat", server.DefaultBusHeartbeatInterval, "in a cluster, how often this instance tells the others it is alive and where its clients have presence")
+	fs.DurationVar(&b.PeerTimeout, "bus-peer-timeout", server.DefaultBusMissedHeartbeats*server.DefaultBusHeartbeatInterval, "in a cluster, drop the presence of another instance's clients when nothing was heard from it for this long (more than -bus-heartbeat; detected within this plus -bus-heartbeat)")
+	fs.DurationVar(&b.RoomWait, "bus-room-wait", server.DefaultBusRoomWait, "in a cluster, how long a JOIN waits for the other instances' presence in the document, so that its answer carries the whole room")
+}
+
+// validateBus checks the bus flags against each other.
+func (c *Config) validateBus() error {
+	b := &c.Bus
+	switch {
+	case b.HeartbeatInterval <= 0, b.PeerTimeout <= 0, b.RoomWait <= 0:
+		return errors.New("-bus-heartbeat, -bus-peer-timeout and -bus-room-wait must be positive")
+	case b.PeerTimeout <= b.HeartbeatInterval:
+		return errors.New("-bus-peer-timeout must be longer than -bus-heartbeat, or live instances are dropped between heartbeats")
+	}
+	return nil
+}
