@@ -29,6 +29,7 @@ allowed() {
 	$mod/webhook) echo "^($mod|$mod/(revision|protocol)|github.com/prometheus/client_golang/.*|github.com/oklog/ulid/v2)$" ;;
 	$mod/cmd/syncd) echo "^($mod|$mod/(server|router|protocol|revision|schema|store/boltstore|store/memstore|webhook))$" ;;
 	$mod/internal/syncdproc) echo '^$' ;; # runs the syncd binary as a child: standard library only
+	$mod/internal/clustertest) echo "^$mod/internal/syncdproc$" ;; # a cluster of syncd processes for tests: it drives them over HTTP only
 	$mod/internal/linearize) echo "^($mod/client|github.com/anishathalye/porcupine)$" ;; # the linearizability checker: the SDK drives syncd, porcupine checks
 	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
 	$mod/examples/*/cmd/*) echo "^($mod/examples/[^/]+|$mod|$mod/(client|server|router|protocol|revision|delta|store/boltstore|store/memstore))$" ;;
