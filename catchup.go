@@ -67,7 +67,7 @@ func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error)
 		switch size := d.sizeAfter(have.Rev); {
 		case size <= d.size:
 			e.stats.catchUpDeltas.Add(1)
-			cu.events = e.pages(d.id, cu, ringOps(d, have.Rev))
+			cu.events = deltasEvent(d.id, cu, ringOps(d, have.Rev))
 		case size > cu.readLimit():
 			return cu, e.snapshotLocked(d, cu, &Gap{Reason: GapSmaller})
 		default:
@@ -77,7 +77,7 @@ func (e *Engine) planLocked(d *document, req SubscribeRequest) (*catchUp, error)
 				}
 				e.stats.catchUpDeltas.Add(1)
 				e.stats.catchUpCompacted.Add(1)
-				cu.events = e.pages(d.id, cu, []*Op{combined})
+				cu.events = deltasEvent(d.id, cu, []*Op{combined})
 				return cu, nil
 			}
 			cu.later, cu.storeAfter, cu.storeTo, cu.ringOps = true, have.Rev, have.Rev, ringOps(d, have.Rev)
@@ -248,7 +248,7 @@ func (e *Engine) completeCatchUp(ctx context.Context, d *document, cu *catchUp) 
 	if compacted {
 		e.stats.catchUpCompacted.Add(1)
 	}
-	return e.pages(d.id, cu, ops), nil
+	return deltasEvent(d.id, cu, ops), nil
 }
 
 // choose returns the operations to send for ops, whose estimated size is
@@ -298,30 +298,19 @@ func (e *Engine) snapshotLater(d *document, cu *catchUp, reason GapReason) ([]*E
 	return cu.events, nil
 }
 
-// pages splits ops into catch-up events of at most CatchUpPage operations;
-// the last one carries the watermark. No operations give one empty event:
-// the answer to a client already at the head.
-func (e *Engine) pages(doc string, cu *catchUp, ops []*Op) []*Event {
-	page := e.opts.CatchUpPage
-	n := (len(ops) + page - 1) / page
-	if n == 0 {
-		n = 1
+// deltasEvent is the catch-up of ops: one event, however many operations
+// (their size is bounded by readLimit, so the subscriber gets its catch-up
+// whole rather than joining pages back together), carrying the client's
+// watermark. No operations give an empty event: the answer to a client
+// already at the head.
+func deltasEvent(doc string, cu *catchUp, ops []*Op) []*Event {
+	ev := &Event{Kind: EventDeltas, Doc: doc, Epoch: cu.epoch, Ops: ops, CatchUpDone: true, AckedReqID: cu.acked}
+	if len(ops) > 0 {
+		ev.FromRev, ev.ToRev = ops[0].First()-1, ops[len(ops)-1].Rev
+	} else {
+		ev.FromRev, ev.ToRev = cu.have.Rev, cu.have.Rev
 	}
-	events := make([]*Event, 0, n)
-	for i := 0; i < len(ops) || len(events) == 0; i += page {
-		j := min(i+page, len(ops))
-		ev := &Event{Kind: EventDeltas, Doc: doc, Epoch: cu.epoch, Ops: ops[i:j]}
-		if j > i {
-			ev.FromRev, ev.ToRev = ops[i].First()-1, ops[j-1].Rev
-		} else {
-			ev.FromRev, ev.ToRev = cu.have.Rev, cu.have.Rev
-		}
-		events = append(events, ev)
-	}
-	last := events[len(events)-1]
-	last.CatchUpDone = true
-	last.AckedReqID = cu.acked
-	return events
+	return []*Event{ev}
 }
 
 // A client that edited the document needs to see its own operations to

@@ -56,8 +56,10 @@ type Options struct {
 	// times its encoded size.
 	MaxPatchWork int
 
-	// CatchUpPage is the most operations one catch-up event carries; a
-	// longer catch-up is delivered as several events. Default 512.
+	// CatchUpPage is the most operations one store read asks for: a
+	// catch-up reads the store's operations in pages of this many (it is
+	// delivered whole, as one event), and it is Engine.ReadOps's limit
+	// when the caller gives none. Default 512.
 	CatchUpPage int
 
 	// Policies chooses the conflict policy by document-id prefix: the

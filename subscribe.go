@@ -51,8 +51,8 @@ type Subscription struct {
 const maxHeldRetries = 3
 
 // Subscribe joins a document, creating it if it does not exist. It first
-// delivers the catch-up to sink — deltas after req.Have (from memory or,
-// paged, from the store), or a snapshot, preceded by a Gap when deltas
+// delivers the catch-up to sink, as one event — deltas after req.Have
+// (from memory or the store), or a snapshot, with its Gap when deltas
 // were asked for but not possible or larger — then every operation
 // committed after it, in order, with no gap and no duplicate, then the
 // room's presence. The catch-up is delivered before Subscribe returns, on

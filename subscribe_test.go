@@ -71,11 +71,12 @@ func TestSubscribeCatchUpKinds(t *testing.T) {
 			t.Fatalf("got %+v", evs[0])
 		}
 	})
-	t.Run("deltas from the ring, paged", func(t *testing.T) {
+	t.Run("deltas from the ring, whole", func(t *testing.T) {
 		rec, _ := subscribe(t, e, "d", syncd.SubscribeRequest{Have: revision.Position{Epoch: epoch, Rev: 30}})
 		evs := catchUp(t, rec)
-		if len(evs) != 3 { // 10 ops in pages of 4
-			t.Fatalf("%d events", len(evs))
+		// 10 ops, more than a page of 4: the catch-up is still one event.
+		if len(evs) != 1 || len(evs[0].Ops) != 10 || evs[0].FromRev != 30 || evs[0].ToRev != 40 {
+			t.Fatalf("%d events, first %+v", len(evs), evs[0])
 		}
 		rp := &replica{t: t, epoch: epoch, rev: 30, state: map[string]any{}}
 		rp.apply(evs)
@@ -86,6 +87,9 @@ func TestSubscribeCatchUpKinds(t *testing.T) {
 	t.Run("deltas from the store", func(t *testing.T) {
 		rec, _ := subscribe(t, e, "d", syncd.SubscribeRequest{Have: revision.Position{Epoch: epoch, Rev: 15}})
 		evs := catchUp(t, rec)
+		if len(evs) != 1 { // read from the store in pages of 4, delivered whole
+			t.Fatalf("%d events", len(evs))
+		}
 		rp := &replica{t: t, epoch: epoch, rev: 15, state: map[string]any{}}
 		rp.apply(evs)
 		if rp.rev != 40 || len(rp.ops) != 25 {

@@ -2,14 +2,13 @@ package client_test
 
 import (
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/client"
+	"github.com/deltasync/syncd/internal/testenv"
 	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/revision"
 	"github.com/deltasync/syncd/server"
@@ -27,15 +26,14 @@ func TestAttemptIncreasesAcrossReconnectsAndRestarts(t *testing.T) {
 		attempts []string
 		ids      []string
 	)
-	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	front := testenv.Serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mu.Lock()
 		attempts = append(attempts, r.URL.Query().Get("attempt"))
 		ids = append(ids, r.URL.Query().Get("clientId"))
 		mu.Unlock()
 		ev.server.Handler().ServeHTTP(w, r)
 	}))
-	t.Cleanup(front.Close)
-	url := "ws" + strings.TrimPrefix(front.URL, "http") + "/ws"
+	url := front.URL
 	count := func() int {
 		mu.Lock()
 		defer mu.Unlock()

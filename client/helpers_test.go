@@ -2,13 +2,9 @@ package client_test
 
 import (
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -19,9 +15,8 @@ import (
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/client"
 	"github.com/deltasync/syncd/delta"
-	"github.com/deltasync/syncd/revision"
+	"github.com/deltasync/syncd/internal/testenv"
 	"github.com/deltasync/syncd/server"
-	"github.com/deltasync/syncd/store/memstore"
 )
 
 // TestMain fails the package if a test leaves a goroutine behind: every
@@ -34,151 +29,62 @@ func TestMain(m *testing.M) {
 // instead of hanging the suite.
 const waitTimeout = 30 * time.Second
 
-// env is a real server on 127.0.0.1 (httptest) over an engine and a store.
+// env is a real server on 127.0.0.1 over an engine and a store
+// (testenv.Start), with the names these tests use.
 type env struct {
+	*testenv.Server
 	t      testing.TB
 	engine *syncd.Engine
 	store  syncd.Store
 	server *server.Server
-	http   *httptest.Server
 	url    string // ws://127.0.0.1:port/ws
 	addr   string // 127.0.0.1:port
-	once   sync.Once
 }
 
 func newEnv(t testing.TB, eo syncd.Options, so server.Options) *env {
 	t.Helper()
-	return newEnvStore(t, memstore.New(memstore.Options{}), eo, so)
+	return newEnvStore(t, nil, eo, so)
 }
 
-func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+func quietLogger() *slog.Logger { return testenv.Quiet() }
 
+// newEnvStore is newEnv over st (nil: a new memstore), which it closes.
 func newEnvStore(t testing.TB, st syncd.Store, eo syncd.Options, so server.Options) *env {
 	t.Helper()
-	if eo.Logger == nil {
-		eo.Logger = quietLogger()
-	}
-	if so.Logger == nil {
-		so.Logger = quietLogger()
-	}
-	e, err := syncd.Open(st, eo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(e, so)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	ev := &env{t: t, engine: e, store: st, server: srv, http: hs,
-		url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws", addr: hs.Listener.Addr().String()}
-	t.Cleanup(ev.close)
-	return ev
+	s := testenv.Start(t, testenv.Options{Engine: eo, Server: so, Store: st})
+	return &env{Server: s, t: t, engine: s.Engine, store: s.Store, server: s.Server, url: s.URL, addr: s.Addr}
 }
 
 // close shuts the server, the engine and the store down; it may be called
 // early (restart tests).
-func (ev *env) close() {
-	ev.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := ev.server.Shutdown(ctx); err != nil {
-			ev.t.Errorf("Shutdown: %v", err)
-		}
-		ev.http.CloseClientConnections()
-		ev.http.Close()
-		if err := ev.engine.Close(); err != nil {
-			ev.t.Errorf("engine Close: %v", err)
-		}
-		if err := ev.store.Close(); err != nil {
-			ev.t.Errorf("store Close: %v", err)
-		}
-	})
-}
+func (ev *env) close() { ev.Close() }
 
 // commit commits a merge patch from Go (no client id).
 func (ev *env) commit(doc string, patch any) *syncd.Op {
 	ev.t.Helper()
-	b, err := json.Marshal(patch)
-	if err != nil {
-		ev.t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	op, err := ev.engine.Commit(ctx, doc, syncd.Edit{Patch: b})
-	if err != nil {
-		ev.t.Fatalf("commit %s %s: %v", doc, b, err)
-	}
-	return op
+	return ev.Commit(doc, patch)
 }
 
 func (ev *env) snapshot(doc string) *syncd.DocState {
 	ev.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	s, err := ev.engine.State(ctx, doc)
-	if err != nil {
-		ev.t.Fatalf("snapshot %s: %v", doc, err)
-	}
-	return s
+	return ev.State(doc)
 }
 
 // ops returns every operation of doc still held, in order.
 func (ev *env) ops(doc string) []*syncd.Op {
 	ev.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	var all []*syncd.Op
-	after := revision.Rev(0)
-	metas, err := ev.engine.List(ctx, "", 1000)
-	if err != nil {
-		ev.t.Fatal(err)
-	}
-	for _, m := range metas {
-		if m.Doc == doc && m.First > 0 {
-			after = m.First - 1 // retention trimmed the log before it
-		}
-	}
-	for {
-		rng, err := ev.engine.ReadOps(ctx, doc, after, 1000)
-		ops, head := rng.Ops, rng.Head
-		if err != nil {
-			ev.t.Fatalf("ReadOps %s after %d: %v", doc, after, err)
-		}
-		all = append(all, ops...)
-		if len(ops) == 0 || ops[len(ops)-1].Rev >= head {
-			return all
-		}
-		after = ops[len(ops)-1].Rev
-	}
+	return ev.Ops(doc)
 }
 
 // dial connects a client with test-friendly backoff.
 func dial(t testing.TB, url string, mod func(*client.Options)) *client.Client {
 	t.Helper()
-	o := client.Options{URL: url, Logger: quietLogger(), MinBackoff: 5 * time.Millisecond, MaxBackoff: 100 * time.Millisecond, MaxRetries: 20}
-	if mod != nil {
-		mod(&o)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	c, err := client.Dial(ctx, o)
-	if err != nil {
-		t.Fatalf("Dial: %v", err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return testenv.DialClient(t, url, mod)
 }
 
 func join(t testing.TB, c *client.Client, doc string) *client.Doc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	d, err := c.Join(ctx, doc)
-	if err != nil {
-		t.Fatalf("Join %s: %v", doc, err)
-	}
-	return d
+	return testenv.Join(t, c, doc)
 }
 
 func ctxT(t testing.TB) context.Context {

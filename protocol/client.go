@@ -124,7 +124,20 @@ func (p *Join) Validate() error {
 
 // --- Update
 
+// UnmarshalPayload decodes an UPDATE. When it fails, p still holds the
+// doc and clientReqId the payload names (as strings, when it is JSON at
+// all), so that the refusal can name the edit it refuses (PROTOCOL.md
+// §5.4).
 func (p *Update) UnmarshalPayload(data []byte) error {
+	if err := p.decode(data); err != nil {
+		*p = Update{}
+		p.Doc, p.ClientReqID = updateIDs(data)
+		return err
+	}
+	return nil
+}
+
+func (p *Update) decode(data []byte) error {
 	d := newObjDecoder(data, "payload", false)
 	*p = Update{}
 	for d.next() {
@@ -148,6 +161,27 @@ func (p *Update) UnmarshalPayload(data []byte) error {
 	d.require(2, "patch")
 	d.require(16, "clientReqId")
 	return d.finishTop()
+}
+
+// updateIDs returns the doc and clientReqId members of a malformed
+// UPDATE's payload: "" for one that is absent or not a string, or when the
+// payload is not JSON. A repeated member counts by its last value.
+func updateIDs(data []byte) (doc, reqID string) {
+	if !jsonkit.Valid(data) {
+		return "", ""
+	}
+	d := newObjDecoder(data, "payload", true)
+	for d.next() {
+		switch string(d.key) {
+		case "doc":
+			doc = d.stringOrSkip()
+		case "clientReqId":
+			reqID = d.stringOrSkip()
+		default:
+			d.unknown() // lenient: skipped
+		}
+	}
+	return doc, reqID
 }
 
 func (p Update) AppendJSON(dst []byte) []byte {

@@ -229,6 +229,21 @@ func (d *objDecoder) strOpt(bit uint32, required bool) (string, bool) {
 	return v, true
 }
 
+// stringOrSkip reads a string, or skips a value of any other kind ("").
+func (d *objDecoder) stringOrSkip() string {
+	if d.s.Peek() != jsonkit.KindString {
+		if _, err := d.s.SkipValue(); err != nil {
+			d.err = err
+		}
+		return ""
+	}
+	v, err := d.s.ReadString()
+	if err != nil {
+		d.err = err
+	}
+	return v
+}
+
 // uint reads a non-negative integer no larger than max.
 func (d *objDecoder) uint(bit uint32, required bool, max uint64) (uint64, bool) {
 	if !d.mark(bit) {

@@ -257,6 +257,15 @@ func fieldError(path, msg string) *Error {
 	}
 }
 
+// Field is the path of the field a decoding or validation error is about
+// ("payload.patch"), "" for any other error.
+func (e *Error) Field() string {
+	if d, ok := e.Details.(fieldDetails); ok {
+		return d.Field
+	}
+	return ""
+}
+
 // fieldDetails is the details object of a field error: {"field": path}.
 type fieldDetails struct {
 	Field string

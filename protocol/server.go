@@ -618,8 +618,12 @@ func (e *Error) AppendJSON(dst []byte) []byte { return e.Payload().AppendJSON(ds
 
 // UpdateErrorDetails is the details object of every error answering an
 // UPDATE: {doc, clientReqId, serverRev}, and limit when the edit was
-// refused for going over one.
+// refused for going over one; field first when the UPDATE itself failed
+// decoding or validation (PROTOCOL.md §5.4).
 type UpdateErrorDetails struct {
+	// Field is the path of the field of a malformed UPDATE
+	// ("payload.patch"), as in the details of any decoding error.
+	Field       string       `json:"field,omitempty"`
 	Doc         string       `json:"doc"`
 	ClientReqID string       `json:"clientReqId"`
 	ServerRev   revision.Rev `json:"serverRev"`
@@ -630,7 +634,12 @@ type UpdateErrorDetails struct {
 }
 
 func (d UpdateErrorDetails) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "doc")
+	dst = append(dst, '{')
+	if d.Field != "" {
+		dst = appendKey(dst, true, "field")
+		dst = jsonkit.AppendString(dst, d.Field)
+	}
+	dst = appendKey(dst, d.Field == "", "doc")
 	dst = jsonkit.AppendString(dst, d.Doc)
 	dst = appendKey(dst, false, "clientReqId")
 	dst = jsonkit.AppendString(dst, d.ClientReqID)

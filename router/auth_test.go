@@ -37,7 +37,7 @@ func TestAuthQueryToken(t *testing.T) {
 	rec.wait(t, "token good")
 	c.send("WHOAMI", "w", nil)
 	if m := c.expect("YOUARE"); string(m.Payload) != `{"subprotocol":"","user":"alice"}` {
-		t.Fatalf("%s", m.raw)
+		t.Fatalf("%s", m.Raw)
 	}
 }
 
@@ -57,7 +57,7 @@ func TestAuthBearerSubprotocolNotEchoed(t *testing.T) {
 	}
 	c2.send("WHOAMI", "w", nil)
 	if m := c2.expect("YOUARE"); string(m.Payload) != `{"subprotocol":"syncd.v1","user":"alice"}` {
-		t.Fatalf("%s", m.raw)
+		t.Fatalf("%s", m.Raw)
 	}
 }
 

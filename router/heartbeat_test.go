@@ -23,11 +23,11 @@ func TestHeartbeatAck(t *testing.T) {
 		Type string           `json:"type"`
 		Meta map[string]int64 `json:"meta"`
 	}
-	if err := json.Unmarshal(m.raw, &exact); err != nil {
+	if err := json.Unmarshal(m.Raw, &exact); err != nil {
 		t.Fatal(err)
 	}
 	if len(exact.Meta) != 1 || exact.Meta["ts"] < before || m.Payload != nil {
-		t.Fatalf("ack %s", m.raw)
+		t.Fatalf("ack %s", m.Raw)
 	}
 	// With ws-kit's meta.timestamp too.
 	c.send("__heartbeat", "", nil)

@@ -2,8 +2,8 @@ package router_test
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/deltasync/syncd/internal/testenv"
 	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/router"
 )
@@ -23,8 +24,8 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// testServer is a router behind an httptest server on 127.0.0.1, shut
-// down (and checked to have stopped) when the test ends.
+// testServer is a router served on 127.0.0.1 (testenv.Serve), shut down
+// (and checked to have stopped) when the test ends.
 type testServer struct {
 	t      testing.TB
 	r      *router.Router
@@ -59,24 +60,31 @@ func newServer(t testing.TB, opts router.Options, setup func(*router.Router)) *t
 	ts.r = r
 	mux := http.NewServeMux()
 	mux.Handle("/ws", r)
-	ts.srv = httptest.NewServer(mux)
-	ts.url = "ws" + strings.TrimPrefix(ts.srv.URL, "http") + "/ws"
+	h := testenv.Serve(t, mux)
+	ts.srv, ts.url = h.Srv, h.URL
+	shutdownAtEnd(t, r) // before the listener closes: cleanups run last first
+	return ts
+}
+
+// shutdownAtEnd shuts r down when the test ends, failing it if r does not
+// stop in time.
+func shutdownAtEnd(t testing.TB, r *router.Router) {
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*testenv.Timeout)
 		defer cancel()
 		if err := r.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		ts.srv.Close()
 	})
-	return ts
 }
 
-// client is a test WebSocket client that behaves like ws-kit's: every
-// message it sends carries meta.timestamp, and every message it receives
-// is checked against ws-kit's strict schemas (no unknown top-level keys,
-// no meta keys beyond timestamp and correlationId, no null anywhere).
+// client is a test WebSocket client (testenv.Conn) that behaves like
+// ws-kit's: every message it sends carries meta.timestamp, and every
+// message it receives is checked against ws-kit's strict schemas (no
+// unknown top-level keys, no meta keys beyond timestamp and correlationId,
+// no null anywhere).
 type client struct {
+	*testenv.Conn
 	t    testing.TB
 	ws   *websocket.Conn
 	resp *http.Response
@@ -86,6 +94,7 @@ type dialOpts struct {
 	query     url.Values
 	header    http.Header
 	protocols []string
+	tls       *tls.Config
 }
 
 func (ts *testServer) dial(opts ...dialOpts) *client {
@@ -98,63 +107,46 @@ func (ts *testServer) dial(opts ...dialOpts) *client {
 }
 
 func (ts *testServer) tryDial(opts ...dialOpts) (*client, error) {
-	u := ts.url
 	var o dialOpts
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	if o.query != nil {
-		u += "?" + o.query.Encode()
-	}
-	d := websocket.Dialer{Subprotocols: o.protocols, HandshakeTimeout: 5 * time.Second}
-	ws, resp, err := d.Dial(u, o.header)
+	return dialStrict(ts.t, ts.url, o)
+}
+
+// dialStrict connects to wsURL; a refused upgrade returns a client with
+// only the response.
+func dialStrict(t testing.TB, wsURL string, o dialOpts) (*client, error) {
+	conn, resp, err := testenv.DialWS(t, wsURL, testenv.WSOptions{
+		Query: o.query, Header: o.header, Protocols: o.protocols, TLS: o.tls,
+		Check: func(b []byte) error { checkStrict(t, b); return nil },
+	})
 	if err != nil {
 		if resp != nil {
-			resp.Body.Close()
-			return &client{t: ts.t, resp: resp}, err
+			return &client{t: t, resp: resp}, err
 		}
 		return nil, err
 	}
-	c := &client{t: ts.t, ws: ws, resp: resp}
-	ts.t.Cleanup(func() { ws.Close() })
-	return c, nil
+	return &client{Conn: conn, t: t, ws: conn.WS, resp: resp}, nil
 }
 
 // sendRaw writes one text frame.
 func (c *client) sendRaw(s string) {
 	c.t.Helper()
-	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
+	c.SendRaw(s)
 }
 
 // send writes a message as ws-kit's client does: meta.timestamp always,
 // correlationId when given.
 func (c *client) send(typ, correlationID string, payload any) {
 	c.t.Helper()
-	meta := map[string]any{"timestamp": time.Now().UnixMilli()}
-	if correlationID != "" {
-		meta["correlationId"] = correlationID
-	}
-	msg := map[string]any{"type": typ, "meta": meta}
-	if payload != nil {
-		msg["payload"] = payload
-	}
-	b, _ := json.Marshal(msg)
-	c.sendRaw(string(b))
+	c.Send(typ, correlationID, payload)
 }
 
 // msg is a received message.
-type msg struct {
-	Type    string          `json:"type"`
-	Meta    map[string]any  `json:"meta"`
-	Payload json.RawMessage `json:"payload"`
-	raw     []byte
-}
+type msg = testenv.Msg
 
-func (m msg) correlationID() string { s, _ := m.Meta["correlationId"].(string); return s }
-
-func (m msg) errorPayload(t testing.TB) protocol.ErrorPayload {
+func errorPayload(t testing.TB, m msg) protocol.ErrorPayload {
 	t.Helper()
 	var p protocol.ErrorPayload
 	if err := p.UnmarshalPayload(m.Payload); err != nil {
@@ -163,42 +155,18 @@ func (m msg) errorPayload(t testing.TB) protocol.ErrorPayload {
 	return p
 }
 
-// read returns the next message, failing the test after 5s.
+// read returns the next message, failing the test after testenv.Timeout.
 func (c *client) read() msg {
 	c.t.Helper()
-	m, err := c.tryRead(5 * time.Second)
-	if err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
-	return m
+	return c.Read()
 }
 
-func (c *client) tryRead(timeout time.Duration) (msg, error) {
-	c.ws.SetReadDeadline(time.Now().Add(timeout))
-	mt, b, err := c.ws.ReadMessage()
-	if err != nil {
-		return msg{}, err
-	}
-	if mt != websocket.TextMessage {
-		c.t.Fatalf("server sent a binary frame")
-	}
-	checkStrict(c.t, b)
-	var m msg
-	if err := json.Unmarshal(b, &m); err != nil {
-		c.t.Fatalf("server sent invalid JSON %q", b)
-	}
-	m.raw = b
-	return m, nil
-}
+func (c *client) tryRead(timeout time.Duration) (msg, error) { return c.TryRead(timeout) }
 
 // expect reads the next message and checks its type.
 func (c *client) expect(typ string) msg {
 	c.t.Helper()
-	m := c.read()
-	if m.Type != typ {
-		c.t.Fatalf("got %s, want %s", m.raw, typ)
-	}
-	return m
+	return c.Next(typ)
 }
 
 // expectError reads an ERROR (or RPC_ERROR when cid is set) with code.
@@ -209,12 +177,12 @@ func (c *client) expectError(cid string, code protocol.Code) protocol.ErrorPaylo
 		want = protocol.TypeRPCError
 	}
 	m := c.expect(want)
-	if m.correlationID() != cid {
-		c.t.Fatalf("correlationId %q, want %q", m.correlationID(), cid)
+	if m.CorrelationID() != cid {
+		c.t.Fatalf("correlationId %q, want %q", m.CorrelationID(), cid)
 	}
-	p := m.errorPayload(c.t)
+	p := errorPayload(c.t, m)
 	if p.Code != code {
-		c.t.Fatalf("error %s, want code %s", m.raw, code)
+		c.t.Fatalf("error %s, want code %s", m.Raw, code)
 	}
 	return p
 }
@@ -225,26 +193,20 @@ func (c *client) echo(text string) {
 	cid := "echo-" + text
 	c.send("ECHO", cid, map[string]any{"text": text})
 	m := c.expect("ECHOED")
-	if m.correlationID() != cid || !strings.Contains(string(m.Payload), text) {
-		c.t.Fatalf("echo: %s", m.raw)
+	if m.CorrelationID() != cid || !strings.Contains(string(m.Payload), text) {
+		c.t.Fatalf("echo: %s", m.Raw)
 	}
 }
 
-// closeCode reads until the connection closes and returns the close code.
+// closeCode reads until the connection closes and returns the close code;
+// a connection that ends without a close frame fails the test.
 func (c *client) closeCode() int {
 	c.t.Helper()
-	for {
-		c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, _, err := c.ws.ReadMessage()
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		if errors.As(err, &ce) {
-			return ce.Code
-		}
-		c.t.Fatalf("connection ended without a close frame: %v", err)
+	code := c.CloseCode()
+	if code == protocol.CloseAbnormal {
+		c.t.Fatal("connection ended without a close frame")
 	}
+	return code
 }
 
 // checkStrict checks a server message against ws-kit's strict schemas.

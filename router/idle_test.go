@@ -1,7 +1,6 @@
 package router_test
 
 import (
-	"context"
 	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
@@ -12,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/deltasync/syncd/router"
 )
@@ -45,24 +42,15 @@ func TestIdleReaderOverTLS(t *testing.T) {
 	r := router.New(router.Options{})
 	router.HandleRPC(r, "ECHO", "ECHOED", func(x *router.Ctx, p echo) (echo, error) { return p, nil })
 	srv := httptest.NewTLSServer(r)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := r.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-		srv.Close()
-	})
-	d := websocket.Dialer{TLSClientConfig: srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()}
-	ws, _, err := d.Dial("wss"+strings.TrimPrefix(srv.URL, "https"), nil)
+	t.Cleanup(srv.Close)
+	shutdownAtEnd(t, r)
+	c, err := dialStrict(t, "wss"+strings.TrimPrefix(srv.URL, "https"), dialOpts{tls: srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ws.Close() })
-	if _, ok := ws.UnderlyingConn().(*tls.Conn); !ok {
+	if _, ok := c.ws.UnderlyingConn().(*tls.Conn); !ok {
 		t.Fatal("not a TLS connection")
 	}
-	c := &client{t: t, ws: ws}
 	c.echo("one")
 	sendFrames(t, c, 5)
 	waitReaders(t, 1, "websocket.(*Conn).NextReader", "router.awaitReadable")
@@ -215,8 +203,8 @@ func writeRaw(t *testing.T, c *client, b []byte) {
 
 func expectEcho(t *testing.T, c *client, cid string) {
 	t.Helper()
-	if m := c.expect("ECHOED"); m.correlationID() != cid {
-		t.Fatalf("got %s, want correlationId %s", m.raw, cid)
+	if m := c.expect("ECHOED"); m.CorrelationID() != cid {
+		t.Fatalf("got %s, want correlationId %s", m.Raw, cid)
 	}
 }
 

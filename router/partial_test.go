@@ -44,8 +44,8 @@ func TestMessageDeadline(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	io.WriteString(w, rest)
 	w.Close()
-	if m := ok.expect("ECHOED"); m.correlationID() != "slow" {
-		t.Fatalf("got %s", m.raw)
+	if m := ok.expect("ECHOED"); m.CorrelationID() != "slow" {
+		t.Fatalf("got %s", m.Raw)
 	}
 	time.Sleep(400 * time.Millisecond) // idle past the deadline: no message, no deadline
 	ok.echo("still-open")
@@ -89,8 +89,8 @@ func TestPartialBytesBudget(t *testing.T) {
 	// The holder finishes its message and is answered.
 	io.WriteString(w, rest)
 	w.Close()
-	if m := holder.expect("ECHOED"); m.correlationID() != "held" {
-		t.Fatalf("got %s", m.raw)
+	if m := holder.expect("ECHOED"); m.CorrelationID() != "held" {
+		t.Fatalf("got %s", m.Raw)
 	}
 	waitPartial(t, ts.r, 0)
 	ts.dial().echo("after")

@@ -3,7 +3,7 @@ package router_test
 import (
 	"context"
 	"errors"
-	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/deltasync/syncd/internal/testenv"
 	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/router"
 )
@@ -21,25 +22,15 @@ import (
 // never reads: the server's writes to it stall almost at once.
 func (ts *testServer) dialSlow(query string) *websocket.Conn {
 	ts.t.Helper()
-	d := websocket.Dialer{
-		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-			if err == nil {
-				nc.(*net.TCPConn).SetReadBuffer(1024)
-			}
-			return nc, err
-		},
-	}
-	u := ts.url
-	if query != "" {
-		u += "?" + query
-	}
-	ws, _, err := d.Dial(u, nil)
+	q, err := url.ParseQuery(query)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	ts.t.Cleanup(func() { ws.Close() })
-	return ws
+	c, _, err := testenv.DialWS(ts.t, ts.url, testenv.WSOptions{Query: q, RcvBuf: 1024})
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return c.WS
 }
 
 // TestSlowReaderIsolated: one client that never reads does not delay
@@ -81,11 +72,11 @@ func TestSlowReaderIsolated(t *testing.T) {
 	start := make(chan struct{})
 	for i := range readers {
 		id := newTestULID(i)
-		ws, _, err := websocket.DefaultDialer.Dial(ts.url+"?clientId="+id, nil)
+		c, _, err := testenv.DialWS(t, ts.url, testenv.WSOptions{Query: url.Values{"clientId": {id}}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { ws.Close() })
+		ws := c.WS
 		subscribe(id)
 		wg.Add(1)
 		go func() {

@@ -139,14 +139,19 @@ func (r *Router) HandleFunc(typ string, h HandlerFunc, mw ...Middleware) {
 func Handle[P any](r *Router, typ string, h func(*Ctx, P) error, mw ...Middleware) {
 	r.HandleFunc(typ, func(x *Ctx) error {
 		var p P
-		if err := decode(x.payload, &p); err != nil {
+		if err := Decode(x.payload, &p); err != nil {
 			return err
 		}
 		return h(x, p)
 	}, mw...)
 }
 
-func decode[P any](raw []byte, p *P) error {
+// Decode decodes a message's payload into p and validates it (when P or
+// *P is a [protocol.Validator]), as Handle does before calling its
+// handler: a handler registered with HandleFunc that wants to see what it
+// can of a payload that fails (say, to name it in the refusal) decodes
+// with it. Errors are *protocol.Error, INVALID_ARGUMENT.
+func Decode[P any](raw []byte, p *P) error {
 	if err := protocol.DecodePayload(raw, p); err != nil {
 		return err
 	}

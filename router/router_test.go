@@ -23,8 +23,8 @@ func TestTypedHandlerDecodesAndValidates(t *testing.T) {
 	c := ts.dial()
 	c.send("JOIN", "r1", map[string]any{"doc": "todo:1"})
 	m := c.expect("JOINED")
-	if m.correlationID() != "r1" || string(m.Payload) != `{"doc":"todo:1"}` {
-		t.Fatalf("reply %s", m.raw)
+	if m.CorrelationID() != "r1" || string(m.Payload) != `{"doc":"todo:1"}` {
+		t.Fatalf("reply %s", m.Raw)
 	}
 	// Validation (Join.Validate) refuses a bad document id.
 	c.send("JOIN", "r2", map[string]any{"doc": "no spaces"})
@@ -125,12 +125,12 @@ func TestRPC(t *testing.T) {
 	c.send("SLOW", "s-1", nil)
 	for i := 1; i <= 3; i++ {
 		m := c.expect(protocol.TypeRPCProgress)
-		if m.correlationID() != "s-1" || string(m.Payload) != fmt.Sprintf(`{"done":%d}`, i) {
-			t.Fatalf("progress %s", m.raw)
+		if m.CorrelationID() != "s-1" || string(m.Payload) != fmt.Sprintf(`{"done":%d}`, i) {
+			t.Fatalf("progress %s", m.Raw)
 		}
 	}
-	if m := c.expect("SLOW.DONE"); m.correlationID() != "s-1" {
-		t.Fatalf("reply %s", m.raw)
+	if m := c.expect("SLOW.DONE"); m.CorrelationID() != "s-1" {
+		t.Fatalf("reply %s", m.Raw)
 	}
 
 	c.send("LATER", "l-1", nil)
@@ -152,8 +152,8 @@ func TestRPC(t *testing.T) {
 
 	// Without a correlationId: replies carry none; errors are ERROR.
 	c.send("PROGRESS_NO_RPC", "", nil)
-	if m := c.expect("NO_RPC.OK"); m.correlationID() != "" {
-		t.Fatalf("%s", m.raw)
+	if m := c.expect("NO_RPC.OK"); m.CorrelationID() != "" {
+		t.Fatalf("%s", m.Raw)
 	}
 	c.send("FAIL", "", map[string]any{"text": "NOT_FOUND"})
 	c.expectError("", protocol.CodeNotFound)
@@ -262,7 +262,7 @@ func TestConnValuesAndContext(t *testing.T) {
 	c.send("WHO", "2", nil)
 	c.expect("WHO")
 	if m := c.expect("WHO"); string(m.Payload) != `{"n":2,"user":"user-7"}` {
-		t.Fatalf("%s", m.raw)
+		t.Fatalf("%s", m.Raw)
 	}
 	c.ws.Close()
 	select {
@@ -372,7 +372,7 @@ func TestTopics(t *testing.T) {
 	m := c.expect(protocol.TypeMessage)
 	var got protocol.Message
 	if err := got.UnmarshalPayload(m.Payload); err != nil || string(got.Data) != `{"text":"hi"}` || got.Topic != "chat" {
-		t.Fatalf("%s %v", m.raw, err)
+		t.Fatalf("%s %v", m.Raw, err)
 	}
 	// Not echoed to the sender, nor sent to the unsubscribed.
 	a.echo("a")
@@ -471,8 +471,8 @@ func TestFrameSharedAcrossConnections(t *testing.T) {
 	}
 	for _, c := range clients {
 		m := c.expect(protocol.TypeSyncDeltas)
-		if string(m.raw) != string(f.Bytes()) {
-			t.Fatalf("got %s, want the frame's bytes %s", m.raw, f.Bytes())
+		if string(m.Raw) != string(f.Bytes()) {
+			t.Fatalf("got %s, want the frame's bytes %s", m.Raw, f.Bytes())
 		}
 	}
 }

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 
+	"github.com/deltasync/syncd/internal/testenv"
 	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/router"
 )
@@ -24,18 +23,16 @@ func TestShutdown(t *testing.T) {
 		OnClose: func(c *router.Conn, code int, _ string) { rec.add("close " + strconv.Itoa(code)) },
 	})
 	router.HandleRPC(r, "ECHO", "ECHOED", func(x *router.Ctx, p echo) (echo, error) { return p, nil })
-	srv := httptest.NewServer(r)
-	defer srv.Close()
-	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	url := testenv.Serve(t, r).URL
 
 	var clients []*websocket.Conn
 	codes := make(chan int, 10)
 	for range 5 {
-		ws, _, err := websocket.DefaultDialer.Dial(url, nil)
+		c, _, err := testenv.DialWS(t, url, testenv.WSOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer ws.Close()
+		ws := c.WS
 		clients = append(clients, ws)
 		go func() {
 			for {
@@ -71,11 +68,10 @@ func TestShutdown(t *testing.T) {
 			t.Fatal(e)
 		}
 	}
-	_, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	_, resp, err := testenv.DialWS(t, url, testenv.WSOptions{})
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("dial after shutdown: %v", err)
 	}
-	resp.Body.Close()
 	if err := r.Shutdown(context.Background()); err != nil {
 		t.Fatalf("second Shutdown: %v", err)
 	}
@@ -85,13 +81,11 @@ func TestShutdown(t *testing.T) {
 // cannot hold Shutdown past its context.
 func TestShutdownDeadline(t *testing.T) {
 	r := router.New(router.Options{CloseTimeout: time.Minute})
-	srv := httptest.NewServer(r)
-	defer srv.Close()
-	ws, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	// It never reads, so never answers the close.
+	_, _, err := testenv.DialWS(t, testenv.Serve(t, r).URL, testenv.WSOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close() // never reads, so never answers the close
 	for r.Len() < 1 {
 		time.Sleep(time.Millisecond)
 	}

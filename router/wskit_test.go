@@ -63,12 +63,12 @@ func TestWsKitClientCompatibility(t *testing.T) {
 
 			// request(GET_USER, {id:"u1"}, USER): progress, then the reply.
 			c.send("GET_USER", "6f1c2f0e-0b6a-4f59-9d1e-5d3c6a7b8c9d", map[string]string{"id": "u1"})
-			if m := c.expect(protocol.TypeRPCProgress); m.correlationID() != "6f1c2f0e-0b6a-4f59-9d1e-5d3c6a7b8c9d" {
-				t.Fatalf("%s", m.raw)
+			if m := c.expect(protocol.TypeRPCProgress); m.CorrelationID() != "6f1c2f0e-0b6a-4f59-9d1e-5d3c6a7b8c9d" {
+				t.Fatalf("%s", m.Raw)
 			}
 			m := c.expect("USER")
-			if m.correlationID() != "6f1c2f0e-0b6a-4f59-9d1e-5d3c6a7b8c9d" || string(m.Payload) != `{"id":"u1","name":"Ann"}` {
-				t.Fatalf("reply %s", m.raw)
+			if m.CorrelationID() != "6f1c2f0e-0b6a-4f59-9d1e-5d3c6a7b8c9d" || string(m.Payload) != `{"id":"u1","name":"Ann"}` {
+				t.Fatalf("reply %s", m.Raw)
 			}
 
 			// A failing request: RPC_ERROR with ws-kit's error payload.
@@ -83,9 +83,9 @@ func TestWsKitClientCompatibility(t *testing.T) {
 					t.Errorf("unexpected error payload key %q", k)
 				}
 			}
-			if m.correlationID() != "req-2" || string(ep["code"]) != `"NOT_FOUND"` || string(ep["message"]) != `"no such user"` ||
+			if m.CorrelationID() != "req-2" || string(ep["code"]) != `"NOT_FOUND"` || string(ep["message"]) != `"no such user"` ||
 				string(ep["details"]) != `{"id":"nobody"}` || string(ep["retryable"]) != "false" || ep["retryAfterMs"] != nil {
-				t.Fatalf("RPC_ERROR %s", m.raw)
+				t.Fatalf("RPC_ERROR %s", m.Raw)
 			}
 
 			// Fire-and-forget with extended meta: unknown meta keys are allowed.

@@ -31,6 +31,9 @@ allowed() {
 	$mod/internal/syncdproc) echo '^$' ;; # runs the syncd binary as a child: standard library only
 	$mod/internal/clustertest) echo "^$mod/internal/syncdproc$" ;; # a cluster of syncd processes for tests: it drives them over HTTP only
 	$mod/internal/linearize) echo "^($mod/client|github.com/anishathalye/porcupine)$" ;; # the linearizability checker: the SDK drives syncd, porcupine checks
+	# The one test environment (a real server, real clients). No rule lets
+	# a package import it, so only tests (which go list leaves out) can.
+	$mod/internal/testenv) echo "^($mod|$mod/(server|client|protocol|revision|store/memstore)|github.com/gorilla/websocket)$" ;;
 	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
 	$mod/examples/*/cmd/*) echo "^($mod/examples/[^/]+|$mod|$mod/(client|server|router|protocol|revision|delta|store/boltstore|store/memstore))$" ;;
 	$mod/examples/*) echo "^($mod|$mod/(client|server|router|protocol|revision|delta|store/boltstore|store/memstore))$" ;;

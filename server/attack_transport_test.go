@@ -192,7 +192,7 @@ func (c *client) rpcAnswer(typ string, payload any) msg {
 	cid := c.nextCID()
 	c.sendMeta(typ, cid, payload)
 	for range 10000 {
-		if m := c.read(); m.correlationID() == cid {
+		if m := c.read(); m.CorrelationID() == cid {
 			return m
 		}
 	}
@@ -232,7 +232,7 @@ func TestAttackPresenceFlood(t *testing.T) {
 		if i == 0 {
 			m := a.rpcAnswer(protocol.TypePresenceSet, map[string]any{"doc": doc, "state": strings.Repeat("h", 1_000_000)})
 			if m.Type != protocol.TypeRPCError || errorPayload(t, m).Code != protocol.CodeInvalidArgument {
-				t.Fatalf("a 1 MB presence value: %.300s, want INVALID_ARGUMENT", m.raw)
+				t.Fatalf("a 1 MB presence value: %.300s, want INVALID_ARGUMENT", m.Raw)
 			}
 		}
 		for j := range 3 {
@@ -247,10 +247,10 @@ func TestAttackPresenceFlood(t *testing.T) {
 				} else if strings.Contains(e.Message, "presenceBytesPerSecond") && e.RetryAfterMs != nil && *e.RetryAfterMs > 0 {
 					rateLimited++
 				} else {
-					t.Fatalf("refusal %s", m.raw)
+					t.Fatalf("refusal %s", m.Raw)
 				}
 			default:
-				t.Fatalf("PRESENCE.SET: %.300s", m.raw)
+				t.Fatalf("PRESENCE.SET: %.300s", m.Raw)
 			}
 		}
 	}
@@ -274,7 +274,7 @@ func TestAttackPresenceFlood(t *testing.T) {
 			if m.Type == protocol.TypePresenceSet+".OK" {
 				spread++
 			} else if m.Type != protocol.TypeRPCError || errorPayload(t, m).Code != protocol.CodeResourceExhausted {
-				t.Fatalf("PRESENCE.SET in many documents: %.300s", m.raw)
+				t.Fatalf("PRESENCE.SET in many documents: %.300s", m.Raw)
 			}
 		}
 	}
@@ -327,7 +327,7 @@ func TestAttackPublishFlood(t *testing.T) {
 	attacker.join(doc)
 	m := attacker.rpcAnswer(protocol.TypePublish, map[string]any{"doc": doc, "data": strings.Repeat("h", 1_000_000)})
 	if m.Type != protocol.TypeRPCError || errorPayload(t, m).Code != protocol.CodeInvalidArgument {
-		t.Fatalf("a 1 MB PUBLISH: %.300s, want INVALID_ARGUMENT", m.raw)
+		t.Fatalf("a 1 MB PUBLISH: %.300s, want INVALID_ARGUMENT", m.Raw)
 	}
 	payload := strings.Repeat("p", data)
 	for i := range published {
@@ -354,7 +354,7 @@ func TestAttackPublishFlood(t *testing.T) {
 				got++
 				continue
 			}
-			if m.Type == protocol.TypeSyncDeltas && strings.Contains(string(m.raw), op.ClientReqID) {
+			if m.Type == protocol.TypeSyncDeltas && strings.Contains(string(m.Raw), op.ClientReqID) {
 				break
 			}
 		}

@@ -89,6 +89,11 @@ func (s *Server) handleAuthRefresh(x *router.Ctx, p protocol.AuthRefresh) error 
 	sess.user = user
 	sess.mu.Unlock()
 	sess.armExpiry()
+	// What the new token may not read stops before the answer, so that
+	// nothing committed after the client saw the refresh accepted reaches
+	// it; the client is told after the answer, so that it reads its
+	// revocations as consequences of the refresh it saw accepted.
+	notices := s.revokeUnreadable(x, sess)
 	var reply protocol.AuthRefreshOK
 	if !user.Expires.IsZero() {
 		reply.Exp = user.Expires.Unix()
@@ -98,17 +103,17 @@ func (s *Server) handleAuthRefresh(x *router.Ctx, p protocol.AuthRefresh) error 
 	} else {
 		err = x.Conn().Send(protocol.TypeAuthRefreshOK, reply)
 	}
-	// After the answer, so that a client reads its revocations as
-	// consequences of the refresh it saw accepted.
-	s.revokeUnreadable(x, sess)
+	for _, n := range notices {
+		x.Conn().Send(protocol.TypeError, n)
+	}
 	return err
 }
 
 // revokeUnreadable leaves every joined document the session's user may no
-// longer read, as LEAVE would, and tells the client with an ERROR
-// PERMISSION_DENIED whose details name the document (as a refused JOIN's
-// do). Runs on the reader goroutine, like LEAVE.
-func (s *Server) revokeUnreadable(x *router.Ctx, sess *session) {
+// longer read, as LEAVE would, and returns what tells the client: an ERROR
+// PERMISSION_DENIED for each, whose details name the document (as a
+// refused JOIN's do). Runs on the reader goroutine, like LEAVE.
+func (s *Server) revokeUnreadable(x *router.Ctx, sess *session) (notices []*protocol.Error) {
 	sess.mu.Lock()
 	var revoked []*joined
 	for _, j := range sess.joinedLocked() {
@@ -124,7 +129,7 @@ func (s *Server) revokeUnreadable(x *router.Ctx, sess *session) {
 		}
 		s.engine.ClearPresence(j.doc, x.Conn().ClientID())
 		x.Conn().Unsubscribe(context.Background(), docTopicPrefix+j.doc)
-		x.Conn().Send(protocol.TypeError, protocol.NewError(protocol.CodePermissionDenied,
+		notices = append(notices, protocol.NewError(protocol.CodePermissionDenied,
 			"the refreshed token does not allow this document: it was left").WithDetails(joinDetails{Doc: j.doc}))
 	}
 	// Topics the new token may not read are left the same way, or a
@@ -135,9 +140,10 @@ func (s *Server) revokeUnreadable(x *router.Ctx, sess *session) {
 			continue
 		}
 		x.Conn().Unsubscribe(context.Background(), t)
-		x.Conn().Send(protocol.TypeError, protocol.NewError(protocol.CodePermissionDenied,
+		notices = append(notices, protocol.NewError(protocol.CodePermissionDenied,
 			"the refreshed token does not allow this topic: it was left").WithDetails(topicDetails{Topic: topic}))
 	}
+	return notices
 }
 
 // joinedLocked returns the joined documents. s.mu must be held.

@@ -60,8 +60,8 @@ func refreshOK(t *testing.T, c *client, tok string) protocol.AuthRefreshOK {
 	cid := c.nextCID()
 	c.sendMeta(protocol.TypeAuthRefresh, cid, map[string]any{"token": tok})
 	m := c.expect(protocol.TypeAuthRefreshOK)
-	if m.correlationID() != cid {
-		t.Fatalf("AUTH.REFRESH.OK for %q, want %q", m.correlationID(), cid)
+	if m.CorrelationID() != cid {
+		t.Fatalf("AUTH.REFRESH.OK for %q, want %q", m.CorrelationID(), cid)
 	}
 	var ok protocol.AuthRefreshOK
 	if err := json.Unmarshal(m.Payload, &ok); err != nil {
@@ -106,7 +106,7 @@ func TestAuthRefreshExtendsAndReplacesClaims(t *testing.T) {
 	writer.join("other/y")
 	writer.edit("other/y", map[string]any{"secret": 1})
 	for _, m := range c.drain() {
-		t.Fatalf("a revoked document still reached the client: %s", m.raw)
+		t.Fatalf("a revoked document still reached the client: %s", m.Raw)
 	}
 	id0 := c.nextReq()
 	c.update("other/y", map[string]any{"x": 1}, id0)
@@ -178,6 +178,6 @@ func TestAuthRefreshRevokesTopics(t *testing.T) {
 	}
 	m := c.expect(protocol.TypeMessage)
 	if msg := decodeAs[protocol.Message](t, m); msg.Topic != "news/keep" {
-		t.Fatalf("a message of a revoked topic reached the client: %s", m.raw)
+		t.Fatalf("a message of a revoked topic reached the client: %s", m.Raw)
 	}
 }

@@ -89,8 +89,8 @@ func TestCatchUpCompacted(t *testing.T) {
 	if d.FromRev != snap.Rev || d.ToRev != head || len(d.Operations) >= 1000 {
 		t.Fatalf("deltas %d..%d with %d operations, want %d..%d compacted", d.FromRev, d.ToRev, len(d.Operations), snap.Rev, head)
 	}
-	if len(m.raw) >= len(snapMsg.raw) {
-		t.Fatalf("compacted deltas %d bytes, snapshot %d: want smaller", len(m.raw), len(snapMsg.raw))
+	if len(m.Raw) >= len(snapMsg.Raw) {
+		t.Fatalf("compacted deltas %d bytes, snapshot %d: want smaller", len(m.Raw), len(snapMsg.Raw))
 	}
 	combined := 0
 	for _, op := range d.Operations {
@@ -104,7 +104,7 @@ func TestCatchUpCompacted(t *testing.T) {
 	if combined == 0 {
 		t.Fatal("no combined operation")
 	}
-	t.Logf("1,000 behind: %d operations (%d combined), %d bytes; snapshot %d bytes", len(d.Operations), combined, len(m.raw), len(snapMsg.raw))
+	t.Logf("1,000 behind: %d operations (%d combined), %d bytes; snapshot %d bytes", len(d.Operations), combined, len(m.Raw), len(snapMsg.Raw))
 	ev.converged(t, doc, applyOps(t, snap.State, snap.Rev, d.Operations))
 	if after := ev.engine.Stats().CatchUps; after["compacted"] != before["compacted"]+1 {
 		t.Fatalf("catch-ups %v → %v: want one compacted", before, after)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"slices"
 	"time"
@@ -38,7 +37,7 @@ func (s *Server) routes() {
 	r := s.router
 	r.Use(s.countIn)
 	router.Handle(r, protocol.TypeJoin, s.handleJoin)
-	router.Handle(r, protocol.TypeUpdate, s.handleUpdate, s.updateRefusalDetails)
+	r.HandleFunc(protocol.TypeUpdate, s.handleUpdateMessage)
 	router.Handle(r, protocol.TypeLeave, s.handleLeave)
 	router.Handle(r, protocol.TypePresenceSet, s.handlePresenceSet)
 	router.Handle(r, protocol.TypePublish, s.handlePublish)
@@ -153,21 +152,25 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 	return nil
 }
 
+// handleUpdateMessage decodes an UPDATE itself, rather than through
+// router.Handle, because a malformed one is refused with the edit's ids
+// when the payload names them (malformedUpdate).
+func (s *Server) handleUpdateMessage(x *router.Ctx) error {
+	var p protocol.Update
+	if err := router.Decode(x.Payload(), &p); err != nil {
+		return malformedUpdate(s.engine, err, &p)
+	}
+	return s.handleUpdate(x, p)
+}
+
 func (s *Server) handleUpdate(x *router.Ctx, p protocol.Update) error {
 	sess := sessionOf(x)
 	clientID := x.Conn().ClientID()
-	refuse := func(err error) error {
-		var head revision.Rev
-		if pos, ok := s.engine.Head(p.Doc); ok {
-			head = pos.Rev
-		}
-		return updateRefusal(err, p.Doc, p.ClientReqID, head)
-	}
 	if sess.joinedDoc(p.Doc) == nil {
-		return refuse(errNotJoined)
+		return refuseUpdate(s.engine, errNotJoined, p.Doc, p.ClientReqID)
 	}
 	if !sess.user.CanWrite(p.Doc) {
-		return refuse(errForbidden)
+		return refuseUpdate(s.engine, errForbidden, p.Doc, p.ClientReqID)
 	}
 	if r := sess.updateLimiter().Reserve(); r.Delay() > 0 {
 		// Over the UPDATE rate: refuse, and record the refusal in the
@@ -187,14 +190,11 @@ func (s *Server) handleUpdate(x *router.Ctx, p protocol.Update) error {
 	if p.BaseRev != nil {
 		ed.Base, ed.HasBase = *p.BaseRev, true
 	}
-	// The engine refuses a malformed patch before it looks at the
-	// document, so its error carries no head: report the one known now.
-	known, _ := s.engine.Head(p.Doc)
 	start := time.Now()
 	s.engine.CommitAsync(x.Context(), p.Doc, ed, func(op *syncd.Op, err error) {
 		s.opts.Metrics.observeEdit(time.Since(start), err)
 		if err != nil {
-			x.Error(updateRefusal(err, p.Doc, p.ClientReqID, known.Rev))
+			x.Error(refuseUpdate(s.engine, err, p.Doc, p.ClientReqID))
 			return
 		}
 		// The acknowledgement is the operation itself, echoed with its
@@ -204,53 +204,6 @@ func (s *Server) handleUpdate(x *router.Ctx, p protocol.Update) error {
 		}
 	})
 	return nil
-}
-
-// updateRefusalDetails gives the refusal of an UPDATE that failed decoding
-// or validation (before handleUpdate could see it) the details every
-// refusal of an UPDATE carries, {doc, clientReqId, serverRev}, whenever the
-// payload names them, so that the client can match the refusal to its
-// pending edit. The decoder's own details (the field) are kept.
-func (s *Server) updateRefusalDetails(next router.HandlerFunc) router.HandlerFunc {
-	return func(x *router.Ctx) error {
-		err := next(x)
-		var pe *protocol.Error
-		if err == nil || !errors.As(err, &pe) || pe.Code != protocol.CodeInvalidArgument {
-			return err
-		}
-		if _, ok := pe.Details.(protocol.UpdateErrorDetails); ok {
-			return err
-		}
-		var ids struct {
-			Doc         any `json:"doc"`
-			ClientReqID any `json:"clientReqId"`
-		}
-		if json.Unmarshal(x.Payload(), &ids) != nil {
-			return err
-		}
-		doc, _ := ids.Doc.(string)
-		reqID, _ := ids.ClientReqID.(string)
-		if doc == "" && reqID == "" {
-			return err
-		}
-		details := map[string]any{}
-		if raw := pe.Payload().Details; len(raw) > 0 {
-			var extra map[string]json.RawMessage
-			if json.Unmarshal(raw, &extra) == nil {
-				for k, v := range extra {
-					details[k] = v
-				}
-			}
-		}
-		var head revision.Rev
-		if protocol.ValidDocID(doc) {
-			if pos, ok := s.engine.Head(doc); ok {
-				head = pos.Rev
-			}
-		}
-		details["doc"], details["clientReqId"], details["serverRev"] = doc, reqID, head
-		return pe.WithDetails(details)
-	}
 }
 
 func (s *Server) handleLeave(x *router.Ctx, p protocol.Leave) error {

@@ -2,19 +2,11 @@ package server_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,131 +15,50 @@ import (
 	"github.com/oklog/ulid/v2"
 
 	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/internal/testenv"
 	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/revision"
 	"github.com/deltasync/syncd/server"
-	"github.com/deltasync/syncd/store/memstore"
 )
 
-// readTimeout bounds every wait for a message. Nothing in these tests
-// should take more than a fraction of it; it exists so that a bug fails a
-// test instead of hanging the suite.
-const readTimeout = 5 * time.Second
+// readTimeout bounds every wait for a message (testenv.Timeout).
+const readTimeout = testenv.Timeout
 
-// env is a real server on 127.0.0.1 (httptest) with an engine over a store.
-// It is shut down when the test ends (after the test's clients are closed).
+// env is a real server on 127.0.0.1 with an engine over a store
+// (testenv.Start), with the names these tests use. It is shut down when
+// the test ends (after the test's clients are closed).
 type env struct {
+	*testenv.Server
 	t       testing.TB
 	engine  *syncd.Engine
 	store   syncd.Store
 	server  *server.Server
 	metrics *server.Metrics
-	http    *httptest.Server
 	base    string // http://127.0.0.1:port
 	url     string // ws://127.0.0.1:port/ws
-	logs    *logBuffer
-
-	closeOnce sync.Once
 }
 
 func newEnv(t testing.TB, eo syncd.Options, so server.Options) *env {
 	t.Helper()
-	return newEnvStore(t, memstore.New(memstore.Options{}), eo, so)
+	return newEnvStore(t, nil, eo, so)
 }
 
+// newEnvStore is newEnv over st (nil: a new memstore), which it closes.
 func newEnvStore(t testing.TB, st syncd.Store, eo syncd.Options, so server.Options) *env {
 	t.Helper()
-	logs := &logBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	if eo.Logger == nil {
-		eo.Logger = logger
-	}
-	if so.Logger == nil {
-		so.Logger = logger
-	}
-	if so.Metrics == nil {
-		so.Metrics = server.NewMetrics()
-	}
-	if eo.ObserveCommit == nil {
-		eo.ObserveCommit = so.Metrics.ObserveStoreCommit
-	}
-	e, err := syncd.Open(st, eo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(e, so)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler()) // listens on 127.0.0.1
-	ev := &env{
-		t: t, engine: e, store: st, server: srv, metrics: so.Metrics, http: hs, logs: logs,
-		base: hs.URL, url: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws",
-	}
-	t.Cleanup(func() {
-		ev.close()
-		if t.Failed() {
-			if s := logs.String(); s != "" {
-				t.Logf("server logs:\n%s", s)
-			}
-		}
-	})
-	return ev
+	s := testenv.Start(t, testenv.Options{Engine: eo, Server: so, Store: st})
+	return &env{Server: s, t: t, engine: s.Engine, store: s.Store, server: s.Server, metrics: s.Metrics, base: s.Base, url: s.URL}
 }
 
 // close shuts the server down, then the engine, then the store. It may be
 // called more than once (restart tests call it early).
-func (ev *env) close() {
-	ev.closeOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := ev.server.Shutdown(ctx); err != nil {
-			ev.t.Errorf("Shutdown: %v", err)
-		}
-		ev.http.Close()
-		if err := ev.engine.Close(); err != nil {
-			ev.t.Errorf("engine Close: %v", err)
-		}
-		if err := ev.store.Close(); err != nil {
-			ev.t.Errorf("store Close: %v", err)
-		}
-	})
-}
-
-// logBuffer collects the server's logs, shown when a test fails.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+func (ev *env) close() { ev.Close() }
 
 // --- documents, through the engine (the test's view of the truth)
 
-// commit commits a merge patch from Go (no client id) and returns its op.
 func (ev *env) commit(doc string, patch any) *syncd.Op {
 	ev.t.Helper()
-	b, err := json.Marshal(patch)
-	if err != nil {
-		ev.t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
-	defer cancel()
-	op, err := ev.engine.Commit(ctx, doc, syncd.Edit{Patch: b})
-	if err != nil {
-		ev.t.Fatalf("commit %s %s: %v", doc, b, err)
-	}
-	return op
+	return ev.Commit(doc, patch)
 }
 
 // commitN commits n small merge patches {"n<i>": i} to doc.
@@ -170,13 +81,7 @@ func (ev *env) pad(doc string, size int) *syncd.Op {
 // snapshot returns the engine's durable view of doc.
 func (ev *env) snapshot(doc string) *syncd.DocState {
 	ev.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
-	defer cancel()
-	s, err := ev.engine.State(ctx, doc)
-	if err != nil {
-		ev.t.Fatalf("snapshot %s: %v", doc, err)
-	}
-	return s
+	return ev.State(doc)
 }
 
 // state returns doc's state decoded.
@@ -192,24 +97,7 @@ func (ev *env) state(doc string) map[string]any {
 // ops returns every operation of doc still held, in order.
 func (ev *env) ops(doc string) []*syncd.Op {
 	ev.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
-	defer cancel()
-	var all []*syncd.Op
-	after := revision.Rev(0)
-	for i := 0; i < 1000; i++ {
-		rng, err := ev.engine.ReadOps(ctx, doc, after, 1000)
-		ops, head := rng.Ops, rng.Head
-		if err != nil {
-			ev.t.Fatalf("ReadOps %s after %d: %v", doc, after, err)
-		}
-		all = append(all, ops...)
-		if len(ops) == 0 || ops[len(ops)-1].Rev >= head {
-			return all
-		}
-		after = ops[len(ops)-1].Rev
-	}
-	ev.t.Fatal("ReadOps did not end")
-	return nil
+	return ev.Ops(doc)
 }
 
 // sameSnapshot fails unless doc is still exactly as before.
@@ -225,50 +113,17 @@ func (ev *env) sameSnapshot(doc string, before *syncd.DocState) {
 
 func (ev *env) do(method, path, key string, body any) (int, []byte, http.Header) {
 	ev.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		switch b := body.(type) {
-		case string:
-			rd = strings.NewReader(b)
-		default:
-			j, err := json.Marshal(b)
-			if err != nil {
-				ev.t.Fatal(err)
-			}
-			rd = bytes.NewReader(j)
-		}
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, ev.base+path, rd)
-	if err != nil {
-		ev.t.Fatal(err)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		ev.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		ev.t.Fatalf("%s %s: reading body: %v", method, path, err)
-	}
-	return resp.StatusCode, b, resp.Header
+	return ev.Do(method, path, key, body)
 }
 
 // --- clients
 
-// client is a raw protocol client over a real WebSocket. It behaves as
-// ws-kit's browser client does: every message it sends carries
-// meta.timestamp, and every message it receives is checked against strict
-// schemas (see checkWire).
+// client is a raw protocol client over a real WebSocket (testenv.Conn).
+// It behaves as ws-kit's browser client does: every message it sends
+// carries meta.timestamp, and every message it receives is checked against
+// strict schemas (see checkWire).
 type client struct {
+	*testenv.Conn
 	t     testing.TB
 	ev    *env
 	ws    *websocket.Conn
@@ -285,22 +140,7 @@ type client struct {
 	seen map[string]protocol.Operation
 }
 
-type msg struct {
-	Type    string          `json:"type"`
-	Meta    json.RawMessage `json:"meta,omitempty"`
-	Payload json.RawMessage `json:"payload,omitempty"`
-	raw     []byte
-}
-
-func (m msg) correlationID() string {
-	var meta struct {
-		CorrelationID string `json:"correlationId"`
-	}
-	json.Unmarshal(m.Meta, &meta)
-	return meta.CorrelationID
-}
-
-func (m msg) String() string { return string(m.raw) }
+type msg = testenv.Msg
 
 // dialOpts say how to connect.
 type dialOpts struct {
@@ -360,37 +200,13 @@ func dialURL(t testing.TB, wsURL string, o dialOpts, ev *env) (*client, *http.Re
 	if o.token != "" {
 		q.Set("access_token", o.token)
 	}
-	u := wsURL
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	d := websocket.Dialer{HandshakeTimeout: readTimeout, Subprotocols: o.protocols}
-	if o.laddr != "" {
-		nd := net.Dialer{Timeout: readTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP(o.laddr)}}
-		d.NetDialContext = nd.DialContext
-	}
-	if o.rcvBuf > 0 {
-		nd := net.Dialer{Timeout: readTimeout, Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) {
-				serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, o.rcvBuf)
-			})
-			if err != nil {
-				return err
-			}
-			return serr
-		}}
-		d.NetDialContext = nd.DialContext
-	}
-	ws, resp, err := d.Dial(u, o.header)
+	conn, resp, err := testenv.DialWS(t, wsURL, testenv.WSOptions{
+		Query: q, Protocols: o.protocols, Header: o.header, RcvBuf: o.rcvBuf, LocalIP: o.laddr, Check: checkWire,
+	})
 	if err != nil {
-		if resp != nil && resp.Body != nil {
-			resp.Body.Close()
-		}
 		return nil, resp, err
 	}
-	c := &client{t: t, ev: ev, ws: ws, resp: resp}
-	t.Cleanup(func() { ws.Close() })
+	c := &client{Conn: conn, t: t, ev: ev, ws: conn.WS, resp: resp}
 	m := c.next(protocol.TypeHello)
 	c.hello = decodeAs[protocol.Hello](t, m)
 	c.id = c.hello.ClientID
@@ -418,65 +234,28 @@ func (c *client) nextCID() string {
 
 func (c *client) send(typ string, payload any) {
 	c.t.Helper()
-	c.sendMeta(typ, "", payload)
+	c.Send(typ, "", payload)
 }
 
 // sendMeta sends a message as ws-kit's client does: meta.timestamp always,
 // meta.correlationId when cid is set.
 func (c *client) sendMeta(typ, cid string, payload any) {
 	c.t.Helper()
-	meta := map[string]any{"timestamp": time.Now().UnixMilli()}
-	if cid != "" {
-		meta["correlationId"] = cid
-	}
-	m := map[string]any{"type": typ, "meta": meta}
-	if payload != nil {
-		m["payload"] = payload
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	c.sendRaw(string(b))
+	c.Send(typ, cid, payload)
 }
 
 func (c *client) sendRaw(s string) {
 	c.t.Helper()
-	c.ws.SetWriteDeadline(time.Now().Add(readTimeout))
-	if err := c.ws.WriteMessage(websocket.TextMessage, []byte(s)); err != nil {
-		c.t.Fatalf("write: %v", err)
-	}
+	c.SendRaw(s)
 }
 
 // tryRead returns the next message, checked against the wire schemas.
-func (c *client) tryRead(timeout time.Duration) (msg, error) {
-	c.ws.SetReadDeadline(time.Now().Add(timeout))
-	mt, data, err := c.ws.ReadMessage()
-	if err != nil {
-		return msg{}, err
-	}
-	if mt != websocket.TextMessage {
-		return msg{}, fmt.Errorf("server sent a frame of type %d", mt)
-	}
-	if err := checkWire(data); err != nil {
-		c.t.Errorf("wire schema: %v\n  in %s", err, data)
-	}
-	var m msg
-	if err := json.Unmarshal(data, &m); err != nil {
-		return msg{}, fmt.Errorf("bad frame %s: %v", data, err)
-	}
-	m.raw = data
-	return m, nil
-}
+func (c *client) tryRead(timeout time.Duration) (msg, error) { return c.TryRead(timeout) }
 
 // read returns the next message, failing the test after readTimeout.
 func (c *client) read() msg {
 	c.t.Helper()
-	m, err := c.tryRead(readTimeout)
-	if err != nil {
-		c.t.Fatalf("read: %v", err)
-	}
-	return m
+	return c.Read()
 }
 
 // expect reads messages until one of type typ, skipping PRESENCE unless
@@ -498,11 +277,7 @@ func (c *client) expect(typ string) msg {
 // next reads the next message and fails unless it is of type typ.
 func (c *client) next(typ string) msg {
 	c.t.Helper()
-	m := c.read()
-	if m.Type != typ {
-		c.t.Fatalf("got %s, want %s", m, typ)
-	}
-	return m
+	return c.Next(typ)
 }
 
 func errorPayload(t testing.TB, m msg) protocol.ErrorPayload {
@@ -529,8 +304,8 @@ func (c *client) expectError(code protocol.Code) protocol.ErrorPayload {
 func (c *client) expectRPCError(cid string, code protocol.Code) protocol.ErrorPayload {
 	c.t.Helper()
 	m := c.expect(protocol.TypeRPCError)
-	if m.correlationID() != cid {
-		c.t.Fatalf("RPC_ERROR for %q, want %q: %s", m.correlationID(), cid, m)
+	if m.CorrelationID() != cid {
+		c.t.Fatalf("RPC_ERROR for %q, want %q: %s", m.CorrelationID(), cid, m)
 	}
 	p := errorPayload(c.t, m)
 	if p.Code != code {
@@ -562,8 +337,8 @@ func (c *client) rpcOK(typ string, payload any) {
 	cid := c.nextCID()
 	c.sendMeta(typ, cid, payload)
 	m := c.expect(typ + ".OK")
-	if m.correlationID() != cid {
-		c.t.Fatalf("%s for %q, want %q", m, m.correlationID(), cid)
+	if m.CorrelationID() != cid {
+		c.t.Fatalf("%s for %q, want %q", m, m.CorrelationID(), cid)
 	}
 	if p := strings.TrimSpace(string(m.Payload)); p != "" && p != "{}" {
 		c.t.Fatalf("%s payload %s, want {}", m.Type, p)
@@ -581,7 +356,7 @@ func (c *client) drain() []msg {
 	var got []msg
 	for i := 0; i < 10000; i++ {
 		m := c.read()
-		if m.Type == protocol.TypeHeartbeat+".OK" && m.correlationID() == cid {
+		if m.Type == protocol.TypeHeartbeat+".OK" && m.CorrelationID() == cid {
 			return got
 		}
 		got = append(got, m)
@@ -719,7 +494,7 @@ func (c *client) readJoinAnswer(doc string) joinAnswer {
 	case protocol.TypeRevisionGap:
 		g := decodeAs[protocol.RevisionGap](c.t, m)
 		a.gap = &g
-		if m.correlationID() != "" {
+		if m.CorrelationID() != "" {
 			c.t.Fatalf("REVISION_GAP carries the correlationId; the snapshot is the terminal reply: %s", m)
 		}
 		m = c.next(protocol.TypeSyncSnapshot)
@@ -733,10 +508,10 @@ func (c *client) readJoinAnswer(doc string) joinAnswer {
 	default:
 		c.t.Fatalf("JOIN %s answered %s", doc, m)
 	}
-	a.cid = m.correlationID()
+	a.cid = m.CorrelationID()
 	p := c.next(protocol.TypePresence)
 	a.presence = decodeAs[protocol.Presence](c.t, p)
-	if a.presence.Doc != doc || p.correlationID() != "" {
+	if a.presence.Doc != doc || p.CorrelationID() != "" {
 		c.t.Fatalf("JOIN %s: presence %s", doc, p)
 	}
 	return a
@@ -766,34 +541,12 @@ func (c *client) joinAt(doc string, pos revision.Position) joinAnswer {
 // server sent (1006 if it sent none).
 func (c *client) closeCode() int {
 	c.t.Helper()
-	code, err := c.tryCloseCode()
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return code
+	return c.CloseCode()
 }
 
 // tryCloseCode is closeCode for any goroutine: it reports instead of
 // failing the test.
-func (c *client) tryCloseCode() (int, error) {
-	for i := 0; i < 100000; i++ {
-		c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
-		_, _, err := c.ws.ReadMessage()
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		if errors.As(err, &ce) {
-			return ce.Code, nil
-		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return 0, errors.New("connection still open after 10 s")
-		}
-		return protocol.CloseAbnormal, nil
-	}
-	return 0, errors.New("closeCode: no end")
-}
+func (c *client) tryCloseCode() (int, error) { return c.TryCloseCode() }
 
 // closeCodeAsync reads c until it closes, on a goroutine of its own, so
 // that c answers the server's close frame at once.
@@ -891,20 +644,8 @@ func gatherValue(t testing.TB, m *server.Metrics, name string, labels ...string)
 // waitFor polls cond every 5 ms until it holds or timeout passes.
 func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testenv.WaitFor(t, timeout, what, cond)
 }
 
 // closeCodeOf returns the close code of a read error that is a close frame.
-func closeCodeOf(err error) (int, bool) {
-	var ce *websocket.CloseError
-	if errors.As(err, &ce) {
-		return ce.Code, true
-	}
-	return 0, false
-}
+func closeCodeOf(err error) (int, bool) { return testenv.CloseCodeOf(err) }

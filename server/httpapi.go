@@ -115,20 +115,12 @@ func (a *httpAPI) list(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{"docs": metas})
 }
 
-// docView is a document as the HTTP API returns it.
-type docView struct {
-	Doc   string          `json:"doc"`
-	Epoch revision.Epoch  `json:"epoch"`
-	Rev   revision.Rev    `json:"rev"`
-	State json.RawMessage `json:"state"`
-}
-
 func (a *httpAPI) read(w http.ResponseWriter, r *http.Request) error {
 	snap, err := a.engine.State(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, docView{Doc: snap.Doc, Epoch: snap.Epoch, Rev: snap.Rev, State: snap.State})
+	return writeJSON(w, http.StatusOK, docViewOf(snap))
 }
 
 func (a *httpAPI) ops(w http.ResponseWriter, r *http.Request) error {
@@ -151,11 +143,7 @@ func (a *httpAPI) ops(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	wire := make([]protocol.Operation, len(rng.Ops))
-	for i, op := range rng.Ops {
-		wire[i] = wireOp(op)
-	}
-	return writeJSON(w, http.StatusOK, map[string]any{"doc": doc, "epoch": rng.Epoch, "head": rng.Head, "operations": wire})
+	return writeJSON(w, http.StatusOK, map[string]any{"doc": doc, "epoch": rng.Epoch, "head": rng.Head, "operations": wireOps(rng.Ops)})
 }
 
 // editRequest is the body of POST /v1/docs/{id}/edits.
@@ -185,13 +173,11 @@ func (a *httpAPI) edit(w http.ResponseWriter, r *http.Request) error {
 	if req.BaseRev != nil {
 		ed.Base, ed.HasBase = *req.BaseRev, true
 	}
-	known, _ := a.engine.Head(doc) // for refusals that carry no head
 	start := time.Now()
 	op, err := a.engine.Commit(r.Context(), doc, ed)
 	a.m.observeEdit(time.Since(start), err)
 	if err != nil {
-		pe := updateRefusal(err, doc, req.ClientReqID, known.Rev)
-		writeError(w, pe)
+		writeError(w, refuseUpdate(a.engine, err, doc, req.ClientReqID))
 		return nil
 	}
 	pos, _ := a.engine.Head(doc)
@@ -230,19 +216,5 @@ func (a *httpAPI) backupDB(w http.ResponseWriter, r *http.Request) error {
 		// The status line is gone; cutting the stream short is how the
 		// client learns the copy is incomplete.
 		panic(http.ErrAbortHandler)
-	}
-}
-
-// wireOp converts an engine operation to its wire form. FirstRev is set
-// only on the combined operations of a compacted catch-up.
-func wireOp(op *syncd.Op) protocol.Operation {
-	return protocol.Operation{
-		Rev:         op.Rev,
-		Type:        string(op.Kind),
-		Payload:     op.Payload,
-		ClientID:    authorOf(op.ClientID),
-		ClientReqID: op.ClientReqID,
-		Ts:          op.Time,
-		FirstRev:    op.FirstRev,
 	}
 }

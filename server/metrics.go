@@ -15,17 +15,22 @@ import (
 // (never the global one), so two servers in one process — as in tests —
 // count separately. Create them before the engine, so the engine can report
 // its store commits: syncd.Options{ObserveCommit: m.ObserveStoreCommit}.
+//
+// The server counts into them but does not change them otherwise: the
+// metrics it reads from the engine and the router at scrape time are in a
+// registry of the server's own, served beside these at /metrics (see
+// [Server.Gatherer]). Give one Metrics to one server: two would add into
+// the same counters.
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	connections   prometheus.Gauge
-	messagesIn    *prometheus.CounterVec
-	messagesOut   *prometheus.CounterVec
-	overflows     prometheus.Counter
-	editSeconds   prometheus.Histogram
-	storeSeconds  prometheus.Histogram
-	storeRecords  prometheus.Histogram
-	engineSampler *engineCollector
+	connections  prometheus.Gauge
+	messagesIn   *prometheus.CounterVec
+	messagesOut  *prometheus.CounterVec
+	overflows    prometheus.Counter
+	editSeconds  prometheus.Histogram
+	storeSeconds prometheus.Histogram
+	storeRecords prometheus.Histogram
 
 	// Counters of messagesOut for the broadcast types, resolved once.
 	outDeltas, outGap, outSnapshot, outPresence prometheus.Counter
@@ -63,7 +68,6 @@ func NewMetrics() *Metrics {
 			Name: "syncd_store_commit_records", Help: "Records per store commit (the group-commit factor).",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 		}),
-		engineSampler: &engineCollector{},
 	}
 	m.outDeltas = m.messagesOut.WithLabelValues(protocol.TypeSyncDeltas)
 	m.outGap = m.messagesOut.WithLabelValues(protocol.TypeRevisionGap)
@@ -71,7 +75,7 @@ func NewMetrics() *Metrics {
 	m.outPresence = m.messagesOut.WithLabelValues(protocol.TypePresence)
 	m.Registry.MustRegister(
 		m.connections, m.messagesIn, m.messagesOut, m.overflows,
-		m.editSeconds, m.storeSeconds, m.storeRecords, m.engineSampler,
+		m.editSeconds, m.storeSeconds, m.storeRecords,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -115,9 +119,6 @@ func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
-	if c.engine == nil {
-		return
-	}
 	s := c.engine.Stats()
 	ch <- prometheus.MustNewConstMetric(descCommits, prometheus.CounterValue, float64(s.Commits))
 	ch <- prometheus.MustNewConstMetric(descOps, prometheus.CounterValue, float64(s.Operations))

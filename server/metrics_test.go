@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/protocol"
@@ -101,4 +104,39 @@ func TestMetricsPerServer(t *testing.T) {
 	// Connections go down when clients leave.
 	c.ws.Close()
 	waitFor(t, readTimeout, "the connection gauge to drop", func() bool { return one.metricValue("syncd_connections") == 0 })
+}
+
+// TestNewLeavesMetricsAlone: server.New does not register anything in the
+// caller's Metrics; what it reads from the engine and the router at scrape
+// time is its own, served beside them at /metrics and by Gatherer.
+func TestNewLeavesMetricsAlone(t *testing.T) {
+	m := server.NewMetrics()
+	before := familyNames(t, m.Registry)
+	ev := newEnv(t, syncd.Options{}, server.Options{Metrics: m})
+	if after := familyNames(t, m.Registry); !slices.Equal(before, after) {
+		t.Fatalf("New changed the caller's registry: %v, then %v", before, after)
+	}
+	served := ev.scrape()
+	all := familyNames(t, ev.server.Gatherer())
+	for _, name := range []string{"syncd_operations_total", "syncd_room_messages_dropped_total", "syncd_connections"} {
+		if _, ok := served[name]; !ok {
+			t.Errorf("/metrics has no %s", name)
+		}
+		if !slices.Contains(all, name) {
+			t.Errorf("Gatherer has no %s", name)
+		}
+	}
+}
+
+func familyNames(t *testing.T, g prometheus.Gatherer) []string {
+	t.Helper()
+	fams, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, len(fams))
+	for i, f := range fams {
+		names[i] = f.GetName()
+	}
+	return names
 }

@@ -15,6 +15,9 @@ type Options struct {
 
 	// Metrics are the server's Prometheus metrics. Default NewMetrics();
 	// create them yourself to wire the engine's ObserveCommit to them.
+	// The server counts into them and changes nothing else about them
+	// (its scrape-time metrics of the engine and the router are its own:
+	// Server.Gatherer); one Metrics serves one server.
 	Metrics *Metrics
 
 	// APIKey guards the HTTP API (/v1/...). Empty turns the API off.
@@ -115,11 +118,13 @@ type Limits struct {
 	// at once. Default 100.
 	MaxDocsPerConn int
 	// MessagesPerSecond and Burst rate-limit everything a connection
-	// sends (the flood guard). Defaults 200/s, burst 400.
+	// sends (the flood guard). Defaults 200/s, and a burst of two
+	// seconds' worth (at least 1): 400 at the default rate.
 	MessagesPerSecond float64
 	Burst             int
 	// UpdatesPerSecond and UpdateBurst rate-limit UPDATEs, with refusals
-	// that carry the edit's details. Defaults 100/s, burst 200.
+	// that carry the edit's details. Defaults 100/s, and a burst of two
+	// seconds' worth (at least 1): 200 at the default rate.
 	UpdatesPerSecond float64
 	UpdateBurst      int
 	// DocsPerMinute rate-limits the documents one connection creates (a
@@ -188,6 +193,11 @@ const (
 // bucket has refilled.
 func (l Limits) presenceBurst() int { return 2 * l.MaxPresenceBytes }
 
+// twoSeconds is the default burst of a rate: two seconds' worth, so that a
+// client at the rate may bunch its messages a little, and at least one, so
+// that a rate below 0.5/s still lets a message through.
+func twoSeconds(perSecond float64) int { return max(1, int(2*perSecond)) }
+
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -224,13 +234,13 @@ func (o Options) withDefaults() Options {
 		l.MessagesPerSecond = 200
 	}
 	if l.Burst <= 0 {
-		l.Burst = 400
+		l.Burst = twoSeconds(l.MessagesPerSecond)
 	}
 	if l.UpdatesPerSecond <= 0 {
 		l.UpdatesPerSecond = 100
 	}
 	if l.UpdateBurst <= 0 {
-		l.UpdateBurst = 200
+		l.UpdateBurst = twoSeconds(l.UpdatesPerSecond)
 	}
 	if l.DocsPerMinute <= 0 {
 		l.DocsPerMinute = 60

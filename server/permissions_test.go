@@ -276,7 +276,7 @@ func checkPermAnswer(t *testing.T, c *client, pc permCase, cid string, want prot
 	}
 	for i := 0; i < 100; i++ {
 		m := c.read()
-		if m.correlationID() != cid {
+		if m.CorrelationID() != cid {
 			continue // the room's PRESENCE, an UPDATE's echo
 		}
 		switch {

@@ -101,7 +101,7 @@ func TestPublishLimit(t *testing.T) {
 		t.Fatalf("refusal %+v", p)
 	}
 	a.rpcOK(protocol.TypePublish, map[string]any{"doc": doc, "data": json.RawMessage(value(100))})
-	if m := b.expect(protocol.TypeMessage); !strings.Contains(string(m.raw), value(100)) {
+	if m := b.expect(protocol.TypeMessage); !strings.Contains(string(m.Raw), value(100)) {
 		t.Fatalf("got %s", m)
 	}
 	b.quiet()

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/deltasync/syncd"
@@ -39,9 +40,15 @@ type Server struct {
 	access accessPolicy
 	// admin is the admin page (admin.go); nil when it is off.
 	admin *admin
+	// gatherer is what /metrics serves: Options.Metrics, and the
+	// server's own registry of what it reads from the engine and the
+	// router at scrape time.
+	gatherer prometheus.Gatherers
 }
 
-// New builds a server for engine.
+// New builds a server for engine. It keeps a copy of opts and changes
+// nothing the caller gave it (Options.Metrics says what the server does
+// with the metrics).
 func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	if engine == nil {
 		return nil, errors.New("server: New needs an engine")
@@ -59,7 +66,6 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: o, engine: engine, mux: http.NewServeMux(), verifier: verifier, access: access}
-	o.Metrics.engineSampler.engine = engine
 	s.creators = newUserCreations(o.Limits.UserDocsPerMinute)
 	if room := engine.MaxRoomPresenceBytes(); room > o.Limits.OutboundQueueBytes/2 {
 		// A joiner receives the whole room in one PRESENCE, on top of its
@@ -97,9 +103,9 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		MapError: toWire,
 	})
 	s.routes()
-	// Register, not MustRegister: Metrics shared by a second server (which
-	// their documentation rules out) must not make New panic.
-	o.Metrics.Registry.Register(&routerCollector{router: s.router})
+	own := prometheus.NewRegistry()
+	own.MustRegister(&engineCollector{engine: engine}, &routerCollector{router: s.router})
+	s.gatherer = prometheus.Gatherers{o.Metrics.Registry, own}
 
 	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics, writeTimeout: o.HTTPWriteTimeout}
 	s.api.register(s.mux)
@@ -122,12 +128,18 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		}
 		w.Write([]byte("ready\n"))
 	})
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{Registry: o.Metrics.Registry}))
+	// The handler's own error counter goes to the server's registry too.
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{Registry: own}))
 	// The Host check comes first: a request for a name syncd does not
 	// serve is refused before anything else reads it.
 	s.handler = access.guardHosts(s.bounded(s.mux))
 	return s, nil
 }
+
+// Gatherer returns every metric /metrics serves: Options.Metrics, and
+// those the server reads from the engine and the router at scrape time,
+// for an embedder that serves metrics on an endpoint of its own.
+func (s *Server) Gatherer() prometheus.Gatherer { return s.gatherer }
 
 // Handler returns the server's HTTP handler: every route, behind the Host
 // check (Options.AllowedHosts) and the request bounds (httpbounds.go).

@@ -61,13 +61,11 @@ type joined struct {
 	// pos is the position of the last event delivered; the resync that
 	// an EventResync starts reads it, from the same sink.
 	pos revision.Position
-	// The catch-up: x is the JOIN being answered (nil for a resync,
-	// whose catch-up is sent as plain messages), dropped when the
-	// catch-up is done; ops and from gather a paged catch-up's deltas.
+	// The catch-up, the subscription's first event: x is the JOIN
+	// being answered (nil for a resync, whose catch-up is sent as plain
+	// messages), dropped once the catch-up is sent.
 	catchingUp bool
 	x          *router.Ctx
-	ops        []protocol.Operation
-	from       revision.Rev
 }
 
 func sessionOf(x *router.Ctx) *session { return x.Conn().Data().(*session) }
@@ -155,61 +153,47 @@ func (j *joined) reply(typ string, payload any) {
 func (j *joined) endCatchUp() {
 	j.catchingUp = false
 	j.x = nil
-	j.ops = nil
 }
 
-// deliver is j's subscription sink.
+// deliver is j's subscription sink. The engine delivers a catch-up whole,
+// as one event (its size bounded by the document's), so that the answer to
+// a JOIN is one message.
 func (j *joined) deliver(ev *syncd.Event) {
 	s := j.s
 	switch ev.Kind {
 	case syncd.EventDeltas:
 		j.pos = revision.Position{Epoch: ev.Epoch, Rev: ev.ToRev}
-		if j.catchingUp {
-			// The engine pages a long catch-up; the client gets one
-			// SYNC.DELTAS, so that the answer to JOIN is one message
-			// (its size is bounded: deltas larger than the document
-			// become a snapshot).
-			if j.ops == nil {
-				j.from = ev.FromRev
-				j.ops = make([]protocol.Operation, 0, len(ev.Ops))
-			}
-			for _, op := range ev.Ops {
-				j.ops = append(j.ops, wireOp(op))
-			}
-			if ev.CatchUpDone {
-				d := protocol.SyncDeltas{Doc: ev.Doc, Epoch: ev.Epoch, FromRev: j.from, ToRev: ev.ToRev, Operations: j.ops, AckedReqID: ev.AckedReqID, Outcomes: wireOutcomes(ev.Outcomes)}
-				resync := j.x == nil
-				defer j.endCatchUp()
-				if resync {
-					// A resync answers no JOIN: the client gets
-					// what it missed as live deltas, never empty
-					// and without the watermark.
-					if len(d.Operations) == 0 {
-						return
-					}
-					d.AckedReqID, d.Outcomes = "", nil
-				}
-				j.reply(protocol.TypeSyncDeltas, d)
-			}
+		if !j.catchingUp {
+			s.sendShared(ev)
 			return
 		}
-		s.sendShared(ev)
+		defer j.endCatchUp()
+		d := deltasPayload(ev)
+		if j.x == nil {
+			// A resync answers no JOIN: the client gets what it missed
+			// as live deltas, never empty and without the watermark.
+			if len(d.Operations) == 0 {
+				return
+			}
+			d.AckedReqID, d.Outcomes = "", nil
+		}
+		j.reply(protocol.TypeSyncDeltas, d)
 	case syncd.EventSnapshot:
 		j.pos = revision.Position{Epoch: ev.Epoch, Rev: ev.Rev}
-		if j.catchingUp {
-			defer j.endCatchUp()
-			if ev.Gap != nil {
-				s.conn.Send(protocol.TypeRevisionGap, gapPayload(ev))
-				s.srv.opts.Metrics.out(protocol.TypeRevisionGap)
-			}
-			snap := snapshotPayload(ev)
-			if j.x == nil {
-				snap.AckedReqID, snap.Outcomes = "", nil // a resync answers no JOIN
-			}
-			j.reply(protocol.TypeSyncSnapshot, snap)
+		if !j.catchingUp {
+			s.sendShared(ev) // a reset: the document was deleted
 			return
 		}
-		s.sendShared(ev) // a reset: the document was deleted
+		defer j.endCatchUp()
+		if ev.Gap != nil {
+			s.conn.Send(protocol.TypeRevisionGap, gapPayload(ev))
+			s.srv.opts.Metrics.out(protocol.TypeRevisionGap)
+		}
+		snap := snapshotPayload(ev)
+		if j.x == nil {
+			snap.AckedReqID, snap.Outcomes = "", nil // a resync answers no JOIN
+		}
+		j.reply(protocol.TypeSyncSnapshot, snap)
 	case syncd.EventPresence:
 		s.sendShared(ev)
 	case syncd.EventResync:
@@ -230,7 +214,8 @@ func (s *session) sendShared(ev *syncd.Event) {
 	}
 }
 
-// encodeShared encodes a live event for the wire.
+// encodeShared encodes a live event for the wire (wire.go has the
+// payloads).
 func encodeShared(ev *syncd.Event) any {
 	var frames []*router.Frame
 	add := func(typ string, payload any) {
@@ -240,33 +225,16 @@ func encodeShared(ev *syncd.Event) any {
 	}
 	switch ev.Kind {
 	case syncd.EventDeltas:
-		ops := make([]protocol.Operation, len(ev.Ops))
-		for i, op := range ev.Ops {
-			ops[i] = wireOp(op)
-		}
-		add(protocol.TypeSyncDeltas, protocol.SyncDeltas{Doc: ev.Doc, Epoch: ev.Epoch, FromRev: ev.FromRev, ToRev: ev.ToRev, Operations: ops})
+		add(protocol.TypeSyncDeltas, deltasPayload(ev))
 	case syncd.EventSnapshot:
 		if ev.Gap != nil {
 			add(protocol.TypeRevisionGap, gapPayload(ev))
 		}
 		add(protocol.TypeSyncSnapshot, snapshotPayload(ev))
 	case syncd.EventPresence:
-		p := protocol.Presence{Doc: ev.Doc, Clients: make([]protocol.PresenceClient, len(ev.Presence)), Left: authorsOf(ev.Left)}
-		for i, c := range ev.Presence {
-			p.Clients[i] = protocol.PresenceClient{ClientID: authorOf(c.ClientID), State: c.State}
-		}
-		add(protocol.TypePresence, p)
+		add(protocol.TypePresence, presencePayload(ev))
 	}
 	return frames
-}
-
-func gapPayload(ev *syncd.Event) protocol.RevisionGap {
-	g := ev.Gap
-	return protocol.RevisionGap{Doc: ev.Doc, ExpectedRev: g.ExpectedRev, ServerRev: g.ServerRev, BufferFirstRev: g.BufferFirstRev, ResumeFrom: g.ResumeFrom, Reason: string(g.Reason)}
-}
-
-func snapshotPayload(ev *syncd.Event) protocol.SyncSnapshot {
-	return protocol.SyncSnapshot{Doc: ev.Doc, Epoch: ev.Epoch, Rev: ev.Rev, State: ev.State, AckedReqID: ev.AckedReqID, Outcomes: wireOutcomes(ev.Outcomes)}
 }
 
 // resync re-joins j's document after the engine dropped its subscription

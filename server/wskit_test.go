@@ -331,7 +331,7 @@ func TestWsKitClientCompatibility(t *testing.T) {
 			okMsg = m
 		case protocol.TypeSyncDeltas:
 			d := decodeAs[protocol.SyncDeltas](t, m)
-			if len(d.Operations) != 1 || d.Operations[0].ClientReqID != reqID || m.correlationID() != "" {
+			if len(d.Operations) != 1 || d.Operations[0].ClientReqID != reqID || m.CorrelationID() != "" {
 				t.Fatalf("deltas %s", m)
 			}
 			sawDelta = true
@@ -339,7 +339,7 @@ func TestWsKitClientCompatibility(t *testing.T) {
 			t.Fatalf("unexpected %s", m)
 		}
 	}
-	if okMsg.correlationID() != "upd-1" {
+	if okMsg.CorrelationID() != "upd-1" {
 		t.Fatalf("UPDATE.OK %s", okMsg)
 	}
 	var uok server.UpdateOK
@@ -444,7 +444,7 @@ func TestWsKitClientCompatibility(t *testing.T) {
 // retryable a boolean, retryAfterMs a positive number only when retryable.
 func checkErrorPayloadTypes(t *testing.T, m msg, cid string, code protocol.Code, retryable bool) {
 	t.Helper()
-	if m.Type != protocol.TypeRPCError || m.correlationID() != cid {
+	if m.Type != protocol.TypeRPCError || m.CorrelationID() != cid {
 		t.Fatalf("want RPC_ERROR for %s, got %s", cid, m)
 	}
 	var p map[string]any

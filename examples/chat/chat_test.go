@@ -1,76 +1,35 @@
 package chat_test
 
 import (
-	"bytes"
 	"context"
 	"io"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
-	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/examples/chat"
-	"github.com/deltasync/syncd/server"
-	"github.com/deltasync/syncd/store/memstore"
+	"github.com/deltasync/syncd/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func startServer(t *testing.T) string {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st := memstore.New(memstore.Options{})
-	e, err := syncd.Open(st, syncd.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(e, server.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		srv.Shutdown(context.Background())
-		hs.Close()
-		e.Close()
-		st.Close()
-	})
-	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
-}
-
-// syncBuffer is an output both the chat and the test use.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return testenv.Start(t, testenv.Options{}).URL
 }
 
 // person runs a chat session fed through a pipe.
 type person struct {
 	in   *io.PipeWriter
-	out  *syncBuffer
+	out  *testenv.LogBuffer
 	done chan error
 }
 
 func join(ctx context.Context, url, name string) *person {
 	r, w := io.Pipe()
-	p := &person{in: w, out: &syncBuffer{}, done: make(chan error, 1)}
+	p := &person{in: w, out: &testenv.LogBuffer{}, done: make(chan error, 1)}
 	go func() { p.done <- chat.Run(ctx, chat.Options{URL: url, Room: "test", Name: name}, r, p.out) }()
 	return p
 }

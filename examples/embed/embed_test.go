@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/deltasync/syncd/client"
 	"github.com/deltasync/syncd/examples/embed"
+	"github.com/deltasync/syncd/internal/testenv"
 	"github.com/deltasync/syncd/protocol"
 )
 
@@ -27,15 +27,9 @@ func TestEmbeddedSyncBesideTheApplication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(app.Handler())
-	defer hs.Close()
-	defer app.Close()
-
-	c, err := client.Dial(ctx, client.Options{URL: "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	hs := testenv.Serve(t, app.Handler())
+	t.Cleanup(func() { app.Close() }) // after the client, before the listener (cleanups run last first)
+	c := testenv.DialClient(t, hs.URL, nil)
 	doc, err := c.Join(ctx, "lobby")
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +77,7 @@ func TestEmbeddedSyncBesideTheApplication(t *testing.T) {
 	}
 
 	// An edit committed from Go reaches the client like any other.
-	resp, err := http.Post(hs.URL+"/announce?doc=lobby&text=starts+at+8", "text/plain", nil)
+	resp, err := http.Post(hs.Base+"/announce?doc=lobby&text=starts+at+8", "text/plain", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +100,7 @@ func TestEmbeddedSyncBesideTheApplication(t *testing.T) {
 	}
 
 	// The application's own route lives beside syncd's.
-	resp, err = http.Get(hs.URL + "/")
+	resp, err = http.Get(hs.Base + "/")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/deltasync/syncd/examples/presence"
+	"github.com/deltasync/syncd/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -55,16 +54,15 @@ func startApp(t *testing.T, opts presence.Options) *testApp {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	srv := httptest.NewServer(app.Handler())
-	t.Cleanup(func() {
+	srv := testenv.Serve(t, app.Handler())
+	t.Cleanup(func() { // before the listener closes: cleanups run last first
 		ctx, cancel := context.WithTimeout(context.Background(), wait)
 		defer cancel()
 		if err := app.Shutdown(ctx); err != nil {
 			t.Errorf("Shutdown: %v", err)
 		}
-		srv.Close()
 	})
-	return &testApp{t: t, app: app, url: "ws" + strings.TrimPrefix(srv.URL, "http") + "/ws"}
+	return &testApp{t: t, app: app, url: srv.URL}
 }
 
 // state returns the meeting as the server has it.
@@ -107,12 +105,11 @@ type client struct {
 
 func dial(t *testing.T, url string) *websocket.Conn {
 	t.Helper()
-	d := websocket.Dialer{HandshakeTimeout: wait}
-	ws, _, err := d.Dial(url, nil)
+	c, _, err := testenv.DialWS(t, url, testenv.WSOptions{})
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	return ws
+	return c.WS
 }
 
 // connect opens a client to ta; it is closed when the test ends.

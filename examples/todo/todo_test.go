@@ -3,19 +3,14 @@ package todo_test
 import (
 	"bytes"
 	"context"
-	"io"
-	"log/slog"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
 
-	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/examples/todo"
-	"github.com/deltasync/syncd/server"
-	"github.com/deltasync/syncd/store/memstore"
+	"github.com/deltasync/syncd/internal/testenv"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -23,24 +18,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // startServer runs a real syncd server on 127.0.0.1 for the test.
 func startServer(t *testing.T) string {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st := memstore.New(memstore.Options{})
-	e, err := syncd.Open(st, syncd.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := server.New(e, server.Options{Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() {
-		srv.Shutdown(context.Background())
-		hs.Close()
-		e.Close()
-		st.Close()
-	})
-	return "ws" + strings.TrimPrefix(hs.URL, "http") + "/ws"
+	return testenv.Start(t, testenv.Options{}).URL
 }
 
 func run(t *testing.T, url, script string) string {

@@ -12,7 +12,7 @@ import (
 )
 
 // This file is the one place where engine errors become wire errors and
-// HTTP statuses.
+// HTTP statuses, as wire.go is for the engine's values.
 
 // wireCode maps an engine code to a protocol code.
 func wireCode(c syncd.Code) protocol.Code {
@@ -37,26 +37,6 @@ func wireCode(c syncd.Code) protocol.Code {
 		return protocol.CodeResourceExhausted
 	}
 	return protocol.CodeInternal
-}
-
-// wireOutcomes turns the engine's outcomes (refusals named by engine code)
-// into the wire's (refusals named by protocol code, as the ERROR that was
-// lost would have named them).
-func wireOutcomes(outs []revision.Outcome) []protocol.Outcome {
-	if len(outs) == 0 {
-		return nil
-	}
-	w := make([]protocol.Outcome, len(outs))
-	for i, o := range outs {
-		w[i] = protocol.Outcome{ClientReqID: o.ReqID, Rev: o.Rev}
-		if !o.Committed() {
-			// A name this build does not know (written by a newer one)
-			// still says "refused".
-			code, _ := syncd.ParseCode(o.Code)
-			w[i].Code = wireCode(code)
-		}
-	}
-	return w
 }
 
 // toWire converts any error from the engine (or a context) into a
@@ -102,17 +82,35 @@ func withCause(msg, cause string) string {
 	return msg + ": " + cause
 }
 
-// updateRefusal is toWire for an UPDATE, with its details. head is the
-// document's head as the server knew it; the engine's own, when it
-// reports one, is newer.
+// refuseUpdate is toWire for an edit (an UPDATE, or an edit of the HTTP
+// API), with the details every refusal of one carries, {doc, clientReqId,
+// serverRev}, so that the client knows which edit was refused and against
+// which head. serverRev is the head the engine decided against when err
+// carries it (a decision: conflict, precondition, duplicate...); for a
+// refusal the engine made no decision about (not joined, forbidden, the
+// engine closed, a store failure), the head as the engine knows it now,
+// looked up only then, on the refusal's path.
+func refuseUpdate(e *syncd.Engine, err error, doc, reqID string) *protocol.Error {
+	var ee *syncd.Error
+	if errors.As(err, &ee) && ee.Doc == doc && ee.Head > 0 {
+		return updateRefusal(err, doc, reqID, ee.Head)
+	}
+	return updateRefusal(err, doc, reqID, knownHead(e, doc))
+}
+
+// knownHead is the durable head of doc if it is in memory, else 0 (the
+// wire's "had not loaded the document", PROTOCOL.md §5.4).
+func knownHead(e *syncd.Engine, doc string) revision.Rev {
+	pos, _ := e.Head(doc)
+	return pos.Rev
+}
+
+// updateRefusal is toWire for an edit refused against head.
 func updateRefusal(err error, doc, reqID string, head revision.Rev) *protocol.Error {
 	pe := toWire(err)
-	var ee *syncd.Error
-	if errors.As(err, &ee) && ee.Doc != "" && ee.Head > head {
-		head = ee.Head
-	}
 	det := protocol.UpdateErrorDetails{Doc: doc, ClientReqID: reqID, ServerRev: head}
-	if ee != nil {
+	var ee *syncd.Error
+	if errors.As(err, &ee) {
 		det.Limit = limitName(ee.Limit)
 	}
 	var viol *syncd.Violation
@@ -120,6 +118,23 @@ func updateRefusal(err error, doc, reqID string, head revision.Rev) *protocol.Er
 		return pe.WithDetails(violationDetails{det, viol})
 	}
 	return pe.WithDetails(det)
+}
+
+// malformedUpdate is the refusal of an UPDATE that failed decoding or
+// validation, before the engine saw it: the decoder's {field}, and the
+// edit's {doc, clientReqId, serverRev} whenever the payload names them
+// (Update.UnmarshalPayload keeps them), so that the client can match the
+// refusal to its pending edit.
+func malformedUpdate(e *syncd.Engine, err error, p *protocol.Update) error {
+	pe := toWire(err)
+	if pe.Code != protocol.CodeInvalidArgument || (p.Doc == "" && p.ClientReqID == "") {
+		return pe
+	}
+	var head revision.Rev
+	if protocol.ValidDocID(p.Doc) {
+		head = knownHead(e, p.Doc)
+	}
+	return pe.WithDetails(protocol.UpdateErrorDetails{Field: pe.Field(), Doc: p.Doc, ClientReqID: p.ClientReqID, ServerRev: head})
 }
 
 // limitName is the HELLO.limits name of an engine limit, "" for none.
