@@ -23,7 +23,7 @@ func TestAdminFlags(t *testing.T) {
 		t.Fatalf("admin key %q, session TTL %v", m.Config.AdminKey, m.Config.AdminSessionTTL)
 	}
 	m.Config.Store = "memory"
-	if d := m.Config.storeDescription(); d != "memory (nothing survives a restart)" {
+	if d := m.Config.storeDescription(""); d != "memory (nothing survives a restart)" {
 		t.Errorf("store description %q", d)
 	}
 }

@@ -19,7 +19,7 @@ import (
 type Config struct {
 	Addr             string
 	DataDir          string
-	Store            string // "bolt" or "memory"
+	Store            string // "bolt", "memory" or "nats"
 	RingSize         int
 	SnapshotInterval int
 	Retention        int
@@ -43,6 +43,7 @@ type Config struct {
 	UserDocsPerMinute int
 	Transport         TransportConfig
 	Webhooks          WebhookConfig
+	Cluster           ClusterConfig // -store nats (config_cluster.go)
 
 	Origins   string
 	APIKey    string
@@ -92,7 +93,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.SetOutput(m.Stderr)
 	fs.StringVar(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on (loopback by default; use :8080 for every interface)")
 	fs.StringVar(&c.DataDir, "data", "./data", "directory of the bbolt database (syncd.db)")
-	fs.StringVar(&c.Store, "store", "bolt", "store: bolt (durable) or memory (lost on exit; for tests and demos)")
+	fs.StringVar(&c.Store, "store", "bolt", "store: bolt (durable), memory (lost on exit; for tests and demos) or nats (JetStream: a cluster of syncd instances, embedded or on external NATS; docs/cluster.md)")
 	fs.IntVar(&c.RingSize, "ring-size", 1024, "recent operations kept in memory per document, for catch-up and rebase")
 	fs.IntVar(&c.SnapshotInterval, "snapshot-interval", 1000, "operations between stored snapshots of a document")
 	fs.IntVar(&c.Retention, "retention", 100000, "operations kept in each document's log (older ones are served as a snapshot)")
@@ -115,6 +116,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.QueueBytes, "queue-bytes", 8<<20, "outbound bytes that may wait for one connection before it is closed as a slow consumer")
 	c.Transport.transportFlags(fs)
 	c.Webhooks.webhookFlags(fs)
+	c.Cluster.clusterFlags(fs)
 	fs.StringVar(&c.Origins, "origins", "", `comma-separated Origins browsers may connect from ("*" for any; default same-origin only)`)
 	fs.StringVar(&c.Hosts, "hosts", "", `comma-separated Host names the server answers to, e.g. "sync.example.com,10.0.0.0/8" (name, name:port, *.domain, IP, CIDR, or "*" for any); other hosts get HTTP 421, which stops DNS rebinding. Default: localhost, 127.0.0.1 and [::1] on loopback connections, any host on others (/healthz and /readyz answer any host)`)
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", "", `comma-separated CIDRs or addresses of reverse proxies whose X-Forwarded-For, -Proto and -Host are believed (default none)`)
@@ -177,9 +179,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 // environment to their variable.
 func (c *Config) validate(envNames map[string]string) error {
 	switch c.Store {
-	case "bolt", "memory":
+	case "bolt", "memory", "nats":
 	default:
-		return fmt.Errorf("-store: want bolt or memory, got %q", c.Store)
+		return fmt.Errorf("-store: want bolt, memory or nats, got %q", c.Store)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("-tls-cert and -tls-key go together")
@@ -191,6 +193,9 @@ func (c *Config) validate(envNames map[string]string) error {
 		return err
 	}
 	if err := c.validateWebhooks(); err != nil {
+		return err
+	}
+	if err := c.validateCluster(); err != nil {
 		return err
 	}
 	if _, err := c.policies(); err != nil {
@@ -229,7 +234,7 @@ func (c *Config) validate(envNames map[string]string) error {
 // rules says what each numeric flag allows (flagcheck.go); a new flag adds
 // its row here.
 func (c *Config) rules() []flagRule {
-	return []flagRule{
+	return append([]flagRule{
 		atLeast("ring-size", c.RingSize, 2),
 		positive("snapshot-interval", c.SnapshotInterval),
 		{flag: "retention", value: c.Retention, ok: c.Retention != 0, want: "greater than 0 (or negative: keep every operation)"},
@@ -253,7 +258,9 @@ func (c *Config) rules() []flagRule {
 		positive("http-write-timeout", c.HTTPWriteTimeout),
 		atLeast("drain", c.Drain, 0),
 		positive("shutdown-timeout", c.ShutdownTimeout),
-	}
+		between("nats-replicas", c.Cluster.Replicas, 0, maxReplicas),
+		positive("nats-start-timeout", c.Cluster.StartTimeout),
+	}, c.Cluster.clusterRules()...)
 }
 
 // policies parses -policy.

@@ -20,6 +20,7 @@ import (
 	"github.com/deltasync/syncd/store/boltstore"
 	"github.com/deltasync/syncd/store/memstore"
 	"github.com/deltasync/syncd/webhook"
+	"github.com/nats-io/nats.go"
 )
 
 // Main is the syncd program: configuration, the parts it wires together,
@@ -45,6 +46,11 @@ type Main struct {
 	// stopped is closed when the last Close's shutdown has finished, which
 	// may be after Close gave up waiting for it (tests wait on it).
 	stopped chan struct{}
+
+	// nats is what -store nats runs besides the store (run_nats.go).
+	nats natsParts
+	// natsStoreOpener replaces openNATSStore (store_nats.go) in tests.
+	natsStoreOpener func(ctx context.Context, nc *nats.Conn, prefix string, replicas int) (syncd.Store, error)
 }
 
 // servePprof serves the profiler on its own loopback listener, never on the
@@ -100,6 +106,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	switch c.Store {
 	case "memory":
 		m.store = memstore.New(memstore.Options{Retention: c.Retention})
+	case "nats":
+		if m.store, err = m.openNATS(ctx); err != nil {
+			return err
+		}
 	default:
 		if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
 			return fmt.Errorf("-data: %w", err) // names the directory
@@ -155,7 +165,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		APIKey:            c.APIKey,
 		AdminKey:          c.AdminKey,
 		AdminSessionTTL:   c.AdminSessionTTL,
-		AdminStore:        c.storeDescription(),
+		AdminStore:        c.storeDescription(m.nodeName()),
 		JWTSecret:         []byte(c.JWTSecret),
 		JWTKeys:           jwtKeys,
 		JWTAudience:       c.JWTAudience,
@@ -200,7 +210,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// connections too. The server bounds each other request itself
 	// (server/httpbounds.go).
 	m.http = &http.Server{
-		Handler:           m.server.Handler(),
+		Handler:           m.readiness(m.server.Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       c.HTTPIdleTimeout,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
@@ -224,8 +234,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.served = make(chan error, 1)
 	go func() { m.served <- m.http.Serve(m.ln) }()
 	attrs := []any{"url", scheme + "://" + m.ln.Addr().String(), "ws", m.wsURL(scheme), "store", c.Store}
-	if c.Store == "bolt" {
+	switch c.Store {
+	case "bolt":
 		attrs = append(attrs, "data", c.DataDir) // -data means nothing to -store memory
+	case "nats":
+		attrs = append(attrs, m.natsLogAttrs()...)
 	}
 	attrs = append(attrs, "auth", c.jwtOn(), "api", c.APIKey != "", "admin", c.AdminKey != "" || c.APIKey != "")
 	m.Logger.Info("syncd is serving", attrs...)

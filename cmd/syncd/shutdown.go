@@ -21,7 +21,8 @@ import (
 //     still running (a backup to a stalled reader, a handler stuck in a
 //     long computation) lose their connection.
 //  3. Data (storeCloseTimeout): the engine commits what it had accepted and
-//     the store is closed.
+//     the store is closed; with -store nats, then the NATS connection and
+//     the embedded node.
 //
 // If steps 2 and 3 together overrun their bound, Close gives up waiting and
 // returns an error, and the process exits with work in progress. That is
@@ -126,6 +127,9 @@ func (m *Main) shutdown() error {
 		errs = append(errs, m.store.Close())
 		m.store = nil
 	}
+	// After the store: its last writes go through the connection, and the
+	// node syncs them before it stops (run_nats.go).
+	errs = append(errs, m.closeNATS())
 	if m.Logger != nil && served {
 		m.Logger.Info("syncd stopped")
 	}
