@@ -35,7 +35,7 @@ allowed() {
 	# The one test environment (a real server, real clients). No rule lets
 	# a package import it, so only tests (which go list leaves out) can.
 	$mod/internal/testenv) echo "^($mod|$mod/(server|client|protocol|revision|store/memstore)|github.com/gorilla/websocket)$" ;;
-	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
+	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta|internal/natsnode)|github.com/gorilla/websocket|github.com/oklog/ulid/v2|github.com/nats-io/nats.go(/jetstream)?)$" ;; # natsnode and nats.go for the bare JetStream ceiling
 	$mod/examples/*/cmd/*) echo "^($mod/examples/[^/]+|$mod|$mod/(client|server|router|protocol|revision|delta|store/boltstore|store/memstore))$" ;;
 	$mod/examples/*) echo "^($mod|$mod/(client|server|router|protocol|revision|delta|store/boltstore|store/memstore))$" ;;
 	*) echo "UNKNOWN" ;;

@@ -28,7 +28,7 @@ func main() {
 	}
 }
 
-const usage = `usage: syncbench fanout|writers|idle|catchup|relay [flags]   (syncbench <cmd> -h for flags)`
+const usage = `usage: syncbench fanout|writers|idle|catchup|relay|jsceiling [flags]   (syncbench <cmd> -h for flags)`
 
 // result is one configuration's runs and their medians.
 type result struct {
@@ -61,6 +61,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	cmd, args := args[0], args[1:]
 	if cmd == "relay" {
 		return runRelay(ctx, args, stdout)
+	}
+	if cmd == "jsceiling" {
+		return runJSCeiling(ctx, args, stdout)
 	}
 	if cmd != "fanout" && cmd != "writers" && cmd != "idle" && cmd != "catchup" {
 		return errors.New(usage)

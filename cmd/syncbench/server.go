@@ -257,13 +257,16 @@ func haveTaskset() bool {
 	return err == nil
 }
 
-// pinSelf moves every thread of this process to CPU 1; threads created
-// later inherit it.
-func pinSelf() error {
+// pinSelf moves every thread of this process to CPU 1 (the server has CPU
+// 0); threads created later inherit it.
+func pinSelf() error { return pinSelfTo("1") }
+
+// pinSelfTo moves every thread of this process to the CPUs listed.
+func pinSelfTo(cpus string) error {
 	if !haveTaskset() {
 		return fmt.Errorf("no taskset: not pinned")
 	}
-	return exec.Command("taskset", "-a", "-p", "-c", "1", strconv.Itoa(os.Getpid())).Run()
+	return exec.Command("taskset", "-a", "-p", "-c", cpus, strconv.Itoa(os.Getpid())).Run()
 }
 
 // buildSyncd builds cmd/syncd into dir with the go tool (run from inside
