@@ -31,12 +31,13 @@ allowed() {
 	$mod/cmd/syncd) echo "^($mod|$mod/(server|router|protocol|revision|schema|store/boltstore|store/memstore|store/natsstore|webhook|internal/natsnode|internal/natsbus)|github.com/nats-io/nats.go)$" ;; # nats.go only for the *nats.Conn handed from the node to the store
 	$mod/internal/natsnode) echo "^github.com/nats-io/(nats-server/v2/server|nats.go|nats.go/jetstream)$" ;; # the NATS node and connections: NATS only, never the engine
 	$mod/internal/syncdproc) echo '^$' ;; # runs the syncd binary as a child: standard library only
+	$mod/internal/clustertest) echo "^$mod/internal/syncdproc$" ;; # a cluster of syncd processes for tests: it drives them over HTTP only
 	$mod/internal/linearize) echo "^($mod/client|github.com/anishathalye/porcupine)$" ;; # the linearizability checker: the SDK drives syncd, porcupine checks
 	# The one test environment (a real server, real clients). No rule lets
 	# a package import it, so only tests (which go list leaves out) can.
 	$mod/internal/testenv) echo "^($mod|$mod/(server|client|protocol|revision|store/memstore)|github.com/gorilla/websocket)$" ;;
 	$mod/internal/natsbus) echo '^github.com/nats-io/nats.go$' ;; # the cluster bus on core NATS (server.Bus); server/ never imports NATS
-	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
+	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta|internal/natsnode)|github.com/gorilla/websocket|github.com/oklog/ulid/v2|github.com/nats-io/nats.go(/jetstream)?)$" ;; # natsnode and nats.go for the bare JetStream ceiling
 	$mod/examples/*/cmd/*) echo "^($mod/examples/[^/]+|$mod|$mod/(client|server|router|protocol|revision|delta|store/boltstore|store/memstore))$" ;;
 	$mod/examples/*) echo "^($mod|$mod/(client|server|router|protocol|revision|delta|store/boltstore|store/memstore))$" ;;
 	*) echo "UNKNOWN" ;;

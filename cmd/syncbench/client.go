@@ -22,6 +22,17 @@ type target struct {
 	addr  string // host:port
 	relay bool
 	doc   string
+	// addrs, for a cluster, are every instance's host:port (addr is the
+	// first): connections are spread over them round robin (at).
+	addrs []string
+}
+
+// at is the target of the i-th connection: on a cluster, instance i mod n.
+func (t target) at(i int) target {
+	if len(t.addrs) > 1 {
+		t.addr = t.addrs[i%len(t.addrs)]
+	}
+	return t
 }
 
 // wsConn is one generator connection. Its buffer is reused for every

@@ -67,9 +67,10 @@ type subscriber struct {
 }
 
 // connectAll opens n connections, a few at a time (a burst of 1,000
-// handshakes at once would only measure the accept backlog).
+// handshakes at once would only measure the accept backlog), spread over
+// a cluster's instances.
 func connectAll(ctx context.Context, t target, n int) ([]*wsConn, error) {
-	return connectEach(ctx, n, func(int) target { return t })
+	return connectEach(ctx, n, t.at)
 }
 
 // connectEach opens n connections, the i-th to target(i).

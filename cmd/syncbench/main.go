@@ -28,7 +28,7 @@ func main() {
 	}
 }
 
-const usage = `usage: syncbench fanout|writers|idle|catchup|relay [flags]   (syncbench <cmd> -h for flags)`
+const usage = `usage: syncbench fanout|writers|idle|catchup|relay|jsceiling [flags]   (syncbench <cmd> -h for flags)`
 
 // result is one configuration's runs and their medians.
 type result struct {
@@ -62,6 +62,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if cmd == "relay" {
 		return runRelay(ctx, args, stdout)
 	}
+	if cmd == "jsceiling" {
+		return runJSCeiling(ctx, args, stdout)
+	}
 	if cmd != "fanout" && cmd != "writers" && cmd != "idle" && cmd != "catchup" {
 		return errors.New(usage)
 	}
@@ -70,7 +73,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	counts := fs.String("n", "", "fanout: subscribers (default 100,1000); writers: clients (default 10,100); idle: connections (default 2000,10000); catchup: revisions behind (default 10,1000,100000)")
 	fs.StringVar(counts, "subs", "", "alias of -n for fanout")
 	fs.StringVar(counts, "clients", "", "alias of -n for writers")
-	stores := fs.String("store", "", "syncd stores: bolt and/or memory (default: fanout bolt, writers bolt,memory)")
+	stores := fs.String("store", "", "syncd stores: bolt, memory, nats (one syncd with an embedded NATS node) and/or nats3 (three syncd processes with embedded NATS nodes as one cluster, replicas 3; connections spread over them) (default: fanout bolt, writers bolt,memory)")
 	runs := fs.Int("runs", 3, "runs per configuration (medians are reported)")
 	warmup := fs.Duration("warmup", 2*time.Second, "warm-up before each measured window")
 	duration := fs.Duration("duration", 5*time.Second, "measured window")
@@ -181,7 +184,7 @@ func oneRun(ctx context.Context, cmd, srvName, store, syncdBin string, pin bool,
 		return nil, err
 	}
 	defer srv.stop()
-	t := target{addr: srv.addr, relay: srv.relay, doc: "bench:doc"}
+	t := target{addr: srv.addr, relay: srv.relay, doc: "bench:doc", addrs: srv.addrs()}
 	switch cmd {
 	case "fanout":
 		return runFanout(ctx, t, srv, n, p)

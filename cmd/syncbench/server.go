@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -22,7 +24,23 @@ type serverProc struct {
 	addr    string
 	relay   bool
 	dataDir string
+	// peers are a cluster's other instances (store nats3): their CPU and
+	// memory count with this one's, and stop stops them too.
+	peers []*serverProc
 }
+
+// addrs are the instances' host:ports, this one first.
+func (s *serverProc) addrs() []string {
+	a := []string{s.addr}
+	for _, p := range s.peers {
+		a = append(a, p.addr)
+	}
+	return a
+}
+
+// clusterSecret is the route secret of a benchmark's cluster (loopback
+// only; the nodes refuse to route without one).
+const clusterSecret = "syncbench-route-secret-0123456789"
 
 // syncdFlags are the limits syncd must lift for a load generator: its
 // defaults are per-connection flood guards for real clients (200
@@ -35,16 +53,79 @@ var syncdFlags = []string{
 	"-log-level", "warn",
 }
 
-// startServer starts syncd (store "bolt" or "memory") or the relay on a
-// free loopback port, pinned to CPU 0 when pin is set, and waits until it
-// accepts connections.
+// startServer starts syncd (store "bolt", "memory", "nats") or the relay on
+// a free loopback port, pinned to CPU 0 when pin is set, and waits until it
+// accepts connections. Store "nats3" starts three syncd processes as one
+// cluster (startCluster).
 func startServer(ctx context.Context, kind, store, syncdBin string, pin bool) (*serverProc, error) {
+	if kind == "syncd" && store == "nats3" {
+		return startCluster(ctx, syncdBin, pin, 3)
+	}
+	return launch(ctx, kind, store, syncdBin, pin, nil)
+}
+
+// startCluster starts n syncd processes with embedded NATS nodes forming
+// one cluster, all pinned to CPU 0 with pin (the machine's other core runs
+// the generator), launched together (each waits for a quorum before it
+// serves), and waits until all accept connections.
+func startCluster(ctx context.Context, syncdBin string, pin bool, n int) (*serverProc, error) {
+	routes := make([]string, n)
+	for i := range routes {
+		a, err := freeAddr()
+		if err != nil {
+			return nil, err
+		}
+		routes[i] = a
+	}
+	type started struct {
+		s   *serverProc
+		err error
+	}
+	results := make(chan started, n)
+	for i := range n {
+		extra := []string{
+			"-store", "nats",
+			"-cluster-name", "syncbench",
+			"-cluster-node", fmt.Sprintf("bench%d", i+1),
+			"-cluster-listen", routes[i],
+			"-cluster-peers", strings.Join(routes, ","),
+			"-nats-replicas", fmt.Sprint(min(n, 3)),
+		}
+		go func() {
+			s, err := launch(ctx, "syncd", "", syncdBin, pin, extra)
+			results <- started{s, err}
+		}()
+	}
+	var nodes []*serverProc
+	var firstErr error
+	for range n {
+		r := <-results
+		if r.err != nil && firstErr == nil {
+			firstErr = r.err
+		}
+		if r.s != nil {
+			nodes = append(nodes, r.s)
+		}
+	}
+	if firstErr != nil {
+		for _, s := range nodes {
+			s.stop()
+		}
+		return nil, firstErr
+	}
+	nodes[0].peers = nodes[1:]
+	return nodes[0], nil
+}
+
+// launch starts one server process; extra, for syncd, replaces "-store
+// store" with its own flags.
+func launch(ctx context.Context, kind, store, syncdBin string, pin bool, extra []string) (*serverProc, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
 	}
 	s := &serverProc{addr: addr, relay: kind == "relay"}
-	var args []string
+	var args, env []string
 	switch kind {
 	case "relay":
 		self, err := os.Executable()
@@ -57,7 +138,12 @@ func startServer(ctx context.Context, kind, store, syncdBin string, pin bool) (*
 		if err != nil {
 			return nil, err
 		}
-		args = append([]string{syncdBin, "-addr", addr, "-store", store, "-data", s.dataDir}, syncdFlags...)
+		args = []string{syncdBin, "-addr", addr, "-data", s.dataDir}
+		if extra == nil {
+			args = append(args, "-store", store)
+		}
+		args = append(append(args, extra...), syncdFlags...)
+		env = append(os.Environ(), "SYNCD_CLUSTER_SECRET="+clusterSecret)
 	default:
 		return nil, fmt.Errorf("unknown server %q (want syncd or relay)", kind)
 	}
@@ -65,14 +151,15 @@ func startServer(ctx context.Context, kind, store, syncdBin string, pin bool) (*
 		args = append([]string{"taskset", "-c", "0"}, args...)
 	}
 	s.cmd = exec.Command(args[0], args[1:]...) // not CommandContext: stop ends it
+	s.cmd.Env = env
 	s.cmd.Stdout = os.Stderr
 	s.cmd.Stderr = os.Stderr
 	if err := s.cmd.Start(); err != nil {
 		s.stop()
 		return nil, err
 	}
-	s.pid = s.cmd.Process.Pid // taskset execs the server: same pid
-	for end := time.Now().Add(20 * time.Second); ; {
+	s.pid = s.cmd.Process.Pid                        // taskset execs the server: same pid
+	for end := time.Now().Add(60 * time.Second); ; { // a cluster node waits for an election
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err == nil {
 			c.Close()
@@ -86,9 +173,12 @@ func startServer(ctx context.Context, kind, store, syncdBin string, pin bool) (*
 	}
 }
 
-// stop ends the server: SIGTERM (syncd shuts down cleanly), then SIGKILL
-// after 10 s.
+// stop ends the server (and a cluster's other instances): SIGTERM (syncd
+// shuts down cleanly), then SIGKILL after 10 s.
 func (s *serverProc) stop() {
+	for _, p := range s.peers {
+		p.stop()
+	}
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
@@ -105,18 +195,34 @@ func (s *serverProc) stop() {
 	}
 }
 
+// cpu is the CPU seconds the server has used: a cluster's, all of its
+// instances'.
 func (s *serverProc) cpu() (float64, error) {
 	if s == nil || s.pid == 0 {
 		return 0, nil
 	}
-	return procCPU(s.pid)
+	sum, err := procCPU(s.pid)
+	for _, p := range s.peers {
+		c, perr := procCPU(p.pid)
+		sum += c
+		err = errors.Join(err, perr)
+	}
+	return sum, err
 }
 
+// rss is the server's resident memory: a cluster's, the sum of its
+// instances'.
 func (s *serverProc) rss() (int64, error) {
 	if s == nil || s.pid == 0 {
 		return 0, nil
 	}
-	return procRSS(s.pid)
+	sum, err := procRSS(s.pid)
+	for _, p := range s.peers {
+		r, perr := procRSS(p.pid)
+		sum += r
+		err = errors.Join(err, perr)
+	}
+	return sum, err
 }
 
 var statsClient = http.Client{Timeout: 2 * time.Second}
@@ -151,13 +257,16 @@ func haveTaskset() bool {
 	return err == nil
 }
 
-// pinSelf moves every thread of this process to CPU 1; threads created
-// later inherit it.
-func pinSelf() error {
+// pinSelf moves every thread of this process to CPU 1 (the server has CPU
+// 0); threads created later inherit it.
+func pinSelf() error { return pinSelfTo("1") }
+
+// pinSelfTo moves every thread of this process to the CPUs listed.
+func pinSelfTo(cpus string) error {
 	if !haveTaskset() {
 		return fmt.Errorf("no taskset: not pinned")
 	}
-	return exec.Command("taskset", "-a", "-p", "-c", "1", strconv.Itoa(os.Getpid())).Run()
+	return exec.Command("taskset", "-a", "-p", "-c", cpus, strconv.Itoa(os.Getpid())).Run()
 }
 
 // buildSyncd builds cmd/syncd into dir with the go tool (run from inside

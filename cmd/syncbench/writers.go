@@ -37,6 +37,11 @@ type writersRun struct {
 	ProbeBeforeP99us float64 `json:"probeBeforeP99us"`
 	ProbeAfterP50us  float64 `json:"probeAfterP50us"`
 	ProbeAfterP99us  float64 `json:"probeAfterP99us"`
+	// On a cluster (store nats3): the p99 of the clients of each instance
+	// (client i uses instance i mod n), and the largest over the smallest,
+	// which says whether an instance is starved on a hot document.
+	InstanceP99us     []float64 `json:"instanceP99us,omitempty"`
+	InstanceP99Spread float64   `json:"instanceP99Spread,omitempty"`
 }
 
 type closedLoop struct {
@@ -116,6 +121,24 @@ func runWriters(ctx context.Context, t target, srv *serverProc, clients int, p p
 	r.P50us = us(h.quantile(0.5))
 	r.P99us = us(h.quantile(0.99))
 	r.MaxUs = us(time.Duration(h.max))
+	if n := len(t.addrs); n > 1 {
+		per := make([]hist, n)
+		for i, l := range loops {
+			per[i%n].merge(&l.h)
+		}
+		lo, hi := 0.0, 0.0
+		for i := range per {
+			p99 := us(per[i].quantile(0.99))
+			r.InstanceP99us = append(r.InstanceP99us, p99)
+			if i == 0 || p99 < lo {
+				lo = p99
+			}
+			hi = max(hi, p99)
+		}
+		if lo > 0 {
+			r.InstanceP99Spread = hi / lo
+		}
+	}
 	if srv != nil && srv.pid != 0 {
 		r.ServerCPUSec = cpu1 - cpu0
 	}

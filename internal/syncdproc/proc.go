@@ -101,6 +101,19 @@ var servingLine = regexp.MustCompile(`"url":"https?://([^"/]+)"`)
 // the test ends, if it is still running.
 func Start(t testing.TB, o Options) *Proc {
 	t.Helper()
+	p := Launch(t, o)
+	if err := p.WaitServing(StartTimeout); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Launch starts syncd without waiting for it to serve; [Proc.WaitServing]
+// waits. Nodes of a cluster are launched together this way: each waits for
+// a quorum of the others before it serves. The process is killed when the
+// test ends, if it is still running.
+func Launch(t testing.TB, o Options) *Proc {
+	t.Helper()
 	bin := Binary(t)
 	if o.DataDir == "" {
 		o.DataDir = t.TempDir()
@@ -142,7 +155,15 @@ func Start(t testing.TB, o Options) *Proc {
 			<-p.exited
 		}
 	})
-	deadline := time.Now().Add(StartTimeout)
+	return p
+}
+
+// WaitServing waits up to timeout for a launched syncd to say it is
+// serving, and fills in Addr, URL and WS. It returns an error (with the
+// process's log) if the process exits first or the time runs out; it may
+// be called from any goroutine.
+func (p *Proc) WaitServing(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
 	for {
 		if m := servingLine.FindStringSubmatch(p.stderr.String()); m != nil {
 			p.Addr = m[1]
@@ -150,16 +171,16 @@ func Start(t testing.TB, o Options) *Proc {
 		}
 		select {
 		case <-p.exited:
-			t.Fatalf("syncd exited before serving (%v):\n%s", p.err, p.stderr.String())
+			return fmt.Errorf("syncd exited before serving (%v):\n%s", p.err, p.stderr.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("syncd did not serve within %v:\n%s", StartTimeout, p.stderr.String())
+			return fmt.Errorf("syncd did not serve within %v:\n%s", timeout, p.stderr.String())
 		}
 	}
 	p.URL = "http://" + p.Addr
 	p.WS = "ws://" + p.Addr + "/ws"
-	return p
+	return nil
 }
 
 // cleanEnv is this process's environment without SYNCD_ variables, so that

@@ -1,0 +1,187 @@
+package clustertest
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deltasync/syncd/internal/syncdproc"
+)
+
+// StartTimeout bounds the start of a whole cluster: every node launched,
+// the routes up, a meta leader elected and every node serving. Elections
+// take seconds; a loaded CI machine may take more.
+const StartTimeout = 90 * time.Second
+
+// Options of a cluster.
+type Options struct {
+	// Nodes is how many syncd processes (default 3).
+	Nodes int
+	// Args are extra flags given to every node.
+	Args []string
+}
+
+// Cluster is a set of syncd processes, each running an embedded NATS node,
+// forming one cluster over routes on 127.0.0.1. Every node keeps its ports
+// and data directory across restarts, so a client's list of URLs stays
+// valid and a restarted node rejoins under its name.
+type Cluster struct {
+	t      testing.TB
+	Nodes  []*Node
+	APIKey string
+	secret string
+	args   []string
+}
+
+// Node is one member of a Cluster.
+type Node struct {
+	// Name is its NATS node name (-cluster-node).
+	Name string
+	// Addr is its HTTP/WebSocket host:port, fixed for the node's life.
+	Addr string
+	// Route is its NATS route host:port (-cluster-listen).
+	Route string
+	// DataDir is its -data directory.
+	DataDir string
+	// Proc is the running process (nil before the first start).
+	Proc *syncdproc.Proc
+}
+
+// URL is the node's HTTP base URL; WS its WebSocket URL.
+func (n *Node) URL() string { return "http://" + n.Addr }
+
+// WS is the node's WebSocket URL.
+func (n *Node) WS() string { return "ws://" + n.Addr + "/ws" }
+
+// Start launches a cluster and waits until every node serves. It is
+// stopped when the test ends.
+func Start(t testing.TB, o Options) *Cluster {
+	t.Helper()
+	if o.Nodes == 0 {
+		o.Nodes = 3
+	}
+	c := &Cluster{t: t, APIKey: "cluster-test-api-key", secret: "cluster-test-route-secret-0123456789", args: o.Args}
+	ports := FreePorts(t, 2*o.Nodes)
+	for i := 0; i < o.Nodes; i++ {
+		c.Nodes = append(c.Nodes, &Node{
+			Name:    fmt.Sprintf("n%d", i+1),
+			Addr:    fmt.Sprintf("127.0.0.1:%d", ports[2*i]),
+			Route:   fmt.Sprintf("127.0.0.1:%d", ports[2*i+1]),
+			DataDir: t.TempDir(),
+		})
+	}
+	all := make([]int, o.Nodes)
+	for i := range all {
+		all[i] = i
+	}
+	if err := c.launch(all...); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// peers is the -cluster-peers list: every node's route, the node's own
+// included (syncd tolerates it, so every node gets the same list).
+func (c *Cluster) peers() string {
+	routes := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		routes[i] = n.Route
+	}
+	return strings.Join(routes, ",")
+}
+
+// launch starts the nodes given together (a node of a new or fully stopped
+// cluster waits for a quorum before it serves, so they cannot be started
+// one after another) and waits until each serves. It does not fail the
+// test itself, so it may run on any goroutine.
+func (c *Cluster) launch(idx ...int) error {
+	replicas := len(c.Nodes)
+	if replicas > 3 {
+		replicas = 3
+	}
+	for _, i := range idx {
+		n := c.Nodes[i]
+		args := append([]string{
+			"-addr", n.Addr,
+			"-store", "nats",
+			"-cluster-name", "syncd-test",
+			"-cluster-node", n.Name,
+			"-cluster-listen", n.Route,
+			"-cluster-peers", c.peers(),
+			"-nats-replicas", fmt.Sprint(replicas),
+			"-api-key", c.APIKey,
+		}, c.args...)
+		n.Proc = syncdproc.Launch(c.t, syncdproc.Options{
+			Args:    args,
+			DataDir: n.DataDir,
+			Env:     []string{"SYNCD_CLUSTER_SECRET=" + c.secret},
+		})
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(idx))
+	for k, i := range idx {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[k] = c.Nodes[i].Proc.WaitServing(StartTimeout)
+		}()
+	}
+	wg.Wait()
+	for k, err := range errs {
+		if err != nil {
+			return fmt.Errorf("node %s: %w", c.Nodes[idx[k]].Name, err)
+		}
+	}
+	return nil
+}
+
+// URLs returns the HTTP base URLs of every node, running or not (a client
+// given all of them fails over between them).
+func (c *Cluster) URLs() []string {
+	urls := make([]string, len(c.Nodes))
+	for i, n := range c.Nodes {
+		urls[i] = n.URL()
+	}
+	return urls
+}
+
+// Kill kills node i with SIGKILL.
+func (c *Cluster) Kill(i int) { c.Nodes[i].Proc.Kill() }
+
+// Restart starts the given nodes again (which must have exited), on their
+// ports and data directories, and waits until they serve. Like launch,
+// it may run on any goroutine.
+func (c *Cluster) Restart(idx ...int) error {
+	for _, i := range idx {
+		if c.Nodes[i].Proc != nil && c.Nodes[i].Proc.Running() {
+			return fmt.Errorf("node %s is still running", c.Nodes[i].Name)
+		}
+	}
+	return c.launch(idx...)
+}
+
+// FreePorts returns n distinct TCP ports free on 127.0.0.1 at the time of
+// the call. (Another process could take one before it is used; on a test
+// machine that is rare enough, and the start then fails loudly.)
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports
+}

@@ -1,0 +1,128 @@
+package clustertest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/deltasync/syncd/internal/linearize"
+)
+
+// TestMain fails the package if a test leaves a goroutine behind.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestCluster runs three syncd processes, each with an embedded NATS node,
+// as one cluster (replicas 3), and puts it through the scenarios
+// one after another on one cluster (elections take seconds; a cluster per
+// scenario would spend the test budget on them). Each scenario writes its
+// own document with concurrent SDK writers spread over all three
+// instances (each client knows the three URLs and fails over), readers
+// reading through the HTTP API of each instance in turn and through JOIN,
+// and checks:
+//   - the recorded history is linearizable against a model of one
+//     document (porcupine);
+//   - every instance shows the same epoch, revision and state, and a log
+//     of contiguous revisions in which every edit appears exactly once;
+//   - nothing acknowledged is missing.
+//
+// Faults happen while the writers run.
+func TestCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a three-node cluster of syncd processes; skipped under -short")
+	}
+	start := time.Now()
+	c := Start(t, Options{})
+	t.Logf("cluster of %d nodes serving after %v", len(c.Nodes), time.Since(start).Round(time.Millisecond))
+
+	t.Run("writers through every instance", func(t *testing.T) {
+		runScenario(t, c, "cluster/writers", nil)
+	})
+	t.Run("SIGKILL of an instance", func(t *testing.T) {
+		runScenario(t, c, "cluster/kill", func() error {
+			c.Kill(1)
+			time.Sleep(300 * time.Millisecond) // writers on n2 notice and fail over
+			return c.Restart(1)
+		})
+	})
+	t.Run("full restart of every node", func(t *testing.T) {
+		runScenario(t, c, "cluster/restart", func() error {
+			for i := range c.Nodes {
+				c.Kill(i)
+			}
+			return c.Restart(0, 1, 2)
+		})
+		// The documents of the earlier scenarios survived it too.
+		c.WaitConverged(t, "cluster/writers", 30*time.Second)
+		c.RequireConverged(t, "cluster/writers", nil)
+	})
+}
+
+// runScenario runs the workload on doc against every instance of c; fault,
+// if not nil, runs once the writers have started. Then it checks the
+// history and the instances (see TestCluster).
+func runScenario(t *testing.T, c *Cluster, doc string, fault func() error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		faultErr error
+	)
+	started := func() {
+		if fault == nil {
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(200 * time.Millisecond) // some edits acknowledged before the fault
+			faultErr = fault()
+		}()
+	}
+	h, err := linearize.Run(ctx, linearize.Workload{
+		URLs:    c.URLs(),
+		Doc:     doc,
+		APIKey:  c.APIKey,
+		Writers: 6, Commits: 25,
+		Readers: 3, Reads: 25,
+		Started: started,
+		Pause:   5 * time.Millisecond,
+	})
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if faultErr != nil {
+		t.Fatal(faultErr)
+	}
+	t.Logf("history: %s", h)
+	linearize.Require(t, h)
+
+	var acked []string
+	unknown := 0
+	for _, op := range h.Ops {
+		in, out := op.Input.(linearize.Input), op.Output.(linearize.Output)
+		if in.Kind != linearize.Commit {
+			continue
+		}
+		switch {
+		case out.Unknown:
+			unknown++
+		case !out.Refused:
+			acked = append(acked, in.Key)
+		}
+	}
+	if fault == nil && unknown > 0 {
+		t.Errorf("%d commits without an answer on a healthy cluster", unknown)
+	}
+	if len(acked) == 0 {
+		t.Fatal("no commit was acknowledged")
+	}
+	c.WaitConverged(t, doc, 30*time.Second)
+	head := c.RequireConverged(t, doc, acked)
+	t.Logf("%s: head %d, %d acknowledged, %d unknown", doc, head, len(acked), unknown)
+}
