@@ -15,5 +15,9 @@ import (
 // one place cmd/syncd names the store's package, so that the rest of -store
 // nats (the node, the connection, the shutdown) stands without it.
 func openNATSStore(ctx context.Context, nc *nats.Conn, prefix string, replicas, maxDocBytes int) (syncd.Store, error) {
-	return natsstore.New(ctx, nc, natsstore.Options{Prefix: prefix, Replicas: replicas, MaxDocSize: maxDocBytes})
+	s, err := natsstore.New(ctx, nc, natsstore.Options{Prefix: prefix, Replicas: replicas, MaxDocSize: maxDocBytes})
+	if err != nil {
+		return nil, err // not a typed nil: the caller closes a non-nil store
+	}
+	return s, nil
 }

@@ -57,15 +57,21 @@ func TestCluster(t *testing.T) {
 			return c.Restart(0, 1, 2)
 		})
 		// The documents of the earlier scenarios survived it too.
-		c.WaitConverged(t, "cluster/writers", 30*time.Second)
-		c.RequireConverged(t, "cluster/writers", nil)
+		for _, doc := range written[:len(written)-1] {
+			c.WaitConverged(t, doc, 30*time.Second)
+			c.RequireConverged(t, doc, nil)
+		}
 	})
 }
+
+// written are the documents the scenarios wrote, in order.
+var written []string
 
 // runScenario runs the workload on doc against every instance of c; fault,
 // if not nil, runs once the writers have started. Then it checks the
 // history and the instances (see TestCluster).
 func runScenario(t *testing.T, c *Cluster, doc string, fault func() error) {
+	written = append(written, doc)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var (

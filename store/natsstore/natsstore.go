@@ -151,13 +151,30 @@ func New(ctx context.Context, nc *nats.Conn, opts Options) (*Store, error) {
 	s.cache.init()
 	s.watch.init(s)
 
-	rctx, cancel := context.WithTimeout(ctx, 4*opts.RequestTimeout)
-	defer cancel()
-	if _, err := js.AccountInfo(rctx); err != nil {
-		return nil, fmt.Errorf("natsstore: JetStream is not available on this connection: %w", err)
-	}
-	if s.stream, err = s.openStream(rctx); err != nil {
-		return nil, fmt.Errorf("natsstore: creating or updating stream %q: %w", s.names.stream, err)
+	// A cluster that has just started (or restarted as a whole) answers
+	// JetStream requests only once its meta group and then the stream
+	// have leaders, which takes some seconds after the nodes serve: each
+	// attempt is bounded, and New tries again until ctx ends (cmd/syncd
+	// bounds it by -nats-start-timeout).
+	for attempt := 0; ; attempt++ {
+		rctx, cancel := context.WithTimeout(ctx, 4*opts.RequestTimeout)
+		if _, err = js.AccountInfo(rctx); err != nil {
+			err = fmt.Errorf("natsstore: JetStream is not available on this connection: %w", err)
+		} else if s.stream, err = s.openStream(rctx); err != nil {
+			err = fmt.Errorf("natsstore: creating or updating stream %q: %w", s.names.stream, err)
+		}
+		cancel()
+		if err == nil {
+			break
+		}
+		if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+			return nil, err // no waiting cures that
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (after %d attempts; the context ended: %v)", err, attempt+1, ctx.Err())
+		case <-time.After(min(250*time.Millisecond<<min(attempt, 3), 2*time.Second)):
+		}
 	}
 	if cfg := s.stream.CachedInfo().Config; !cfg.AllowDirect || !cfg.AllowRollup {
 		return nil, fmt.Errorf("natsstore: stream %q kept allow_direct=%v allow_rollup=%v after the update; want both", s.names.stream, cfg.AllowDirect, cfg.AllowRollup)
