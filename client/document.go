@@ -215,19 +215,11 @@ func (d *Doc) Pending() int {
 
 // OnChange registers fn for every change of the view. Callbacks run on the
 // client's event goroutine, in order, never under a lock.
-func (d *Doc) OnChange(fn func(Change)) {
-	d.c.mu.Lock()
-	defer d.c.mu.Unlock()
-	d.onChange = append(d.onChange, fn)
-}
+func (d *Doc) OnChange(fn func(Change)) { register(&d.c.mu, &d.onChange, fn) }
 
 // OnReject registers fn for every edit of this document the server refused
 // for good (Options.OnReject is called too).
-func (d *Doc) OnReject(fn func(Rejection)) {
-	d.c.mu.Lock()
-	defer d.c.mu.Unlock()
-	d.onReject = append(d.onReject, fn)
-}
+func (d *Doc) OnReject(fn func(Rejection)) { register(&d.c.mu, &d.onReject, fn) }
 
 // Patch applies a JSON Patch (RFC 6902; a JSON array, given as bytes, a
 // string, or any value encoding/json encodes as an array) to the view at

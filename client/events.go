@@ -32,30 +32,29 @@ func (d *dispatcher) push(f func()) {
 	}
 }
 
+// drain runs the callbacks queued so far, in order, and returns how many
+// there were.
+func (d *dispatcher) drain() int {
+	d.mu.Lock()
+	q := d.q
+	d.q = nil
+	d.mu.Unlock()
+	for _, f := range q {
+		f()
+	}
+	return len(q)
+}
+
 func (d *dispatcher) run() {
 	defer close(d.done)
 	for {
-		d.mu.Lock()
-		q := d.q
-		d.q = nil
-		d.mu.Unlock()
-		for _, f := range q {
-			f()
-		}
-		if len(q) > 0 {
+		if d.drain() > 0 {
 			continue
 		}
 		select {
 		case <-d.wake:
 		case <-d.stop:
-			// Deliver what was queued before the stop, then end.
-			d.mu.Lock()
-			q := d.q
-			d.q = nil
-			d.mu.Unlock()
-			for _, f := range q {
-				f()
-			}
+			d.drain() // what was queued before the stop, then end
 			return
 		}
 	}
@@ -65,4 +64,11 @@ func (d *dispatcher) run() {
 func (d *dispatcher) close() {
 	close(d.stop)
 	<-d.done
+}
+
+// register adds fn to the callbacks of list, which mu guards.
+func register[F any](mu *sync.Mutex, list *[]F, fn F) {
+	mu.Lock()
+	defer mu.Unlock()
+	*list = append(*list, fn)
 }

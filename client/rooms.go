@@ -55,19 +55,11 @@ func (d *Doc) Presence() map[string]json.RawMessage {
 
 // OnPresence registers fn for every change of the room; it receives the
 // whole room after the change.
-func (d *Doc) OnPresence(fn func(map[string]json.RawMessage)) {
-	d.c.mu.Lock()
-	defer d.c.mu.Unlock()
-	d.onPresence = append(d.onPresence, fn)
-}
+func (d *Doc) OnPresence(fn func(map[string]json.RawMessage)) { register(&d.c.mu, &d.onPresence, fn) }
 
 // OnMessage registers fn for the messages published to the document's
 // room by other clients.
-func (d *Doc) OnMessage(fn func(Message)) {
-	d.c.mu.Lock()
-	defer d.c.mu.Unlock()
-	d.onMessage = append(d.onMessage, fn)
-}
+func (d *Doc) OnMessage(fn func(Message)) { register(&d.c.mu, &d.onMessage, fn) }
 
 // Publish sends data (any JSON but null) to the other clients in the
 // document's room and waits for the server's answer. Room messages are

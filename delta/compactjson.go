@@ -127,12 +127,8 @@ func (d *decoder) mergeTextInto(a map[string]any, undo *[]memberUndo) error {
 			*undo = append(*undo, memberUndo{m: a, key: k, old: av, had: had})
 			a[k] = v
 		}
-		done, err := d.next('}', "after object key:value pair")
-		if err != nil {
+		if done, err := d.next('}', "after object key:value pair"); err != nil || done {
 			return err
-		}
-		if done {
-			return nil
 		}
 	}
 }

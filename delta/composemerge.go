@@ -199,12 +199,8 @@ func (c *composer) merge(n *composeNode, gen int) error {
 				return err
 			}
 		}
-		done, err := d.next('}', "after object key:value pair")
-		if err != nil {
+		if done, err := d.next('}', "after object key:value pair"); err != nil || done {
 			return err
-		}
-		if done {
-			return nil
 		}
 	}
 }
@@ -339,12 +335,8 @@ func (c *composer) expand(n *composeNode) error {
 		} else {
 			c.add(n, key, d.data[start:d.pos], !isObject, gen).shape = shape
 		}
-		done, err := d.next('}', "after object key:value pair")
-		if err != nil {
+		if done, err := d.next('}', "after object key:value pair"); err != nil || done {
 			return err
-		}
-		if done {
-			return nil
 		}
 	}
 }

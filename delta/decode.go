@@ -92,30 +92,23 @@ func (d *decoder) release() {
 	clear(d.ops)
 	clear(d.members)
 	clear(d.done)
-	d.vals, d.keys, d.ops, d.buf = d.vals[:0], d.keys[:0], d.ops[:0], d.buf[:0]
-	d.members, d.done, d.paths = d.members[:0], d.done[:0], d.paths[:0]
-	if cap(d.vals) > 1<<12 {
-		d.vals = nil
-	}
-	if cap(d.keys) > 1<<12 {
-		d.keys = nil
-	}
-	if cap(d.ops) > 1<<10 {
-		d.ops = nil
-	}
-	if cap(d.buf) > 1<<16 {
-		d.buf = nil
-	}
-	if cap(d.members) > 1<<10 {
-		d.members = nil
-	}
-	if cap(d.done) > 1<<10 {
-		d.done = nil
-	}
-	if cap(d.paths) > 1<<16 {
-		d.paths = nil
-	}
+	d.vals = keepSmall(d.vals, 1<<12)
+	d.keys = keepSmall(d.keys, 1<<12)
+	d.ops = keepSmall(d.ops, 1<<10)
+	d.buf = keepSmall(d.buf, 1<<16)
+	d.members = keepSmall(d.members, 1<<10)
+	d.done = keepSmall(d.done, 1<<10)
+	d.paths = keepSmall(d.paths, 1<<16)
 	decoders.Put(d)
+}
+
+// keepSmall returns s emptied for the next input, or nil when it grew past
+// limit elements.
+func keepSmall[T any](s []T, limit int) []T {
+	if cap(s) > limit {
+		return nil
+	}
+	return s[:0]
 }
 
 // Decode parses data, which must hold exactly one JSON value (surrounding

@@ -139,12 +139,8 @@ func (d *decoder) rawOps() error {
 				return err
 			}
 		}
-		done, err := d.next(']', "after array element")
-		if err != nil {
+		if done, err := d.next(']', "after array element"); err != nil || done {
 			return err
-		}
-		if done {
-			return nil
 		}
 	}
 }
@@ -188,12 +184,8 @@ func (d *decoder) rawOp(o *rawOp) error {
 				return err
 			}
 		}
-		done, err := d.next('}', "after object key:value pair")
-		if err != nil {
+		if done, err := d.next('}', "after object key:value pair"); err != nil || done {
 			return err
-		}
-		if done {
-			return nil
 		}
 	}
 }

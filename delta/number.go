@@ -32,20 +32,14 @@ func parseNumber(s string) (n number, ok bool) {
 	case i < len(s) && s[i] == '0':
 		i++
 	case i < len(s) && '1' <= s[i] && s[i] <= '9':
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
+		i = digitsEnd(s, i)
 	default:
 		return n, false
 	}
 	n.intp = s[start:i]
 	if i < len(s) && s[i] == '.' {
-		i++
-		start = i
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-		if i == start {
+		start = i + 1
+		if i = digitsEnd(s, start); i == start {
 			return n, false
 		}
 		n.frac = s[start:i]
@@ -57,15 +51,20 @@ func parseNumber(s string) (n number, ok bool) {
 			i++
 		}
 		start = i
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-		if i == start {
+		if i = digitsEnd(s, start); i == start {
 			return n, false
 		}
 		n.exp = s[start:i]
 	}
 	return n, i == len(s)
+}
+
+// digitsEnd returns the index after the run of digits at s[i:].
+func digitsEnd(s string, i int) int {
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return i
 }
 
 // validNumber reports whether s is a JSON number literal.

@@ -1,7 +1,5 @@
 package protocol
 
-import "github.com/deltasync/syncd/internal/jsonkit"
-
 // AUTH.REFRESH: a client replaces its connection's token before the old
 // one expires (PROTOCOL.md §4.9), so the server does not close the
 // connection with 4401 at the old token's exp.
@@ -26,24 +24,13 @@ type AuthRefreshOK struct {
 }
 
 func (p *AuthRefresh) UnmarshalPayload(data []byte) error {
-	d := newObjDecoder(data, "payload", false)
-	*p = AuthRefresh{}
-	for d.next() {
-		switch string(d.key) {
-		case "token":
-			p.Token = d.str(1)
-		default:
-			d.unknown()
-		}
-	}
-	d.require(1, "token")
-	return d.finishTop()
+	token, err := decodeStringPayload(data, "token")
+	*p = AuthRefresh{Token: token}
+	return err
 }
 
 func (p AuthRefresh) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "token")
-	dst = jsonkit.AppendString(dst, p.Token)
-	return append(dst, '}')
+	return append(appendStringField(dst, `{"token":`, p.Token), '}')
 }
 
 // Validate checks that the token is not empty; whether it is valid is the
@@ -72,8 +59,7 @@ func (p *AuthRefreshOK) UnmarshalPayload(data []byte) error {
 func (p AuthRefreshOK) AppendJSON(dst []byte) []byte {
 	dst = append(dst, '{')
 	if p.Exp != 0 {
-		dst = appendKey(dst, true, "exp")
-		dst = appendInt(dst, p.Exp)
+		dst = appendIntField(dst, `"exp":`, p.Exp)
 	}
 	return append(dst, '}')
 }

@@ -98,20 +98,10 @@ func (p *Join) UnmarshalPayload(data []byte) error {
 }
 
 func (p Join) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = jsonkit.AppendString(dst, p.Doc)
-	if p.Rev != nil {
-		dst = appendKey(dst, false, "rev")
-		dst = appendUint(dst, uint64(*p.Rev))
-	}
-	if p.Epoch != "" {
-		dst = appendKey(dst, false, "epoch")
-		dst = jsonkit.AppendString(dst, string(p.Epoch))
-	}
-	if len(p.Presence) > 0 {
-		dst = appendKey(dst, false, "presence")
-		dst = append(dst, p.Presence...)
-	}
+	dst = appendStringField(dst, `{"doc":`, p.Doc)
+	dst = appendOptRev(dst, `,"rev":`, p.Rev)
+	dst = appendOptString(dst, `,"epoch":`, string(p.Epoch))
+	dst = appendOptRaw(dst, `,"presence":`, p.Presence)
 	return append(dst, '}')
 }
 
@@ -185,20 +175,11 @@ func updateIDs(data []byte) (doc, reqID string) {
 }
 
 func (p Update) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = jsonkit.AppendString(dst, p.Doc)
-	dst = appendKey(dst, false, "patch")
-	dst = appendRaw(dst, p.Patch, "null")
-	if p.BaseRev != nil {
-		dst = appendKey(dst, false, "baseRev")
-		dst = appendUint(dst, uint64(*p.BaseRev))
-	}
-	if p.Epoch != "" {
-		dst = appendKey(dst, false, "epoch")
-		dst = jsonkit.AppendString(dst, string(p.Epoch))
-	}
-	dst = appendKey(dst, false, "clientReqId")
-	dst = jsonkit.AppendString(dst, p.ClientReqID)
+	dst = appendStringField(dst, `{"doc":`, p.Doc)
+	dst = appendRawField(dst, `,"patch":`, p.Patch, "null")
+	dst = appendOptRev(dst, `,"baseRev":`, p.BaseRev)
+	dst = appendOptString(dst, `,"epoch":`, string(p.Epoch))
+	dst = appendStringField(dst, `,"clientReqId":`, p.ClientReqID)
 	return append(dst, '}')
 }
 
@@ -231,24 +212,13 @@ func (p *Update) PatchKind() string {
 // --- Leave
 
 func (p *Leave) UnmarshalPayload(data []byte) error {
-	d := newObjDecoder(data, "payload", false)
-	*p = Leave{}
-	for d.next() {
-		switch string(d.key) {
-		case "doc":
-			p.Doc = d.str(1)
-		default:
-			d.unknown()
-		}
-	}
-	d.require(1, "doc")
-	return d.finishTop()
+	doc, err := decodeStringPayload(data, "doc")
+	*p = Leave{Doc: doc}
+	return err
 }
 
 func (p Leave) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = jsonkit.AppendString(dst, p.Doc)
-	return append(dst, '}')
+	return append(appendStringField(dst, `{"doc":`, p.Doc), '}')
 }
 
 func (p *Leave) Validate() error { return validateDoc(p.Doc) }
@@ -274,10 +244,8 @@ func (p *PresenceSet) UnmarshalPayload(data []byte) error {
 }
 
 func (p PresenceSet) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = jsonkit.AppendString(dst, p.Doc)
-	dst = appendKey(dst, false, "state")
-	dst = appendRaw(dst, p.State, "{}")
+	dst = appendStringField(dst, `{"doc":`, p.Doc)
+	dst = appendRawField(dst, `,"state":`, p.State, "{}")
 	return append(dst, '}')
 }
 
@@ -313,20 +281,21 @@ func (p *Publish) UnmarshalPayload(data []byte) error {
 }
 
 func (p Publish) AppendJSON(dst []byte) []byte {
-	dst = append(dst, '{')
-	if p.Doc != "" {
-		dst = appendKey(dst, true, "doc")
-		dst = jsonkit.AppendString(dst, p.Doc)
-		dst = append(dst, ',')
-	}
-	if p.Topic != "" {
-		dst = appendKey(dst, true, "topic")
-		dst = jsonkit.AppendString(dst, p.Topic)
-		dst = append(dst, ',')
-	}
-	dst = appendKey(dst, true, "data")
-	dst = appendRaw(dst, p.Data, "null")
+	dst = appendRawField(appendRoute(dst, p.Doc, p.Topic), `"data":`, p.Data, "null")
 	return append(dst, '}')
+}
+
+// appendRoute opens the object of PUBLISH or MESSAGE with its optional doc
+// and topic members, each followed by its comma (data always follows).
+func appendRoute(dst []byte, doc, topic string) []byte {
+	dst = append(dst, '{')
+	if doc != "" {
+		dst = append(appendStringField(dst, `"doc":`, doc), ',')
+	}
+	if topic != "" {
+		dst = append(appendStringField(dst, `"topic":`, topic), ',')
+	}
+	return dst
 }
 
 func (p *Publish) Validate() error {
@@ -344,48 +313,40 @@ func (p *Publish) Validate() error {
 // --- Subscribe, Unsubscribe
 
 func (p *Subscribe) UnmarshalPayload(data []byte) error {
-	var t topicPayload
-	err := t.unmarshal(data)
-	*p = Subscribe{Topic: t.Topic}
+	topic, err := decodeStringPayload(data, "topic")
+	*p = Subscribe{Topic: topic}
 	return err
 }
 
-func (p Subscribe) AppendJSON(dst []byte) []byte { return topicPayload(p).appendJSON(dst) }
-func (p *Subscribe) Validate() error             { return validateTopic(p.Topic) }
+func (p Subscribe) AppendJSON(dst []byte) []byte {
+	return append(appendStringField(dst, `{"topic":`, p.Topic), '}')
+}
+
+func (p *Subscribe) Validate() error { return validateTopic(p.Topic) }
 
 func (p *Unsubscribe) UnmarshalPayload(data []byte) error {
-	var t topicPayload
-	err := t.unmarshal(data)
-	*p = Unsubscribe{Topic: t.Topic}
+	topic, err := decodeStringPayload(data, "topic")
+	*p = Unsubscribe{Topic: topic}
 	return err
 }
 
-func (p Unsubscribe) AppendJSON(dst []byte) []byte { return topicPayload(p).appendJSON(dst) }
+func (p Unsubscribe) AppendJSON(dst []byte) []byte { return Subscribe(p).AppendJSON(dst) }
 func (p *Unsubscribe) Validate() error             { return validateTopic(p.Topic) }
 
-// topicPayload is the shape shared by SUBSCRIBE and UNSUBSCRIBE.
-type topicPayload struct {
-	Topic string
-}
-
-func (p *topicPayload) unmarshal(data []byte) error {
+// decodeStringPayload decodes the payload of LEAVE, SUBSCRIBE, UNSUBSCRIBE
+// and AUTH.REFRESH: an object whose one member, name, is a required string.
+func decodeStringPayload(data []byte, name string) (string, error) {
 	d := newObjDecoder(data, "payload", false)
+	var v string
 	for d.next() {
-		switch string(d.key) {
-		case "topic":
-			p.Topic = d.str(1)
-		default:
+		if string(d.key) == name {
+			v = d.str(1)
+		} else {
 			d.unknown()
 		}
 	}
-	d.require(1, "topic")
-	return d.finishTop()
-}
-
-func (p topicPayload) appendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "topic")
-	dst = jsonkit.AppendString(dst, p.Topic)
-	return append(dst, '}')
+	d.require(1, name)
+	return v, d.finishTop()
 }
 
 // --- Heartbeat

@@ -3,7 +3,6 @@ package protocol
 import (
 	"math"
 
-	"github.com/deltasync/syncd/internal/jsonkit"
 	"github.com/deltasync/syncd/revision"
 )
 
@@ -55,20 +54,17 @@ func appendOutcomes(dst []byte, outs []Outcome) []byte {
 	if len(outs) == 0 {
 		return dst
 	}
-	dst = appendKey(dst, false, "outcomes")
+	dst = append(dst, `,"outcomes":`...)
 	dst = append(dst, '[')
 	for i, o := range outs {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendKey(append(dst, '{'), true, "clientReqId")
-		dst = jsonkit.AppendString(dst, o.ClientReqID)
+		dst = appendStringField(dst, `{"clientReqId":`, o.ClientReqID)
 		if o.Code != "" {
-			dst = appendKey(dst, false, "code")
-			dst = jsonkit.AppendString(dst, string(o.Code))
+			dst = appendStringField(dst, `,"code":`, string(o.Code))
 		} else {
-			dst = appendKey(dst, false, "rev")
-			dst = appendUint(dst, uint64(o.Rev))
+			dst = appendUintField(dst, `,"rev":`, uint64(o.Rev))
 		}
 		dst = append(dst, '}')
 	}

@@ -193,14 +193,10 @@ func decodeLimits(parent *objDecoder) map[string]int64 {
 }
 
 func (p Hello) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "clientId")
-	dst = jsonkit.AppendString(dst, p.ClientID)
-	dst = appendKey(dst, false, "protocol")
-	dst = jsonkit.AppendString(dst, p.Protocol)
-	dst = appendKey(dst, false, "heartbeatMs")
-	dst = appendInt(dst, p.HeartbeatMs)
-	dst = appendKey(dst, false, "limits")
-	dst = append(dst, '{')
+	dst = appendStringField(dst, `{"clientId":`, p.ClientID)
+	dst = appendStringField(dst, `,"protocol":`, p.Protocol)
+	dst = appendIntField(dst, `,"heartbeatMs":`, p.HeartbeatMs)
+	dst = append(dst, `,"limits":{`...)
 	names := make([]string, 0, len(p.Limits))
 	for name := range p.Limits {
 		names = append(names, name)
@@ -215,10 +211,7 @@ func (p Hello) AppendJSON(dst []byte) []byte {
 		dst = appendInt(dst, p.Limits[name])
 	}
 	dst = append(dst, '}')
-	if p.AuthorID != "" {
-		dst = appendKey(dst, false, "authorId")
-		dst = jsonkit.AppendString(dst, p.AuthorID)
-	}
+	dst = appendOptString(dst, `,"authorId":`, p.AuthorID)
 	return append(dst, '}')
 }
 
@@ -253,18 +246,11 @@ func (p *SyncSnapshot) UnmarshalPayload(data []byte) error {
 }
 
 func (p SyncSnapshot) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = jsonkit.AppendString(dst, p.Doc)
-	dst = appendKey(dst, false, "epoch")
-	dst = jsonkit.AppendString(dst, string(p.Epoch))
-	dst = appendKey(dst, false, "rev")
-	dst = appendUint(dst, uint64(p.Rev))
-	dst = appendKey(dst, false, "state")
-	dst = appendRaw(dst, p.State, "{}")
-	if p.AckedReqID != "" {
-		dst = appendKey(dst, false, "ackedReqId")
-		dst = jsonkit.AppendString(dst, p.AckedReqID)
-	}
+	dst = appendStringField(dst, `{"doc":`, p.Doc)
+	dst = appendStringField(dst, `,"epoch":`, string(p.Epoch))
+	dst = appendUintField(dst, `,"rev":`, uint64(p.Rev))
+	dst = appendRawField(dst, `,"state":`, p.State, "{}")
+	dst = appendOptString(dst, `,"ackedReqId":`, p.AckedReqID)
 	dst = appendOutcomes(dst, p.Outcomes)
 	return append(dst, '}')
 }
@@ -345,52 +331,24 @@ func (op *Operation) decode(parent *objDecoder, path string, index int) {
 }
 
 func (p SyncDeltas) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = jsonkit.AppendString(dst, p.Doc)
-	dst = appendKey(dst, false, "epoch")
-	dst = jsonkit.AppendString(dst, string(p.Epoch))
-	dst = appendKey(dst, false, "fromRev")
-	dst = appendUint(dst, uint64(p.FromRev))
-	dst = appendKey(dst, false, "toRev")
-	dst = appendUint(dst, uint64(p.ToRev))
-	dst = appendKey(dst, false, "operations")
-	dst = append(dst, '[')
-	for i := range p.Operations {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = p.Operations[i].AppendJSON(dst)
-	}
-	dst = append(dst, ']')
-	if p.AckedReqID != "" {
-		dst = appendKey(dst, false, "ackedReqId")
-		dst = jsonkit.AppendString(dst, p.AckedReqID)
-	}
+	dst = appendStringField(dst, `{"doc":`, p.Doc)
+	dst = appendStringField(dst, `,"epoch":`, string(p.Epoch))
+	dst = appendUintField(dst, `,"fromRev":`, uint64(p.FromRev))
+	dst = appendUintField(dst, `,"toRev":`, uint64(p.ToRev))
+	dst = appendList(append(dst, `,"operations":`...), p.Operations)
+	dst = appendOptString(dst, `,"ackedReqId":`, p.AckedReqID)
 	dst = appendOutcomes(dst, p.Outcomes)
 	return append(dst, '}')
 }
 
 func (op Operation) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "rev")
-	dst = appendUint(dst, uint64(op.Rev))
-	dst = appendKey(dst, false, "type")
-	dst = jsonkit.AppendString(dst, op.Type)
-	dst = appendKey(dst, false, "payload")
-	dst = appendRaw(dst, op.Payload, "null")
-	if op.ClientID != "" {
-		dst = appendKey(dst, false, "clientId")
-		dst = jsonkit.AppendString(dst, op.ClientID)
-	}
-	if op.ClientReqID != "" {
-		dst = appendKey(dst, false, "clientReqId")
-		dst = jsonkit.AppendString(dst, op.ClientReqID)
-	}
-	dst = appendKey(dst, false, "ts")
-	dst = appendInt(dst, op.Ts)
-	if op.FirstRev != 0 {
-		dst = appendKey(dst, false, "firstRev")
-		dst = appendUint(dst, uint64(op.FirstRev))
-	}
+	dst = appendUintField(dst, `{"rev":`, uint64(op.Rev))
+	dst = appendStringField(dst, `,"type":`, op.Type)
+	dst = appendRawField(dst, `,"payload":`, op.Payload, "null")
+	dst = appendOptString(dst, `,"clientId":`, op.ClientID)
+	dst = appendOptString(dst, `,"clientReqId":`, op.ClientReqID)
+	dst = appendIntField(dst, `,"ts":`, op.Ts)
+	dst = appendOptUint(dst, `,"firstRev":`, uint64(op.FirstRev))
 	return append(dst, '}')
 }
 
@@ -424,18 +382,12 @@ func (p *RevisionGap) UnmarshalPayload(data []byte) error {
 }
 
 func (p RevisionGap) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = jsonkit.AppendString(dst, p.Doc)
-	dst = appendKey(dst, false, "expectedRev")
-	dst = appendUint(dst, uint64(p.ExpectedRev))
-	dst = appendKey(dst, false, "serverRev")
-	dst = appendUint(dst, uint64(p.ServerRev))
-	dst = appendKey(dst, false, "bufferFirstRev")
-	dst = appendUint(dst, uint64(p.BufferFirstRev))
-	dst = appendKey(dst, false, "resumeFrom")
-	dst = appendUint(dst, uint64(p.ResumeFrom))
-	dst = appendKey(dst, false, "reason")
-	dst = jsonkit.AppendString(dst, p.Reason)
+	dst = appendStringField(dst, `{"doc":`, p.Doc)
+	dst = appendUintField(dst, `,"expectedRev":`, uint64(p.ExpectedRev))
+	dst = appendUintField(dst, `,"serverRev":`, uint64(p.ServerRev))
+	dst = appendUintField(dst, `,"bufferFirstRev":`, uint64(p.BufferFirstRev))
+	dst = appendUintField(dst, `,"resumeFrom":`, uint64(p.ResumeFrom))
+	dst = appendStringField(dst, `,"reason":`, p.Reason)
 	return append(dst, '}')
 }
 
@@ -492,29 +444,17 @@ func (c *PresenceClient) decode(parent *objDecoder, path string, index int) {
 }
 
 func (p Presence) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "doc")
-	dst = jsonkit.AppendString(dst, p.Doc)
-	dst = appendKey(dst, false, "clients")
-	dst = append(dst, '[')
-	for i := range p.Clients {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = p.Clients[i].AppendJSON(dst)
-	}
-	dst = append(dst, ']')
+	dst = appendStringField(dst, `{"doc":`, p.Doc)
+	dst = appendList(append(dst, `,"clients":`...), p.Clients)
 	if len(p.Left) > 0 {
-		dst = appendKey(dst, false, "left")
-		dst = appendStrings(dst, p.Left)
+		dst = appendStrings(append(dst, `,"left":`...), p.Left)
 	}
 	return append(dst, '}')
 }
 
 func (c PresenceClient) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "clientId")
-	dst = jsonkit.AppendString(dst, c.ClientID)
-	dst = appendKey(dst, false, "state")
-	dst = appendRaw(dst, c.State, "{}")
+	dst = appendStringField(dst, `{"clientId":`, c.ClientID)
+	dst = appendRawField(dst, `,"state":`, c.State, "{}")
 	return append(dst, '}')
 }
 
@@ -543,21 +483,8 @@ func (p *Message) UnmarshalPayload(data []byte) error {
 }
 
 func (p Message) AppendJSON(dst []byte) []byte {
-	dst = append(dst, '{')
-	if p.Doc != "" {
-		dst = appendKey(dst, true, "doc")
-		dst = jsonkit.AppendString(dst, p.Doc)
-		dst = append(dst, ',')
-	}
-	if p.Topic != "" {
-		dst = appendKey(dst, true, "topic")
-		dst = jsonkit.AppendString(dst, p.Topic)
-		dst = append(dst, ',')
-	}
-	dst = appendKey(dst, true, "data")
-	dst = appendRaw(dst, p.Data, "null")
-	dst = appendKey(dst, false, "from")
-	dst = jsonkit.AppendString(dst, p.From)
+	dst = appendRawField(appendRoute(dst, p.Doc, p.Topic), `"data":`, p.Data, "null")
+	dst = appendStringField(dst, `,"from":`, p.From)
 	return append(dst, '}')
 }
 
@@ -591,25 +518,14 @@ func (p *ErrorPayload) UnmarshalPayload(data []byte) error {
 }
 
 func (p ErrorPayload) AppendJSON(dst []byte) []byte {
-	dst = appendKey(append(dst, '{'), true, "code")
-	dst = jsonkit.AppendString(dst, string(p.Code))
-	dst = appendKey(dst, false, "message")
-	dst = jsonkit.AppendString(dst, p.Message)
-	if len(p.Details) > 0 {
-		dst = appendKey(dst, false, "details")
-		dst = append(dst, p.Details...)
-	}
+	dst = appendStringField(dst, `{"code":`, string(p.Code))
+	dst = appendStringField(dst, `,"message":`, p.Message)
+	dst = appendOptRaw(dst, `,"details":`, p.Details)
 	if p.Retryable != nil {
-		dst = appendKey(dst, false, "retryable")
-		if *p.Retryable {
-			dst = append(dst, "true"...)
-		} else {
-			dst = append(dst, "false"...)
-		}
+		dst = strconv.AppendBool(append(dst, `,"retryable":`...), *p.Retryable)
 	}
 	if p.RetryAfterMs != nil {
-		dst = appendKey(dst, false, "retryAfterMs")
-		dst = appendInt(dst, *p.RetryAfterMs)
+		dst = appendIntField(dst, `,"retryAfterMs":`, *p.RetryAfterMs)
 	}
 	return append(dst, '}')
 }
@@ -634,21 +550,15 @@ type UpdateErrorDetails struct {
 }
 
 func (d UpdateErrorDetails) AppendJSON(dst []byte) []byte {
-	dst = append(dst, '{')
 	if d.Field != "" {
-		dst = appendKey(dst, true, "field")
-		dst = jsonkit.AppendString(dst, d.Field)
+		dst = appendStringField(dst, `{"field":`, d.Field)
+		dst = appendStringField(dst, `,"doc":`, d.Doc)
+	} else {
+		dst = appendStringField(dst, `{"doc":`, d.Doc)
 	}
-	dst = appendKey(dst, d.Field == "", "doc")
-	dst = jsonkit.AppendString(dst, d.Doc)
-	dst = appendKey(dst, false, "clientReqId")
-	dst = jsonkit.AppendString(dst, d.ClientReqID)
-	dst = appendKey(dst, false, "serverRev")
-	dst = appendUint(dst, uint64(d.ServerRev))
-	if d.Limit != "" {
-		dst = appendKey(dst, false, "limit")
-		dst = jsonkit.AppendString(dst, d.Limit)
-	}
+	dst = appendStringField(dst, `,"clientReqId":`, d.ClientReqID)
+	dst = appendUintField(dst, `,"serverRev":`, uint64(d.ServerRev))
+	dst = appendOptString(dst, `,"limit":`, d.Limit)
 	return append(dst, '}')
 }
 

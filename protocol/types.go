@@ -80,24 +80,13 @@ const (
 )
 
 // MaxDocIDLength is the longest document id (and topic name).
-const MaxDocIDLength = 128
+const MaxDocIDLength = revision.MaxDocIDLength
 
 // ValidDocID reports whether id is a document id: 1–128 characters, each an
-// ASCII letter, a digit, or one of ": _ . / -".
+// ASCII letter, a digit, or one of ": _ . / -" (the engine's rule:
+// [revision.BadDocIDByte]).
 func ValidDocID(id string) bool {
-	if len(id) == 0 || len(id) > MaxDocIDLength {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == ':' || c == '_' || c == '.' || c == '/' || c == '-':
-		default:
-			return false
-		}
-	}
-	return true
+	return len(id) > 0 && len(id) <= MaxDocIDLength && revision.BadDocIDByte(id) < 0
 }
 
 // ValidTopic reports whether name is a topic name. Topics are a namespace

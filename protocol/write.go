@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/deltasync/syncd/internal/jsonkit"
+	"github.com/deltasync/syncd/revision"
 )
 
 // This file appends JSON to byte slices. The message types encode
@@ -18,19 +19,75 @@ type Appender interface {
 	AppendJSON(dst []byte) []byte
 }
 
-// appendKey appends `,"name":` (or without the comma for the first field).
-// Names are constants of this package and need no escaping.
-func appendKey(dst []byte, first bool, name string) []byte {
-	if !first {
-		dst = append(dst, ',')
-	}
-	dst = append(dst, '"')
-	dst = append(dst, name...)
-	return append(dst, '"', ':')
+func appendInt(dst []byte, v int64) []byte { return strconv.AppendInt(dst, v, 10) }
+
+// A field appender appends one object member: key, the member's name with
+// its punctuation as it goes on the wire (`{"doc":` for the first member,
+// `,"epoch":` for the others), then the value. An encoder is a list of them,
+// one line a field. Keys are constants of this package and need no
+// escaping; whole keys are one append each, and every appender is small
+// enough to be inlined: the encoders are on the hot path of every message.
+
+func appendStringField(dst []byte, key, v string) []byte {
+	return jsonkit.AppendString(append(dst, key...), v)
 }
 
-func appendUint(dst []byte, v uint64) []byte { return strconv.AppendUint(dst, v, 10) }
-func appendInt(dst []byte, v int64) []byte   { return strconv.AppendInt(dst, v, 10) }
+func appendUintField(dst []byte, key string, v uint64) []byte {
+	return strconv.AppendUint(append(dst, key...), v, 10)
+}
+
+func appendIntField(dst []byte, key string, v int64) []byte {
+	return strconv.AppendInt(append(dst, key...), v, 10)
+}
+
+// appendRawField appends a free-JSON member, written as def when empty (see
+// appendRaw).
+func appendRawField(dst []byte, key string, raw json.RawMessage, def string) []byte {
+	return appendRaw(append(dst, key...), raw, def)
+}
+
+// The optional field appenders leave an absent member out (never written
+// as null): absent is the zero value, or nil.
+
+func appendOptString(dst []byte, key, v string) []byte {
+	if v == "" {
+		return dst
+	}
+	return appendStringField(dst, key, v)
+}
+
+func appendOptUint(dst []byte, key string, v uint64) []byte {
+	if v == 0 {
+		return dst
+	}
+	return strconv.AppendUint(append(dst, key...), v, 10)
+}
+
+func appendOptRev(dst []byte, key string, v *revision.Rev) []byte {
+	if v == nil {
+		return dst
+	}
+	return strconv.AppendUint(append(dst, key...), uint64(*v), 10)
+}
+
+func appendOptRaw(dst []byte, key string, raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return dst
+	}
+	return append(append(dst, key...), raw...)
+}
+
+// appendList appends a JSON array of items; nil is written as [].
+func appendList[T Appender](dst []byte, items []T) []byte {
+	dst = append(dst, '[')
+	for i := range items {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = items[i].AppendJSON(dst)
+	}
+	return append(dst, ']')
+}
 
 // appendRaw appends a free-JSON value. The caller promises it is valid JSON;
 // an empty value is written as def, so that the output is always valid.

@@ -859,6 +859,20 @@ export class SyncClient extends Emitter {
     };
   }
 
+  // _drop gives the connection up from this side: the socket is closed
+  // with 4000 and reason, and the client goes on as after a lost
+  // connection (1006).
+  _drop(reason) {
+    const ws = this._ws;
+    this._ws = null;
+    try {
+      if (ws) ws.close(4000, reason);
+    } catch (_) {
+      /* closed */
+    }
+    this._closed(1006, reason);
+  }
+
   _closed(code, reason) {
     const hadHello = this._hello;
     this._teardown(code);
@@ -1292,14 +1306,7 @@ export class SyncClient extends Emitter {
     this._hbTimer = setInterval(() => {
       const now = Date.now();
       if (now - this._lastHeard > timeout) {
-        const ws = this._ws;
-        this._ws = null;
-        try {
-          if (ws) ws.close(4000, "server silent");
-        } catch (_) {
-          /* closed */
-        }
-        this._closed(1006, "server silent");
+        this._drop("server silent");
         return;
       }
       if (now - this._lastSent >= every * 0.9) {
@@ -1425,14 +1432,7 @@ export class SyncClient extends Emitter {
       // new connection, whose JOIN answers settle them (§6.8), as after
       // any lost connection.
       if ([...this.docs.values()].some((d) => d._s.pending.some((e) => e.sent))) {
-        const ws = this._ws;
-        this._ws = null;
-        try {
-          if (ws) ws.close(4000, "flood guard");
-        } catch (_) {
-          /* closed */
-        }
-        this._closed(1006, "flood guard");
+        this._drop("flood guard");
         return;
       }
     }

@@ -123,9 +123,7 @@ func runFanout(ctx context.Context, t target, srv *serverProc, subs int, p param
 	for i := range subs {
 		s := &subscriber{w: conns[i]}
 		subsList[i] = s
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
+		readers.Go(func() {
 			for {
 				msg, err := s.w.read()
 				if err != nil {
@@ -151,7 +149,7 @@ func runFanout(ctx context.Context, t target, srv *serverProc, subs int, p param
 					}
 				})
 			}
-		}()
+		})
 	}
 
 	// The writer: at most p.window edits unacknowledged. Its reader
@@ -159,9 +157,7 @@ func runFanout(ctx context.Context, t target, srv *serverProc, subs int, p param
 	var acked, sent atomic.Int64
 	slots := make(chan struct{}, p.window)
 	stop := make(chan struct{})
-	readers.Add(1)
-	go func() {
-		defer readers.Done()
+	readers.Go(func() {
 		for {
 			msg, err := writer.read()
 			if err != nil {
@@ -181,7 +177,7 @@ func runFanout(ctx context.Context, t target, srv *serverProc, subs int, p param
 				})
 			}
 		}
-	}()
+	})
 	senderDone := make(chan error, 1)
 	go func() {
 		var buf []byte
@@ -201,20 +197,7 @@ func runFanout(ctx context.Context, t target, srv *serverProc, subs int, p param
 		}
 	}()
 
-	sleepCtx(ctx, p.warmup)
-	cpu0, _ := srv.cpu()
-	gen0, _ := procCPU(selfPID())
-	stats0 := srv.relayStats()
-	a0 := acked.Load()
-	t0 := time.Now()
-	phase.Store(phaseMeasure)
-	sleepCtx(ctx, p.duration)
-	phase.Store(phaseDone)
-	el := time.Since(t0)
-	a1 := acked.Load()
-	cpu1, _ := srv.cpu()
-	gen1, _ := procCPU(selfPID())
-	stats1 := srv.relayStats()
+	win := measure(ctx, srv, &phase, p, &acked)
 	r.ServerRSS, _ = srv.rss()
 	close(stop)
 	werr := <-senderDone
@@ -247,9 +230,9 @@ func runFanout(ctx context.Context, t target, srv *serverProc, subs int, p param
 		r.Deliveries += s.count
 		h.merge(&s.h)
 	}
-	r.Seconds = el.Seconds()
-	r.GenCPUSec = gen1 - gen0
-	r.Ops = a1 - a0
+	r.Seconds = win.seconds
+	r.GenCPUSec = win.genCPU
+	r.Ops = win.counted
 	r.OpsPerSec = float64(r.Ops) / r.Seconds
 	r.DeliveriesPerSec = float64(r.Deliveries) / r.Seconds
 	r.P50us = us(h.quantile(0.5))
@@ -260,15 +243,11 @@ func runFanout(ctx context.Context, t target, srv *serverProc, subs int, p param
 		r.OpsPerFrame = float64(r.Deliveries) / float64(frames)
 	}
 	r.Errors = errCount.Load()
-	if srv != nil && srv.pid != 0 {
-		r.ServerCPUSec = cpu1 - cpu0
-		if r.Deliveries > 0 {
-			r.CPUPer1k = r.ServerCPUSec / float64(r.Deliveries) * 1000
-		}
+	r.ServerCPUSec = win.serverCPU
+	if r.Deliveries > 0 {
+		r.CPUPer1k = r.ServerCPUSec / float64(r.Deliveries) * 1000
 	}
-	if stats1.Writes > stats0.Writes {
-		r.MsgsPerWrite = float64(stats1.Messages-stats0.Messages) / float64(stats1.Writes-stats0.Writes)
-	}
+	r.MsgsPerWrite = win.msgsPerWrite()
 	if werr != nil {
 		return r, fmt.Errorf("writer: %w", werr)
 	}

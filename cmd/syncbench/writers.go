@@ -73,24 +73,11 @@ func runWriters(ctx context.Context, t target, srv *serverProc, clients int, p p
 	for i := range clients {
 		l := &closedLoop{w: conns[i]}
 		loops[i] = l
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			l.err = l.run(t.doc, i, p.editBytes, &phase, stop)
-		}()
+		})
 	}
-	sleepCtx(ctx, p.warmup)
-	cpu0, _ := srv.cpu()
-	gen0, _ := procCPU(selfPID())
-	stats0 := srv.relayStats()
-	t0 := time.Now()
-	phase.Store(phaseMeasure)
-	sleepCtx(ctx, p.duration)
-	phase.Store(phaseDone)
-	el := time.Since(t0)
-	cpu1, _ := srv.cpu()
-	gen1, _ := procCPU(selfPID())
-	stats1 := srv.relayStats()
+	win := measure(ctx, srv, &phase, p, nil)
 	r.ServerRSS, _ = srv.rss()
 	close(stop)
 	wg.Wait() // each loop finishes its edit in flight (bounded by a read deadline)
@@ -115,8 +102,8 @@ func runWriters(ctx context.Context, t target, srv *serverProc, clients int, p p
 			firstErr = l.err
 		}
 	}
-	r.Seconds = el.Seconds()
-	r.GenCPUSec = gen1 - gen0
+	r.Seconds = win.seconds
+	r.GenCPUSec = win.genCPU
 	r.CommitsPerSec = float64(r.Commits) / r.Seconds
 	r.P50us = us(h.quantile(0.5))
 	r.P99us = us(h.quantile(0.99))
@@ -139,12 +126,8 @@ func runWriters(ctx context.Context, t target, srv *serverProc, clients int, p p
 			r.InstanceP99Spread = hi / lo
 		}
 	}
-	if srv != nil && srv.pid != 0 {
-		r.ServerCPUSec = cpu1 - cpu0
-	}
-	if stats1.Writes > stats0.Writes {
-		r.MsgsPerWrite = float64(stats1.Messages-stats0.Messages) / float64(stats1.Writes-stats0.Writes)
-	}
+	r.ServerCPUSec = win.serverCPU
+	r.MsgsPerWrite = win.msgsPerWrite()
 	if firstErr != nil {
 		return r, firstErr
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -52,11 +51,8 @@ func runBackup(ctx context.Context, args []string, out, errOut io.Writer) int {
 		fill = func(f *os.File) error { return backupOverHTTP(ctx, *url, *apiKey, f) }
 	} else {
 		st, err := boltstore.OpenReadOnly(dbPath(*dir), boltstore.Options{})
-		if errors.Is(err, boltstore.ErrLocked) {
-			return failed(errOut, "backup", fmt.Errorf("a syncd is running on %s: back it up over its HTTP API with -url and -api-key, or stop it first", *dir))
-		}
 		if err != nil {
-			return failed(errOut, "backup", err)
+			return failedOnData(errOut, "backup", *dir, err, "back it up over its HTTP API with -url and -api-key, or stop it first")
 		}
 		defer st.Close()
 		fill = func(f *os.File) error {

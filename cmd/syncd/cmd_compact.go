@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 
@@ -25,11 +24,8 @@ func runCompact(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return usageError(errOut, "compact", "want -data DIR and no arguments")
 	}
 	before, after, err := boltstore.Compact(ctx, dbPath(*dir))
-	if errors.Is(err, boltstore.ErrLocked) {
-		return failed(errOut, "compact", fmt.Errorf("a syncd is running on %s: stop it first", *dir))
-	}
 	if err != nil {
-		return failed(errOut, "compact", err)
+		return failedOnData(errOut, "compact", *dir, err, "stop it first")
 	}
 	if after == before {
 		fmt.Fprintf(out, "%s has no space to reclaim (%s); left as it was\n", dbPath(*dir), humanBytes(before))

@@ -37,11 +37,8 @@ func runInspect(ctx context.Context, args []string, out, errOut io.Writer) int {
 		return usageError(errOut, "inspect", "-ops must not be negative")
 	}
 	st, err := boltstore.OpenReadOnly(dbPath(*dir), boltstore.Options{})
-	if errors.Is(err, boltstore.ErrLocked) {
-		return failed(errOut, "inspect", fmt.Errorf("a syncd is running on %s: stop it, or read it over its HTTP API (GET /v1/docs)", *dir))
-	}
 	if err != nil {
-		return failed(errOut, "inspect", err)
+		return failedOnData(errOut, "inspect", *dir, err, "stop it, or read it over its HTTP API (GET /v1/docs)")
 	}
 	defer st.Close()
 	// A short idle timeout unloads what a long listing loaded.

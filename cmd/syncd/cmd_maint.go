@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/deltasync/syncd/store/boltstore"
 )
 
 // The maintenance commands: syncd <command> [flags] [args]. Plain
@@ -78,6 +80,16 @@ func usageError(errOut io.Writer, name, format string, args ...any) int {
 func failed(errOut io.Writer, name string, err error) int {
 	fmt.Fprintf(errOut, "syncd %s: %v\n", name, err)
 	return 1
+}
+
+// failedOnData reports err from opening the database of the data
+// directory dir: a running syncd's lock is said in words, with what to do
+// instead.
+func failedOnData(errOut io.Writer, name, dir string, err error, instead string) int {
+	if errors.Is(err, boltstore.ErrLocked) {
+		err = fmt.Errorf("a syncd is running on %s: %s", dir, instead)
+	}
+	return failed(errOut, name, err)
 }
 
 // dbPath is the database file of a data directory.

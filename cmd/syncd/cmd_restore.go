@@ -44,7 +44,7 @@ func runRestore(ctx context.Context, args []string, out, errOut io.Writer) int {
 		// syncd from starting on it meanwhile.
 		old, err := boltstore.OpenReadOnly(target, boltstore.Options{})
 		if errors.Is(err, boltstore.ErrLocked) {
-			return failed(errOut, "restore", fmt.Errorf("a syncd is running on %s: stop it first", *dir))
+			return failedOnData(errOut, "restore", *dir, err, "stop it first")
 		}
 		if old != nil {
 			defer old.Close()

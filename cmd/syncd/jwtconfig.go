@@ -43,28 +43,34 @@ func (c *Config) jwtOn() bool {
 func (c *Config) jwtKeys() ([]server.JWTKey, error) {
 	var keys []server.JWTKey
 	if c.JWTPublicKey != "" {
-		data, err := os.ReadFile(c.JWTPublicKey)
+		k, err := parseFlagFile("jwt-public-key", c.JWTPublicKey, server.ParsePublicKeyPEM)
 		if err != nil {
-			return nil, fmt.Errorf("-jwt-public-key: %w", err)
-		}
-		k, err := server.ParsePublicKeyPEM(data)
-		if err != nil {
-			return nil, fmt.Errorf("-jwt-public-key %s: %w", c.JWTPublicKey, err)
+			return nil, err
 		}
 		keys = append(keys, k)
 	}
 	if c.JWTJWKS != "" {
-		data, err := os.ReadFile(c.JWTJWKS)
+		ks, err := parseFlagFile("jwt-jwks", c.JWTJWKS, server.ParseJWKS)
 		if err != nil {
-			return nil, fmt.Errorf("-jwt-jwks: %w", err)
-		}
-		ks, err := server.ParseJWKS(data)
-		if err != nil {
-			return nil, fmt.Errorf("-jwt-jwks %s: %w", c.JWTJWKS, err)
+			return nil, err
 		}
 		keys = append(keys, ks...)
 	}
 	return keys, nil
+}
+
+// parseFlagFile reads the file that the flag name gives, path, and parses
+// it; errors name the flag (and the file, once it was read).
+func parseFlagFile[T any](name, path string, parse func([]byte) (T, error)) (T, error) {
+	var v T
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return v, fmt.Errorf("-%s: %w", name, err)
+	}
+	if v, err = parse(data); err != nil {
+		return v, fmt.Errorf("-%s %s: %w", name, path, err)
+	}
+	return v, nil
 }
 
 // jwtLeeway is the server option for -jwt-leeway: the flag's 0 means no

@@ -12,7 +12,7 @@
 # The last line is "N passed, N failed". Exits non-zero on any failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export PATH="$PATH:/usr/local/go/bin"
+. testlib/tap.sh
 chromium="${CHROMIUM:-/usr/bin/chromium}"
 
 if [ ! -x "$chromium" ]; then
@@ -21,38 +21,14 @@ if [ ! -x "$chromium" ]; then
 		echo "0 passed, 0 failed"
 		exit 0
 	fi
-	echo "$chromium not found: install it (apt-get install -y chromium), or set E2E_OPTIONAL=1 to skip" >&2
-	echo "0 passed, 1 failed"
-	exit 1
+	fail_early "$chromium not found: install it (apt-get install -y chromium), or set E2E_OPTIONAL=1 to skip"
 fi
 
-if [ ! -d node_modules/playwright-core ]; then
-	if ! npm ci --no-audit --no-fund >&2; then
-		echo "npm ci failed" >&2
-		echo "0 passed, 1 failed"
-		exit 1
-	fi
-fi
+need_deps node_modules/playwright-core
 
 mkdir -p e2e/artifacts
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
 # Playwright must not fetch a browser, whatever happens.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 # The whole run is bounded too: the test timeout bounds each test, and
 # `timeout` the rest (a hung browser start, say).
-timeout -k 10 600 node --test --test-reporter=tap --test-concurrency=1 --test-timeout=180000 e2e/*.test.js >"$out" 2>&1
-rc=$?
-cat "$out"
-
-pass=$(sed -n 's/^# pass \([0-9][0-9]*\)$/\1/p' "$out" | tail -n 1)
-fail=$(sed -n 's/^# fail \([0-9][0-9]*\)$/\1/p' "$out" | tail -n 1)
-if [ -z "$pass" ] || [ -z "$fail" ]; then
-	# No summary: the runner itself failed (or was timed out).
-	pass=${pass:-0}
-	fail=$((${fail:-0} + 1))
-fi
-echo "$pass passed, $fail failed"
-if [ "$rc" -ne 0 ] || [ "$fail" -ne 0 ]; then
-	exit 1
-fi
+run_tap 0 timeout -k 10 600 node --test --test-reporter=tap --test-concurrency=1 --test-timeout=180000 e2e/*.test.js
