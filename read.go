@@ -20,25 +20,9 @@ type DocState struct {
 // document that does not exist is CodeNotFound (reading never creates).
 func (e *Engine) State(ctx context.Context, doc string) (*DocState, error) {
 	for {
-		d, err := e.acquire(ctx, doc, false)
+		d, err := e.lockReadable(ctx, doc, true)
 		if err != nil {
 			return nil, err
-		}
-		if err := e.freshen(ctx, d); err != nil {
-			return nil, err
-		}
-		d.mu.Lock()
-		if err := e.waitFreshLocked(ctx, d); err != nil {
-			d.mu.Unlock()
-			return nil, err
-		}
-		if d.gone {
-			d.mu.Unlock()
-			continue
-		}
-		if d.absent {
-			d.mu.Unlock()
-			return nil, &Error{Code: CodeNotFound, Message: "no such document", Doc: doc}
 		}
 		state, err := d.snapshotLocked()
 		snap := &DocState{Doc: doc, Epoch: d.epoch, Rev: d.head, State: state}
@@ -54,6 +38,40 @@ func (e *Engine) State(ctx context.Context, doc string) (*DocState, error) {
 			return nil, err
 		}
 		return snap, nil
+	}
+}
+
+// lockReadable returns doc (which it never creates) with its lock held:
+// loaded, live (not unloaded meanwhile), present, and not in the middle of
+// a rebase. With fresh, on a shared store it is first caught up to the
+// store's head, so that a read is never stale; a deletion, which needs no
+// fresh copy to delete, does not wait for that. An absent document is
+// CodeNotFound.
+func (e *Engine) lockReadable(ctx context.Context, doc string, fresh bool) (*document, error) {
+	for {
+		d, err := e.acquire(ctx, doc, false)
+		if err != nil {
+			return nil, err
+		}
+		if fresh {
+			if err := e.freshen(ctx, d); err != nil {
+				return nil, err
+			}
+		}
+		d.mu.Lock()
+		if err := e.waitFreshLocked(ctx, d); err != nil {
+			d.mu.Unlock()
+			return nil, err
+		}
+		if d.gone {
+			d.mu.Unlock()
+			continue
+		}
+		if d.absent {
+			d.mu.Unlock()
+			return nil, &Error{Code: CodeNotFound, Message: "no such document", Doc: doc}
+		}
+		return d, nil
 	}
 }
 
@@ -76,21 +94,9 @@ func (e *Engine) ReadOps(ctx context.Context, doc string, after revision.Rev, li
 		limit = e.opts.CatchUpPage
 	}
 	for {
-		d, err := e.acquire(ctx, doc, false)
+		d, err := e.lockReadable(ctx, doc, true)
 		if err != nil {
 			return OpsRange{}, err
-		}
-		if err := e.freshen(ctx, d); err != nil {
-			return OpsRange{}, err
-		}
-		d.mu.Lock()
-		if d.gone {
-			d.mu.Unlock()
-			continue
-		}
-		if d.absent {
-			d.mu.Unlock()
-			return OpsRange{}, &Error{Code: CodeNotFound, Message: "no such document", Doc: doc}
 		}
 		r := OpsRange{Epoch: d.epoch, Head: d.durable}
 		if after > r.Head {
@@ -137,26 +143,9 @@ func (e *Engine) List(ctx context.Context, after string, limit int) ([]DocMeta, 
 // does not exist is CodeNotFound.
 func (e *Engine) Delete(ctx context.Context, doc string) error {
 	for {
-		d, err := e.acquire(ctx, doc, false)
+		d, err := e.lockReadable(ctx, doc, false)
 		if err != nil {
 			return err
-		}
-		d.mu.Lock()
-		if d.gone {
-			d.mu.Unlock()
-			continue
-		}
-		if err := e.waitFreshLocked(ctx, d); err != nil {
-			d.mu.Unlock()
-			return err
-		}
-		if d.gone {
-			d.mu.Unlock()
-			continue
-		}
-		if d.absent {
-			d.mu.Unlock()
-			return &Error{Code: CodeNotFound, Message: "no such document", Doc: doc}
 		}
 		done := make(chan error, 1)
 		e.deleteLocked(d, &pending{then: func(_ *Op, err error) { done <- err }})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/prometheus/client_golang/prometheus"
 	"net/http"
 	"net/url"
 	"strings"
@@ -601,12 +602,14 @@ func token(t testing.TB, secret, sub string, docs *docsClaim, ttl time.Duration)
 // every label given (name=value pairs).
 func (ev *env) metricValue(name string, labels ...string) float64 {
 	ev.t.Helper()
-	return gatherValue(ev.t, ev.metrics, name, labels...)
+	return gatherValue(ev.t, ev.server.Gatherer(), name, labels...)
 }
 
-func gatherValue(t testing.TB, m *server.Metrics, name string, labels ...string) float64 {
+// gatherValue reads a metric from g: a server's Gatherer, which holds the
+// engine's, the router's and the bus's metrics besides Options.Metrics.
+func gatherValue(t testing.TB, g prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
-	fams, err := m.Registry.Gather()
+	fams, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package natsnode
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func TestConnectExternal(t *testing.T) {
 	})
 	t.Run("max_payload too small", func(t *testing.T) {
 		url := externalServer(t, func(o *server.Options) { o.MaxPayload = 0 }) // the server's default, 1 MB
-		wantErr(t, connect(ExternalOptions{URLs: []string{url}}), "max_payload", "1048576", "set max_payload to at least 1114112")
+		wantErr(t, connect(ExternalOptions{URLs: []string{url}}), "max_payload", "1048576", "set max_payload to at least "+strconv.Itoa(MaxMessageBytes(DefaultMaxDocBytes)))
 		// Smaller documents fit.
 		if err := connect(ExternalOptions{URLs: []string{url}, MaxDocBytes: 512 << 10}); err != nil {
 			t.Fatal(err)
