@@ -33,7 +33,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, "syncd:", err)
 		os.Exit(2)
 	}
-	ensureProcsForSyncs(m.Config.Store, os.Getenv)
 	if err := m.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "syncd:", err)
 		os.Exit(1)
