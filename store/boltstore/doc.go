@@ -160,6 +160,14 @@
 //   - Commit is not meant to be concurrent. Concurrent Commits are safe
 //     but simply queue, each paying its own log sync: group commit
 //     belongs to the caller.
+//   - Commit blocks its goroutine in fdatasync, and a goroutine in a
+//     system call keeps its P until the runtime's monitor takes it back
+//     (~130 µs measured). In a process with one P (GOMAXPROCS=1: one CPU,
+//     or a one-CPU container limit) nothing else runs meanwhile, and the
+//     committer then waits for the P others took. A second P on the same
+//     CPU removes both waits but costs the CPU of a second thread: measured
+//     (BENCHMARKS.md), it helped only on a heavily shared core and was
+//     slower on a quieter one, so syncd leaves GOMAXPROCS to the runtime.
 //   - [Options.NoSync] is unsafe outside tests and benchmarks: without the
 //     syncs a power loss can lose acknowledged operations or corrupt the
 //     file. It also skips writing the log's segments ahead with zeros.
