@@ -3,6 +3,7 @@ package syncd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/deltasync/syncd/revision"
@@ -119,6 +120,42 @@ func (r Record) Check() error {
 	}
 	return nil
 }
+
+// RecordApplier is what a store does with each kind of record, for
+// [Record.ApplyTo].
+type RecordApplier interface {
+	ApplyCreate(*CreateRecord) error
+	ApplyAppend(*AppendRecord) error
+	ApplyDecide(*DecideRecord) error
+	ApplySnapshot(*SnapshotRecord) error
+	ApplyDelete(*DeleteRecord) error
+}
+
+// ApplyTo checks r ([Record.Check]; its error wraps ErrMalformedRecord)
+// and hands its one record to the method of a for its kind: the one
+// dispatch every store shares.
+func (r Record) ApplyTo(a RecordApplier) error {
+	if err := r.Check(); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformedRecord, err)
+	}
+	switch {
+	case r.Create != nil:
+		return a.ApplyCreate(r.Create)
+	case r.Append != nil:
+		return a.ApplyAppend(r.Append)
+	case r.Decide != nil:
+		return a.ApplyDecide(r.Decide)
+	case r.Snapshot != nil:
+		return a.ApplySnapshot(r.Snapshot)
+	default:
+		return a.ApplyDelete(r.Delete)
+	}
+}
+
+// ErrMalformedRecord marks a record the Store contract does not allow (no
+// field or several set): a writer's bug, which fails a Commit without
+// being a conflict.
+var ErrMalformedRecord = errors.New("syncd: malformed record")
 
 // CreateRecord creates a document, empty at revision 0 of Epoch. Creating a
 // document that exists fails the batch with [ErrConflict].

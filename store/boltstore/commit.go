@@ -139,24 +139,15 @@ func (w *writer) state(doc string) (*docState, error) {
 }
 
 func (w *writer) apply(rec syncd.Record) error {
-	if err := rec.Check(); err != nil {
+	err := rec.ApplyTo(w)
+	if errors.Is(err, syncd.ErrMalformedRecord) {
 		return fmt.Errorf("%w: %w", errMalformed, err)
 	}
-	switch {
-	case rec.Create != nil:
-		return w.create(rec.Create)
-	case rec.Append != nil:
-		return w.append(rec.Append)
-	case rec.Decide != nil:
-		return w.decide(rec.Decide)
-	case rec.Snapshot != nil:
-		return w.snapshot(rec.Snapshot)
-	default:
-		return w.delete(rec.Delete)
-	}
+	return err
 }
 
-func (w *writer) create(c *syncd.CreateRecord) error {
+// ApplyCreate implements [syncd.RecordApplier].
+func (w *writer) ApplyCreate(c *syncd.CreateRecord) error {
 	if c.Epoch == "" {
 		return fmt.Errorf("%w: create %q without an epoch", errMalformed, c.Doc)
 	}
@@ -178,7 +169,8 @@ func (w *writer) create(c *syncd.CreateRecord) error {
 	return nil
 }
 
-func (w *writer) append(a *syncd.AppendRecord) error {
+// ApplyAppend implements [syncd.RecordApplier].
+func (w *writer) ApplyAppend(a *syncd.AppendRecord) error {
 	if a.Op == nil {
 		return fmt.Errorf("%w: append to %q without an op", errMalformed, a.Doc)
 	}
@@ -216,7 +208,8 @@ func (w *writer) append(a *syncd.AppendRecord) error {
 	return nil
 }
 
-func (w *writer) decide(d *syncd.DecideRecord) error {
+// ApplyDecide implements [syncd.RecordApplier].
+func (w *writer) ApplyDecide(d *syncd.DecideRecord) error {
 	if d.ClientID == "" || d.ReqID == "" {
 		return fmt.Errorf("%w: decide in %q needs a client id and a request id", errMalformed, d.Doc)
 	}
@@ -281,7 +274,8 @@ func (w *writer) writeMarks(st *docState) error {
 	return nil
 }
 
-func (w *writer) snapshot(sn *syncd.SnapshotRecord) error {
+// ApplySnapshot implements [syncd.RecordApplier].
+func (w *writer) ApplySnapshot(sn *syncd.SnapshotRecord) error {
 	st, err := w.state(sn.Doc)
 	if err != nil {
 		return err
@@ -306,7 +300,8 @@ func (w *writer) snapshot(sn *syncd.SnapshotRecord) error {
 	return nil
 }
 
-func (w *writer) delete(d *syncd.DeleteRecord) error {
+// ApplyDelete implements [syncd.RecordApplier].
+func (w *writer) ApplyDelete(d *syncd.DeleteRecord) error {
 	st, err := w.state(d.Doc)
 	if err != nil {
 		return err

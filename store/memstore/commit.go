@@ -122,21 +122,11 @@ func (o *overlay) apply(rec syncd.Record) error {
 	if err := checkRecord(rec); err != nil {
 		return err
 	}
-	switch {
-	case rec.Create != nil:
-		return o.create(rec.Create)
-	case rec.Append != nil:
-		return o.append(rec.Append)
-	case rec.Decide != nil:
-		return o.decide(rec.Decide)
-	case rec.Snapshot != nil:
-		return o.snapshot(rec.Snapshot)
-	default:
-		return o.delete(rec.Delete)
-	}
+	return rec.ApplyTo(o)
 }
 
-func (o *overlay) create(c *syncd.CreateRecord) error {
+// ApplyCreate implements [syncd.RecordApplier].
+func (o *overlay) ApplyCreate(c *syncd.CreateRecord) error {
 	if d := o.get(c.Doc); d != nil {
 		return fmt.Errorf("create %q: exists with epoch %s: %w", c.Doc, d.meta.Epoch, syncd.ErrConflict)
 	}
@@ -151,7 +141,8 @@ func (o *overlay) create(c *syncd.CreateRecord) error {
 	return nil
 }
 
-func (o *overlay) append(a *syncd.AppendRecord) error {
+// ApplyAppend implements [syncd.RecordApplier].
+func (o *overlay) ApplyAppend(a *syncd.AppendRecord) error {
 	d := o.edit(a.Doc)
 	switch {
 	case d == nil:
@@ -173,7 +164,8 @@ func (o *overlay) append(a *syncd.AppendRecord) error {
 	return nil
 }
 
-func (o *overlay) decide(dc *syncd.DecideRecord) error {
+// ApplyDecide implements [syncd.RecordApplier].
+func (o *overlay) ApplyDecide(dc *syncd.DecideRecord) error {
 	if d := o.get(dc.Doc); o.dedup && d != nil && d.marks[dc.ClientID].Decided(dc.ReqID) {
 		return fmt.Errorf("decide in %q: request %s of client %q was already decided: %w", dc.Doc, dc.ReqID, dc.ClientID, syncd.ErrConflict)
 	}
@@ -183,7 +175,8 @@ func (o *overlay) decide(dc *syncd.DecideRecord) error {
 	return nil
 }
 
-func (o *overlay) snapshot(sn *syncd.SnapshotRecord) error {
+// ApplySnapshot implements [syncd.RecordApplier].
+func (o *overlay) ApplySnapshot(sn *syncd.SnapshotRecord) error {
 	d := o.edit(sn.Doc)
 	switch {
 	case d == nil:
@@ -205,7 +198,8 @@ func (o *overlay) snapshot(sn *syncd.SnapshotRecord) error {
 	return nil
 }
 
-func (o *overlay) delete(dl *syncd.DeleteRecord) error {
+// ApplyDelete implements [syncd.RecordApplier].
+func (o *overlay) ApplyDelete(dl *syncd.DeleteRecord) error {
 	if o.get(dl.Doc) != nil {
 		o.docs[dl.Doc] = nil
 	}
