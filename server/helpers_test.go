@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/gorilla/websocket"
 	"github.com/oklog/ulid/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/internal/testenv"
@@ -601,12 +602,15 @@ func token(t testing.TB, secret, sub string, docs *docsClaim, ttl time.Duration)
 // every label given (name=value pairs).
 func (ev *env) metricValue(name string, labels ...string) float64 {
 	ev.t.Helper()
-	return gatherValue(ev.t, ev.metrics, name, labels...)
+	return gatherValue(ev.t, ev.server.Gatherer(), name, labels...)
 }
 
-func gatherValue(t testing.TB, m *server.Metrics, name string, labels ...string) float64 {
+// gatherValue reads from g: the server's Gatherer, which serves the
+// metrics the server reads at scrape time (engine, router, bus) beside
+// Options.Metrics.
+func gatherValue(t testing.TB, g prometheus.Gatherer, name string, labels ...string) float64 {
 	t.Helper()
-	fams, err := m.Registry.Gather()
+	fams, err := g.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
