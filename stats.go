@@ -38,8 +38,9 @@ type Stats struct {
 	// RebasesUnknown counts the rebases (among Rebases) begun because a
 	// write's outcome was unknown rather than refused as a conflict.
 	RebasesUnknown uint64
-	// Redecided counts the edits decided again by rebases: each was
-	// queued again, refused, or resolved to what the store had recorded.
+	// Redecided counts the pending writes (edits, and the creations and
+	// deletions among them) decided again by rebases: each was queued
+	// again, refused, or resolved to what the store had recorded.
 	Redecided uint64
 	// FollowOps and RebaseOps count other writers' operations brought
 	// into documents held here, by follows and by rebases: the gaps
