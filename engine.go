@@ -80,6 +80,7 @@ func Open(store Store, opts Options) (*Engine, error) {
 		docs:   make(map[string]*document),
 	}
 	e.shared, _ = store.(SharedStore)
+	e.stats.init()
 	e.wg.Add(2)
 	go func() { defer e.wg.Done(); e.commitLoop() }()
 	go func() { defer e.wg.Done(); e.janitor() }()

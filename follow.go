@@ -114,10 +114,24 @@ func (e *Engine) follow(d *document) {
 			e.breakDocument(d)
 			return
 		}
-		e.stats.follows.Add(1)
+		e.observeFollow(ops)
 		d.subsMu.Lock()
 		deliverOpsLocked(d, epoch, ops)
 		d.subsMu.Unlock()
+	}
+}
+
+// observeFollow counts a follow that brought in ops: how far behind the
+// document was, and how long each operation took from its writer's
+// decision to here. A clock behind the writer's counts as no delay.
+func (e *Engine) observeFollow(ops []*Op) {
+	s := &e.stats
+	s.follows.Add(1)
+	s.followOps.Add(uint64(len(ops)))
+	s.followLag.observe(float64(len(ops)))
+	now := e.opts.Now().UnixMilli()
+	for _, op := range ops {
+		s.followDelay.observe(float64(max(now-op.Time, 0)) / 1000)
 	}
 }
 

@@ -62,6 +62,9 @@ func (e *Engine) startRedo(d *document, unknown bool) {
 	d.redoUnknown = unknown
 	e.rebasing = append(e.rebasing, d)
 	e.stats.rebases.Add(1)
+	if unknown {
+		e.stats.rebasesUnknown.Add(1)
+	}
 }
 
 // sharedCommitFailed handles a failed Commit of a shared store: the
@@ -268,6 +271,7 @@ func (e *Engine) rebase(d *document) {
 		e.abandonRedo(d, redo, unknown, err)
 		return
 	}
+	e.stats.redecided.Add(uint64(len(redo)))
 	var done, resolved []*pending
 	d.mu.Lock()
 	e.installLocked(d, v, epoch, durable, len(redo) > 0)
@@ -392,6 +396,7 @@ func (e *Engine) installLocked(d *document, v *storeView, epoch revision.Epoch, 
 			s.dropLocked(ResyncStoreFailure)
 		}
 	default:
+		e.stats.rebaseOps.Add(uint64(len(v.foreign)))
 		deliverOpsLocked(d, epoch, v.foreign)
 	}
 }

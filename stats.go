@@ -35,7 +35,33 @@ type Stats struct {
 	// brought in other writers' operations.
 	Rebases uint64
 	Follows uint64
+	// RebasesUnknown counts the rebases (among Rebases) begun because a
+	// write's outcome was unknown rather than refused as a conflict.
+	RebasesUnknown uint64
+	// Redecided counts the pending writes (edits, and the creations and
+	// deletions among them) decided again by rebases: each was queued
+	// again, refused, or resolved to what the store had recorded.
+	Redecided uint64
+	// FollowOps and RebaseOps count other writers' operations brought
+	// into documents held here, by follows and by rebases: the gaps
+	// between this engine's copy and the log that were filled.
+	FollowOps uint64
+	RebaseOps uint64
+	// FollowLag is, per follow that found operations, how many revisions
+	// the document was behind the log when the follow read it.
+	FollowLag Histogram
+	// FollowDelay is, per operation a follow brought in, the seconds from
+	// when its writer decided it (Op.Time, on the writer's clock) to its
+	// delivery here.
+	FollowDelay Histogram
 }
+
+// Buckets of the follow histograms: 1 to 4,096 revisions behind, and
+// 1 ms to about 16 s from another writer's decision to its delivery here.
+var (
+	followLagBounds   = exponentialBounds(1, 2, 13)
+	followDelayBounds = exponentialBounds(0.001, 2, 15)
+)
 
 type stats struct {
 	commits, ops, batches, records, failures atomic.Uint64
@@ -47,6 +73,16 @@ type stats struct {
 	// rebases and follows count, on a shared store, the documents decided
 	// again after a conflict and the catch-ups of other writers' commits.
 	rebases, follows atomic.Uint64
+	// The rest are counted on a shared store only, off the commit path
+	// of a store of one writer: rebases, follows and what they brought.
+	rebasesUnknown, redecided atomic.Uint64
+	followOps, rebaseOps      atomic.Uint64
+	followLag, followDelay    *histogram
+}
+
+func (s *stats) init() {
+	s.followLag = newHistogram(followLagBounds)
+	s.followDelay = newHistogram(followDelayBounds)
 }
 
 func (s *stats) observeCommit(records int, d time.Duration, err error) {
@@ -62,15 +98,21 @@ func (s *stats) observeCommit(records int, d time.Duration, err error) {
 func (e *Engine) Stats() Stats {
 	s := &e.stats
 	out := Stats{
-		Commits:       s.commits.Load(),
-		Operations:    s.ops.Load(),
-		Batches:       s.batches.Load(),
-		Records:       s.records.Load(),
-		BatchFailures: s.failures.Load(),
-		Rebases:       s.rebases.Load(),
-		Follows:       s.follows.Load(),
-		CommitTime:    time.Duration(s.commitNanos.Load()),
-		Refusals:      make(map[Code]uint64),
+		Commits:        s.commits.Load(),
+		Operations:     s.ops.Load(),
+		Batches:        s.batches.Load(),
+		Records:        s.records.Load(),
+		BatchFailures:  s.failures.Load(),
+		Rebases:        s.rebases.Load(),
+		Follows:        s.follows.Load(),
+		RebasesUnknown: s.rebasesUnknown.Load(),
+		Redecided:      s.redecided.Load(),
+		FollowOps:      s.followOps.Load(),
+		RebaseOps:      s.rebaseOps.Load(),
+		FollowLag:      s.followLag.snapshot(),
+		FollowDelay:    s.followDelay.snapshot(),
+		CommitTime:     time.Duration(s.commitNanos.Load()),
+		Refusals:       make(map[Code]uint64),
 		CatchUps: map[string]uint64{
 			"ring":      s.catchUpDeltas.Load(),
 			"store":     s.catchUpStore.Load(),
@@ -85,4 +127,30 @@ func (e *Engine) Stats() Stats {
 		}
 	}
 	return out
+}
+
+// AppendStats are a shared store's counters of its appends to the log, for
+// metrics. A store that keeps them implements [AppendStatser].
+type AppendStats struct {
+	// The outcomes of the documents' appends this instance attempted:
+	// stored (OK); refused because another writer appended first or had
+	// stored the same client request (Conflicts, each followed by a
+	// rebase); unknown (Unknown: the acknowledgement was lost and the log
+	// could not be read back in time); or failed otherwise (Failed: the
+	// log could not be reached or refused the message).
+	OK, Conflicts, Unknown, Failed uint64
+	// Retries counts publishes sent again after a timeout or a lost
+	// connection; ReadBacks the log reads that settled a publish's
+	// outcome.
+	Retries, ReadBacks uint64
+	// SnapshotsLost counts snapshots not written after their commit's
+	// records were (nothing failed; loads replay a longer tail).
+	SnapshotsLost uint64
+}
+
+// AppendStatser is what a [SharedStore] implements to have its appends
+// counted in the server's metrics (store/natsstore does). Optional: the
+// server checks for it.
+type AppendStatser interface {
+	AppendStats() AppendStats
 }

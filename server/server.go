@@ -119,6 +119,9 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	s.routes()
 	own := prometheus.NewRegistry()
 	own.MustRegister(&engineCollector{engine: engine}, &routerCollector{router: s.router})
+	if cc := newClusterCollector(engine); cc != nil {
+		own.MustRegister(cc)
+	}
 	s.gatherer = prometheus.Gatherers{o.Metrics.Registry, own}
 	if s.cluster != nil {
 		s.cluster.m.register(own)

@@ -126,6 +126,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 
 	metrics := server.NewMetrics()
+	if c.Store == "nats" {
+		metrics.WatchNATS(m.natsState)
+	}
 	observer, err := m.startWebhooks(ctx, metrics)
 	if err != nil {
 		return err

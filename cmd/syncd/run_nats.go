@@ -129,6 +129,23 @@ func (m *Main) natsReady() error {
 	return nil
 }
 
+// natsState is the NATS link's state for the server's metrics (-store
+// nats; server.Metrics.WatchNATS). It reads the connection and the node
+// at each scrape; after closeNATS it says disconnected.
+func (m *Main) natsState() server.NATSState {
+	var s server.NATSState
+	if nc := m.nats.conn; nc != nil {
+		s.Connected = nc.IsConnected()
+		s.Reconnects = nc.Stats().Reconnects
+	}
+	if node := m.nats.node; node != nil {
+		s.Embedded = true
+		s.NodeReady = node.Ready() == nil
+		s.MetaLeader = node.HasMetaLeader()
+	}
+	return s
+}
+
 // natsMode describes -store nats for /readyz, the logs and the admin page.
 func (c *Config) natsMode(nodeName string) string {
 	k := &c.Cluster

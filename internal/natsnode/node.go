@@ -293,6 +293,16 @@ func (n *Node) Ready() error {
 	return nil
 }
 
+// HasMetaLeader reports whether this node knows a JetStream meta leader
+// (for metrics). A node not in a cluster needs none: it reports whether
+// it runs.
+func (n *Node) HasMetaLeader() bool {
+	if !n.Clustered() {
+		return n.srv.Running()
+	}
+	return n.metaLeader() != ""
+}
+
 // Connect opens a connection to the node, in process (no socket). It
 // reconnects by itself should the server drop it (a slow consumer, for
 // instance). The caller closes it, before closing the node.

@@ -246,8 +246,11 @@ func (s *Store) commitDoc(ctx context.Context, doc string, recs []syncd.Record) 
 		m := s.logMessage(subj, st, p, nonce)
 		seq, err = s.publishResolved(ctx, doc, subj, m, st.lastSeq, nonce)
 		if err != nil {
-			if errors.Is(err, syncd.ErrOutcomeUnknown) {
+			switch {
+			case errors.Is(err, syncd.ErrOutcomeUnknown):
 				s.stats.unknown.Add(1)
+			case !errors.Is(err, syncd.ErrConflict):
+				s.stats.failed.Add(1)
 			}
 			if errors.Is(err, syncd.ErrConflict) {
 				s.stats.conflicts.Add(1)

@@ -77,6 +77,7 @@ func TestSingleNode(t *testing.T) {
 	t.Run("ConcurrentNew", func(t *testing.T) { testConcurrentNew(t, nc) })
 	t.Run("WatchStop", func(t *testing.T) { testWatchStop(t, nc) })
 	t.Run("OddIDs", func(t *testing.T) { testOddIDs(t, nc) })
+	t.Run("AppendStats", func(t *testing.T) { testAppendStats(t, nc, "stats") })
 }
 
 // TestCluster runs every case on one 3-node cluster (replicas 3), started

@@ -1,6 +1,10 @@
 package natsstore
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/deltasync/syncd"
+)
 
 // Stats are a store's counters since New, for metrics: how often this
 // instance appends, loses races to other writers, and has to resolve a
@@ -19,6 +23,9 @@ type Stats struct {
 	ReadBacks uint64
 	// Unknown counts documents answered with ErrOutcomeUnknown.
 	Unknown uint64
+	// Failed counts publishes that failed otherwise (not stored, no
+	// conflict: NATS unreachable or refusing the message).
+	Failed uint64
 	// SnapshotsLost counts snapshots that could not be written after their
 	// commit's log records were (the commit succeeded; a load replays a
 	// longer tail until the next snapshot).
@@ -26,7 +33,7 @@ type Stats struct {
 }
 
 type counters struct {
-	appends, conflicts, retries, readBacks, unknown, snapshotsLost atomic.Uint64
+	appends, conflicts, retries, readBacks, unknown, failed, snapshotsLost atomic.Uint64
 }
 
 // Stats returns the store's counters.
@@ -34,6 +41,19 @@ func (s *Store) Stats() Stats {
 	c := &s.stats
 	return Stats{
 		Appends: c.appends.Load(), Conflicts: c.conflicts.Load(), Retries: c.retries.Load(),
-		ReadBacks: c.readBacks.Load(), Unknown: c.unknown.Load(), SnapshotsLost: c.snapshotsLost.Load(),
+		ReadBacks: c.readBacks.Load(), Unknown: c.unknown.Load(), Failed: c.failed.Load(),
+		SnapshotsLost: c.snapshotsLost.Load(),
 	}
 }
+
+// AppendStats returns the store's counters for the server's metrics
+// (syncd.AppendStatser).
+func (s *Store) AppendStats() syncd.AppendStats {
+	st := s.Stats()
+	return syncd.AppendStats{
+		OK: st.Appends, Conflicts: st.Conflicts, Unknown: st.Unknown, Failed: st.Failed,
+		Retries: st.Retries, ReadBacks: st.ReadBacks, SnapshotsLost: st.SnapshotsLost,
+	}
+}
+
+var _ syncd.AppendStatser = (*Store)(nil)
