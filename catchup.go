@@ -3,6 +3,7 @@ package syncd
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/deltasync/syncd/revision"
 )
@@ -197,7 +198,7 @@ func (e *Engine) completeCatchUp(ctx context.Context, d *document, cu *catchUp) 
 		case errors.Is(err, ErrGone):
 			return e.snapshotLater(d, cu, GapRetention)
 		case errors.Is(err, ErrNotFound):
-			return nil, errRetry
+			return nil, fmt.Errorf("%w: the epoch is gone from the store", errRetry)
 		case err != nil:
 			return nil, storeError(d.id, "read", err)
 		}
@@ -216,7 +217,7 @@ func (e *Engine) completeCatchUp(ctx context.Context, d *document, cu *catchUp) 
 		case errors.Is(err, ErrGone):
 			return e.snapshotLater(d, cu, GapRetention)
 		case errors.Is(err, ErrNotFound):
-			return nil, errRetry // deleted meanwhile
+			return nil, fmt.Errorf("%w: deleted meanwhile", errRetry)
 		case err != nil:
 			return nil, storeError(d.id, "read", err)
 		case len(page) == 0 || page[0].Rev != after+1:
@@ -292,7 +293,7 @@ func (e *Engine) snapshotLater(d *document, cu *catchUp, reason GapReason) ([]*E
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.gone || d.epoch != cu.epoch {
-		return nil, errRetry
+		return nil, fmt.Errorf("%w: unloaded or a new epoch before the snapshot", errRetry)
 	}
 	if err := e.snapshotLocked(d, cu, &Gap{Reason: reason}); err != nil {
 		return nil, err

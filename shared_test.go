@@ -766,3 +766,45 @@ func TestSharedFollowPastRetention(t *testing.T) {
 		t.Fatalf("State on B: %+v, %v", s, err)
 	}
 }
+
+// Many clients on three engines JOIN a new document at once (the first
+// use of a document behind a load balancer): every join succeeds, and the
+// engines agree on one epoch.
+func TestSharedJoinCreateStorm(t *testing.T) {
+	engines, _ := openShared(t, 3, syncd.Options{})
+	ctx := ctxT(t)
+	const perEngine = 10
+	var wg sync.WaitGroup
+	errs := make([]error, len(engines)*perEngine)
+	epochs := make([]revision.Epoch, len(errs))
+	for i := range errs {
+		e := engines[i%len(engines)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mu sync.Mutex
+			sub, err := e.Subscribe(ctx, "storm", syncd.SubscribeRequest{ClientID: fmt.Sprintf("c%d", i)}, func(ev *syncd.Event) {
+				mu.Lock()
+				defer mu.Unlock()
+				if ev.Epoch != "" && epochs[i] == "" {
+					epochs[i] = ev.Epoch
+				}
+			})
+			errs[i] = err
+			if err == nil {
+				sub.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("join %d: %v", i, err)
+		}
+	}
+	for i := range epochs {
+		if epochs[i] != epochs[0] {
+			t.Fatalf("join %d saw epoch %s, join 0 %s", i, epochs[i], epochs[0])
+		}
+	}
+}

@@ -3,6 +3,8 @@ package syncd
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/deltasync/syncd/revision"
 )
@@ -76,13 +78,24 @@ func (e *Engine) Subscribe(ctx context.Context, doc string, req SubscribeRequest
 			return s, err
 		}
 		lastErr = err
+		if e.shared != nil && attempt >= 2 {
+			// Other writers keep undoing what this join waited for (a
+			// crowd joining a new document on every instance at once):
+			// let the rebases settle rather than spin.
+			select {
+			case <-time.After(time.Duration(attempt) * 5 * time.Millisecond):
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
 	}
-	return nil, &Error{Code: CodeUnavailable, Message: "document kept failing while joining", Doc: doc, Err: lastErr}
+	return nil, &Error{Code: CodeUnavailable, Message: fmt.Sprintf("document kept failing while joining (%d attempts; the last: %v)", tries, lastErr), Doc: doc, Err: lastErr}
 }
 
 // maxSharedRetries is maxHeldRetries on a shared store, where a conflict
-// with another writer also makes a join start again.
-const maxSharedRetries = 10
+// with another writer also makes a join start again (from the third
+// attempt after a growing pause: about 3 s in all).
+const maxSharedRetries = 35
 
 var errRetry = errors.New("syncd: document reloaded, retry")
 
@@ -111,7 +124,7 @@ func (e *Engine) subscribeOnce(ctx context.Context, doc string, req SubscribeReq
 	}
 	if d.gone {
 		d.mu.Unlock()
-		return nil, errRetry
+		return nil, fmt.Errorf("%w: unloaded while joining", errRetry)
 	}
 	if d.absent {
 		e.recreateLocked(d)
@@ -145,7 +158,7 @@ func (e *Engine) subscribeOnce(ctx context.Context, doc string, req SubscribeReq
 	d.subsMu.Lock()
 	defer d.subsMu.Unlock()
 	if s.closed {
-		return nil, errRetry
+		return nil, fmt.Errorf("%w: the subscription was dropped during its catch-up", errRetry)
 	}
 	for _, ev := range events {
 		sink(ev)
@@ -277,10 +290,13 @@ func (e *Engine) waitCompleted(ctx context.Context, d *document, target, gen uin
 		}
 		d.mu.Lock()
 	}
-	gone := d.gone || d.gen != gen
+	gone, redone := d.gone, d.gen != gen
 	d.mu.Unlock()
-	if gone {
-		return errRetry
+	switch {
+	case gone:
+		return fmt.Errorf("%w: unloaded before the writes it waited for finished", errRetry)
+	case redone:
+		return fmt.Errorf("%w: a conflict with another writer undid decisions it waited for", errRetry)
 	}
 	return nil
 }

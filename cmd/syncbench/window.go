@@ -10,10 +10,11 @@ import (
 // between the warm-up and the drain.
 type window struct {
 	seconds   float64
-	serverCPU float64    // seconds of the server process's CPU (0 without one)
-	genCPU    float64    // seconds of this generator's CPU
-	relay     relayStats // the relay's messages and writes (zero for syncd)
-	counted   int64      // how much the counter given to measure grew
+	serverCPU float64         // seconds of the server process's CPU (0 without one)
+	genCPU    float64         // seconds of this generator's CPU
+	relay     relayStats      // the relay's messages and writes (zero for syncd)
+	counted   int64           // how much the counter given to measure grew
+	cluster   clusterCounters // a cluster's store counters, grown in the window
 }
 
 // measure waits out the warm-up, then holds phase at phaseMeasure for
@@ -30,6 +31,7 @@ func measure(ctx context.Context, srv *serverProc, phase *atomic.Int32, p params
 	cpu0, _ := srv.cpu()
 	gen0, _ := procCPU(selfPID())
 	stats0 := srv.relayStats()
+	k0 := srv.clusterStats()
 	c0 := load()
 	t0 := time.Now()
 	phase.Store(phaseMeasure)
@@ -40,7 +42,13 @@ func measure(ctx context.Context, srv *serverProc, phase *atomic.Int32, p params
 	cpu1, _ := srv.cpu()
 	gen1, _ := procCPU(selfPID())
 	stats1 := srv.relayStats()
+	k1 := srv.clusterStats()
 	return window{
+		cluster: clusterCounters{
+			appendsOK: k1.appendsOK - k0.appendsOK,
+			conflicts: k1.conflicts - k0.conflicts,
+			rebases:   k1.rebases - k0.rebases,
+		},
 		seconds:   el.Seconds(),
 		serverCPU: cpu1 - cpu0,
 		genCPU:    gen1 - gen0,

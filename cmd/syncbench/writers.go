@@ -42,6 +42,12 @@ type writersRun struct {
 	// which says whether an instance is starved on a hot document.
 	InstanceP99us     []float64 `json:"instanceP99us,omitempty"`
 	InstanceP99Spread float64   `json:"instanceP99Spread,omitempty"`
+	// On a NATS store: conditional appends that lost the race to another
+	// instance, per append stored (the issue's "retries per published
+	// batch"), and the rebases they caused, in the window.
+	ConflictsPerAppend float64 `json:"conflictsPerAppend,omitempty"`
+	AppendsPerSec      float64 `json:"appendsPerSec,omitempty"`
+	Rebases            float64 `json:"rebases,omitempty"`
 }
 
 type closedLoop struct {
@@ -128,6 +134,11 @@ func runWriters(ctx context.Context, t target, srv *serverProc, clients int, p p
 	}
 	r.ServerCPUSec = win.serverCPU
 	r.MsgsPerWrite = win.msgsPerWrite()
+	if k := win.cluster; k.appendsOK > 0 {
+		r.ConflictsPerAppend = k.conflicts / k.appendsOK
+		r.AppendsPerSec = k.appendsOK / win.seconds
+		r.Rebases = k.rebases
+	}
 	if firstErr != nil {
 		return r, firstErr
 	}
