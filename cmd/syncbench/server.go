@@ -143,7 +143,9 @@ func launch(ctx context.Context, kind, store, syncdBin string, pin bool, extra [
 			args = append(args, "-store", store)
 		}
 		args = append(append(args, extra...), syncdFlags...)
-		env = append(os.Environ(), "SYNCD_CLUSTER_SECRET="+clusterSecret)
+		if extra != nil { // a cluster node: its routes need the secret
+			env = append(os.Environ(), "SYNCD_CLUSTER_SECRET="+clusterSecret)
+		}
 	default:
 		return nil, fmt.Errorf("unknown server %q (want syncd or relay)", kind)
 	}
