@@ -195,25 +195,22 @@ func (e *Engine) Refuse(ctx context.Context, doc, clientID, reqID string, then f
 // return; it is released while waiting.
 func (e *Engine) waitForRoomLocked(ctx context.Context, d *document) error {
 	limit := revision.Rev(e.opts.RingSize / 2)
-	for !d.gone && (d.head-d.durable >= limit || d.stale) {
-		ch := d.progressLocked()
-		d.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			d.mu.Lock()
-			return ctx.Err()
-		}
-		d.mu.Lock()
-	}
-	return nil
+	return waitLocked(ctx, d, func() bool { return d.head-d.durable >= limit || d.stale })
 }
 
 // waitFreshLocked waits while d is stale: caught up from a shared store,
 // or its undone decisions being made again (rebase.go). d.mu is held on
 // entry and on return; it is released while waiting.
 func (e *Engine) waitFreshLocked(ctx context.Context, d *document) error {
-	for !d.gone && d.stale {
+	return waitLocked(ctx, d, func() bool { return d.stale })
+}
+
+// waitLocked waits, while d is live, as long as blocked reports true,
+// waking at each of d's progress (a write finished, a rebase ended). d.mu
+// is held on entry, on return and whenever blocked runs; it is released
+// while waiting.
+func waitLocked(ctx context.Context, d *document, blocked func() bool) error {
+	for !d.gone && blocked() {
 		ch := d.progressLocked()
 		d.mu.Unlock()
 		select {

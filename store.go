@@ -121,6 +121,24 @@ func (r Record) Check() error {
 	return nil
 }
 
+// Doc is the document r writes ("" for a record with no field set, which
+// fails [Record.Check]).
+func (r Record) Doc() string {
+	switch {
+	case r.Create != nil:
+		return r.Create.Doc
+	case r.Append != nil:
+		return r.Append.Doc
+	case r.Decide != nil:
+		return r.Decide.Doc
+	case r.Snapshot != nil:
+		return r.Snapshot.Doc
+	case r.Delete != nil:
+		return r.Delete.Doc
+	}
+	return ""
+}
+
 // RecordApplier is what a store does with each kind of record, for
 // [Record.ApplyTo].
 type RecordApplier interface {

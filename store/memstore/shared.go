@@ -286,7 +286,7 @@ func (s *Store) commitPerDoc(ctx context.Context, batch []syncd.Record) (failed 
 	var order []string
 	byDoc := make(map[string][]syncd.Record)
 	for _, rec := range batch {
-		doc := recordDoc(rec)
+		doc := rec.Doc()
 		if _, ok := byDoc[doc]; !ok {
 			order = append(order, doc)
 		}
@@ -329,22 +329,4 @@ func (s *Store) commitPerDoc(ctx context.Context, batch []syncd.Record) (failed 
 	}
 	s.mu.Unlock()
 	return failed, applied, nil
-}
-
-// recordDoc is the document a record writes ("" for a record with no
-// field set, which fails its check).
-func recordDoc(rec syncd.Record) string {
-	switch {
-	case rec.Create != nil:
-		return rec.Create.Doc
-	case rec.Append != nil:
-		return rec.Append.Doc
-	case rec.Decide != nil:
-		return rec.Decide.Doc
-	case rec.Snapshot != nil:
-		return rec.Snapshot.Doc
-	case rec.Delete != nil:
-		return rec.Delete.Doc
-	}
-	return ""
 }

@@ -187,7 +187,7 @@ func (b *batch) add(rec syncd.Record) *batch {
 	if b.fail != nil {
 		return b
 	}
-	doc := recordDoc(rec)
+	doc := rec.Doc()
 	if b.h.shared && b.failDocs[doc] != nil {
 		return b // the document's records fail together
 	}
@@ -212,23 +212,6 @@ func (b *batch) add(rec syncd.Record) *batch {
 		}
 	}
 	return b
-}
-
-// recordDoc is the document a record writes ("" for a malformed one).
-func recordDoc(rec syncd.Record) string {
-	switch {
-	case rec.Create != nil:
-		return rec.Create.Doc
-	case rec.Append != nil:
-		return rec.Append.Doc
-	case rec.Decide != nil:
-		return rec.Decide.Doc
-	case rec.Snapshot != nil:
-		return rec.Snapshot.Doc
-	case rec.Delete != nil:
-		return rec.Delete.Doc
-	}
-	return ""
 }
 
 func (b *batch) create(doc string) *batch {
