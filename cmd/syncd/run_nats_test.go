@@ -61,6 +61,22 @@ func startNATS(t *testing.T, env map[string]string, args ...string) (*Main, *syn
 		if _, err := js.AccountInfo(ctx); err != nil {
 			return nil, err
 		}
+		// The stream the real store would create: the NATS watchdog
+		// (nats_watch.go) asks for its leader.
+		// Bounded attempts, as the store makes them: instances that
+		// start together race to create it.
+		for {
+			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := js.CreateOrUpdateStream(actx, jetstream.StreamConfig{Name: prefix, Subjects: []string{prefix + ".>"}, Replicas: replicas})
+			cancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		opened.prefix, opened.replicas = prefix, replicas
 		return memstore.New(memstore.Options{}), nil
 	}
