@@ -36,7 +36,7 @@ func TestCluster(t *testing.T) {
 		t.Skip("runs a three-node cluster of syncd processes; skipped under -short")
 	}
 	start := time.Now()
-	c := Start(t, Options{})
+	c := Start(t, Options{Args: busArgs})
 	t.Logf("cluster of %d nodes serving after %v", len(c.Nodes), time.Since(start).Round(time.Millisecond))
 
 	t.Run("writers through every instance", func(t *testing.T) {
@@ -48,6 +48,28 @@ func TestCluster(t *testing.T) {
 			time.Sleep(300 * time.Millisecond) // writers on n2 notice and fail over
 			return c.Restart(1)
 		})
+	})
+	t.Run("SIGKILL of the node leading the stream", func(t *testing.T) {
+		runScenario(t, c, "cluster/leader", func() error {
+			leader, err := c.StreamLeader(30 * time.Second)
+			if err != nil {
+				return err
+			}
+			killed := time.Now()
+			c.Kill(leader)
+			next, err := c.StreamLeader(30*time.Second, leader)
+			if err != nil {
+				return err
+			}
+			t.Logf("killed %s, the stream's leader; %s leads after %v", c.Nodes[leader].Name, c.Nodes[next].Name, time.Since(killed).Round(time.Millisecond))
+			return c.Restart(leader)
+		})
+	})
+	t.Run("presence of a killed instance's clients", func(t *testing.T) {
+		presenceOfKilledInstance(t, c, 0, 1)
+	})
+	t.Run("one live connection per client id", func(t *testing.T) {
+		oneConnectionPerClient(t, c, 1, 2)
 	})
 	t.Run("full restart of every node", func(t *testing.T) {
 		runScenario(t, c, "cluster/restart", func() error {
