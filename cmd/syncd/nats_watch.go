@@ -22,8 +22,11 @@ import (
 // fails by the probe's timeout, long before NATS's own pings notice.
 
 // DefaultNATSCutoff is -nats-cutoff's default: longer than a stream leader
-// election (a few seconds), which every instance sees as failed probes.
-const DefaultNATSCutoff = 10 * time.Second
+// election, which every instance sees as failed probes (JetStream's Raft
+// waits 4 to 9 s before it calls one, and the vote takes more on a loaded
+// machine): closing connections then would only move clients between
+// instances that all wait for the same election.
+const DefaultNATSCutoff = 20 * time.Second
 
 // natsWatch is the watchdog; Main owns it (start/stop).
 type natsWatch struct {

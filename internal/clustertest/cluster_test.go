@@ -93,6 +93,12 @@ var written []string
 // if not nil, runs once the writers have started. Then it checks the
 // history and the instances (see TestCluster).
 func runScenario(t *testing.T, c *Cluster, doc string, fault func() error) {
+	runScenarioWith(t, c, doc, nil, fault)
+}
+
+// runScenarioWith is runScenario with the workload changed by tweak (if
+// not nil).
+func runScenarioWith(t *testing.T, c *Cluster, doc string, tweak func(*linearize.Workload), fault func() error) {
 	written = append(written, doc)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -111,7 +117,7 @@ func runScenario(t *testing.T, c *Cluster, doc string, fault func() error) {
 			faultErr = fault()
 		}()
 	}
-	h, err := linearize.Run(ctx, linearize.Workload{
+	w := linearize.Workload{
 		URLs:    c.URLs(),
 		Doc:     doc,
 		APIKey:  c.APIKey,
@@ -119,7 +125,11 @@ func runScenario(t *testing.T, c *Cluster, doc string, fault func() error) {
 		Readers: 3, Reads: 25,
 		Started: started,
 		Pause:   5 * time.Millisecond,
-	})
+	}
+	if tweak != nil {
+		tweak(&w)
+	}
+	h, err := linearize.Run(ctx, w)
 	wg.Wait()
 	if err != nil {
 		t.Fatal(err)
