@@ -79,15 +79,17 @@ func TestCluster(t *testing.T) {
 			return c.Restart(0, 1, 2)
 		})
 		// The documents of the earlier scenarios survived it too.
-		for _, doc := range written[:len(written)-1] {
+		docs := written[c]
+		for _, doc := range docs[:len(docs)-1] {
 			c.WaitConverged(t, doc, 30*time.Second)
 			c.RequireConverged(t, doc, nil)
 		}
 	})
 }
 
-// written are the documents the scenarios wrote, in order.
-var written []string
+// written are the documents the scenarios wrote on each cluster, in
+// order (tests run one at a time: no lock).
+var written = map[*Cluster][]string{}
 
 // runScenario runs the workload on doc against every instance of c; fault,
 // if not nil, runs once the writers have started. Then it checks the
@@ -99,7 +101,7 @@ func runScenario(t *testing.T, c *Cluster, doc string, fault func() error) {
 // runScenarioWith is runScenario with the workload changed by tweak (if
 // not nil).
 func runScenarioWith(t *testing.T, c *Cluster, doc string, tweak func(*linearize.Workload), fault func() error) {
-	written = append(written, doc)
+	written[c] = append(written[c], doc)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var (
