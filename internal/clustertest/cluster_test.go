@@ -2,6 +2,7 @@ package clustertest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -53,6 +54,9 @@ func TestCluster(t *testing.T) {
 		runScenario(t, c, "cluster/leader", func() error {
 			leader, err := c.StreamLeader(30 * time.Second)
 			if err != nil {
+				return err
+			}
+			if err := requireLeaderMetric(c, leader); err != nil {
 				return err
 			}
 			killed := time.Now()
@@ -165,4 +169,28 @@ func runScenarioWith(t *testing.T, c *Cluster, doc string, tweak func(*linearize
 	c.WaitConverged(t, doc, 30*time.Second)
 	head := c.RequireConverged(t, doc, acked)
 	t.Logf("%s: head %d, %d acknowledged, %d unknown", doc, head, len(acked), unknown)
+}
+
+// requireLeaderMetric checks syncd_nats_stream_leader on every running
+// node: 1 on the leader's, 0 on the others'. (The metric comes from the
+// same probe as /readyz's line, taken a moment apart: an election between
+// the two would fail the test, and is not expected in a quiet second.)
+func requireLeaderMetric(c *Cluster, leader int) error {
+	for i, n := range c.Nodes {
+		if n.Proc == nil || !n.Proc.Running() {
+			continue
+		}
+		v, ok, err := n.Metric(context.Background(), "syncd_nats_stream_leader")
+		if err != nil {
+			return err
+		}
+		want := "0"
+		if i == leader {
+			want = "1"
+		}
+		if !ok || v != want {
+			return fmt.Errorf("node %s: syncd_nats_stream_leader %q (present %v), want %s (the leader is %s)", n.Name, v, ok, want, c.Nodes[leader].Name)
+		}
+	}
+	return nil
 }

@@ -115,3 +115,29 @@ func (c *Cluster) WaitReady(i int, want int, timeout time.Duration) (string, err
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Metric returns the value of an unlabelled metric on the node's /metrics
+// (Prometheus text format), and whether it is there.
+func (n *Node) Metric(ctx context.Context, name string) (string, bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.URL()+"/metrics", nil)
+	if err != nil {
+		return "", false, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", false, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return "", false, err
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return v, true, nil
+		}
+	}
+	return "", false, nil
+}
