@@ -54,11 +54,13 @@ func startNATSServer(t *testing.T) string {
 // TestExternalNATS runs two syncd instances against one external NATS
 // server (syncd -store nats -nats-url), each through a TCP proxy of the
 // test's: writers through both instances, checked like TestCluster's
-// scenarios; then one instance is cut off from NATS under load (its proxy
-// cut): /readyz answers 503, after -nats-cutoff its clients are closed
-// with 1013 and resume on the other instance, nothing acknowledged is lost
-// and nothing is applied twice; when the proxy is restored the instance
-// becomes ready again by itself and serves.
+// scenarios; then one instance is cut off from NATS under load, twice:
+// its proxy closes the connection (NATS gone), then its proxy stalls it
+// (packets dropped: only the watchdog's probe notices). Each time /readyz
+// answers 503, after -nats-cutoff its clients are closed with 1013 and
+// resume on the other instance, nothing acknowledged is lost and nothing
+// is applied twice; when the proxy is restored the instance becomes ready
+// again by itself and serves.
 func TestExternalNATS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a NATS server and two syncd processes; skipped under -short")
@@ -77,51 +79,66 @@ func TestExternalNATS(t *testing.T) {
 		runScenario(t, c, "external/writers", nil)
 	})
 	t.Run("an instance cut off from NATS", func(t *testing.T) {
-		// Longer writers, so that the load goes on through the cut-off,
-		// the restore and after.
-		var reconnects atomic.Int64
-		longer := func(w *linearize.Workload) {
-			w.Commits, w.Pause = 40, 60*time.Millisecond
-			w.ClientOptions = func(o *client.Options) {
-				o.OnState = func(s client.State, _ error) {
-					if s == client.StateConnecting {
-						reconnects.Add(1)
-					}
+		cutOffScenario(t, c, "external/cutoff", proxies[0].Cut, proxies[0].Restore)
+	})
+	t.Run("an instance whose NATS connection goes silent", func(t *testing.T) {
+		// Nothing closes the connection: only the watchdog's probe
+		// timing out tells the instance it is cut off.
+		cutOffScenario(t, c, "external/silent", proxies[0].Stall, proxies[0].Restore)
+	})
+}
+
+// cutOffScenario runs writers through both instances of c while node 0
+// loses NATS (cut) and gets it back (restore): /readyz answers 503, after
+// -nats-cutoff its clients are closed with 1013 and resume on node 1, and
+// once restored it becomes ready by itself and serves; the history and
+// the instances are checked as in every scenario.
+func cutOffScenario(t *testing.T, c *Cluster, doc string, cut, restore func()) {
+	// Longer writers, so that the load goes on through the cut-off, the
+	// restore and after.
+	var reconnects atomic.Int64
+	longer := func(w *linearize.Workload) {
+		w.Commits, w.Pause = 40, 60*time.Millisecond
+		w.ClientOptions = func(o *client.Options) {
+			o.OnState = func(s client.State, _ error) {
+				if s == client.StateConnecting {
+					reconnects.Add(1)
 				}
 			}
 		}
-		runScenarioWith(t, c, "external/cutoff", longer, func() error {
-			proxies[0].Cut()
-			cut := time.Now()
-			if _, err := c.WaitReady(0, http.StatusServiceUnavailable, 10*time.Second); err != nil {
-				return err
-			}
-			t.Logf("%s not ready %v after the cut", c.Nodes[0].Name, time.Since(cut).Round(time.Millisecond))
-			if err := waitWSRefused(c.Nodes[0], externalCutoff+5*time.Second); err != nil {
-				return err
-			}
-			t.Logf("%s refuses WebSockets %v after the cut (cut-off %v)", c.Nodes[0].Name, time.Since(cut).Round(time.Millisecond), externalCutoff)
-			proxies[0].Restore()
-			restored := time.Now()
-			if _, err := c.WaitReady(0, http.StatusOK, 30*time.Second); err != nil {
-				return err
-			}
-			t.Logf("%s ready again %v after the restore", c.Nodes[0].Name, time.Since(restored).Round(time.Millisecond))
-			return nil
-		})
-		// The clients of the cut-off instance were sent away, by the
-		// cut-off (not by a crash: the process lives).
-		if n := reconnects.Load(); n == 0 {
-			t.Error("no client reconnected: the cut-off instance's clients were not sent away")
-		} else {
-			t.Logf("%d reconnects of the workload's clients", n)
+	}
+	logBefore := len(c.Nodes[0].Proc.Log())
+	runScenarioWith(t, c, doc, longer, func() error {
+		cut()
+		at := time.Now()
+		if _, err := c.WaitReady(0, http.StatusServiceUnavailable, 10*time.Second); err != nil {
+			return err
 		}
-		if !strings.Contains(c.Nodes[0].Proc.Log(), "cut off from NATS") || !c.Nodes[0].Proc.Running() {
-			t.Errorf("%s did not log its cut-off, or exited:\n%s", c.Nodes[0].Name, c.Nodes[0].Proc.Log())
+		t.Logf("%s not ready %v after the cut", c.Nodes[0].Name, time.Since(at).Round(time.Millisecond))
+		if err := waitWSRefused(c.Nodes[0], externalCutoff+5*time.Second); err != nil {
+			return err
 		}
-		// The instance serves again: a client of its own commits there.
-		requireServes(t, c.Nodes[0], "external/after-cutoff")
+		t.Logf("%s refuses WebSockets %v after the cut (cut-off %v)", c.Nodes[0].Name, time.Since(at).Round(time.Millisecond), externalCutoff)
+		restore()
+		restored := time.Now()
+		if _, err := c.WaitReady(0, http.StatusOK, 30*time.Second); err != nil {
+			return err
+		}
+		t.Logf("%s ready again %v after the restore", c.Nodes[0].Name, time.Since(restored).Round(time.Millisecond))
+		return nil
 	})
+	// The clients of the cut-off instance were sent away, by the cut-off
+	// (not by a crash: the process lives).
+	if n := reconnects.Load(); n == 0 {
+		t.Error("no client reconnected: the cut-off instance's clients were not sent away")
+	} else {
+		t.Logf("%d reconnects of the workload's clients", n)
+	}
+	if log := c.Nodes[0].Proc.Log()[logBefore:]; !strings.Contains(log, "cut off from NATS") || !c.Nodes[0].Proc.Running() {
+		t.Errorf("%s did not log its cut-off, or exited:\n%s", c.Nodes[0].Name, log)
+	}
+	// The instance serves again: a client of its own commits there.
+	requireServes(t, c.Nodes[0], doc+"-after")
 }
 
 // waitWSRefused waits (bounded) until a WebSocket upgrade at n is refused
