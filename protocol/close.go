@@ -15,7 +15,7 @@ const (
 	CloseMessageTooBig   = 1009 // an inbound message over the size limit
 	CloseInternalError   = 1011 // the server failed unexpectedly
 	CloseServiceRestart  = 1012 // the server is restarting
-	CloseTryAgainLater   = 1013 // the server is overloaded, or a message took too long to arrive
+	CloseTryAgainLater   = 1013 // the server is overloaded, a message took too long to arrive, or the server is cut off from its store
 
 	// syncd's codes. They echo HTTP statuses (4401 ~ 401) so they are easy
 	// to remember.
@@ -81,7 +81,7 @@ var CloseCodes = []CloseCodeInfo{
 	{CloseMessageTooBig, "message too big", ActionReconnectBackoff, true, "a message exceeded maxMessageBytes; drop that message (do not resend it), then reconnect"},
 	{CloseInternalError, "internal error", ActionReconnectBackoff, false, "the server failed unexpectedly"},
 	{CloseServiceRestart, "service restart", ActionReconnectBackoff, false, "the server is restarting"},
-	{CloseTryAgainLater, "try again later", ActionReconnectBackoff, true, "the server is overloaded (too many partly received messages), or a message was not completed within messageTimeoutMs"},
+	{CloseTryAgainLater, "try again later", ActionReconnectBackoff, true, "the server is overloaded (too many partly received messages), a message was not completed within messageTimeoutMs, or the server is cut off from its store"},
 	{CloseUnauthenticated, "unauthenticated", ActionStop, true, "the connection's token expired (exp plus the server's leeway) without an accepted AUTH.REFRESH: reconnect only with new credentials"},
 	{CloseForbidden, "forbidden", ActionStop, false, "not allowed: do not reconnect"},
 	{CloseHeartbeatTimeout, "heartbeat timeout", ActionReconnect, true, "nothing was heard from the client within the heartbeat timeout (answer pings, or send HEARTBEAT)"},

@@ -28,7 +28,7 @@ allowed() {
 	$mod/client) echo "^($mod/(protocol|delta|revision)|github.com/gorilla/websocket|github.com/oklog/ulid/v2)$" ;;
 	$mod/schema) echo "^($mod|github.com/santhosh-tekuri/jsonschema/v6(/.*)?)$" ;; # the schema library stays here
 	$mod/webhook) echo "^($mod|$mod/(revision|protocol)|github.com/prometheus/client_golang/.*|github.com/oklog/ulid/v2)$" ;;
-	$mod/cmd/syncd) echo "^($mod|$mod/(server|router|protocol|revision|schema|store/boltstore|store/memstore|store/natsstore|webhook|internal/natsnode|internal/natsbus)|github.com/nats-io/nats.go)$" ;; # nats.go only for the *nats.Conn handed from the node to the store
+	$mod/cmd/syncd) echo "^($mod|$mod/(server|router|protocol|revision|schema|store/boltstore|store/memstore|store/natsstore|webhook|internal/natsnode|internal/natsbus)|github.com/nats-io/nats.go|github.com/prometheus/client_golang/prometheus)$" ;; # nats.go only for the *nats.Conn handed from the node to the store; prometheus for the metric of the NATS watchdog
 	$mod/internal/natsnode) echo "^github.com/nats-io/(nats-server/v2/server|nats.go|nats.go/jetstream)$" ;; # the NATS node and connections: NATS only, never the engine
 	$mod/internal/syncdproc) echo '^$' ;; # runs the syncd binary as a child: standard library only
 	$mod/internal/clustertest) echo "^$mod/internal/syncdproc$" ;; # a cluster of syncd processes for tests: it drives them over HTTP only

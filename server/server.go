@@ -47,6 +47,9 @@ type Server struct {
 	// cluster is this instance's side of the cluster bus (cluster.go);
 	// nil without Options.Bus.
 	cluster *cluster
+	// cutOff holds the reason while the instance is cut off from its
+	// store (cutoff.go).
+	cutOff atomic.Pointer[string]
 }
 
 // New builds a server for engine. It keeps a copy of opts and changes
@@ -136,7 +139,7 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	if s.admin = newAdmin(s); s.admin != nil {
 		s.admin.register(s.mux)
 	}
-	s.mux.Handle(wsPattern, s.router)
+	s.mux.Handle(wsPattern, s.refuseWhileCutOff(s.router))
 	// /healthz is liveness: it answers 200 as long as the process serves,
 	// draining included. /readyz is readiness: 503 from the start of the
 	// drain (Drain), so that a load balancer stops sending new clients
@@ -147,6 +150,10 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.shuttingDown.Load() {
 			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
+		if reason, cut := s.CutOffReason(); cut {
+			http.Error(w, "cut off from the store: "+reason, http.StatusServiceUnavailable)
 			return
 		}
 		w.Write([]byte("ready\n"))

@@ -42,6 +42,7 @@ type ClusterConfig struct {
 	Prefix       string        // -nats-prefix
 	Replicas     int           // -nats-replicas; 0: see replicas()
 	StartTimeout time.Duration // -nats-start-timeout
+	Cutoff       time.Duration // -nats-cutoff
 }
 
 // maxReplicas is JetStream's most replicas of a stream.
@@ -65,6 +66,7 @@ func (k *ClusterConfig) clusterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&k.NATSTLS, "nats-tls-ca", "", "-store nats, external: PEM CA that signs the NATS servers' certificates (for tls:// URLs)")
 	fs.StringVar(&k.Prefix, "nats-prefix", "syncd", "-store nats: prefix of the JetStream stream and subjects syncd uses (letters, digits, '-', '_'); instances sharing documents use the same")
 	fs.IntVar(&k.Replicas, "nats-replicas", 0, fmt.Sprintf("-store nats: copies JetStream keeps of each record, 1 to %d (default: embedded, 3 with -cluster-peers, at most the number of nodes, and 1 without; external: required)", maxReplicas))
+	fs.DurationVar(&k.Cutoff, "nats-cutoff", DefaultNATSCutoff, "-store nats: when NATS has not answered for this long (the connection is down, or the stream has no leader), close every WebSocket with 1013 so that clients resume on another instance, and refuse new ones until NATS answers again (/readyz answers 503 from the first failed probe)")
 	fs.DurationVar(&k.StartTimeout, "nats-start-timeout", natsnode.DefaultStartTimeout, "-store nats: bound on starting the embedded node (a new cluster waits for most of its nodes and an election) or on reaching external NATS")
 }
 
@@ -196,10 +198,16 @@ func (c *Config) validateCluster() error {
 		if k.Replicas != 0 {
 			shared = append(shared, "-nats-replicas")
 		}
+		if k.Cutoff != DefaultNATSCutoff {
+			shared = append(shared, "-nats-cutoff")
+		}
 		if all := append(append(embeddedFlags, externalFlags...), shared...); len(all) > 0 {
 			return fmt.Errorf("%s: only with -store nats (the store is %s)", strings.Join(all, ", "), c.Store)
 		}
 		return nil
+	}
+	if k.Cutoff < time.Second {
+		return fmt.Errorf("-nats-cutoff %v: want at least 1s (a shorter one would close every connection on a routine hiccup)", k.Cutoff)
 	}
 	if m := c.largestNATSDoc(); m > natsnode.MaxDocBytesCeiling {
 		return fmt.Errorf("-max-doc-bytes and -max-message-bytes: with -store nats, at most %d (a NATS message holds a whole document or message; got %d)", natsnode.MaxDocBytesCeiling, m)

@@ -26,6 +26,8 @@ func TestClusterFlagsRefusedClearly(t *testing.T) {
 		{args: []string{"-cluster-listen", "127.0.0.1:6222"}, want: []string{"-cluster-listen", "only with -store nats"}},
 		{args: []string{"-store", "memory", "-nats-url", "nats://n1:4222"}, want: []string{"-nats-url", "only with -store nats", "memory"}},
 		{args: []string{"-nats-replicas", "3"}, want: []string{"-nats-replicas", "only with -store nats"}},
+		{args: []string{"-nats-cutoff", "5s"}, want: []string{"-nats-cutoff", "only with -store nats"}},
+		{args: []string{"-store", "nats", "-nats-cutoff", "500ms"}, want: []string{"-nats-cutoff 500ms", "at least 1s"}},
 		{env: map[string]string{"SYNCD_CLUSTER_PEERS": "127.0.0.1:6223"}, want: []string{"-cluster-peers", "only with -store nats"}},
 		{args: []string{"-store", "nats", "-nats-url", "nats://n1:4222", "-nats-replicas", "3", "-cluster-listen", "127.0.0.1:6222"}, want: []string{"-nats-url", "-cluster-listen", "exclude each other"}},
 		{args: append([]string{"-store", "nats"}, peers...), want: []string{"-cluster-peers needs -cluster-name"}},

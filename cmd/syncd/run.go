@@ -49,6 +49,8 @@ type Main struct {
 
 	// nats is what -store nats runs besides the store (run_nats.go).
 	nats natsParts
+	// natsWatch probes NATS with -store nats (nats_watch.go).
+	natsWatch *natsWatch
 	// natsStoreOpener replaces openNATSStore (store_nats.go) in tests.
 	natsStoreOpener func(ctx context.Context, nc *nats.Conn, prefix string, replicas, maxDocBytes int) (syncd.Store, error)
 }
@@ -129,6 +131,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if c.Store == "nats" {
 		metrics.WatchNATS(m.natsState)
 	}
+	m.registerNATSMetrics(metrics.Registry)
 	observer, err := m.startWebhooks(ctx, metrics)
 	if err != nil {
 		return err
@@ -212,6 +215,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	})
 	if err != nil {
 		return err
+	}
+	if c.Store == "nats" {
+		m.startNATSWatch()
 	}
 
 	m.ln, err = net.Listen("tcp", c.Addr)

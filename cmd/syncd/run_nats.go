@@ -176,8 +176,10 @@ func (m *Main) natsLogAttrs() []any {
 }
 
 // readiness puts -store nats's state in front of the server's /readyz:
-// not ready (503, saying why) while NATS cannot serve, and the mode on a
-// second line when ready.
+// not ready (503, saying why) while NATS cannot serve or the watchdog's
+// last probe failed (nats_watch.go); when ready, the mode on a second line
+// and the node leading the stream on a third ("stream leader: NAME", once
+// the watchdog has had an answer).
 func (m *Main) readiness(next http.Handler) http.Handler {
 	if m.Config.Store != "nats" {
 		return next
@@ -188,7 +190,12 @@ func (m *Main) readiness(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if err := m.natsReady(); err != nil {
+		err := m.natsReady()
+		leader, probeErr := m.natsWatch.state()
+		if err == nil && probeErr != nil {
+			err = fmt.Errorf("NATS does not answer: %w", probeErr)
+		}
+		if err != nil {
 			http.Error(w, "not ready: "+err.Error()+"\nstore: "+mode, http.StatusServiceUnavailable)
 			return
 		}
@@ -196,6 +203,9 @@ func (m *Main) readiness(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 		if sw.status == http.StatusOK {
 			fmt.Fprintf(w, "store: %s\n", mode)
+			if leader != "" {
+				fmt.Fprintf(w, "stream leader: %s\n", leader)
+			}
 		}
 	})
 }

@@ -61,6 +61,22 @@ func startNATS(t *testing.T, env map[string]string, args ...string) (*Main, *syn
 		if _, err := js.AccountInfo(ctx); err != nil {
 			return nil, err
 		}
+		// The stream the real store would create: the NATS watchdog
+		// (nats_watch.go) asks for its leader.
+		// Bounded attempts, as the store makes them: instances that
+		// start together race to create it.
+		for {
+			actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := js.CreateOrUpdateStream(actx, jetstream.StreamConfig{Name: prefix, Subjects: []string{prefix + ".>"}, Replicas: replicas})
+			cancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		opened.prefix, opened.replicas = prefix, replicas
 		return memstore.New(memstore.Options{}), nil
 	}
@@ -111,8 +127,30 @@ func TestNATSEmbeddedNode(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, "ready\n") || !strings.Contains(body, "store: nats embedded, node alpha, prefix docs, replicas 1") {
 		t.Fatalf("/readyz %d %q", code, body)
 	}
+	// The watchdog names the stream's leader (this node) in /readyz and
+	// the syncd_nats_stream_leader metric.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, body = readyz(t, m)
+		if strings.Contains(body, "stream leader: alpha\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz names no stream leader: %q", body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	resp, err := http.Get("http://" + m.Addr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(metrics), "\nsyncd_nats_stream_leader 1\n") {
+		t.Errorf("/metrics lacks syncd_nats_stream_leader 1")
+	}
 	out := logs.String()
-	for _, want := range []string{"nats node started", "store=nats", "nats=embedded", "node=alpha"} {
+	for _, want := range []string{"nats node started", "store=nats", "nats=embedded", "node=alpha", "nats stream leader"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("logs lack %q:\n%s", want, out)
 		}

@@ -86,6 +86,7 @@ func (m *Main) shutdown() error {
 	served := m.served != nil
 	var errs []error
 	cut := false
+	m.stopNATSWatch() // before the server: no cut-off during the shutdown
 	if m.server != nil {
 		if err := m.server.Shutdown(ctx); err != nil {
 			cut = errors.Is(err, context.DeadlineExceeded)

@@ -22,6 +22,11 @@ type Options struct {
 	Nodes int
 	// Args are extra flags given to every node.
 	Args []string
+	// NATSURL, when set, runs the nodes against external NATS instead of
+	// embedded nodes: node i gets -nats-url NATSURL(i) (and replicas
+	// NATSReplicas, default 1). The test runs the NATS servers.
+	NATSURL      func(i int) string
+	NATSReplicas int
 }
 
 // Cluster is a set of syncd processes, each running an embedded NATS node,
@@ -34,6 +39,9 @@ type Cluster struct {
 	APIKey string
 	secret string
 	args   []string
+	// natsURL and natsReplicas: Options.NATSURL, NATSReplicas.
+	natsURL      func(i int) string
+	natsReplicas int
 }
 
 // Node is one member of a Cluster.
@@ -63,7 +71,11 @@ func Start(t testing.TB, o Options) *Cluster {
 	if o.Nodes == 0 {
 		o.Nodes = 3
 	}
-	c := &Cluster{t: t, APIKey: "cluster-test-api-key", secret: "cluster-test-route-secret-0123456789", args: o.Args}
+	if o.NATSReplicas == 0 {
+		o.NATSReplicas = 1
+	}
+	c := &Cluster{t: t, APIKey: "cluster-test-api-key", secret: "cluster-test-route-secret-0123456789", args: o.Args,
+		natsURL: o.NATSURL, natsReplicas: o.NATSReplicas}
 	ports := FreePorts(t, 2*o.Nodes)
 	for i := 0; i < o.Nodes; i++ {
 		c.Nodes = append(c.Nodes, &Node{
@@ -104,20 +116,23 @@ func (c *Cluster) launch(idx ...int) error {
 	}
 	for _, i := range idx {
 		n := c.Nodes[i]
-		args := append([]string{
-			"-addr", n.Addr,
-			"-store", "nats",
-			"-cluster-name", "syncd-test",
-			"-cluster-node", n.Name,
-			"-cluster-listen", n.Route,
-			"-cluster-peers", c.peers(),
-			"-nats-replicas", fmt.Sprint(replicas),
-			"-api-key", c.APIKey,
-		}, c.args...)
+		args := []string{"-addr", n.Addr, "-store", "nats", "-api-key", c.APIKey}
+		var env []string
+		if c.natsURL != nil {
+			args = append(args, "-nats-url", c.natsURL(i), "-nats-replicas", fmt.Sprint(c.natsReplicas))
+		} else {
+			args = append(args,
+				"-cluster-name", "syncd-test",
+				"-cluster-node", n.Name,
+				"-cluster-listen", n.Route,
+				"-cluster-peers", c.peers(),
+				"-nats-replicas", fmt.Sprint(replicas))
+			env = []string{"SYNCD_CLUSTER_SECRET=" + c.secret}
+		}
 		n.Proc = syncdproc.Launch(c.t, syncdproc.Options{
-			Args:    args,
+			Args:    append(args, c.args...),
 			DataDir: n.DataDir,
-			Env:     []string{"SYNCD_CLUSTER_SECRET=" + c.secret},
+			Env:     env,
 		})
 	}
 	var wg sync.WaitGroup
