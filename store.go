@@ -250,3 +250,23 @@ type StoredDoc struct {
 	// Tail holds the operations SnapshotRev+1 … Meta.Head, in order.
 	Tail []*Op
 }
+
+// TrimStart is the retention rule the stores share, for a log holding
+// first … head whose newest snapshot is at snapRev: it returns the new
+// first revision and true when the log should be trimmed to keep about
+// retention operations (negative: keep all). It waits until the log
+// exceeds retention by a sixteenth, so that trimming is one bulk step per
+// retention/16 appends instead of one delete per append, and it never goes
+// past snapRev+1, so that the newest snapshot plus the log always rebuild
+// the head.
+func TrimStart(first, head, snapRev revision.Rev, retention int) (revision.Rev, bool) {
+	if retention < 0 || head < first {
+		return 0, false
+	}
+	keep := uint64(retention)
+	if uint64(head-first)+1 <= keep+keep/16 {
+		return 0, false
+	}
+	start := min(head-revision.Rev(keep)+1, snapRev+1)
+	return start, start > first
+}

@@ -14,12 +14,13 @@ fail=0
 allowed() {
 	case "$1" in
 	$mod/revision | $mod/ringbuf) echo '^$' ;;
-	$mod/internal/jsonkit) echo '^$' ;; # the JSON toolkit under protocol and delta: standard library only
+	$mod/internal/jsonkit) echo '^$' ;;
+	$mod/internal/fsync) echo '^$' ;; # how the log syncs, shared with the load generator's probe: standard library only # the JSON toolkit under protocol and delta: standard library only
 	$mod/delta) echo "^$mod/internal/jsonkit$" ;;
 	$mod/protocol) echo "^$mod/(revision|internal/jsonkit)$" ;;
 	$mod) echo "^($mod/(revision|delta|ringbuf|internal/jsonkit)|github.com/oklog/ulid/v2)$" ;;
 	$mod/store/memstore) echo "^($mod|$mod/revision)$" ;;
-	$mod/store/boltstore) echo "^($mod|$mod/revision|go.etcd.io/bbolt(/.*)?)$" ;;
+	$mod/store/boltstore) echo "^($mod|$mod/(revision|internal/fsync)|go.etcd.io/bbolt(/.*)?)$" ;;
 	$mod/store/natsstore) echo "^($mod|$mod/revision|github.com/nats-io/nats.go(/jetstream)?)$" ;; # the NATS client stays here; never the server (nats-server runs in internal/natsnode and the tests)
 	$mod/store/storetest) echo "^($mod|$mod/revision|$mod/delta|pgregory.net/rapid)$" ;; # a test suite: it may use test libraries
 	$mod/router) echo "^($mod/protocol|$mod/revision|github.com/gorilla/websocket|golang.org/x/time/rate|github.com/oklog/ulid/v2)$" ;;
@@ -37,7 +38,7 @@ allowed() {
 	# a package import it, so only tests (which go list leaves out) can.
 	$mod/internal/testenv) echo "^($mod|$mod/(server|client|protocol|revision|store/memstore)|github.com/gorilla/websocket)$" ;;
 	$mod/internal/natsbus) echo '^github.com/nats-io/nats.go$' ;; # the cluster bus on core NATS (server.Bus); server/ never imports NATS
-	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta|internal/natsnode)|github.com/gorilla/websocket|github.com/oklog/ulid/v2|github.com/nats-io/nats.go(/jetstream)?)$" ;; # natsnode and nats.go for the bare JetStream ceiling
+	$mod/cmd/syncbench) echo "^($mod/(client|protocol|revision|delta|internal/natsnode|internal/fsync)|github.com/gorilla/websocket|github.com/oklog/ulid/v2|github.com/nats-io/nats.go(/jetstream)?)$" ;; # natsnode and nats.go for the bare JetStream ceiling
 	$mod/examples/*/cmd/*) echo "^($mod/examples/[^/]+|$mod|$mod/(client|server|router|protocol|revision|delta|store/boltstore|store/memstore))$" ;;
 	$mod/examples/*) echo "^($mod|$mod/(client|server|router|protocol|revision|delta|store/boltstore|store/memstore))$" ;;
 	*) echo "UNKNOWN" ;;

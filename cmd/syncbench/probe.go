@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/deltasync/syncd/internal/fsync"
 	"os"
 	"path/filepath"
 	"slices"
@@ -42,7 +43,7 @@ func probeSync(dir string) (syncProbe, error) {
 		if _, err := f.Write(buf); err != nil {
 			return syncProbe{}, err
 		}
-		if err := fdatasync(f); err != nil {
+		if err := fsync.Data(f); err != nil {
 			return syncProbe{}, err
 		}
 		took = append(took, float64(time.Since(start).Microseconds()))

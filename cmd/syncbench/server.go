@@ -44,12 +44,17 @@ const clusterSecret = "syncbench-route-secret-0123456789"
 
 // syncdFlags are the limits syncd must lift for a load generator: its
 // defaults are per-connection flood guards for real clients (200
-// messages/s, 100 UPDATEs/s, 8 MiB queued), which one benchmark writer
-// sending as fast as acknowledged would hit at once.
+// messages/s, 100 UPDATEs/s, 8 MiB queued, 256 connections per address),
+// which one benchmark writer sending as fast as acknowledged, or a
+// thousand subscribers from one address, would hit at once.
 var syncdFlags = []string{
 	"-rate", "1000000",
 	"-update-rate", "1000000",
 	"-queue-bytes", strconv.Itoa(256 << 20),
+	// Every generator connection comes from 127.0.0.1: the per-address
+	// cap (256, a guard against one client taking the server) would
+	// refuse the 257th subscriber.
+	"-max-conns-per-addr", "1000000",
 	"-log-level", "warn",
 }
 

@@ -374,7 +374,7 @@ func (w *writer) finish() error {
 // runs that end before the new first revision and rewrites the one that
 // straddles it, keeping its tail.
 func (w *writer) trimLog(st *docState) error {
-	start, ok := trimStart(st.m.First, st.m.Head, st.m.SnapRev, w.retention)
+	start, ok := syncd.TrimStart(st.m.First, st.m.Head, st.m.SnapRev, w.retention)
 	if !ok {
 		return nil
 	}
@@ -426,23 +426,4 @@ func (w *writer) trimLog(st *docState) error {
 	st.m.First = start
 	st.dirty = true
 	return nil
-}
-
-// trimStart decides retention for a log holding first … head whose newest
-// snapshot is at snapRev: it returns the new first revision and true when
-// the log should be trimmed. It waits until the log exceeds retention by a
-// sixteenth, so that trimming is one bulk delete per retention/16 appends
-// (touching the same few leaf pages) instead of a delete in every commit,
-// and it never goes past snapRev+1, so that the newest snapshot plus the
-// log always rebuild the head.
-func trimStart(first, head, snapRev revision.Rev, retention int) (revision.Rev, bool) {
-	if retention < 0 || head < first {
-		return 0, false
-	}
-	keep := uint64(retention)
-	if uint64(head-first)+1 <= keep+keep/16 {
-		return 0, false
-	}
-	start := min(head-revision.Rev(keep)+1, snapRev+1)
-	return start, start > first
 }

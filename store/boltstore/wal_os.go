@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"fmt"
+	"github.com/deltasync/syncd/internal/fsync"
 	"os"
 	"path/filepath"
 )
@@ -71,4 +72,4 @@ func syncDir(dir string) error {
 // dataSyncFile is an *os.File whose Sync is fdatasync (wal_sync_*.go).
 type dataSyncFile struct{ *os.File }
 
-func (f dataSyncFile) Sync() error { return fdatasync(f.File) }
+func (f dataSyncFile) Sync() error { return fsync.Data(f.File) }

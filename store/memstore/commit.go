@@ -228,7 +228,7 @@ func (d *document) advance(client string, o revision.Outcome) {
 
 // trim applies retention to d's log (see trimStart).
 func (d *document) trim(retention int) {
-	start, ok := trimStart(d.meta.First, d.meta.Head, d.snapRev, retention)
+	start, ok := syncd.TrimStart(d.meta.First, d.meta.Head, d.snapRev, retention)
 	if !ok {
 		return
 	}
@@ -236,22 +236,4 @@ func (d *document) trim(retention int) {
 	// chunking in trimStart makes the copy amortised O(1) per append.
 	d.ops = append([]*syncd.Op(nil), d.ops[start-d.meta.First:]...)
 	d.meta.First = start
-}
-
-// trimStart decides retention for a log holding first … head whose newest
-// snapshot is at snapRev: it returns the new first revision and true when
-// the log should be trimmed. It waits until the log exceeds retention by a
-// sixteenth, so that trimming costs one bulk step per retention/16 appends
-// instead of one delete per append, and it never goes past snapRev+1, so
-// that the newest snapshot plus the log always rebuild the head.
-func trimStart(first, head, snapRev revision.Rev, retention int) (revision.Rev, bool) {
-	if retention < 0 || head < first {
-		return 0, false
-	}
-	keep := uint64(retention)
-	if uint64(head-first)+1 <= keep+keep/16 {
-		return 0, false
-	}
-	start := min(head-revision.Rev(keep)+1, snapRev+1)
-	return start, start > first
 }
