@@ -289,7 +289,13 @@ func TestNATSEmbeddedCluster(t *testing.T) {
 		if opened[i].replicas != 3 {
 			t.Errorf("instance %d opened its store with %d replicas", i, opened[i].replicas)
 		}
+		// A stream just created in a new cluster elects its leader within
+		// seconds; /readyz says "no leader" until it has.
 		code, body := readyz(t, m)
+		for deadline := time.Now().Add(30 * time.Second); code != http.StatusOK && time.Now().Before(deadline); {
+			time.Sleep(50 * time.Millisecond)
+			code, body = readyz(t, m)
+		}
 		want := "store: nats embedded, node node" + strconv.Itoa(i) + ", cluster test, prefix syncd, replicas 3"
 		if code != http.StatusOK || !strings.Contains(body, want) {
 			t.Errorf("instance %d: /readyz %d %q, want %q", i, code, body, want)
