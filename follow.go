@@ -218,15 +218,9 @@ func (e *Engine) freshen(ctx context.Context, d *document) error {
 		d.followAsked++
 		ticket := d.followAsked
 		e.requestFollow(d)
-		for d.followDone < ticket && !d.gone {
-			ch := d.progressLocked()
+		if err := waitLocked(ctx, d, func() bool { return d.followDone < ticket }); err != nil {
 			d.mu.Unlock()
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			d.mu.Lock()
+			return err
 		}
 		ferr := d.followErr
 		d.mu.Unlock()

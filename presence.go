@@ -44,14 +44,10 @@ func (e *Engine) SetPresence(ctx context.Context, doc, clientID string, state js
 			d.subsMu.Unlock()
 			return nil
 		}
-		size := d.presenceBytes + presenceEntrySize(clientID, state)
-		if had {
-			size -= presenceEntrySize(clientID, old)
-		}
-		if limit := e.opts.MaxRoomPresenceBytes; limit > 0 && size > limit {
+		size, err := e.roomSizeLocked(d, clientID, old, had, state, "value")
+		if err != nil {
 			d.subsMu.Unlock()
-			return &Error{Code: CodeTooLarge, Doc: doc, Err: ErrRoomFull,
-				Message: fmt.Sprintf("the room's presence is full: %d bytes, with this value %d, at most %d", d.presenceBytes, size, limit)}
+			return err
 		}
 		d.presence[clientID] = state
 		d.presenceBytes = size
@@ -70,6 +66,22 @@ func (e *Engine) SetPresence(ctx context.Context, doc, clientID string, state js
 		d.subsMu.Unlock()
 		return nil
 	}
+}
+
+// roomSizeLocked is the size d's room would have with clientID's entry
+// (old, if it had one) replaced by state, or ErrRoomFull (in an *Error)
+// when that is over Options.MaxRoomPresenceBytes; what names the value in
+// the message ("value", "remote value"). d.subsMu must be held.
+func (e *Engine) roomSizeLocked(d *document, clientID string, old json.RawMessage, had bool, state json.RawMessage, what string) (int, error) {
+	size := d.presenceBytes + presenceEntrySize(clientID, state)
+	if had {
+		size -= presenceEntrySize(clientID, old)
+	}
+	if limit := e.opts.MaxRoomPresenceBytes; limit > 0 && size > limit {
+		return 0, &Error{Code: CodeTooLarge, Doc: d.id, Err: ErrRoomFull,
+			Message: fmt.Sprintf("the room's presence is full: %d bytes, with this %s %d, at most %d", d.presenceBytes, what, size, limit)}
+	}
+	return size, nil
 }
 
 // ErrRoomFull: a presence value did not fit in the document's room

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 )
 
 // Remote presence. In a cluster, a document's room spans instances: each
@@ -68,14 +67,10 @@ func (e *Engine) SetRemotePresence(ctx context.Context, doc, origin, clientID st
 			d.subsMu.Unlock()
 			return nil
 		}
-		size := d.presenceBytes + presenceEntrySize(clientID, state)
-		if had {
-			size -= presenceEntrySize(clientID, old)
-		}
-		if limit := e.opts.MaxRoomPresenceBytes; limit > 0 && size > limit {
+		size, err := e.roomSizeLocked(d, clientID, old, had, state, "remote value")
+		if err != nil {
 			d.subsMu.Unlock()
-			return &Error{Code: CodeTooLarge, Doc: doc, Err: ErrRoomFull,
-				Message: fmt.Sprintf("the room's presence is full: %d bytes, with this remote value %d, at most %d", d.presenceBytes, size, limit)}
+			return err
 		}
 		d.presence[clientID] = state
 		d.presenceBytes = size

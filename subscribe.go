@@ -280,15 +280,9 @@ func (s *Subscription) dropLocked(reason ResyncReason) {
 // hold operations that were decided again at other revisions.
 func (e *Engine) waitCompleted(ctx context.Context, d *document, target, gen uint64) error {
 	d.mu.Lock()
-	for d.completed < target && !d.gone && d.gen == gen {
-		ch := d.progressLocked()
+	if err := waitLocked(ctx, d, func() bool { return d.completed < target && d.gen == gen }); err != nil {
 		d.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		d.mu.Lock()
+		return err
 	}
 	gone, redone := d.gone, d.gen != gen
 	d.mu.Unlock()
