@@ -82,11 +82,7 @@ func (s *Store) rebuild(ctx context.Context, doc string, keepOps bool) (*loaded,
 }
 
 func (s *Store) rebuildOnce(ctx context.Context, doc string, keepOps bool) (*loaded, error) {
-	subj, err := s.names.log(doc)
-	if err != nil {
-		return nil, err
-	}
-	last, err := s.lastLog(ctx, doc)
+	subj, last, err := s.logAndLast(ctx, doc)
 	if err != nil {
 		return nil, err
 	}
@@ -219,11 +215,7 @@ func (s *Store) current(ctx context.Context, doc string) (*docState, error) {
 	if st == nil {
 		return s.rebuildState(ctx, doc)
 	}
-	subj, err := s.names.log(doc)
-	if err != nil {
-		return nil, err
-	}
-	last, err := s.lastLog(ctx, doc)
+	subj, last, err := s.logAndLast(ctx, doc)
 	if err != nil {
 		return nil, err
 	}
@@ -355,11 +347,7 @@ func (s *Store) ReadOps(ctx context.Context, doc string, epoch revision.Epoch, a
 }
 
 func (s *Store) readOpsOnce(ctx context.Context, doc string, epoch revision.Epoch, after revision.Rev, limit int) ([]*syncd.Op, error) {
-	subj, err := s.names.log(doc)
-	if err != nil {
-		return nil, err
-	}
-	last, err := s.lastLog(ctx, doc)
+	subj, last, err := s.logAndLast(ctx, doc)
 	if err != nil {
 		return nil, err
 	}
@@ -439,4 +427,15 @@ func (s *Store) findRev(ctx context.Context, doc, subj string, last *logMsg, rev
 		}
 	}
 	return ans, nil
+}
+
+// logAndLast returns doc's log subject and its last message as the leader
+// holds it now (nil for an empty log): where every read of the log starts.
+func (s *Store) logAndLast(ctx context.Context, doc string) (string, *logMsg, error) {
+	subj, err := s.names.log(doc)
+	if err != nil {
+		return "", nil, err
+	}
+	last, err := s.lastLog(ctx, doc)
+	return subj, last, err
 }
