@@ -2,7 +2,10 @@ package clustertest
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -179,24 +182,52 @@ func (c *Cluster) Restart(idx ...int) error {
 }
 
 // FreePorts returns n distinct TCP ports free on 127.0.0.1 at the time of
-// the call. (Another process could take one before it is used; on a test
-// machine that is rare enough, and the start then fails loudly.)
+// the call, taken below the system's ephemeral range. A node keeps its
+// ports across restarts; a port from the ephemeral range could meanwhile
+// become the local end of some outgoing connection (a test's own HTTP
+// request), and the restarted node could not listen on it.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
+	lo, hi := 20000, ephemeralLow()
+	if hi-lo < 1000 {
+		lo = 1024 // an unusual system: whatever lies below its range
+	}
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
 			l.Close()
 		}
 	}()
-	ports := make([]int, n)
-	for i := range ports {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports := make([]int, 0, n)
+	for tries := 0; len(ports) < n; tries++ {
+		if tries > 1000 {
+			t.Fatalf("no %d free ports between %d and %d", n, lo, hi)
+		}
+		p := lo + rand.IntN(hi-lo)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
-			t.Fatal(err)
+			continue // taken
 		}
 		ls = append(ls, l)
-		ports[i] = l.Addr().(*net.TCPAddr).Port
+		ports = append(ports, p)
 	}
 	return ports
+}
+
+// ephemeralLow is the first port of the system's ephemeral range (Linux:
+// /proc/sys/net/ipv4/ip_local_port_range), 32768 when it cannot be read.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return 32768
+	}
+	v, err := strconv.Atoi(f[0])
+	if err != nil || v <= 1024 {
+		return 32768
+	}
+	return v
 }
