@@ -18,23 +18,42 @@ import (
 // else); with a new epoch it takes a snapshot (PROTOCOL.md §6.3, §6.8).
 // The watermarks go with the old epochs (§6.7).
 func runRestore(ctx context.Context, args []string, out, errOut io.Writer) int {
-	fs := newFlagSet("restore", "FILE -data DIR [-force]",
+	fs := newFlagSet("restore", "FILE (-data DIR | -url URL -api-key KEY) [-force]",
 		"Checks the backup FILE, gives every document a new epoch (clients take a\n"+
 			"snapshot on reconnecting; watermarks start over) and puts it in place as\n"+
 			"DIR/syncd.db, atomically. Refused while a syncd runs on DIR, and when\n"+
-			"DIR/syncd.db exists unless -force.", errOut)
-	dir := fs.String("data", "", "data directory of a stopped syncd (required)")
-	force := fs.Bool("force", false, "replace an existing database")
+			"DIR/syncd.db exists unless -force.\n"+
+			"With -url instead: writes every document of FILE into a running syncd (a\n"+
+			"cluster instance too) over its HTTP API, each as a new epoch; refused when\n"+
+			"any of them exists there unless -force (which replaces those).", errOut)
+	dir := fs.String("data", "", "data directory of a stopped syncd")
+	url := fs.String("url", "", "base URL of a running syncd to restore into, e.g. http://127.0.0.1:8080")
+	apiKey := fs.String("api-key", "", "with -url: the running syncd's -api-key (default $SYNCD_API_KEY)")
+	force := fs.Bool("force", false, "replace an existing database (with -url: existing documents)")
 	rest, code, ok := parseCommand(fs, args)
 	if !ok {
 		return code
 	}
-	if len(rest) != 1 || *dir == "" {
-		return usageError(errOut, "restore", "want one FILE and -data DIR")
+	if len(rest) != 1 || (*dir == "") == (*url == "") {
+		return usageError(errOut, "restore", "want one FILE and either -data DIR or -url URL")
+	}
+	if *apiKey == "" {
+		*apiKey = os.Getenv("SYNCD_API_KEY")
+	}
+	if *url != "" && *apiKey == "" {
+		return usageError(errOut, "restore", "-url needs -api-key (or SYNCD_API_KEY)")
 	}
 	file, target := rest[0], dbPath(*dir)
 	if _, err := boltstore.Verify(ctx, file); err != nil {
 		return failed(errOut, "restore", fmt.Errorf("%s is not a good backup: %w", file, err))
+	}
+	if *url != "" {
+		n, err := restoreOverHTTP(ctx, file, *url, *apiKey, *force)
+		if err != nil {
+			return failed(errOut, "restore", err)
+		}
+		fmt.Fprintf(out, "restored %s from %s into %s, each with a new epoch\n", documents(n), file, *url)
+		return 0
 	}
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return failed(errOut, "restore", err)

@@ -161,6 +161,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if c.Store == "nats" {
+		// No file to copy: the log is JetStream's (backup_export.go).
+		backup = (&exporter{engine: m.engine, dir: c.DataDir}).backup
+	}
 	jwtKeys, err := c.jwtKeys()
 	if err != nil {
 		return err
