@@ -1,13 +1,17 @@
 package server_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/protocol"
+	"github.com/deltasync/syncd/revision"
 	"github.com/deltasync/syncd/server"
+	"github.com/deltasync/syncd/store/memstore"
 )
 
 // One fan-out path: a document's operations, presence changes and room
@@ -123,4 +127,58 @@ func TestRoomMessageNeverOvertakesWhatItsSenderSaw(t *testing.T) {
 func fmtScan(s, format string, args ...any) bool {
 	n, err := fmt.Sscanf(s, format, args...)
 	return err == nil && n == len(args)
+}
+
+// outcomesFailingStore fails reads of a client's outcomes while failing is
+// set, which fails the catch-up of a JOIN from a client with acknowledged
+// edits.
+type outcomesFailingStore struct {
+	*memstore.Store
+	failing atomic.Bool
+}
+
+func (s *outcomesFailingStore) Outcomes(ctx context.Context, doc, clientID string) ([]revision.Outcome, error) {
+	if s.failing.Load() {
+		return nil, fmt.Errorf("disk on fire: %w", syncd.ErrUnavailable)
+	}
+	return s.Store.Outcomes(ctx, doc, clientID)
+}
+
+// TestFailedRejoinLeavesTheRoom: a re-JOIN refused after the old
+// subscription ended leaves the document as LEAVE does: the room hears the
+// client's presence leave, its room messages and operations stop, and it
+// is not joined; a later JOIN makes it a member again.
+func TestFailedRejoinLeavesTheRoom(t *testing.T) {
+	st := &outcomesFailingStore{Store: memstore.New(memstore.Options{})}
+	ev := newEnvStore(t, st, syncd.Options{}, server.Options{})
+	const doc = "fanout/rejoin"
+	a, b := ev.dial(""), ev.dial("")
+	a.joinWith(map[string]any{"doc": doc, "presence": map[string]any{"name": "a"}}, "")
+	a.presence() // its own entry
+	b.join(doc)
+	a.edit(doc, map[string]any{"x": 1}) // so that a's catch-up reads its outcomes
+	b.drain()
+	a.drain()
+
+	st.failing.Store(true)
+	a.send(protocol.TypeJoin, map[string]any{"doc": doc, "rev": 1})
+	a.expectError(protocol.CodeUnavailable)
+	st.failing.Store(false)
+	if left := b.presence().Left; !slices.Equal(left, []string{a.author}) {
+		t.Fatalf("the room heard %v leave, want %s", left, a.author)
+	}
+	b.rpcOK(protocol.TypePublish, map[string]any{"doc": doc, "data": "hello?"})
+	b.edit(doc, map[string]any{"x": 2})
+	a.quiet()
+	id := a.nextReq()
+	a.update(doc, map[string]any{"x": 3}, id)
+	a.expectError(protocol.CodeFailedPrecondition) // not joined
+	a.send(protocol.TypeLeave, map[string]any{"doc": doc})
+	a.expectError(protocol.CodeFailedPrecondition)
+
+	a.join(doc)
+	b.rpcOK(protocol.TypePublish, map[string]any{"doc": doc, "data": "again"})
+	if m := decodeAs[protocol.Message](t, a.expect(protocol.TypeMessage)); string(m.Data) != `"again"` {
+		t.Fatalf("message %+v", m)
+	}
 }
