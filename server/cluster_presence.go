@@ -18,9 +18,9 @@ import (
 // Each instance announces its own clients' presence changes for a document
 // on the document's presence subject, numbered: seq, from the instance's
 // one change counter, and prev, the seq of its previous change in the same
-// document. The instances with local subscribers of the document keep a
-// mirror of every other instance's entries there and put them into the
-// engine's room (SetRemotePresence), which is what their clients see: the
+// document. The instances with members of the document (connections that
+// joined it) keep a mirror of every other instance's entries there and put
+// them into the engine's room (SetRemotePresence), which is what their clients see: the
 // full room after a JOIN's catch-up and every change after it.
 //
 // What repairs a mirror:
@@ -67,7 +67,7 @@ type clusterPresence struct {
 	seq   uint64                // this instance's presence change counter
 	round uint64                // this instance's heartbeat counter
 	local map[string]*localRoom // document → this instance's clients' entries
-	docs  map[string]*docRoom   // documents with local subscribers → the others' entries
+	docs  map[string]*docRoom   // documents with members here → the others' entries
 	peers map[string]*peer      // the other instances heard from
 }
 
@@ -81,8 +81,8 @@ type localRoom struct {
 }
 
 // docRoom is the mirror of one document's room on the other instances,
-// kept while the document has local subscribers. Guarded by
-// clusterPresence.mu.
+// kept while the document has members here, or a JOIN of it is answered.
+// Guarded by clusterPresence.mu.
 type docRoom struct {
 	refs      int
 	unsub     func() error           // of the presence subject
@@ -240,7 +240,7 @@ func (p *clusterPresence) sendFull(doc string) {
 	p.c.publish(kindPresence, presenceSubject(doc), msg, false)
 }
 
-// --- the rooms of documents with local subscribers
+// --- the rooms of documents with members here
 
 // acquire starts or continues this instance's interest in doc's room: the
 // first one subscribes to the document's presence and room-message
