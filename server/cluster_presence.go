@@ -20,8 +20,9 @@ import (
 // one change counter, and prev, the seq of its previous change in the same
 // document. The instances with members of the document (connections that
 // joined it) keep a mirror of every other instance's entries there and put
-// them into the engine's room (SetRemotePresence), which is what their clients see: the
-// full room after a JOIN's catch-up and every change after it.
+// them into the engine's room (SetRemotePresence), which is what their
+// clients see: the full room after a JOIN's catch-up and every change
+// after it.
 //
 // What repairs a mirror:
 //
