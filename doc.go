@@ -28,6 +28,11 @@
 //   - No partial history: [Engine.Subscribe] delivers every operation
 //     after the subscriber's revision, or a snapshot with a [Gap] saying
 //     why, then every later operation, with no gap and no duplicate.
+//   - One stream per subscription: a document's operations, presence
+//     changes ([Engine.SetPresence]) and room messages
+//     ([Engine.PublishRoom]) reach a subscriber through its one [Sink],
+//     under the document's delivery lock, so every subscriber sees them
+//     interleaved in the same order.
 //
 // # How a commit flows
 //

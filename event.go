@@ -28,6 +28,9 @@ const (
 	// to the last revision it received, and should subscribe again from
 	// there.
 	EventResync
+	// EventMessage carries a room message (Engine.PublishRoom): Message,
+	// from the client From.
+	EventMessage
 )
 
 // GapReason says why a catch-up was a snapshot instead of deltas.
@@ -112,6 +115,11 @@ type Event struct {
 	Presence []PresenceEntry
 	Left     []string
 	Full     bool
+
+	// EventMessage: what the publisher passed to Engine.PublishRoom,
+	// and the client id it came from ("" if none).
+	Message any
+	From    string
 
 	// EventResync.
 	Reason ResyncReason

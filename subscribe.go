@@ -12,7 +12,8 @@ import (
 // SubscribeRequest says who subscribes and what they already have.
 type SubscribeRequest struct {
 	// ClientID, if set, makes the catch-up carry the client's watermark
-	// (Event.AckedReqID).
+	// (Event.AckedReqID), and keeps the client's own room messages from
+	// this subscription (Engine.PublishRoom).
 	ClientID string
 	// Have is the client's position; the zero Position asks for a
 	// snapshot. A revision without an epoch cannot be trusted to belong to
@@ -36,9 +37,10 @@ type SubscribeRequest struct {
 
 // Subscription is a live subscription to one document. Close ends it.
 type Subscription struct {
-	e    *Engine
-	d    *document
-	sink Sink
+	e        *Engine
+	d        *document
+	sink     Sink
+	clientID string // SubscribeRequest.ClientID
 
 	// Guarded by d.subsMu.
 	last    revision.Rev // newest revision delivered (or covered by the catch-up)
@@ -57,10 +59,13 @@ const maxHeldRetries = 3
 // (from memory or the store), or a snapshot, with its Gap when deltas
 // were asked for but not possible or larger — then every operation
 // committed after it, in order, with no gap and no duplicate, then the
-// room's presence. The catch-up is delivered before Subscribe returns, on
-// the caller's goroutine; live events come from the engine's committer.
+// room's presence. Presence changes and room messages (PublishRoom) come
+// in the same stream as the operations, in the order they happened. The
+// catch-up is delivered before Subscribe returns, on the caller's
+// goroutine; live events come from the engine's committer (presence and
+// room messages from the goroutine that set or published them).
 //
-// Everything delivered is durable. A subscriber that cannot be kept current
+// Every operation delivered is durable. A subscriber that cannot be kept current
 // gets EventResync and is dropped: subscribe again from the last revision
 // received.
 func (e *Engine) Subscribe(ctx context.Context, doc string, req SubscribeRequest, sink Sink) (*Subscription, error) {
@@ -130,7 +135,7 @@ func (e *Engine) subscribeOnce(ctx context.Context, doc string, req SubscribeReq
 		e.recreateLocked(d)
 	}
 	d.lastUsed = e.opts.Now()
-	s := &Subscription{e: e, d: d, sink: sink}
+	s := &Subscription{e: e, d: d, sink: sink, clientID: req.ClientID}
 	cu, err := e.planLocked(d, req)
 	if err != nil {
 		d.mu.Unlock()

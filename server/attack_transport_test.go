@@ -303,14 +303,27 @@ func TestAttackPresenceFlood(t *testing.T) {
 
 // TestAttackPublishFlood: a PUBLISH over the size cap is refused; 300
 // PUBLISHes of 60 KiB (18 MB to each subscriber) reach subscribers that
-// read nothing meanwhile, on sockets with tiny buffers: past their room
+// read far slower than that, on sockets with tiny buffers: past their room
 // budget the messages are dropped for them, and none is disconnected; an
 // edit made after the flood still reaches them.
+//
+// The victims trickle-read (a message every victimReadEvery) rather than
+// read nothing: the router closes a connection whose writes make no
+// progress for its WriteTimeout (10 s), a different policy from this one,
+// and on a loaded machine (this process runs under -race) the flood and
+// the checks made before the victims drain can take that long, so a victim
+// that read nothing was sometimes closed for it. A trickle keeps every
+// write moving while reading a small fraction of the flood, so the room
+// budget still overflows and the same things are checked.
 func TestAttackPublishFlood(t *testing.T) {
 	const (
 		victims   = 3
 		published = 300
 		data      = 60 << 10
+		// victimReadEvery paces the victims' reads until the checks are
+		// done: 4 messages a second is 240 KiB/s, so a 60 KiB write waits
+		// well under a second, while the flood comes at MBs per second.
+		victimReadEvery = 250 * time.Millisecond
 	)
 	p := startSyncd(t, "-store", "memory")
 	base := p.RSS()
@@ -329,6 +342,23 @@ func TestAttackPublishFlood(t *testing.T) {
 	if m.Type != protocol.TypeRPCError || errorPayload(t, m).Code != protocol.CodeInvalidArgument {
 		t.Fatalf("a 1 MB PUBLISH: %.300s, want INVALID_ARGUMENT", m.Raw)
 	}
+
+	// Each victim reads, slowly until drain is closed, then at full speed,
+	// until the first SYNC.DELTAS: the only edit of the document is the one
+	// made after the flood.
+	drain := make(chan struct{})
+	results := make([]victimReads, victims)
+	var wg sync.WaitGroup
+	for i, v := range vs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = v.readFloodUntilDeltas(drain, victimReadEvery, published+100)
+		}()
+	}
+	stopReaders := sync.OnceFunc(func() { close(drain) })
+	defer func() { stopReaders(); wg.Wait() }() // a failed check below must not leak the readers
+
 	payload := strings.Repeat("p", data)
 	for i := range published {
 		attacker.send(protocol.TypePublish, map[string]any{"doc": doc, "data": fmt.Sprintf("%d-%s", i, payload)})
@@ -341,27 +371,58 @@ func TestAttackPublishFlood(t *testing.T) {
 	p.RequireRSSBelow(base + 64<<20)
 	requireServes(t, p, dialOpts{})
 
-	// Each victim, reading now, finds some of the messages, then the edit,
-	// and is still connected.
-	for i, v := range vs {
-		got := 0
-		for n := 0; ; n++ {
-			if n > published+100 {
-				t.Fatalf("victim %d: no edit after %d messages", i, n)
-			}
-			m := v.read()
-			if m.Type == protocol.TypeMessage {
-				got++
-				continue
-			}
-			if m.Type == protocol.TypeSyncDeltas && strings.Contains(string(m.Raw), op.ClientReqID) {
-				break
-			}
+	// Each victim, reading now at full speed, finds some of the messages,
+	// then the edit, and is still connected.
+	stopReaders()
+	wg.Wait()
+	for i, r := range results {
+		if r.err != nil {
+			t.Fatalf("victim %d, after %d messages: %v", i, r.got, r.err)
 		}
-		v.alive()
-		t.Logf("victim %d received %d of %d messages", i, got, published)
-		if got == 0 || got == published {
-			t.Fatalf("victim %d received %d of %d messages: want some dropped, some delivered", i, got, published)
+		if !strings.Contains(string(r.deltas.Raw), op.ClientReqID) {
+			t.Fatalf("victim %d: the first SYNC.DELTAS after the flood is %.300s, want the edit %s", i, r.deltas.Raw, op.ClientReqID)
+		}
+		vs[i].alive()
+		t.Logf("victim %d received %d of %d messages", i, r.got, published)
+		if r.got == 0 || r.got == published {
+			t.Fatalf("victim %d received %d of %d messages: want some dropped, some delivered", i, r.got, published)
 		}
 	}
+}
+
+// victimReads is what a flooded victim read: how many room messages, then
+// the first SYNC.DELTAS, or the error that stopped it.
+type victimReads struct {
+	got    int
+	deltas msg
+	err    error
+}
+
+// readFloodUntilDeltas reads c's messages, one every pace until drain is
+// closed and then without pause, until the first SYNC.DELTAS, at most
+// limit messages. It runs on a goroutine of its own, so it reports rather
+// than fails the test.
+func (c *client) readFloodUntilDeltas(drain <-chan struct{}, pace time.Duration, limit int) (r victimReads) {
+	tick := time.NewTicker(pace)
+	defer tick.Stop()
+	for n := 0; n < limit; n++ {
+		select {
+		case <-tick.C:
+		case <-drain:
+		}
+		m, err := c.tryRead(readTimeout)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		switch m.Type {
+		case protocol.TypeMessage:
+			r.got++
+		case protocol.TypeSyncDeltas:
+			r.deltas = m
+			return r
+		}
+	}
+	r.err = fmt.Errorf("no SYNC.DELTAS within %d messages", limit)
+	return r
 }

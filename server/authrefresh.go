@@ -124,11 +124,7 @@ func (s *Server) revokeUnreadable(x *router.Ctx, sess *session) (notices []*prot
 	}
 	sess.mu.Unlock()
 	for _, j := range revoked {
-		if j.sub != nil {
-			j.sub.Close()
-		}
-		s.engine.ClearPresence(j.doc, x.Conn().ClientID())
-		x.Conn().Unsubscribe(context.Background(), docTopicPrefix+j.doc)
+		sess.endMembership(j)
 		notices = append(notices, protocol.NewError(protocol.CodePermissionDenied,
 			"the refreshed token does not allow this document: it was left").WithDetails(joinDetails{Doc: j.doc}))
 	}

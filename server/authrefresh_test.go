@@ -105,6 +105,7 @@ func TestAuthRefreshExtendsAndReplacesClaims(t *testing.T) {
 	writer := ev.dialWith(dialOpts{token: token(t, jwtSecret, "bob", nil, time.Hour)})
 	writer.join("other/y")
 	writer.edit("other/y", map[string]any{"secret": 1})
+	writer.rpcOK(protocol.TypePublish, map[string]any{"doc": "other/y", "data": "secret"})
 	for _, m := range c.drain() {
 		t.Fatalf("a revoked document still reached the client: %s", m.Raw)
 	}

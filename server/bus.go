@@ -51,7 +51,7 @@ const (
 // Subjects of the bus, relative to its prefix. An id from a client (a
 // document id, a topic) becomes one subject token through subjectToken.
 const (
-	subjectRoomPrefix     = "room."     // + token of the router topic: room messages
+	subjectRoomPrefix     = "room."     // + token of "doc:<id>" or "topic:<name>": room messages
 	subjectPresencePrefix = "presence." // + token of the document id: presence changes
 	subjectHeartbeat      = "heartbeat" // every instance's heartbeats and goodbyes
 	subjectRoomRequest    = "rooms"     // requests for every instance's room in a document

@@ -17,11 +17,18 @@ import (
 // things:
 //
 //   - room messages (cluster_rooms.go): a PUBLISH reaches the room's or
-//     topic's subscribers on every instance. The router's broker becomes a
-//     clusterBroker, which subscribes to a topic's subject only while this
-//     instance has local subscribers of the topic;
-//   - presence (cluster_presence.go): each instance announces its own
-//     clients' presence changes per document and merges the others' into
+//     topic's subscribers on every instance. A document's room is on the
+//     bus while this instance has members of it (its interest in the
+//     room, below), and its messages from there reach the members through
+//     the engine (Engine.PublishRoom), as local ones do. For the
+//     application's topics the router's broker becomes a clusterBroker,
+//     which subscribes to a topic's subject only while this instance has
+//     local subscribers of the topic;
+//   - presence (cluster_presence.go), which also keeps this instance's
+//     interest in each document's room (its presence and room-message
+//     subjects) while the document has members here: each instance
+//     announces its own clients' presence changes per document and
+//     merges the others' into
 //     the rooms it shows (syncd.Engine.SetRemotePresence). Heartbeats
 //     every BusHeartbeatInterval summarise what each instance holds, so
 //     that an instance that missed something, or joined late, catches up;
@@ -206,13 +213,21 @@ func (c *cluster) receive(kind busKind, data []byte, v any, from *string) bool {
 // --- hooks called by the rest of the server; all are no-ops without a bus
 
 // joining prepares doc's merged room before a JOIN subscribes: see
-// clusterPresence.enter. The returned function ends the preparation; call
-// it once the JOIN is answered.
-func (c *cluster) joining(x *router.Ctx, doc string) (done func()) {
+// clusterPresence.enter. The JOIN holds an interest in the room until it
+// calls the returned function, once answered: with member true, its
+// interest becomes the new membership's, which roomLeft ends.
+func (c *cluster) joining(x *router.Ctx, doc string) (done func(member bool)) {
 	if c == nil {
-		return func() {}
+		return func(bool) {}
 	}
 	return c.presence.enter(x.Context(), doc)
+}
+
+// roomLeft ends a membership's interest in doc's room (see joining).
+func (c *cluster) roomLeft(doc string) {
+	if c != nil {
+		c.presence.release(doc)
+	}
 }
 
 // presenceSet announces that this instance's client set its presence in doc.

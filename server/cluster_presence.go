@@ -18,10 +18,11 @@ import (
 // Each instance announces its own clients' presence changes for a document
 // on the document's presence subject, numbered: seq, from the instance's
 // one change counter, and prev, the seq of its previous change in the same
-// document. The instances with local subscribers of the document keep a
-// mirror of every other instance's entries there and put them into the
-// engine's room (SetRemotePresence), which is what their clients see: the
-// full room after a JOIN's catch-up and every change after it.
+// document. The instances with members of the document (connections that
+// joined it) keep a mirror of every other instance's entries there and put
+// them into the engine's room (SetRemotePresence), which is what their
+// clients see: the full room after a JOIN's catch-up and every change
+// after it.
 //
 // What repairs a mirror:
 //
@@ -47,7 +48,11 @@ import (
 //     BusHeartbeatInterval of its last heartbeat); a clean shutdown sends a
 //     goodbye, which drops them at once.
 //
-// Locks, in order: clusterBroker.mu, then a document's stripe of locks
+// The interest in a document's room (acquire, release) is also what puts
+// its room messages on the bus for this instance: the first interest
+// subscribes to the document's room subject as well (cluster_rooms.go).
+//
+// Locks, in order: a document's stripe of locks
 // (which serialises the engine calls of the document, so the engine's room
 // follows the mirror in the mirror's order), then a localRoom's pub, then
 // mu. Engine calls are made under the stripe only; bus publishes under
@@ -63,7 +68,7 @@ type clusterPresence struct {
 	seq   uint64                // this instance's presence change counter
 	round uint64                // this instance's heartbeat counter
 	local map[string]*localRoom // document → this instance's clients' entries
-	docs  map[string]*docRoom   // documents with local subscribers → the others' entries
+	docs  map[string]*docRoom   // documents with members here → the others' entries
 	peers map[string]*peer      // the other instances heard from
 }
 
@@ -77,13 +82,14 @@ type localRoom struct {
 }
 
 // docRoom is the mirror of one document's room on the other instances,
-// kept while the document has local subscribers. Guarded by
-// clusterPresence.mu.
+// kept while the document has members here, or a JOIN of it is answered.
+// Guarded by clusterPresence.mu.
 type docRoom struct {
-	refs    int
-	unsub   func() error
-	remote  map[string]*remoteRoom // instance id → its entries
-	changed chan struct{}          // closed and replaced at each change of remote
+	refs      int
+	unsub     func() error           // of the presence subject
+	unsubRoom func() error           // of the room-message subject
+	remote    map[string]*remoteRoom // instance id → its entries
+	changed   chan struct{}          // closed and replaced at each change of remote
 }
 
 // remoteRoom is one other instance's entries in one document.
@@ -235,11 +241,14 @@ func (p *clusterPresence) sendFull(doc string) {
 	p.c.publish(kindPresence, presenceSubject(doc), msg, false)
 }
 
-// --- the rooms of documents with local subscribers
+// --- the rooms of documents with members here
 
 // acquire starts or continues this instance's interest in doc's room: the
-// first one subscribes to the document's presence subject and asks the
-// other instances for their rooms, and reports first.
+// first one subscribes to the document's presence and room-message
+// subjects and asks the other instances for their rooms, and reports
+// first. The subscriptions are in place when it returns (Bus.Subscribe
+// waits for the transport), so a JOIN answered after it misses nothing
+// published later.
 func (p *clusterPresence) acquire(doc string) (first bool) {
 	l := p.lock(doc)
 	l.Lock()
@@ -253,17 +262,22 @@ func (p *clusterPresence) acquire(doc string) (first bool) {
 	dr := &docRoom{refs: 1, remote: make(map[string]*remoteRoom), changed: make(chan struct{})}
 	p.docs[doc] = dr
 	p.mu.Unlock()
+	// Without the bus this instance shows its own clients and their
+	// messages only, until a later first JOIN subscribes again.
+	unsubRoom, err := p.c.bus.Subscribe(docRoomSubject(doc), func(data []byte) { p.c.docRoomFromBus(doc, data) })
+	if err != nil {
+		p.c.log.Warn("cluster bus: room subscription", "doc", doc, "err", err)
+	}
 	unsub, err := p.c.bus.Subscribe(presenceSubject(doc), func(data []byte) { p.onPresence(doc, dr, data) })
 	if err != nil {
-		// Without the bus this instance shows its own clients only,
-		// until a later JOIN subscribes again.
 		p.c.log.Warn("cluster bus: presence subscription", "doc", doc, "err", err)
-		return true
 	}
 	p.mu.Lock()
-	dr.unsub = unsub
+	dr.unsub, dr.unsubRoom = unsub, unsubRoom
 	p.mu.Unlock()
-	p.c.publish(kindPresence, subjectRoomRequest, busRoomRequest{From: p.c.id, Doc: doc}, false)
+	if unsub != nil {
+		p.c.publish(kindPresence, subjectRoomRequest, busRoomRequest{From: p.c.id, Doc: doc}, false)
+	}
 	return true
 }
 
@@ -277,8 +291,9 @@ func (p *clusterPresence) onRoomRequest(data []byte) {
 	p.sendFull(req.Doc)
 }
 
-// release ends one interest in doc's room; the last one unsubscribes and
-// takes the other instances' entries out of the engine's room.
+// release ends one interest in doc's room; the last one unsubscribes from
+// its subjects and takes the other instances' entries out of the engine's
+// room.
 func (p *clusterPresence) release(doc string) {
 	l := p.lock(doc)
 	l.Lock()
@@ -298,10 +313,12 @@ func (p *clusterPresence) release(doc string) {
 	for id := range dr.remote {
 		peers = append(peers, id)
 	}
-	unsub := dr.unsub
+	unsubs := []func() error{dr.unsub, dr.unsubRoom}
 	p.mu.Unlock()
-	if unsub != nil {
-		unsub()
+	for _, unsub := range unsubs {
+		if unsub != nil {
+			unsub()
+		}
 	}
 	for _, id := range peers {
 		p.c.engine().ClearRemotePresence(doc, id, "")
@@ -315,25 +332,33 @@ func (p *clusterPresence) unsubscribeAll() []func() error {
 	defer p.mu.Unlock()
 	var unsubs []func() error
 	for doc, dr := range p.docs {
-		if dr.unsub != nil {
-			unsubs = append(unsubs, dr.unsub)
+		for _, unsub := range []func() error{dr.unsub, dr.unsubRoom} {
+			if unsub != nil {
+				unsubs = append(unsubs, unsub)
+			}
 		}
 		delete(p.docs, doc)
 	}
 	return unsubs
 }
 
-// enter prepares doc's room for a JOIN: it holds an interest in the room.
-// If the room is new here (no other local subscriber), it waits (at most
+// enter prepares doc's room for a JOIN: it takes an interest in the room.
+// If the room is new here (no other interest), it waits (at most
 // BusRoomWait) until the mirror has heard from every instance this one
 // knows, and is not behind what their heartbeats list, and puts the mirror
-// into the engine's room, loading the document. The returned function ends
-// the interest, after putting the mirror into the room once more (the JOIN
-// may have created the document only now). A room already shown here is
-// kept current as it is: the JOIN neither waits nor does anything more.
-func (p *clusterPresence) enter(ctx context.Context, doc string) (done func()) {
+// into the engine's room, loading the document. The returned function,
+// called once the JOIN is answered, puts the mirror into the room once
+// more (the JOIN may have created the document only now) and, unless keep
+// (the JOIN made a new membership, which keeps the interest until it ends:
+// release), ends the interest. A room already shown here is kept current
+// as it is: the JOIN neither waits nor does anything more.
+func (p *clusterPresence) enter(ctx context.Context, doc string) (done func(keep bool)) {
 	if !p.acquire(doc) {
-		return func() { p.release(doc) }
+		return func(keep bool) {
+			if !keep {
+				p.release(doc)
+			}
+		}
 	}
 	timer := time.NewTimer(p.c.roomWait)
 	defer timer.Stop()
@@ -366,9 +391,11 @@ func (p *clusterPresence) enter(ctx context.Context, doc string) (done func()) {
 		}
 	}
 	p.showMirror(ctx, doc, "")
-	return func() {
+	return func(keep bool) {
 		p.showMirror(ctx, doc, "")
-		p.release(doc)
+		if !keep {
+			p.release(doc)
+		}
 	}
 }
 

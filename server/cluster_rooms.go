@@ -5,29 +5,79 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/maphash"
-	"strings"
 	"sync"
 
 	"github.com/deltasync/syncd/router"
 )
 
-// Room messages across the cluster. The router's broker is a
-// clusterBroker: it delivers to this instance's subscribers through a
-// MemoryBroker, as a single node does, and also sends each published
-// frame on the topic's bus subject; the instances with subscribers of the
-// topic deliver it to theirs. Each instance delivers a message once: the
-// one that published it ignores its own copy from the bus, the others get
-// only the bus's. The sender stays excluded everywhere (PublishOptions.
-// Exclude travels with the frame), and a frame from the bus is droppable,
-// as a local room message is, so RoomQueueBytes still guards slow
-// connections.
+// Room messages across the cluster. A room message is sent once on the
+// bus subject of its room; the instances with members of the room deliver
+// it to theirs. Each instance delivers a message once: the one that
+// published it ignores its own copy from the bus, the others get only the
+// bus's. The sender stays excluded everywhere (its client id travels with
+// the frame), and a frame from the bus is droppable, as a local room
+// message is, so RoomQueueBytes still guards slow connections.
 //
-// An instance subscribes to a topic's subject only while it has local
-// subscribers of the topic. The first subscriber of a document's room
-// (router topic "doc:<id>") also starts the instance's interest in the
-// document's presence, and the last one ends it (cluster_presence.go).
+// A document's room: this instance listens on its subject while the
+// document has members here (clusterPresence.acquire, with the room's
+// presence), and a message from there goes to the engine
+// (Engine.PublishRoom), which hands it to the document's subscribers with
+// its operations and presence, as it does a local PUBLISH.
+//
+// An application's topic: the router's broker is a clusterBroker, which
+// delivers to this instance's subscribers through a MemoryBroker, as a
+// single node does, sends each published frame on the topic's subject, and
+// listens there only while it has local subscribers of the topic.
 
-// clusterBroker is the router's broker with a bus.
+// docRoomTopic is the prefix that makes a document id a room subject's
+// name. It is the name of the router topic that carried a document's room
+// messages before they went through the engine, kept so that instances of
+// both versions exchange room messages during a rolling upgrade.
+const docRoomTopic = "doc:"
+
+// docRoomSubject is the bus subject of doc's room messages.
+func docRoomSubject(doc string) string { return roomSubject(docRoomTopic + doc) }
+
+// roomMessage sends a room message of doc, published by this instance's
+// client from, to the other instances. A failure of the bus is counted,
+// not returned: the message reached this instance's room, and room
+// messages are best effort anyway (a slow connection drops them too), so
+// the sender is not told to retry what its neighbours here already got.
+func (c *cluster) roomMessage(doc, from string, f *router.Frame) {
+	if c == nil || c.isClosing() {
+		return
+	}
+	c.send(kindRoom, docRoomSubject(doc), encodeRoomMessage(c.id, from, f.Bytes()))
+}
+
+// docRoomFromBus delivers a room message of doc from the bus to this
+// instance's members of the room, unless this instance sent it.
+func (c *cluster) docRoomFromBus(doc string, data []byte) {
+	if exclude, f, ok := c.roomFrame(data); ok {
+		c.engine().PublishRoom(doc, exclude, f)
+	}
+}
+
+// roomFrame decodes a room message from the bus and counts it. It reports
+// false for this instance's own message and for one that does not parse.
+func (c *cluster) roomFrame(data []byte) (exclude string, f *router.Frame, ok bool) {
+	from, exclude, frame, err := decodeRoomMessage(data)
+	if err != nil {
+		c.m.in[kindRoom].Inc()
+		c.m.malformed.Inc()
+		return "", nil, false
+	}
+	if from == c.id {
+		return "", nil, false
+	}
+	c.m.in[kindRoom].Inc()
+	// The bus lends data for the call only; the frame is queued on
+	// connections and written later.
+	return exclude, router.RawDroppableFrame(append([]byte(nil), frame...)), true
+}
+
+// clusterBroker is the router's broker with a bus, for the application's
+// topics.
 type clusterBroker struct {
 	c     *cluster
 	local *router.MemoryBroker
@@ -72,9 +122,6 @@ func (b *clusterBroker) Subscribe(ctx context.Context, topic string, s router.Su
 	b.mu.Lock()
 	b.topics[topic] = unsub
 	b.mu.Unlock()
-	if doc, ok := strings.CutPrefix(topic, docTopicPrefix); ok {
-		b.c.presence.acquire(doc)
-	}
 	return nil
 }
 
@@ -93,19 +140,14 @@ func (b *clusterBroker) Unsubscribe(ctx context.Context, topic string, s router.
 	if !ok {
 		return nil
 	}
-	if doc, ok := strings.CutPrefix(topic, docTopicPrefix); ok {
-		b.c.presence.release(doc)
-	}
 	// The bus may be down; the subscription dies with its connection then.
 	unsub()
 	return nil
 }
 
 // Publish delivers f to the local subscribers and sends it to the other
-// instances. A failure of the bus is counted, not returned: the message
-// reached this instance's room, and room messages are best effort anyway
-// (a slow connection drops them too), so the sender is not told to retry
-// what its neighbours here already got.
+// instances. A failure of the bus is counted, not returned, as for a
+// document's room (cluster.roomMessage).
 func (b *clusterBroker) Publish(ctx context.Context, topic string, f *router.Frame, opts router.PublishOptions) error {
 	if err := b.local.Publish(ctx, topic, f, opts); err != nil {
 		return err
@@ -133,20 +175,9 @@ func (b *clusterBroker) Close() error {
 // fromBus delivers a room message from the bus to the local subscribers of
 // topic, unless this instance sent it.
 func (b *clusterBroker) fromBus(topic string, data []byte) {
-	from, exclude, frame, err := decodeRoomMessage(data)
-	if err != nil {
-		b.c.m.in[kindRoom].Inc()
-		b.c.m.malformed.Inc()
-		return
+	if exclude, f, ok := b.c.roomFrame(data); ok {
+		b.local.Publish(context.Background(), topic, f, router.PublishOptions{Exclude: exclude})
 	}
-	if from == b.c.id {
-		return
-	}
-	b.c.m.in[kindRoom].Inc()
-	// The bus lends data for the call only; the frame is queued on
-	// connections and written later.
-	f := router.RawDroppableFrame(append([]byte(nil), frame...))
-	b.local.Publish(context.Background(), topic, f, router.PublishOptions{Exclude: exclude})
 }
 
 // A room message on the bus: the sending instance's id, the client id not

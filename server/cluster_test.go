@@ -578,3 +578,42 @@ func TestClusterRemoteRoomMessagesAreDroppable(t *testing.T) {
 	// answer to a request of its own.
 	slow.drain()
 }
+
+// TestClusterRoomInterestFollowsMembership: an instance listens to a
+// document's room on the bus while it has members of the document, however
+// they joined (a re-join counts once), and stops when the last one leaves.
+func TestClusterRoomInterestFollowsMembership(t *testing.T) {
+	nodes := startCluster(t, 2, server.Options{})
+	const doc = "cluster/interest"
+	roomIn := func() float64 { return nodes[1].metricValue("syncd_bus_messages_in_total", "kind", "room") }
+	sender := nodes[0].dial("")
+	sender.join(doc)
+	b, c := nodes[1].dial(""), nodes[1].dial("")
+	b.join(doc)
+	b.join(doc) // again: still one membership
+	c.join(doc)
+	b.drain()
+	c.drain()
+	sender.drain()
+
+	sender.rpcOK(protocol.TypePublish, map[string]any{"doc": doc, "data": 1})
+	b.expectMessages(1)
+	c.expectMessages(1)
+	// b leaves; c is still a member, so the room is still heard.
+	b.rpcOK(protocol.TypeLeave, map[string]any{"doc": doc})
+	sender.rpcOK(protocol.TypePublish, map[string]any{"doc": doc, "data": 2})
+	c.expectMessages(1)
+	b.quiet()
+	if got := roomIn(); got != 2 {
+		t.Fatalf("node 1 received %v room messages from the bus, want 2", got)
+	}
+	// The last member leaves: node 1 stops listening.
+	c.rpcOK(protocol.TypeLeave, map[string]any{"doc": doc})
+	sender.rpcOK(protocol.TypePublish, map[string]any{"doc": doc, "data": 3})
+	time.Sleep(100 * time.Millisecond) // a bus round trip, as expectMessages waits
+	if got := roomIn(); got != 2 {
+		t.Fatalf("node 1 received %v room messages from the bus after its last member left, want 2", got)
+	}
+	b.quiet()
+	c.quiet()
+}

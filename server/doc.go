@@ -24,17 +24,25 @@
 //  2. HELLO: the open hook greets the client with its author id and the
 //     limits in force (Server.limits, the HELLO.limits of PROTOCOL.md).
 //  3. Messages: every handler runs on the connection's reader goroutine,
-//     in order (handlers.go). JOIN subscribes to the engine; the
-//     subscription's sink (session.go, joined.deliver) turns the catch-up,
-//     which the engine hands over as one event, into the JOIN's answer, and
-//     every later event into the same frames for every subscriber, encoded
-//     once. UPDATE is decided on the reader with Engine.CommitAsync and
-//     answered from the engine's committer once durable: the echo in
+//     in order (handlers.go). JOIN makes the connection a member of the
+//     document: one entry in the session, holding one engine subscription,
+//     whose sink (session.go, joined.deliver) is the only way anything of
+//     the document reaches the connection. It turns the catch-up, which the
+//     engine hands over as one event, into the JOIN's answer, and every
+//     later event — operations, presence changes, room messages — into the
+//     same frames for every member, encoded once, in one order per
+//     document. UPDATE is decided on the reader with Engine.CommitAsync
+//     and answered from the engine's committer once durable: the echo in
 //     SYNC.DELTAS, and UPDATE.OK for an RPC. A refusal is an ERROR with the
-//     edit's {doc, clientReqId, serverRev}.
-//  4. Close: the close hook ends the session's subscriptions and presence
-//     and waits for any resync it started (a subscription the engine
-//     dropped after a store failure is re-joined from the last position
+//     edit's {doc, clientReqId, serverRev}. A PUBLISH to a document goes
+//     through the engine too (Engine.PublishRoom), and in a cluster over
+//     the bus to the other instances' members (cluster_rooms.go); only the
+//     application's topics (SUBSCRIBE, PUBLISH to a topic) use the
+//     router's broker.
+//  4. Close: the close hook ends the session's memberships (as LEAVE
+//     does: session.endMembership, the one way a membership ends) and
+//     waits for any resync it started (a subscription the engine dropped
+//     after a store failure is re-joined from the last position
 //     delivered, on a goroutine of its own).
 //
 // # Where to look
@@ -43,7 +51,9 @@
 //     documents) become wire values; wire_errors.go: engine errors become
 //     wire errors and HTTP statuses, and the details of a refused edit.
 //   - handlers.go: the sync protocol's handlers; session.go: a
-//     connection's joined documents and the subscription sink.
+//     connection's memberships and the subscription sink.
+//   - cluster*.go: what the instances of a cluster tell each other over
+//     the Bus (room messages, presence, connection claims).
 //   - httpapi.go: the HTTP API, with the same rules as the WebSocket path.
 //   - options.go: every option and limit with its default; the router's
 //     transport limits are passed through in server.go.
@@ -58,10 +68,12 @@
 //
 // # Traps
 //
-//   - A subscription sink runs under the engine's delivery lock: it only
-//     queues bytes on the connection (which never blocks: an overflowing
-//     queue closes the connection) and must not call the engine; resync
-//     starts a goroutine for that reason.
+//   - A subscription sink runs under the engine's delivery lock (from the
+//     committer, or from the reader or bus goroutine that set presence or
+//     published a room message): it only queues bytes on the connection
+//     (which never blocks: an overflowing queue closes the connection,
+//     and a room message past RoomQueueBytes is dropped) and must not call
+//     the engine; resync starts a goroutine for that reason.
 //   - Live events are shared by every subscriber: encodeShared encodes
 //     each once (Event.Memo) and nothing may modify them.
 //   - The wire never shows a client id, which is the client's key to its

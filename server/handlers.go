@@ -1,8 +1,6 @@
 package server
 
 import (
-	"context"
-	"errors"
 	"slices"
 	"time"
 
@@ -113,7 +111,11 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 	if p.Rev != nil {
 		have = revision.Position{Epoch: p.Epoch, Rev: *p.Rev}
 	}
-	defer s.cluster.joining(x, p.Doc)() // the merged room of a cluster (cluster_presence.go)
+	// The merged room of a cluster (cluster_presence.go): the JOIN takes an
+	// interest in the room, which a new membership keeps.
+	entered := s.cluster.joining(x, p.Doc)
+	member := false
+	defer func() { entered(member) }()
 	j := sess.newJoined(x, p.Doc)
 	// The answer to JOIN may combine operations (firstRev, §5.3).
 	sub, err := s.engine.Subscribe(x.Context(), p.Doc, syncd.SubscribeRequest{
@@ -123,11 +125,17 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 		MayCreate: func() error { return s.mayCreate(sess) },
 	}, j.deliver)
 	if err != nil {
+		// A re-join that failed leaves the document: the client is not
+		// in the room any more, and could not LEAVE it.
 		sess.mu.Lock()
-		if sess.docLocked(p.Doc) == old {
+		left := old != nil && sess.docLocked(p.Doc) == old
+		if left {
 			sess.deleteDocLocked(p.Doc)
 		}
 		sess.mu.Unlock()
+		if left {
+			sess.endMembership(old)
+		}
 		return err
 	}
 	j.sub = sub
@@ -137,11 +145,9 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 		sub.Close()
 		return nil
 	}
+	member = sess.docLocked(p.Doc) == nil
 	sess.setDocLocked(j)
 	sess.mu.Unlock()
-	if err := x.Conn().Subscribe(x.Context(), docTopicPrefix+p.Doc); err != nil && !errors.Is(err, router.ErrClosed) {
-		return err
-	}
 	if len(p.Presence) > 0 {
 		if err := s.enginePresence(x, p.Doc, p.Presence); err != nil {
 			// The JOIN was answered by its catch-up: the refusal of its
@@ -216,11 +222,7 @@ func (s *Server) handleLeave(x *router.Ctx, p protocol.Leave) error {
 	if j == nil {
 		return errNotJoined
 	}
-	if j.sub != nil {
-		j.sub.Close()
-	}
-	s.clearPresence(p.Doc, x.Conn().ClientID())
-	x.Conn().Unsubscribe(context.Background(), docTopicPrefix+p.Doc)
+	sess.endMembership(j)
 	return ok(x)
 }
 
@@ -240,7 +242,6 @@ func (s *Server) handlePresenceSet(x *router.Ctx, p protocol.PresenceSet) error 
 
 func (s *Server) handlePublish(x *router.Ctx, p protocol.Publish) error {
 	sess := sessionOf(x)
-	var topic string
 	if p.Doc != "" {
 		if sess.joinedDoc(p.Doc) == nil {
 			return errNotJoined
@@ -248,10 +249,8 @@ func (s *Server) handlePublish(x *router.Ctx, p protocol.Publish) error {
 		if !sess.user.CanWrite(p.Doc) {
 			return errRoomPublishForbidden.WithDetails(docDetails{Doc: p.Doc})
 		}
-		topic = docTopicPrefix + p.Doc
 	} else {
-		topic = userTopicPrefix + p.Topic
-		if !slices.Contains(x.Conn().Topics(), topic) {
+		if !slices.Contains(x.Conn().Topics(), userTopicPrefix+p.Topic) {
 			return protocol.NewError(protocol.CodeFailedPrecondition, "subscribe to the topic first")
 		}
 		if !sess.user.CanPublish(p.Topic) {
@@ -263,23 +262,34 @@ func (s *Server) handlePublish(x *router.Ctx, p protocol.Publish) error {
 	}
 	// Droppable: a connection too far behind misses it rather than be
 	// closed for it (roomlimits.go).
-	f, err := router.NewDroppableFrame(protocol.TypeMessage, protocol.Message{Doc: p.Doc, Topic: p.Topic, Data: p.Data, From: authorOf(x.Conn().ClientID())})
+	from := x.Conn().ClientID()
+	f, err := router.NewDroppableFrame(protocol.TypeMessage, protocol.Message{Doc: p.Doc, Topic: p.Topic, Data: p.Data, From: authorOf(from)})
 	if err != nil {
 		return err
 	}
-	if err := s.router.PublishFrame(x.Context(), topic, f, router.PublishOptions{Exclude: x.Conn().ClientID()}); err != nil {
+	if p.Doc != "" {
+		// A document's room is its subscribers: the message goes the way
+		// its operations and presence go, to this instance's connections
+		// through the engine and to the others' over the cluster's bus.
+		s.engine.PublishRoom(p.Doc, from, f)
+		s.cluster.roomMessage(p.Doc, from, f)
+	} else if err := s.router.PublishFrame(x.Context(), userTopicPrefix+p.Topic, f, router.PublishOptions{Exclude: from}); err != nil {
 		return err
 	}
 	return ok(x)
 }
 
 func (s *Server) handleSubscribe(x *router.Ctx, p protocol.Subscribe) error {
-	if !sessionOf(x).user.CanSubscribe(p.Topic) {
+	sess := sessionOf(x)
+	if !sess.user.CanSubscribe(p.Topic) {
 		return errSubscribeForbidden.WithDetails(topicDetails{Topic: p.Topic})
 	}
 	topic := userTopicPrefix + p.Topic
 	topics := x.Conn().Topics()
-	if !slices.Contains(topics, topic) && len(topics) >= 2*s.opts.Limits.MaxDocsPerConn {
+	sess.mu.Lock()
+	rooms := sess.countDocsLocked()
+	sess.mu.Unlock()
+	if !slices.Contains(topics, topic) && rooms+len(topics) >= 2*s.opts.Limits.MaxDocsPerConn {
 		return protocol.Errorf(protocol.CodeResourceExhausted, "a connection may subscribe to at most %d rooms and topics", 2*s.opts.Limits.MaxDocsPerConn)
 	}
 	if err := x.Conn().Subscribe(x.Context(), topic); err != nil {

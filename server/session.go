@@ -11,12 +11,11 @@ import (
 	"github.com/deltasync/syncd/router"
 )
 
-// Router topics: a document's room and the application's own topics live in
-// separate namespaces of the router's broker.
-const (
-	docTopicPrefix  = "doc:"
-	userTopicPrefix = "topic:"
-)
+// userTopicPrefix puts the application's topics (SUBSCRIBE, PUBLISH to a
+// topic) in a namespace of the router's broker. A document's room is not
+// a router topic: its messages reach the document's subscribers through
+// the engine (Engine.PublishRoom), the same way as its operations.
+const userTopicPrefix = "topic:"
 
 // session is the sync service's state for one connection. It is created by
 // the authentication hook (as the connection's data) and finished by the
@@ -37,8 +36,13 @@ type session struct {
 	presenceRate *rate.Limiter
 
 	mu sync.Mutex // guards one, docs and closed
-	// The joined documents, by id. The common case, one document, is
-	// kept in one; docs is made only for the others.
+	// The joined documents, by id: the connection's one registration in
+	// each document it joined. Through it (its subscription's sink,
+	// joined.deliver) the document's operations, presence and room
+	// messages reach the connection; JOIN adds it and endMembership is
+	// the only way it ends. A re-join or a resync replaces the record,
+	// not the membership. The common case, one document, is kept in one;
+	// docs is made only for the others.
 	one    *joined
 	docs   map[string]*joined
 	closed bool
@@ -196,6 +200,13 @@ func (j *joined) deliver(ev *syncd.Event) {
 		j.reply(protocol.TypeSyncSnapshot, snap)
 	case syncd.EventPresence:
 		s.sendShared(ev)
+	case syncd.EventMessage:
+		// A room message: the publisher encoded it once, as a droppable
+		// frame (handlePublish, clusterRooms), so a connection past its
+		// RoomQueueBytes misses it rather than be closed for it.
+		if f, ok := ev.Message.(*router.Frame); ok {
+			s.conn.SendFrame(f)
+		}
 	case syncd.EventResync:
 		s.resync(j, j.pos)
 	}
@@ -270,24 +281,29 @@ func (s *session) resync(j *joined, pos revision.Position) {
 	}()
 }
 
-// close ends every subscription and presence of the session.
+// close ends every membership of the session.
 func (s *session) close() {
 	s.mu.Lock()
 	s.closed = true
-	docs := make([]*joined, 0, s.countDocsLocked())
-	if s.one != nil {
-		docs = append(docs, s.one)
-	}
-	for _, j := range s.docs {
-		docs = append(docs, j)
-	}
+	docs := s.joinedLocked()
 	s.one, s.docs = nil, nil
 	s.mu.Unlock()
 	s.resyncs.Wait()
 	for _, j := range docs {
-		if j.sub != nil {
-			j.sub.Close()
-		}
-		s.srv.clearPresence(j.doc, s.conn.ClientID())
+		s.endMembership(j)
 	}
+}
+
+// endMembership ends the connection's membership of j's document, which
+// the caller has taken out of the session: its subscription, its client's
+// presence in the room, and its share of the cluster's interest in the
+// room. LEAVE, a re-join that failed, a document a refreshed token no
+// longer allows, and the connection's end all come here, so that leaving
+// undoes exactly what JOIN did.
+func (s *session) endMembership(j *joined) {
+	if j.sub != nil {
+		j.sub.Close()
+	}
+	s.srv.clearPresence(j.doc, s.conn.ClientID())
+	s.srv.cluster.roomLeft(j.doc)
 }
