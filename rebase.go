@@ -85,6 +85,11 @@ func (e *Engine) sharedCommitFailed(live []*pending, err error) {
 		case ferr == nil:
 			ok = append(ok, p)
 		case errors.Is(ferr, ErrConflict) || errors.Is(ferr, ErrOutcomeUnknown):
+			if errors.Is(ferr, ErrConflict) {
+				p.doc.mu.Lock()
+				e.contendedLocked(p.doc)
+				p.doc.mu.Unlock()
+			}
 			e.startRedo(p.doc, errors.Is(ferr, ErrOutcomeUnknown))
 			p.doc.redo = append(p.doc.redo, p)
 		default:
@@ -275,6 +280,9 @@ func (e *Engine) rebase(d *document) {
 	var done, resolved []*pending
 	d.mu.Lock()
 	e.installLocked(d, v, epoch, durable, len(redo) > 0)
+	// While d is contended, the undone edits go to its home rather than
+	// race for the log again (forward.go).
+	home, forward := e.forwardHomeLocked(d)
 	for _, p := range redo {
 		d.submitted-- // counted again if queued again
 		if p.del != nil {
@@ -296,10 +304,16 @@ func (e *Engine) rebase(d *document) {
 				continue
 			}
 		}
+		if forward && p.edit.idempotent && p.del == nil && (p.append != nil || p.decide != nil) &&
+			!d.wms[p.edit.ClientID].Decided(p.edit.ReqID) {
+			e.forwardLocked(d, p, home)
+			continue
+		}
 		if e.redecideLocked(d, p, v) {
 			done = append(done, p)
 		}
 	}
+	done = append(done, e.appliedForwardsLocked(d)...)
 	d.stale = false
 	d.followDone = max(d.followDone, ticket)
 	d.followErr = nil

@@ -47,6 +47,15 @@ type Stats struct {
 	// between this engine's copy and the log that were filled.
 	FollowOps uint64
 	RebaseOps uint64
+	// ForwardsOut counts the edits this engine forwarded to their
+	// document's home while the document was contended (forward.go);
+	// ForwardsIn those other engines forwarded here. ForwardsNotDelivered
+	// and ForwardsUnknown count the forwards decided here after all: not
+	// delivered, or their outcome unknown (a timeout). ForwardModeDocs is
+	// how many loaded documents are in forward mode now.
+	ForwardsOut, ForwardsIn               uint64
+	ForwardsNotDelivered, ForwardsUnknown uint64
+	ForwardModeDocs                       int
 	// FollowLag is, per follow that found operations, how many revisions
 	// the document was behind the log when the follow read it.
 	FollowLag Histogram
@@ -78,6 +87,9 @@ type stats struct {
 	rebasesUnknown, redecided atomic.Uint64
 	followOps, rebaseOps      atomic.Uint64
 	followLag, followDelay    *histogram
+	// Forwarding (forward.go).
+	forwardsOut, forwardsIn               atomic.Uint64
+	forwardsNotDelivered, forwardsUnknown atomic.Uint64
 }
 
 func (s *stats) init() {
@@ -98,21 +110,26 @@ func (s *stats) observeCommit(records int, d time.Duration, err error) {
 func (e *Engine) Stats() Stats {
 	s := &e.stats
 	out := Stats{
-		Commits:        s.commits.Load(),
-		Operations:     s.ops.Load(),
-		Batches:        s.batches.Load(),
-		Records:        s.records.Load(),
-		BatchFailures:  s.failures.Load(),
-		Rebases:        s.rebases.Load(),
-		Follows:        s.follows.Load(),
-		RebasesUnknown: s.rebasesUnknown.Load(),
-		Redecided:      s.redecided.Load(),
-		FollowOps:      s.followOps.Load(),
-		RebaseOps:      s.rebaseOps.Load(),
-		FollowLag:      s.followLag.snapshot(),
-		FollowDelay:    s.followDelay.snapshot(),
-		CommitTime:     time.Duration(s.commitNanos.Load()),
-		Refusals:       make(map[Code]uint64),
+		Commits:              s.commits.Load(),
+		Operations:           s.ops.Load(),
+		Batches:              s.batches.Load(),
+		Records:              s.records.Load(),
+		BatchFailures:        s.failures.Load(),
+		Rebases:              s.rebases.Load(),
+		Follows:              s.follows.Load(),
+		RebasesUnknown:       s.rebasesUnknown.Load(),
+		Redecided:            s.redecided.Load(),
+		FollowOps:            s.followOps.Load(),
+		RebaseOps:            s.rebaseOps.Load(),
+		FollowLag:            s.followLag.snapshot(),
+		ForwardsOut:          s.forwardsOut.Load(),
+		ForwardsIn:           s.forwardsIn.Load(),
+		ForwardsNotDelivered: s.forwardsNotDelivered.Load(),
+		ForwardsUnknown:      s.forwardsUnknown.Load(),
+		ForwardModeDocs:      e.forwardModeDocs(),
+		FollowDelay:          s.followDelay.snapshot(),
+		CommitTime:           time.Duration(s.commitNanos.Load()),
+		Refusals:             make(map[Code]uint64),
 		CatchUps: map[string]uint64{
 			"ring":      s.catchUpDeltas.Load(),
 			"store":     s.catchUpStore.Load(),
