@@ -51,7 +51,7 @@ type memForwarder struct {
 
 type fakeClock struct{ offset atomic.Int64 }
 
-func (c *fakeClock) now() time.Time          { return time.Now().Add(time.Duration(c.offset.Load())) }
+func (c *fakeClock) now() time.Time           { return time.Now().Add(time.Duration(c.offset.Load())) }
 func (c *fakeClock) advance(by time.Duration) { c.offset.Add(int64(by)) }
 
 func (f *memForwarder) Home(doc string) (string, bool) { return "e0", f.self == 0 }
