@@ -121,6 +121,23 @@ func (e *Engine) decideHere(ctx context.Context, doc string, p *pending, forward
 			fail(err)
 			return
 		}
+		if !forwarded && e.opts.Forwarder != nil && ed.idempotent {
+			// An edit to forward waits neither for room in d's ring nor
+			// for a follow to end (which on a busy document would be
+			// most of the time): the home decides it.
+			d.mu.Lock()
+			r, err := e.routeLocked(ctx, d, p)
+			d.mu.Unlock()
+			switch {
+			case err != nil:
+				fail(err)
+				return
+			case r == routeForwarded:
+				return
+			case r == routeRetry:
+				continue
+			}
+		}
 		if ed.idempotent {
 			if err := e.loadWatermark(ctx, d, ed.ClientID); err != nil {
 				fail(err)

@@ -159,11 +159,16 @@ func (e *Engine) routeLocked(ctx context.Context, d *document, p *pending) (rout
 	if e.opts.Forwarder == nil || !p.edit.idempotent {
 		return routeDecide, nil
 	}
+	if d.gone {
+		return routeRetry, nil
+	}
 	if home, ok := e.forwardHomeLocked(d); ok {
-		if d.submitted != d.completed || d.stale {
-			// This engine's own writes would be decided after this edit
-			// that the home decides: let them finish first.
-			err := waitLocked(ctx, d, func() bool { return d.submitted != d.completed || d.stale })
+		// This engine's own writes would be decided after this edit
+		// that the home decides: let them finish first. (A rebase
+		// counts: its undone writes are in flight until it ends. A
+		// follow does not: it only brings in what the home decided.)
+		if d.submitted != d.completed {
+			err := waitLocked(ctx, d, func() bool { return d.submitted != d.completed })
 			return routeRetry, err
 		}
 		e.forwardLocked(d, p, home)
