@@ -112,6 +112,7 @@ func (e *Engine) follow(d *document) {
 	default:
 		d.mu.Lock()
 		err = e.applyForeignLocked(d, ops)
+		e.followedLocked(d)
 		d.mu.Unlock()
 		settle(nil)
 		if err != nil {

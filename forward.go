@@ -75,6 +75,13 @@ type Forwarder interface {
 	// lock); reply may be called from any goroutine and may block for a
 	// store read.
 	Forward(instance string, fe ForwardedEdit, reply func(ForwardOutcome, error))
+
+	// Contended tells the other instances that doc is contended here (a
+	// conflict put it in forward mode), so that each calls
+	// [Engine.Contended]: the instance that wins every race for the log
+	// never has a conflict of its own, and would go on deciding locally
+	// while the home's edits lose to it. Best effort; it must not block.
+	Contended(doc string)
 }
 
 // ErrNotForwarded: a forwarded edit certainly did not reach an engine
@@ -194,11 +201,63 @@ func (e *Engine) forwardHomeLocked(d *document) (string, bool) {
 	return home, !self && home != ""
 }
 
-// contendedLocked puts d in forward mode after a conflict. d.mu must be
-// held.
-func (e *Engine) contendedLocked(d *document) {
+// contendedLocked puts d in forward mode after a conflict, and reports
+// whether the other instances should be told (Forwarder.Contended): when
+// d was not in forward mode, and again every half hold time while
+// conflicts go on. d.mu must be held.
+func (e *Engine) contendedLocked(d *document) (announce bool) {
+	if e.opts.Forwarder == nil {
+		return false
+	}
+	now := e.opts.Now()
+	d.fwdUntil = now.Add(e.opts.ForwardHold)
+	if now.Sub(d.fwdAnnounced) < e.opts.ForwardHold/2 {
+		return false
+	}
+	d.fwdAnnounced = now
+	return true
+}
+
+// Contended puts doc in forward mode, if it is loaded here: another
+// instance had a conflict on it (Forwarder.Contended). This instance's
+// clients' idempotent edits of doc go to its home from now on, unless
+// this instance is the home.
+func (e *Engine) Contended(doc string) {
+	if e.opts.Forwarder == nil {
+		return
+	}
+	e.mu.Lock()
+	d := e.docs[doc]
+	e.mu.Unlock()
+	if d == nil {
+		return
+	}
+	select {
+	case <-d.ready:
+	default:
+		return // loading: it starts out of forward mode, as a new document would
+	}
+	e.stats.contendedElsewhere.Add(1)
+	d.mu.Lock()
+	if !d.gone {
+		now := e.opts.Now()
+		d.fwdUntil = now.Add(e.opts.ForwardHold)
+		d.fwdAnnounced = now // the others were told: no need to tell them again
+	}
+	d.mu.Unlock()
+}
+
+// followedLocked notes that a follow brought other writers' operations
+// into d. If this engine decided an edit of d within the hold time, d is
+// contended even if this engine never lost an append: the engine that
+// wins every race never sees a conflict, and unless it forwards too, the
+// home's own edits keep losing to it. d.mu must be held.
+func (e *Engine) followedLocked(d *document) {
 	if e.opts.Forwarder != nil {
-		d.fwdUntil = e.opts.Now().Add(e.opts.ForwardHold)
+		now := e.opts.Now()
+		if now.Sub(d.decidedAt) < e.opts.ForwardHold {
+			d.fwdUntil = now.Add(e.opts.ForwardHold)
+		}
 	}
 }
 

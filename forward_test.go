@@ -56,6 +56,14 @@ func (c *fakeClock) advance(by time.Duration) { c.offset.Add(int64(by)) }
 
 func (f *memForwarder) Home(doc string) (string, bool) { return "e0", f.self == 0 }
 
+func (f *memForwarder) Contended(doc string) {
+	for i, e := range f.c.engines {
+		if i != f.self {
+			e.Contended(doc)
+		}
+	}
+}
+
 func (f *memForwarder) Forward(instance string, fe syncd.ForwardedEdit, reply func(syncd.ForwardOutcome, error)) {
 	var to int
 	fmt.Sscanf(instance, "e%d", &to)
@@ -373,4 +381,118 @@ func TestForwardConcurrentClients(t *testing.T) {
 		out += e.Stats().ForwardsOut
 	}
 	t.Logf("forwarded %d of %d edits", out, clients*edits)
+}
+
+// slowShared is a shared store whose commits take a while, as a
+// replicated log's do: long enough for writers on other engines to
+// contend.
+type slowShared struct {
+	syncd.SharedStore
+}
+
+func (s slowShared) Commit(ctx context.Context, batch []syncd.Record) error {
+	time.Sleep(time.Millisecond)
+	return s.SharedStore.Commit(ctx, batch)
+}
+
+// Issue 15's hot document in memory: clients on three engines pipeline
+// edits to one document that every engine has a subscriber of (so every
+// engine follows the others' commits all the time). Every engine's
+// clients get acknowledgements while the others' write — none is starved
+// — and every acknowledged edit is stored once.
+func TestForwardNoEngineStarved(t *testing.T) {
+	c := &memCluster{store: memstore.NewShared(memstore.Options{}), clock: &fakeClock{}}
+	for i := range 3 {
+		f := &memForwarder{c: c, self: i, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		go f.run()
+		c.fwds = append(c.fwds, f)
+		st := c.store.Open()
+		e, err := syncd.Open(slowShared{st}, syncd.Options{Forwarder: f})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.stores = append(c.stores, st)
+		c.engines = append(c.engines, e)
+	}
+	t.Cleanup(func() {
+		for _, f := range c.fwds {
+			f.stop()
+		}
+		for i, e := range c.engines {
+			e.Close()
+			c.stores[i].Close()
+		}
+		c.store.Close()
+	})
+	mustCommit(t, c.engines[0], "d", merge(`{}`))
+	for _, e := range c.engines {
+		sub, err := e.Subscribe(ctxT(t), "d", syncd.SubscribeRequest{}, func(*syncd.Event) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+	}
+	const clients, window = 12, 8
+	var (
+		measuring atomic.Bool
+		inWindow  [3]atomic.Int64
+		mu        sync.Mutex
+		acked     = map[string]syncd.Op{}
+		wg        sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for k := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			e := c.engines[k%3]
+			slots := make(chan struct{}, window)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					for range window { // the edits in flight are answered
+						slots <- struct{}{}
+					}
+					return
+				case slots <- struct{}{}:
+				}
+				client, req := fmt.Sprintf("c%d", k), fmt.Sprintf("r%06d", i)
+				e.CommitAsync(context.Background(), "d", idem(client, req, fmt.Sprintf(`{"%s":%d}`, client, i)), func(op *syncd.Op, err error) {
+					if err != nil {
+						t.Errorf("%s/%s: %v", client, req, err)
+					} else {
+						if measuring.Load() {
+							inWindow[k%3].Add(1)
+						}
+						mu.Lock()
+						acked[client+"/"+req] = *op
+						mu.Unlock()
+					}
+					<-slots
+				})
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // contention, then forward mode
+	measuring.Store(true)
+	time.Sleep(700 * time.Millisecond)
+	measuring.Store(false)
+	close(stop)
+	wg.Wait()
+	for i, e := range c.engines {
+		s := e.Stats()
+		t.Logf("engine %d: %d acknowledged in the window; forwarded %d out, %d in; %d rebases", i, inWindow[i].Load(), s.ForwardsOut, s.ForwardsIn, s.Rebases)
+		if inWindow[i].Load() == 0 {
+			t.Errorf("engine %d's clients had nothing acknowledged while the others wrote", i)
+		}
+	}
+	stored := requireConverged(t, c.engines, c.engines[0].Store(), "d")
+	for key, op := range acked {
+		if s := stored[op.Rev-1]; s.ClientID+"/"+s.ClientReqID != key {
+			t.Fatalf("%s acknowledged at %d, which holds %s/%s", key, op.Rev, s.ClientID, s.ClientReqID)
+		}
+	}
+	if len(stored) != 1+len(acked) {
+		t.Fatalf("store holds %d ops, %d acknowledged", len(stored), len(acked))
+	}
 }

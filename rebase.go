@@ -87,8 +87,11 @@ func (e *Engine) sharedCommitFailed(live []*pending, err error) {
 		case errors.Is(ferr, ErrConflict) || errors.Is(ferr, ErrOutcomeUnknown):
 			if errors.Is(ferr, ErrConflict) {
 				p.doc.mu.Lock()
-				e.contendedLocked(p.doc)
+				announce := e.contendedLocked(p.doc)
 				p.doc.mu.Unlock()
+				if announce {
+					e.opts.Forwarder.Contended(p.doc.id)
+				}
 			}
 			e.startRedo(p.doc, errors.Is(ferr, ErrOutcomeUnknown))
 			p.doc.redo = append(p.doc.redo, p)

@@ -55,7 +55,10 @@ type Stats struct {
 	// how many loaded documents are in forward mode now.
 	ForwardsOut, ForwardsIn               uint64
 	ForwardsNotDelivered, ForwardsUnknown uint64
-	ForwardModeDocs                       int
+	// ContendedElsewhere counts the times another instance said a
+	// document loaded here is contended (Engine.Contended).
+	ContendedElsewhere uint64
+	ForwardModeDocs    int
 	// FollowLag is, per follow that found operations, how many revisions
 	// the document was behind the log when the follow read it.
 	FollowLag Histogram
@@ -90,6 +93,7 @@ type stats struct {
 	// Forwarding (forward.go).
 	forwardsOut, forwardsIn               atomic.Uint64
 	forwardsNotDelivered, forwardsUnknown atomic.Uint64
+	contendedElsewhere                    atomic.Uint64
 }
 
 func (s *stats) init() {
@@ -126,6 +130,7 @@ func (e *Engine) Stats() Stats {
 		ForwardsIn:           s.forwardsIn.Load(),
 		ForwardsNotDelivered: s.forwardsNotDelivered.Load(),
 		ForwardsUnknown:      s.forwardsUnknown.Load(),
+		ContendedElsewhere:   s.contendedElsewhere.Load(),
 		ForwardModeDocs:      e.forwardModeDocs(),
 		FollowDelay:          s.followDelay.snapshot(),
 		CommitTime:           time.Duration(s.commitNanos.Load()),

@@ -89,6 +89,7 @@ func (c *cluster) start() error {
 		subjectHeartbeat:   c.presence.onHeartbeat,
 		subjectRoomRequest: c.presence.onRoomRequest,
 		subjectClaim:       c.onClaim,
+		subjectContended:   c.fwd.onContended,
 	} {
 		unsub, err := c.bus.Subscribe(subject, h)
 		if err != nil {

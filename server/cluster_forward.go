@@ -81,6 +81,32 @@ func (fw *Forwarder) Forward(instance string, fe syncd.ForwardedEdit, reply func
 	f.forward(instance, fe, reply)
 }
 
+// Contended implements syncd.Forwarder: it tells every instance that doc
+// is contended here.
+func (fw *Forwarder) Contended(doc string) {
+	if f := fw.f.Load(); f != nil {
+		f.c.publish(kindForward, subjectContended, busContended{From: f.c.id, Doc: doc}, false)
+	}
+}
+
+// subjectContended carries the contended documents' announcements.
+const subjectContended = "fwd.contended"
+
+// busContended says that From had a conflict on Doc.
+type busContended struct {
+	From string `json:"from"`
+	Doc  string `json:"doc"`
+}
+
+// onContended puts the announced document in forward mode here.
+func (f *clusterForward) onContended(data []byte) {
+	var m busContended
+	if !f.c.receive(kindForward, data, &m, &m.From) {
+		return
+	}
+	f.c.engine().Contended(m.Doc)
+}
+
 // clusterForward is a cluster's side of forwarding.
 type clusterForward struct {
 	c       *cluster
