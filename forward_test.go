@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -145,35 +146,58 @@ func (f *memForwarder) stop() {
 	<-f.done
 }
 
+func newMemCluster() *memCluster {
+	return &memCluster{store: memstore.NewShared(memstore.Options{}), clock: &fakeClock{}}
+}
+
+// add opens engine i (the next), with its forwarder, on its own handle of
+// the shared store (wrapped by wrap, if not nil).
+func (c *memCluster) add(i int, opts syncd.Options, wrap func(syncd.SharedStore) syncd.Store) error {
+	f := &memForwarder{c: c, self: i, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go f.run()
+	c.fwds = append(c.fwds, f)
+	opts.Now, opts.Forwarder = c.clock.now, f
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler) // fallbacks warn; the tests cause them on purpose
+	}
+	h := c.store.Open()
+	c.stores = append(c.stores, h)
+	var st syncd.Store = h
+	if wrap != nil {
+		st = wrap(h)
+	}
+	e, err := syncd.Open(st, opts)
+	if err != nil {
+		return err
+	}
+	c.engines = append(c.engines, e)
+	return nil
+}
+
+// shutdown stops the forwarders, then closes the engines and the store.
+func (c *memCluster) shutdown() {
+	for _, f := range c.fwds {
+		f.stop()
+	}
+	for _, e := range c.engines {
+		e.Close()
+	}
+	for _, st := range c.stores {
+		st.Close()
+	}
+	c.store.Close()
+}
+
 // openForwarding opens n engines that forward to engine 0.
 func openForwarding(t testing.TB, n int, opts syncd.Options) *memCluster {
 	t.Helper()
-	c := &memCluster{store: memstore.NewShared(memstore.Options{}), clock: &fakeClock{}}
-	opts.Now = c.clock.now
+	c := newMemCluster()
+	t.Cleanup(c.shutdown)
 	for i := range n {
-		f := &memForwarder{c: c, self: i, wake: make(chan struct{}, 1), done: make(chan struct{})}
-		go f.run()
-		c.fwds = append(c.fwds, f)
-		o := opts
-		o.Forwarder = f
-		st := c.store.Open()
-		e, err := syncd.Open(st, o)
-		if err != nil {
+		if err := c.add(i, opts, nil); err != nil {
 			t.Fatal(err)
 		}
-		c.stores = append(c.stores, st)
-		c.engines = append(c.engines, e)
 	}
-	t.Cleanup(func() {
-		for _, f := range c.fwds {
-			f.stop()
-		}
-		for i, e := range c.engines {
-			e.Close()
-			c.stores[i].Close()
-		}
-		c.store.Close()
-	})
 	return c
 }
 
@@ -401,29 +425,13 @@ func (s slowShared) Commit(ctx context.Context, batch []syncd.Record) error {
 // clients get acknowledgements while the others' write — none is starved
 // — and every acknowledged edit is stored once.
 func TestForwardNoEngineStarved(t *testing.T) {
-	c := &memCluster{store: memstore.NewShared(memstore.Options{}), clock: &fakeClock{}}
+	c := newMemCluster()
+	t.Cleanup(c.shutdown)
 	for i := range 3 {
-		f := &memForwarder{c: c, self: i, wake: make(chan struct{}, 1), done: make(chan struct{})}
-		go f.run()
-		c.fwds = append(c.fwds, f)
-		st := c.store.Open()
-		e, err := syncd.Open(slowShared{st}, syncd.Options{Forwarder: f})
-		if err != nil {
+		if err := c.add(i, syncd.Options{}, func(h syncd.SharedStore) syncd.Store { return slowShared{h} }); err != nil {
 			t.Fatal(err)
 		}
-		c.stores = append(c.stores, st)
-		c.engines = append(c.engines, e)
 	}
-	t.Cleanup(func() {
-		for _, f := range c.fwds {
-			f.stop()
-		}
-		for i, e := range c.engines {
-			e.Close()
-			c.stores[i].Close()
-		}
-		c.store.Close()
-	})
 	mustCommit(t, c.engines[0], "d", merge(`{}`))
 	for _, e := range c.engines {
 		sub, err := e.Subscribe(ctxT(t), "d", syncd.SubscribeRequest{}, func(*syncd.Event) {})
