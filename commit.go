@@ -285,7 +285,6 @@ func (e *Engine) decideLocked(d *document, p *pending) *Error {
 	ed := &p.edit
 	now := e.opts.Now()
 	d.lastUsed = now
-	d.decidedAt = now
 	if d.absent && !ed.rateLimited { // a refusal alone creates nothing
 		e.recreateLocked(d)
 	}

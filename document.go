@@ -125,11 +125,9 @@ type document struct {
 	// (fwdBusy while one of them is decided here instead); fwdApplied
 	// are those the home applied, waiting for d to follow the log to
 	// their revision.
-	// decidedAt is when this engine last decided an edit of d.
 	// fwdAnnounced is when the other instances were last told that d is
 	// contended (Forwarder.Contended).
 	fwdUntil     time.Time
-	decidedAt    time.Time
 	fwdAnnounced time.Time
 	fwd          []*pending
 	fwdBusy      bool

@@ -112,7 +112,6 @@ func (e *Engine) follow(d *document) {
 	default:
 		d.mu.Lock()
 		err = e.applyForeignLocked(d, ops)
-		e.followedLocked(d)
 		d.mu.Unlock()
 		settle(nil)
 		if err != nil {

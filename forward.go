@@ -247,20 +247,6 @@ func (e *Engine) Contended(doc string) {
 	d.mu.Unlock()
 }
 
-// followedLocked notes that a follow brought other writers' operations
-// into d. If this engine decided an edit of d within the hold time, d is
-// contended even if this engine never lost an append: the engine that
-// wins every race never sees a conflict, and unless it forwards too, the
-// home's own edits keep losing to it. d.mu must be held.
-func (e *Engine) followedLocked(d *document) {
-	if e.opts.Forwarder != nil {
-		now := e.opts.Now()
-		if now.Sub(d.decidedAt) < e.opts.ForwardHold {
-			d.fwdUntil = now.Add(e.opts.ForwardHold)
-		}
-	}
-}
-
 // forwardLocked sends p's edit to home and queues p for its reply. p must
 // not be in the committer's queue. d.mu must be held: holding it is what
 // orders d's forwards.
