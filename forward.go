@@ -28,11 +28,11 @@ import (
 // Order and exactly-once. A client's request ids must be decided in
 // increasing order (the watermark refuses an id at or below it), so an
 // edit is never forwarded while the document has writes of its own in
-// flight or is being caught up (they would be decided after it), an
+// flight, a rebase's included (they would be decided after it), an
 // idempotent edit is never decided here while forwards of the document
 // are in flight (it would be decided before them), forwards go out in the
 // order they were decided to be forwarded (the Forwarder keeps it, and
-// the home decides them one after another in arrival order), and their
+// the home decides each client's in arrival order), and their
 // replies are taken in that order too (d.fwd). A conflict that undoes
 // this engine's own writes while the document is in forward mode
 // forwards them rather than deciding them again here (rebase.go), so

@@ -119,11 +119,24 @@ type clusterForward struct {
 	next     uint64
 	inFlight map[uint64]func(syncd.ForwardOutcome, error) // the replies owed, until taken
 	closed   bool
+
+	// The edits forwarded here, queued per document and client
+	// (inOrder): a client's are decided one after another, in arrival
+	// order, and different clients' at the same time. One goroutine
+	// per queue that has work runs them; wg waits for them at close.
+	qmu     sync.Mutex
+	queues  map[clientKey][]func()
+	qclosed bool
+	wg      sync.WaitGroup
 }
+
+// clientKey names one client's edits of one document.
+type clientKey struct{ doc, client string }
 
 func newClusterForward(c *cluster, o Options) *clusterForward {
 	req, _ := o.Bus.(BusRequester)
-	f := &clusterForward{c: c, req: req, timeout: o.BusForwardTimeout, inFlight: make(map[uint64]func(syncd.ForwardOutcome, error))}
+	f := &clusterForward{c: c, req: req, timeout: o.BusForwardTimeout, inFlight: make(map[uint64]func(syncd.ForwardOutcome, error)),
+		queues: make(map[clientKey][]func())}
 	f.setPeers(nil)
 	return f
 }
@@ -158,6 +171,50 @@ func (f *clusterForward) close(fw *Forwarder) {
 	for _, reply := range owed {
 		reply(syncd.ForwardOutcome{}, errForwardClosing)
 	}
+	f.qmu.Lock()
+	f.qclosed = true
+	f.qmu.Unlock()
+	f.wg.Wait() // the edits forwarded here are decided (each bounded by the timeout)
+}
+
+// inOrder runs job after every job queued before it under key, and at the
+// same time as other keys' jobs; false, and job is not run, once closing. Why not one after another on the
+// subscription's goroutine: the first edit of each client makes the
+// engine read the client's watermark from the log, and with hundreds of
+// clients forwarding at once those reads, one after another, held every
+// other client's edits up for seconds (past the requesters' timeouts).
+// Only a client's own edits must keep their order (its request ids).
+func (f *clusterForward) inOrder(key clientKey, job func()) bool {
+	f.qmu.Lock()
+	if f.qclosed {
+		f.qmu.Unlock()
+		return false
+	}
+	if q, busy := f.queues[key]; busy {
+		f.queues[key] = append(q, job)
+		f.qmu.Unlock()
+		return true
+	}
+	f.queues[key] = nil // busy, nothing waiting
+	f.wg.Add(1)
+	f.qmu.Unlock()
+	go func() {
+		defer f.wg.Done()
+		for {
+			job()
+			f.qmu.Lock()
+			q := f.queues[key]
+			if len(q) == 0 {
+				delete(f.queues, key)
+				f.qmu.Unlock()
+				return
+			}
+			job, q[0] = q[0], nil
+			f.queues[key] = q[1:]
+			f.qmu.Unlock()
+		}
+	}()
+	return true
 }
 
 var errForwardClosing = errors.New("server: shutting down before a forwarded edit was answered")
@@ -315,20 +372,29 @@ func (f *clusterForward) onRequest(data []byte, respond func([]byte)) {
 	if w.Base != nil {
 		fe.Edit.Base, fe.Edit.HasBase = *w.Base, true
 	}
-	// The requester stops waiting after its timeout and decides the edit
-	// itself: waiting here (to load the document, for room in its ring)
-	// longer than that only makes two decisions for the store to sort out.
-	ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
-	f.c.engine().CommitForwarded(ctx, fe, func(out syncd.ForwardOutcome) {
-		cancel()
-		r := wireForwardReply{Op: out.Op, Epoch: out.Epoch}
-		if out.Err != nil {
-			r.Op = nil
-			r.Err = &wireForwardError{Code: out.Err.Code.String(), Message: out.Err.Message, Head: out.Err.Head, Limit: out.Err.Limit,
-				Unknown: errors.Is(out.Err, syncd.ErrOutcomeUnknown)}
-		}
-		respond(encodeForwardReply(r))
+	// The data is not kept past this call: fe holds copies (Unmarshal
+	// copies a RawMessage).
+	queued := f.inOrder(clientKey{w.Doc, w.Client}, func() {
+		// The requester stops waiting after its timeout and decides the
+		// edit itself: waiting here (to load the document, for room in
+		// its ring) longer than that only makes two decisions for the
+		// log to sort out.
+		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+		f.c.engine().CommitForwarded(ctx, fe, func(out syncd.ForwardOutcome) {
+			cancel()
+			r := wireForwardReply{Op: out.Op, Epoch: out.Epoch}
+			if out.Err != nil {
+				r.Op = nil
+				r.Err = &wireForwardError{Code: out.Err.Code.String(), Message: out.Err.Message, Head: out.Err.Head, Limit: out.Err.Limit,
+					Unknown: errors.Is(out.Err, syncd.ErrOutcomeUnknown)}
+			}
+			respond(encodeForwardReply(r))
+		})
 	})
+	if !queued {
+		// Shutting down: not decided, so "not applied" is the truth.
+		respond(encodeForwardReply(wireForwardReply{Err: &wireForwardError{Code: syncd.CodeUnavailable.String(), Message: "the instance is shutting down"}}))
+	}
 }
 
 func encodeForwardReply(r wireForwardReply) []byte {
