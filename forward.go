@@ -347,7 +347,11 @@ func (e *Engine) drainForwards(d *document) {
 					d.wms[c] = w.Advance(op.ClientReqID)
 				}
 			}
-			p.app = AppendRecord{Doc: d.id, Epoch: out.Epoch, Op: op}
+			epoch := out.Epoch
+			if epoch == "" {
+				epoch = d.epoch // not said: the one it was sent in
+			}
+			p.app = AppendRecord{Doc: d.id, Epoch: epoch, Op: op}
 			p.append = &p.app
 			d.fwdApplied = append(d.fwdApplied, p)
 			e.requestFollow(d)
@@ -379,7 +383,6 @@ func (e *Engine) decideFallback(d *document, p *pending) {
 		e.resolveDecidedLocked(d, p, p.fwdOuts)
 		p.fwdWM, p.fwdOuts = revision.Watermark{}, nil
 		if p.append != nil && p.refusal == nil {
-			p.app.Epoch = d.epoch
 			d.fwdApplied = append(d.fwdApplied, p)
 			e.requestFollow(d)
 			d.mu.Unlock()

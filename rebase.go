@@ -483,6 +483,7 @@ func (e *Engine) resolveDecidedLocked(d *document, p *pending, outs []revision.O
 			} else {
 				p.app.Op = &Op{Rev: o.Rev, Kind: ed.kind, Payload: ed.Patch, ClientID: ed.ClientID, ClientReqID: ed.ReqID}
 			}
+			p.app.Epoch = d.epoch // outcomes are kept per epoch
 			p.append = &p.app
 			return
 		}
