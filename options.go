@@ -118,7 +118,9 @@ type Options struct {
 	// Forwarder, if set, lets the engine send the edits of a document
 	// contended by several engines on a shared store to the one engine
 	// that decides them (forward.go). Default none: every edit is decided
-	// here.
+	// here. A forwarded edit is validated (Validate) on the engine that
+	// decides it, under that engine's context: values the caller's
+	// context carried here do not travel with it.
 	Forwarder Forwarder
 
 	// ForwardHold is how long a document stays in forward mode after its
