@@ -114,27 +114,21 @@ func (s *stats) observeCommit(records int, d time.Duration, err error) {
 func (e *Engine) Stats() Stats {
 	s := &e.stats
 	out := Stats{
-		Commits:              s.commits.Load(),
-		Operations:           s.ops.Load(),
-		Batches:              s.batches.Load(),
-		Records:              s.records.Load(),
-		BatchFailures:        s.failures.Load(),
-		Rebases:              s.rebases.Load(),
-		Follows:              s.follows.Load(),
-		RebasesUnknown:       s.rebasesUnknown.Load(),
-		Redecided:            s.redecided.Load(),
-		FollowOps:            s.followOps.Load(),
-		RebaseOps:            s.rebaseOps.Load(),
-		FollowLag:            s.followLag.snapshot(),
-		ForwardsOut:          s.forwardsOut.Load(),
-		ForwardsIn:           s.forwardsIn.Load(),
-		ForwardsNotDelivered: s.forwardsNotDelivered.Load(),
-		ForwardsUnknown:      s.forwardsUnknown.Load(),
-		ContendedElsewhere:   s.contendedElsewhere.Load(),
-		ForwardModeDocs:      e.forwardModeDocs(),
-		FollowDelay:          s.followDelay.snapshot(),
-		CommitTime:           time.Duration(s.commitNanos.Load()),
-		Refusals:             make(map[Code]uint64),
+		Commits:        s.commits.Load(),
+		Operations:     s.ops.Load(),
+		Batches:        s.batches.Load(),
+		Records:        s.records.Load(),
+		BatchFailures:  s.failures.Load(),
+		Rebases:        s.rebases.Load(),
+		Follows:        s.follows.Load(),
+		RebasesUnknown: s.rebasesUnknown.Load(),
+		Redecided:      s.redecided.Load(),
+		FollowOps:      s.followOps.Load(),
+		RebaseOps:      s.rebaseOps.Load(),
+		FollowLag:      s.followLag.snapshot(),
+		FollowDelay:    s.followDelay.snapshot(),
+		CommitTime:     time.Duration(s.commitNanos.Load()),
+		Refusals:       make(map[Code]uint64),
 		CatchUps: map[string]uint64{
 			"ring":      s.catchUpDeltas.Load(),
 			"store":     s.catchUpStore.Load(),
@@ -143,6 +137,12 @@ func (e *Engine) Stats() Stats {
 			"compacted": s.catchUpCompacted.Load(),
 		},
 	}
+	// Forwarding (forward.go), set apart so that the list above stays
+	// as it was.
+	out.ForwardsOut, out.ForwardsIn = s.forwardsOut.Load(), s.forwardsIn.Load()
+	out.ForwardsNotDelivered, out.ForwardsUnknown = s.forwardsNotDelivered.Load(), s.forwardsUnknown.Load()
+	out.ContendedElsewhere = s.contendedElsewhere.Load()
+	out.ForwardModeDocs = e.forwardModeDocs()
 	for c := range s.refusals {
 		if n := s.refusals[c].Load(); n > 0 {
 			out.Refusals[Code(c)] = n
