@@ -93,11 +93,27 @@ func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func
 		then(nil, refusal)
 		return
 	}
+	e.decideHere(ctx, doc, p, false)
+}
+
+// decideHere decides p's edit on this engine — or, unless forwarded (the
+// edit came from another engine, or its forward failed), forwards it to
+// its document's home while the document is contended (forward.go). It
+// returns once the edit is decided or forwarded; p.then is told the
+// outcome, as CommitAsync describes.
+func (e *Engine) decideHere(ctx context.Context, doc string, p *pending, forwarded bool) {
+	ed := &p.edit
 	// Nothing keeps the patch once the edit is decided (or fails before
 	// it): its memory goes to the next edit's.
 	fail := func(err error) {
-		p.edit.releasePatch()
-		then(nil, e.editError(doc, ed.ReqID, err))
+		ed.releasePatch()
+		err = e.editError(doc, ed.ReqID, err)
+		if p.fwdUnknown {
+			// Sent to the home, which may have decided it: not "not
+			// applied" (CodeUnavailable, CodeClosed).
+			err = &Error{Code: CodeInternal, Message: "the outcome of the forwarded edit is unknown", Doc: doc, ReqID: ed.ReqID, Head: e.knownHead(doc), Err: ErrOutcomeUnknown}
+		}
+		p.then(nil, err)
 	}
 	for {
 		d, err := e.acquire(ctx, doc, true)
@@ -105,7 +121,24 @@ func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func
 			fail(err)
 			return
 		}
-		if p.edit.idempotent {
+		if !forwarded && e.opts.Forwarder != nil && ed.idempotent {
+			// An edit to forward waits neither for room in d's ring nor
+			// for a follow to end (which on a busy document would be
+			// most of the time): the home decides it.
+			d.mu.Lock()
+			r, err := e.routeLocked(ctx, d, p)
+			d.mu.Unlock()
+			switch {
+			case err != nil:
+				fail(err)
+				return
+			case r == routeForwarded:
+				return
+			case r == routeRetry:
+				continue
+			}
+		}
+		if ed.idempotent {
 			if err := e.loadWatermark(ctx, d, ed.ClientID); err != nil {
 				fail(err)
 				return
@@ -117,17 +150,32 @@ func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func
 			fail(err)
 			return
 		}
-		if d.gone || e.shared != nil && p.edit.idempotent && !d.hasWatermarkLocked(ed.ClientID) {
+		if d.gone || e.shared != nil && ed.idempotent && !d.hasWatermarkLocked(ed.ClientID) {
 			// Gone, or a rebase cleared the watermarks while this edit
 			// waited (rebase.go): look again.
 			d.mu.Unlock()
 			continue
 		}
+		if !forwarded {
+			r, err := e.routeLocked(ctx, d, p)
+			if err != nil {
+				d.mu.Unlock()
+				fail(err)
+				return
+			}
+			if r != routeDecide {
+				d.mu.Unlock()
+				if r == routeRetry {
+					continue
+				}
+				return
+			}
+		}
 		refusal := e.decideLocked(d, p)
-		p.edit.releasePatch()
+		ed.releasePatch()
 		d.mu.Unlock()
 		if refusal != nil {
-			then(nil, refusal) // refused without a store write: a duplicate, or no client id
+			p.then(nil, refusal) // refused without a store write: a duplicate, or no client id
 		}
 		return
 	}
@@ -160,33 +208,7 @@ func (e *Engine) Refuse(ctx context.Context, doc, clientID, reqID string, then f
 		}
 		then(head, err)
 	}
-	for {
-		d, err := e.acquire(ctx, doc, true)
-		if err != nil {
-			then(0, err)
-			return
-		}
-		if err := e.loadWatermark(ctx, d, clientID); err != nil {
-			then(0, err)
-			return
-		}
-		d.mu.Lock()
-		if err := e.waitFreshLocked(ctx, d); err != nil {
-			d.mu.Unlock()
-			then(0, err)
-			return
-		}
-		if d.gone || e.shared != nil && !d.hasWatermarkLocked(clientID) {
-			d.mu.Unlock()
-			continue
-		}
-		refusal := e.decideLocked(d, p)
-		d.mu.Unlock()
-		if refusal != nil {
-			then(refusal.Head, refusal)
-		}
-		return
-	}
+	e.decideHere(ctx, doc, p, false)
 }
 
 // waitForRoomLocked waits while half of d's ring is waiting for its fsync,

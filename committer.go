@@ -48,6 +48,17 @@ type pending struct {
 	// the operation of an append, or the error. It may be nil.
 	then func(*Op, error)
 	err  error // set when the write failed
+
+	// On a pending forwarded to its document's home (forward.go), never
+	// in the committer's queue while forwarded: where it stands, the
+	// home's reply, and for a decision made here after all, the client's
+	// watermark and outcomes read from the store after the reply, and
+	// whether the home may have decided it (fwdUnknown).
+	fwdState   fwdState
+	fwdOut     ForwardOutcome
+	fwdWM      revision.Watermark
+	fwdOuts    []revision.Outcome
+	fwdUnknown bool
 }
 
 // finish reports p's outcome.
@@ -416,7 +427,11 @@ func (e *Engine) breakDocument(d *document) {
 	d.broken = true // read only by the committer goroutine, which sets it
 	d.mu.Lock()
 	d.gone = true
+	fwdDone := e.appliedForwardsLocked(d)
 	d.mu.Unlock()
+	for _, p := range fwdDone {
+		p.finish()
+	}
 	e.forget(d)
 	d.subsMu.Lock()
 	subs := d.subs

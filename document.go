@@ -119,6 +119,19 @@ type document struct {
 	followAsked uint64
 	followDone  uint64
 	followErr   error
+	// Forwarding (forward.go), under mu. fwdUntil ends forward mode
+	// (zero: not contended). fwd are the pendings forwarded to the home,
+	// in the order sent, until their replies are taken in that order
+	// (fwdBusy while one of them is decided here instead); fwdApplied
+	// are those the home applied, waiting for d to follow the log to
+	// their revision.
+	// fwdAnnounced is when the other instances were last told that d is
+	// contended (Forwarder.Contended).
+	fwdUntil     time.Time
+	fwdAnnounced time.Time
+	fwd          []*pending
+	fwdBusy      bool
+	fwdApplied   []*pending
 	// watchStop ends the store's watch of d (SharedStore.Watch), set
 	// once d has a subscriber. Guarded by subsMu.
 	watchStop func()

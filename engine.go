@@ -103,6 +103,7 @@ func (e *Engine) Close() error {
 	e.wg.Wait()
 	e.cancel()
 	e.stopWatches()
+	e.finishForwardsAtClose()
 	return nil
 }
 

@@ -54,12 +54,19 @@ func (e *Engine) follow(d *document) {
 	if d.gone || d.stale {
 		// Gone: its waiters look it up again. Stale: a rebase is under
 		// way, which reads the store later and settles the tickets.
+		done := e.appliedForwardsLocked(d) // gone: they will not be followed here
 		d.mu.Unlock()
+		for _, p := range done {
+			p.finish()
+		}
 		return
 	}
 	ticket := d.followAsked
 	epoch, durable := d.epoch, d.durable
 	inFlight := d.submitted != d.completed
+	// Forwarded edits the home applied are finished once d has followed
+	// them, after their delivery to d's subscribers (forward.go).
+	defer e.finishAppliedForwards(d)
 	absent := d.absent
 	if !inFlight {
 		d.stale = true

@@ -118,7 +118,8 @@ func (e *Engine) loadedLocked() []*document {
 // present, and nothing is waiting to be written. d.mu and d.subsMu must be
 // held.
 func (d *document) idleLocked() bool {
-	return !d.gone && d.completed == d.submitted && len(d.subs) == 0 && len(d.presence) == 0
+	return !d.gone && d.completed == d.submitted && len(d.subs) == 0 && len(d.presence) == 0 &&
+		len(d.fwd) == 0 && len(d.fwdApplied) == 0
 }
 
 // unloadIf unloads d if it is idle and cond (called under d.mu and

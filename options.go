@@ -115,6 +115,19 @@ type Options struct {
 	// (observer.go). It must not block. Default none.
 	Observer Observer
 
+	// Forwarder, if set, lets the engine send the edits of a document
+	// contended by several engines on a shared store to the one engine
+	// that decides them (forward.go). Default none: every edit is decided
+	// here. A forwarded edit is validated (Validate) on the engine that
+	// decides it, under that engine's context: values the caller's
+	// context carried here do not travel with it.
+	Forwarder Forwarder
+
+	// ForwardHold is how long a document stays in forward mode after its
+	// last conflict or its last forwarded edit. Default
+	// DefaultForwardHold (5 s). Only with a Forwarder.
+	ForwardHold time.Duration
+
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 
@@ -235,6 +248,9 @@ func (o *Options) withDefaults() Options {
 		c.MaxLoadedBytes = DefaultMaxLoadedBytes
 	case c.MaxLoadedBytes < 0:
 		c.MaxLoadedBytes = math.MaxInt64
+	}
+	if c.ForwardHold <= 0 {
+		c.ForwardHold = DefaultForwardHold
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -85,6 +85,14 @@ func (e *Engine) sharedCommitFailed(live []*pending, err error) {
 		case ferr == nil:
 			ok = append(ok, p)
 		case errors.Is(ferr, ErrConflict) || errors.Is(ferr, ErrOutcomeUnknown):
+			if errors.Is(ferr, ErrConflict) {
+				p.doc.mu.Lock()
+				announce := e.contendedLocked(p.doc)
+				p.doc.mu.Unlock()
+				if announce {
+					e.opts.Forwarder.Contended(p.doc.id)
+				}
+			}
 			e.startRedo(p.doc, errors.Is(ferr, ErrOutcomeUnknown))
 			p.doc.redo = append(p.doc.redo, p)
 		default:
@@ -275,6 +283,9 @@ func (e *Engine) rebase(d *document) {
 	var done, resolved []*pending
 	d.mu.Lock()
 	e.installLocked(d, v, epoch, durable, len(redo) > 0)
+	// While d is contended, the undone edits go to its home rather than
+	// race for the log again (forward.go).
+	home, forward := e.forwardHomeLocked(d)
 	for _, p := range redo {
 		d.submitted-- // counted again if queued again
 		if p.del != nil {
@@ -296,10 +307,16 @@ func (e *Engine) rebase(d *document) {
 				continue
 			}
 		}
+		if forward && p.edit.idempotent && p.del == nil && (p.append != nil || p.decide != nil) &&
+			!d.wms[p.edit.ClientID].Decided(p.edit.ReqID) {
+			e.forwardLocked(d, p, home)
+			continue
+		}
 		if e.redecideLocked(d, p, v) {
 			done = append(done, p)
 		}
 	}
+	done = append(done, e.appliedForwardsLocked(d)...)
 	d.stale = false
 	d.followDone = max(d.followDone, ticket)
 	d.followErr = nil
@@ -466,6 +483,7 @@ func (e *Engine) resolveDecidedLocked(d *document, p *pending, outs []revision.O
 			} else {
 				p.app.Op = &Op{Rev: o.Rev, Kind: ed.kind, Payload: ed.Patch, ClientID: ed.ClientID, ClientReqID: ed.ReqID}
 			}
+			p.app.Epoch = d.epoch // outcomes are kept per epoch
 			p.append = &p.app
 			return
 		}

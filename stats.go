@@ -47,6 +47,18 @@ type Stats struct {
 	// between this engine's copy and the log that were filled.
 	FollowOps uint64
 	RebaseOps uint64
+	// ForwardsOut counts the edits this engine forwarded to their
+	// document's home while the document was contended (forward.go);
+	// ForwardsIn those other engines forwarded here. ForwardsNotDelivered
+	// and ForwardsUnknown count the forwards decided here after all: not
+	// delivered, or their outcome unknown (a timeout). ForwardModeDocs is
+	// how many loaded documents are in forward mode now.
+	ForwardsOut, ForwardsIn               uint64
+	ForwardsNotDelivered, ForwardsUnknown uint64
+	// ContendedElsewhere counts the times another instance said a
+	// document loaded here is contended (Engine.Contended).
+	ContendedElsewhere uint64
+	ForwardModeDocs    int
 	// FollowLag is, per follow that found operations, how many revisions
 	// the document was behind the log when the follow read it.
 	FollowLag Histogram
@@ -78,6 +90,10 @@ type stats struct {
 	rebasesUnknown, redecided atomic.Uint64
 	followOps, rebaseOps      atomic.Uint64
 	followLag, followDelay    *histogram
+	// Forwarding (forward.go).
+	forwardsOut, forwardsIn               atomic.Uint64
+	forwardsNotDelivered, forwardsUnknown atomic.Uint64
+	contendedElsewhere                    atomic.Uint64
 }
 
 func (s *stats) init() {
@@ -121,6 +137,12 @@ func (e *Engine) Stats() Stats {
 			"compacted": s.catchUpCompacted.Load(),
 		},
 	}
+	// Forwarding (forward.go), set apart so that the list above stays
+	// as it was.
+	out.ForwardsOut, out.ForwardsIn = s.forwardsOut.Load(), s.forwardsIn.Load()
+	out.ForwardsNotDelivered, out.ForwardsUnknown = s.forwardsNotDelivered.Load(), s.forwardsUnknown.Load()
+	out.ContendedElsewhere = s.contendedElsewhere.Load()
+	out.ForwardModeDocs = e.forwardModeDocs()
 	for c := range s.refusals {
 		if n := s.refusals[c].Load(); n > 0 {
 			out.Refusals[Code(c)] = n

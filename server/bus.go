@@ -84,6 +84,9 @@ func (o *Options) withBusDefaults() error {
 	if o.BusRoomWait <= 0 {
 		o.BusRoomWait = DefaultBusRoomWait
 	}
+	if o.BusForwardTimeout <= 0 {
+		o.BusForwardTimeout = DefaultBusForwardTimeout
+	}
 	if o.BusPeerTimeout <= o.BusHeartbeatInterval {
 		return fmt.Errorf("server: BusPeerTimeout %v must be longer than BusHeartbeatInterval %v, or live instances are dropped between heartbeats", o.BusPeerTimeout, o.BusHeartbeatInterval)
 	}

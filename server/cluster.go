@@ -54,6 +54,8 @@ type cluster struct {
 
 	rooms    *clusterBroker
 	presence *clusterPresence
+	fwd      *clusterForward // forwarded edits (cluster_forward.go)
+	fwdTo    *Forwarder      // the engine's, tied to fwd while the cluster runs; may be nil
 
 	// closing: goodbye was said; read on every message sent, so atomic.
 	closing atomic.Bool
@@ -80,6 +82,8 @@ func newCluster(s *Server, o Options) (*cluster, error) {
 	}
 	c.rooms = newClusterBroker(c)
 	c.presence = newClusterPresence(c)
+	c.fwd = newClusterForward(c, o)
+	c.fwdTo = o.Forwarder
 	return c, nil
 }
 
@@ -92,6 +96,7 @@ func (c *cluster) start() error {
 		subjectHeartbeat:   c.presence.onHeartbeat,
 		subjectRoomRequest: c.presence.onRoomRequest,
 		subjectClaim:       c.onClaim,
+		subjectContended:   c.fwd.onContended,
 	} {
 		unsub, err := c.bus.Subscribe(subject, h)
 		if err != nil {
@@ -102,6 +107,14 @@ func (c *cluster) start() error {
 		c.unsubs = append(c.unsubs, unsub)
 		c.mu.Unlock()
 	}
+	unsub, err := c.fwd.start(c.fwdTo)
+	if err != nil {
+		c.close()
+		return err
+	}
+	c.mu.Lock()
+	c.unsubs = append(c.unsubs, unsub)
+	c.mu.Unlock()
 	c.presence.sendHeartbeat()
 	c.wg.Add(1)
 	go c.heartbeatLoop()
@@ -145,6 +158,7 @@ func (c *cluster) close() {
 		return
 	}
 	c.goodbye()
+	c.fwd.close(c.fwdTo)
 	c.mu.Lock()
 	unsubs := c.unsubs
 	c.unsubs = nil

@@ -75,9 +75,20 @@ func (p *clusterPresence) seenLocked(id string, now time.Time) (*peer, bool) {
 		pr = &peer{}
 		p.peers[id] = pr
 		p.c.m.instances.Set(float64(len(p.peers)))
+		p.peersChangedLocked()
 	}
 	pr.lastSeen = now
 	return pr, isNew
+}
+
+// peersChangedLocked tells forwarding who is alive now (the homes of
+// contended documents are chosen among them). p.mu must be held.
+func (p *clusterPresence) peersChangedLocked() {
+	ids := make([]string, 0, len(p.peers))
+	for id := range p.peers {
+		ids = append(ids, id)
+	}
+	p.c.fwd.setPeers(ids)
 }
 
 // onHeartbeat handles a message on the heartbeat subject.
@@ -176,6 +187,7 @@ func (p *clusterPresence) dropPeer(id string, dead bool) {
 	if _, ok := p.peers[id]; ok {
 		delete(p.peers, id)
 		p.c.m.instances.Set(float64(len(p.peers)))
+		p.peersChangedLocked()
 		if dead {
 			p.c.m.deadInstances.Inc()
 		}

@@ -11,11 +11,12 @@ const (
 	kindPresence                 // presence changes, full rooms and requests for them
 	kindHeartbeat                // heartbeats and goodbyes
 	kindClaim                    // connection claims
+	kindForward                  // forwarded edits of contended documents (requests)
 	numBusKinds
 )
 
 func (k busKind) String() string {
-	return [...]string{"room", "presence", "heartbeat", "claim"}[k]
+	return [...]string{"room", "presence", "heartbeat", "claim", "forward"}[k]
 }
 
 // busMetrics are the cluster bus's metrics, registered with the server's

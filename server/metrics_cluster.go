@@ -52,6 +52,13 @@ var (
 		"Other instances' operations brought into documents held here (gaps filled), by how: follow (a catch-up after the log grew) or rebase (read back after a conflict).", []string{"via"}, nil)
 	descFollowLag = prometheus.NewDesc("syncd_cluster_follow_lag_revisions",
 		"Per catch-up that found operations, how many revisions the document here was behind the log when it started. A growing tail means this instance falls behind the others' writes.", nil, nil)
+	descForwarded = prometheus.NewDesc("syncd_cluster_forwarded_edits_total",
+		"Edits of contended documents forwarded to the instance that decides them (docs/cluster.md, hot documents), by direction: out (sent by this instance) or in (decided here for another).", []string{"direction"}, nil)
+	descForwardFallbacks = prometheus.NewDesc("syncd_cluster_forward_fallbacks_total",
+		"Forwarded edits decided here after all, by reason: not_delivered (no instance listened at the home's address) or unknown (no answer within -bus-forward-timeout; the log's de-duplication settles it). "+
+			"A steady rise means an instance is down or overloaded.", []string{"reason"}, nil)
+	descForwardModeDocs = prometheus.NewDesc("syncd_cluster_forward_mode_documents",
+		"Documents held here that are in forward mode now: contended by several instances, so their edits go to one (-forward-hold after the last conflict or forward).", nil, nil)
 	descFollowDelay = prometheus.NewDesc("syncd_cluster_follow_delay_seconds",
 		"Per operation a catch-up brought in, the time from its writer's decision to its delivery here (the writers' clocks are compared: skew shifts it). "+
 			"This is how stale subscribers here see other instances' edits.", nil, nil)
@@ -59,7 +66,8 @@ var (
 
 func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAppends, descAppendRetries, descAppendReadBacks, descSnapshotsLost,
-		descRebases, descRedecided, descFollows, descCaughtUp, descFollowLag, descFollowDelay} {
+		descRebases, descRedecided, descFollows, descCaughtUp, descFollowLag, descFollowDelay,
+		descForwarded, descForwardFallbacks, descForwardModeDocs} {
 		ch <- d
 	}
 }
@@ -87,6 +95,11 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descCaughtUp, s.RebaseOps, "rebase")
 	ch <- constHistogram(descFollowLag, s.FollowLag)
 	ch <- constHistogram(descFollowDelay, s.FollowDelay)
+	counter(descForwarded, s.ForwardsOut, "out")
+	counter(descForwarded, s.ForwardsIn, "in")
+	counter(descForwardFallbacks, s.ForwardsNotDelivered, "not_delivered")
+	counter(descForwardFallbacks, s.ForwardsUnknown, "unknown")
+	ch <- prometheus.MustNewConstMetric(descForwardModeDocs, prometheus.GaugeValue, float64(s.ForwardModeDocs))
 }
 
 // constHistogram turns an engine histogram (counts per bucket) into a

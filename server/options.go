@@ -128,6 +128,18 @@ type Options struct {
 	// so the JOIN's answer carries the merged room; what comes later
 	// arrives as PRESENCE changes. Default DefaultBusRoomWait (250ms).
 	BusRoomWait time.Duration
+	// Forwarder, with a Bus that implements BusRequester, carries the
+	// engine's forwarded edits (the same Forwarder must be the engine's
+	// syncd.Options.Forwarder): a document contended by several
+	// instances has its edits decided by one (cluster_forward.go). Nil:
+	// this instance forwards nothing, but still decides what others
+	// forward to it.
+	Forwarder *Forwarder
+	// BusForwardTimeout bounds the wait for the answer to a forwarded
+	// edit; past it, this instance decides the edit itself (the log's
+	// de-duplication settles a double decision). Default
+	// DefaultBusForwardTimeout (5s).
+	BusForwardTimeout time.Duration
 }
 
 // Limits bound what one connection may do. Zero fields take the defaults.

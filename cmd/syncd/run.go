@@ -141,6 +141,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// A cluster's instances forward a contended document's edits to one
+	// of them (config_bus.go); the server carries them, once it runs.
+	var forwarder *server.Forwarder
+	var engineForwarder syncd.Forwarder
+	if c.Store == "nats" && c.Bus.Forward {
+		forwarder = server.NewForwarder()
+		engineForwarder = forwarder
+	}
 	m.engine, err = syncd.Open(m.store, syncd.Options{
 		RingSize:         c.RingSize,
 		SnapshotInterval: c.SnapshotInterval,
@@ -157,6 +165,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Observer:         observer,
 
 		MaxRoomPresenceBytes: c.Transport.MaxRoomPresenceBytes,
+
+		Forwarder:   engineForwarder,
+		ForwardHold: c.Bus.ForwardHold,
 	})
 	if err != nil {
 		return err
@@ -198,6 +209,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		BusHeartbeatInterval: c.Bus.HeartbeatInterval,
 		BusPeerTimeout:       c.Bus.PeerTimeout,
 		BusRoomWait:          c.Bus.RoomWait,
+		Forwarder:            forwarder,
+		BusForwardTimeout:    c.Bus.ForwardTimeout,
 		Limits: server.Limits{
 			MaxMessageBytes:    c.MaxMessageBytes,
 			MaxDocsPerConn:     c.MaxDocsPerConn,

@@ -43,6 +43,9 @@ func TestCluster(t *testing.T) {
 	t.Run("writers through every instance", func(t *testing.T) {
 		runScenario(t, c, "cluster/writers", nil)
 	})
+	t.Run("hot document written through every instance", func(t *testing.T) {
+		hotDocument(t, c, "cluster/hot")
+	})
 	t.Run("SIGKILL of an instance", func(t *testing.T) {
 		runScenario(t, c, "cluster/kill", func() error {
 			c.Kill(1)
@@ -103,8 +106,8 @@ func runScenario(t *testing.T, c *Cluster, doc string, fault func() error) {
 }
 
 // runScenarioWith is runScenario with the workload changed by tweak (if
-// not nil).
-func runScenarioWith(t *testing.T, c *Cluster, doc string, tweak func(*linearize.Workload), fault func() error) {
+// not nil), and returns the recorded history.
+func runScenarioWith(t *testing.T, c *Cluster, doc string, tweak func(*linearize.Workload), fault func() error) linearize.History {
 	written[c] = append(written[c], doc)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -169,6 +172,7 @@ func runScenarioWith(t *testing.T, c *Cluster, doc string, tweak func(*linearize
 	c.WaitConverged(t, doc, 30*time.Second)
 	head := c.RequireConverged(t, doc, acked)
 	t.Logf("%s: head %d, %d acknowledged, %d unknown", doc, head, len(acked), unknown)
+	return h
 }
 
 // requireLeaderMetric checks syncd_nats_stream_leader on every running
