@@ -31,8 +31,8 @@ const (
 
 	featSingleMmap = 1 // IORING_FEAT_SINGLE_MMAP: the SQ and CQ rings share one map
 
-	registerEventFD = 4 // IORING_REGISTER_EVENTFD
-	registerProbe   = 8 // IORING_REGISTER_PROBE (Linux 5.6)
+	registerEventFDAsync = 7 // IORING_REGISTER_EVENTFD_ASYNC: signal only completions made outside io_uring_enter
+	registerProbe        = 8 // IORING_REGISTER_PROBE (Linux 5.6)
 
 	probeOpSupported = 1 // IO_URING_OP_SUPPORTED
 )

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -154,9 +155,13 @@ func (r *Ring) registerEvent() error {
 	}
 	r.event = os.NewFile(efd, "io_uring eventfd")
 	fd := int32(efd)
-	_, _, errno = syscall.Syscall6(sysRegister, uintptr(r.fd), registerEventFD, uintptr(unsafe.Pointer(&fd)), 1, 0, 0)
+	// Only completions made outside io_uring_enter signal it: a write
+	// done within the call (a copy to the page cache) is reaped when the
+	// call returns, and its signal would only wake the wait for the sync
+	// once for nothing (the poller's edge outlives the counter's reset).
+	_, _, errno = syscall.Syscall6(sysRegister, uintptr(r.fd), registerEventFDAsync, uintptr(unsafe.Pointer(&fd)), 1, 0, 0)
 	if errno != 0 {
-		return setupError("io_uring_register(EVENTFD)", errno)
+		return setupError("io_uring_register(EVENTFD_ASYNC)", errno)
 	}
 	return nil
 }
@@ -303,17 +308,28 @@ func (r *Ring) reap() (cqe, bool) {
 }
 
 // awaitCompletion parks the goroutine until the kernel has signalled the
-// eventfd since it was last read. Completions are checked before each
-// call, and the eventfd counts every completion, so none is missed: one
-// that lands between the check and the read leaves the counter non-zero
-// and the read returns at once.
+// eventfd since it was last read, or for at most missedSignalBound.
+// Completions are checked before each call, and the eventfd counts every
+// completion made outside io_uring_enter (the kernel's workers: the
+// sync's), so none is missed: one that lands between the check and the
+// read leaves the counter non-zero and the read returns at once. The bound
+// is a guard for a completion that a kernel might make in this thread's
+// own context after io_uring_enter returned, which would not signal: the
+// caller then finds it within the bound instead of never.
 func (r *Ring) awaitCompletion() error {
+	if err := r.event.SetReadDeadline(time.Now().Add(missedSignalBound)); err != nil {
+		return fmt.Errorf("uring: eventfd deadline: %w", err)
+	}
 	var b [8]byte
-	if _, err := r.event.Read(b[:]); err != nil {
+	if _, err := r.event.Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 		return fmt.Errorf("uring: read eventfd: %w", err)
 	}
 	return nil
 }
+
+// missedSignalBound is how long a wait for a completion lasts without a
+// signal before the completion queue is looked at again.
+const missedSignalBound = 20 * time.Millisecond
 
 // Close releases the ring, after the request in flight, if any.
 func (r *Ring) Close() error {
