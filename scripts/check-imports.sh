@@ -16,12 +16,11 @@ allowed() {
 	$mod/revision | $mod/ringbuf) echo '^$' ;;
 	$mod/internal/jsonkit) echo '^$' ;;
 	$mod/internal/fsync) echo '^$' ;; # how the log syncs, shared with the load generator's probe: standard library only # the JSON toolkit under protocol and delta: standard library only
-	$mod/internal/uring) echo '^$' ;; # the write-ahead log's io_uring (write + fdatasync, waited for in the poller): standard library only
 	$mod/delta) echo "^$mod/internal/jsonkit$" ;;
 	$mod/protocol) echo "^$mod/(revision|internal/jsonkit)$" ;;
 	$mod) echo "^($mod/(revision|delta|ringbuf|internal/jsonkit)|github.com/oklog/ulid/v2)$" ;;
 	$mod/store/memstore) echo "^($mod|$mod/revision)$" ;;
-	$mod/store/boltstore) echo "^($mod|$mod/(revision|internal/fsync|internal/uring)|go.etcd.io/bbolt(/.*)?)$" ;;
+	$mod/store/boltstore) echo "^($mod|$mod/(revision|internal/fsync)|go.etcd.io/bbolt(/.*)?)$" ;;
 	$mod/store/natsstore) echo "^($mod|$mod/revision|github.com/nats-io/nats.go(/jetstream)?)$" ;; # the NATS client stays here; never the server (nats-server runs in internal/natsnode and the tests)
 	$mod/store/storetest) echo "^($mod|$mod/revision|$mod/delta|pgregory.net/rapid)$" ;; # a test suite: it may use test libraries
 	$mod/router) echo "^($mod/protocol|$mod/revision|github.com/gorilla/websocket|golang.org/x/time/rate|github.com/oklog/ulid/v2)$" ;;

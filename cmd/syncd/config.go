@@ -23,7 +23,6 @@ type Config struct {
 	RingSize         int
 	SnapshotInterval int
 	Retention        int
-	WALIOURing       bool // -store bolt: the log's write and sync through io_uring where allowed
 	MaxDocBytes      int
 	MaxLoadedDocs    int
 	MaxLoadedBytes   int64
@@ -99,7 +98,6 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.RingSize, "ring-size", 1024, "recent operations kept in memory per document, for catch-up and rebase")
 	fs.IntVar(&c.SnapshotInterval, "snapshot-interval", 1000, "operations between stored snapshots of a document")
 	fs.IntVar(&c.Retention, "retention", 100000, "operations kept in each document's log (older ones are served as a snapshot)")
-	fs.BoolVar(&c.WALIOURing, "wal-io-uring", true, `-store bolt: write and fdatasync the write-ahead log through io_uring, so that the committing goroutine waits in the network poller instead of blocking a thread in the sync, and other work runs meanwhile; where the kernel has no io_uring or forbids it, plain system calls are used (the start-up log's "log sync" says which). false: always plain system calls`)
 	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", 1<<20, "largest document, encoded, in bytes")
 	fs.IntVar(&c.MaxLoadedDocs, "max-loaded-docs", syncd.DefaultMaxLoadedDocs, "documents kept in memory at once; idle ones are unloaded first, and a JOIN is refused RESOURCE_EXHAUSTED when all are in use")
 	fs.Int64Var(&c.MaxLoadedBytes, "max-loaded-bytes", syncd.DefaultMaxLoadedBytes, "estimated memory of the documents kept in memory (encoded state and recent operations, plus 2 KiB each); beyond it idle ones are unloaded first, and a JOIN is refused RESOURCE_EXHAUSTED when all are in use")

@@ -28,8 +28,7 @@ func TestFlagDefaults(t *testing.T) {
 	c := m.Config
 	if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.Store != "bolt" || c.RingSize != 1024 ||
 		c.SnapshotInterval != 1000 || c.Retention != 100000 || c.HeartbeatInterval != 10*time.Second ||
-		c.HeartbeatTimeout != 25*time.Second || c.APIKey != "" || c.JWTSecret != "" || c.LogFormat != "text" ||
-		!c.WALIOURing {
+		c.HeartbeatTimeout != 25*time.Second || c.APIKey != "" || c.JWTSecret != "" || c.LogFormat != "text" {
 		t.Fatalf("defaults %+v", c)
 	}
 	if c.HTTPIdleTimeout != 60*time.Second || c.HTTPReadTimeout != 30*time.Second || c.HTTPWriteTimeout != 30*time.Second ||
@@ -56,7 +55,6 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		"SYNCD_ORIGINS":           "https://a.example, https://*.b.example",
 		"SYNCD_MAX_DOCS_PER_CONN": "7",
 		"SYNCD_LOG_FORMAT":        "json",
-		"SYNCD_WAL_IO_URING":      "false",
 	}
 	m, err := parse(t, []string{"-ring-size", "128", "-api-key=flag-key", "-store", "bolt"}, env)
 	if err != nil {
@@ -69,7 +67,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	}
 	// The environment fills in the rest.
 	if c.Addr != "127.0.0.1:9999" || c.JWTSecret != "from-env-from-env-from-env-from-env" || c.HeartbeatInterval != 5*time.Second ||
-		c.HeartbeatTimeout != 20*time.Second || c.MessagesPerSecond != 12.5 || c.MaxDocsPerConn != 7 || c.LogFormat != "json" || c.WALIOURing {
+		c.HeartbeatTimeout != 20*time.Second || c.MessagesPerSecond != 12.5 || c.MaxDocsPerConn != 7 || c.LogFormat != "json" {
 		t.Fatalf("env not applied: %+v", c)
 	}
 	pol, err := c.policies()

@@ -42,9 +42,6 @@ type Main struct {
 	pprof    *http.Server
 	// pprofAddr is the profiler's address once it serves.
 	pprofAddr string
-	// logSync is how the bolt store's log syncs (boltstore.Store.LogSync),
-	// for the start-up log.
-	logSync string
 
 	// stopped is closed when the last Close's shutdown has finished, which
 	// may be after Close gave up waiting for it (tests wait on it).
@@ -120,7 +117,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("-data: %w", err) // names the directory
 		}
 		path := filepath.Join(c.DataDir, "syncd.db")
-		bs, err := boltstore.Open(path, boltstore.Options{Retention: c.Retention, NoIOURing: !c.WALIOURing})
+		bs, err := boltstore.Open(path, boltstore.Options{Retention: c.Retention})
 		if errors.Is(err, boltstore.ErrLocked) {
 			return fmt.Errorf("the data directory %s is in use by another syncd (%s is locked): stop that one, or give this one another -data", c.DataDir, path)
 		}
@@ -128,7 +125,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return err // names the file
 		}
 		m.store, backup = bs, bs.Backup
-		m.logSync = bs.LogSync()
 	}
 
 	metrics := server.NewMetrics()
@@ -258,7 +254,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	attrs := []any{"url", scheme + "://" + m.ln.Addr().String(), "ws", m.wsURL(scheme), "store", c.Store}
 	switch c.Store {
 	case "bolt":
-		attrs = append(attrs, "data", c.DataDir, "log sync", m.logSync) // -data means nothing to -store memory
+		attrs = append(attrs, "data", c.DataDir) // -data means nothing to -store memory
 	case "nats":
 		attrs = append(attrs, m.natsLogAttrs()...)
 	}

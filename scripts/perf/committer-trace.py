@@ -63,7 +63,7 @@ def main(path):
             t0, other = open_syncs.pop(gid)
             syncs.append((t - t0, other, to))
     if not syncs:
-        return ring(events)
+        sys.exit('no fdatasync of the write-ahead log in this trace')
     d = sorted(s[0] / 1e3 for s in syncs)
     print('log fdatasyncs: %d, p50 %.0f µs, mean %.0f µs, p90 %.0f µs' % (len(d), d[len(d) // 2], st.mean(d), d[len(d) * 9 // 10]))
     o = sorted(s[1] / 1e3 for s in syncs if s[1] is not None)
@@ -79,52 +79,6 @@ def main(path):
     total = sum(acc.values())
     print('committer time: ' + ', '.join('%s %.0f ms (%.0f%%)' % (k, v / 1e6, 100 * v / total) for k, v in acc.most_common()))
     print('per sync: waiting for a P after it %.0f µs, waiting for work %.0f µs' % (acc['Runnable'] / len(syncs) / 1e3, acc['Waiting'] / len(syncs) / 1e3))
-
-
-def ring(events):
-    """The same for a log that syncs through io_uring (internal/uring): the
-    committer parks in the eventfd's read instead of sitting in a system
-    call; how long it is parked, how long it then waits for the P, and how
-    long its io_uring_enter calls take."""
-    committer, parked, waits, ready, enters, entered = None, None, [], [], [], None
-    for t, kind, gid, frm, to, frames in events:
-        if kind != 'GoID':
-            continue
-        if committer is None and frm == 'Running' and to == 'Waiting' and any('awaitCompletion' in f for f in frames):
-            committer = gid
-        if gid != committer:
-            continue
-        if frm == 'Running' and to == 'Waiting' and any('awaitCompletion' in f for f in frames):
-            parked = t
-        elif frm == 'Waiting' and to == 'Runnable' and parked is not None:
-            waits.append(t - parked)
-            parked, woke = None, t
-            ready.append(('woke', t))
-        elif frm == 'Runnable' and to == 'Running' and ready and ready[-1][0] == 'woke':
-            ready[-1] = ('ran', t - ready[-1][1])
-        elif frm == 'Running' and to == 'Syscall' and any('submit' in f for f in frames):
-            entered = t
-        elif frm == 'Syscall' and entered is not None:
-            enters.append(t - entered)
-            entered = None
-    if committer is None:
-        sys.exit('no wait of the write-ahead log in this trace')
-    d = sorted(w / 1e3 for w in waits)
-    print('committer parked in the ring\'s eventfd: %d times, p50 %.0f µs, mean %.0f µs, p90 %.0f µs' % (len(d), d[len(d) // 2], st.mean(d), d[len(d) * 9 // 10]))
-    r = sorted(x[1] / 1e3 for x in ready if x[0] == 'ran')
-    if r:
-        print('woken → running (waiting for the P): p50 %.0f µs, mean %.0f µs, p90 %.0f µs' % (r[len(r) // 2], st.mean(r), r[len(r) * 9 // 10]))
-    if enters:
-        e = sorted(x / 1e3 for x in enters)
-        print('io_uring_enter calls that left the P (Syscall state): %d, p50 %.0f µs' % (len(e), e[len(e) // 2]))
-    state, last, acc = None, None, collections.Counter()
-    for t, kind, gid, frm, to, _ in events:
-        if kind == 'GoID' and gid == committer:
-            if state is not None:
-                acc[state] += t - last
-            state, last = to, t
-    total = sum(acc.values())
-    print('committer time: ' + ', '.join('%s %.0f ms (%.0f%%)' % (k, v / 1e6, 100 * v / total) for k, v in acc.most_common()))
 
 
 if __name__ == '__main__':

@@ -87,16 +87,6 @@ type Options struct {
 	// committed 0.81× as fast as without a log; at 200 ms 1.13× (see
 	// BENCHMARKS.md).
 	ApplyInterval time.Duration
-
-	// NoIOURing makes the write-ahead log's write and fdatasync ordinary
-	// blocking system calls even where io_uring is available. Default
-	// false: each Commit's write and sync go through io_uring, and the
-	// committing goroutine waits for them in the network poller instead
-	// of holding its P through the sync (doc.go says why that matters);
-	// where the kernel has no io_uring or forbids it (seccomp, a
-	// container's default profile, kernel.io_uring_disabled), the store
-	// uses the system calls anyway. [Store.LogSync] says which is in use.
-	NoIOURing bool
 }
 
 // Store is a [syncd.Store] in a bbolt file. Create one with [Open]; its
@@ -167,7 +157,7 @@ const (
 // buckets if needed. It fails if the file holds another layout, or if the
 // file lock is not free within opts.Timeout ([ErrLocked]).
 func Open(path string, opts Options) (*Store, error) {
-	return openWith(path, opts, osFS{plain: opts.NoIOURing || opts.NoSync})
+	return openWith(path, opts, osFS{})
 }
 
 // openWith is Open with the log's files opened through fs.

@@ -16,10 +16,6 @@
 // log sync covers a whole batch and the store needs no queue of its own
 // in front of the log.
 //
-// The log's write and fdatasync are one io_uring submission where the
-// kernel allows it (wal_os.go, internal/uring), and Commit waits for them
-// parked in the network poller; see "The sync off the P" below.
-//
 // Why a log at all: bbolt syncs twice per transaction (its pages, then its
 // meta page), on a file whose size and block map change, so that each
 // sync also commits the file system's journal; an acknowledgement cost
@@ -89,43 +85,6 @@
 // Bbolt transactions: Load, ReadOps, Watermark and List are each one read
 // transaction; the applier's transaction and ClaimClient's (clients.go)
 // are the only writers.
-//
-// # The sync off the P
-//
-// A goroutine in a blocking fdatasync keeps its P, the runtime's licence to
-// run Go code, until the runtime's monitor (sysmon) takes it back: 20 µs
-// to a few ticks later. With one P — syncd pinned to one CPU, or a
-// one-CPU container — nothing else in the process ran for the first
-// ~120 µs of each ~200 µs sync (in 1,841 of 4,461 syncs nothing ran at
-// all), and the committer then waited 70–170 µs to get a P back from the
-// goroutines that had taken it (BENCHMARKS.md, issue 14's second round).
-// So each segment file has a small io_uring of its own (internal/uring):
-// Commit submits the record's write linked to an fdatasync
-// (IORING_OP_WRITE, then IORING_OP_FSYNC with IORING_FSYNC_DATASYNC, one
-// io_uring_enter that does not wait) and reads an eventfd registered with
-// the ring through an *os.File, which parks the goroutine in the network
-// poller. The sync runs on a kernel worker thread; the P runs the
-// connections' readers and writers, the deciders and delivery meanwhile,
-// and the committer runs again as soon as the poller sees the eventfd.
-// Durability is unchanged: Commit returns only after the sync's completion
-// says it succeeded, and a failed write or sync breaks the store as
-// before; a short write is finished by another write and sync.
-//
-// The ring is proven on its file when the store opens (the file's first
-// bytes written back over themselves, and synced); where io_uring is
-// missing or forbidden (kernels before 5.6, seccomp profiles such as
-// Docker's default, kernel.io_uring_disabled) or the proof fails, the
-// file uses pwrite and fdatasync (internal/fsync) as before, and
-// [Store.LogSync] says so and why. [Options.NoIOURing] (syncd's
-// -wal-io-uring=false) chooses the system calls.
-//
-// One request is in flight at a time, as before: the committer runs one
-// Commit at a time and forms the next batch while a sync is in flight.
-// Letting the next batch's write and sync start while one is in flight
-// (two syncs in flight) was considered and not built; BENCHMARKS.md, issue
-// 14's third round, says why: it would cost the log its clear line
-// between a torn tail and damage in the middle, and two concurrent
-// fdatasyncs of one file were each ~1.35× slower on this disk.
 //
 // # Layout (version 2)
 //
@@ -201,21 +160,14 @@
 //   - Commit is not meant to be concurrent. Concurrent Commits are safe
 //     but simply queue, each paying its own log sync: group commit
 //     belongs to the caller.
-//   - Without io_uring ([Options.NoIOURing], or a kernel or seccomp
-//     profile that forbids it: [Store.LogSync] says which), Commit blocks
-//     its goroutine in fdatasync, and a goroutine in a system call keeps
-//     its P until the runtime's monitor takes it back (~130 µs measured).
-//     In a process with one P (GOMAXPROCS=1: one CPU, or a one-CPU
-//     container limit) nothing else runs meanwhile, and the committer
-//     then waits for the P others took. A second P on the same CPU removes
-//     both waits but costs the CPU of a second thread: measured
+//   - Commit blocks its goroutine in fdatasync, and a goroutine in a
+//     system call keeps its P until the runtime's monitor takes it back
+//     (~130 µs measured). In a process with one P (GOMAXPROCS=1: one CPU,
+//     or a one-CPU container limit) nothing else runs meanwhile, and the
+//     committer then waits for the P others took. A second P on the same
+//     CPU removes both waits but costs the CPU of a second thread: measured
 //     (BENCHMARKS.md), it helped only on a heavily shared core and was
 //     slower on a quieter one, so syncd leaves GOMAXPROCS to the runtime.
-//   - With io_uring, each sync costs a hop more than the system call
-//     (the kernel's io-wq worker does the sync and signals an eventfd
-//     that the runtime's poller sees): ~30–40 µs on this project's test
-//     machine, measured alone (internal/uring's BenchmarkWriteAndSync).
-//     It buys the P during the sync; "The sync off the P" has the numbers.
 //   - [Options.NoSync] is unsafe outside tests and benchmarks: without the
 //     syncs a power loss can lose acknowledged operations or corrupt the
 //     file. It also skips writing the log's segments ahead with zeros.

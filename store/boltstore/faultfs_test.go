@@ -141,13 +141,4 @@ func (f *faultFile) Sync() error {
 	return nil
 }
 
-// WriteDurable is a write and a sync, each seen by the layer as such: a
-// crash set to land in the write tears it and nothing of it is synced.
-func (f *faultFile) WriteDurable(p []byte, off int64) error {
-	if _, err := f.WriteAt(p, off); err != nil {
-		return err
-	}
-	return f.Sync()
-}
-
 func (f *faultFile) Close() error { return nil }

@@ -39,16 +39,12 @@ const maxWALRecord = 1 << 30
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// walFile is what the log needs of a segment file: osFS's (wal_os.go)
-// on real files, or a test layer that forgets unsynced writes
-// (faultfs_test.go).
+// walFile is what the log needs of a segment file. *os.File is one; tests
+// use a file layer that forgets unsynced writes (faultfs_test.go).
 type walFile interface {
 	io.ReaderAt
-	// WriterAt is for writes that need not be durable (NoSync).
 	io.WriterAt
-	// WriteDurable writes p at off and returns once p is durable: a
-	// write and an fdatasync, through io_uring where the system allows.
-	WriteDurable(p []byte, off int64) error
+	Sync() error
 	Close() error
 }
 
@@ -107,7 +103,7 @@ type segmentChain struct {
 }
 
 // readChain reads the chain of records at the start of f.
-func readChain(f io.ReaderAt, id uint64) (segmentChain, error) {
+func readChain(f walFile, id uint64) (segmentChain, error) {
 	r := bufio.NewReaderSize(io.NewSectionReader(f, 0, 1<<62), 256<<10)
 	var c segmentChain
 	var h [walHeaderSize]byte

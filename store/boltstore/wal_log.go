@@ -1,9 +1,6 @@
 package boltstore
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // walLog writes the log's records (the format is in wal.go). Only Commit
 // uses it, under the store's commitMu.
@@ -38,12 +35,13 @@ func (l *walLog) append(seq uint64, payload []byte, applied uint64) (hurry bool,
 	}
 	l.buf = appendWALRecord(l.buf[:0], l.id, seq, payload)
 	f := l.files[l.active]
-	if l.noSync {
-		if _, err := f.WriteAt(l.buf, l.off); err != nil {
-			return hurry, fmt.Errorf("write-ahead log %s: write: %w", l.names[l.active], err)
+	if _, err := f.WriteAt(l.buf, l.off); err != nil {
+		return hurry, fmt.Errorf("write-ahead log %s: write: %w", l.names[l.active], err)
+	}
+	if !l.noSync {
+		if err := f.Sync(); err != nil {
+			return hurry, fmt.Errorf("write-ahead log %s: sync: %w", l.names[l.active], err)
 		}
-	} else if err := f.WriteDurable(l.buf, l.off); err != nil {
-		return hurry, fmt.Errorf("write-ahead log %s: write and sync: %w", l.names[l.active], err)
 	}
 	l.off += int64(len(l.buf))
 	l.last[l.active] = seq
@@ -64,34 +62,4 @@ func (l *walLog) close() error {
 		}
 	}
 	return first
-}
-
-// How the log makes a record durable, as [Store.LogSync] reports it.
-const (
-	// LogSyncIOURing: the record's write and fdatasync go through
-	// io_uring and the committer waits for them in the network poller.
-	LogSyncIOURing = "io_uring"
-	// LogSyncPlain: pwrite and fdatasync system calls; [Store.LogSync]
-	// adds why io_uring is not used.
-	LogSyncPlain = "fdatasync"
-	// LogSyncNone: [Options.NoSync].
-	LogSyncNone = "none (NoSync)"
-)
-
-// syncMethod says how the log's records are made durable.
-func (l *walLog) syncMethod() string {
-	if l.noSync {
-		return LogSyncNone
-	}
-	var methods []string
-	for _, f := range l.files {
-		m := LogSyncPlain
-		if sm, ok := f.(interface{ syncMethod() string }); ok {
-			m = sm.syncMethod()
-		}
-		if len(methods) == 0 || methods[0] != m {
-			methods = append(methods, m)
-		}
-	}
-	return strings.Join(methods, "; ")
 }

@@ -1,14 +1,10 @@
 package boltstore
 
 import (
-	"errors"
 	"fmt"
-	"io"
+	"github.com/deltasync/syncd/internal/fsync"
 	"os"
 	"path/filepath"
-
-	"github.com/deltasync/syncd/internal/fsync"
-	"github.com/deltasync/syncd/internal/uring"
 )
 
 // osFS keeps the log in real files.
@@ -22,22 +18,9 @@ import (
 // map, and mtime is left to fsync), so it costs about one write of the
 // data; appending to a growing file, or syncing with fsync, adds a
 // journal commit to every acknowledgement.
-//
-// Each segment file has its own io_uring (internal/uring), through which
-// its records are written and fdatasynced, so that the committing
-// goroutine waits in the network poller and does not hold a P through the
-// sync (doc.go, "the sync off the P"). Where io_uring is unavailable or
-// turned off, the write and the sync are ordinary system calls.
-type osFS struct {
-	// plain turns io_uring off: Options.NoIOURing, or NoSync (no sync to
-	// take off the P).
-	plain bool
-	// openRing opens a segment's ring; nil means uring.Open. Tests make
-	// it fail, to cover the fallback.
-	openRing func() (*uring.Ring, error)
-}
+type osFS struct{}
 
-func (fs osFS) OpenFile(name string, size int64) (walFile, error) {
+func (osFS) OpenFile(name string, size int64) (walFile, error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -52,37 +35,7 @@ func (fs osFS) OpenFile(name string, size int64) (walFile, error) {
 		f.Close()
 		return nil, err
 	}
-	sf := &segmentFile{File: f, plainWhy: errors.New("turned off (NoIOURing or NoSync)")}
-	if !fs.plain {
-		sf.ring, sf.plainWhy = fs.ring(f)
-	}
-	return sf, nil
-}
-
-// ring opens the ring for f and proves it on f: it writes f's first bytes
-// back over themselves and syncs, so that a kernel or file system that
-// sets a ring up but cannot write or sync this file through it falls back
-// now rather than failing a Commit later. It returns nil and the reason
-// when f is to use ordinary system calls.
-func (fs osFS) ring(f *os.File) (*uring.Ring, error) {
-	open := fs.openRing
-	if open == nil {
-		open = uring.Open
-	}
-	r, err := open()
-	if err != nil {
-		return nil, err
-	}
-	head := make([]byte, walHeaderSize)
-	n, err := f.ReadAt(head, 0)
-	if err == nil || errors.Is(err, io.EOF) {
-		err = r.WriteAndSync(f, head[:n], 0)
-	}
-	if err != nil {
-		_ = r.Close()
-		return nil, fmt.Errorf("io_uring set up but failed on %s: %w", f.Name(), err)
-	}
-	return r, nil
+	return dataSyncFile{f}, nil
 }
 
 // prefill writes zeros from f's end up to size, and syncs them.
@@ -116,36 +69,7 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// segmentFile is a segment of the log on disk.
-type segmentFile struct {
-	*os.File
-	ring     *uring.Ring // nil: pwrite and fdatasync (internal/fsync)
-	plainWhy error       // with ring nil: why
-}
+// dataSyncFile is an *os.File whose Sync is fdatasync (wal_sync_*.go).
+type dataSyncFile struct{ *os.File }
 
-func (f *segmentFile) WriteDurable(p []byte, off int64) error {
-	if f.ring != nil {
-		return f.ring.WriteAndSync(f.File, p, off)
-	}
-	if _, err := f.WriteAt(p, off); err != nil {
-		return err
-	}
-	return fsync.Data(f.File)
-}
-
-// syncMethod says how the file's records are made durable, for
-// [Store.LogSync].
-func (f *segmentFile) syncMethod() string {
-	if f.ring != nil {
-		return LogSyncIOURing
-	}
-	return LogSyncPlain + " (" + f.plainWhy.Error() + ")"
-}
-
-func (f *segmentFile) Close() error {
-	var ringErr error
-	if f.ring != nil {
-		ringErr = f.ring.Close()
-	}
-	return errors.Join(ringErr, f.File.Close())
-}
+func (f dataSyncFile) Sync() error { return fsync.Data(f.File) }

@@ -200,17 +200,6 @@ func (s *Store) Checkpoint(ctx context.Context) error {
 	return nil
 }
 
-// LogSync says how Commit makes a batch durable: [LogSyncIOURing], or
-// [LogSyncPlain] followed by why io_uring is not used (unavailable on this
-// system, or turned off by [Options.NoIOURing]), or [LogSyncNone]. For
-// the operator's log at start; "" for a store opened read-only.
-func (s *Store) LogSync() string {
-	if s.log == nil {
-		return ""
-	}
-	return s.log.syncMethod()
-}
-
 // applyLoop is the applier: it waits for queued batches, lingers up to
 // the apply interval so that one transaction takes many of them, unless
 // someone waits (a read, a checkpoint, a full segment), and applies them.
