@@ -168,6 +168,16 @@
 //     CPU removes both waits but costs the CPU of a second thread: measured
 //     (BENCHMARKS.md), it helped only on a heavily shared core and was
 //     slower on a quieter one, so syncd leaves GOMAXPROCS to the runtime.
+//     Taking the sync off the P without a second P was tried too and
+//     reverted (BENCHMARKS.md, issue 14's third round; the code is commit
+//     cfdd5a0): the write and fdatasync as one io_uring submission, the
+//     committer parked in the network poller on an eventfd the ring
+//     signals. The P did run other goroutines during the sync, and the
+//     committer got it back at once, but every sync then cost a kernel
+//     worker thread's wake-up and the poller's (~30–40 µs more per sync
+//     measured alone, and 26–46% more server CPU per edit), and on the one
+//     core that cost more than the stall it removed: p50 was higher in
+//     every series, commits/s were mixed.
 //   - [Options.NoSync] is unsafe outside tests and benchmarks: without the
 //     syncs a power loss can lose acknowledged operations or corrupt the
 //     file. It also skips writing the log's segments ahead with zeros.
