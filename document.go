@@ -119,6 +119,8 @@ type document struct {
 	followAsked uint64
 	followDone  uint64
 	followErr   error
+	// told is what d's watch told since the last follow (followtold.go).
+	told toldOps
 	// watchStop ends the store's watch of d (SharedStore.Watch), set
 	// once d has a subscriber. Guarded by subsMu.
 	watchStop func()
