@@ -101,7 +101,7 @@ func (w *watcher) run() {
 		cancel()
 		var cc jetstream.ConsumeContext
 		if err == nil {
-			cc, err = cons.Consume(w.deliver)
+			cc, err = cons.Consume(w.deliver, jetstream.PullMaxBytes(w.bufferBytes()))
 		}
 		if err == nil {
 			// Whatever was stored between a Watch call and now is not
@@ -119,6 +119,19 @@ func (w *watcher) run() {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// minWatchBuffer is the least the consumer may hold delivered and not yet
+// handed to the watches.
+const minWatchBuffer = 16 << 20
+
+// bufferBytes bounds what the consumer holds delivered and not yet handed
+// to the watches: whole messages now, not headers, so a count alone (the
+// client's default is 500 messages) could hold 500 of the largest. It must
+// exceed the largest message the server takes, or the consumer would
+// stall on one.
+func (w *watcher) bufferBytes() int {
+	return int(max(minWatchBuffer, 4*w.s.nc.MaxPayload()))
 }
 
 func (w *watcher) deliver(m jetstream.Msg) {
