@@ -132,6 +132,8 @@ type document struct {
 	fwd          []*pending
 	fwdBusy      bool
 	fwdApplied   []*pending
+	// told is what d's watch told since the last follow (followtold.go).
+	told toldOps
 	// watchStop ends the store's watch of d (SharedStore.Watch), set
 	// once d has a subscriber. Guarded by subsMu.
 	watchStop func()

@@ -16,9 +16,10 @@ import (
 //
 //   - Following: a loaded document with subscribers is watched
 //     (SharedStore.Watch); a change queues a follow for the committer,
-//     which reads the operations after its durable revision from the
-//     store (ReadOps: one read when nothing is new), applies them and
-//     delivers them as live deltas.
+//     which applies the operations after its durable revision and
+//     delivers them as live deltas. It takes them from what the watch
+//     told (followtold.go) when that is everything, and reads them from
+//     the store (ReadOps) otherwise.
 //   - Fresh reads: before a join, State or ReadOps answers, the caller
 //     reads the store's head (SharedStore.Head) and, if its copy is
 //     behind, asks for a follow and waits for one that started after it
@@ -62,6 +63,9 @@ func (e *Engine) follow(d *document) {
 		return
 	}
 	ticket := d.followAsked
+	// A reader waiting on a ticket wants the store's head, which only a
+	// read of the log gives (the watch may lag it).
+	readerWaits := d.followAsked > d.followDone
 	epoch, durable := d.epoch, d.durable
 	inFlight := d.submitted != d.completed
 	// Forwarded edits the home applied are finished once d has followed
@@ -73,7 +77,11 @@ func (e *Engine) follow(d *document) {
 	}
 	d.mu.Unlock()
 
-	ops, err := e.readNewOps(e.ctx, d.id, epoch, durable)
+	ops, told := d.told.take(epoch, durable)
+	var err error
+	if !told || readerWaits || absent {
+		ops, err = e.readNewOps(e.ctx, d.id, epoch, durable)
+	}
 	settle := func(err error) {
 		d.mu.Lock()
 		d.stale = false
@@ -266,7 +274,11 @@ func (e *Engine) watchLocked(d *document) {
 	if e.shared == nil || d.watchStop != nil {
 		return
 	}
-	d.watchStop = e.shared.Watch(d.id, func() { e.requestFollow(d) })
+	d.watchStop = e.shared.Watch(d.id, func(c StoredChange) {
+		if d.told.tell(c) {
+			e.requestFollow(d)
+		}
+	})
 }
 
 // stopWatch ends d's watch, if any. It takes d.subsMu; the watch's

@@ -37,8 +37,9 @@ import (
 // one instance to another: [SharedStore.Head] reads the document's head
 // from the log's authority, and the engine catches its copy up to it
 // before it answers a read or a JOIN. [SharedStore.Watch] tells the engine
-// when a document it holds may have grown, so that it can catch up and
-// deliver what other writers committed.
+// when a document it holds may have grown, and what was stored when the
+// store can say, so that it can catch up and deliver what other writers
+// committed, reading the store only when it cannot tell.
 type SharedStore interface {
 	Store
 
@@ -55,7 +56,34 @@ type SharedStore interface {
 	// and changed must not block. A call may be spurious, and several
 	// changes may be told in one call; none is told before it is durable.
 	// After stop returns, changed is not called again.
-	Watch(doc string, changed func()) (stop func())
+	//
+	// A store that can passes what was stored (see [StoredChange]), so
+	// that a watcher need not read it back; the zero StoredChange says
+	// only "something may have changed: read the store".
+	Watch(doc string, changed func(StoredChange)) (stop func())
+}
+
+// StoredChange is what one call of a [SharedStore.Watch] tells.
+//
+// Complete says that Ops are everything the writes told in this call
+// changed in the document's log that a reader of ReadOps would see: no
+// create, delete or new epoch, no operation left out (records that only
+// decide a request, such as a refusal, may be left out). Without
+// Complete, anything may have changed and the watcher must read the
+// store. A store may always pass the zero StoredChange; it costs the
+// watcher a read.
+//
+// With Complete, Ops are operations of Epoch in revision order without
+// gaps among them, durable; they need not follow the operations of the
+// previous call (a watch that started late, or a store that left some
+// call incomplete), which the watcher notices by their revisions and
+// reads. They may include the watcher's own writes. Ops belong to the
+// store and are shared with every watch of the document: treat them as
+// read-only.
+type StoredChange struct {
+	Complete bool
+	Epoch    revision.Epoch
+	Ops      []*Op
 }
 
 // ErrOutcomeUnknown: a write was sent, and whether it was stored could not

@@ -26,7 +26,9 @@ import (
 //     client request the document has already decided (another writer's
 //     edit with the same ids), is a conflict ([syncd.ErrConflict]).
 //   - Head reads the committed head; Watch calls back, from a goroutine
-//     of the watch's own, after each commit that touched the document.
+//     of the watch's own, after each commit that touched the document,
+//     with the operations appended since its last call (a Complete
+//     [syncd.StoredChange]) when that is all that changed.
 //
 // An outcome is never unknown here: every Commit knows what it applied.
 type Shared struct {
@@ -147,7 +149,7 @@ func (h *Handle) Commit(ctx context.Context, batch []syncd.Record) error {
 	if err != nil {
 		return err
 	}
-	h.sh.notify(applied)
+	h.sh.notify(storedChanges(batch, applied))
 	if len(failed) > 0 {
 		return &syncd.PartialCommitError{Failed: failed}
 	}
@@ -172,7 +174,7 @@ func (h *Handle) Close() error {
 // of the watch's own; a commit only signals it, so a slow changed never
 // holds a commit back (signals that arrive meanwhile merge into one
 // call). stop must not be called from changed.
-func (h *Handle) Watch(doc string, changed func()) (stop func()) {
+func (h *Handle) Watch(doc string, changed func(syncd.StoredChange)) (stop func()) {
 	w := &watch{
 		sh: h.sh, h: h, doc: doc, changed: changed,
 		signal: make(chan struct{}, 1),
@@ -204,11 +206,16 @@ type watch struct {
 	sh      *Shared
 	h       *Handle
 	doc     string
-	changed func()
+	changed func(syncd.StoredChange)
 	signal  chan struct{} // capacity 1: "something changed"
-	done    chan struct{} // closed by stop
-	exited  chan struct{} // closed when run returns
-	once    sync.Once
+	// told, under mu, is what the commits since the last call stored,
+	// merged; set says there is something (see tell).
+	mu     sync.Mutex
+	told   syncd.StoredChange
+	set    bool
+	done   chan struct{} // closed by stop
+	exited chan struct{} // closed when run returns
+	once   sync.Once
 }
 
 func (w *watch) run() {
@@ -223,7 +230,15 @@ func (w *watch) run() {
 				return
 			default:
 			}
-			w.changed()
+			w.mu.Lock()
+			told, set := w.told, w.set
+			w.told, w.set = syncd.StoredChange{}, false
+			w.mu.Unlock()
+			if set {
+				// Unset: an earlier call already passed the change this
+				// signal was sent for (tell runs before the signal).
+				w.changed(told)
+			}
 		}
 	}
 }
@@ -248,12 +263,14 @@ func (w *watch) stop() {
 	<-w.exited
 }
 
-// notify signals the watches of docs, without waiting for any.
-func (sh *Shared) notify(docs []string) {
+// notify tells the watches of each document what was stored, without
+// waiting for any.
+func (sh *Shared) notify(changes map[string]syncd.StoredChange) {
 	sh.watchMu.Lock()
 	defer sh.watchMu.Unlock()
-	for _, doc := range docs {
+	for doc, c := range changes {
 		for w := range sh.watches[doc] {
+			w.tell(c)
 			select {
 			case w.signal <- struct{}{}:
 			default: // already signalled: the pending call will see this change too
@@ -329,4 +346,54 @@ func (s *Store) commitPerDoc(ctx context.Context, batch []syncd.Record) (failed 
 	}
 	s.mu.Unlock()
 	return failed, applied, nil
+}
+
+// tell merges c into what the watch's next call passes: the operations
+// of both when they are of one epoch and follow one another, otherwise an
+// incomplete change (the watcher reads the store).
+func (w *watch) tell(c syncd.StoredChange) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	prev := w.told
+	switch {
+	case !w.set:
+		w.told = c
+	case !prev.Complete || !c.Complete:
+		w.told = syncd.StoredChange{}
+	case len(c.Ops) == 0:
+	case len(prev.Ops) == 0:
+		w.told = c
+	case prev.Epoch == c.Epoch && prev.Ops[len(prev.Ops)-1].Rev+1 == c.Ops[0].Rev:
+		w.told.Ops = append(prev.Ops[:len(prev.Ops):len(prev.Ops)], c.Ops...)
+	default:
+		w.told = syncd.StoredChange{}
+	}
+	w.set = true
+}
+
+// storedChanges says, for each document in applied, what batch stored:
+// its appends, as copies (the engine that committed them keeps its own),
+// unless it also created, deleted or re-created the document.
+func storedChanges(batch []syncd.Record, applied []string) map[string]syncd.StoredChange {
+	out := make(map[string]syncd.StoredChange, len(applied))
+	for _, doc := range applied {
+		out[doc] = syncd.StoredChange{Complete: true}
+	}
+	for _, rec := range batch {
+		doc := rec.Doc()
+		c, ok := out[doc]
+		if !ok || !c.Complete {
+			continue
+		}
+		switch {
+		case rec.Append != nil:
+			op := *rec.Append.Op
+			c.Epoch = rec.Append.Epoch
+			c.Ops = append(c.Ops, &op)
+		case rec.Create != nil, rec.Delete != nil:
+			c = syncd.StoredChange{}
+		}
+		out[doc] = c
+	}
+	return out
 }

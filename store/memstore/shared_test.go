@@ -2,6 +2,7 @@ package memstore_test
 
 import (
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -98,11 +99,11 @@ func TestSharedWatch(t *testing.T) {
 	ctx := t.Context()
 	var calls atomic.Int32
 	got := make(chan struct{}, 16)
-	stop := b.Watch("x", func() {
+	stop := b.Watch("x", func(syncd.StoredChange) {
 		calls.Add(1)
 		got <- struct{}{}
 	})
-	otherStop := a.Watch("y", func() { t.Error("a watch of another document was told") })
+	otherStop := a.Watch("y", func(syncd.StoredChange) { t.Error("a watch of another document was told") })
 	defer otherStop()
 	if err := a.Commit(ctx, []syncd.Record{create("x")}); err != nil {
 		t.Fatal(err)
@@ -134,7 +135,7 @@ func TestSharedWatch(t *testing.T) {
 // A handle's Close ends its watches and its calls, not the log.
 func TestSharedHandleClose(t *testing.T) {
 	a, b := sharedPair(t)
-	b.Watch("x", func() {})
+	b.Watch("x", func(syncd.StoredChange) {})
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -157,5 +158,53 @@ func TestSharedMalformedRecordFailsTheBatch(t *testing.T) {
 	}
 	if _, _, err := a.Head(t.Context(), "x"); !errors.Is(err, syncd.ErrNotFound) {
 		t.Fatalf("the valid record of the batch was applied: %v", err)
+	}
+}
+
+// A watch passes the operations appended since its last call, merged
+// across commits, and an incomplete change when a commit created or
+// deleted the document.
+func TestSharedWatchTellsOps(t *testing.T) {
+	a, b := sharedPair(t)
+	ctx := t.Context()
+	calls := make(chan syncd.StoredChange, 16)
+	release := make(chan struct{})
+	stop := b.Watch("x", func(c syncd.StoredChange) {
+		<-release // hold the first call so the next commits merge
+		calls <- c
+	})
+	defer stop()
+	next := func() syncd.StoredChange {
+		t.Helper()
+		select {
+		case c := <-calls:
+			return c
+		case <-time.After(5 * time.Second):
+			t.Fatal("the watch was not called")
+			return syncd.StoredChange{}
+		}
+	}
+	if err := a.Commit(ctx, []syncd.Record{create("x")}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(10 * time.Millisecond) // the first call is under way, held
+	for rev := revision.Rev(1); rev <= 3; rev++ {
+		if err := a.Commit(ctx, []syncd.Record{appendOp("x", rev, "c1", fmt.Sprintf("r-%d", rev))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(release)
+	if c := next(); c.Complete {
+		t.Fatalf("the create was told as Complete: %+v", c)
+	}
+	c := next()
+	if !c.Complete || c.Epoch != "e1" || len(c.Ops) != 3 || c.Ops[0].Rev != 1 || c.Ops[2].Rev != 3 || c.Ops[2].ClientReqID != "r-3" {
+		t.Fatalf("three appends told as %+v, want revisions 1..3 of e1, complete", c)
+	}
+	if err := a.Commit(ctx, []syncd.Record{{Delete: &syncd.DeleteRecord{Doc: "x"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if c := next(); c.Complete {
+		t.Fatalf("the delete was told as Complete: %+v", c)
 	}
 }

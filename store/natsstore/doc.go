@@ -197,13 +197,16 @@
 //
 // # Watch
 //
-// One ordered consumer per Store, on every log subject, headers only,
-// started at the first Watch: it reads what the stream stored, in order,
-// and recreates itself from the last sequence it delivered after a gap or
-// a reconnection, so no stored message is missed (the stream's input
+// One ordered consumer per Store, on every log subject, started at the
+// first Watch: it reads what the stream stored, in order, and recreates
+// itself from the last sequence it delivered after a gap or a
+// reconnection, so no stored message is missed (the stream's input
 // subject would also carry refused publishes). Each message calls the
-// watches of its document; once the consumer is (re)started every watch is
-// called once, since what was stored before it started is not delivered.
+// watches of its document with the operations it holds (a Complete
+// syncd.StoredChange when it only appended; an incomplete one for a
+// create, a delete or a roll-up), decoded once for all of them; once the
+// consumer is (re)started every watch is called once with an incomplete
+// change, since what was stored before it started is not delivered.
 // Calls come from the consumer's goroutine, one at a time; changed must
 // not block, nor call its stop.
 //

@@ -1,7 +1,9 @@
 package natsstore
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,15 +35,39 @@ type msgGetRequest struct {
 	MaxBytes int    `json:"max_bytes,omitempty"`
 }
 
+// Data is kept raw and decoded by base64Field: encoding/json's own
+// decoding of a []byte field runs its reflection-driven string decoder
+// over every byte of the base64 text, which made a message get of a
+// ~5 KB log message cost 2–4× what the scan plus a plain base64 decode
+// does (in a cluster's rebases, leader gets were 13% of all its CPU).
 type msgGetResponse struct {
 	Error   *jetstream.APIError `json:"error,omitempty"`
 	Message *struct {
-		Subject  string    `json:"subject"`
-		Sequence uint64    `json:"seq"`
-		Header   []byte    `json:"hdrs,omitempty"`
-		Data     []byte    `json:"data,omitempty"`
-		Time     time.Time `json:"time"`
+		Subject  string          `json:"subject"`
+		Sequence uint64          `json:"seq"`
+		Header   []byte          `json:"hdrs,omitempty"`
+		Data     json.RawMessage `json:"data,omitempty"`
+		Time     time.Time       `json:"time"`
 	} `json:"message,omitempty"`
+}
+
+// base64Field decodes a JSON string holding standard base64, as
+// encoding/json would decode it into a []byte: null or absent is nil. A
+// string with escapes (which JetStream does not write for base64, but
+// JSON allows) goes through encoding/json.
+func base64Field(raw json.RawMessage) ([]byte, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' || bytes.IndexByte(raw, '\\') >= 0 {
+		var b []byte
+		err := json.Unmarshal(raw, &b)
+		return b, err
+	}
+	text := raw[1 : len(raw)-1]
+	b := make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+	n, err := base64.StdEncoding.Decode(b, text)
+	return b[:n], err
 }
 
 // leaderGet asks the stream leader for one message; nil if there is none.
@@ -69,7 +95,11 @@ func (s *Store) leaderGet(ctx context.Context, req msgGetRequest) (*jetstream.Ra
 	if resp.Message == nil {
 		return nil, errors.New("natsstore: a message get answered no message")
 	}
-	m := &jetstream.RawStreamMsg{Subject: resp.Message.Subject, Sequence: resp.Message.Sequence, Data: resp.Message.Data, Time: resp.Message.Time}
+	data, err := base64Field(resp.Message.Data)
+	if err != nil {
+		return nil, fmt.Errorf("natsstore: message %d: data: %w", resp.Message.Sequence, err)
+	}
+	m := &jetstream.RawStreamMsg{Subject: resp.Message.Subject, Sequence: resp.Message.Sequence, Data: data, Time: resp.Message.Time}
 	if len(resp.Message.Header) > 0 {
 		if m.Header, err = nats.DecodeHeadersMsg(resp.Message.Header); err != nil {
 			return nil, fmt.Errorf("natsstore: message %d: headers: %w", m.Sequence, err)

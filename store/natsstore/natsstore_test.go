@@ -76,6 +76,7 @@ func TestSingleNode(t *testing.T) {
 	t.Run("LostAcks", func(t *testing.T) { testLostAcks(t, nc, "lost") })
 	t.Run("ConcurrentNew", func(t *testing.T) { testConcurrentNew(t, nc) })
 	t.Run("WatchStop", func(t *testing.T) { testWatchStop(t, nc) })
+	t.Run("WatchTellsOps", func(t *testing.T) { testWatchTellsOps(t, nc) })
 	t.Run("OddIDs", func(t *testing.T) { testOddIDs(t, nc) })
 	t.Run("AppendStats", func(t *testing.T) { testAppendStats(t, nc, "stats") })
 }

@@ -225,6 +225,18 @@ func (s *Store) current(ctx context.Context, doc string) (*docState, error) {
 	if last == nil || last.seq < st.lastSeq {
 		return s.rebuildState(ctx, doc) // purged or rolled up: read anew
 	}
+	if last.resets || last.prev == st.lastSeq {
+		// The last message is the only one after the cached state (or
+		// starts the document afresh): the leader's answer holds all
+		// there is to apply, so no range read (which would fetch it
+		// again). The common case: one other writer's append.
+		next := st.clone()
+		if err := next.applyMsg(doc, last); err != nil {
+			return nil, err
+		}
+		s.cache.put(doc, next)
+		return next, nil
+	}
 	var next *docState
 	gap := false
 	err = s.readLog(ctx, doc, subj, st.lastSeq+1, last.seq, func(lm *logMsg) (bool, error) {
@@ -232,18 +244,12 @@ func (s *Store) current(ctx context.Context, doc string) (*docState, error) {
 			gap = true // messages after the cached state were purged
 			return false, nil
 		}
-		recs, err := decodeLog(doc, lm.data)
-		if err != nil {
-			return false, err
-		}
 		if next == nil {
 			next = st.clone()
 		}
-		if lm.resets {
-			*next = docState{}
+		if err := next.applyMsg(doc, lm); err != nil {
+			return false, err
 		}
-		next.applyRecords(recs, lm.seq, lm.time.UnixMilli())
-		next.created, next.updated = lm.created, lm.updated
 		st = next
 		return true, nil
 	})
@@ -257,6 +263,21 @@ func (s *Store) current(ctx context.Context, doc string) (*docState, error) {
 		s.cache.put(doc, next)
 	}
 	return st, nil
+}
+
+// applyMsg applies lm, the log message after st's (or one that resets
+// the document), to st, a state the caller owns.
+func (st *docState) applyMsg(doc string, lm *logMsg) error {
+	recs, err := decodeLog(doc, lm.data)
+	if err != nil {
+		return err
+	}
+	if lm.resets {
+		*st = docState{}
+	}
+	st.applyRecords(recs, lm.seq, lm.time.UnixMilli())
+	st.created, st.updated = lm.created, lm.updated
+	return nil
 }
 
 // Load implements [syncd.Store.Load].

@@ -6,33 +6,47 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/deltasync/syncd"
 )
 
 // watcher follows what the stream stored on every log subject with one
-// ordered consumer per store (headers only), started at the first Watch,
-// and tells each watch of its document's messages. An ordered consumer
-// reads what the stream stored, in order, and recreates itself from the
-// last sequence it delivered after a gap or a reconnection, so no stored
-// message is missed; the stream's input subject would also carry the
-// publishes the stream refused.
+// ordered consumer per store, started at the first Watch, and tells each
+// watch of its document's messages, with the operations they hold. An
+// ordered consumer reads what the stream stored, in order, and recreates
+// itself from the last sequence it delivered after a gap or a
+// reconnection, so no stored message is missed; the stream's input subject
+// would also carry the publishes the stream refused.
+//
+// The consumer delivers whole messages, not only their headers, so that a
+// watch learns what was stored without reading it back: on a cluster,
+// reading each append back (the last message and the epoch's first from
+// the leader, then the range) cost every instance several leader requests
+// per append. Messages of documents nobody here watches are not decoded.
 type watcher struct {
 	s       *Store
 	mu      sync.Mutex
-	bySubj  map[string]map[*watch]struct{}
+	bySubj  map[string]*subjWatches
 	started bool
 	stop    chan struct{}
 	done    chan struct{}
 }
 
+// subjWatches are the watches of one document's log subject.
+type subjWatches struct {
+	doc string
+	set map[*watch]struct{}
+}
+
 type watch struct {
 	mu      sync.Mutex
 	stopped bool
-	changed func()
+	changed func(syncd.StoredChange)
 }
 
 func (w *watcher) init(s *Store) {
 	w.s = s
-	w.bySubj = make(map[string]map[*watch]struct{})
+	w.bySubj = make(map[string]*subjWatches)
 	w.stop = make(chan struct{})
 	w.done = make(chan struct{})
 }
@@ -40,7 +54,7 @@ func (w *watcher) init(s *Store) {
 // Watch implements [syncd.SharedStore.Watch]. changed is called from the
 // store's consumer goroutine, one call at a time for all watches of the
 // store; it must not block, nor call stop.
-func (s *Store) Watch(doc string, changed func()) (stop func()) {
+func (s *Store) Watch(doc string, changed func(syncd.StoredChange)) (stop func()) {
 	subj, err := s.names.log(doc)
 	if err != nil || s.closed.Load() {
 		return func() {}
@@ -48,12 +62,12 @@ func (s *Store) Watch(doc string, changed func()) (stop func()) {
 	wt := &watch{changed: changed}
 	w := &s.watch
 	w.mu.Lock()
-	set := w.bySubj[subj]
-	if set == nil {
-		set = make(map[*watch]struct{})
-		w.bySubj[subj] = set
+	sw := w.bySubj[subj]
+	if sw == nil {
+		sw = &subjWatches{doc: doc, set: make(map[*watch]struct{})}
+		w.bySubj[subj] = sw
 	}
-	set[wt] = struct{}{}
+	sw.set[wt] = struct{}{}
 	if !w.started {
 		w.started = true
 		go w.run()
@@ -61,9 +75,9 @@ func (s *Store) Watch(doc string, changed func()) (stop func()) {
 	w.mu.Unlock()
 	return func() {
 		w.mu.Lock()
-		if set := w.bySubj[subj]; set != nil {
-			delete(set, wt)
-			if len(set) == 0 {
+		if sw := w.bySubj[subj]; sw != nil {
+			delete(sw.set, wt)
+			if len(sw.set) == 0 {
 				delete(w.bySubj, subj)
 			}
 		}
@@ -83,12 +97,11 @@ func (w *watcher) run() {
 		cons, err := w.s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 			FilterSubjects: []string{w.s.names.logAll},
 			DeliverPolicy:  jetstream.DeliverNewPolicy,
-			HeadersOnly:    true,
 		})
 		cancel()
 		var cc jetstream.ConsumeContext
 		if err == nil {
-			cc, err = cons.Consume(w.deliver)
+			cc, err = cons.Consume(w.deliver, jetstream.PullMaxBytes(w.bufferBytes()))
 		}
 		if err == nil {
 			// Whatever was stored between a Watch call and now is not
@@ -108,41 +121,90 @@ func (w *watcher) run() {
 	}
 }
 
-func (w *watcher) deliver(m jetstream.Msg) {
-	w.notify(m.Subject())
+// minWatchBuffer is the least the consumer may hold delivered and not yet
+// handed to the watches.
+const minWatchBuffer = 16 << 20
+
+// bufferBytes bounds what the consumer holds delivered and not yet handed
+// to the watches: whole messages now, not headers, so a count alone (the
+// client's default is 500 messages) could hold 500 of the largest. It must
+// exceed the largest message the server takes, or the consumer would
+// stall on one.
+func (w *watcher) bufferBytes() int {
+	return int(max(minWatchBuffer, 4*w.s.nc.MaxPayload()))
 }
 
-func (w *watcher) notify(subj string) {
+func (w *watcher) deliver(m jetstream.Msg) {
+	subj := m.Subject()
 	w.mu.Lock()
+	sw := w.bySubj[subj]
+	var doc string
 	var ws []*watch
-	for wt := range w.bySubj[subj] {
-		ws = append(ws, wt)
+	if sw != nil {
+		doc = sw.doc
+		for wt := range sw.set {
+			ws = append(ws, wt)
+		}
 	}
 	w.mu.Unlock()
-	for _, wt := range ws {
-		wt.call()
+	if len(ws) == 0 {
+		return
 	}
+	c := storedChange(doc, m)
+	for _, wt := range ws {
+		wt.call(c)
+	}
+}
+
+// storedChange says what one stored log message holds for a watch: its
+// operations, when it only appended to the epoch it names; otherwise (a
+// create, a delete, a roll-up, or a message that does not parse, which a
+// read of the log will report) an incomplete change.
+func storedChange(doc string, m jetstream.Msg) syncd.StoredChange {
+	meta, err := m.Metadata()
+	if err != nil {
+		return syncd.StoredChange{}
+	}
+	lm, err := parseLogMsg(doc, &jetstream.RawStreamMsg{Subject: m.Subject(), Sequence: meta.Sequence.Stream, Header: m.Headers(), Data: m.Data(), Time: meta.Timestamp})
+	if err != nil || lm.deleted || lm.resets || lm.seq == lm.epochSeq {
+		return syncd.StoredChange{}
+	}
+	recs, err := decodeLog(doc, lm.data)
+	if err != nil {
+		return syncd.StoredChange{}
+	}
+	c := syncd.StoredChange{Complete: true, Epoch: lm.epoch}
+	for _, r := range recs {
+		switch r.kind {
+		case recAppend:
+			c.Ops = append(c.Ops, r.op)
+		case recDecide:
+		default:
+			return syncd.StoredChange{}
+		}
+	}
+	return c
 }
 
 func (w *watcher) notifyAll() {
 	w.mu.Lock()
 	var ws []*watch
-	for _, set := range w.bySubj {
-		for wt := range set {
+	for _, sw := range w.bySubj {
+		for wt := range sw.set {
 			ws = append(ws, wt)
 		}
 	}
 	w.mu.Unlock()
 	for _, wt := range ws {
-		wt.call()
+		wt.call(syncd.StoredChange{})
 	}
 }
 
-func (wt *watch) call() {
+func (wt *watch) call(c syncd.StoredChange) {
 	wt.mu.Lock()
 	defer wt.mu.Unlock()
 	if !wt.stopped {
-		wt.changed()
+		wt.changed(c)
 	}
 }
 

@@ -44,6 +44,7 @@ var sharedCases = []struct {
 	{"DuplicateRequest", testDuplicateRequest},
 	{"HeadSeesOther", testHeadSeesOther},
 	{"WatchSeesOther", testWatchSeesOther},
+	{"WatchTellsWhatWasStored", testWatchTellsWhatWasStored},
 	{"CreateRace", testCreateRace},
 	{"DeleteRecreateRace", testDeleteRecreateRace},
 	{"PartialCommit", testPartialCommit},
@@ -223,7 +224,7 @@ func testHeadSeesOther(t *testing.T, p *pair) {
 // commits, and of its own.
 func testWatchSeesOther(t *testing.T, p *pair) {
 	told := make(chan struct{}, 1)
-	stop := p.b.Watch("doc", func() {
+	stop := p.b.Watch("doc", func(syncd.StoredChange) {
 		select {
 		case told <- struct{}{}:
 		default:
@@ -259,6 +260,72 @@ func testWatchSeesOther(t *testing.T, p *pair) {
 	p.load(p.b, "doc")
 	p.mustCommit(p.b, p.appendOp("doc", e, 5, "c2", "r-1"))
 	wait("b's own commit")
+}
+
+// testWatchTellsWhatWasStored: what a watch passes is true. A change told
+// as Complete holds operations of the epoch, in order, each as it was
+// committed (a store may tell less, never something else); the calls
+// that tell of a create and of a delete are not Complete.
+func testWatchTellsWhatWasStored(t *testing.T, p *pair) {
+	calls := make(chan syncd.StoredChange, 64)
+	stop := p.b.Watch("doc", func(c syncd.StoredChange) {
+		select {
+		case calls <- c:
+		default:
+			t.Error("more calls than the test expects")
+		}
+	})
+	defer stop()
+	next := func(what string) syncd.StoredChange {
+		t.Helper()
+		select {
+		case c := <-calls:
+			return c
+		case <-time.After(10 * time.Second):
+			t.Fatalf("the watch was not told of %s", what)
+			return syncd.StoredChange{}
+		}
+	}
+	e := p.newEpoch()
+	p.mustCommit(p.a, p.create("doc", e))
+	if c := next("the create"); c.Complete {
+		t.Fatalf("the create was told as Complete, with %d operations", len(c.Ops))
+	}
+	committed := map[revision.Rev]*syncd.Op{}
+	commit := func(s syncd.Store, recs ...syncd.Record) {
+		for _, r := range recs {
+			if r.Append != nil {
+				committed[r.Append.Op.Rev] = r.Append.Op
+			}
+		}
+		p.mustCommit(s, recs...)
+	}
+	commit(p.a, p.appendOp("doc", e, 1, "c1", "r-1"))
+	commit(p.a, p.appendOp("doc", e, 2, "c1", "r-2"), p.appendOp("doc", e, 3, "c1", "r-3"))
+	commit(p.a, syncd.Record{Decide: &syncd.DecideRecord{Doc: "doc", ClientID: "c1", ReqID: "r-4", Code: "REFUSED"}})
+	p.load(p.b, "doc")
+	commit(p.b, p.appendOp("doc", e, 4, "c2", "r-1"))
+	p.mustCommit(p.b, syncd.Record{Delete: &syncd.DeleteRecord{Doc: "doc"}})
+	for deleted := false; !deleted; {
+		c := next("the delete")
+		if !c.Complete {
+			deleted = true // or a store that tells nothing exactly; either is allowed
+			continue
+		}
+		for i, op := range c.Ops {
+			want := committed[op.Rev]
+			switch {
+			case c.Epoch != e:
+				t.Fatalf("told operations of epoch %s, want %s", c.Epoch, e)
+			case i > 0 && op.Rev != c.Ops[i-1].Rev+1:
+				t.Fatalf("told revisions %d then %d", c.Ops[i-1].Rev, op.Rev)
+			case want == nil:
+				t.Fatalf("told revision %d, which nobody committed", op.Rev)
+			case op.Kind != want.Kind || string(op.Payload) != string(want.Payload) || op.ClientID != want.ClientID || op.ClientReqID != want.ClientReqID || op.Time != want.Time:
+				t.Fatalf("told %+v at revision %d, committed %+v", *op, op.Rev, *want)
+			}
+		}
+	}
 }
 
 // testCreateRace: two writers create one id at once: one epoch wins and
