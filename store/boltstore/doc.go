@@ -178,6 +178,16 @@
 //     measured alone, and 26–46% more server CPU per edit), and on the one
 //     core that cost more than the stall it removed: p50 was higher in
 //     every series, commits/s were mixed.
+//   - The applier's bbolt syncs share the disk with the log's: a log
+//     fdatasync issued while the applier's transaction is syncing tends to
+//     finish with it (BENCHMARKS.md, issue 14's fourth round: slow log
+//     syncs overlapped an applier transaction 2.5 times more often than by
+//     chance). Tried against it at 100 writers and not kept, for want of
+//     a signal in the noise: the apply interval at 1 s and at 20 s, and
+//     the applier yielding its P every 64 records. With 100 writers the
+//     log is not slower than bbolt's own commits were (five interleaved
+//     series, 1.08–1.30× the old binary's commits/s, the same batches and
+//     CPU per edit).
 //   - [Options.NoSync] is unsafe outside tests and benchmarks: without the
 //     syncs a power loss can lose acknowledged operations or corrupt the
 //     file. It also skips writing the log's segments ahead with zeros.
