@@ -72,6 +72,10 @@ func (e *Engine) follow(d *document) {
 	// them, after their delivery to d's subscribers (forward.go).
 	defer e.finishAppliedForwards(d)
 	absent := d.absent
+	// Forwarded edits the home applied wait for d to reach their
+	// revision: without a watch (d has no subscriber here) nothing tells
+	// of it, so the log must be read.
+	unwatchedForwards := len(d.fwdApplied) > 0 && !d.watched()
 	if !inFlight {
 		d.stale = true
 	}
@@ -79,7 +83,7 @@ func (e *Engine) follow(d *document) {
 
 	ops, told := d.told.take(epoch, durable)
 	var err error
-	if !told || readerWaits || absent {
+	if !told || readerWaits || absent || unwatchedForwards {
 		ops, err = e.readNewOps(e.ctx, d.id, epoch, durable)
 	}
 	settle := func(err error) {
@@ -279,6 +283,14 @@ func (e *Engine) watchLocked(d *document) {
 			e.requestFollow(d)
 		}
 	})
+}
+
+// watched reports whether d's store watch runs (it tells the follow what
+// was stored).
+func (d *document) watched() bool {
+	d.subsMu.Lock()
+	defer d.subsMu.Unlock()
+	return d.watchStop != nil
 }
 
 // stopWatch ends d's watch, if any. It takes d.subsMu; the watch's
