@@ -542,8 +542,8 @@ const maxWriterSources = 16
 // engine's own clients, else the forwarding instance) and reports whether
 // another source wrote it in the last ForwardHold. d.mu must be held.
 func (e *Engine) wroteLocked(d *document, src string) (others bool) {
-	if e.opts.Forwarder == nil {
-		return false
+	if e.opts.Forwarder == nil && src == "" && d.writers == nil {
+		return false // no forwarding here, and nothing forwarded to d yet
 	}
 	now := e.opts.Now()
 	if d.writers == nil {
