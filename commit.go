@@ -187,6 +187,10 @@ func (e *Engine) decideHere(ctx context.Context, doc string, p *pending, forward
 		refusal := e.decideLocked(d, p)
 		ed.releasePatch()
 		d.mu.Unlock()
+		if refusal != nil && p.fwdUnknown && refusal.Code == CodeDuplicate {
+			e.resolveLateDecision(ctx, d, p)
+			return
+		}
 		if refusal != nil {
 			p.then(nil, refusal) // refused without a store write: a duplicate, or no client id
 		}

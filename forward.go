@@ -604,3 +604,30 @@ func (e *Engine) checkAfterInStore(ctx context.Context, d *document, p *pending)
 	return false, e.refused(&Error{Code: CodeUnavailable, Doc: d.id, ReqID: p.edit.ReqID, Head: e.knownHead(d.id),
 		Message: "the client's earlier edit " + in.after + " forwarded here is not decided yet; send this one again once that one is answered"})
 }
+
+// resolveLateDecision answers p, a forward with no answer in time that
+// this engine went on to decide itself, when its copy of d says the
+// request is decided after all: the home decided it after the client's
+// watermark was read for the fallback (decideFallback), and d followed
+// the log to that decision before the fallback was decided. The answer is
+// the home's decision, read from the store's outcomes, not "duplicate":
+// that would tell the client an edit the home applied was refused. d.mu
+// must not be held.
+func (e *Engine) resolveLateDecision(ctx context.Context, d *document, p *pending) {
+	outs, err := e.store.Outcomes(ctx, d.id, p.edit.ClientID)
+	if err != nil {
+		p.then(nil, &Error{Code: CodeInternal, Message: "the outcome of the forwarded edit is unknown", Doc: d.id, ReqID: p.edit.ReqID,
+			Head: e.knownHead(d.id), Err: ErrOutcomeUnknown})
+		return
+	}
+	d.mu.Lock()
+	e.resolveDecidedLocked(d, p, outs)
+	if p.append != nil && p.refusal == nil {
+		d.fwdApplied = append(d.fwdApplied, p) // answered once d has followed the log to it
+		e.requestFollow(d)
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	p.finish()
+}
