@@ -14,9 +14,14 @@ import (
 // applied, CONFLICT, EPOCH), so each refusal is kept by code, with the
 // first few messages as samples.
 
-// maxRefusalSamples bounds the messages kept per loop and per run: the
-// codes say how many, the samples only what they looked like.
-const maxRefusalSamples = 5
+// maxRefusalSamples bounds the messages kept per loop and per run, and
+// samplesPerCode those of one code (so that a rare code is not crowded
+// out by a common one): the codes say how many, the samples only what
+// they looked like.
+const (
+	maxRefusalSamples = 10
+	samplesPerCode    = 2
+)
 
 // refusals counts one loop's (or one run's) refused edits by code.
 type refusals struct {
@@ -40,7 +45,7 @@ func (r *refusals) add(msg []byte) {
 		r.codes = map[string]int64{}
 	}
 	r.codes[code]++
-	if len(r.samples) < maxRefusalSamples {
+	if r.codes[code] <= samplesPerCode && len(r.samples) < maxRefusalSamples {
 		r.samples = append(r.samples, string(msg))
 	}
 }
@@ -54,11 +59,36 @@ func (r *refusals) merge(o *refusals) {
 		r.codes[c] += n
 	}
 	for _, s := range o.samples {
-		if len(r.samples) >= maxRefusalSamples {
-			break
+		if len(r.samples) >= maxRefusalSamples || r.sampled(s) >= samplesPerCode {
+			continue
 		}
 		r.samples = append(r.samples, s)
 	}
+}
+
+// sampled counts the samples r holds of the code of sample s.
+func (r *refusals) sampled(s string) int {
+	code := sampleCode(s)
+	n := 0
+	for _, have := range r.samples {
+		if sampleCode(have) == code {
+			n++
+		}
+	}
+	return n
+}
+
+// sampleCode is the error code of a sample ("UNPARSED" if it has none).
+func sampleCode(s string) string {
+	var env struct {
+		Payload struct {
+			Code string `json:"code"`
+		} `json:"payload"`
+	}
+	if json.Unmarshal([]byte(s), &env) != nil || env.Payload.Code == "" {
+		return "UNPARSED"
+	}
+	return env.Payload.Code
 }
 
 // formatCodes is "CODE=n CODE=n" in code order, or "" when nothing was refused.
