@@ -55,7 +55,12 @@ import (
 // meanwhile, that decision is the answer, and if the home decides it
 // after this engine did, the store's de-duplication by client request id
 // refuses the second write, which the home then resolves to the first
-// (rebase.go).
+// (rebase.go). The home's decision may also land between that read and
+// the decision here, and this engine's copy follow the log to it first:
+// its watermark then calls the edit a duplicate, and the outcome is read
+// from the store again so that the home's decision is the answer
+// (resolveLateDecision), not "already decided" for an edit the home
+// applied.
 //
 // Order across a lost forward. A forward may be lost on the way, or be
 // refused at the home before a decision (its deadline passed while it
