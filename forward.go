@@ -25,7 +25,8 @@ import (
 // their announcements, and by the home's replies while the home sees the
 // document written through another source than the forwarder (its own
 // clients, or another instance's forwards, in the last ForwardHold:
-// ForwardOutcome.Contended). Not by the forwards themselves: an instance
+// ForwardOutcome.Contended), or a forward without an answer in time (a
+// home too slow to answer). Not by the forwards themselves: an instance
 // whose clients alone still write would otherwise forward for ever, since
 // forwarding is what keeps conflicts from happening.
 // What: edits with a client id and a request id (idempotent), which the
@@ -345,6 +346,12 @@ func (e *Engine) forwardReplied(p *pending, out ForwardOutcome, err error) {
 		}
 		d.mu.Lock()
 		p.fwdState = fwdFallback
+		if p.fwdUnknown {
+			// A home too slow to answer is no sign that contention is
+			// over: leaving forward mode now would only race it again
+			// while its answers are late.
+			d.fwdUntil = e.opts.Now().Add(e.opts.ForwardHold)
+		}
 		if werr == nil {
 			p.fwdWM, p.fwdOuts = w, outs
 		}

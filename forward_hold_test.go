@@ -11,8 +11,9 @@ import (
 // Forward mode ends once only the forwarding engine's clients write, even
 // though they go on writing: the forwards do not extend the hold, and the
 // home's replies stop saying the document is contended once nobody else
-// wrote it for a hold. While the home's own clients write too, the
-// replies keep the forwarder in forward mode past the hold.
+// wrote it for a hold. While the home's own clients write too, or the home
+// does not answer in time, the forwarder stays in forward mode past the
+// hold.
 func TestForwardModeEndsWhenContentionEnds(t *testing.T) {
 	const hold = time.Second
 	step := hold / 4
@@ -32,6 +33,24 @@ func TestForwardModeEndsWhenContentionEnds(t *testing.T) {
 		}
 		if last := len(forwarded) - 1; forwarded[last] != forwarded[last-4] {
 			t.Fatalf("still forwarding in the last hold: forwards after each edit %v", forwarded)
+		}
+		requireConverged(t, c.engines, c.engines[0].Store(), "d")
+	})
+
+	t.Run("the home does not answer in time", func(t *testing.T) {
+		c := openForwarding(t, 2, syncd.Options{ForwardHold: hold})
+		b := c.engines[1]
+		c.contend(t, 1, "d")
+		c.fwds[1].mode.Store(fwdDrop) // every forward times out; decided here
+		for i := range 12 {
+			c.clock.advance(step)
+			mustCommit(t, b, "d", idem("c", fmt.Sprintf("r%02d", i), fmt.Sprintf(`{"a":%d}`, i)))
+		}
+		if n := b.Stats().ForwardModeDocs; n != 1 {
+			t.Fatalf("%d documents in forward mode while the home does not answer, want 1", n)
+		}
+		if n := b.Stats().ForwardsUnknown; n != 12 {
+			t.Fatalf("%d forwards timed out, want 12", n)
 		}
 		requireConverged(t, c.engines, c.engines[0].Store(), "d")
 	})
