@@ -156,6 +156,16 @@ func (e *Engine) decideHere(ctx context.Context, doc string, p *pending, forward
 			d.mu.Unlock()
 			continue
 		}
+		if !afterDecidedLocked(d, p) {
+			d.mu.Unlock()
+			if retry, refusal := e.checkAfterInStore(ctx, d, p); retry {
+				continue
+			} else {
+				ed.releasePatch()
+				p.then(nil, refusal)
+				return
+			}
+		}
 		if !forwarded {
 			r, err := e.routeLocked(ctx, d, p)
 			if err != nil {
@@ -171,9 +181,16 @@ func (e *Engine) decideHere(ctx context.Context, doc string, p *pending, forward
 				return
 			}
 		}
+		if others := e.wroteLocked(d, p.fwdIn.source()); p.fwdIn != nil {
+			p.fwdIn.contended = others
+		}
 		refusal := e.decideLocked(d, p)
 		ed.releasePatch()
 		d.mu.Unlock()
+		if refusal != nil && p.fwdUnknown && refusal.Code == CodeDuplicate {
+			e.resolveLateDecision(ctx, d, p)
+			return
+		}
 		if refusal != nil {
 			p.then(nil, refusal) // refused without a store write: a duplicate, or no client id
 		}

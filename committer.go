@@ -59,6 +59,8 @@ type pending struct {
 	fwdWM      revision.Watermark
 	fwdOuts    []revision.Outcome
 	fwdUnknown bool
+	// fwdIn is set on an edit another engine forwarded here (forward.go).
+	fwdIn *forwardedIn
 }
 
 // finish reports p's outcome.

@@ -134,6 +134,11 @@ type document struct {
 	fwdApplied   []*pending
 	// told is what d's watch told since the last follow (followtold.go).
 	told toldOps
+	// fwdLast is each client's last edit in fwd (forward.go's "Order
+	// across a lost forward"); writers is when d was last written through
+	// each source, on the home ("Leaving forward mode").
+	fwdLast map[string]*pending
+	writers map[string]time.Time
 	// watchStop ends the store's watch of d (SharedStore.Watch), set
 	// once d has a subscriber. Guarded by subsMu.
 	watchStop func()

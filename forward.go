@@ -19,8 +19,16 @@ import (
 // longer compete for the log.
 //
 // When: a conflict on a document (sharedCommitFailed) puts it in forward
-// mode for Options.ForwardHold, extended by every edit forwarded. Outside
-// it nothing changes: an uncontended document never pays the extra hop.
+// mode for Options.ForwardHold, on every instance (Forwarder.Contended).
+// Outside it nothing changes: an uncontended document never pays the
+// extra hop. Leaving forward mode: the hold is extended by conflicts and
+// their announcements, and by the home's replies while the home sees the
+// document written through another source than the forwarder (its own
+// clients, or another instance's forwards, in the last ForwardHold:
+// ForwardOutcome.Contended), or a forward without an answer in time (a
+// home too slow to answer). Not by the forwards themselves: an instance
+// whose clients alone still write would otherwise forward for ever, since
+// forwarding is what keeps conflicts from happening.
 // What: edits with a client id and a request id (idempotent), which the
 // store de-duplicates and the watermark orders; the others are decided
 // here, as are the home's own.
@@ -48,10 +56,25 @@ import (
 // meanwhile, that decision is the answer, and if the home decides it
 // after this engine did, the store's de-duplication by client request id
 // refuses the second write, which the home then resolves to the first
-// (rebase.go). What remains: after such a timeout, an edit the client
-// sent later may reach the home and be decided before this engine
-// decides the timed-out one, which is then refused as a duplicate: the
-// client is told, nothing is applied twice, but that edit is lost.
+// (rebase.go). The home's decision may also land between that read and
+// the decision here, and this engine's copy follow the log to it first:
+// its watermark then calls the edit a duplicate, and the outcome is read
+// from the store again so that the home's decision is the answer
+// (resolveLateDecision), not "already decided" for an edit the home
+// applied.
+//
+// Order across a lost forward. A forward may be lost on the way, or be
+// refused at the home before a decision (its deadline passed while it
+// waited), and its reply may come after the sender stopped waiting. The
+// client's next edit, sent behind it, would then be decided at the home
+// first, and the lost one, decided here afterwards, refused as a
+// duplicate: an edit lost through no fault of the client. So each
+// forwarded edit names the same client's edit forwarded before it whose
+// reply had not come when it was sent (ForwardedEdit.After), and the
+// home decides it only once that one is decided (the client's watermark
+// covers it, in memory or in the store); otherwise it refuses it,
+// unavailable and not applied, and the client sends it again after the
+// earlier one is settled here.
 
 // Forwarder sends edits of a contended document to the engine that
 // decides them (Options.Forwarder). server's cluster implements it on the
@@ -97,6 +120,14 @@ type ForwardedEdit struct {
 	// Refuse asks the receiver to record the server's own refusal of the
 	// request id (Engine.Refuse) rather than decide an edit.
 	Refuse bool
+	// From names the sending instance; the home tells whether others
+	// write the document too (ForwardOutcome.Contended).
+	From string
+	// After is the request id of the same client's edit forwarded before
+	// this one whose outcome the sender did not know yet, if any: the
+	// receiver decides this one only once that one is decided (see
+	// "Order across a lost forward").
+	After string
 }
 
 // ForwardOutcome is what became of a forwarded edit at its home: applied
@@ -106,6 +137,19 @@ type ForwardOutcome struct {
 	Op    *Op
 	Epoch revision.Epoch
 	Err   *Error
+	// Contended: the home saw the document written through another
+	// source than the sender in the last ForwardHold, so the sender
+	// stays in forward mode.
+	Contended bool
+}
+
+// forwardedIn is what the home keeps of a forwarded edit while deciding it.
+type forwardedIn struct {
+	from, after string
+	// afterReadBack: the store's watermark was read once for after
+	// (decideHere), so the next check is final.
+	afterReadBack bool
+	contended     bool
 }
 
 // DefaultForwardHold is Options.ForwardHold's default.
@@ -118,9 +162,9 @@ const DefaultForwardHold = 5 * time.Second
 // another by one goroutine are decided in that order.
 func (e *Engine) CommitForwarded(ctx context.Context, fe ForwardedEdit, then func(ForwardOutcome)) {
 	e.stats.forwardsIn.Add(1)
-	p := &pending{}
+	p := &pending{fwdIn: &forwardedIn{from: fe.From, after: fe.After}}
 	p.then = func(op *Op, err error) {
-		var out ForwardOutcome
+		out := ForwardOutcome{Contended: p.fwdIn.contended}
 		if op != nil {
 			out.Op = op
 			if p.append != nil {
@@ -256,9 +300,17 @@ func (e *Engine) forwardLocked(d *document, p *pending, home string) {
 	p.edit.releasePatch() // the home parses it; a local decision parses the payload again
 	p.fwdState = fwdSent
 	d.fwd = append(d.fwd, p)
-	d.fwdUntil = e.opts.Now().Add(e.opts.ForwardHold)
 	e.stats.forwardsOut.Add(1)
 	fe := ForwardedEdit{Doc: d.id, Edit: p.edit.Edit, Refuse: p.edit.rateLimited}
+	if c := p.edit.ClientID; c != "" {
+		if prev := d.fwdLast[c]; prev != nil {
+			fe.After = prev.edit.ReqID
+		}
+		if d.fwdLast == nil {
+			d.fwdLast = make(map[string]*pending)
+		}
+		d.fwdLast[c] = p
+	}
 	e.opts.Forwarder.Forward(home, fe, func(out ForwardOutcome, err error) { e.forwardReplied(p, out, err) })
 }
 
@@ -294,6 +346,12 @@ func (e *Engine) forwardReplied(p *pending, out ForwardOutcome, err error) {
 		}
 		d.mu.Lock()
 		p.fwdState = fwdFallback
+		if p.fwdUnknown {
+			// A home too slow to answer is no sign that contention is
+			// over: leaving forward mode now would only race it again
+			// while its answers are late.
+			d.fwdUntil = e.opts.Now().Add(e.opts.ForwardHold)
+		}
 		if werr == nil {
 			p.fwdWM, p.fwdOuts = w, outs
 		}
@@ -327,15 +385,20 @@ func (e *Engine) drainForwards(d *document) {
 			e.decideFallback(d, p)
 			d.mu.Lock()
 			d.fwdBusy = false
+			d.forgetForwardLocked(p)
 			d.fwd[0] = nil
 			d.fwd = d.fwd[1:]
 			d.advanceCompletedLocked(0, 0) // wakes deciders waiting for the forwards
 			continue
 		}
+		d.forgetForwardLocked(p)
 		d.fwd[0] = nil
 		d.fwd = d.fwd[1:]
 		out := p.fwdOut
 		p.fwdState = fwdNone
+		if out.Contended {
+			d.fwdUntil = e.opts.Now().Add(e.opts.ForwardHold)
+		}
 		switch {
 		case out.Err != nil:
 			p.refusal = out.Err
@@ -472,4 +535,111 @@ func (e *Engine) forwardModeDocs() int {
 		d.mu.Unlock()
 	}
 	return n
+}
+
+// forgetForwardLocked drops p from d.fwdLast once its outcome is known
+// here. d.mu must be held.
+func (d *document) forgetForwardLocked(p *pending) {
+	if c := p.edit.ClientID; c != "" && d.fwdLast[c] == p {
+		delete(d.fwdLast, c)
+	}
+}
+
+// maxWriterSources bounds a document's writers map: past it, sources not
+// seen in the last ForwardHold are dropped. The sources are this engine
+// and the instances forwarding to it, a handful.
+const maxWriterSources = 16
+
+// wroteLocked records that d is being written through src ("" for this
+// engine's own clients, else the forwarding instance) and reports whether
+// another source wrote it in the last ForwardHold. d.mu must be held.
+func (e *Engine) wroteLocked(d *document, src string) (others bool) {
+	if e.opts.Forwarder == nil && src == "" && d.writers == nil {
+		return false // no forwarding here, and nothing forwarded to d yet
+	}
+	now := e.opts.Now()
+	if d.writers == nil {
+		d.writers = make(map[string]time.Time)
+	}
+	d.writers[src] = now
+	prune := len(d.writers) > maxWriterSources
+	for s, at := range d.writers {
+		recent := now.Sub(at) < e.opts.ForwardHold
+		if !recent && prune {
+			delete(d.writers, s)
+		}
+		if s != src && recent {
+			others = true
+		}
+	}
+	return others
+}
+
+// afterDecidedLocked reports whether p, forwarded here, may be decided
+// now: the same client's edit forwarded before it (ForwardedEdit.After),
+// if any, is decided. d.mu must be held.
+func afterDecidedLocked(d *document, p *pending) bool {
+	in := p.fwdIn
+	return in == nil || in.after == "" || d.wms[p.edit.ClientID].Decided(in.after)
+}
+
+// source is the instance in ← came from, "" for none (this engine's own
+// client).
+func (in *forwardedIn) source() string {
+	if in == nil {
+		return ""
+	}
+	return in.from
+}
+
+// checkAfterInStore is decideHere's answer when p's earlier edit
+// (ForwardedEdit.After) is not decided as far as d's copy knows: the copy
+// may not have followed the log to that decision yet, so the store's
+// watermark is read, once (retry: look again); after that, p is refused,
+// unavailable and not applied. d.mu must not be held.
+func (e *Engine) checkAfterInStore(ctx context.Context, d *document, p *pending) (retry bool, refusal error) {
+	in, c := p.fwdIn, p.edit.ClientID
+	if !in.afterReadBack {
+		in.afterReadBack = true
+		w, err := e.store.Watermark(ctx, d.id, c)
+		if err != nil {
+			return false, e.editError(d.id, p.edit.ReqID, storeError(d.id, "watermark read", err))
+		}
+		d.mu.Lock()
+		if cur, ok := d.wms[c]; ok && revision.CompareReqID(w.ReqID, cur.ReqID) > 0 {
+			d.wms[c] = w
+		}
+		d.mu.Unlock()
+		return true, nil
+	}
+	e.stats.forwardsOutOfOrder.Add(1)
+	return false, e.refused(&Error{Code: CodeUnavailable, Doc: d.id, ReqID: p.edit.ReqID, Head: e.knownHead(d.id),
+		Message: "the client's earlier edit " + in.after + " forwarded here is not decided yet; send this one again once that one is answered"})
+}
+
+// resolveLateDecision answers p, a forward with no answer in time that
+// this engine went on to decide itself, when its copy of d says the
+// request is decided after all: the home decided it after the client's
+// watermark was read for the fallback (decideFallback), and d followed
+// the log to that decision before the fallback was decided. The answer is
+// the home's decision, read from the store's outcomes, not "duplicate":
+// that would tell the client an edit the home applied was refused. d.mu
+// must not be held.
+func (e *Engine) resolveLateDecision(ctx context.Context, d *document, p *pending) {
+	outs, err := e.store.Outcomes(ctx, d.id, p.edit.ClientID)
+	if err != nil {
+		p.then(nil, &Error{Code: CodeInternal, Message: "the outcome of the forwarded edit is unknown", Doc: d.id, ReqID: p.edit.ReqID,
+			Head: e.knownHead(d.id), Err: ErrOutcomeUnknown})
+		return
+	}
+	d.mu.Lock()
+	e.resolveDecidedLocked(d, p, outs)
+	if p.append != nil && p.refusal == nil {
+		d.fwdApplied = append(d.fwdApplied, p) // answered once d has followed the log to it
+		e.requestFollow(d)
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	p.finish()
 }

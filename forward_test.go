@@ -30,6 +30,9 @@ const (
 	fwdNoResponders              // ErrNotForwarded, not delivered
 	fwdLoseReply                 // delivered, decided, but the reply is a timeout
 	fwdDrop                      // not delivered, and the reply is a timeout
+	// fwdDropLate: not delivered, and the reply, a timeout, comes only
+	// once the home has decided the next edit delivered.
+	fwdDropLate
 )
 
 var errFwdTimeout = errors.New("forward: timed out")
@@ -47,6 +50,8 @@ type memForwarder struct {
 	wake    chan struct{}
 	// gate, while set, holds every delivery until it is closed.
 	gate chan struct{}
+	// late are the replies of fwdDropLate forwards, owed.
+	late []func(syncd.ForwardOutcome, error)
 	done chan struct{}
 }
 
@@ -68,6 +73,7 @@ func (f *memForwarder) Contended(doc string) {
 func (f *memForwarder) Forward(instance string, fe syncd.ForwardedEdit, reply func(syncd.ForwardOutcome, error)) {
 	var to int
 	fmt.Sscanf(instance, "e%d", &to)
+	fe.From = fmt.Sprintf("e%d", f.self)
 	mode := f.mode.Load()
 	job := func() {
 		switch mode {
@@ -75,13 +81,27 @@ func (f *memForwarder) Forward(instance string, fe syncd.ForwardedEdit, reply fu
 			reply(syncd.ForwardOutcome{}, fmt.Errorf("no responders: %w", syncd.ErrNotForwarded))
 		case fwdDrop:
 			reply(syncd.ForwardOutcome{}, errFwdTimeout)
+		case fwdDropLate:
+			f.mu.Lock()
+			f.late = append(f.late, reply)
+			f.mu.Unlock()
 		case fwdLoseReply:
 			ch := make(chan struct{})
 			f.c.engines[to].CommitForwarded(context.Background(), fe, func(syncd.ForwardOutcome) { close(ch) })
 			<-ch
 			reply(syncd.ForwardOutcome{}, errFwdTimeout)
 		default:
-			f.c.engines[to].CommitForwarded(context.Background(), fe, func(out syncd.ForwardOutcome) { reply(out, nil) })
+			ch := make(chan syncd.ForwardOutcome, 1)
+			f.c.engines[to].CommitForwarded(context.Background(), fe, func(out syncd.ForwardOutcome) { ch <- out })
+			out := <-ch
+			f.mu.Lock()
+			late := f.late
+			f.late = nil
+			f.mu.Unlock()
+			for _, r := range late {
+				r(syncd.ForwardOutcome{}, errFwdTimeout)
+			}
+			reply(out, nil)
 		}
 	}
 	f.mu.Lock()

@@ -124,8 +124,10 @@ type Options struct {
 	Forwarder Forwarder
 
 	// ForwardHold is how long a document stays in forward mode after its
-	// last conflict or its last forwarded edit. Default
-	// DefaultForwardHold (5 s). Only with a Forwarder.
+	// last conflict (here or announced) or the home's last reply saying
+	// that the document is written through another instance too; on the
+	// home, how long a write through one source counts as contention
+	// for the others. Default DefaultForwardHold (5 s).
 	ForwardHold time.Duration
 
 	// Now returns the current time. Default time.Now.

@@ -356,7 +356,23 @@ func (e *Engine) installLocked(d *document, v *storeView, epoch revision.Epoch, 
 	d.subsMu.Lock()
 	defer d.subsMu.Unlock()
 	inUse := len(d.subs) > 0 || len(d.presence) > 0
-	clear(d.wms)
+	if v.sd != nil && v.sd.Meta.Epoch == epoch && v.sd.Meta.Head >= durable && !v.foreignLost {
+		// The same history, read on from durable: the watermarks of the
+		// clients without an undone edit only lag by the other writers'
+		// operations, as after a follow. Keeping them spares every such
+		// client a store read at its next edit: on a hot document with
+		// hundreds of clients, forgetting them all made the reads that
+		// followed a rebase decide edits a few at a time for seconds.
+		// The clients of the undone edits get the store's (below): their
+		// own watermarks count decisions that were undone.
+		for _, op := range v.foreign {
+			if w, ok := d.wms[op.ClientID]; ok && op.ClientReqID != "" {
+				d.wms[op.ClientID] = w.Advance(op.ClientReqID)
+			}
+		}
+	} else {
+		clear(d.wms)
+	}
 	for c, w := range v.wms {
 		d.wms[c] = w
 	}

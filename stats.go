@@ -58,6 +58,10 @@ type Stats struct {
 	// ContendedElsewhere counts the times another instance said a
 	// document loaded here is contended (Engine.Contended).
 	ContendedElsewhere uint64
+	// ForwardsOutOfOrder counts the edits forwarded here that were
+	// refused (unavailable) because the same client's earlier forwarded
+	// edit was not decided (forward.go, "Order across a lost forward").
+	ForwardsOutOfOrder uint64
 	ForwardModeDocs    int
 	// FollowLag is, per follow that found operations, how many revisions
 	// the document was behind the log when the follow read it.
@@ -94,6 +98,7 @@ type stats struct {
 	forwardsOut, forwardsIn               atomic.Uint64
 	forwardsNotDelivered, forwardsUnknown atomic.Uint64
 	contendedElsewhere                    atomic.Uint64
+	forwardsOutOfOrder                    atomic.Uint64
 }
 
 func (s *stats) init() {
@@ -142,6 +147,7 @@ func (e *Engine) Stats() Stats {
 	out.ForwardsOut, out.ForwardsIn = s.forwardsOut.Load(), s.forwardsIn.Load()
 	out.ForwardsNotDelivered, out.ForwardsUnknown = s.forwardsNotDelivered.Load(), s.forwardsUnknown.Load()
 	out.ContendedElsewhere = s.contendedElsewhere.Load()
+	out.ForwardsOutOfOrder = s.forwardsOutOfOrder.Load()
 	out.ForwardModeDocs = e.forwardModeDocs()
 	for c := range s.refusals {
 		if n := s.refusals[c].Load(); n > 0 {

@@ -274,6 +274,9 @@ type wireForward struct {
 	Epoch  revision.Epoch  `json:"epoch,omitempty"`
 	Patch  json.RawMessage `json:"patch,omitempty"`
 	Refuse bool            `json:"refuse,omitempty"`
+	// After: decide this only once the same client's edit After is
+	// decided (syncd.ForwardedEdit.After).
+	After string `json:"after,omitempty"`
 }
 
 // wireForwardReply is the home's answer: the operation, or the refusal
@@ -282,6 +285,9 @@ type wireForwardReply struct {
 	Op    *syncd.Op         `json:"op,omitempty"`
 	Epoch revision.Epoch    `json:"epoch,omitempty"`
 	Err   *wireForwardError `json:"err,omitempty"`
+	// Contended: the home sees the document written by others than the
+	// requester too (syncd.ForwardOutcome.Contended).
+	Contended bool `json:"contended,omitempty"`
 }
 
 type wireForwardError struct {
@@ -296,7 +302,7 @@ type wireForwardError struct {
 
 // forward sends fe to instance; reply gets the answer once.
 func (f *clusterForward) forward(instance string, fe syncd.ForwardedEdit, reply func(syncd.ForwardOutcome, error)) {
-	w := wireForward{From: f.c.id, Doc: fe.Doc, Client: fe.Edit.ClientID, Req: fe.Edit.ReqID, Epoch: fe.Edit.Epoch, Patch: fe.Edit.Patch, Refuse: fe.Refuse}
+	w := wireForward{From: f.c.id, Doc: fe.Doc, Client: fe.Edit.ClientID, Req: fe.Edit.ReqID, Epoch: fe.Edit.Epoch, Patch: fe.Edit.Patch, Refuse: fe.Refuse, After: fe.After}
 	if fe.Edit.HasBase {
 		w.Base = &fe.Edit.Base
 	}
@@ -343,7 +349,7 @@ func (f *clusterForward) forward(instance string, fe syncd.ForwardedEdit, reply 
 // outcome is r as the engine takes it.
 func (r *wireForwardReply) outcome(fe syncd.ForwardedEdit) syncd.ForwardOutcome {
 	if r.Err == nil {
-		return syncd.ForwardOutcome{Op: r.Op, Epoch: r.Epoch}
+		return syncd.ForwardOutcome{Op: r.Op, Epoch: r.Epoch, Contended: r.Contended}
 	}
 	code, ok := syncd.ParseCode(r.Err.Code)
 	if !ok {
@@ -353,7 +359,7 @@ func (r *wireForwardReply) outcome(fe syncd.ForwardedEdit) syncd.ForwardOutcome 
 	if r.Err.Unknown {
 		e.Err = syncd.ErrOutcomeUnknown
 	}
-	return syncd.ForwardOutcome{Err: e}
+	return syncd.ForwardOutcome{Err: e, Contended: r.Contended}
 }
 
 // onRequest decides a forwarded edit here and answers once the decision
@@ -368,7 +374,7 @@ func (f *clusterForward) onRequest(data []byte, respond func([]byte)) {
 		respond(encodeForwardReply(wireForwardReply{Err: &wireForwardError{Code: syncd.CodeInvalid.String(), Message: "malformed forwarded edit"}}))
 		return
 	}
-	fe := syncd.ForwardedEdit{Doc: w.Doc, Refuse: w.Refuse, Edit: syncd.Edit{ClientID: w.Client, ReqID: w.Req, Epoch: w.Epoch, Patch: w.Patch}}
+	fe := syncd.ForwardedEdit{Doc: w.Doc, Refuse: w.Refuse, From: w.From, After: w.After, Edit: syncd.Edit{ClientID: w.Client, ReqID: w.Req, Epoch: w.Epoch, Patch: w.Patch}}
 	if w.Base != nil {
 		fe.Edit.Base, fe.Edit.HasBase = *w.Base, true
 	}
@@ -382,7 +388,7 @@ func (f *clusterForward) onRequest(data []byte, respond func([]byte)) {
 		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 		f.c.engine().CommitForwarded(ctx, fe, func(out syncd.ForwardOutcome) {
 			cancel()
-			r := wireForwardReply{Op: out.Op, Epoch: out.Epoch}
+			r := wireForwardReply{Op: out.Op, Epoch: out.Epoch, Contended: out.Contended}
 			if out.Err != nil {
 				r.Op = nil
 				r.Err = &wireForwardError{Code: out.Err.Code.String(), Message: out.Err.Message, Head: out.Err.Head, Limit: out.Err.Limit,

@@ -119,3 +119,27 @@ func TestClusterMalformedForwardIsAnswered(t *testing.T) {
 		t.Fatalf("after the malformed ones: %+v %v", r.out, r.err)
 	}
 }
+
+// The bus carries a forwarded edit's After and the home's Contended: an
+// edit whose earlier one is not decided at the home is refused, not
+// applied; the home says the document is contended once its own clients
+// write it too.
+func TestClusterForwardOrderAndContention(t *testing.T) {
+	nodes, fws := forwardNodes(t)
+	doc, home := homedElsewhere(t, fws[0])
+	r := forwardAndWait(t, fws[0], home, syncd.ForwardedEdit{Doc: doc, Edit: syncd.Edit{ClientID: "c", ReqID: "r2", Patch: json.RawMessage(`{"a":2}`)}, After: "r1"})
+	if r.err != nil || r.out.Err == nil || r.out.Err.Code != syncd.CodeUnavailable {
+		t.Fatalf("an edit after one the home never saw: %+v %v, want unavailable", r.out, r.err)
+	}
+	r = forwardAndWait(t, fws[0], home, syncd.ForwardedEdit{Doc: doc, Edit: syncd.Edit{ClientID: "c", ReqID: "r1", Patch: json.RawMessage(`{"a":1}`)}})
+	if r.err != nil || r.out.Op == nil || r.out.Contended {
+		t.Fatalf("r1, only the requester writing: %+v %v, want applied, not contended", r.out, r.err)
+	}
+	if _, err := nodes[1].engine.Commit(t.Context(), doc, syncd.Edit{Patch: json.RawMessage(`{"home":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	r = forwardAndWait(t, fws[0], home, syncd.ForwardedEdit{Doc: doc, Edit: syncd.Edit{ClientID: "c", ReqID: "r2", Patch: json.RawMessage(`{"a":2}`)}, After: "r1"})
+	if r.err != nil || r.out.Op == nil || !r.out.Contended {
+		t.Fatalf("r2 after r1, the home writing too: %+v %v, want applied and contended", r.out, r.err)
+	}
+}

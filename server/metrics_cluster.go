@@ -57,8 +57,11 @@ var (
 	descForwardFallbacks = prometheus.NewDesc("syncd_cluster_forward_fallbacks_total",
 		"Forwarded edits decided here after all, by reason: not_delivered (no instance listened at the home's address) or unknown (no answer within -bus-forward-timeout; the log's de-duplication settles it). "+
 			"A steady rise means an instance is down or overloaded.", []string{"reason"}, nil)
+	descForwardOutOfOrder = prometheus.NewDesc("syncd_cluster_forward_out_of_order_total",
+		"Edits forwarded here refused (UNAVAILABLE, not applied) because the same client's earlier forwarded edit was not decided: "+
+			"it was lost on the way or refused before a decision. The client sends it again.", nil, nil)
 	descForwardModeDocs = prometheus.NewDesc("syncd_cluster_forward_mode_documents",
-		"Documents held here that are in forward mode now: contended by several instances, so their edits go to one (-forward-hold after the last conflict or forward).", nil, nil)
+		"Documents held here that are in forward mode now: contended by several instances, so their edits go to one (-bus-forward-hold after the last conflict, or the home's last reply saying others write it too).", nil, nil)
 	descFollowDelay = prometheus.NewDesc("syncd_cluster_follow_delay_seconds",
 		"Per operation a catch-up brought in, the time from its writer's decision to its delivery here (the writers' clocks are compared: skew shifts it). "+
 			"This is how stale subscribers here see other instances' edits.", nil, nil)
@@ -67,7 +70,7 @@ var (
 func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAppends, descAppendRetries, descAppendReadBacks, descSnapshotsLost,
 		descRebases, descRedecided, descFollows, descCaughtUp, descFollowLag, descFollowDelay,
-		descForwarded, descForwardFallbacks, descForwardModeDocs} {
+		descForwarded, descForwardFallbacks, descForwardOutOfOrder, descForwardModeDocs} {
 		ch <- d
 	}
 }
@@ -99,6 +102,7 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descForwarded, s.ForwardsIn, "in")
 	counter(descForwardFallbacks, s.ForwardsNotDelivered, "not_delivered")
 	counter(descForwardFallbacks, s.ForwardsUnknown, "unknown")
+	counter(descForwardOutOfOrder, s.ForwardsOutOfOrder)
 	ch <- prometheus.MustNewConstMetric(descForwardModeDocs, prometheus.GaugeValue, float64(s.ForwardModeDocs))
 }
 

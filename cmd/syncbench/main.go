@@ -247,6 +247,9 @@ func printSummary(w io.Writer, rep *report) {
 				name, r.N, m("commitsPerSec"), m("p50us"), m("p99us"), m("maxUs"), m("serverCpuSec"), m("serverRssBytes")/(1<<20), m("sent")-m("acked"), m("errors"))
 			line += fmt.Sprintf(" | sync probe p50/p99: before=%.0f/%.0fµs after=%.0f/%.0fµs",
 				m("probeBeforeP50us"), m("probeBeforeP99us"), m("probeAfterP50us"), m("probeAfterP99us"))
+			if codes := refusalCodes(r); len(codes) > 0 {
+				line += " | refused (all runs): " + formatCodes(codes)
+			}
 		case "idle":
 			line = fmt.Sprintf("idle    %-13s conns=%-6d server KiB/conn=%.2f rss=%.1fMiB→%.1fMiB connect=%.1fs",
 				name, r.N, m("serverKiBPerConn"), m("serverRssBeforeBytes")/(1<<20), m("serverRssAfterBytes")/(1<<20), m("connectSec"))

@@ -27,10 +27,15 @@ type writersRun struct {
 	GenCPUSec float64 `json:"generatorCpuSec"`
 	// Whole run: every edit sent was acknowledged (Sent == Acked) and
 	// none was refused.
-	Sent         int64   `json:"sent"`
-	Acked        int64   `json:"acked"`
-	Errors       int64   `json:"errors"`
-	MsgsPerWrite float64 `json:"relayMsgsPerWrite,omitempty"`
+	Sent   int64 `json:"sent"`
+	Acked  int64 `json:"acked"`
+	Errors int64 `json:"errors"`
+	// ErrorCodes counts the refused edits by error code, and
+	// ErrorSamples holds the first few refusals as received
+	// (refusals.go).
+	ErrorCodes   map[string]int64 `json:"errorCodes,omitempty"`
+	ErrorSamples []string         `json:"errorSamples,omitempty"`
+	MsgsPerWrite float64          `json:"relayMsgsPerWrite,omitempty"`
 	// The sync probe (probe.go) in the data directory's file system,
 	// before the clients connect and after they are done, in µs.
 	ProbeBeforeP50us float64 `json:"probeBeforeP50us"`
@@ -55,6 +60,7 @@ type closedLoop struct {
 	count       int64
 	sent, acked int64
 	errors      int64
+	refused     refusals
 	h           hist
 	err         error
 }
@@ -97,17 +103,20 @@ func runWriters(ctx context.Context, t target, srv *serverProc, clients int, p p
 	r.ProbeAfterP50us, r.ProbeAfterP99us = after.P50us, after.P99us
 
 	var h hist
+	var refused refusals
 	var firstErr error
 	for _, l := range loops {
 		r.Commits += l.count
 		r.Sent += l.sent
 		r.Acked += l.acked
 		r.Errors += l.errors
+		refused.merge(&l.refused)
 		h.merge(&l.h)
 		if l.err != nil && firstErr == nil {
 			firstErr = l.err
 		}
 	}
+	r.ErrorCodes, r.ErrorSamples = refused.codes, refused.samples
 	r.Seconds = win.seconds
 	r.GenCPUSec = win.genCPU
 	r.CommitsPerSec = float64(r.Commits) / r.Seconds
@@ -176,6 +185,7 @@ func (l *closedLoop) run(doc string, client, size int, phase *atomic.Int32, stop
 			if isError(msg) {
 				if bytes.Contains(msg, needle) {
 					l.errors++
+					l.refused.add(msg)
 					break
 				}
 				continue

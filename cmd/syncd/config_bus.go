@@ -28,7 +28,7 @@ func (b *BusConfig) busFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&b.HeartbeatInterval, "bus-heartbeat", server.DefaultBusHeartbeatInterval, "in a cluster, how often this instance tells the others it is alive and where its clients have presence")
 	fs.DurationVar(&b.PeerTimeout, "bus-peer-timeout", server.DefaultBusMissedHeartbeats*server.DefaultBusHeartbeatInterval, "in a cluster, drop the presence of another instance's clients when nothing was heard from it for this long (more than -bus-heartbeat; detected within this plus -bus-heartbeat)")
 	fs.BoolVar(&b.Forward, "bus-forward", true, "in a cluster, send the edits of a document several instances write at once (a conflict on the shared log) to one instance, which decides them all, instead of racing for the log")
-	fs.DurationVar(&b.ForwardHold, "bus-forward-hold", syncd.DefaultForwardHold, "in a cluster, how long a document keeps forwarding its edits after its last conflict or forwarded edit (with -bus-forward)")
+	fs.DurationVar(&b.ForwardHold, "bus-forward-hold", syncd.DefaultForwardHold, "in a cluster, how long a document keeps forwarding its edits after its last conflict, or after the home last said that other instances write it too (with -bus-forward)")
 	fs.DurationVar(&b.ForwardTimeout, "bus-forward-timeout", server.DefaultBusForwardTimeout, "in a cluster, how long to wait for the answer to a forwarded edit before deciding it here (the log's de-duplication settles a double decision)")
 	fs.DurationVar(&b.RoomWait, "bus-room-wait", server.DefaultBusRoomWait, "in a cluster, how long a JOIN waits for the other instances' presence in the document, so that its answer carries the whole room")
 }

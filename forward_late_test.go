@@ -1,0 +1,89 @@
+package syncd_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/revision"
+)
+
+// hookedOutcomes is a shared store that runs a hook, once, before the
+// next read of a client's outcomes: what happens elsewhere between an
+// engine's reads of the watermark and of the outcomes.
+type hookedOutcomes struct {
+	syncd.SharedStore
+	hook *atomic.Pointer[func()]
+}
+
+func (s hookedOutcomes) Outcomes(ctx context.Context, doc, clientID string) ([]revision.Outcome, error) {
+	if h := s.hook.Swap(nil); h != nil {
+		(*h)()
+	}
+	return s.SharedStore.Outcomes(ctx, doc, clientID)
+}
+
+// The syncbench hot-document run's refused edits (issue 15: 301 of them,
+// one per client of one instance, ALREADY_EXISTS "already decided
+// (watermark <its own id>)"): a forward has no answer in time, the client's
+// watermark is read from the log before the home's decision lands, the
+// forwarding engine follows the log to that decision, and then decides
+// the edit itself, which its copy's watermark calls a duplicate. The edit
+// was applied; the client must be told so, with its revision.
+func TestForwardLateHomeDecisionIsTheAnswer(t *testing.T) {
+	var hook atomic.Pointer[func()]
+	c := newMemCluster()
+	t.Cleanup(c.shutdown)
+	for i := range 2 {
+		var wrap func(syncd.SharedStore) syncd.Store
+		if i == 1 {
+			wrap = func(h syncd.SharedStore) syncd.Store { return hookedOutcomes{h, &hook} }
+		}
+		if err := c.add(i, syncd.Options{}, wrap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home, b := c.engines[0], c.engines[1]
+	c.contend(t, 1, "d")
+	// The client's watermark is in b's memory: its last edit was decided
+	// here (its forward found nobody at the home).
+	c.fwds[1].mode.Store(fwdNoResponders)
+	mustCommit(t, b, "d", idem("c", "r0", `{"a":0}`))
+
+	r1 := idem("c", "r1", `{"a":1}`)
+	late := func() {
+		// The home decides r1 after all (the forward arrived late), and
+		// b follows the log to it.
+		done := make(chan syncd.ForwardOutcome, 1)
+		home.CommitForwarded(context.Background(), syncd.ForwardedEdit{Doc: "d", Edit: r1, From: "e1"}, func(out syncd.ForwardOutcome) { done <- out })
+		if out := <-done; out.Op == nil {
+			t.Errorf("the home did not apply r1: %+v", out.Err)
+		}
+		if _, err := b.State(context.Background(), "d"); err != nil {
+			t.Error(err)
+		}
+	}
+	hook.Store(&late)
+	c.fwds[1].mode.Store(fwdDrop) // no answer in time, not delivered (the hook delivers it)
+	op, err := b.Commit(ctxT(t), "d", r1)
+	if err != nil {
+		t.Fatalf("r1, applied by the home after its forward timed out: %v", err)
+	}
+	if b.Stats().ForwardsUnknown != 1 {
+		t.Fatalf("fallbacks after a timeout: %d, want 1", b.Stats().ForwardsUnknown)
+	}
+	stored := requireConverged(t, c.engines, home.Store(), "d")
+	if s := stored[op.Rev-1]; s.ClientReqID != "r1" {
+		t.Fatalf("r1 answered at %d, which holds %q", op.Rev, s.ClientReqID)
+	}
+	n := 0
+	for _, s := range stored {
+		if s.ClientReqID == "r1" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("r1 stored %d times", n)
+	}
+}
