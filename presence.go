@@ -104,13 +104,10 @@ func presenceEntrySize(clientID string, state json.RawMessage) int {
 // ClearPresence removes clientID from doc's room, announcing its departure.
 // It does nothing if the client had no presence there.
 func (e *Engine) ClearPresence(doc, clientID string) {
-	e.mu.Lock()
-	d := e.docs[doc]
-	e.mu.Unlock()
+	d := e.loadedDoc(doc)
 	if d == nil {
 		return
 	}
-	<-d.ready
 	d.subsMu.Lock()
 	defer d.subsMu.Unlock()
 	state, ok := d.presence[clientID]
@@ -130,13 +127,10 @@ func (e *Engine) ClearPresence(doc, clientID string) {
 // Presence returns doc's room: every client with a presence state, ordered
 // by client id. A document that is not loaded has an empty room.
 func (e *Engine) Presence(doc string) []PresenceEntry {
-	e.mu.Lock()
-	d := e.docs[doc]
-	e.mu.Unlock()
+	d := e.loadedDoc(doc)
 	if d == nil {
 		return nil
 	}
-	<-d.ready
 	d.subsMu.Lock()
 	defer d.subsMu.Unlock()
 	return presenceListLocked(d)

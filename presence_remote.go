@@ -90,13 +90,13 @@ func (e *Engine) SetRemotePresence(ctx context.Context, doc, origin, clientID st
 // origin, or a local one, is kept. It does not load the document: an
 // unloaded document has no room.
 func (e *Engine) ClearRemotePresence(doc, origin, clientID string) {
-	e.mu.Lock()
-	d := e.docs[doc]
-	e.mu.Unlock()
-	if d == nil || origin == "" {
+	if origin == "" {
 		return
 	}
-	<-d.ready
+	d := e.loadedDoc(doc)
+	if d == nil {
+		return
+	}
 	d.subsMu.Lock()
 	defer d.subsMu.Unlock()
 	var left []string

@@ -21,13 +21,10 @@ package syncd
 // still catching up misses it, as it would have missed it a moment
 // earlier; its catch-up is followed by everything published after it.
 func (e *Engine) PublishRoom(doc, from string, msg any) {
-	e.mu.Lock()
-	d := e.docs[doc]
-	e.mu.Unlock()
+	d := e.loadedDoc(doc)
 	if d == nil {
 		return
 	}
-	<-d.ready
 	d.subsMu.Lock()
 	defer d.subsMu.Unlock()
 	if len(d.subs) == 0 {
@@ -39,4 +36,17 @@ func (e *Engine) PublishRoom(doc, from string, msg any) {
 			s.sink(ev)
 		}
 	}
+}
+
+// loadedDoc returns doc if it is loaded (or loading: it waits for that to
+// end), without loading it: presence and room messages concern only the
+// documents their members keep loaded. nil if it is not.
+func (e *Engine) loadedDoc(doc string) *document {
+	e.mu.Lock()
+	d := e.docs[doc]
+	e.mu.Unlock()
+	if d != nil {
+		<-d.ready
+	}
+	return d
 }

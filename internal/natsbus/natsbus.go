@@ -118,14 +118,7 @@ func (b *Bus) Subscribe(subject string, handler func(data []byte)) (unsubscribe 
 	if err != nil {
 		return nil, err
 	}
-	b.nc.FlushTimeout(SubscribeTimeout)
-	return func() error {
-		err := sub.Unsubscribe()
-		if errors.Is(err, nats.ErrConnectionClosed) || errors.Is(err, nats.ErrBadSubscription) {
-			return nil // gone with its connection, or already ended
-		}
-		return err
-	}, nil
+	return b.settled(sub), nil
 }
 
 // Request sends data on the prefixed subject with a reply address of this
@@ -244,6 +237,13 @@ func (b *Bus) Serve(subject string, handler func(data []byte, respond func(answe
 	if err != nil {
 		return nil, err
 	}
+	return b.settled(sub), nil
+}
+
+// settled waits until the NATS server has sub (a round trip, bounded by
+// SubscribeTimeout) and returns its unsubscribe, for which a subscription
+// gone with its connection, or already ended, is no error.
+func (b *Bus) settled(sub *nats.Subscription) (unsubscribe func() error) {
 	b.nc.FlushTimeout(SubscribeTimeout)
 	return func() error {
 		err := sub.Unsubscribe()
@@ -251,5 +251,5 @@ func (b *Bus) Serve(subject string, handler func(data []byte, respond func(answe
 			return nil
 		}
 		return err
-	}, nil
+	}
 }
