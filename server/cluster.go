@@ -92,13 +92,7 @@ func newCluster(s *Server, o Options) (*cluster, error) {
 // instance they have not heard of with a heartbeat of their own, so a new
 // instance learns who holds what within a round trip.
 func (c *cluster) start() error {
-	for subject, h := range map[string]func([]byte){
-		subjectHeartbeat:   c.presence.onHeartbeat,
-		subjectRoomRequest: c.presence.onRoomRequest,
-		subjectClaim:       c.onClaim,
-		subjectContended:   c.fwd.onContended,
-	} {
-		unsub, err := c.bus.Subscribe(subject, h)
+	subscribe := func(unsub func() error, err error) error {
 		if err != nil {
 			c.close()
 			return err
@@ -106,15 +100,21 @@ func (c *cluster) start() error {
 		c.mu.Lock()
 		c.unsubs = append(c.unsubs, unsub)
 		c.mu.Unlock()
+		return nil
 	}
-	unsub, err := c.fwd.start(c.fwdTo)
-	if err != nil {
-		c.close()
+	for subject, h := range map[string]func([]byte){
+		subjectHeartbeat:   c.presence.onHeartbeat,
+		subjectRoomRequest: c.presence.onRoomRequest,
+		subjectClaim:       c.onClaim,
+		subjectContended:   c.fwd.onContended,
+	} {
+		if err := subscribe(c.bus.Subscribe(subject, h)); err != nil {
+			return err
+		}
+	}
+	if err := subscribe(c.fwd.start(c.fwdTo)); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.unsubs = append(c.unsubs, unsub)
-	c.mu.Unlock()
 	c.presence.sendHeartbeat()
 	c.wg.Add(1)
 	go c.heartbeatLoop()
