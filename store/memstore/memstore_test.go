@@ -26,3 +26,18 @@ func TestCloseTwice(t *testing.T) {
 		t.Fatal("Load after Close succeeded")
 	}
 }
+
+// TestSharedConformance runs the multi-writer cases on two handles of one
+// shared log, as two engines of the engine's tests use it.
+func TestSharedConformance(t *testing.T) {
+	storetest.RunShared(t, func(t *testing.T) (a, b syncd.SharedStore) {
+		sh := memstore.NewShared(memstore.Options{})
+		// The suite closes the handles; the log goes after them.
+		t.Cleanup(func() {
+			if err := sh.Close(); err != nil {
+				t.Errorf("closing the shared log: %v", err)
+			}
+		})
+		return sh.Open(), sh.Open()
+	})
+}

@@ -29,6 +29,10 @@ import (
 //     of the watch's own, after each commit that touched the document,
 //     with the operations appended since its last call (a Complete
 //     [syncd.StoredChange]) when that is all that changed.
+//   - A batch that deletes a document is a conflict when the document is
+//     no longer in the epoch its handle last learnt (by Load or Commit):
+//     of two writers that delete and re-create it at once, one wins
+//     (seen.go).
 //
 // An outcome is never unknown here: every Commit knows what it applied.
 type Shared struct {
@@ -60,6 +64,8 @@ type Handle struct {
 	mu     sync.Mutex
 	closed bool
 	own    map[*watch]struct{} // this handle's watches, ended by Close
+
+	seen seen // the epochs this handle knows, which its deletes are checked against
 }
 
 var _ syncd.SharedStore = (*Handle)(nil)
@@ -75,12 +81,22 @@ func (h *Handle) check() error {
 	return nil
 }
 
-// Load implements [syncd.Store.Load].
+// Load implements [syncd.Store.Load]. The handle learns what it read (or
+// that the document is absent): its deletes are checked against it.
 func (h *Handle) Load(ctx context.Context, doc string) (*syncd.StoredDoc, error) {
 	if err := h.check(); err != nil {
 		return nil, err
 	}
-	return h.sh.s.Load(ctx, doc)
+	h.seen.mu.Lock()
+	defer h.seen.mu.Unlock()
+	sd, err := h.sh.s.Load(ctx, doc)
+	switch {
+	case err == nil:
+		h.seen.learnLocked(doc, &document{meta: sd.Meta})
+	case errors.Is(err, syncd.ErrNotFound):
+		h.seen.learnLocked(doc, nil)
+	}
+	return sd, err
 }
 
 // ReadOps implements [syncd.Store.ReadOps].
@@ -145,7 +161,7 @@ func (h *Handle) Commit(ctx context.Context, batch []syncd.Record) error {
 	if err := h.check(); err != nil {
 		return err
 	}
-	failed, applied, err := h.sh.s.commitPerDoc(ctx, batch)
+	failed, applied, err := h.sh.s.commitPerDoc(ctx, batch, &h.seen)
 	if err != nil {
 		return err
 	}
@@ -281,10 +297,14 @@ func (sh *Shared) notify(changes map[string]syncd.StoredChange) {
 
 // commitPerDoc applies batch one document at a time: each document's
 // records, in batch order, as one atomic step checked with
-// de-duplication. It returns the documents whose records failed, with
-// why, and those it applied; err is set only when nothing was applied (ctx
-// ended, the store is closed, a record is malformed).
-func (s *Store) commitPerDoc(ctx context.Context, batch []syncd.Record) (failed map[string]error, applied []string, err error) {
+// de-duplication, and, when they delete the document, against the epoch
+// the writer knows (view). It returns the documents whose records failed,
+// with why, and those it applied; err is set only when nothing was
+// applied (ctx ended, the store is closed, a record is malformed).
+// Afterwards view knows every document of the batch as it is now, as a
+// natsstore writer learns the log after a conflict, so that a retry after
+// a failure is checked against what the writer has now seen.
+func (s *Store) commitPerDoc(ctx context.Context, batch []syncd.Record, view *seen) (failed map[string]error, applied []string, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -313,10 +333,14 @@ func (s *Store) commitPerDoc(ctx context.Context, batch []syncd.Record) (failed 
 	for _, doc := range order {
 		o := overlay{base: s.docs, docs: make(map[string]*document), dedup: true}
 		var ferr error
-		for i, rec := range byDoc[doc] {
-			if err := o.apply(rec); err != nil {
+		if deletes(byDoc[doc]) {
+			if err := view.checkDelete(doc, s.docs[doc]); err != nil {
+				ferr = fmt.Errorf("memstore: commit %w", err)
+			}
+		}
+		for i := 0; ferr == nil && i < len(byDoc[doc]); i++ {
+			if err := o.apply(byDoc[doc][i]); err != nil {
 				ferr = fmt.Errorf("memstore: commit record %d of %q: %w", i, doc, err)
-				break
 			}
 		}
 		if ferr != nil {
@@ -345,7 +369,23 @@ func (s *Store) commitPerDoc(ctx context.Context, batch []syncd.Record) (failed 
 		}
 	}
 	s.mu.Unlock()
+	// Still under commitMu: no other commit can have changed s.docs.
+	view.mu.Lock()
+	for _, doc := range order {
+		view.learnLocked(doc, s.docs[doc])
+	}
+	view.mu.Unlock()
 	return failed, applied, nil
+}
+
+// deletes reports whether recs delete their document.
+func deletes(recs []syncd.Record) bool {
+	for _, rec := range recs {
+		if rec.Delete != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // tell merges c into what the watch's next call passes: the operations
