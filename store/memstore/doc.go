@@ -32,10 +32,12 @@
 // [NewShared] gives one log that several engines write at once, each
 // through its own [Handle], a [syncd.SharedStore]: commits are atomic per
 // document (a [*syncd.PartialCommitError] names the documents that
-// failed), a client request already decided is a conflict, Head reads the
-// committed head and Watch calls back after each commit of a document.
-// It is the test double of store/natsstore for the engine's multi-writer
-// tests.
+// failed), a client request already decided is a conflict, a delete of a
+// document no longer in the epoch the handle last learnt is a conflict
+// (so two writers that delete and re-create it at once agree on one
+// epoch), Head reads the committed head and Watch calls back after each
+// commit of a document. It is the test double of store/natsstore for the
+// engine's multi-writer tests, and passes storetest.RunShared.
 //
 // # Traps
 //

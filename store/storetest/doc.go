@@ -25,8 +25,9 @@
 // a duplicate client request through the other handle, Head and the reads
 // of one handle seeing the other's commits, Watch told of them, Create and
 // delete/re-create races agreeing on one epoch, partial commits, and a
-// stale handle that catches up. Single-writer stores (memstore, boltstore)
-// do not run them.
+// stale handle that catches up. Single-writer stores (memstore.New,
+// boltstore) do not run them; memstore's shared mode (memstore.NewShared)
+// does.
 //
 // # How it checks
 //
