@@ -88,7 +88,7 @@ var waiterPool = sync.Pool{New: func() any {
 func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func(*Op, error)) {
 	// The pending that will carry the edit's records carries the parsed
 	// edit too, from here until the decision is durable or refused.
-	p := &pending{then: then}
+	p := &pending{then: e.answerDuplicatesAfterDecisions(doc, then)}
 	if refusal := e.parseEdit(ctx, doc, &ed, p); refusal != nil {
 		then(nil, refusal)
 		return
