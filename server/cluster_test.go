@@ -14,6 +14,7 @@ import (
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/internal/natsbus"
+	"github.com/deltasync/syncd/internal/testenv"
 	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/router"
 	"github.com/deltasync/syncd/server"
@@ -376,8 +377,7 @@ func TestClusterNewerAttemptReplacesConnectionElsewhere(t *testing.T) {
 	// A stale attempt that reaches a third instance (its own client
 	// record never saw the newer one) loses: the live, newer connection
 	// answers its claim, and the stale one is closed.
-	stale := nodes[2].dialWith(dialOpts{clientID: id, query: attempt("att-000001")})
-	if code := stale.closeCode(); code != protocol.CloseReplaced {
+	if code := nodes[2].closeCodeOfDial(dialOpts{clientID: id, query: attempt("att-000001")}); code != protocol.CloseReplaced {
 		t.Fatalf("the stale connection on C closed with %d, want %d", code, protocol.CloseReplaced)
 	}
 	newer.join("cluster/claims") // still live
@@ -616,4 +616,26 @@ func TestClusterRoomInterestFollowsMembership(t *testing.T) {
 	}
 	b.quiet()
 	c.quiet()
+}
+
+// closeCodeOfDial connects with o and returns the close code the
+// connection ends with, HELLO or not: an instance that learns of a newer
+// connection elsewhere closes its own at once, and its close may overtake
+// the greeting.
+func (ev *env) closeCodeOfDial(o dialOpts) int {
+	ev.t.Helper()
+	q := url.Values{}
+	for k, v := range o.query {
+		q[k] = v
+	}
+	q.Set("clientId", o.clientID)
+	conn, resp, err := testenv.DialWS(ev.t, ev.url, testenv.WSOptions{Query: q, Check: checkWire})
+	if err != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		ev.t.Fatalf("dial: %v (HTTP %d)", err, status)
+	}
+	return conn.CloseCode()
 }
