@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anishathalye/porcupine"
 	"go.uber.org/goleak"
 
 	"github.com/deltasync/syncd/internal/linearize"
@@ -147,6 +148,9 @@ func runScenarioWith(t *testing.T, c *Cluster, doc string, tweak func(*linearize
 		t.Fatal(faultErr)
 	}
 	t.Logf("history: %s", h)
+	if res, _ := linearize.Check(h); res != porcupine.Ok {
+		c.explainAnswers(t, doc, h)
+	}
 	linearize.Require(t, h)
 
 	var acked []string

@@ -183,8 +183,9 @@ func wsURL(base string) string {
 
 // outcome is what a writer learns of its edit.
 type outcome struct {
-	key string
-	out Output
+	key  string
+	out  Output
+	note string // why it was refused, for the visualization
 }
 
 // write commits Commits keys, one at a time, each waiting for its answer
@@ -202,7 +203,7 @@ func (w Workload) write(ctx context.Context, rec *Recorder, id int, d *client.Do
 			return
 		}
 		for _, key := range patchKeys(ch.Patches[0]) {
-			report(outcome{key, Output{Rev: uint64(ch.Rev)}})
+			report(outcome{key: key, out: Output{Rev: uint64(ch.Rev)}})
 		}
 	})
 	d.OnReject(func(r client.Rejection) {
@@ -210,8 +211,9 @@ func (w Workload) write(ctx context.Context, rec *Recorder, id int, d *client.Do
 		if r.Code == client.CodeOutcomeUnknown {
 			out = Output{Unknown: true}
 		}
+		note := fmt.Sprintf("%s %s: %s", r.ReqID, r.Code, r.Message)
 		for _, key := range patchKeys(r.Patch) {
-			report(outcome{key, out})
+			report(outcome{key, out, note})
 		}
 	})
 	for j := range w.Commits {
@@ -238,6 +240,9 @@ func (w Workload) write(ctx context.Context, rec *Recorder, id int, d *client.Do
 					call.Unknown()
 				} else {
 					call.Return(o.out)
+				}
+				if o.note != "" {
+					call.Note(o.note)
 				}
 				break wait
 			case <-timer.C:
