@@ -107,6 +107,9 @@ func (e *Engine) decideHere(ctx context.Context, doc string, p *pending, forward
 	// it): its memory goes to the next edit's.
 	fail := func(err error) {
 		ed.releasePatch()
+		if e.redecideUnknown(doc, p) {
+			return // its home may have decided it: not "not applied"
+		}
 		err = e.editError(doc, ed.ReqID, err)
 		if p.fwdUnknown {
 			// Sent to the home, which may have decided it: not "not

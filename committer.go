@@ -59,6 +59,10 @@ type pending struct {
 	fwdWM      revision.Watermark
 	fwdOuts    []revision.Outcome
 	fwdUnknown bool
+	// unknownSince and unknownRetries pace the decisions of an edit of
+	// unknown outcome made again (forward_unknown.go).
+	unknownSince   time.Time
+	unknownRetries int
 	// fwdIn is set on an edit another engine forwarded here (forward.go).
 	fwdIn *forwardedIn
 }
@@ -260,6 +264,9 @@ func (e *Engine) finishFailed(p *pending) {
 	d.mu.Lock()
 	d.advanceCompletedLocked(1, 0)
 	d.mu.Unlock()
+	if e.redecideUnknown(d.id, p) {
+		return // its home may have decided it: not "not applied"
+	}
 	p.finish()
 }
 

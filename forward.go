@@ -400,6 +400,11 @@ func (e *Engine) drainForwards(d *document) {
 			d.fwdUntil = e.opts.Now().Add(e.opts.ForwardHold)
 		}
 		switch {
+		case out.Err != nil && p.fwdUnknown && (out.Err.Code == CodeUnavailable || out.Err.Code == CodeClosed) &&
+			e.redecideUnknown(d.id, p):
+			// Forwarded again after an earlier forward of it went
+			// unanswered (rebase.go), and this one not applied: the
+			// earlier one may still be (forward_unknown.go).
 		case out.Err != nil:
 			p.refusal = out.Err
 			done = append(done, p)

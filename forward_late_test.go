@@ -2,6 +2,7 @@ package syncd_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -81,6 +82,83 @@ func TestForwardLateHomeDecisionIsTheAnswer(t *testing.T) {
 	for _, s := range stored {
 		if s.ClientReqID == "r1" {
 			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("r1 stored %d times", n)
+	}
+}
+
+// failOnce is a shared store whose next Commit, once armed, fails without
+// writing anything (the stream had no leader), after running the hook:
+// what happens elsewhere meanwhile.
+type failOnce struct {
+	syncd.SharedStore
+	armed atomic.Bool
+	hook  func()
+}
+
+func (s *failOnce) Commit(ctx context.Context, batch []syncd.Record) error {
+	if s.armed.CompareAndSwap(true, false) {
+		s.hook()
+		return fmt.Errorf("injected, nothing written: %w", syncd.ErrUnavailable)
+	}
+	return s.SharedStore.Commit(ctx, batch)
+}
+
+// CI, issue 15's cluster test (SIGKILL of an instance): a forward had no
+// answer in time, this engine decided the edit itself, and its write
+// failed with nothing stored (the stream had no leader). The client was
+// told UNAVAILABLE, "not applied", re-issued the edit under a new id, and
+// it was applied twice: the home's write of the first id landed after all.
+// An edit whose home may have decided it is decided again from the log
+// instead, and answered with the home's decision.
+func TestForwardUnknownOutcomeIsNeverNotApplied(t *testing.T) {
+	c := newMemCluster()
+	t.Cleanup(c.shutdown)
+	var failing *failOnce
+	for i := range 2 {
+		var wrap func(syncd.SharedStore) syncd.Store
+		if i == 1 {
+			wrap = func(h syncd.SharedStore) syncd.Store {
+				failing = &failOnce{SharedStore: h}
+				return failing
+			}
+		}
+		if err := c.add(i, syncd.Options{}, wrap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home, b := c.engines[0], c.engines[1]
+	c.contend(t, 1, "d")
+
+	r1 := idem("c", "r1", `{"a":1}`)
+	failing.hook = func() {
+		// The home's decision of r1, whose forward went unanswered,
+		// lands while b's own write of it fails.
+		done := make(chan syncd.ForwardOutcome, 1)
+		home.CommitForwarded(context.Background(), syncd.ForwardedEdit{Doc: "d", Edit: r1, From: "e1"}, func(out syncd.ForwardOutcome) { done <- out })
+		if out := <-done; out.Op == nil {
+			t.Errorf("the home did not apply r1: %+v", out.Err)
+		}
+	}
+	failing.armed.Store(true)
+	c.fwds[1].mode.Store(fwdDrop) // no answer in time, not delivered (the hook delivers it)
+	op, err := b.Commit(ctxT(t), "d", r1)
+	if err != nil {
+		t.Fatalf("r1, applied by the home while b's write of it failed: %v (want its revision)", err)
+	}
+	if b.Stats().ForwardsRedecided == 0 {
+		t.Fatal("the failed fallback was not decided again")
+	}
+	stored := requireConverged(t, c.engines, home.Store(), "d")
+	n := 0
+	for _, s := range stored {
+		if s.ClientReqID == "r1" {
+			n++
+			if s.Rev != op.Rev {
+				t.Fatalf("r1 answered at %d, stored at %d", op.Rev, s.Rev)
+			}
 		}
 	}
 	if n != 1 {

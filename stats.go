@@ -62,7 +62,11 @@ type Stats struct {
 	// refused (unavailable) because the same client's earlier forwarded
 	// edit was not decided (forward.go, "Order across a lost forward").
 	ForwardsOutOfOrder uint64
-	ForwardModeDocs    int
+	// ForwardsRedecided counts the decisions made again of forwarded
+	// edits of unknown outcome whose own decision here failed
+	// (forward_unknown.go).
+	ForwardsRedecided uint64
+	ForwardModeDocs   int
 	// FollowLag is, per follow that found operations, how many revisions
 	// the document was behind the log when the follow read it.
 	FollowLag Histogram
@@ -99,6 +103,7 @@ type stats struct {
 	forwardsNotDelivered, forwardsUnknown atomic.Uint64
 	contendedElsewhere                    atomic.Uint64
 	forwardsOutOfOrder                    atomic.Uint64
+	forwardsRedecided                     atomic.Uint64
 }
 
 func (s *stats) init() {
@@ -148,6 +153,7 @@ func (e *Engine) Stats() Stats {
 	out.ForwardsNotDelivered, out.ForwardsUnknown = s.forwardsNotDelivered.Load(), s.forwardsUnknown.Load()
 	out.ContendedElsewhere = s.contendedElsewhere.Load()
 	out.ForwardsOutOfOrder = s.forwardsOutOfOrder.Load()
+	out.ForwardsRedecided = s.forwardsRedecided.Load()
 	out.ForwardModeDocs = e.forwardModeDocs()
 	for c := range s.refusals {
 		if n := s.refusals[c].Load(); n > 0 {

@@ -60,6 +60,9 @@ var (
 	descForwardOutOfOrder = prometheus.NewDesc("syncd_cluster_forward_out_of_order_total",
 		"Edits forwarded here refused (UNAVAILABLE, not applied) because the same client's earlier forwarded edit was not decided: "+
 			"it was lost on the way or refused before a decision. The client sends it again.", nil, nil)
+	descForwardRedecided = prometheus.NewDesc("syncd_cluster_forward_redecided_total",
+		"Decisions made again of forwarded edits whose reply never came and whose decision here failed: their home may still "+
+			"decide them, so they are not answered 'not applied' but decided again from the log.", nil, nil)
 	descForwardModeDocs = prometheus.NewDesc("syncd_cluster_forward_mode_documents",
 		"Documents held here that are in forward mode now: contended by several instances, so their edits go to one (-bus-forward-hold after the last conflict, or the home's last reply saying others write it too).", nil, nil)
 	descFollowDelay = prometheus.NewDesc("syncd_cluster_follow_delay_seconds",
@@ -70,7 +73,7 @@ var (
 func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descAppends, descAppendRetries, descAppendReadBacks, descSnapshotsLost,
 		descRebases, descRedecided, descFollows, descCaughtUp, descFollowLag, descFollowDelay,
-		descForwarded, descForwardFallbacks, descForwardOutOfOrder, descForwardModeDocs} {
+		descForwarded, descForwardFallbacks, descForwardOutOfOrder, descForwardRedecided, descForwardModeDocs} {
 		ch <- d
 	}
 }
@@ -103,6 +106,7 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(descForwardFallbacks, s.ForwardsNotDelivered, "not_delivered")
 	counter(descForwardFallbacks, s.ForwardsUnknown, "unknown")
 	counter(descForwardOutOfOrder, s.ForwardsOutOfOrder)
+	counter(descForwardRedecided, s.ForwardsRedecided)
 	ch <- prometheus.MustNewConstMetric(descForwardModeDocs, prometheus.GaugeValue, float64(s.ForwardModeDocs))
 }
 
