@@ -50,14 +50,18 @@ func toWire(err error) *protocol.Error {
 	if errors.As(err, &pe) {
 		return pe
 	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return &protocol.Error{Code: protocol.CodeCancelled, Message: "cancelled", Cause: err}
-	case errors.Is(err, context.DeadlineExceeded):
-		return &protocol.Error{Code: protocol.CodeDeadlineExceeded, Message: "timed out", Cause: err}
-	}
+	// The engine's code first: an *syncd.Error may wrap a store read
+	// that timed out, and its code says what that means for the edit
+	// (CodeUnavailable: not applied; CodeInternal with ErrOutcomeUnknown:
+	// maybe applied), which DEADLINE_EXCEEDED, retryable, would not.
 	var ee *syncd.Error
 	if !errors.As(err, &ee) {
+		switch {
+		case errors.Is(err, context.Canceled):
+			return &protocol.Error{Code: protocol.CodeCancelled, Message: "cancelled", Cause: err}
+		case errors.Is(err, context.DeadlineExceeded):
+			return &protocol.Error{Code: protocol.CodeDeadlineExceeded, Message: "timed out", Cause: err}
+		}
 		return &protocol.Error{Code: protocol.CodeInternal, Message: "internal error", Cause: err}
 	}
 	msg := ee.Message
