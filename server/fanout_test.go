@@ -86,6 +86,11 @@ func TestRoomOneOrderForEveryMember(t *testing.T) {
 	for _, w := range watchers {
 		w.quiet()
 	}
+	// Every member but the publisher was sent each room message, and the
+	// metric counts them (it once counted none).
+	if got, want := ev.metricValue("syncd_messages_out_total", "type", protocol.TypeMessage), float64(5*rounds); got != want {
+		t.Fatalf("messages_out MESSAGE = %v, want %v", got, want)
+	}
 }
 
 // TestRoomMessageNeverOvertakesWhatItsSenderSaw: a room message sent after

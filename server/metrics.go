@@ -33,7 +33,7 @@ type Metrics struct {
 	storeRecords prometheus.Histogram
 
 	// Counters of messagesOut for the broadcast types, resolved once.
-	outDeltas, outGap, outSnapshot, outPresence prometheus.Counter
+	outDeltas, outGap, outSnapshot, outPresence, outMessage prometheus.Counter
 	// deliveries counts the shared events sent to connections, readable
 	// without the Prometheus machinery (the admin page's chart).
 	deliveries atomic.Uint64
@@ -73,6 +73,7 @@ func NewMetrics() *Metrics {
 	m.outGap = m.messagesOut.WithLabelValues(protocol.TypeRevisionGap)
 	m.outSnapshot = m.messagesOut.WithLabelValues(protocol.TypeSyncSnapshot)
 	m.outPresence = m.messagesOut.WithLabelValues(protocol.TypePresence)
+	m.outMessage = m.messagesOut.WithLabelValues(protocol.TypeMessage)
 	m.Registry.MustRegister(
 		m.connections, m.messagesIn, m.messagesOut, m.overflows,
 		m.editSeconds, m.storeSeconds, m.storeRecords,

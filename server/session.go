@@ -204,8 +204,8 @@ func (j *joined) deliver(ev *syncd.Event) {
 		// A room message: the publisher encoded it once, as a droppable
 		// frame (handlePublish, clusterRooms), so a connection past its
 		// RoomQueueBytes misses it rather than be closed for it.
-		if f, ok := ev.Message.(*router.Frame); ok {
-			s.conn.SendFrame(f)
+		if f, ok := ev.Message.(*router.Frame); ok && s.conn.SendFrame(f) == nil {
+			s.srv.opts.Metrics.outMessage.Inc()
 		}
 	case syncd.EventResync:
 		s.resync(j, j.pos)
