@@ -3,11 +3,14 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -139,4 +142,34 @@ func familyNames(t *testing.T, g prometheus.Gatherer) []string {
 		names[i] = f.GetName()
 	}
 	return names
+}
+
+// TestWriteTimeoutDisconnectsAStalledReader: Limits.WriteTimeout (the
+// -write-timeout flag) reaches the router: a client that accepts no bytes
+// while its queue is far from full is disconnected once one write has
+// made no progress for that long; the other connections stay.
+func TestWriteTimeoutDisconnectsAStalledReader(t *testing.T) {
+	ev := newEnv(t, syncd.Options{}, server.Options{Limits: server.Limits{
+		WriteTimeout: 300 * time.Millisecond, OutboundQueueBytes: 256 << 20,
+	}})
+	const doc = "limits/write-timeout"
+	stalled := ev.dialWith(dialOpts{clientID: newClientID(), rcvBuf: 4 << 10})
+	stalled.join(doc)
+	live := ev.dial("")
+	live.join(doc)
+	// 64 KiB operations until the stalled socket's buffers are full and a
+	// write blocks (bounded: 32 MiB in all).
+	big := strings.Repeat("x", 64<<10)
+	ctx := context.Background()
+	for i := 0; i < 512 && ev.metricValue("syncd_connections") == 2; i++ {
+		if _, err := ev.engine.Commit(ctx, doc, syncd.Edit{Patch: []byte(fmt.Sprintf(`{"k%d":%q}`, i%8, big))}); err != nil {
+			t.Fatal(err)
+		}
+		live.drain()
+	}
+	waitFor(t, 5*time.Second, "the stalled reader to be disconnected", func() bool { return ev.metricValue("syncd_connections") == 1 })
+	if n := ev.metricValue("syncd_queue_overflows_total"); n != 0 {
+		t.Fatalf("closed for a full queue (%v), not for the write timeout", n)
+	}
+	live.alive()
 }

@@ -197,6 +197,10 @@ type Limits struct {
 	// to its last, once it has to wait for the network; past it the
 	// connection is closed with 1013. Default 10s.
 	MessageTimeout time.Duration
+	// WriteTimeout bounds each write to a connection: a client that
+	// accepts no bytes for this long is disconnected (its queue then
+	// fills no further). Default 10s.
+	WriteTimeout time.Duration
 	// MaxPartialBytes bounds the bytes of partly received messages held
 	// across all connections; the connection whose message would pass it
 	// is closed with 1013. Default 64 MiB.
@@ -295,6 +299,9 @@ func (o Options) withDefaults() Options {
 	}
 	if l.MaxPublishBytes <= 0 {
 		l.MaxPublishBytes = 64 << 10
+	}
+	if l.WriteTimeout <= 0 {
+		l.WriteTimeout = 10 * time.Second
 	}
 	if l.MessageTimeout <= 0 {
 		l.MessageTimeout = 10 * time.Second

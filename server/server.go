@@ -109,6 +109,7 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 		// The transport limits (conncap.go, partial.go, roomlimits.go).
 		DroppableQueueBytes: o.Limits.RoomQueueBytes,
 		MessageTimeout:      o.Limits.MessageTimeout,
+		WriteTimeout:        o.Limits.WriteTimeout,
 		MaxPartialBytes:     o.Limits.MaxPartialBytes,
 		MaxConns:            o.Limits.MaxConns,
 		MaxConnsPerAddr:     o.Limits.MaxConnsPerAddr,

@@ -12,6 +12,7 @@ type TransportConfig struct {
 	MaxConns               int
 	MaxConnsPerAddr        int
 	MessageTimeout         time.Duration
+	WriteTimeout           time.Duration
 	MaxPartialBytes        int64
 	MaxPresenceBytes       int
 	PresenceBytesPerSecond int
@@ -25,6 +26,7 @@ func (t *TransportConfig) transportFlags(fs *flag.FlagSet) {
 	fs.IntVar(&t.MaxConns, "max-conns", 0, "WebSocket connections in all (0: the open-file limit less an eighth of it, at least 64, kept for the rest); past it, upgrades get HTTP 503 with Retry-After")
 	fs.IntVar(&t.MaxConnsPerAddr, "max-conns-per-addr", 256, "WebSocket connections from one client address; past it, upgrades get HTTP 503 with Retry-After")
 	fs.DurationVar(&t.MessageTimeout, "message-timeout", 10*time.Second, "time for an inbound message to arrive whole once it waits for the network; past it the connection is closed with 1013")
+	fs.DurationVar(&t.WriteTimeout, "write-timeout", 10*time.Second, "time one write to a connection may take; a client that accepts no bytes for this long is disconnected")
 	fs.Int64Var(&t.MaxPartialBytes, "max-partial-bytes", 64<<20, "bytes of partly received messages held across all connections; the connection that would pass it is closed with 1013")
 	fs.IntVar(&t.MaxPresenceBytes, "max-presence-bytes", 64<<10, "largest presence value (JSON, as sent)")
 	fs.IntVar(&t.PresenceBytesPerSecond, "presence-rate-bytes", 64<<10, "presence bytes per second one connection may set (burst two values of -max-presence-bytes)")
@@ -41,6 +43,8 @@ func (c *Config) validateTransport() error {
 		return errors.New("-max-conns and -max-conns-per-addr must not be negative")
 	case t.MessageTimeout <= 0:
 		return errors.New("-message-timeout must be positive")
+	case t.WriteTimeout <= 0:
+		return errors.New("-write-timeout must be positive")
 	case t.MaxPartialBytes <= 0:
 		return errors.New("-max-partial-bytes must be positive")
 	case t.MaxPresenceBytes <= 0, t.PresenceBytesPerSecond <= 0, t.MaxPublishBytes <= 0, t.MaxRoomPresenceBytes <= 0:

@@ -14,7 +14,7 @@ func TestTransportFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := TransportConfig{
-		MaxConns: 0, MaxConnsPerAddr: 256, MessageTimeout: 10 * time.Second, MaxPartialBytes: 64 << 20,
+		MaxConns: 0, MaxConnsPerAddr: 256, MessageTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, MaxPartialBytes: 64 << 20,
 		MaxPresenceBytes: 64 << 10, PresenceBytesPerSecond: 64 << 10, MaxRoomPresenceBytes: 1 << 20,
 		MaxPublishBytes: 64 << 10, RoomQueueBytes: 0,
 	}
@@ -22,17 +22,18 @@ func TestTransportFlags(t *testing.T) {
 		t.Fatalf("defaults %+v, want %+v", m.Config.Transport, want)
 	}
 	m, err = parse(t, []string{"-max-conns-per-addr", "9"}, map[string]string{
-		"SYNCD_MAX_CONNS": "100", "SYNCD_MESSAGE_TIMEOUT": "2s", "SYNCD_MAX_PUBLISH_BYTES": "1000", "SYNCD_MAX_CONNS_PER_ADDR": "50",
+		"SYNCD_MAX_CONNS": "100", "SYNCD_MESSAGE_TIMEOUT": "2s", "SYNCD_WRITE_TIMEOUT": "3s", "SYNCD_MAX_PUBLISH_BYTES": "1000", "SYNCD_MAX_CONNS_PER_ADDR": "50",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tc := m.Config.Transport; tc.MaxConns != 100 || tc.MaxConnsPerAddr != 9 || tc.MessageTimeout != 2*time.Second || tc.MaxPublishBytes != 1000 {
+	if tc := m.Config.Transport; tc.MaxConns != 100 || tc.MaxConnsPerAddr != 9 || tc.MessageTimeout != 2*time.Second || tc.WriteTimeout != 3*time.Second || tc.MaxPublishBytes != 1000 {
 		t.Fatalf("flags and environment: %+v", tc)
 	}
 	for _, bad := range [][]string{
 		{"-max-conns", "-1"},
 		{"-message-timeout", "0s"},
+		{"-write-timeout", "0s"},
 		{"-max-partial-bytes", "0"},
 		{"-max-presence-bytes", "0"},
 		{"-room-queue-bytes", "-5"},

@@ -225,6 +225,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			PresenceBytesPerSecond: c.Transport.PresenceBytesPerSecond,
 			MaxPublishBytes:        c.Transport.MaxPublishBytes,
 			MessageTimeout:         c.Transport.MessageTimeout,
+			WriteTimeout:           c.Transport.WriteTimeout,
 			MaxPartialBytes:        c.Transport.MaxPartialBytes,
 			MaxConns:               c.Transport.MaxConns,
 			MaxConnsPerAddr:        c.Transport.MaxConnsPerAddr,
