@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"slices"
 	"time"
 
@@ -200,6 +201,10 @@ func (s *Server) handleUpdate(x *router.Ctx, p protocol.Update) error {
 	start := time.Now()
 	s.engine.CommitAsync(x.Context(), p.Doc, ed, func(op *syncd.Op, err error) {
 		s.opts.Metrics.observeEdit(time.Since(start), err)
+		if errors.Is(err, syncd.ErrOutcomeUnknown) {
+			s.closeUnsettled(x.Conn(), p.Doc, p.ClientReqID, err)
+			return
+		}
 		if err != nil {
 			x.Error(refuseUpdate(s.engine, err, p.Doc, p.ClientReqID))
 			return

@@ -9,6 +9,7 @@ import (
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/revision"
+	"github.com/deltasync/syncd/router"
 )
 
 // This file is the one place where engine errors become wire errors and
@@ -183,4 +184,19 @@ func httpStatus(c protocol.Code) int {
 		return 499 // client closed request
 	}
 	return http.StatusInternalServerError
+}
+
+// closeUnsettled answers an edit whose outcome this server cannot tell
+// (syncd.ErrOutcomeUnknown: its write, or another server's decision of
+// it, may have landed, and the log could not be read to say; rare: the
+// engine is closing, or the store stayed unreadable) by closing the
+// connection with 1013, not with an ERROR: a refusal would make the
+// client roll the edit back, or re-issue it under a new id and have it
+// applied twice. Reconnected, the client settles it from the JOIN answer's
+// watermark and outcomes, or resends it under the same id, which is
+// applied at most once (PROTOCOL.md §6.6, §6.8).
+func (s *Server) closeUnsettled(c *router.Conn, doc, reqID string, err error) {
+	s.opts.Logger.Warn("edit outcome unknown: closing the connection so that the client settles it on reconnect",
+		"client", c.ClientID(), "doc", doc, "req", reqID, "err", err)
+	c.Close(protocol.CloseTryAgainLater, "the outcome of an edit is unknown here; reconnect to settle it")
 }
