@@ -88,7 +88,7 @@ var waiterPool = sync.Pool{New: func() any {
 func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func(*Op, error)) {
 	// The pending that will carry the edit's records carries the parsed
 	// edit too, from here until the decision is durable or refused.
-	p := &pending{then: e.answerDuplicatesAfterDecisions(doc, then)}
+	p := &pending{then: then, holdDuplicate: e}
 	if refusal := e.parseEdit(ctx, doc, &ed, p); refusal != nil {
 		then(nil, refusal)
 		return
@@ -194,7 +194,7 @@ func (e *Engine) decideHere(ctx context.Context, doc string, p *pending, forward
 			e.resolveLateDecision(ctx, d, p)
 			return
 		}
-		if refusal != nil {
+		if refusal != nil && !p.answerDuplicateLater(doc, refusal) {
 			p.then(nil, refusal) // refused without a store write: a duplicate, or no client id
 		}
 		return

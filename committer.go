@@ -47,6 +47,9 @@ type pending struct {
 	// then is told the outcome once the records are durable or failed:
 	// the operation of an append, or the error. It may be nil.
 	then func(*Op, error)
+	// holdDuplicate is set on a client's edit (CommitAsync): a duplicate
+	// answer waits for the decisions before it (duplicate.go).
+	holdDuplicate *Engine
 	err  error // set when the write failed
 
 	// On a pending forwarded to its document's home (forward.go), never
@@ -76,7 +79,9 @@ func (p *pending) finish() {
 	switch {
 	case p.err != nil:
 	case p.refusal != nil:
-		p.then(nil, p.refusal)
+		if p.doc == nil || !p.answerDuplicateLater(p.doc.id, p.refusal) {
+			p.then(nil, p.refusal)
+		}
 		return
 	case p.append != nil:
 		op = p.append.Op

@@ -29,22 +29,22 @@ import (
 // answer goes out as it is.
 const duplicateWait = 30 * time.Second
 
-// answerDuplicatesAfterDecisions wraps a CommitAsync callback so that a
-// CodeDuplicate refusal of doc is reported only once the decisions before
-// it are delivered (see above). Any other outcome passes straight through.
-func (e *Engine) answerDuplicatesAfterDecisions(doc string, then func(*Op, error)) func(*Op, error) {
-	return func(op *Op, err error) {
-		if err == nil || CodeOf(err) != CodeDuplicate {
-			then(op, err)
-			return
-		}
-		// then must not block its caller (the committer, or a decider
-		// holding no lock but owing the next edit its turn).
-		go func() {
-			e.waitDecisionsDelivered(doc)
-			then(op, err)
-		}()
+// answerDuplicateLater reports a CodeDuplicate refusal of p, a client's
+// edit of doc, once the decisions before it are delivered (see above), and
+// reports whether it took the answer; any other outcome is the caller's
+// to report.
+func (p *pending) answerDuplicateLater(doc string, refusal *Error) bool {
+	e := p.holdDuplicate
+	if e == nil || refusal.Code != CodeDuplicate || p.then == nil {
+		return false
 	}
+	// then must not block its caller (the committer, or a decider that
+	// owes the next edit its turn).
+	go func() {
+		e.waitDecisionsDelivered(doc)
+		p.then(nil, refusal)
+	}()
+	return true
 }
 
 // waitDecisionsDelivered waits, bounded by duplicateWait and the engine's
