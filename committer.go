@@ -50,7 +50,7 @@ type pending struct {
 	// holdDuplicate is set on a client's edit (CommitAsync): a duplicate
 	// answer waits for the decisions before it (duplicate.go).
 	holdDuplicate *Engine
-	err  error // set when the write failed
+	err           error // set when the write failed
 
 	// On a pending forwarded to its document's home (forward.go), never
 	// in the committer's queue while forwarded: where it stands, the
