@@ -382,7 +382,16 @@ func (s *Store) publishResolved(ctx context.Context, doc, subj string, m *nats.M
 				last = rerr
 				continue
 			}
-			if next != nil && next.Header.Get(hdrWriter) == nonce {
+			if next == nil {
+				// The leader refused the condition, yet shows nothing
+				// after expected: a new leader that has not applied
+				// every committed message yet (a purge never removes a
+				// subject's last message, and a rollup leaves its own).
+				// Not an answer: look again.
+				last = fmt.Errorf("natsstore: commit %q: the log moved past %d but shows nothing after it yet", doc, expected)
+				continue
+			}
+			if next.Header.Get(hdrWriter) == nonce {
 				return next.Sequence, nil
 			}
 			return 0, conflict(doc, "the log moved past %d", expected)

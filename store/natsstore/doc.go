@@ -114,7 +114,9 @@
 //     the duplicate). The store reads the first message after the expected
 //     sequence: its Syncd-Writer says whether it is this writer's (success)
 //     or another's (ErrConflict). Only that position can hold the message:
-//     the condition allows no other.
+//     the condition allows no other. If the leader shows no message there
+//     yet (a new leader still applying what was committed before it), the
+//     answer is not taken: the message is sent again and the read repeated.
 //   - Only when ctx ends before any of this decides does Commit answer with
 //     an error wrapping ErrOutcomeUnknown (inside the PartialCommitError:
 //     errors.Is on the batch's error does not see it, look at Failed); the

@@ -105,6 +105,32 @@ func testLostAcks(t *testing.T, nc *nats.Conn, prefix string) {
 		checkOnce(t, s, "d", 2)
 	})
 
+	t.Run("ConditionRefusedNothingVisibleYet", func(t *testing.T) {
+		// CI, a three-node stream under load: the leader refused the
+		// condition ("wrong last sequence") for a retry, yet showed no
+		// message after the expected one (a new leader still applying
+		// what was committed before it). That is no conflict: the store
+		// looks again, and the message is stored once. Here the leader's
+		// answer is made up and nothing is stored with it.
+		var sends atomic.Int32
+		s := lossyStore(t, nc, prefix+"-invisible", time.Second, func(ctx context.Context, m *nats.Msg, real natsstore.PublishFunc) (*jetstream.PubAck, error) {
+			if m.Header.Get("Syncd-Head") == "1" && sends.Add(1) == 1 {
+				return nil, &jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence, Description: "wrong last sequence"}
+			}
+			return real(ctx, m)
+		})
+		if err := s.Commit(ctx, []syncd.Record{{Create: &syncd.CreateRecord{Doc: "d", Epoch: e}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(ctx, []syncd.Record{appendRec("d", e, 1, "c1", "r-1")}); err != nil {
+			t.Fatalf("Commit after a refused condition with nothing after it: %v, want nil", err)
+		}
+		if sends.Load() < 2 {
+			t.Fatalf("the store did not send the message again (%d sends)", sends.Load())
+		}
+		checkOnce(t, s, "d", 1)
+	})
+
 	t.Run("NotStoredAckLost", func(t *testing.T) {
 		// The first copy never reaches the stream; the retry stores it.
 		var sends atomic.Int32
