@@ -118,6 +118,10 @@ func (e *Engine) decideHere(ctx context.Context, doc string, p *pending, forward
 		}
 		p.then(nil, err)
 	}
+	if err := e.waitUnsettledBefore(ctx, doc, ed); err != nil {
+		fail(err)
+		return
+	}
 	for {
 		d, err := e.acquire(ctx, doc, true)
 		if err != nil {

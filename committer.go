@@ -66,6 +66,7 @@ type pending struct {
 	// unknown outcome made again (forward_unknown.go).
 	unknownSince   time.Time
 	unknownRetries int
+	unsettled      bool // recorded in Engine.unsettled until answered
 	// fwdIn is set on an edit another engine forwarded here (forward.go).
 	fwdIn *forwardedIn
 }

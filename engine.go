@@ -57,6 +57,11 @@ type Engine struct {
 	// loadedBytes is the summed charge of the loaded documents
 	// (loadcost.go), bounded by MaxLoadedBytes.
 	loadedBytes atomic.Int64
+
+	// unsettled holds the edits of unknown outcome being decided again,
+	// which the same client's later edits of the document wait behind
+	// (forward_unknown.go).
+	unsettled unsettledEdits
 }
 
 // Open starts an engine over store. The engine does not own the store: close

@@ -335,6 +335,7 @@ func (e *Engine) forwardReplied(p *pending, out ForwardOutcome, err error) {
 			e.stats.forwardsNotDelivered.Add(1)
 		} else {
 			p.fwdUnknown = true
+			e.markUnsettled(d.id, p)
 			e.stats.forwardsUnknown.Add(1)
 			e.log.Warn("forwarded edit: outcome unknown; deciding it here", "doc", d.id, "req", p.edit.ReqID, "err", err)
 		}

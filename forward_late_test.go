@@ -165,3 +165,51 @@ func TestForwardUnknownOutcomeIsNeverNotApplied(t *testing.T) {
 		t.Fatalf("r1 stored %d times", n)
 	}
 }
+
+// While an edit of unknown outcome waits to be decided again, the same
+// client's next edit waits behind it: decided first, it would move the
+// client's watermark past the earlier one, which would then be refused as
+// a duplicate, lost through no fault of the client.
+func TestForwardUnknownOutcomeKeepsClientOrder(t *testing.T) {
+	c := newMemCluster()
+	t.Cleanup(c.shutdown)
+	var failing *failOnce
+	for i := range 2 {
+		var wrap func(syncd.SharedStore) syncd.Store
+		if i == 1 {
+			wrap = func(h syncd.SharedStore) syncd.Store {
+				failing = &failOnce{SharedStore: h}
+				return failing
+			}
+		}
+		if err := c.add(i, syncd.Options{}, wrap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := c.engines[1]
+	c.contend(t, 1, "d")
+
+	failed := make(chan struct{})
+	failing.hook = func() { close(failed) }
+	failing.armed.Store(true)
+	c.fwds[1].mode.Store(fwdDrop) // r1's forward: no answer in time
+	first := make(chan error, 1)
+	var firstOp atomic.Pointer[syncd.Op]
+	b.CommitAsync(ctxT(t), "d", idem("c", "r1", `{"a":1}`), func(op *syncd.Op, err error) {
+		firstOp.Store(op)
+		first <- err
+	})
+	<-failed // b's own write of r1 failed: r1 waits to be decided again
+	c.fwds[1].mode.Store(fwdNoResponders)
+	op2, err := b.Commit(ctxT(t), "d", idem("c", "r2", `{"a":2}`))
+	if err != nil {
+		t.Fatalf("r2: %v", err)
+	}
+	if err := <-first; err != nil {
+		t.Fatalf("r1, sent before r2: %v (want it applied)", err)
+	}
+	if op1 := firstOp.Load(); op1 == nil || op1.Rev >= op2.Rev {
+		t.Fatalf("r1 at %v, r2 at %d: want r1 first", op1, op2.Rev)
+	}
+	requireConverged(t, c.engines, c.engines[0].Store(), "d")
+}

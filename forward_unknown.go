@@ -2,7 +2,12 @@ package syncd
 
 import (
 	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/deltasync/syncd/revision"
 )
 
 // A forward whose outcome is unknown is never answered "not applied".
@@ -23,6 +28,12 @@ import (
 // id refuses a later copy of the home's). Only when the engine closes, or
 // the store stays unusable for unknownRetryFor, is the client told that
 // the outcome is unknown (decideHere's fail).
+//
+// Order. From the moment a forward's outcome is unknown until the edit is
+// answered, the same client's later edits of the document wait behind it
+// (decideHere), and several such edits are decided in request id order: a
+// later edit decided first would move the client's watermark past it, and
+// it would be refused as a duplicate, lost through no fault of the client.
 
 // unknownRetryFor bounds how long an edit of unknown outcome is decided
 // again: about a stream's de-duplication window, far longer than an
@@ -43,6 +54,7 @@ func (e *Engine) redecideUnknown(doc string, p *pending) bool {
 	if now.Sub(p.unknownSince) > unknownRetryFor {
 		return false
 	}
+	e.markUnsettled(doc, p)
 	delay := min(50*time.Millisecond<<min(p.unknownRetries, 6), 2*time.Second)
 	p.unknownRetries++
 	e.stats.forwardsRedecided.Add(1)
@@ -58,4 +70,95 @@ func (e *Engine) redecideUnknown(doc string, p *pending) bool {
 		e.decideHere(p.edit.ctx, doc, p, true)
 	}()
 	return true
+}
+
+// markUnsettled records p, an edit of doc whose outcome is unknown, until
+// its outcome is reported: the same client's later edits of doc wait
+// behind it (see "Order" above). Marking it again does nothing.
+func (e *Engine) markUnsettled(doc string, p *pending) {
+	if p.unsettled || !p.edit.idempotent {
+		return
+	}
+	p.unsettled = true
+	e.unsettled.add(doc, p)
+	then := p.then
+	p.then = func(op *Op, err error) {
+		e.unsettled.remove(doc, p)
+		if then != nil {
+			then(op, err)
+		}
+	}
+}
+
+// unsettledEdits are the request ids of edits of unknown outcome being
+// decided again, per document and client.
+type unsettledEdits struct {
+	n  atomic.Int32 // how many: the common case, none, costs one load
+	mu sync.Mutex
+	m  map[unsettledKey][]string // request ids, ascending
+}
+
+type unsettledKey struct{ doc, client string }
+
+func (u *unsettledEdits) add(doc string, p *pending) {
+	k := unsettledKey{doc, p.edit.ClientID}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.m == nil {
+		u.m = make(map[unsettledKey][]string)
+	}
+	ids := u.m[k]
+	i, found := slices.BinarySearchFunc(ids, p.edit.ReqID, revision.CompareReqID)
+	if !found {
+		u.m[k] = slices.Insert(ids, i, p.edit.ReqID)
+		u.n.Add(1)
+	}
+}
+
+func (u *unsettledEdits) remove(doc string, p *pending) {
+	k := unsettledKey{doc, p.edit.ClientID}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	ids := u.m[k]
+	if i, found := slices.BinarySearchFunc(ids, p.edit.ReqID, revision.CompareReqID); found {
+		ids = slices.Delete(ids, i, i+1)
+		u.n.Add(-1)
+	}
+	if len(ids) == 0 {
+		delete(u.m, k)
+	} else {
+		u.m[k] = ids
+	}
+}
+
+// before reports whether client has an edit of doc of unknown outcome
+// being decided again whose request id is below reqID.
+func (u *unsettledEdits) before(doc, client, reqID string) bool {
+	if u.n.Load() == 0 {
+		return false
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	ids := u.m[unsettledKey{doc, client}]
+	return len(ids) > 0 && revision.CompareReqID(ids[0], reqID) < 0
+}
+
+// waitUnsettledBefore waits, bounded by ctx and unknownRetryFor, until the
+// same client has no edit of doc of unknown outcome with a lower request
+// id still to be decided (see "Order" above).
+func (e *Engine) waitUnsettledBefore(ctx context.Context, doc string, ed *parsedEdit) error {
+	if !ed.idempotent || !e.unsettled.before(doc, ed.ClientID, ed.ReqID) {
+		return nil
+	}
+	deadline := time.Now().Add(unknownRetryFor)
+	for e.unsettled.before(doc, ed.ClientID, ed.ReqID) && time.Now().Before(deadline) {
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.ctx.Done():
+			return nil // closing: the earlier ones are being answered
+		}
+	}
+	return nil
 }
