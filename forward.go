@@ -634,6 +634,9 @@ func (e *Engine) checkAfterInStore(ctx context.Context, d *document, p *pending)
 func (e *Engine) resolveLateDecision(ctx context.Context, d *document, p *pending) {
 	outs, err := e.store.Outcomes(ctx, d.id, p.edit.ClientID)
 	if err != nil {
+		if e.redecideUnknown(d.id, p) {
+			return // the log could not be read: decide it again, which reads it again
+		}
 		p.then(nil, &Error{Code: CodeInternal, Message: "the outcome of the forwarded edit is unknown", Doc: d.id, ReqID: p.edit.ReqID,
 			Head: e.knownHead(d.id), Err: ErrOutcomeUnknown})
 		return
