@@ -26,8 +26,9 @@ import (
 // landed (and resolveLateDecision answers with it), or this engine
 // decides and writes it (and the store's de-duplication by client request
 // id refuses a later copy of the home's). Only when the engine closes, or
-// the store stays unusable for unknownRetryFor, is the client told that
-// the outcome is unknown (decideHere's fail).
+// the store stays unusable for unknownRetryFor, is the outcome reported
+// unknown (decideHere's fail; the server then closes the client's
+// connection with 1013, and the client settles the edit on reconnect).
 //
 // Order. From the moment a forward's outcome is unknown until the edit is
 // answered, the same client's later edits of the document wait behind it
