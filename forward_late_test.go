@@ -106,14 +106,10 @@ func (s *failOnce) Commit(ctx context.Context, batch []syncd.Record) error {
 	return s.SharedStore.Commit(ctx, batch)
 }
 
-// CI, issue 15's cluster test (SIGKILL of an instance): a forward had no
-// answer in time, this engine decided the edit itself, and its write
-// failed with nothing stored (the stream had no leader). The client was
-// told UNAVAILABLE, "not applied", re-issued the edit under a new id, and
-// it was applied twice: the home's write of the first id landed after all.
-// An edit whose home may have decided it is decided again from the log
-// instead, and answered with the home's decision.
-func TestForwardUnknownOutcomeIsNeverNotApplied(t *testing.T) {
+// failingSecond opens two engines forwarding to engine 0, engine 1's
+// store able to fail one commit (failOnce).
+func failingSecond(t *testing.T) (*memCluster, *failOnce) {
+	t.Helper()
 	c := newMemCluster()
 	t.Cleanup(c.shutdown)
 	var failing *failOnce
@@ -129,6 +125,18 @@ func TestForwardUnknownOutcomeIsNeverNotApplied(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return c, failing
+}
+
+// CI, issue 15's cluster test (SIGKILL of an instance): a forward had no
+// answer in time, this engine decided the edit itself, and its write
+// failed with nothing stored (the stream had no leader). The client was
+// told UNAVAILABLE, "not applied", re-issued the edit under a new id, and
+// it was applied twice: the home's write of the first id landed after all.
+// An edit whose home may have decided it is decided again from the log
+// instead, and answered with the home's decision.
+func TestForwardUnknownOutcomeIsNeverNotApplied(t *testing.T) {
+	c, failing := failingSecond(t)
 	home, b := c.engines[0], c.engines[1]
 	c.contend(t, 1, "d")
 
@@ -171,21 +179,7 @@ func TestForwardUnknownOutcomeIsNeverNotApplied(t *testing.T) {
 // client's watermark past the earlier one, which would then be refused as
 // a duplicate, lost through no fault of the client.
 func TestForwardUnknownOutcomeKeepsClientOrder(t *testing.T) {
-	c := newMemCluster()
-	t.Cleanup(c.shutdown)
-	var failing *failOnce
-	for i := range 2 {
-		var wrap func(syncd.SharedStore) syncd.Store
-		if i == 1 {
-			wrap = func(h syncd.SharedStore) syncd.Store {
-				failing = &failOnce{SharedStore: h}
-				return failing
-			}
-		}
-		if err := c.add(i, syncd.Options{}, wrap); err != nil {
-			t.Fatal(err)
-		}
-	}
+	c, failing := failingSecond(t)
 	b := c.engines[1]
 	c.contend(t, 1, "d")
 
