@@ -67,8 +67,8 @@ func (n *Node) URL() string { return "http://" + n.Addr }
 // WS is the node's WebSocket URL.
 func (n *Node) WS() string { return "ws://" + n.Addr + "/ws" }
 
-// Start launches a cluster and waits until every node serves. It is
-// stopped when the test ends.
+// Start launches a cluster and waits until every node serves and names
+// the same stream leader. It is stopped when the test ends.
 func Start(t testing.TB, o Options) *Cluster {
 	t.Helper()
 	if o.Nodes == 0 {
@@ -94,6 +94,18 @@ func Start(t testing.TB, o Options) *Cluster {
 	}
 	if err := c.launch(all...); err != nil {
 		t.Fatal(err)
+	}
+	// Serving is not yet usable: a node serves once its store is open,
+	// and the stream may still be electing its leader (CI: a cluster
+	// serving after 4 s answered a writer's first JOIN on one node
+	// "UNAVAILABLE: store load failed", in every scenario until the
+	// election ended). A test starts once every node names one leader.
+	// (Embedded nodes only: an external NATS's leader is none of them,
+	// and its stream was up before syncd started.)
+	if c.natsURL == nil {
+		if _, err := c.StreamLeader(StartTimeout); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return c
 }
