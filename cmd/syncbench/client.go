@@ -25,12 +25,18 @@ type target struct {
 	// addrs, for a cluster, are every instance's host:port (addr is the
 	// first): connections are spread over them round robin (at).
 	addrs []string
+	// docs, when above 1, spreads connections over that many documents:
+	// connection i joins doc-(i mod docs) (writers -docs).
+	docs int
 }
 
 // at is the target of the i-th connection: on a cluster, instance i mod n.
 func (t target) at(i int) target {
 	if len(t.addrs) > 1 {
 		t.addr = t.addrs[i%len(t.addrs)]
+	}
+	if t.docs > 1 {
+		t.doc = fmt.Sprintf("%s-%d", t.doc, i%t.docs)
 	}
 	return t
 }
@@ -40,6 +46,7 @@ func (t target) at(i int) target {
 type wsConn struct {
 	c        *websocket.Conn
 	clientID string
+	doc      string // the document joined (none on a relay)
 	buf      []byte
 }
 
@@ -59,7 +66,7 @@ func connect(ctx context.Context, t target) (*wsConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &wsConn{c: c, clientID: id, buf: make([]byte, 0, 4<<10)}
+	w := &wsConn{c: c, clientID: id, doc: t.doc, buf: make([]byte, 0, 4<<10)}
 	deadline := time.Now().Add(15 * time.Second)
 	c.SetReadDeadline(deadline)
 	if err := w.expect(protocol.TypeHello); err != nil {

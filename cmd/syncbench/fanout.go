@@ -24,6 +24,7 @@ type params struct {
 	window           int // fanout: most unacknowledged edits
 	editBytes        int
 	keys             string // catchup: which keys the edits behind touch (catchupKeyModes)
+	docs             int    // writers: documents the clients are spread over
 }
 
 // fanoutRun is one run of fanout.

@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	duration := fs.Duration("duration", 5*time.Second, "measured window")
 	window := fs.Int("window", 64, "fanout: most unacknowledged edits")
 	editBytes := fs.Int("edit-bytes", 100, "bytes of each edit's patch")
+	docs := fs.Int("docs", 1, "writers: documents the clients are spread over (client i edits document i mod docs; with -docs equal to the clients, nobody sees another's edits)")
 	keys := fs.String("keys", "roundrobin", "catchup: keys the edits behind touch: roundrobin (each key once per 1,000 edits; only its stamp changes) or random (uniform over the 1,000 keys, fixed seed)")
 	syncdBin := fs.String("syncd-bin", "", "syncd binary (default: go build it)")
 	pin := fs.Bool("pin", true, "pin the server to CPU 0 and this process to CPU 1 (taskset)")
@@ -101,8 +102,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if *runs < 1 || *runs > 20 || *duration <= 0 || *duration > 10*time.Minute || *warmup < 0 || *window < 1 {
-		return errors.New("want 1 ≤ -runs ≤ 20, 0 < -duration ≤ 10m, -warmup ≥ 0, -window ≥ 1")
+	if *runs < 1 || *runs > 20 || *duration <= 0 || *duration > 10*time.Minute || *warmup < 0 || *window < 1 || *docs < 1 {
+		return errors.New("want 1 ≤ -runs ≤ 20, 0 < -duration ≤ 10m, -warmup ≥ 0, -window ≥ 1, -docs ≥ 1")
 	}
 	if *keys != "roundrobin" && *keys != "random" {
 		return errors.New("want -keys roundrobin or random")
@@ -117,11 +118,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	p := params{warmup: *warmup, duration: *duration, window: *window, editBytes: *editBytes, keys: *keys}
+	p := params{warmup: *warmup, duration: *duration, window: *window, editBytes: *editBytes, keys: *keys, docs: *docs}
 
 	rep := report{Command: append([]string{"syncbench", cmd}, args...), Started: time.Now().UTC(),
 		GoVersion: runtime.Version(), CPUs: runtime.NumCPU(), SyncdArgs: syncdFlags,
-		Params: map[string]any{"runs": *runs, "warmup": warmup.String(), "duration": duration.String(), "window": *window, "editBytes": *editBytes, "keys": *keys}}
+		Params: map[string]any{"runs": *runs, "warmup": warmup.String(), "duration": duration.String(), "window": *window, "editBytes": *editBytes, "keys": *keys, "docs": *docs}}
 	if *pin {
 		if err := pinSelf(); err != nil {
 			fmt.Fprintln(os.Stderr, "syncbench:", err)
@@ -185,6 +186,9 @@ func oneRun(ctx context.Context, cmd, srvName, store, syncdBin string, pin bool,
 	}
 	defer srv.stop()
 	t := target{addr: srv.addr, relay: srv.relay, doc: "bench:doc", addrs: srv.addrs()}
+	if cmd == "writers" {
+		t.docs = p.docs
+	}
 	switch cmd {
 	case "fanout":
 		return runFanout(ctx, t, srv, n, p)

@@ -14,6 +14,7 @@ import (
 // writersRun is one run of writers.
 type writersRun struct {
 	Clients       int     `json:"clients"`
+	Docs          int     `json:"docs"` // documents the clients are spread over
 	Seconds       float64 `json:"seconds"`
 	Commits       int64   `json:"commits"` // acknowledged in the window
 	CommitsPerSec float64 `json:"commitsPerSec"`
@@ -68,7 +69,7 @@ type closedLoop struct {
 // runWriters runs writers once: each client sends an edit, waits until its
 // own operation comes back, and repeats.
 func runWriters(ctx context.Context, t target, srv *serverProc, clients int, p params) (writersRun, error) {
-	r := writersRun{Clients: clients}
+	r := writersRun{Clients: clients, Docs: max(1, t.docs)}
 	before, err := probeSync(probeDir(srv))
 	if err != nil {
 		return r, fmt.Errorf("sync probe: %w", err)
@@ -86,7 +87,7 @@ func runWriters(ctx context.Context, t target, srv *serverProc, clients int, p p
 		l := &closedLoop{w: conns[i]}
 		loops[i] = l
 		wg.Go(func() {
-			l.err = l.run(t.doc, i, p.editBytes, &phase, stop)
+			l.err = l.run(conns[i].doc, i, p.editBytes, &phase, stop)
 		})
 	}
 	win := measure(ctx, srv, &phase, p, nil)
