@@ -122,6 +122,13 @@ type edit struct {
 	waitRev   revision.Rev // a retried edit waits until the view has this revision
 	keepBase  bool         // resend with the baseRev and epoch of the first send
 	notBefore time.Time    // a retried edit waits for the server's retryAfterMs
+	// resent: this id went out on a connection that ended before its
+	// answer, and was sent again (§6.8 step 2). A copy of it may still be
+	// decided by the server the client left, so a refusal that is not a
+	// decision does not settle it (refusedLocked).
+	resent bool
+	// resends counts the sends of the same id after such refusals.
+	resends int
 }
 
 // Join joins doc and returns its handle once the server's first answer
@@ -657,7 +664,7 @@ func (d *Doc) settleLocked(w string, outs []protocol.Outcome, snapshot, unknown 
 			keep = append(keep, e) // never seen by the server: send as it is
 		case !unknown && (w == "" || revision.CompareReqID(e.id, w) > 0):
 			// Never decided: resend as it is, same id, baseRev and epoch.
-			e.sent = false
+			e.sent, e.resent = false, true
 			keep = append(keep, e)
 			d.resendAsIs(e)
 		case !unknown && known && o.Committed():
@@ -684,7 +691,7 @@ func (d *Doc) settleLocked(w string, outs []protocol.Outcome, snapshot, unknown 
 	}
 	for _, e := range reissue {
 		e.id = d.c.newReqID()
-		e.sent = false
+		e.sent, e.resent = false, false
 		keep = append(keep, e)
 	}
 	d.pending = keep

@@ -80,7 +80,11 @@ type Options struct {
 	// MaxRetries is how many times an edit refused with a retryable code
 	// (ABORTED, RESOURCE_EXHAUSTED, UNAVAILABLE, …) is re-issued, rebased
 	// and under a new request id, before it is rolled back and reported.
-	// Default 3; negative: never.
+	// Default 3; negative: never. An edit resent after a lost connection
+	// and refused UNAVAILABLE is not re-issued (its earlier copy may still
+	// be decided): it is sent again under the same id, up to 8 times over
+	// ~16 s, and then reported with CodeOutcomeUnknown (PROTOCOL.md §6.8
+	// step 2).
 	MaxRetries int
 
 	// ReissueUnknown decides what happens to an edit whose outcome the

@@ -179,6 +179,33 @@ func (c *Client) afterLocked(wait time.Duration, f func()) {
 	}()
 }
 
+// retryAfterLocked holds e back for the refusal's retryAfterMs, if any,
+// and flushes when it is over.
+func (d *Doc) retryAfterLocked(e *edit, p *protocol.ErrorPayload) {
+	e.notBefore = time.Time{}
+	if p.RetryAfterMs != nil && *p.RetryAfterMs > 0 {
+		wait := time.Duration(*p.RetryAfterMs) * time.Millisecond
+		e.notBefore = time.Now().Add(wait)
+		d.c.afterLocked(wait, d.flushLocked)
+	}
+}
+
+// A resent edit refused with a refusal that is not a decision is sent
+// again under the same id up to maxUndecidedResends times, after
+// undecidedBackoff doubled each time (at most 5 s; ~16 s in all), before
+// the client gives up and reports its outcome unknown.
+const (
+	maxUndecidedResends = 8
+	undecidedBackoff    = 100 * time.Millisecond
+)
+
+// undecided says whether a refusal of an UPDATE leaves its id undecided
+// and may pass (PROTOCOL.md §6.7, §7.2): the server could not decide it
+// now, and did not record it.
+func undecided(c protocol.Code) bool {
+	return c == protocol.CodeUnavailable || c == protocol.CodeDeadlineExceeded
+}
+
 func retryable(p *protocol.ErrorPayload) bool {
 	if p.Retryable != nil {
 		return *p.Retryable
@@ -189,7 +216,9 @@ func retryable(p *protocol.ErrorPayload) bool {
 // refusedLocked handles a refused edit (PROTOCOL.md §9.6 step 5): it
 // leaves the queue; a retryable refusal is re-issued under a new id,
 // rebased on the current state, up to Options.MaxRetries times; any other
-// is rolled back and reported.
+// is rolled back and reported. An edit resent after a lost connection is
+// the exception (§6.7, "A resent edit"): a refusal that is not a decision
+// sends it again under the same id, and ALREADY_EXISTS re-issues it.
 func (d *Doc) refusedLocked(id string, p *protocol.ErrorPayload) {
 	idx := -1
 	for i, e := range d.pending {
@@ -202,13 +231,40 @@ func (d *Doc) refusedLocked(id string, p *protocol.ErrorPayload) {
 		return // already settled (acknowledged, or re-issued under a new id)
 	}
 	e := d.pending[idx]
+	if e.resent && undecided(p.Code) {
+		// Not applied by this attempt, but the copy sent on the lost
+		// connection may still be decided by the server the client left:
+		// under a new id both could be applied. The same id cannot be.
+		if e.resends < maxUndecidedResends {
+			// Back off: the server is failing (a store election, say).
+			wait := min(undecidedBackoff<<e.resends, 5*time.Second)
+			if p.RetryAfterMs != nil {
+				wait = max(wait, time.Duration(*p.RetryAfterMs)*time.Millisecond)
+			}
+			e.resends++
+			d.resendAsIs(e) // keeps its place: later edits wait behind it
+			e.notBefore = time.Now().Add(wait)
+			d.c.afterLocked(wait, d.flushLocked)
+			return
+		}
+		d.pending = append(d.pending[:idx:idx], d.pending[idx+1:]...)
+		d.recomputeLocked()
+		d.emitLocked(Change{Kind: ChangeRollback, ReqID: e.id})
+		d.rejectLocked(Rejection{ReqID: e.id, Code: CodeOutcomeUnknown, Message: "the edit was resent after a lost connection and the server could not decide it (" + string(p.Code) + "): it may or may not have been applied", Patch: e.raw})
+		d.flushLocked()
+		return
+	}
 	d.pending = append(d.pending[:idx:idx], d.pending[idx+1:]...)
-	if p.Code != protocol.CodeAlreadyExists && retryable(p) && e.retries < d.c.opts.MaxRetries {
+	// ALREADY_EXISTS comes after the operation of an earlier decision, if
+	// it committed (§6.7): for a resent edit whose operation was not seen,
+	// it says no copy was applied or ever can be, so a new id is safe.
+	again := p.Code != protocol.CodeAlreadyExists && retryable(p) || e.resent && p.Code == protocol.CodeAlreadyExists
+	if again && e.retries < d.c.opts.MaxRetries {
 		var det protocol.UpdateErrorDetails
 		_ = json.Unmarshal(p.Details, &det)
 		e.retries++
 		e.id = d.c.newReqID()
-		e.sent = false
+		e.sent, e.resent = false, false
 		e.keepBase = false
 		// Wait for the operations the server had when it refused, so that
 		// the retry is based on them (they may still be on their way).
@@ -216,12 +272,7 @@ func (d *Doc) refusedLocked(id string, p *protocol.ErrorPayload) {
 		d.pending = append(d.pending, e)
 		d.recomputeLocked()
 		d.notifyLocked()
-		e.notBefore = time.Time{}
-		if p.RetryAfterMs != nil && *p.RetryAfterMs > 0 {
-			wait := time.Duration(*p.RetryAfterMs) * time.Millisecond
-			e.notBefore = time.Now().Add(wait)
-			d.c.afterLocked(wait, d.flushLocked)
-		}
+		d.retryAfterLocked(e, p)
 		d.flushLocked()
 		return
 	}

@@ -132,6 +132,10 @@ export interface PendingEdit {
   epoch?: string;
   sent: boolean;
   attempts: number;
+  /** Sent again after a lost connection (§6.8): a refusal that is not a decision does not settle it. */
+  resent?: boolean;
+  /** Sends of the same id after such refusals. */
+  resends?: number;
 }
 
 export interface SyncClientOptions {

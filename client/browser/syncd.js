@@ -269,7 +269,9 @@ export function createUlid({ now = () => Date.now(), random = defaultRandom, las
 
 /**
  * One pending edit: `{clientReqId, patch, baseRev?, epoch?, sent, attempts}`.
- * `baseRev` and `epoch` are fixed when the edit is first sent (§9.1).
+ * `baseRev` and `epoch` are fixed when the edit is first sent (§9.1). The
+ * client adds `resent` (sent again after a lost connection, §6.8) and
+ * `resends` (same-id sends after a refusal that is not a decision).
  */
 export class DocState {
   constructor(id, saved) {
@@ -520,6 +522,13 @@ export function nextEndpoint({ n, good, tried, hadHello, code }) {
 // Codes the server answers with `retryable` (§7.1), for errors lacking it.
 const RETRYABLE = new Set(["DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "UNAVAILABLE", "ABORTED"]);
 const isRetryable = (e) => (typeof e.retryable === "boolean" ? e.retryable : RETRYABLE.has(e.code));
+// Refusals of an UPDATE that leave its id undecided and may pass (§6.7,
+// §7.2). An edit resent after a lost connection and refused so is sent
+// again under the same id, MAX_UNDECIDED_RESENDS times at most, backing off
+// from 100 ms (doubled each time, at most 5 s; ~16 s in all), before its
+// outcome is reported unknown.
+const UNDECIDED = new Set(["UNAVAILABLE", "DEADLINE_EXCEEDED"]);
+const MAX_UNDECIDED_RESENDS = 8;
 
 // ---------------------------------------------------------------------------
 // Events
@@ -1166,6 +1175,7 @@ export class SyncClient extends Emitter {
     if (!d._joined) return;
     const now = Date.now();
     for (const e of [...d._s.pending]) {
+      if (e.resent && e.holdUntil && e.holdUntil > now) return; // later edits wait behind a held resend
       if (e.sent || (e.holdUntil && e.holdUntil > now)) continue;
       if (this._inFlight(d) >= MAX_IN_FLIGHT) return;
       this._sendEdit(d, e);
@@ -1176,6 +1186,9 @@ export class SyncClient extends Emitter {
     // A new edit waits while the window is full; _pump sends it when an
     // answer frees a place. (Resends, already counted, always go.)
     if (!edit.sent && this._inFlight(d) >= MAX_IN_FLIGHT) return;
+    // Nor does it pass a resend held for its backoff (_refused): _pump sends
+    // it after the resend.
+    if (!edit.sent && d._s.pending.some((p) => p.resent && p.holdUntil !== undefined && p.holdUntil > Date.now())) return;
     if (!edit.sent) {
       // Ids must reach the server in increasing order (the watermark refuses
       // a smaller one as already decided, §6.7). An edit never sent may be
@@ -1378,7 +1391,14 @@ export class SyncClient extends Emitter {
       if (this._reissue({ clientReqId: e.clientReqId, patch: e.patch }, epochChanged ? "epoch" : "snapshot")) reissued.push(e);
       else this._giveUp(d, e, { code: "UNKNOWN_OUTCOME", message: "the edit's outcome was lost; it was not re-applied", retryable: false });
     }
-    for (const e of r.resend) this._sendEdit(d, e);
+    for (const e of r.resend) {
+      // The copy sent on the lost connection may still be decided by the
+      // server the client left: a refusal that is not a decision does not
+      // settle this one (_refused).
+      e.resent = true;
+      e.holdUntil = undefined;
+      this._sendEdit(d, e);
+    }
     for (const e of r.fresh) this._sendEdit(d, e);
     for (const e of reissued) this._reissueEdit(d, e);
     // Refused while disconnected (step 3): as if the ERROR had arrived, so a
@@ -1481,6 +1501,37 @@ export class SyncClient extends Emitter {
   _refused(d, clientReqId, p) {
     const edit = d._s.findPending(clientReqId);
     if (!edit) return;
+    if (edit.resent && UNDECIDED.has(p.code)) {
+      // Not applied by this attempt, but the copy sent on the lost
+      // connection may still be decided elsewhere: under a new id both could
+      // be applied; under the same id only one can (§6.7).
+      const n = edit.resends || 0;
+      if (n < MAX_UNDECIDED_RESENDS) {
+        const wait = Math.max(p.retryAfterMs || 0, Math.min(100 * 2 ** n, 5000));
+        edit.resends = n + 1;
+        edit.holdUntil = Date.now() + wait;
+        const timer = setTimeout(() => {
+          this._editTimers.delete(timer);
+          if (this.docs.get(d.id) !== d || !d._s.pending.includes(edit) || edit.holdUntil === undefined || !d._joined) return;
+          edit.holdUntil = undefined;
+          this._sendEdit(d, edit); // same id, baseRev and epoch
+          this._pump(d);
+        }, wait);
+        this._editTimers.add(timer);
+        return;
+      }
+      this._giveUp(d, edit, { code: "UNKNOWN_OUTCOME", message: `the edit was resent after a lost connection and the server could not decide it (${p.code}): it may or may not have been applied` });
+      this.emit("change", { doc: d.id, value: d.value, source: "rollback" });
+      return;
+    }
+    if (p.code === "ALREADY_EXISTS" && edit.resent && edit.attempts < this._retries) {
+      // Sent after the earlier decision's operation, if it committed (§6.7):
+      // for a resent edit whose operation was not seen, no copy was applied
+      // or ever can be, so a new id is safe.
+      this._reissueEdit(d, edit);
+      this.emit("change", { doc: d.id, value: d.value, source: "rebase" });
+      return;
+    }
     if (p.code === "ALREADY_EXISTS") {
       // Decided earlier and its operation not seen: treat it as refused.
       this._giveUp(d, edit, { code: p.code, message: p.message });

@@ -167,6 +167,78 @@ test("resume: JOIN with (epoch, rev); committed seen, lost re-issued, undecided 
   c.close();
 });
 
+// resumedWithResend: an edit sent, the connection lost before its answer,
+// and on the next connection resent as it is (never decided); a later edit
+// is made while the resend is unanswered. Returns the ids and the socket.
+async function resumedWithResend(n, c) {
+  const j = await joinedDoc(n, c, { rev: 4, state: { a: 0 } });
+  const id = j.doc.update({ x: 1 });
+  j.s.serverClose(1006);
+  await waitFor(() => n.sockets.length === 2, 1000, "reconnect");
+  const s = n.last();
+  s.hello();
+  s.deliver("SYNC.DELTAS", { doc: "d", epoch: EPOCH, fromRev: 4, toRev: 4, operations: [] }, { correlationId: s.of("JOIN")[0].meta.correlationId });
+  assert.deepEqual(s.of("UPDATE").map((u) => u.payload.clientReqId), [id], "resent as it is");
+  return { doc: j.doc, s, id };
+}
+
+test("a resend refused UNAVAILABLE goes again under the same id, later edits behind it; ALREADY_EXISTS re-issues it (§6.7)", async () => {
+  // The copy sent on the lost connection may still be decided by the server
+  // the client left: re-issued under a new id, both could be applied.
+  const n = fakeNet();
+  const c = newClient(n);
+  const rejects = [];
+  c.on("reject", (e) => rejects.push(e));
+  const { doc, s, id } = await resumedWithResend(n, c);
+  s.deliver("ERROR", { code: "UNAVAILABLE", message: "store", details: { doc: "d", clientReqId: id, serverRev: 4 }, retryable: true, retryAfterMs: 10 });
+  const later = doc.update({ y: 1 });
+  assert.equal(s.of("UPDATE").length, 1, "the later edit waits behind the held resend");
+  await waitFor(() => s.of("UPDATE").length === 3, 2000, "the resend, then the later edit");
+  const sent = s.of("UPDATE").map((u) => u.payload);
+  assert.deepEqual(sent[1], { doc: "d", patch: { x: 1 }, clientReqId: id, baseRev: 4, epoch: EPOCH }, "the same id, base and epoch");
+  assert.equal(sent[2].clientReqId, later);
+  assert.deepEqual(rejects, []);
+  assert.deepEqual(doc.value, { a: 0, x: 1, y: 1 });
+
+  // Now ALREADY_EXISTS with no operation seen: never applied and never can
+  // be, so it is re-issued under a new id rather than rolled back.
+  s.deliver("ERROR", { code: "ALREADY_EXISTS", message: "decided", details: { doc: "d", clientReqId: id, serverRev: 5 }, retryable: false });
+  await waitFor(() => s.of("UPDATE").length === 4, 2000, "the re-issue");
+  const again = s.of("UPDATE")[3].payload;
+  assert.deepEqual(again.patch, { x: 1 });
+  assert.ok(again.clientReqId > later, "under a new id");
+  assert.deepEqual(rejects, []);
+  assert.deepEqual(doc.value, { a: 0, y: 1, x: 1 });
+  c.close();
+});
+
+test("a resend refused UNAVAILABLE every time is reported UNKNOWN_OUTCOME, never re-issued", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const rejects = [];
+  c.on("reject", (e) => rejects.push(e));
+  const { doc, s, id } = await resumedWithResend(n, c);
+  const refuse = () => s.deliver("ERROR", { code: "UNAVAILABLE", message: "store", details: { doc: "d", clientReqId: id, serverRev: 4 }, retryable: true, retryAfterMs: 1 });
+  // Eight sends again (100 ms doubling, capped at 5 s, ~16 s in all), so
+  // the test hurries the client's timers.
+  const realSetTimeout = globalThis.setTimeout;
+  globalThis.setTimeout = (f, ms, ...a) => realSetTimeout(f, Math.min(ms, 5), ...a);
+  try {
+    for (let i = 1; i <= 8; i++) {
+      refuse();
+      await waitFor(() => s.of("UPDATE").length === i + 1, 2000, `send ${i + 1}`);
+    }
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+  }
+  assert.ok(s.of("UPDATE").every((u) => u.payload.clientReqId === id), "always the same id");
+  refuse();
+  assert.deepEqual(rejects.map((r) => [r.clientReqId, r.code]), [[id, "UNKNOWN_OUTCOME"]]);
+  assert.deepEqual(doc.value, { a: 0 });
+  assert.equal(doc.pending.length, 0);
+  c.close();
+});
+
 test("a snapshot answer: undecided edits resent, uncertain JSON Patches dropped with a reject, merge patches re-issued", async () => {
   const n = fakeNet();
   const c = newClient(n);

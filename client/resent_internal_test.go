@@ -1,0 +1,153 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/deltasync/syncd/delta"
+	"github.com/deltasync/syncd/protocol"
+)
+
+// resentDoc is a joined document with pending edits: a, resent after a
+// lost connection (§6.8 step 2), and b, sent once on this connection. Its
+// rejections are collected.
+type resentDoc struct {
+	c       *Client
+	d       *Doc
+	a, b    *edit
+	mu      sync.Mutex
+	rejects []Rejection
+}
+
+func newResentDoc(t *testing.T) *resentDoc {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	opts := Options{URL: "ws://x/ws"}
+	c := &Client{opts: opts.withDefaults(), entropy: newEntropy(), ev: newDispatcher(), ctx: ctx, cancel: cancel, log: slog.New(slog.DiscardHandler)}
+	t.Cleanup(func() {
+		cancel()
+		c.wg.Wait()
+		c.ev.close()
+	})
+	r := &resentDoc{c: c}
+	r.d = &Doc{c: c, id: "d", epoch: "01JD3KZ9X4B7N2Q5T8W1Y3C6F0", changed: make(chan struct{}), live: true, rev: 4, hasPos: true}
+	r.d.onReject = []func(Rejection){func(rej Rejection) {
+		r.mu.Lock()
+		r.rejects = append(r.rejects, rej)
+		r.mu.Unlock()
+	}}
+	mk := func(id string) *edit {
+		p, err := delta.ParseMergePatch([]byte(`{"a":1}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &edit{id: id, raw: json.RawMessage(`{"a":1}`), patch: p, merge: true, sent: true, baseRev: 3, epoch: r.d.epoch}
+	}
+	r.a, r.b = mk("r-5"), mk("r-6")
+	r.a.resent = true
+	r.d.pending = []*edit{r.a, r.b}
+	return r
+}
+
+func (r *resentDoc) refuse(id string, code protocol.Code) {
+	retry := int64(0)
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	r.d.refusedLocked(id, &protocol.ErrorPayload{Code: code, Message: "test", RetryAfterMs: &retry, Details: json.RawMessage(`{"doc":"d","clientReqId":"` + id + `","serverRev":4}`)})
+}
+
+func (r *resentDoc) rejected() []Rejection {
+	r.ev()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]Rejection(nil), r.rejects...)
+}
+
+// ev waits until the callbacks queued so far have run.
+func (r *resentDoc) ev() {
+	done := make(chan struct{})
+	r.c.ev.push(func() { close(done) })
+	<-done
+}
+
+// TestResentEditNotReissuedAfterUnavailable: an edit resent after a lost
+// connection and refused UNAVAILABLE may still be decided by the server
+// the client left, so it is sent again under the same id, with its old
+// baseRev and epoch, keeping its place ahead of later edits; a re-issue
+// under a new id could apply it twice (PROTOCOL.md §6.7). After
+// maxUndecidedResends such refusals its outcome is reported unknown. An
+// edit sent once on this connection is still re-issued under a new id.
+func TestResentEditNotReissuedAfterUnavailable(t *testing.T) {
+	r := newResentDoc(t)
+	r.refuse("r-5", protocol.CodeUnavailable)
+	r.c.mu.Lock()
+	if len(r.d.pending) != 2 || r.d.pending[0] != r.a || r.a.id != "r-5" || r.a.sent || !r.a.keepBase || r.a.baseRev != 3 || !r.a.notBefore.After(time.Now()) {
+		r.c.mu.Unlock()
+		t.Fatalf("after UNAVAILABLE the resent edit is %+v (pending %d): want r-5 first, unsent, keeping its base, held back", r.a, len(r.d.pending))
+	}
+	r.c.mu.Unlock()
+	if rej := r.rejected(); len(rej) != 0 {
+		t.Fatalf("rejected %+v", rej)
+	}
+
+	// The one sent once on this connection: re-issued as before.
+	r.refuse("r-6", protocol.CodeUnavailable)
+	r.c.mu.Lock()
+	if r.b.id == "r-6" || r.b.resent {
+		t.Errorf("an edit sent once was not re-issued under a new id: %+v", r.b)
+	}
+	if r.b.sent {
+		t.Error("the re-issued edit went out ahead of the held resend")
+	}
+	r.c.mu.Unlock()
+
+	for i := 1; i < maxUndecidedResends; i++ {
+		r.c.mu.Lock()
+		r.a.sent = true // as if flushLocked had sent it again
+		r.c.mu.Unlock()
+		r.refuse("r-5", protocol.CodeDeadlineExceeded)
+	}
+	r.c.mu.Lock()
+	r.a.sent = true
+	if r.a.id != "r-5" || r.a.resends != maxUndecidedResends {
+		t.Errorf("after %d refusals: %+v", maxUndecidedResends, r.a)
+	}
+	r.c.mu.Unlock()
+	r.refuse("r-5", protocol.CodeUnavailable)
+	rej := r.rejected()
+	if len(rej) != 1 || rej[0].ReqID != "r-5" || rej[0].Code != CodeOutcomeUnknown {
+		t.Fatalf("after giving up, rejections %+v: want r-5 with %s", rej, CodeOutcomeUnknown)
+	}
+	r.c.mu.Lock()
+	defer r.c.mu.Unlock()
+	for _, e := range r.d.pending {
+		if e == r.a {
+			t.Fatal("the edit given up is still pending")
+		}
+	}
+}
+
+// TestResentEditReissuedAfterAlreadyExists: ALREADY_EXISTS for a resent
+// edit whose operation the client has not seen says that no copy of it
+// was applied or can be any more (the server sends it only after the
+// earlier decision's operation, §6.7), so it is re-issued under a new id
+// rather than dropped; for an edit sent once it is still a refusal.
+func TestResentEditReissuedAfterAlreadyExists(t *testing.T) {
+	r := newResentDoc(t)
+	r.refuse("r-5", protocol.CodeAlreadyExists)
+	r.c.mu.Lock()
+	if r.a.id == "r-5" || r.a.resent || r.a.keepBase || r.a.retries != 1 {
+		r.c.mu.Unlock()
+		t.Fatalf("after ALREADY_EXISTS the resent edit is %+v: want it re-issued under a new id", r.a)
+	}
+	r.c.mu.Unlock()
+	r.refuse("r-6", protocol.CodeAlreadyExists)
+	rej := r.rejected()
+	if len(rej) != 1 || rej[0].ReqID != "r-6" || rej[0].Code != protocol.CodeAlreadyExists {
+		t.Fatalf("rejections %+v: want r-6 refused ALREADY_EXISTS", rej)
+	}
+}
