@@ -25,7 +25,13 @@
 //     monotonic ULID source. The server's echo of the committed operation
 //     acknowledges it; an ERROR naming its id refuses it, and it is rolled
 //     back and reported (OnReject), unless the code is retryable, when it
-//     is re-issued under a new id, rebased, up to Options.MaxRetries times.
+//     is re-issued under a new id, rebased, up to Options.MaxRetries times
+//     (UNAVAILABLE: at least 8, backing off to 5 s, ~16 s in all). A
+//     re-issued merge patch loses the members this client's later edits
+//     set again, so it never overwrites them; one left with nothing is
+//     reported with CodeSuperseded (supersede.go). An edit resent after a
+//     lost connection and refused UNAVAILABLE goes again under the same id
+//     (its first copy may still be decided elsewhere).
 //   - Window: at most 32 edits of a document (revision.MaxOutcomes) are
 //     sent and unanswered at once; the others wait their turn, so the
 //     outcomes a JOIN answer carries always cover every edit in flight.

@@ -92,12 +92,17 @@ type Doc struct {
 	confirmed any
 	view      any
 	pending   []*edit
-	live      bool   // the catch-up of the current session has arrived
-	joinCorr  string // correlation id of the JOIN in flight
+	editSeq   uint64      // the seq of the last edit made (edit.seq)
+	ownWrites []ownWrites // what this client's recent acknowledged edits set (supersede.go)
+	live      bool        // the catch-up of the current session has arrived
+	joinCorr  string      // correlation id of the JOIN in flight
 	joined    chan struct{}
 	joinErr   error
-	left      bool
-	changed   chan struct{} // closed and replaced at every change, for waiters
+	// joinRetries counts the JOINs refused in a row (joinRefusedLocked's
+	// backoff).
+	joinRetries int
+	left        bool
+	changed     chan struct{} // closed and replaced at every change, for waiters
 
 	presenceDue bool
 	room        map[string]json.RawMessage
@@ -112,6 +117,7 @@ type Doc struct {
 // edit is one pending edit (PROTOCOL.md §9.1).
 type edit struct {
 	id        string
+	seq       uint64 // creation order in the document, kept when re-issued
 	raw       json.RawMessage
 	patch     *delta.Patch
 	merge     bool
@@ -306,7 +312,8 @@ func (d *Doc) edit(v any, merge bool) (string, error) {
 	if b, err := p.AppendJSON(nil); err == nil {
 		raw = b
 	}
-	e := &edit{id: c.newReqID(), raw: raw, patch: p, merge: merge}
+	d.editSeq++
+	e := &edit{id: c.newReqID(), seq: d.editSeq, raw: raw, patch: p, merge: merge}
 	d.pending = append(d.pending, e)
 	d.emitLocked(Change{Kind: ChangeLocal, Local: true, Patches: []json.RawMessage{raw}, ReqID: e.id})
 	d.flushLocked()
@@ -625,6 +632,7 @@ func (d *Doc) deltasLocked(p *protocol.SyncDeltas, catchUp bool) {
 func (d *Doc) ackLocked(id string) bool {
 	for i, e := range d.pending {
 		if e.id == id {
+			d.rememberOwnLocked(e)
 			d.pending = append(d.pending[:i:i], d.pending[i+1:]...)
 			return true
 		}
@@ -634,6 +642,7 @@ func (d *Doc) ackLocked(id string) bool {
 
 func (d *Doc) becomeLiveLocked() {
 	d.live = true
+	d.joinRetries = 0
 	delete(d.c.joins, d.joinCorr)
 	d.joinCorr = ""
 	select {
@@ -670,6 +679,7 @@ func (d *Doc) settleLocked(w string, outs []protocol.Outcome, snapshot, unknown 
 		case !unknown && known && o.Committed():
 			// Committed, its operation in the state (a snapshot) or
 			// already applied: acknowledged.
+			d.rememberOwnLocked(e)
 			d.emitLocked(Change{Kind: ChangeAck, Local: true, ReqID: e.id, Patches: []json.RawMessage{e.raw}, Rev: o.Rev})
 		case !unknown && known:
 			// Refused; the ERROR was lost with the connection.
@@ -689,12 +699,18 @@ func (d *Doc) settleLocked(w string, outs []protocol.Outcome, snapshot, unknown 
 			d.rejectLocked(Rejection{ReqID: e.id, Code: CodeOutcomeUnknown, Message: "the connection was lost and the server answered with a snapshot: the edit may or may not have been applied", Patch: e.raw})
 		}
 	}
+	d.pending = append(keep, reissue...) // what supersede looks at
+	var again []*edit
 	for _, e := range reissue {
+		if d.supersedeLocked(e) {
+			again = append(again, e)
+		}
+	}
+	for _, e := range again {
 		e.id = d.c.newReqID()
 		e.sent, e.resent = false, false
-		keep = append(keep, e)
 	}
-	d.pending = keep
+	d.pending = append(keep, again...)
 	for _, e := range refused {
 		o := outcome[e.id]
 		d.refusedLocked(e.id, &protocol.ErrorPayload{Code: o.Code, Message: "refused while the connection was lost (from the JOIN answer's outcomes)"})

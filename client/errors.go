@@ -32,6 +32,14 @@ var (
 // Options.ReissueUnknown chose not to re-issue it.
 const CodeOutcomeUnknown protocol.Code = "OUTCOME_UNKNOWN"
 
+// CodeSuperseded is the code of a Rejection the client makes itself: an
+// edit to re-issue under a new id (after a retryable refusal, or a
+// reconnect that showed it was never applied) whose every member this
+// client's later edits of the document set again. It was not applied, and
+// applying it now would overwrite them (supersede.go); the view does not
+// change when it is dropped.
+const CodeSuperseded protocol.Code = "SUPERSEDED"
+
 // Server errors (RPC_ERROR answers, refused JOINs) are returned as
 // *protocol.Error, whose Code is the wire code; protocol.CodeOf extracts it
 // from any error.

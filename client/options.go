@@ -80,11 +80,13 @@ type Options struct {
 	// MaxRetries is how many times an edit refused with a retryable code
 	// (ABORTED, RESOURCE_EXHAUSTED, UNAVAILABLE, …) is re-issued, rebased
 	// and under a new request id, before it is rolled back and reported.
-	// Default 3; negative: never. An edit resent after a lost connection
-	// and refused UNAVAILABLE is not re-issued (its earlier copy may still
-	// be decided): it is sent again under the same id, up to 8 times over
-	// ~16 s, and then reported with CodeOutcomeUnknown (PROTOCOL.md §6.8
-	// step 2).
+	// Default 3; negative: never. A refusal the server could not decide
+	// (UNAVAILABLE, DEADLINE_EXCEEDED: a store election, say) is tried
+	// again at least 8 times, backing off from 100 ms to 5 s (~16 s in
+	// all). An edit resent after a lost connection and refused so is not
+	// re-issued (its earlier copy may still be decided): it goes again
+	// under the same id, and is reported with CodeOutcomeUnknown if that
+	// never succeeds (PROTOCOL.md §6.8 step 2).
 	MaxRetries int
 
 	// ReissueUnknown decides what happens to an edit whose outcome the

@@ -130,27 +130,32 @@ func (c *Client) errorLocked(corr string, p *protocol.ErrorPayload) {
 	c.log.Warn("syncd client: server error", "code", p.Code, "message", p.Message)
 }
 
-// joinRefusedLocked handles a refused JOIN: the first one fails Join; a
-// re-join after a reconnect is tried again later if the code allows.
+// joinRefusedLocked handles a refused JOIN: the first one fails Join,
+// unless the server could not decide it now (undecided: a store election,
+// say), which is tried again, backing off, for as long as Join's context
+// lasts; a re-join after a reconnect is tried again later if the code
+// allows.
 func (d *Doc) joinRefusedLocked(p *protocol.ErrorPayload) {
 	c := d.c
 	delete(c.joins, d.joinCorr)
 	d.joinCorr = ""
+	first := false
 	select {
 	case <-d.joined:
 	default:
+		first = true
+	}
+	if first && !(undecided(p.Code) && retryable(p)) {
 		d.joinErr = p.Err()
 		d.left = true
 		delete(c.docs, d.id)
 		close(d.joined)
 		return
 	}
-	c.log.Warn("syncd client: re-join refused", "doc", d.id, "code", p.Code, "message", p.Message)
+	c.log.Warn("syncd client: join refused", "doc", d.id, "code", p.Code, "message", p.Message, "first", first)
 	if retryable(p) {
-		wait := 100 * time.Millisecond
-		if p.RetryAfterMs != nil {
-			wait = time.Duration(*p.RetryAfterMs) * time.Millisecond
-		}
+		wait := undecidedWait(d.joinRetries, p)
+		d.joinRetries++
 		sess := c.sess
 		c.afterLocked(wait, func() {
 			if c.sess == sess && !d.left && !d.live && d.joinCorr == "" {
@@ -179,25 +184,39 @@ func (c *Client) afterLocked(wait time.Duration, f func()) {
 	}()
 }
 
-// retryAfterLocked holds e back for the refusal's retryAfterMs, if any,
-// and flushes when it is over.
-func (d *Doc) retryAfterLocked(e *edit, p *protocol.ErrorPayload) {
+// retryAfterLocked holds e back for the refusal's retryAfterMs, or wait
+// if longer, and flushes when it is over.
+func (d *Doc) retryAfterLocked(e *edit, p *protocol.ErrorPayload, wait time.Duration) {
 	e.notBefore = time.Time{}
-	if p.RetryAfterMs != nil && *p.RetryAfterMs > 0 {
-		wait := time.Duration(*p.RetryAfterMs) * time.Millisecond
+	if p.RetryAfterMs != nil {
+		wait = max(wait, time.Duration(*p.RetryAfterMs)*time.Millisecond)
+	}
+	if wait > 0 {
 		e.notBefore = time.Now().Add(wait)
 		d.c.afterLocked(wait, d.flushLocked)
 	}
 }
 
-// A resent edit refused with a refusal that is not a decision is sent
-// again under the same id up to maxUndecidedResends times, after
-// undecidedBackoff doubled each time (at most 5 s; ~16 s in all), before
-// the client gives up and reports its outcome unknown.
+// An edit refused with a refusal that is not a decision (undecided) is
+// tried again up to maxUndecidedRetries times (at least; MaxRetries if
+// larger), after undecidedBackoff doubled each time, at most 5 s: ~16 s
+// in all, enough to ride out a cluster's stream election. A resent edit
+// goes again under the same id, any other under a new one; then the
+// client gives up and reports it (OUTCOME_UNKNOWN for a resent edit).
 const (
-	maxUndecidedResends = 8
+	maxUndecidedRetries = 8
 	undecidedBackoff    = 100 * time.Millisecond
 )
+
+// undecidedWait is the wait before attempt n+1 (n from 0) after an
+// undecided refusal: the backoff, or the server's hint if longer.
+func undecidedWait(n int, p *protocol.ErrorPayload) time.Duration {
+	wait := min(undecidedBackoff<<min(n, 10), 5*time.Second)
+	if p.RetryAfterMs != nil {
+		wait = max(wait, time.Duration(*p.RetryAfterMs)*time.Millisecond)
+	}
+	return wait
+}
 
 // undecided says whether a refusal of an UPDATE leaves its id undecided
 // and may pass (PROTOCOL.md §6.7, §7.2): the server could not decide it
@@ -235,12 +254,8 @@ func (d *Doc) refusedLocked(id string, p *protocol.ErrorPayload) {
 		// Not applied by this attempt, but the copy sent on the lost
 		// connection may still be decided by the server the client left:
 		// under a new id both could be applied. The same id cannot be.
-		if e.resends < maxUndecidedResends {
-			// Back off: the server is failing (a store election, say).
-			wait := min(undecidedBackoff<<e.resends, 5*time.Second)
-			if p.RetryAfterMs != nil {
-				wait = max(wait, time.Duration(*p.RetryAfterMs)*time.Millisecond)
-			}
+		if e.resends < maxUndecidedRetries {
+			wait := undecidedWait(e.resends, p)
 			e.resends++
 			d.resendAsIs(e) // keeps its place: later edits wait behind it
 			e.notBefore = time.Now().Add(wait)
@@ -259,9 +274,27 @@ func (d *Doc) refusedLocked(id string, p *protocol.ErrorPayload) {
 	// it committed (§6.7): for a resent edit whose operation was not seen,
 	// it says no copy was applied or ever can be, so a new id is safe.
 	again := p.Code != protocol.CodeAlreadyExists && retryable(p) || e.resent && p.Code == protocol.CodeAlreadyExists
-	if again && e.retries < d.c.opts.MaxRetries {
+	limit := d.c.opts.MaxRetries
+	if limit >= 0 && undecided(p.Code) {
+		// The server could not decide it (a store election, say): worth
+		// more attempts, further apart, than a conflict.
+		limit = max(limit, maxUndecidedRetries)
+	}
+	if again && e.retries < limit {
+		if !d.supersedeLocked(e) {
+			// Its client's later edits set again all it set: nothing to
+			// re-issue, and the view does not change.
+			d.recomputeLocked()
+			d.notifyLocked()
+			d.flushLocked()
+			return
+		}
 		var det protocol.UpdateErrorDetails
 		_ = json.Unmarshal(p.Details, &det)
+		wait := time.Duration(0)
+		if undecided(p.Code) {
+			wait = undecidedWait(e.retries, p)
+		}
 		e.retries++
 		e.id = d.c.newReqID()
 		e.sent, e.resent = false, false
@@ -272,7 +305,7 @@ func (d *Doc) refusedLocked(id string, p *protocol.ErrorPayload) {
 		d.pending = append(d.pending, e)
 		d.recomputeLocked()
 		d.notifyLocked()
-		d.retryAfterLocked(e, p)
+		d.retryAfterLocked(e, p, wait)
 		d.flushLocked()
 		return
 	}

@@ -79,7 +79,7 @@ func (r *resentDoc) ev() {
 // the client left, so it is sent again under the same id, with its old
 // baseRev and epoch, keeping its place ahead of later edits; a re-issue
 // under a new id could apply it twice (PROTOCOL.md §6.7). After
-// maxUndecidedResends such refusals its outcome is reported unknown. An
+// maxUndecidedRetries such refusals its outcome is reported unknown. An
 // edit sent once on this connection is still re-issued under a new id.
 func TestResentEditNotReissuedAfterUnavailable(t *testing.T) {
 	r := newResentDoc(t)
@@ -105,7 +105,7 @@ func TestResentEditNotReissuedAfterUnavailable(t *testing.T) {
 	}
 	r.c.mu.Unlock()
 
-	for i := 1; i < maxUndecidedResends; i++ {
+	for i := 1; i < maxUndecidedRetries; i++ {
 		r.c.mu.Lock()
 		r.a.sent = true // as if flushLocked had sent it again
 		r.c.mu.Unlock()
@@ -113,8 +113,8 @@ func TestResentEditNotReissuedAfterUnavailable(t *testing.T) {
 	}
 	r.c.mu.Lock()
 	r.a.sent = true
-	if r.a.id != "r-5" || r.a.resends != maxUndecidedResends {
-		t.Errorf("after %d refusals: %+v", maxUndecidedResends, r.a)
+	if r.a.id != "r-5" || r.a.resends != maxUndecidedRetries {
+		t.Errorf("after %d refusals: %+v", maxUndecidedRetries, r.a)
 	}
 	r.c.mu.Unlock()
 	r.refuse("r-5", protocol.CodeUnavailable)
@@ -149,5 +149,54 @@ func TestResentEditReissuedAfterAlreadyExists(t *testing.T) {
 	rej := r.rejected()
 	if len(rej) != 1 || rej[0].ReqID != "r-6" || rej[0].Code != protocol.CodeAlreadyExists {
 		t.Fatalf("rejections %+v: want r-6 refused ALREADY_EXISTS", rej)
+	}
+}
+
+// TestUnavailableRetriedWithBackoff: an edit refused UNAVAILABLE (the
+// server could not decide it: a store election, say) is re-issued at
+// least maxUndecidedRetries times, each wait twice the one before (from
+// 100 ms, at most 5 s), before it is rolled back and reported; a conflict
+// (ABORTED) gets MaxRetries attempts. MaxRetries < 0 still means never.
+func TestUnavailableRetriedWithBackoff(t *testing.T) {
+	r := newResentDoc(t)
+	var waits []time.Duration
+	for i := 0; i < maxUndecidedRetries; i++ {
+		before := time.Now()
+		r.refuse(r.b.id, protocol.CodeUnavailable)
+		r.c.mu.Lock()
+		waits = append(waits, r.b.notBefore.Sub(before))
+		r.b.sent = true // as if flushLocked had sent it
+		r.c.mu.Unlock()
+	}
+	if rej := r.rejected(); len(rej) != 0 {
+		t.Fatalf("rejected after %d refusals: %+v", maxUndecidedRetries, rej)
+	}
+	for i, w := range waits {
+		want := min(undecidedBackoff<<i, 5*time.Second)
+		if w < want || w > want+time.Second {
+			t.Errorf("wait %d: %v, want about %v", i, w, want)
+		}
+	}
+	r.refuse(r.b.id, protocol.CodeUnavailable)
+	if rej := r.rejected(); len(rej) != 1 || rej[0].Code != protocol.CodeUnavailable {
+		t.Fatalf("after %d retries, rejections %+v: want UNAVAILABLE reported", maxUndecidedRetries, rej)
+	}
+
+	conflicts := newResentDoc(t)
+	for i := 0; i <= conflicts.c.opts.MaxRetries; i++ {
+		conflicts.refuse(conflicts.b.id, protocol.CodeAborted)
+		conflicts.c.mu.Lock()
+		conflicts.b.sent = true
+		conflicts.c.mu.Unlock()
+	}
+	if rej := conflicts.rejected(); len(rej) != 1 || rej[0].Code != protocol.CodeAborted {
+		t.Fatalf("after MaxRetries conflicts, rejections %+v: want ABORTED reported", rej)
+	}
+
+	never := newResentDoc(t)
+	never.c.opts.MaxRetries = -1
+	never.refuse(never.b.id, protocol.CodeUnavailable)
+	if rej := never.rejected(); len(rej) != 1 {
+		t.Fatalf("MaxRetries -1: rejections %+v, want one at once", rej)
 	}
 }

@@ -136,6 +136,8 @@ export interface PendingEdit {
   resent?: boolean;
   /** Sends of the same id after such refusals. */
   resends?: number;
+  /** Creation order in the document, kept when re-issued. */
+  seq?: number;
 }
 
 export interface SyncClientOptions {
@@ -346,4 +348,12 @@ export declare class DocState {
   ): { resend: PendingEdit[]; committed: PendingEdit[]; refused: [PendingEdit, string][]; lost: PendingEdit[]; unknown: PendingEdit[]; fresh: PendingEdit[] };
   remove(clientReqId: string): PendingEdit | undefined;
   save(): SavedDoc;
+  /** Records what an acknowledged edit of this client set (for supersede). */
+  rememberOwn(edit: PendingEdit): void;
+  /**
+   * The patch to re-issue a refused edit with: a merge patch without the
+   * members this client's later edits set again, undefined when nothing is
+   * left; a JSON Patch as it is.
+   */
+  supersede(edit: PendingEdit): Patch | undefined;
 }

@@ -267,6 +267,76 @@ export function createUlid({ now = () => Date.now(), random = defaultRandom, las
 // The state of one document (§9.1) and its reconciliation (§6.8, §9.5, §9.6),
 // with no I/O: the client feeds it server messages and sends what it says.
 
+// An edit re-issued under a new id (after a retryable refusal, or a
+// reconnect that showed it was never applied) is applied after the edits
+// its client made later and that went through meanwhile. Re-applied as it
+// was, it would overwrite them (a title typed "a", "ab", "abc" ending as
+// "ab"). So a merge patch to re-issue loses the members that a later edit
+// of the same client set again (supersede), and one left with nothing is
+// dropped and reported SUPERSEDED. A JSON Patch is re-issued as it is: its
+// operations (an append, say) have no one meaning once reordered.
+
+// writesOf lists what a patch sets: [tokens, obj] pairs, obj when a merge
+// patch makes the member an object rather than setting it.
+function writesOf(patch) {
+  const out = [];
+  if (Array.isArray(patch)) {
+    for (const op of patch) {
+      if (!op || typeof op !== "object") continue;
+      if (["add", "replace", "remove", "copy", "move"].includes(op.op) && typeof op.path === "string") out.push([pointerTokens(op.path), false]);
+      if (op.op === "move" && typeof op.from === "string") out.push([pointerTokens(op.from), false]);
+    }
+    return out;
+  }
+  const walk = (obj, prefix) => {
+    for (const [k, v] of Object.entries(obj)) {
+      const p = prefix.concat([k]);
+      if (isObject(v)) {
+        out.push([p, true]);
+        walk(v, p);
+      } else out.push([p, false]);
+    }
+  };
+  if (isObject(patch)) walk(patch, []);
+  return out;
+}
+
+function pointerTokens(ptr) {
+  if (ptr === "") return [];
+  return ptr.replace(/^\//, "").split("/").map((t) => t.replace(/~1/g, "/").replace(/~0/g, "~"));
+}
+
+const startsWith = (p, prefix) => prefix.length <= p.length && prefix.every((t, i) => p[i] === t);
+
+// supersede returns merge patch `patch` without the members later writes
+// set again (or undefined when nothing is left): a member at or below a
+// path set, replaced or removed later; a member that is not an object where
+// a later write set something inside it or made it an object.
+function supersede(patch, later) {
+  if (later.length === 0) return patch;
+  const at = (obj, prefix) => {
+    const out = {};
+    for (const [k, v] of Object.entries(obj)) {
+      const p = prefix.concat([k]);
+      let covered = false;
+      let inside = false;
+      for (const [w, wobj] of later) {
+        if (!wobj && startsWith(p, w)) covered = true;
+        if ((w.length > p.length && startsWith(w, p)) || (wobj && w.length === p.length && startsWith(w, p))) inside = true;
+      }
+      if (covered || (inside && !isObject(v))) continue;
+      if (inside) {
+        const sub = at(v, p);
+        if (Object.keys(sub).length === 0 && Object.keys(v).length > 0) continue;
+        out[k] = sub;
+      } else out[k] = v;
+    }
+    return out;
+  };
+  const out = at(patch, []);
+  return Object.keys(out).length === 0 ? undefined : out;
+}
+
 /**
  * One pending edit: `{clientReqId, patch, baseRev?, epoch?, sent, attempts}`.
  * `baseRev` and `epoch` are fixed when the edit is first sent (§9.1). The
@@ -280,8 +350,32 @@ export class DocState {
     this.rev = saved ? saved.rev : undefined;
     this.confirmed = saved && isObject(saved.confirmed) ? saved.confirmed : {};
     this.pending = saved && Array.isArray(saved.pending) ? saved.pending : [];
+    // seq orders edits by creation, kept when one is re-issued; ownWrites
+    // remembers what this client's recent acknowledged edits set.
+    this.seq = this.pending.reduce((m, p) => Math.max(m, p.seq || 0), 0);
+    this.ownWrites = [];
     this.view = this.confirmed;
     this.recompute();
+  }
+
+  /** Records what an acknowledged edit of this client set, for supersede. */
+  rememberOwn(edit) {
+    this.ownWrites.push({ seq: edit.seq || 0, writes: writesOf(edit.patch) });
+    if (this.ownWrites.length > 2 * MAX_IN_FLIGHT) this.ownWrites.shift();
+  }
+
+  /**
+   * The patch to re-issue edit with: a merge patch without the members this
+   * client's later edits (pending, or acknowledged) set again; undefined
+   * when nothing is left. A JSON Patch as it is.
+   */
+  supersede(edit) {
+    if (Array.isArray(edit.patch)) return edit.patch;
+    const seq = edit.seq || 0;
+    const later = [];
+    for (const o of this.ownWrites) if (o.seq > seq) later.push(...o.writes);
+    for (const p of this.pending) if (p !== edit && (p.seq || 0) > seq) later.push(...writesOf(p.patch));
+    return supersede(edit.patch, later);
   }
 
   /** True when the client has a position to resume from. */
@@ -306,7 +400,7 @@ export class DocState {
 
   /** Adds a local edit optimistically (§9.6 step 2). */
   addLocal(clientReqId, patch) {
-    const edit = { clientReqId, patch: clone(patch), sent: false, attempts: 0 };
+    const edit = { clientReqId, patch: clone(patch), sent: false, attempts: 0, seq: ++this.seq };
     this.pending.push(edit);
     try {
       this.view = applyPatch(this.view, patch);
@@ -357,7 +451,11 @@ export class DocState {
       changed = true;
       if (op.clientId === authorId && op.clientReqId) {
         const i = this.pending.findIndex((p) => p.clientReqId === op.clientReqId);
-        if (i >= 0) committed.push(this.pending.splice(i, 1)[0]);
+        if (i >= 0) {
+          const e = this.pending.splice(i, 1)[0];
+          this.rememberOwn(e);
+          committed.push(e);
+        }
       }
     }
     this.recompute();
@@ -414,6 +512,7 @@ export class DocState {
       } else out.resend.push(p);
     }
     if (out.committed.length > 0) {
+      for (const p of out.committed) this.rememberOwn(p);
       this.pending = this.pending.filter((p) => !out.committed.includes(p));
       this.recompute();
     }
@@ -523,12 +622,16 @@ export function nextEndpoint({ n, good, tried, hadHello, code }) {
 const RETRYABLE = new Set(["DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "UNAVAILABLE", "ABORTED"]);
 const isRetryable = (e) => (typeof e.retryable === "boolean" ? e.retryable : RETRYABLE.has(e.code));
 // Refusals of an UPDATE that leave its id undecided and may pass (§6.7,
-// §7.2). An edit resent after a lost connection and refused so is sent
-// again under the same id, MAX_UNDECIDED_RESENDS times at most, backing off
-// from 100 ms (doubled each time, at most 5 s; ~16 s in all), before its
-// outcome is reported unknown.
+// §7.2): tried again at least MAX_UNDECIDED_RETRIES times (the `retries`
+// option if larger), backing off from 100 ms (doubled each time, at most
+// 5 s; ~16 s in all), enough to ride out a cluster's stream election. An
+// edit resent after a lost connection and refused so goes again under the
+// same id, and its outcome is reported unknown if that never succeeds.
 const UNDECIDED = new Set(["UNAVAILABLE", "DEADLINE_EXCEEDED"]);
-const MAX_UNDECIDED_RESENDS = 8;
+const MAX_UNDECIDED_RETRIES = 8;
+// undecidedWait is the wait before attempt n+1 (n from 0) after such a
+// refusal: 100 ms doubled each time, at most 5 s, or the server's hint.
+const undecidedWait = (n, p) => Math.max(p.retryAfterMs || 0, Math.min(100 * 2 ** Math.min(n, 10), 5000));
 
 // ---------------------------------------------------------------------------
 // Events
@@ -664,7 +767,8 @@ export class SyncDoc {
  *   sessionStorage, localStorage   injectable storages (default the browser's)
  *   backoff        {base = 500, cap = 30000} ms
  *   requestTimeoutMs  RPC timeout (default 10000)
- *   retries        re-issues of a refused retryable edit (default 3)
+ *   retries        re-issues of a refused retryable edit (default 3; at
+ *                  least 8, backing off to 5 s, for UNAVAILABLE)
  *   reissue(edit, reason)  whether to re-issue an edit whose outcome is
  *                  unknown after a snapshot or epoch change (default: merge
  *                  patches only, which are harmless to apply twice, §6.8)
@@ -1359,6 +1463,7 @@ export class SyncClient extends Emitter {
     }
     if (isJoinAnswer) {
       d._joined = true;
+      d._joinRetries = 0;
       d._joinCorr = undefined;
       const acked = this._settle(d, p.ackedReqId, type === "SYNC.SNAPSHOT", epochChanged, p.outcomes);
       committed = committed.concat(acked);
@@ -1416,11 +1521,19 @@ export class SyncClient extends Emitter {
 
   // _reissueEdit sends an edit again under a new id (§6.7: never the old one
   // after an answer), rebased: it is applied on the current view.
+  // A merge patch loses what this client's later edits set again (supersede);
+  // one left with nothing is dropped and reported SUPERSEDED, and
+  // _reissueEdit returns undefined.
   _reissueEdit(d, edit, send = true) {
     const s = d._s;
+    const patch = s.supersede(edit);
+    if (patch === undefined) {
+      this._giveUp(d, edit, { code: "SUPERSEDED", message: "not applied, and not re-issued: this client's later edits of the document set again all it set" });
+      return undefined;
+    }
     const i = s.pending.findIndex((p) => p.clientReqId === edit.clientReqId);
     if (i >= 0) s.pending.splice(i, 1);
-    const next = { clientReqId: this._nextReqId(), patch: edit.patch, sent: false, attempts: edit.attempts + 1 };
+    const next = { clientReqId: this._nextReqId(), patch, sent: false, attempts: edit.attempts + 1, seq: edit.seq };
     s.pending.push(next);
     s.recompute();
     this._persist();
@@ -1477,10 +1590,13 @@ export class SyncClient extends Emitter {
         this.emit("error", { doc: d.id, code: p.code, message: p.message });
         // §9.4: a retryable refusal is retried after retryAfterMs (except too
         // many documents, which needs a LEAVE first).
+        // Backing off while the server cannot answer (a store election, say).
         if (isRetryable(p) && !(p.code === "RESOURCE_EXHAUSTED" && /documents/.test(p.message || ""))) {
+          const n = d._joinRetries || 0;
+          d._joinRetries = n + 1;
           d._retryTimer = setTimeout(() => {
             if (this._hello && this.docs.get(d.id) === d) this._join(d);
-          }, p.retryAfterMs || 100);
+          }, UNDECIDED.has(p.code) ? undecidedWait(n, p) : p.retryAfterMs || 100);
         }
         return;
       }
@@ -1506,8 +1622,8 @@ export class SyncClient extends Emitter {
       // connection may still be decided elsewhere: under a new id both could
       // be applied; under the same id only one can (§6.7).
       const n = edit.resends || 0;
-      if (n < MAX_UNDECIDED_RESENDS) {
-        const wait = Math.max(p.retryAfterMs || 0, Math.min(100 * 2 ** n, 5000));
+      if (n < MAX_UNDECIDED_RETRIES) {
+        const wait = undecidedWait(n, p);
         edit.resends = n + 1;
         edit.holdUntil = Date.now() + wait;
         const timer = setTimeout(() => {
@@ -1528,8 +1644,7 @@ export class SyncClient extends Emitter {
       // Sent after the earlier decision's operation, if it committed (§6.7):
       // for a resent edit whose operation was not seen, no copy was applied
       // or ever can be, so a new id is safe.
-      this._reissueEdit(d, edit);
-      this.emit("change", { doc: d.id, value: d.value, source: "rebase" });
+      if (this._reissueEdit(d, edit) !== undefined) this.emit("change", { doc: d.id, value: d.value, source: "rebase" });
       return;
     }
     if (p.code === "ALREADY_EXISTS") {
@@ -1538,13 +1653,19 @@ export class SyncClient extends Emitter {
       this.emit("change", { doc: d.id, value: d.value, source: "rollback" });
       return;
     }
-    if (isRetryable(p) && edit.attempts < this._retries) {
+    // A refusal the server could not decide (a store election, say) is worth
+    // more attempts, further apart, than a conflict.
+    const undecided = UNDECIDED.has(p.code);
+    const limit = undecided && this._retries >= 0 ? Math.max(this._retries, MAX_UNDECIDED_RETRIES) : this._retries;
+    if (isRetryable(p) && edit.attempts < limit) {
       // Re-issue it under a new id, rebased on the current state (§9.6 step
       // 5): it goes to the end of pending at once (so it stays in the view
       // and the outbox) and is sent after retryAfterMs. _sendEdit gives it a
       // fresher id then if later edits went out meanwhile.
+      const wait = undecided ? undecidedWait(edit.attempts, p) : p.retryAfterMs || 50;
       const next = this._reissueEdit(d, edit, false);
-      next.holdUntil = Date.now() + (p.retryAfterMs || 50); // _pump leaves it until then
+      if (next === undefined) return; // superseded by this client's later edits
+      next.holdUntil = Date.now() + wait; // _pump leaves it until then
       this.emit("change", { doc: d.id, value: d.value, source: "rebase" });
       this._pump(d); // the refused edit's place in the window is free
       const timer = setTimeout(() => {
@@ -1553,7 +1674,7 @@ export class SyncClient extends Emitter {
         // ABORTED for an epoch mismatch: re-join first; the JOIN answer sends it.
         if (p.code === "ABORTED" && edit.epoch !== undefined && edit.epoch !== d._s.epoch && d._joined) this._join(d);
         else if (d._joined) this._sendEdit(d, next);
-      }, p.retryAfterMs || 50);
+      }, wait);
       this._editTimers.add(timer);
       return;
     }

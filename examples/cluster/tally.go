@@ -21,6 +21,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/deltasync/syncd/client"
@@ -60,7 +61,8 @@ func (t Tally) String() string {
 // Run joins the tally and votes for opts.Name until it has cast
 // opts.Votes votes or ctx ends, then waits (up to ctx) until the cluster
 // has acknowledged every vote, and returns the tally as it then stands
-// with the number of votes it cast.
+// with the number of votes it cast; an error if the cluster refused a vote
+// (one overtaken by a later vote of the same voter does not count).
 //
 // Each vote sets the voter's own count (a merge patch {"ann": 4}), so
 // votes of different people never conflict, and a vote made while no
@@ -84,6 +86,16 @@ func Run(ctx context.Context, opts Options) (Tally, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	// A vote the cluster refused for good (or whose outcome the client
+	// could not learn) is not counted: Run reports it rather than return a
+	// tally that silently lacks it.
+	var refusedMu sync.Mutex
+	var refused []client.Rejection
+	doc.OnReject(func(r client.Rejection) {
+		refusedMu.Lock()
+		refused = append(refused, r)
+		refusedMu.Unlock()
+	})
 	doc.OnChange(func(ch client.Change) {
 		if opts.Out == nil {
 			return
@@ -118,6 +130,13 @@ func Run(ctx context.Context, opts Options) (Tally, int, error) {
 	}
 	if err := doc.Get(&t); err != nil {
 		return nil, votes, err
+	}
+	refusedMu.Lock()
+	defer refusedMu.Unlock()
+	for _, r := range refused {
+		if r.Code != client.CodeSuperseded { // a later vote of ours set it again
+			return t, votes, fmt.Errorf("cluster.Run: %d of %d votes refused; the first: %s %s", len(refused), votes, r.Code, r.Message)
+		}
 	}
 	return t, votes, nil
 }

@@ -239,6 +239,30 @@ test("a resend refused UNAVAILABLE every time is reported UNKNOWN_OUTCOME, never
   c.close();
 });
 
+test("a refused edit is not re-issued over its client's later edits: a title typed a, ab ends as ab", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const rejects = [];
+  c.on("reject", (e) => rejects.push(e));
+  const { doc, s } = await joinedDoc(n, c, { rev: 4, state: {} });
+  const a = doc.update({ title: "a", x: 1 });
+  doc.update({ title: "ab" });
+  assert.equal(s.of("UPDATE").length, 2);
+  // The first refused (the store failed for it alone); the second went through.
+  s.deliver("ERROR", { code: "UNAVAILABLE", message: "store", details: { doc: "d", clientReqId: a, serverRev: 4 }, retryable: true, retryAfterMs: 1 });
+  await sleep(20);
+  assert.equal(s.of("UPDATE").length, 2, "held for the backoff (100 ms), not the 1 ms hint");
+  await waitFor(() => s.of("UPDATE").length === 3, 2000, "the re-issue");
+  assert.deepEqual(s.of("UPDATE")[2].payload.patch, { x: 1 }, "without the title its client set again");
+  assert.deepEqual(doc.value, { x: 1, title: "ab" });
+  const again = s.of("UPDATE")[2].payload.clientReqId;
+  doc.update({ x: 2 });
+  s.deliver("ERROR", { code: "ABORTED", message: "conflict", details: { doc: "d", clientReqId: again, serverRev: 4 }, retryable: true });
+  assert.deepEqual(rejects.map((r) => r.code), ["SUPERSEDED"]);
+  assert.deepEqual(doc.value, { title: "ab", x: 2 });
+  c.close();
+});
+
 test("a snapshot answer: undecided edits resent, uncertain JSON Patches dropped with a reject, merge patches re-issued", async () => {
   const n = fakeNet();
   const c = newClient(n);

@@ -295,3 +295,27 @@ test("settle with outcomes: an id between the oldest outcome and the watermark t
   assert.deepEqual(ids(r.resend), ["r-5"]);
   assert.deepEqual(ids(s.pending), ["r-1", "r-3", "r-5"], "the committed edit left the queue");
 });
+
+test("supersede: a merge patch to re-issue loses what this client's later edits set again", () => {
+  const s = docAt4();
+  const first = s.addLocal("R1", { title: "a", x: 1, nested: { a: 1, b: 2 } });
+  s.addLocal("R2", { title: "ab", nested: { a: 3 } });
+  assert.deepEqual(s.supersede(first), { x: 1, nested: { b: 2 } });
+  s.addLocal("R3", [{ op: "remove", path: "/x" }, { op: "replace", path: "/nested", value: {} }]);
+  assert.equal(s.supersede(first), undefined, "nothing left");
+  // An edit loses nothing to an earlier one, only to later ones.
+  assert.deepEqual(s.supersede(s.pending[1]), { title: "ab" }, "R3 replaced nested after R2");
+  // A JSON Patch is re-issued as it is.
+  assert.deepEqual(s.supersede(s.pending[2]), s.pending[2].patch);
+});
+
+test("supersede: acknowledged later edits count too", () => {
+  const s = docAt4();
+  const first = s.addLocal("R1", { title: "a", y: 2 });
+  s.markSent(first);
+  const second = s.addLocal("R2", { title: "ab" });
+  s.markSent(second);
+  s.applyDeltas(deltas(4, [op(5, { title: "ab" }, "ME", "R2")]), "ME");
+  assert.equal(s.pending.length, 1);
+  assert.deepEqual(s.supersede(first), { y: 2 });
+});
