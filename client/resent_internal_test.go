@@ -23,8 +23,9 @@ type resentDoc struct {
 	rejects []Rejection
 }
 
-func newResentDoc(t *testing.T) *resentDoc {
-	t.Helper()
+// unconnectedClient is a client with no session (what it sends goes
+// nowhere) whose timers and callbacks run, stopped when t ends.
+func unconnectedClient(t *testing.T) *Client {
 	ctx, cancel := context.WithCancel(context.Background())
 	opts := Options{URL: "ws://x/ws"}
 	c := &Client{opts: opts.withDefaults(), entropy: newEntropy(), ev: newDispatcher(), ctx: ctx, cancel: cancel, log: slog.New(slog.DiscardHandler)}
@@ -33,6 +34,12 @@ func newResentDoc(t *testing.T) *resentDoc {
 		c.wg.Wait()
 		c.ev.close()
 	})
+	return c
+}
+
+func newResentDoc(t *testing.T) *resentDoc {
+	t.Helper()
+	c := unconnectedClient(t)
 	r := &resentDoc{c: c}
 	r.d = &Doc{c: c, id: "d", epoch: "01JD3KZ9X4B7N2Q5T8W1Y3C6F0", changed: make(chan struct{}), live: true, rev: 4, hasPos: true}
 	r.d.onReject = []func(Rejection){func(rej Rejection) {

@@ -1,9 +1,7 @@
 package client
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"sync"
 	"testing"
 
@@ -77,14 +75,7 @@ type supersedeDoc struct {
 }
 
 func newSupersedeDoc(t *testing.T) *supersedeDoc {
-	ctx, cancel := context.WithCancel(context.Background())
-	opts := Options{URL: "ws://x/ws"}
-	c := &Client{opts: opts.withDefaults(), entropy: newEntropy(), ev: newDispatcher(), ctx: ctx, cancel: cancel, log: slog.New(slog.DiscardHandler)}
-	t.Cleanup(func() {
-		cancel()
-		c.wg.Wait()
-		c.ev.close()
-	})
+	c := unconnectedClient(t)
 	s := &supersedeDoc{c: c}
 	s.d = &Doc{c: c, id: "d", epoch: "01JD3KZ9X4B7N2Q5T8W1Y3C6F0", changed: make(chan struct{}), live: true, rev: 4, hasPos: true, confirmed: map[string]any{}}
 	s.d.onReject = []func(Rejection){func(r Rejection) {

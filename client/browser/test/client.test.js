@@ -167,10 +167,15 @@ test("resume: JOIN with (epoch, rev); committed seen, lost re-issued, undecided 
   c.close();
 });
 
-// resumedWithResend: an edit sent, the connection lost before its answer,
-// and on the next connection resent as it is (never decided); a later edit
-// is made while the resend is unanswered. Returns the ids and the socket.
-async function resumedWithResend(n, c) {
+// resumedWithResend: a client whose edit was sent, the connection lost
+// before its answer, and on the next connection resent as it is (never
+// decided). Returns the client, its rejections, the document, the socket
+// and the edit's id.
+async function resumedWithResend() {
+  const n = fakeNet();
+  const c = newClient(n);
+  const rejects = [];
+  c.on("reject", (e) => rejects.push(e));
   const j = await joinedDoc(n, c, { rev: 4, state: { a: 0 } });
   const id = j.doc.update({ x: 1 });
   j.s.serverClose(1006);
@@ -179,17 +184,13 @@ async function resumedWithResend(n, c) {
   s.hello();
   s.deliver("SYNC.DELTAS", { doc: "d", epoch: EPOCH, fromRev: 4, toRev: 4, operations: [] }, { correlationId: s.of("JOIN")[0].meta.correlationId });
   assert.deepEqual(s.of("UPDATE").map((u) => u.payload.clientReqId), [id], "resent as it is");
-  return { doc: j.doc, s, id };
+  return { c, rejects, doc: j.doc, s, id };
 }
 
 test("a resend refused UNAVAILABLE goes again under the same id, later edits behind it; ALREADY_EXISTS re-issues it (§6.7)", async () => {
   // The copy sent on the lost connection may still be decided by the server
   // the client left: re-issued under a new id, both could be applied.
-  const n = fakeNet();
-  const c = newClient(n);
-  const rejects = [];
-  c.on("reject", (e) => rejects.push(e));
-  const { doc, s, id } = await resumedWithResend(n, c);
+  const { c, rejects, doc, s, id } = await resumedWithResend();
   s.deliver("ERROR", { code: "UNAVAILABLE", message: "store", details: { doc: "d", clientReqId: id, serverRev: 4 }, retryable: true, retryAfterMs: 10 });
   const later = doc.update({ y: 1 });
   assert.equal(s.of("UPDATE").length, 1, "the later edit waits behind the held resend");
@@ -213,11 +214,7 @@ test("a resend refused UNAVAILABLE goes again under the same id, later edits beh
 });
 
 test("a resend refused UNAVAILABLE every time is reported UNKNOWN_OUTCOME, never re-issued", async () => {
-  const n = fakeNet();
-  const c = newClient(n);
-  const rejects = [];
-  c.on("reject", (e) => rejects.push(e));
-  const { doc, s, id } = await resumedWithResend(n, c);
+  const { c, rejects, doc, s, id } = await resumedWithResend();
   const refuse = () => s.deliver("ERROR", { code: "UNAVAILABLE", message: "store", details: { doc: "d", clientReqId: id, serverRev: 4 }, retryable: true, retryAfterMs: 1 });
   // Eight sends again (100 ms doubling, capped at 5 s, ~16 s in all), so
   // the test hurries the client's timers.
