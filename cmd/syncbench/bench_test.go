@@ -191,3 +191,21 @@ func TestIdleHoldsConnections(t *testing.T) {
 		t.Errorf("%+v", r)
 	}
 }
+
+// TestWritersSpreadOverDocuments: with -docs, client i edits document
+// i mod docs, and every edit is still acknowledged by its own echo.
+func TestWritersSpreadOverDocuments(t *testing.T) {
+	tg := target{addr: startInProcess(t), doc: "bench:spread", docs: 3}
+	for i, want := range []string{"bench:spread-0", "bench:spread-1", "bench:spread-2", "bench:spread-0"} {
+		if got := tg.at(i).doc; got != want {
+			t.Fatalf("connection %d joins %q, want %q", i, got, want)
+		}
+	}
+	r, err := runWriters(context.Background(), tg, nil, 6, testParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Docs != 3 || r.Commits == 0 || r.Sent != r.Acked || r.Errors != 0 {
+		t.Fatalf("docs %d, commits %d, sent %d, acknowledged %d, refused %d", r.Docs, r.Commits, r.Sent, r.Acked, r.Errors)
+	}
+}
