@@ -92,10 +92,10 @@ type Doc struct {
 	confirmed any
 	view      any
 	pending   []*edit
-	editSeq   uint64      // the seq of the last edit made (edit.seq)
-	ownWrites []ownWrites // what this client's recent acknowledged edits set (supersede.go)
-	live      bool        // the catch-up of the current session has arrived
-	joinCorr  string      // correlation id of the JOIN in flight
+	editSeq   uint64    // the seq of the last edit made (edit.seq)
+	ownEdits  []ownEdit // this client's recent acknowledged edits (supersede.go)
+	live      bool      // the catch-up of the current session has arrived
+	joinCorr  string    // correlation id of the JOIN in flight
 	joined    chan struct{}
 	joinErr   error
 	// joinRetries counts the JOINs refused in a row (joinRefusedLocked's

@@ -23,11 +23,11 @@ import (
 // re-issued as it is: its operations (an append to an array, say) do not
 // have one meaning once reordered, so the client cannot take them apart.
 
-// maxOwnWrites bounds the acknowledged edits a document remembers for
+// maxOwnEdits bounds the acknowledged edits a document remembers for
 // supersede: an edit can only be re-issued while it is pending, and at most
 // maxInFlight are in flight at once, so older ones cannot be later than
 // anything re-issued.
-const maxOwnWrites = 2 * maxInFlight
+const maxOwnEdits = 2 * maxInFlight
 
 // write is one member an edit sets: its path (JSON Pointer tokens), and
 // whether the edit made it an object (a merge patch's object member)
@@ -37,11 +37,13 @@ type write struct {
 	obj  bool
 }
 
-// ownWrites is what one acknowledged edit of this client set, by creation
-// order (edit.seq).
-type ownWrites struct {
-	seq    uint64
-	writes []write
+// ownEdit is one acknowledged edit of this client, by creation order
+// (edit.seq); what it set is worked out only when an edit is re-issued,
+// which is rare.
+type ownEdit struct {
+	seq   uint64
+	raw   json.RawMessage
+	merge bool
 }
 
 // writesOf returns the members raw sets: a merge patch's leaves (and its
@@ -170,10 +172,10 @@ func isEmptyObject(v json.RawMessage) bool {
 // rememberOwnLocked records what an acknowledged edit of this client set,
 // for supersede.
 func (d *Doc) rememberOwnLocked(e *edit) {
-	if len(d.ownWrites) >= maxOwnWrites {
-		d.ownWrites = append(d.ownWrites[:0], d.ownWrites[1:]...)
+	if len(d.ownEdits) >= maxOwnEdits {
+		d.ownEdits = append(d.ownEdits[:0], d.ownEdits[1:]...)
 	}
-	d.ownWrites = append(d.ownWrites, ownWrites{seq: e.seq, writes: writesOf(e.raw, e.merge)})
+	d.ownEdits = append(d.ownEdits, ownEdit{seq: e.seq, raw: e.raw, merge: e.merge})
 }
 
 // supersedeLocked prepares e, about to be re-issued under a new id: a
@@ -185,9 +187,9 @@ func (d *Doc) supersedeLocked(e *edit) bool {
 		return true
 	}
 	var later []write
-	for _, o := range d.ownWrites {
+	for _, o := range d.ownEdits {
 		if o.seq > e.seq {
-			later = append(later, o.writes...)
+			later = append(later, writesOf(o.raw, o.merge)...)
 		}
 	}
 	for _, p := range d.pending {

@@ -350,18 +350,18 @@ export class DocState {
     this.rev = saved ? saved.rev : undefined;
     this.confirmed = saved && isObject(saved.confirmed) ? saved.confirmed : {};
     this.pending = saved && Array.isArray(saved.pending) ? saved.pending : [];
-    // seq orders edits by creation, kept when one is re-issued; ownWrites
-    // remembers what this client's recent acknowledged edits set.
+    // seq orders edits by creation, kept when one is re-issued; ownEdits
+    // remembers this client's recent acknowledged edits (for supersede).
     this.seq = this.pending.reduce((m, p) => Math.max(m, p.seq || 0), 0);
-    this.ownWrites = [];
+    this.ownEdits = [];
     this.view = this.confirmed;
     this.recompute();
   }
 
   /** Records what an acknowledged edit of this client set, for supersede. */
   rememberOwn(edit) {
-    this.ownWrites.push({ seq: edit.seq || 0, writes: writesOf(edit.patch) });
-    if (this.ownWrites.length > 2 * MAX_IN_FLIGHT) this.ownWrites.shift();
+    this.ownEdits.push({ seq: edit.seq || 0, patch: edit.patch });
+    if (this.ownEdits.length > 2 * MAX_IN_FLIGHT) this.ownEdits.shift();
   }
 
   /**
@@ -373,7 +373,7 @@ export class DocState {
     if (Array.isArray(edit.patch)) return edit.patch;
     const seq = edit.seq || 0;
     const later = [];
-    for (const o of this.ownWrites) if (o.seq > seq) later.push(...o.writes);
+    for (const o of this.ownEdits) if (o.seq > seq) later.push(...writesOf(o.patch));
     for (const p of this.pending) if (p !== edit && (p.seq || 0) > seq) later.push(...writesOf(p.patch));
     return supersede(edit.patch, later);
   }
