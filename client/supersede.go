@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"slices"
 	"strings"
 
@@ -24,10 +25,11 @@ import (
 // have one meaning once reordered, so the client cannot take them apart.
 
 // maxOwnEdits bounds the acknowledged edits a document remembers for
-// supersede: an edit can only be re-issued while it is pending, and at most
-// maxInFlight are in flight at once, so older ones cannot be later than
-// anything re-issued.
-const maxOwnEdits = 2 * maxInFlight
+// supersede. Only those made after the oldest pending edit can matter
+// (an edit is re-issued only while pending), and rememberOwnLocked keeps
+// no others; the bound is for a client that edits very fast while an old
+// edit waits out a long backoff.
+const maxOwnEdits = 1024
 
 // write is one member an edit sets: its path (JSON Pointer tokens), and
 // whether the edit made it an object (a merge patch's object member)
@@ -172,10 +174,27 @@ func isEmptyObject(v json.RawMessage) bool {
 // rememberOwnLocked records what an acknowledged edit of this client set,
 // for supersede.
 func (d *Doc) rememberOwnLocked(e *edit) {
-	if len(d.ownEdits) >= maxOwnEdits {
-		d.ownEdits = append(d.ownEdits[:0], d.ownEdits[1:]...)
+	oldest := uint64(math.MaxUint64) // of the pending edits other than e
+	for _, p := range d.pending {
+		if p != e {
+			oldest = min(oldest, p.seq)
+		}
 	}
-	d.ownEdits = append(d.ownEdits, ownEdit{seq: e.seq, raw: e.raw, merge: e.merge})
+	if e.seq < oldest {
+		// No pending edit is older: nothing re-issued can come before it.
+		d.ownEdits = d.ownEdits[:0]
+		return
+	}
+	keep := d.ownEdits[:0]
+	for _, o := range d.ownEdits {
+		if o.seq > oldest {
+			keep = append(keep, o)
+		}
+	}
+	if len(keep) >= maxOwnEdits {
+		keep = append(keep[:0], keep[1:]...)
+	}
+	d.ownEdits = append(keep, ownEdit{seq: e.seq, raw: e.raw, merge: e.merge})
 }
 
 // supersedeLocked prepares e, about to be re-issued under a new id: a

@@ -360,8 +360,18 @@ export class DocState {
 
   /** Records what an acknowledged edit of this client set, for supersede. */
   rememberOwn(edit) {
-    this.ownEdits.push({ seq: edit.seq || 0, patch: edit.patch });
-    if (this.ownEdits.length > 2 * MAX_IN_FLIGHT) this.ownEdits.shift();
+    // Only edits made after the oldest pending one can matter (an edit is
+    // re-issued only while pending); the bound is for a very fast editor
+    // while an old edit waits out a long backoff.
+    const seq = edit.seq || 0;
+    const oldest = Math.min(...this.pending.filter((p) => p !== edit).map((p) => p.seq || 0));
+    if (seq < oldest) {
+      this.ownEdits = [];
+      return;
+    }
+    this.ownEdits = this.ownEdits.filter((o) => o.seq > oldest);
+    if (this.ownEdits.length >= 1024) this.ownEdits.shift();
+    this.ownEdits.push({ seq, patch: edit.patch });
   }
 
   /**
