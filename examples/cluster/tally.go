@@ -92,9 +92,15 @@ func Run(ctx context.Context, opts Options) (Tally, int, error) {
 	var refusedMu sync.Mutex
 	var refused []client.Rejection
 	doc.OnReject(func(r client.Rejection) {
+		if r.Code == client.CodeSuperseded {
+			return // a later vote of ours set it again: nothing lost
+		}
 		refusedMu.Lock()
 		refused = append(refused, r)
 		refusedMu.Unlock()
+		if opts.Out != nil {
+			fmt.Fprintf(opts.Out, "a vote was refused: %s %s\n", r.Code, r.Message)
+		}
 	})
 	doc.OnChange(func(ch client.Change) {
 		if opts.Out == nil {
@@ -133,10 +139,9 @@ func Run(ctx context.Context, opts Options) (Tally, int, error) {
 	}
 	refusedMu.Lock()
 	defer refusedMu.Unlock()
-	for _, r := range refused {
-		if r.Code != client.CodeSuperseded { // a later vote of ours set it again
-			return t, votes, fmt.Errorf("cluster.Run: %d of %d votes refused; the first: %s %s", len(refused), votes, r.Code, r.Message)
-		}
+	if len(refused) > 0 {
+		r := refused[0]
+		return t, votes, fmt.Errorf("cluster.Run: %d of %d votes refused; the first: %s %s", len(refused), votes, r.Code, r.Message)
 	}
 	return t, votes, nil
 }
