@@ -26,7 +26,7 @@
 //     acknowledges it; an ERROR naming its id refuses it, and it is rolled
 //     back and reported (OnReject), unless the code is retryable, when it
 //     is re-issued under a new id, rebased, up to Options.MaxRetries times
-//     (UNAVAILABLE: at least 8, backing off to 5 s, ~16 s in all). A
+//     (UNAVAILABLE: at least 10, backing off to 5 s, ~26 s in all). A
 //     re-issued merge patch loses the members this client's later edits
 //     set again, so it never overwrites them; one left with nothing is
 //     reported with CodeSuperseded (supersede.go). An edit resent after a

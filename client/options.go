@@ -82,7 +82,7 @@ type Options struct {
 	// and under a new request id, before it is rolled back and reported.
 	// Default 3; negative: never. A refusal the server could not decide
 	// (UNAVAILABLE, DEADLINE_EXCEEDED: a store election, say) is tried
-	// again at least 8 times, backing off from 100 ms to 5 s (~16 s in
+	// again at least 10 times, backing off from 100 ms to 5 s (~26 s in
 	// all). An edit resent after a lost connection and refused so is not
 	// re-issued (its earlier copy may still be decided): it goes again
 	// under the same id, and is reported with CodeOutcomeUnknown if that

@@ -199,12 +199,12 @@ func (d *Doc) retryAfterLocked(e *edit, p *protocol.ErrorPayload, wait time.Dura
 
 // An edit refused with a refusal that is not a decision (undecided) is
 // tried again up to maxUndecidedRetries times (at least; MaxRetries if
-// larger), after undecidedBackoff doubled each time, at most 5 s: ~16 s
+// larger), after undecidedBackoff doubled each time, at most 5 s: ~26 s
 // in all, enough to ride out a cluster's stream election. A resent edit
 // goes again under the same id, any other under a new one; then the
 // client gives up and reports it (OUTCOME_UNKNOWN for a resent edit).
 const (
-	maxUndecidedRetries = 8
+	maxUndecidedRetries = 10
 	undecidedBackoff    = 100 * time.Millisecond
 )
 

@@ -634,11 +634,11 @@ const isRetryable = (e) => (typeof e.retryable === "boolean" ? e.retryable : RET
 // Refusals of an UPDATE that leave its id undecided and may pass (§6.7,
 // §7.2): tried again at least MAX_UNDECIDED_RETRIES times (the `retries`
 // option if larger), backing off from 100 ms (doubled each time, at most
-// 5 s; ~16 s in all), enough to ride out a cluster's stream election. An
+// 5 s; ~26 s in all), enough to ride out a cluster's stream election. An
 // edit resent after a lost connection and refused so goes again under the
 // same id, and its outcome is reported unknown if that never succeeds.
 const UNDECIDED = new Set(["UNAVAILABLE", "DEADLINE_EXCEEDED"]);
-const MAX_UNDECIDED_RETRIES = 8;
+const MAX_UNDECIDED_RETRIES = 10;
 // undecidedWait is the wait before attempt n+1 (n from 0) after such a
 // refusal: 100 ms doubled each time, at most 5 s, or the server's hint.
 const undecidedWait = (n, p) => Math.max(p.retryAfterMs || 0, Math.min(100 * 2 ** Math.min(n, 10), 5000));
@@ -778,7 +778,7 @@ export class SyncDoc {
  *   backoff        {base = 500, cap = 30000} ms
  *   requestTimeoutMs  RPC timeout (default 10000)
  *   retries        re-issues of a refused retryable edit (default 3; at
- *                  least 8, backing off to 5 s, for UNAVAILABLE)
+ *                  least 10, backing off to 5 s, for UNAVAILABLE)
  *   reissue(edit, reason)  whether to re-issue an edit whose outcome is
  *                  unknown after a snapshot or epoch change (default: merge
  *                  patches only, which are harmless to apply twice, §6.8)

@@ -216,12 +216,12 @@ test("a resend refused UNAVAILABLE goes again under the same id, later edits beh
 test("a resend refused UNAVAILABLE every time is reported UNKNOWN_OUTCOME, never re-issued", async () => {
   const { c, rejects, doc, s, id } = await resumedWithResend();
   const refuse = () => s.deliver("ERROR", { code: "UNAVAILABLE", message: "store", details: { doc: "d", clientReqId: id, serverRev: 4 }, retryable: true, retryAfterMs: 1 });
-  // Eight sends again (100 ms doubling, capped at 5 s, ~16 s in all), so
+  // Ten sends again (100 ms doubling, capped at 5 s, ~26 s in all), so
   // the test hurries the client's timers.
   const realSetTimeout = globalThis.setTimeout;
   globalThis.setTimeout = (f, ms, ...a) => realSetTimeout(f, Math.min(ms, 5), ...a);
   try {
-    for (let i = 1; i <= 8; i++) {
+    for (let i = 1; i <= 10; i++) {
       refuse();
       await waitFor(() => s.of("UPDATE").length === i + 1, 2000, `send ${i + 1}`);
     }
