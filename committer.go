@@ -333,9 +333,11 @@ func (e *Engine) finishBatch(batch []*pending) {
 			d.durable = 0
 		}
 		d.advanceCompletedLocked(r.n, last)
-		d.mu.Unlock()
-
+		// Take subsMu before letting go of mu: whoever sees these writes
+		// completed and then takes subsMu (a duplicate's answer,
+		// duplicate.go) comes after their delivery.
 		d.subsMu.Lock()
+		d.mu.Unlock()
 		for _, seg := range r.segs {
 			deliverOpsLocked(d, seg.epoch, seg.ops)
 			if seg.reset != nil {

@@ -47,6 +47,15 @@ func (p *pending) answerDuplicateLater(doc string, refusal *Error) bool {
 	return true
 }
 
+// afterDeliveries returns once the deliveries to d's subscribers that were
+// under way are done: the committer and the follow hold subsMu from before
+// they make writes visible as completed (or followed) until those writes
+// are delivered.
+func afterDeliveries(d *document) {
+	d.subsMu.Lock()
+	d.subsMu.Unlock() //nolint:staticcheck // an empty critical section: a barrier
+}
+
 // waitDecisionsDelivered waits, bounded by duplicateWait and the engine's
 // life, until the writes doc had submitted when it was called are finished
 // and, on a shared store, doc has caught up with the log's head (retrying
@@ -71,6 +80,7 @@ func (e *Engine) waitDecisionsDelivered(doc string) {
 	if err := e.waitCompleted(ctx, d, target, gen); err != nil && ctx.Err() != nil {
 		return
 	}
+	defer afterDeliveries(d)
 	if e.shared == nil {
 		return
 	}

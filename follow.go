@@ -124,19 +124,25 @@ func (e *Engine) follow(d *document) {
 	default:
 		d.mu.Lock()
 		err = e.applyForeignLocked(d, ops)
-		d.mu.Unlock()
-		settle(nil)
 		if err != nil {
+			d.mu.Unlock()
+			settle(nil)
 			// The stored operations do not apply to our copy: drop it;
 			// the next use loads it afresh.
 			e.log.Error("following another writer's operations failed", "doc", d.id, "err", err)
 			e.breakDocument(d)
 			return
 		}
-		e.observeFollow(ops)
+		// Deliver before the follow is settled, and take subsMu before
+		// letting go of mu: whoever sees these operations applied, or
+		// the follow done, and then takes subsMu (a duplicate's answer,
+		// duplicate.go) comes after their delivery.
 		d.subsMu.Lock()
+		d.mu.Unlock()
 		deliverOpsLocked(d, epoch, ops)
 		d.subsMu.Unlock()
+		e.observeFollow(ops)
+		settle(nil)
 	}
 }
 
