@@ -137,11 +137,11 @@ func (e *Engine) follow(d *document) {
 		// letting go of mu: whoever sees these operations applied, or
 		// the follow done, and then takes subsMu (a duplicate's answer,
 		// duplicate.go) comes after their delivery.
+		e.observeFollow(ops) // counted before anyone sees them delivered
 		d.subsMu.Lock()
 		d.mu.Unlock()
 		deliverOpsLocked(d, epoch, ops)
 		d.subsMu.Unlock()
-		e.observeFollow(ops)
 		settle(nil)
 	}
 }
