@@ -20,9 +20,11 @@ import (
 // "refused" about an edit that is applied, and its operation would arrive
 // as someone else's. Instead the duplicate waits until this engine's copy
 // of the document has delivered everything decided before it, and, on a
-// shared store, has caught up with the log's head; subscribers are handed
-// each operation before its durability is reported, so the client's
-// connection gets the operation first.
+// shared store, has caught up with the log's head. "Delivered", not just
+// "completed": the committer and the follow mark writes completed (or
+// followed) while holding subsMu until they have handed them to every
+// subscriber, and the wait ends by taking subsMu (afterDeliveries), so the
+// client's connection gets the operation first.
 
 // duplicateWait bounds how long a duplicate's answer waits for the
 // decisions before it (a store that stays unreachable): past it, the
