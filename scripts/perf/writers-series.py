@@ -4,7 +4,8 @@ commits/s (and every run's), p50/p99, the disk probe, the server's CPU per
 edit, the records per store commit and CPU per operation in the 4 s
 /metrics window, how many runs had an edit wait >= 1 s, and the ratio to
 the first binary named on the command line (default: the first in name
-order), as a ratio of medians and as the median of the per-round ratios.
+order), as a ratio of medians and as the median of the per-round ratios,
+and each run's p50 and p99 against its own disk probe (median over runs).
 
 Usage: writers-series.py OUTDIR [BASELINE-NAME]
 """
@@ -72,6 +73,12 @@ def main(out, baseline=None):
             med(1e6 * r['serverCpuSec'] / r['commits'] for r in v.values() if r['commits']),
             med(r['records'] for r in v.values()), med(r['cpuPerOp'] for r in v.values()),
             sum(1 for r in v.values() if r['maxUs'] >= 1e6), len(v))
+        # Issue 14's latency targets: each run's p50 and p99 against its own
+        # disk probe (p50: the mean of the probes before and after the
+        # workload; p99: the larger), then the median over the runs.
+        line += ' | p50/probe %.2f×, p99/probe %.2f×' % (
+            med(r['p50us'] / ((r['probeBeforeP50us'] + r['probeAfterP50us']) / 2) for r in v.values()),
+            med(r['p99us'] / max(r['probeBeforeP99us'], r['probeAfterP99us']) for r in v.values()))
         base = runs.get(baseline)
         if name != baseline and base:
             per = [v[i]['commitsPerSec'] / base[i]['commitsPerSec'] for i in rounds if i in base and base[i]['commitsPerSec']]
