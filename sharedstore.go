@@ -20,12 +20,16 @@ import (
 //     them; every other document's records were applied and are durable.
 //   - A conflict is a normal outcome, not a failure: an Append whose
 //     revision is not the stored head+1, a Create of a document another
-//     writer created first, or a record the log already holds (another
-//     instance stored the same client request id: the store de-duplicates
-//     by document, client and request id) fails that document's records
-//     with an error wrapping [ErrConflict], and nothing of them was
-//     written. The engine then reloads the document from the store,
-//     decides the edits again and retries them.
+//     writer created first, or an Append or Decide of a client request
+//     the log has already decided (the request id is at or below the
+//     client's watermark in the document: another instance decided it, or
+//     a later request of the client) fails that document's records with
+//     an error wrapping [ErrConflict], and nothing of them was written.
+//     The engine then reloads the document from the store, decides the
+//     edits again and retries them. (A single-writer Store takes such a
+//     record and leaves the watermark where it is; with several writers a
+//     second decision of one request could contradict the first, and a
+//     Decide carries no revision for the log's condition to catch.)
 //   - A write whose outcome the store cannot learn (its acknowledgement was
 //     lost and the log cannot be read back yet) is never reported as a
 //     plain failure: the store keeps resolving it (a retry under the same

@@ -41,3 +41,18 @@ func TestSharedConformance(t *testing.T) {
 		return sh.Open(), sh.Open()
 	})
 }
+
+// TestSharedHandleConformance runs the single-writer cases on one handle
+// of a shared log: a handle is a Store too, with the differences a shared
+// store makes (storetest's harness expects them of a syncd.SharedStore).
+func TestSharedHandleConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, o storetest.Options) syncd.Store {
+		sh := memstore.NewShared(memstore.Options{Retention: o.Retention})
+		t.Cleanup(func() {
+			if err := sh.Close(); err != nil {
+				t.Errorf("closing the shared log: %v", err)
+			}
+		})
+		return sh.Open()
+	})
+}

@@ -173,7 +173,7 @@ func planDoc(doc string, st *docState, recs []syncd.Record, now int64) (*plan, e
 			case a.Op.Rev != cur.head+1:
 				return nil, conflict(doc, "append: rev %d, head is %d", a.Op.Rev, cur.head)
 			}
-			if a.Op.ClientID != "" && a.Op.ClientReqID != "" && cur.holds(a.Op.ClientID, a.Op.ClientReqID) {
+			if a.Op.ClientID != "" && a.Op.ClientReqID != "" && cur.decided(a.Op.ClientID, a.Op.ClientReqID) {
 				return nil, conflict(doc, "append: client %q's request %q is already decided in this epoch", a.Op.ClientID, a.Op.ClientReqID)
 			}
 			cur.head, cur.updated = a.Op.Rev, a.Op.Time
@@ -187,6 +187,12 @@ func planDoc(doc string, st *docState, recs []syncd.Record, now int64) (*plan, e
 				continue
 			}
 			d := rec.Decide
+			if cur.decided(d.ClientID, d.ReqID) {
+				// Another writer decided it (or a later request of the
+				// client) after this one's engine last read the document:
+				// a second decision could contradict the first.
+				return nil, conflict(doc, "decide: client %q's request %q is already decided in this epoch", d.ClientID, d.ReqID)
+			}
 			cur.advance(d.ClientID, revision.Refused(d.ReqID, d.Code), now)
 			request(d.ClientID, d.ReqID, false)
 			p.recs = append(p.recs, logRecord{kind: recDecide, decide: d})

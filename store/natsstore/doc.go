@@ -71,8 +71,11 @@
 //     knows: a cached docState (last sequence, epoch, head, created,
 //     updated, and the clients' watermarks and recent outcomes), replaced
 //     only as a whole. Create needs the document absent; Append revision
-//     head+1 of the same epoch and a client request not among the client's
-//     recorded outcomes (another writer stored it); Snapshot an existing
+//     head+1 of the same epoch; Append and Decide a client request above
+//     the client's watermark (at or below it, another writer decided it,
+//     or a later request: a Decide carries no revision, so this check is
+//     what keeps an engine that decided from a copy behind this state
+//     from adding a second, contradicting decision); Snapshot an existing
 //     epoch at most at the head. Decide and Delete on an absent document
 //     are no-ops and write nothing. If the check fails on a cached state,
 //     the state is caught up with the log and checked again, so a stale

@@ -124,17 +124,13 @@ func (st *docState) advance(clientID string, o revision.Outcome, at int64) {
 	st.clients[clientID] = &client{mark: next, at: at, outcomes: revision.AddOutcome(slices.Clip(old.outcomes), o)}
 }
 
-// holds reports whether the log holds a decision of clientID's request
-// req among the client's recent outcomes: a record another writer stored.
-func (st *docState) holds(clientID, req string) bool {
-	if c := st.clients[clientID]; c != nil {
-		for _, o := range c.outcomes {
-			if o.ReqID == req {
-				return true
-			}
-		}
-	}
-	return false
+// decided reports whether clientID's request req is at or below the
+// client's watermark: the log holds a decision of it, or of a later
+// request of the client, so a record deciding it again comes from a
+// writer that decided from a copy behind the log.
+func (st *docState) decided(clientID, req string) bool {
+	c := st.clients[clientID]
+	return c != nil && c.mark.Decided(req)
 }
 
 // applyRecords applies one message's records to st (which the caller

@@ -45,8 +45,9 @@ func (b *batch) refuse(doc, client, req, code string) *batch {
 
 // testOutcomesRecorded: an Append with the client's ids is a commit at its
 // revision, a Decide a refusal with its code (or "refused" without one),
-// per document and client, oldest first; a Decide at or below the
-// watermark, and ops without ids, add nothing.
+// per document and client, oldest first; ops without ids add nothing,
+// and neither does a Decide at or below the watermark (which a shared
+// store refuses as a conflict).
 func testOutcomesRecorded(t *testing.T, open Opener) {
 	h := newHarness(t, open, Options{})
 	h.wantOutcomes("absent", "c1", nil)
@@ -57,9 +58,9 @@ func testOutcomesRecorded(t *testing.T, open Opener) {
 		op("doc", syncd.OpMerge, `{"c":1}`, "c2", "r1").
 		mustCommit()
 	h.batch().decide("doc", "c1", "r3").
-		refuse("doc", "c1", "r2", "invalid"). // at the watermark: not a decision
 		op("doc", syncd.OpMerge, `{"a":2}`, "c1", "r4").
 		mustCommit()
+	_ = h.batch().refuse("doc", "c1", "r2", "invalid").commit() // below the watermark: not a decision
 	h.wantOutcomes("doc", "c1", []revision.Outcome{
 		{ReqID: "r1", Rev: 1}, {ReqID: "r2", Code: "conflict"}, {ReqID: "r3", Code: "refused"}, {ReqID: "r4", Rev: 4},
 	})

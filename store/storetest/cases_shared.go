@@ -99,6 +99,10 @@ func (p *pair) appendOp(doc string, e revision.Epoch, rev revision.Rev, client, 
 	}}}
 }
 
+func (p *pair) refuse(doc, client, req string) syncd.Record {
+	return syncd.Record{Decide: &syncd.DecideRecord{Doc: doc, ClientID: client, ReqID: req, Code: "invalid"}}
+}
+
 func (p *pair) commit(s syncd.Store, recs ...syncd.Record) error {
 	return s.Commit(p.ctx, recs)
 }
@@ -175,22 +179,45 @@ func testRacingAppends(t *testing.T, p *pair) {
 }
 
 // testDuplicateRequest: a client request stored through one handle is a
-// conflict when the other handle, knowing the head, appends it again.
+// conflict when the other handle, knowing the head, decides it again, as
+// an operation or as a refusal, and so is any request of that client at or
+// below its watermark: a writer whose engine decided from a copy behind
+// the log must learn of the decision, not add a second one (the client
+// would be told "refused" of an edit another instance applied).
 func testDuplicateRequest(t *testing.T, p *pair) {
 	e := p.newEpoch()
 	p.mustCommit(p.a, p.create("doc", e), p.appendOp("doc", e, 1, "c1", "r-7"))
-	p.load(p.b, "doc") // b knows the head
-	err := p.commit(p.b, p.appendOp("doc", e, 2, "c1", "r-7"))
-	if !errors.Is(err, syncd.ErrConflict) {
-		t.Fatalf("the same client request through the other handle: %v, want ErrConflict", err)
+	// b knows the head and the client's watermark: its checks, not only
+	// the log's condition on the last message, must catch what follows.
+	p.load(p.b, "doc")
+	if _, err := p.b.Watermark(p.ctx, "doc", "c1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what string
+		rec  syncd.Record
+	}{
+		{"the same client request appended again", p.appendOp("doc", e, 2, "c1", "r-7")},
+		{"an earlier request of the client appended", p.appendOp("doc", e, 2, "c1", "r-6")},
+		{"the same client request refused", p.refuse("doc", "c1", "r-7")},
+		{"an earlier request of the client refused", p.refuse("doc", "c1", "r-6")},
+	} {
+		if err := p.commit(p.b, c.rec); !errors.Is(err, syncd.ErrConflict) {
+			t.Fatalf("%s through the other handle: %v, want ErrConflict", c.what, err)
+		}
 	}
 	for _, s := range []syncd.SharedStore{p.a, p.b} {
 		if _, head, err := s.Head(p.ctx, "doc"); err != nil || head != 1 {
-			t.Fatalf("Head after the duplicate: %d, %v; want 1", head, err)
+			t.Fatalf("Head after the duplicates: %d, %v; want 1", head, err)
+		}
+		outs, err := s.Outcomes(p.ctx, "doc", "c1")
+		if err != nil || len(outs) != 1 || outs[0] != (revision.Outcome{ReqID: "r-7", Rev: 1}) {
+			t.Fatalf("Outcomes after the duplicates: %v, %v; want r-7 at 1 alone", outs, err)
 		}
 	}
-	// A new request goes on.
+	// A new request goes on, as an operation or as a refusal.
 	p.mustCommit(p.b, p.appendOp("doc", e, 2, "c1", "r-8"))
+	p.mustCommit(p.b, p.refuse("doc", "c1", "r-9"))
 }
 
 // testHeadSeesOther: Head and the client reads through one handle see the

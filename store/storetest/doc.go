@@ -18,16 +18,20 @@
 // makes by itself when the store implements the interface: batches are
 // atomic per document (BatchIsAtomic expects a *syncd.PartialCommitError
 // naming only the document whose records conflict, and the model applies
-// the others' records), and RandomBatches never appends one client request
-// twice (a shared store refuses that as a duplicate). Its test also calls
+// the others' records), and a record (Append or Decide) of a client
+// request at or below the client's watermark is a conflict, where a
+// single-writer store takes it and leaves the watermark be (the model
+// predicts either; WatermarkNeverDecreases, OutcomesRecorded and
+// RandomBatches meet it). Its test also calls
 // [RunShared] with two handles on one backend, for the multi-writer cases:
 // racing appends (one winner per revision, the loser's records absent),
-// a duplicate client request through the other handle, Head and the reads
+// a client request decided again through the other handle (appended or
+// refused, the same one or an earlier one), Head and the reads
 // of one handle seeing the other's commits, Watch told of them, Create and
 // delete/re-create races agreeing on one epoch, partial commits, and a
 // stale handle that catches up. Single-writer stores (memstore.New,
 // boltstore) do not run them; memstore's shared mode (memstore.NewShared)
-// does.
+// runs both suites, as natsstore does.
 //
 // # How it checks
 //

@@ -24,6 +24,11 @@ import (
 // predict (stores trim in their own chunks), so it only bounds First.
 type model struct {
 	docs map[string]*modelDoc
+	// shared: the store is a syncd.SharedStore, which refuses a record of
+	// a client request at or below the client's watermark as a conflict
+	// (another writer decided it); a single-writer store takes it and
+	// leaves the watermark where it is.
+	shared bool
 }
 
 type modelDoc struct {
@@ -51,6 +56,7 @@ func newModel() *model { return &model{docs: make(map[string]*modelDoc)} }
 // the store must refuse it.
 func (m *model) clone() *model {
 	c := newModel()
+	c.shared = m.shared
 	for id, d := range m.docs {
 		c.docs[id] = d.clone()
 	}
@@ -109,6 +115,9 @@ func (m *model) apply(rec syncd.Record) error {
 		if d == nil || d.epoch != a.Epoch || a.Op.Rev != d.head()+1 {
 			return errModelConflict
 		}
+		if m.decidedElsewhere(d, a.Op.ClientID, a.Op.ClientReqID) {
+			return errModelConflict
+		}
 		if err := applyOp(&d.state, a.Op); err != nil {
 			return fmt.Errorf("storetest bug: op %d of %q does not apply: %v", a.Op.Rev, a.Doc, err)
 		}
@@ -123,6 +132,9 @@ func (m *model) apply(rec syncd.Record) error {
 			return errModelMalformed
 		}
 		if d := m.docs[dc.Doc]; d != nil {
+			if m.decidedElsewhere(d, dc.ClientID, dc.ReqID) {
+				return errModelConflict
+			}
 			d.advance(dc.ClientID, revision.Refused(dc.ReqID, dc.Code))
 		}
 	case rec.Snapshot != nil:
@@ -138,6 +150,13 @@ func (m *model) apply(rec syncd.Record) error {
 		delete(m.docs, rec.Delete.Doc)
 	}
 	return nil
+}
+
+// decidedElsewhere reports whether a shared store must refuse a record of
+// client's request req in d: the request is at or below the client's
+// watermark.
+func (m *model) decidedElsewhere(d *modelDoc, client, req string) bool {
+	return m.shared && client != "" && req != "" && d.marks[client].Decided(req)
 }
 
 // advance raises client's watermark to o's request id and, when it rises,

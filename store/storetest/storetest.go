@@ -109,15 +109,14 @@ type harness struct {
 	s    syncd.Store
 	opts Options
 	// shared: the store is a syncd.SharedStore, whose Commit is atomic
-	// per document (a batch's model fails document by document).
+	// per document (a batch's model fails document by document) and which
+	// refuses a record of a request already decided (model.shared).
 	shared bool
 	model  *model
 	// clock gives ops and creates increasing, recognisable times.
 	clock int64
 	// epochs counts the epochs handed out, to make each one new.
 	epochs int
-	// reqs counts the unique request ids handed out (testRandomBatches).
-	reqs int
 }
 
 // newHarness opens a store and arranges for it to be checked, compared with
@@ -125,8 +124,7 @@ type harness struct {
 func newHarness(t *testing.T, open Opener, o Options) *harness {
 	t.Helper()
 	h := &harness{t: t, ctx: context.Background(), opts: o, model: newModel(), clock: 1_700_000_000_000}
-	h.s = open(t, o)
-	_, h.shared = h.s.(syncd.SharedStore)
+	h.use(open(t, o))
 	t.Cleanup(func() {
 		// t.Context is already cancelled when cleanups run.
 		ctx := context.Background()
@@ -146,8 +144,15 @@ func newHarness(t *testing.T, open Opener, o Options) *harness {
 // reopen restarts the store on the same data.
 func (h *harness) reopen(t *testing.T, reopen Reopener) {
 	t.Helper()
-	h.s = reopen(t, h.s, h.opts)
-	_, h.shared = h.s.(syncd.SharedStore)
+	h.use(reopen(t, h.s, h.opts))
+}
+
+// use makes s the harness's store and notes, for the harness and its
+// model, whether it is shared.
+func (h *harness) use(s syncd.Store) {
+	h.s = s
+	_, h.shared = s.(syncd.SharedStore)
+	h.model.shared = h.shared
 }
 
 // newEpoch returns an epoch (a ULID-shaped string) not used before in the
