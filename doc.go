@@ -13,7 +13,8 @@
 // change a document: a JSON Patch or JSON Merge Patch, perhaps with the
 // revision it was based on, and the client's id and request id, which make
 // it idempotent. A [Store] holds documents durably; the engine is its only
-// writer.
+// writer, except on a [SharedStore] (a cluster's log), where it is one
+// writer among several.
 //
 // # Guarantees
 //

@@ -14,8 +14,8 @@ fail=0
 allowed() {
 	case "$1" in
 	$mod/revision | $mod/ringbuf) echo '^$' ;;
-	$mod/internal/jsonkit) echo '^$' ;;
-	$mod/internal/fsync) echo '^$' ;; # how the log syncs, shared with the load generator's probe: standard library only # the JSON toolkit under protocol and delta: standard library only
+	$mod/internal/jsonkit) echo '^$' ;; # the JSON toolkit under protocol and delta: standard library only
+	$mod/internal/fsync) echo '^$' ;; # how the log syncs, shared with the load generator's probe: standard library only
 	$mod/delta) echo "^$mod/internal/jsonkit$" ;;
 	$mod/protocol) echo "^$mod/(revision|internal/jsonkit)$" ;;
 	$mod) echo "^($mod/(revision|delta|ringbuf|internal/jsonkit)|github.com/oklog/ulid/v2)$" ;;

@@ -83,8 +83,9 @@
 // without them.
 //
 // Bbolt transactions: Load, ReadOps, Watermark and List are each one read
-// transaction; the applier's transaction and ClaimClient's (clients.go)
-// are the only writers.
+// transaction; the applier's transaction, ClaimClient's (clients.go) and
+// SideWrite's (sidestore.go) are the only writers (and RenewEpochs, a
+// maintenance command, on a closed store).
 //
 // # Layout (version 2)
 //
@@ -97,7 +98,9 @@
 //	journal  seq → doc + run                        the newest operations of all documents
 //	ops      doc → bucket { rev → run }             each document's log
 //	marks    doc → bucket { clientID → mark }       request-id watermarks
+//	outcomes doc → bucket { clientID → outcomes }   each client's recent decisions (outcomes.go)
 //	clients  clientID → record                      owner, newest attempt (clients.go)
+//	side     space → bucket { key → value }         server state beside the documents, e.g. the webhooks' outbox (sidestore.go)
 //
 // A run (run.go) is consecutive operations of one document in one value,
 // keyed in a log by the revision of its first operation; seq and rev keys
@@ -124,11 +127,12 @@
 //     in the journal (the same scan).
 //   - List: a cursor scan of meta, whose keys are the ids, in id order;
 //     meta rows are small, so the scan does not drag snapshots or logs in.
-//   - Delete: two key deletes and two bucket deletes. Deleting a bucket
-//     frees its pages without visiting each key, which is why each log and
-//     each watermark set is a sub-bucket rather than a range of keys in a
-//     shared bucket; a small sub-bucket is stored inline in its parent's
-//     page, so a document with a short log costs no page of its own. The
+//   - Delete: two key deletes and three bucket deletes (log, watermarks,
+//     outcomes). Deleting a bucket frees its pages without visiting each
+//     key, which is why each log and each watermark set is a sub-bucket
+//     rather than a range of keys in a shared bucket; a small sub-bucket
+//     is stored inline in its parent's page, so a document with a short
+//     log costs no page of its own. The
 //     document's journal entries stay, dead, until the next checkpoint.
 //   - Retention first moves the document's journal entries into its log,
 //     then deletes the runs before the new first revision and rewrites the
@@ -139,7 +143,8 @@
 //
 // # Encoding
 //
-// Every value starts with a version byte (1) followed by binary fields;
+// Every value starts with a version byte (1; 2 for a meta since layout 2)
+// followed by binary fields;
 // see encoding.go for the exact fields and for why binary rather than
 // JSON. Decoders return an error wrapping a "corrupt value" error on any
 // malformed input and never panic (they are fuzzed); reads also check that

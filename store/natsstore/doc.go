@@ -223,8 +223,9 @@
 //
 // # Costs and traps
 //
-//   - Every instance's consumer receives the headers of every log message
-//     of the stream (a few hundred bytes each).
+//   - Every instance's consumer receives every log message of the stream
+//     whole, operations included (watch.go: a follow need not read them
+//     back); only the messages of documents watched here are decoded.
 //   - The cache holds up to 4,096 documents' states (watermarks included);
 //     an evicted one is read again. Applying a message to a cached state
 //     copies its client map: fine for documents with hundreds of clients.
