@@ -167,9 +167,8 @@ func launch(ctx context.Context, kind, store, syncdBin string, pin bool, extra [
 	}
 	s.pid = s.cmd.Process.Pid                        // taskset execs the server: same pid
 	for end := time.Now().Add(60 * time.Second); ; { // a cluster node waits for an election
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		err := s.ready(ctx)
 		if err == nil {
-			c.Close()
 			return s, nil
 		}
 		if time.Now().After(end) || ctx.Err() != nil {
@@ -178,6 +177,35 @@ func launch(ctx context.Context, kind, store, syncdBin string, pin bool, extra [
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// ready reports whether the server takes clients: the relay once it
+// accepts connections, syncd once /readyz answers 200. A cluster node
+// accepts connections before its stream has a leader, and a JOIN then is
+// refused UNAVAILABLE (retryable), which would fail the run's connect.
+func (s *serverProc) ready(ctx context.Context) error {
+	if s.relay {
+		c, err := net.DialTimeout("tcp", s.addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodGet, "http://"+s.addr+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/readyz answered %s", resp.Status)
+	}
+	return nil
 }
 
 // stop ends the server (and a cluster's other instances): SIGTERM (syncd
