@@ -76,6 +76,18 @@ func (e *Engine) sharedCommitFailed(live []*pending, err error) {
 	partial := errors.As(err, &pce)
 	var ok, failed []*pending
 	var failErr error
+	// Documents this batch creates or deletes: a conflict of theirs is a
+	// creation race, not writers racing for the log (racedForTheLog),
+	// even for an edit of the new document in the same batch.
+	var lifecycle map[*document]bool
+	for _, p := range live {
+		if p.create != nil || p.del != nil {
+			if lifecycle == nil {
+				lifecycle = make(map[*document]bool)
+			}
+			lifecycle[p.doc] = true
+		}
+	}
 	for _, p := range live {
 		ferr := err
 		if partial {
@@ -85,7 +97,7 @@ func (e *Engine) sharedCommitFailed(live []*pending, err error) {
 		case ferr == nil:
 			ok = append(ok, p)
 		case errors.Is(ferr, ErrConflict) || errors.Is(ferr, ErrOutcomeUnknown):
-			if errors.Is(ferr, ErrConflict) {
+			if errors.Is(ferr, ErrConflict) && p.racedForTheLog() && !lifecycle[p.doc] {
 				p.doc.mu.Lock()
 				announce := e.contendedLocked(p.doc)
 				p.doc.mu.Unlock()
@@ -105,6 +117,18 @@ func (e *Engine) sharedCommitFailed(live []*pending, err error) {
 	if len(failed) > 0 {
 		e.failBatch(failed, failErr)
 	}
+}
+
+// racedForTheLog reports whether p's conflict is a sign that writers race
+// for its document's log, which forward mode is for: an edit's operation
+// or refusal lost its place to another writer's. A creation or deletion
+// that conflicts (two instances creating a new document at once, as when
+// its first clients JOIN through several) is a one-off race the rebase
+// settles; forwarding after it would send every edit of the next
+// ForwardHold through the bus for nothing (sharedCommitFailed also leaves
+// out the edits of a document created or deleted in the same batch).
+func (p *pending) racedForTheLog() bool {
+	return p.append != nil || p.decide != nil
 }
 
 // afterBatch runs on the committer after each batch on a shared store:
