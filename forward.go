@@ -21,7 +21,7 @@ import (
 // When: a conflict of an edit on a document (sharedCommitFailed) puts it
 // in forward mode for Options.ForwardHold, on every instance
 // (Forwarder.Contended). A creation or deletion race does not: it is
-// settled once by the rebase (racedForTheLog).
+// settled once by the rebase (createdOrDeleted, rebase.go).
 // Outside it nothing changes: an uncontended document never pays the
 // extra hop. Leaving forward mode: the hold is extended by conflicts and
 // their announcements, and by the home's replies while the home sees the

@@ -76,18 +76,7 @@ func (e *Engine) sharedCommitFailed(live []*pending, err error) {
 	partial := errors.As(err, &pce)
 	var ok, failed []*pending
 	var failErr error
-	// Documents this batch creates or deletes: a conflict of theirs is a
-	// creation race, not writers racing for the log (racedForTheLog),
-	// even for an edit of the new document in the same batch.
-	var lifecycle map[*document]bool
-	for _, p := range live {
-		if p.create != nil || p.del != nil {
-			if lifecycle == nil {
-				lifecycle = make(map[*document]bool)
-			}
-			lifecycle[p.doc] = true
-		}
-	}
+	oneOff := createdOrDeleted(live)
 	for _, p := range live {
 		ferr := err
 		if partial {
@@ -97,7 +86,7 @@ func (e *Engine) sharedCommitFailed(live []*pending, err error) {
 		case ferr == nil:
 			ok = append(ok, p)
 		case errors.Is(ferr, ErrConflict) || errors.Is(ferr, ErrOutcomeUnknown):
-			if errors.Is(ferr, ErrConflict) && p.racedForTheLog() && !lifecycle[p.doc] {
+			if errors.Is(ferr, ErrConflict) && !oneOff[p.doc] {
 				p.doc.mu.Lock()
 				announce := e.contendedLocked(p.doc)
 				p.doc.mu.Unlock()
@@ -119,16 +108,26 @@ func (e *Engine) sharedCommitFailed(live []*pending, err error) {
 	}
 }
 
-// racedForTheLog reports whether p's conflict is a sign that writers race
-// for its document's log, which forward mode is for: an edit's operation
-// or refusal lost its place to another writer's. A creation or deletion
-// that conflicts (two instances creating a new document at once, as when
-// its first clients JOIN through several) is a one-off race the rebase
-// settles; forwarding after it would send every edit of the next
-// ForwardHold through the bus for nothing (sharedCommitFailed also leaves
-// out the edits of a document created or deleted in the same batch).
-func (p *pending) racedForTheLog() bool {
-	return p.append != nil || p.decide != nil
+// createdOrDeleted returns the documents that batch creates or deletes.
+// A conflict puts a document in forward mode only when writers race for
+// its log: an edit's operation or refusal lost its place to another
+// writer's. A conflict of a batch that creates or deletes the document
+// (two instances creating a new document at once, as when its first
+// clients JOIN through several; an edit of it in the same batch fails
+// with the creation) is a one-off race the rebase settles, and forwarding
+// after it would send every edit of the next ForwardHold through the bus
+// for nothing.
+func createdOrDeleted(batch []*pending) map[*document]bool {
+	var docs map[*document]bool
+	for _, p := range batch {
+		if p.create != nil || p.del != nil {
+			if docs == nil {
+				docs = make(map[*document]bool)
+			}
+			docs[p.doc] = true
+		}
+	}
+	return docs
 }
 
 // afterBatch runs on the committer after each batch on a shared store:
