@@ -104,29 +104,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		}
 	}()
 
-	var backup func(context.Context, io.Writer) (int64, error)
-	switch c.Store {
-	case "memory":
-		m.store = memstore.New(memstore.Options{Retention: c.Retention})
-	case "nats":
-		if m.store, err = m.openNATS(ctx); err != nil {
-			return err
-		}
-	default:
-		if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
-			return fmt.Errorf("-data: %w", err) // names the directory
-		}
-		path := filepath.Join(c.DataDir, "syncd.db")
-		bs, err := boltstore.Open(path, boltstore.Options{Retention: c.Retention})
-		if errors.Is(err, boltstore.ErrLocked) {
-			return fmt.Errorf("the data directory %s is in use by another syncd (%s is locked): stop that one, or give this one another -data", c.DataDir, path)
-		}
-		if err != nil {
-			return err // names the file
-		}
-		m.store, backup = bs, bs.Backup
+	backup, err := m.openStore(ctx)
+	if err != nil {
+		return err
 	}
-
 	metrics := server.NewMetrics()
 	if c.Store == "nats" {
 		metrics.WatchNATS(m.natsState)
@@ -136,20 +117,72 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	policies, _ := c.policies()
-	validate, err := c.loadSchemas()
-	if err != nil {
-		return err
-	}
 	// A cluster's instances forward a contended document's edits to one
 	// of them (config_bus.go); the server carries them, once it runs.
 	var forwarder *server.Forwarder
-	var engineForwarder syncd.Forwarder
 	if c.Store == "nats" && c.Bus.Forward {
 		forwarder = server.NewForwarder()
-		engineForwarder = forwarder
 	}
-	m.engine, err = syncd.Open(m.store, syncd.Options{
+	opts, err := m.engineOptions(metrics, observer, forwarder)
+	if err != nil {
+		return err
+	}
+	if m.engine, err = syncd.Open(m.store, opts); err != nil {
+		return err
+	}
+	if c.Store == "nats" {
+		// No file to copy: the log is JetStream's (backup_export.go).
+		backup = (&exporter{engine: m.engine, dir: c.DataDir}).backup
+	}
+	serverOpts, err := m.serverOptions(metrics, backup, forwarder)
+	if err != nil {
+		return err
+	}
+	if m.server, err = server.New(m.engine, serverOpts); err != nil {
+		return err
+	}
+	if c.Store == "nats" {
+		m.startNATSWatch()
+	}
+	return m.listen()
+}
+
+// openStore opens the store -store names, and returns how the HTTP backup
+// copies it (nil where the store has no file of its own).
+func (m *Main) openStore(ctx context.Context) (backup func(context.Context, io.Writer) (int64, error), err error) {
+	c := &m.Config
+	switch c.Store {
+	case "memory":
+		m.store = memstore.New(memstore.Options{Retention: c.Retention})
+		return nil, nil
+	case "nats":
+		m.store, err = m.openNATS(ctx)
+		return nil, err
+	}
+	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("-data: %w", err) // names the directory
+	}
+	path := filepath.Join(c.DataDir, "syncd.db")
+	bs, err := boltstore.Open(path, boltstore.Options{Retention: c.Retention})
+	if errors.Is(err, boltstore.ErrLocked) {
+		return nil, fmt.Errorf("the data directory %s is in use by another syncd (%s is locked): stop that one, or give this one another -data", c.DataDir, path)
+	}
+	if err != nil {
+		return nil, err // names the file
+	}
+	m.store = bs
+	return bs.Backup, nil
+}
+
+// engineOptions are the engine's options from the configuration.
+func (m *Main) engineOptions(metrics *server.Metrics, observer syncd.Observer, forwarder *server.Forwarder) (syncd.Options, error) {
+	c := &m.Config
+	policies, _ := c.policies()
+	validate, err := c.loadSchemas()
+	if err != nil {
+		return syncd.Options{}, err
+	}
+	opts := syncd.Options{
 		RingSize:         c.RingSize,
 		SnapshotInterval: c.SnapshotInterval,
 		MaxDocSize:       c.MaxDocBytes,
@@ -166,25 +199,27 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 		MaxRoomPresenceBytes: c.Transport.MaxRoomPresenceBytes,
 
-		Forwarder:   engineForwarder,
 		ForwardHold: c.Bus.ForwardHold,
-	})
-	if err != nil {
-		return err
 	}
-	if c.Store == "nats" {
-		// No file to copy: the log is JetStream's (backup_export.go).
-		backup = (&exporter{engine: m.engine, dir: c.DataDir}).backup
+	if forwarder != nil {
+		// Not a typed nil: the engine tells "no forwarding" by a nil interface.
+		opts.Forwarder = forwarder
 	}
+	return opts, nil
+}
+
+// serverOptions are the server's options from the configuration.
+func (m *Main) serverOptions(metrics *server.Metrics, backup func(context.Context, io.Writer) (int64, error), forwarder *server.Forwarder) (server.Options, error) {
+	c := &m.Config
 	jwtKeys, err := c.jwtKeys()
 	if err != nil {
-		return err
+		return server.Options{}, err
 	}
 	bus, err := m.clusterBus()
 	if err != nil {
-		return err
+		return server.Options{}, err
 	}
-	m.server, err = server.New(m.engine, server.Options{
+	return server.Options{
 		Logger:            m.Logger,
 		Metrics:           metrics,
 		APIKey:            c.APIKey,
@@ -230,14 +265,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			MaxConns:               c.Transport.MaxConns,
 			MaxConnsPerAddr:        c.Transport.MaxConnsPerAddr,
 		},
-	})
-	if err != nil {
-		return err
-	}
-	if c.Store == "nats" {
-		m.startNATSWatch()
-	}
+	}, nil
+}
 
+// listen starts serving HTTP (and TLS, with -tls-cert) on -addr, and the
+// profiler on -pprof-addr.
+func (m *Main) listen() (err error) {
+	c := &m.Config
 	m.ln, err = net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
