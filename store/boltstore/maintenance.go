@@ -178,7 +178,7 @@ func Compact(ctx context.Context, path string) (before, after int64, err error) 
 }
 
 // RenewEpochs gives every document of the file at path a new epoch and
-// drops its watermarks, in one transaction, and returns how many
+// drops its watermarks and outcomes, in one transaction, and returns how many
 // documents it changed. A restored database needs it: clients that saw
 // the old history past the backup must not be served deltas over a
 // different one (a new epoch makes them take a snapshot), and watermarks
@@ -228,6 +228,11 @@ func RenewEpochs(path string, newEpoch func() revision.Epoch) (int, error) {
 				return err
 			}
 			if err := w.marks.DeleteBucket(doc); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
+				return err
+			}
+			// Outcomes belong to the epoch too: the new one starts
+			// without any (syncd.Store.Outcomes).
+			if err := tx.Bucket(bucketOutcomes).DeleteBucket(doc); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
 				return err
 			}
 			n++

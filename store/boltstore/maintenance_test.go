@@ -113,3 +113,39 @@ func TestMaintenanceHelpers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRenewEpochsDropsOutcomes: a restored database gives every document a
+// new epoch, and a new epoch starts without watermarks and without
+// outcomes (syncd.Store.Outcomes; PROTOCOL.md §6.8 step 6). Outcomes kept
+// from the old epoch would be served with the new epoch's first catch-up
+// (addOutcomes sends every outcome up to the watermark), as if the old
+// history's decisions were this one's.
+func TestRenewEpochsDropsOutcomes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "syncd.db")
+	fillDB(t, path)
+	ctx := context.Background()
+	s, err := boltstore.OpenReadOnly(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.Outcomes(ctx, "a", "c1")
+	s.Close()
+	if err != nil || len(before) == 0 {
+		t.Fatalf("before: outcomes %v (%v), want some", before, err)
+	}
+	n := 0
+	if _, err := boltstore.RenewEpochs(path, func() revision.Epoch { n++; return revision.Epoch(fmt.Sprintf("01R%023d", n)) }); err != nil {
+		t.Fatal(err)
+	}
+	s, err = boltstore.OpenReadOnly(path, boltstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if w, err := s.Watermark(ctx, "a", "c1"); err != nil || w.ReqID != "" {
+		t.Fatalf("watermark after renew: %q (%v), want none", w.ReqID, err)
+	}
+	if outs, err := s.Outcomes(ctx, "a", "c1"); err != nil || len(outs) != 0 {
+		t.Fatalf("outcomes after renew (new epoch): %v (%v), want none", outs, err)
+	}
+}

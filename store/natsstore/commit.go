@@ -136,6 +136,10 @@ type plan struct {
 	// says its epoch starts in this message.
 	snap        *syncd.SnapshotRecord
 	snapCreated bool
+	// skipped: a Delete or a Decide found the document absent and was
+	// left out as a no-op. Without a message there is no condition for
+	// the log to check, so that absence must not come from a stale cache.
+	skipped bool
 }
 
 // planDoc checks recs against st, in order, as the contract says.
@@ -158,6 +162,7 @@ func planDoc(doc string, st *docState, recs []syncd.Record, now int64) (*plan, e
 			p.resets, p.createdHere, p.snap = true, true, nil
 		case rec.Delete != nil:
 			if !cur.exists {
+				p.skipped = true
 				continue
 			}
 			*cur = docState{}
@@ -184,6 +189,7 @@ func planDoc(doc string, st *docState, recs []syncd.Record, now int64) (*plan, e
 			p.recs = append(p.recs, logRecord{kind: recAppend, op: a.Op})
 		case rec.Decide != nil:
 			if !cur.exists {
+				p.skipped = true
 				continue
 			}
 			d := rec.Decide
@@ -223,6 +229,7 @@ func (s *Store) commitDoc(ctx context.Context, doc string, recs []syncd.Record) 
 		return fmt.Errorf("%w: %w", errMalformed, err)
 	}
 	st := s.cache.get(doc)
+	cached := st != nil
 	if st == nil {
 		ld, err := s.rebuild(ctx, doc, false)
 		if err != nil {
@@ -232,6 +239,17 @@ func (s *Store) commitDoc(ctx context.Context, doc string, recs []syncd.Record) 
 	}
 	now := time.Now().UnixMilli()
 	p, err := planDoc(doc, st, recs, now)
+	if err == nil && cached && len(p.recs) == 0 && (p.skipped || p.snap != nil) {
+		// No log message means no condition for the log to check: a
+		// Delete or Decide left out because the document is absent, or
+		// a Snapshot checked against an existing epoch, must be decided
+		// on the log as it is now, not on the cache (another writer may
+		// have created or deleted the document since).
+		if st, err = s.current(ctx, doc); err != nil {
+			return err
+		}
+		p, err = planDoc(doc, st, recs, now)
+	}
 	if errors.Is(err, syncd.ErrConflict) {
 		// The cached state may be behind the log: check again against
 		// the log as it is now, so a stale cache never refuses for ever.

@@ -79,7 +79,11 @@
 //     epoch at most at the head. Decide and Delete on an absent document
 //     are no-ops and write nothing. If the check fails on a cached state,
 //     the state is caught up with the log and checked again, so a stale
-//     cache never refuses for good.
+//     cache never refuses for good. A plan that would publish nothing (a
+//     Delete or Decide left out as a no-op, or a Snapshot alone) is made
+//     again on the log's current state first: without a message there is
+//     no condition for the log to check, and a cache that still thinks the
+//     document absent would otherwise acknowledge a Decide it never wrote.
 //  2. The message is published with Nats-Expected-Last-Subject-Sequence =
 //     the sequence of the document's last message as the state knows it.
 //     JetStream's leader checks it before storing: if another writer

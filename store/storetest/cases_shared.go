@@ -49,6 +49,8 @@ var sharedCases = []struct {
 	{"DeleteRecreateRace", testDeleteRecreateRace},
 	{"PartialCommit", testPartialCommit},
 	{"StaleHandleCatchesUp", testStaleHandleCatchesUp},
+	{"StaleAbsentDeleteAndDecide", testStaleAbsentDeleteAndDecide},
+	{"StaleSnapshotOfDeleted", testStaleSnapshotOfDeleted},
 }
 
 // pair is one multi-writer subtest's two handles.
@@ -439,5 +441,61 @@ func testStaleHandleCatchesUp(t *testing.T, p *pair) {
 	p.mustCommit(p.b, p.appendOp("doc", e, 4, "cb", "r-1"))
 	if sd := p.load(p.a, "doc"); sd.Meta.Head != 4 {
 		t.Fatalf("a sees head %d, want 4", sd.Meta.Head)
+	}
+}
+
+// testStaleAbsentDeleteAndDecide: a handle that last saw a document absent
+// must not take a Delete or a Decide of it for a no-op once another writer
+// has created it: the Delete must delete what exists when it is
+// committed, and the Decide must be recorded (or be a conflict), or a
+// later append of the same client request would be applied although its
+// refusal was acknowledged.
+func testStaleAbsentDeleteAndDecide(t *testing.T, p *pair) {
+	if _, err := p.a.Load(p.ctx, "doc"); !errors.Is(err, syncd.ErrNotFound) {
+		t.Fatalf("a.Load of a new document: %v, want ErrNotFound", err)
+	}
+	if _, err := p.a.Load(p.ctx, "doc2"); !errors.Is(err, syncd.ErrNotFound) {
+		t.Fatalf("a.Load of a new document: %v, want ErrNotFound", err)
+	}
+	e := p.newEpoch()
+	p.mustCommit(p.b, p.create("doc", e))
+	e2 := p.newEpoch()
+	p.mustCommit(p.b, p.create("doc2", e2))
+
+	// a decides client c's request r-1 in doc2, which exists by now.
+	errDecide := p.commit(p.a, p.refuse("doc2", "c", "r-1"))
+	// a deletes doc, which exists by now.
+	errDelete := p.commit(p.a, syncd.Record{Delete: &syncd.DeleteRecord{Doc: "doc"}})
+
+	if errDelete == nil {
+		if sd, err := p.b.Load(p.ctx, "doc"); err == nil {
+			t.Errorf("a's Delete of doc returned nil, but doc still exists (epoch %s, head %d)", sd.Meta.Epoch, sd.Meta.Head)
+		}
+	} else if !errors.Is(errDelete, syncd.ErrConflict) {
+		t.Errorf("a's Delete: %v", errDelete)
+	}
+	if errDecide == nil {
+		if w, err := p.b.Watermark(p.ctx, "doc2", "c"); err != nil || w.ReqID != "r-1" {
+			t.Errorf("a's Decide of c's r-1 in doc2 returned nil, but the watermark is %q (%v)", w.ReqID, err)
+		}
+		if err := p.commit(p.b, p.appendOp("doc2", e2, 1, "c", "r-1")); err == nil {
+			t.Errorf("c's r-1 was refused (a's Decide acknowledged), then applied by b")
+		}
+	} else if !errors.Is(errDecide, syncd.ErrConflict) {
+		t.Errorf("a's Decide: %v", errDecide)
+	}
+}
+
+// testStaleSnapshotOfDeleted: a Snapshot of a document another writer has
+// deleted is ErrConflict (the Store contract), even through a handle that
+// last saw the document exist.
+func testStaleSnapshotOfDeleted(t *testing.T, p *pair) {
+	e := p.newEpoch()
+	p.mustCommit(p.a, p.create("doc", e), p.appendOp("doc", e, 1, "c", "r-1"))
+	p.load(p.a, "doc")
+	p.mustCommit(p.b, syncd.Record{Delete: &syncd.DeleteRecord{Doc: "doc"}})
+	err := p.commit(p.a, syncd.Record{Snapshot: &syncd.SnapshotRecord{Doc: "doc", Epoch: e, Rev: 1, State: []byte(`{"by":"c","rev":1}`)}})
+	if !errors.Is(err, syncd.ErrConflict) {
+		t.Fatalf("a's Snapshot of doc, deleted by b: %v, want ErrConflict", err)
 	}
 }
