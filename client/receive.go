@@ -153,7 +153,7 @@ func (d *Doc) joinRefusedLocked(p *protocol.ErrorPayload) {
 		return
 	}
 	c.log.Warn("syncd client: join refused", "doc", d.id, "code", p.Code, "message", p.Message, "first", first)
-	if retryable(p) {
+	if retryable(p) && !overDocsPerConn(p) {
 		wait := undecidedWait(d.joinRetries, p)
 		d.joinRetries++
 		sess := c.sess
@@ -223,6 +223,17 @@ func undecidedWait(n int, p *protocol.ErrorPayload) time.Duration {
 // now, and did not record it.
 func undecided(c protocol.Code) bool {
 	return c == protocol.CodeUnavailable || c == protocol.CodeDeadlineExceeded
+}
+
+// overDocsPerConn reports whether p refuses a JOIN over the connection's
+// document count (PROTOCOL.md §6.11): retryable in general, but not on
+// this connection until a document is left, so not worth a timer.
+func overDocsPerConn(p *protocol.ErrorPayload) bool {
+	var det struct {
+		Limit string `json:"limit"`
+	}
+	return p.Code == protocol.CodeResourceExhausted && len(p.Details) > 0 &&
+		json.Unmarshal(p.Details, &det) == nil && det.Limit == protocol.LimitMaxDocsPerConnection
 }
 
 func retryable(p *protocol.ErrorPayload) bool {

@@ -73,7 +73,13 @@ func (s *Server) handleJoin(x *router.Ctx, p protocol.Join) error {
 	// encoding), but that depth does not stay with an idle connection: the
 	// router parks idle connections on a fresh, shallow goroutine.
 	if err := s.join(x, p); err != nil {
-		return toWire(err).WithDetails(joinDetails{Doc: p.Doc})
+		det := joinDetails{Doc: p.Doc}
+		if errors.Is(err, errTooManyDocs) {
+			// The one refusal a retry cannot mend without a LEAVE: a
+			// client tells it by the limit, not by the message's text.
+			det.Limit = protocol.LimitMaxDocsPerConnection
+		}
+		return toWire(err).WithDetails(det)
 	}
 	return nil
 }
@@ -81,7 +87,13 @@ func (s *Server) handleJoin(x *router.Ctx, p protocol.Join) error {
 // joinDetails are the details of a refused JOIN.
 type joinDetails struct {
 	Doc string `json:"doc"`
+	// Limit is the HELLO.limits name of the limit that refused it, if one
+	// did (PROTOCOL.md §6.11).
+	Limit string `json:"limit,omitempty"`
 }
+
+// errTooManyDocs marks the refusal of a JOIN over Limits.MaxDocsPerConn.
+var errTooManyDocs = errors.New("too many documents joined")
 
 func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 	sess := sessionOf(x)
@@ -96,7 +108,9 @@ func (s *Server) join(x *router.Ctx, p protocol.Join) error {
 	n := sess.countDocsLocked()
 	sess.mu.Unlock()
 	if old == nil && n >= s.opts.Limits.MaxDocsPerConn {
-		return protocol.Errorf(protocol.CodeResourceExhausted, "a connection may join at most %d documents", s.opts.Limits.MaxDocsPerConn)
+		e := protocol.Errorf(protocol.CodeResourceExhausted, "a connection may join at most %d documents: leave one first", s.opts.Limits.MaxDocsPerConn)
+		e.Cause = errTooManyDocs
+		return e
 	}
 	if len(p.Presence) > 0 {
 		// Before joining: a value refused for its size or rate refuses

@@ -37,9 +37,10 @@ func TestJoinRefusalNamesTheDocument(t *testing.T) {
 	c.send(protocol.TypeJoin, map[string]any{"doc": "second"})
 	p := c.expectError(protocol.CodeResourceExhausted)
 	var d struct {
-		Doc string `json:"doc"`
+		Doc   string `json:"doc"`
+		Limit string `json:"limit"`
 	}
-	if err := json.Unmarshal(p.Details, &d); err != nil || d.Doc != "second" {
+	if err := json.Unmarshal(p.Details, &d); err != nil || d.Doc != "second" || d.Limit != protocol.LimitMaxDocsPerConnection {
 		t.Fatalf("details %s: %v", p.Details, err)
 	}
 }

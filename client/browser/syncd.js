@@ -18,6 +18,13 @@ export const PROTOCOL = "syncd/1";
 
 const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+const hasOwn = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+// setMember sets member k of object o as an own property: plain assignment
+// of "__proto__" would change o's prototype instead (and lose the member),
+// where the server (and JSON.parse) make it a member like any other.
+const setMember = (o, k, v) => {
+  Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+};
 
 /** Deep JSON equality; key order does not matter (PROTOCOL.md §3.2). */
 export function deepEqual(a, b) {
@@ -107,7 +114,7 @@ function addAt(doc, tokens, value) {
   const parent = getAt(doc, tokens.slice(0, -1));
   const last = tokens[tokens.length - 1];
   if (Array.isArray(parent)) parent.splice(arrayIndex(last, parent.length, true), 0, value);
-  else if (isObject(parent)) parent[last] = value;
+  else if (isObject(parent)) setMember(parent, last, value);
   else throw precondition(`parent of /${tokens.join("/")} is not a container`);
   return doc;
 }
@@ -176,7 +183,7 @@ export function applyMergePatch(doc, patch) {
   const out = isObject(doc) ? clone(doc) : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
-    else out[k] = applyMergePatch(out[k], v);
+    else setMember(out, k, applyMergePatch(hasOwn(out, k) ? out[k] : undefined, v));
   }
   return out;
 }
@@ -328,8 +335,8 @@ function supersede(patch, later) {
       if (inside) {
         const sub = at(v, p);
         if (Object.keys(sub).length === 0 && Object.keys(v).length > 0) continue;
-        out[k] = sub;
-      } else out[k] = v;
+        setMember(out, k, sub);
+      } else setMember(out, k, v);
     }
     return out;
   };
@@ -710,6 +717,9 @@ function readJSON(storage, key) {
   }
 }
 
+// The longest delay setTimeout keeps (2^31 - 1 ms, about 24.8 days).
+const MAX_TIMER_MS = 2147483647;
+
 const ULID_RE = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/i;
 
 // ---------------------------------------------------------------------------
@@ -860,7 +870,10 @@ export class SyncClient extends Emitter {
     let taken = false;
     ch.onmessage = (ev) => {
       const m = ev.data || {};
-      if (m.type === "claim" && m.nonce !== nonce && this.clientId && m.id === this.clientId && !this._checking) {
+      // A stopped client (close(), or a close code that stops) holds no
+      // connection with the id: a new client of this same tab (same
+      // sessionStorage) must get it, and the outbox with it.
+      if (m.type === "claim" && m.nonce !== nonce && this.clientId && m.id === this.clientId && !this._checking && !this._stopped) {
         ch.postMessage({ type: "taken", id: m.id, nonce: m.nonce });
       } else if (m.type === "taken" && m.nonce === nonce) taken = true;
     };
@@ -1158,6 +1171,12 @@ export class SyncClient extends Emitter {
     this._refreshTimer = undefined;
     if (!exp || typeof this.options.token !== "function") return;
     const wait = Math.max(1000, ((exp * 1000 - Date.now()) * 3) / 4);
+    // A timer longer than 2^31 - 1 ms fires at once (browsers and Node):
+    // for a token that far from its exp, look again later instead.
+    if (wait > MAX_TIMER_MS) {
+      this._refreshTimer = setTimeout(() => this._scheduleRefresh(exp), MAX_TIMER_MS);
+      return;
+    }
     this._refreshTimer = setTimeout(() => this._refresh(exp), wait);
   }
 
@@ -1192,7 +1211,8 @@ export class SyncClient extends Emitter {
     if (!validDocId(id)) throw Object.assign(new Error(`invalid document id ${JSON.stringify(id)}: 1–128 characters of letters, digits and : _ . / -`), { code: "INVALID_ARGUMENT" });
     let d = this.docs.get(id);
     if (d) return d;
-    const saved = this.clientId ? readJSON(this._local, this._outboxKey())?.[id] : undefined;
+    const box = this.clientId ? readJSON(this._local, this._outboxKey()) : undefined;
+    const saved = isObject(box) && hasOwn(box, id) ? box[id] : undefined;
     d = new SyncDoc(this, id, new DocState(id, saved), presence);
     for (const p of d._s.pending) this._ulid.observe(p.clientReqId);
     this.docs.set(id, d);
@@ -1213,7 +1233,7 @@ export class SyncClient extends Emitter {
     let any = false;
     for (const d of this.docs.values()) {
       if (d._s.pending.length) {
-        out[d.id] = d._s.save();
+        setMember(out, d.id, d._s.save()); // "__proto__" is a valid id
         any = true;
       }
     }
@@ -1234,6 +1254,7 @@ export class SyncClient extends Emitter {
     if (d._presence !== undefined) p.presence = d._presence;
     d._fullPresenceDue = true;
     d._joined = false;
+    d._joinRefused = false;
     const corr = "j" + ++this._corr;
     d._joinCorr = corr;
     try {
@@ -1252,9 +1273,21 @@ export class SyncClient extends Emitter {
   }
 
   _setPresence(d, state) {
+    // The value is sent again with every JOIN, which the server refuses
+    // whole for a value it refuses (§4.4): one it refused for what it is
+    // (too large, not allowed) must not stay, or the document could never
+    // be joined again.
+    const max = this.limits.maxPresenceBytes;
+    if (max && state !== undefined && utf8Length(JSON.stringify(state)) > max) {
+      return Promise.reject(Object.assign(new Error(`presence value exceeds maxPresenceBytes ${max}`), { code: "INVALID_ARGUMENT" }));
+    }
+    const prev = d._presence;
     d._presence = state;
     if (!d._joined) return Promise.resolve(); // sent with the next JOIN
-    return this._rpc("PRESENCE.SET", { doc: d.id, state });
+    return this._rpc("PRESENCE.SET", { doc: d.id, state }).catch((e) => {
+      if (!isRetryable(e) && d._presence === state) d._presence = prev;
+      throw e;
+    });
   }
 
   _nextReqId() {
@@ -1447,10 +1480,18 @@ export class SyncClient extends Emitter {
   }
 
   _checkEstablished() {
-    if (!this._hello || this.status === "open") return;
-    for (const d of this.docs.values()) if (!d._joined) return;
-    this._attempt = 0; // §9.2 step 5: reset the backoff
-    this._setStatus("open", {});
+    if (!this._hello) return;
+    let caughtUp = true;
+    let answered = true;
+    for (const d of this.docs.values()) {
+      if (d._joined) continue;
+      caughtUp = false;
+      if (!d._joinRefused) answered = false;
+    }
+    // §9.2 step 5: HELLO and every JOIN answered (a refusal for good is an
+    // answer too): the connection is established, reset the backoff.
+    if (answered) this._attempt = 0;
+    if (caughtUp && this.status !== "open") this._setStatus("open", {});
   }
 
   _onSync(type, p, corr) {
@@ -1554,6 +1595,10 @@ export class SyncClient extends Emitter {
   _onPresence(p) {
     const d = this.docs.get(p.doc);
     if (!d) return;
+    // Before a JOIN's answer, a PRESENCE is the old subscription's (the full
+    // room comes after the answer, §6.4): taken for the full room, it would
+    // make the real one merge as a change, missing who left meanwhile.
+    if (d._joinCorr !== undefined && !d._joined) return;
     const list = Array.isArray(p.clients) ? p.clients : [];
     if (d._fullPresenceDue) {
       d.room = new Map();
@@ -1601,12 +1646,18 @@ export class SyncClient extends Emitter {
         // §9.4: a retryable refusal is retried after retryAfterMs (except too
         // many documents, which needs a LEAVE first).
         // Backing off while the server cannot answer (a store election, say).
-        if (isRetryable(p) && !(p.code === "RESOURCE_EXHAUSTED" && /documents/.test(p.message || ""))) {
+        // Only the per-connection document count (details.limit
+        // "maxDocsPerConnection", §6.11) needs a LEAVE; the creation rate
+        // and a full server pass with time.
+        if (isRetryable(p) && p.details?.limit !== "maxDocsPerConnection") {
           const n = d._joinRetries || 0;
           d._joinRetries = n + 1;
           d._retryTimer = setTimeout(() => {
             if (this._hello && this.docs.get(d.id) === d) this._join(d);
           }, UNDECIDED.has(p.code) ? undecidedWait(n, p) : p.retryAfterMs || 100);
+        } else {
+          d._joinRefused = true; // answered, for good on this connection
+          this._checkEstablished();
         }
         return;
       }

@@ -132,9 +132,14 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("-h: %v, want errHelp", err)
 	}
 	out := stderr.String()
-	for _, want := range []string{"Usage: syncd", "SYNCD_", "-addr", "-data", "-jwt-secret", "-api-key", "-store", "-retention", "-heartbeat", "127.0.0.1:8080"} {
+	for _, want := range []string{"Usage: syncd", "SYNCD_", "-addr", "-data", "-jwt-secret", "-api-key", "-store", "-retention", "-heartbeat", "127.0.0.1:8080", "(default 10s)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("help lacks %q:\n%s", want, out)
 		}
+	}
+	// flag asks a zero value of each flag's type for its String, to tell
+	// a default worth printing: a wrapper must survive being zero.
+	if strings.Contains(out, "panic") {
+		t.Errorf("help reports a panic:\n%s", out)
 	}
 }

@@ -80,6 +80,15 @@ func hintDurations(fs *flag.FlagSet) {
 // like. (flag's own error for "-heartbeat 5" is "parse error".)
 type durationHint struct{ flag.Getter }
 
+// String is the wrapped flag's, and "0s" for the zero durationHint, which
+// flag's usage makes (by reflection) to tell whether a default is zero.
+func (d durationHint) String() string {
+	if d.Getter == nil {
+		return time.Duration(0).String()
+	}
+	return d.Getter.String()
+}
+
 func (d durationHint) Set(s string) error {
 	if err := d.Getter.Set(s); err != nil {
 		if _, numErr := strconv.ParseFloat(strings.TrimSpace(s), 64); numErr == nil {

@@ -386,6 +386,25 @@ test("presence: full room after a JOIN answer, then changes", async () => {
   c.close();
 });
 
+test("presence: a change of the old subscription, arriving before a re-JOIN's answer, is not taken for the full room (§6.4)", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const { doc, s } = await joinedDoc(n, c, { rev: 3 });
+  s.deliver("PRESENCE", { doc: "d", clients: [{ clientId: "BOB", state: { name: "Bob" } }] });
+  // Out of step (a revision skipped): the client re-joins on this connection.
+  s.deliver("SYNC.DELTAS", { doc: "d", epoch: EPOCH, fromRev: 5, toRev: 6, operations: [{ rev: 6, type: "merge", payload: { a: 1 }, ts: 1 }] });
+  const rejoin = s.of("JOIN")[1];
+  assert.ok(rejoin, "re-joined");
+  // Live traffic of the old subscription, sent before the server handled
+  // the JOIN: Carol joins the room, then leaves it again.
+  s.deliver("PRESENCE", { doc: "d", clients: [{ clientId: "CAROL", state: { name: "Carol" } }] });
+  // The answer, then the full room: only Bob.
+  s.deliver("SYNC.DELTAS", { doc: "d", epoch: EPOCH, fromRev: 3, toRev: 6, operations: [{ rev: 6, type: "merge", payload: { a: 1 }, ts: 1, firstRev: 4 }] }, { correlationId: rejoin.meta.correlationId });
+  s.deliver("PRESENCE", { doc: "d", clients: [{ clientId: "BOB", state: { name: "Bob" } }] });
+  assert.deepEqual([...doc.room.keys()], ["BOB"], "Carol, who left, is not shown in the room");
+  c.close();
+});
+
 test("heartbeat: __heartbeat when idle; a silent server is given up", async () => {
   const n = fakeNet();
   const c = newClient(n, { random: () => 0 });
@@ -415,6 +434,23 @@ test("the outbox: pending edits in localStorage under the clientId, restored by 
   assert.ok(d2.update({ y: 1 }) > id);
 });
 
+test("the outbox keeps the pending edits of a document named __proto__ (a valid id, §6.1) across a reload", async () => {
+  const n = fakeNet();
+  const session = memStorage(), local = memStorage();
+  const c = newClient(n, { sessionStorage: session, localStorage: local });
+  const doc = c.open("__proto__");
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  const s = n.last();
+  s.hello();
+  s.deliver("SYNC.SNAPSHOT", { doc: "__proto__", epoch: EPOCH, rev: 3, state: {} }, { correlationId: s.of("JOIN")[0].meta.correlationId });
+  const id = doc.update({ x: 1 });
+  c.close();
+  const c2 = newClient(fakeNet(), { sessionStorage: session, localStorage: local, autoConnect: false });
+  const d2 = c2.open("__proto__");
+  assert.deepEqual(d2.pending.map((p) => p.clientReqId), [id], "the pending edit survives the reload");
+  assert.deepEqual(d2.value, { x: 1 });
+});
+
 test("a duplicated tab (same sessionStorage copy) takes a fresh clientId; a reloaded one keeps its own", async () => {
   const session = memStorage();
   session.setItem("syncd.clientId", CID);
@@ -438,6 +474,47 @@ test("a duplicated tab (same sessionStorage copy) takes a fresh clientId; a relo
   b.close();
   a._tabs.close();
   b._tabs.close();
+});
+
+test("a client closed in this tab does not claim its clientId from the next one (which would drop the outbox)", async () => {
+  const session = memStorage(), local = memStorage();
+  session.setItem("syncd.clientId", CID);
+  const na = fakeNet();
+  const a = newClient(na, { sessionStorage: session, localStorage: local, detectDuplicateTab: true, tabCheckMs: 100 });
+  await waitFor(() => na.sockets.length === 1, 2000, "A's socket");
+  na.last().hello();
+  const id = a.open("d").update({ x: 1 }); // pending, in the outbox
+  a.close();
+  // The same tab starts over (a new token, say): same sessionStorage, same page.
+  const nb = fakeNet();
+  const b = newClient(nb, { sessionStorage: session, localStorage: local, detectDuplicateTab: true, tabCheckMs: 100 });
+  const db = b.open("d");
+  await waitFor(() => nb.sockets.length === 1, 2000, "B's socket");
+  const kept = { clientId: b.clientId, pending: db.pending.map((p) => p.clientReqId) };
+  b.close();
+  a._tabs.close();
+  b._tabs.close();
+  assert.deepEqual(kept, { clientId: CID, pending: [id] }, "the tab's own id and pending edit are kept");
+});
+
+test("a JOIN refused for good is an answer too: the connection counts as established and the backoff is reset (§9.2 step 5)", async () => {
+  const n = fakeNet();
+  const c = newClient(n, { random: () => 0.999, backoff: { base: 5, cap: 10000 } });
+  c.open("d");
+  c.open("forbidden");
+  const delays = [];
+  c.on("status", (e) => e.status === "offline" && delays.push(e.retryInMs));
+  for (let round = 0; round < 6; round++) {
+    await waitFor(() => n.sockets.length === round + 1, 5000, "socket " + round);
+    const s = n.last();
+    s.hello();
+    const [jd, jf] = s.of("JOIN");
+    s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 0, state: {} }, { correlationId: jd.meta.correlationId });
+    s.deliver("RPC_ERROR", { code: "PERMISSION_DENIED", message: "this token does not allow it", details: { doc: "forbidden" }, retryable: false }, { correlationId: jf.meta.correlationId });
+    s.serverClose(1006); // a healthy connection, later lost
+  }
+  c.close();
+  assert.ok(Math.max(...delays) < 10, `retryInMs after each established connection: ${delays}`);
 });
 
 test("sending stays within the announced rates, in order (§6.11)", async () => {

@@ -428,3 +428,107 @@ function hs256(claims, secret) {
   const data = b64({ alg: "HS256", typ: "JWT" }) + "." + b64(claims);
   return data + "." + createHmac("sha256", secret).update(data).digest("base64url");
 }
+
+test("a member named __proto__ reaches every client as on the server, and does not send it re-joining in a loop", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add);
+  const a = client(add, srv);
+  const b = client(add, srv);
+  const da = a.open("proto");
+  const db = b.open("proto");
+  await waitFor(() => settled(da, db), 10000, "both open");
+  // A document large enough that a catch-up of a few operations is
+  // answered with deltas, not a snapshot.
+  db.update({ big: "x".repeat(20000) });
+  await waitFor(() => db.pending.length === 0 && da.rev === db.rev, 10000, "big committed");
+  // JSON.parse gives an own member "__proto__", as any JSON decoder would.
+  db.update(JSON.parse('{"__proto__":{"x":1}}'));
+  await waitFor(() => db.pending.length === 0 && da.rev === db.rev, 10000, "__proto__ committed");
+  const onServer = await serverDoc(srv, "proto");
+  assert.deepEqual(Object.keys(onServer.state).sort(), ["__proto__", "big"], "the server keeps the member");
+  const keys = Object.keys(da.value).sort();
+
+  const joins = (c) => c.net.received.filter((m) => m.type === "SYNC.DELTAS" && m.meta.correlationId).length;
+  const before = [joins(a), joins(b)];
+  const rev = (await serverDoc(srv, "proto")).rev;
+  db.update([{ op: "replace", path: "/__proto__/x", value: 2 }]);
+  await waitFor(async () => (await serverDoc(srv, "proto")).rev === rev + 1, 10000, "replace committed on the server");
+  await sleep(1000);
+  const rejoins = [joins(a) - before[0], joins(b) - before[1]];
+  assert.deepEqual(keys, ["__proto__", "big"], "the client that received it keeps it too");
+  assert.ok(rejoins[0] <= 1 && rejoins[1] <= 1, `JOIN answers in 1 s (receiver, author): ${rejoins}: re-joining in a loop`);
+  assert.equal(db.pending.length, 0, "the author's edit settled");
+  assert.equal(da.rev, rev + 1);
+});
+
+test("a JOIN refused by the document creation rate (RESOURCE_EXHAUSTED) is sent again after retryAfterMs (§9.4, §6.11)", async (t) => {
+  const add = cleanup(t);
+  // The default creation rate, 60 a minute with a burst of 60: the 61st
+  // document opened at once is refused, retryAfterMs about 1 s.
+  const srv = await server(t, add);
+  const c = client(add, srv);
+  const errors = [];
+  c.on("error", (e) => errors.push(e));
+  const docs = [];
+  for (let i = 0; i <= 60; i++) docs.push(c.open("create:" + i));
+  await waitFor(() => errors.some((e) => e.code === "RESOURCE_EXHAUSTED"), 10000, "a JOIN refused by the creation rate");
+  const last = docs.find((d) => !d._joined);
+  assert.ok(last, "one document not joined");
+  last.update({ hello: "world" });
+  await waitFor(() => c.status === "open" && last.pending.length === 0, 8000, "the refused JOIN retried, the document joined and its edit committed");
+});
+
+test("a long-lived token (exp more than 2^31 ms away) is not refreshed over and over", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add, ["-jwt-secret", SECRET]);
+  let calls = 0;
+  const c = client(add, srv, {
+    token: () => {
+      calls++;
+      return hs256({ sub: "ada", exp: expIn(60 * 86400) }, SECRET); // 60 days
+    },
+  });
+  c.open("tokens:long");
+  await waitFor(() => c.status === "open", 10000, "open");
+  const at = calls;
+  await sleep(1000);
+  assert.ok(calls - at <= 1, `token function called ${calls - at} times in 1 s for a 60-day token`);
+});
+
+test("a presence value the server refused is not sent again with the next JOIN, which would be refused too (§4.4)", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add, ["-max-presence-bytes", "100"]);
+  const c = client(add, srv);
+  const d = c.open("presence:refused", { presence: { name: "Ada" } });
+  await waitFor(() => settled(d), 10000, "joined");
+  await assert.rejects(d.setPresence({ name: "Ada", bio: "x".repeat(200) }), (e) => e.code === "INVALID_ARGUMENT");
+  // A lost connection: the document is joined again, with its presence.
+  const n = c.statuses.length;
+  c.net.drop();
+  await waitFor(() => c.statuses.slice(n).includes("offline"), 10000, "offline");
+  d.update({ after: "reconnect" });
+  await waitFor(() => settled(d), 10000, "re-joined, the edit committed");
+  await waitFor(() => d.room.get(c.authorId)?.name === "Ada", 10000, "the accepted presence is back in the room");
+});
+
+test("a JOIN over maxDocsPerConnection (details.limit) is not sent again on that connection (§6.11)", async (t) => {
+  const add = cleanup(t);
+  const srv = await server(t, add, ["-max-docs-per-conn", "2"]);
+  const c = client(add, srv);
+  const a = c.open("cap:a");
+  c.open("cap:b");
+  await waitFor(() => c.status === "open", 10000, "two documents open");
+  const third = c.open("cap:c");
+  const refusals = () =>
+    c.net.received.filter((m) => m.payload?.code === "RESOURCE_EXHAUSTED" && m.payload?.details?.doc === "cap:c").length;
+  await waitFor(() => refusals() === 1, 10000, "the third JOIN refused");
+  assert.equal(c.net.received.find((m) => m.payload?.details?.doc === "cap:c").payload.details.limit, "maxDocsPerConnection");
+  await sleep(600);
+  assert.equal(refusals(), 1, "the refused JOIN was sent again with no document left");
+  assert.equal(third._joined, false);
+  // Once a document is left, the next connection joins the third.
+  await a.leave();
+  third.update({ now: "joined" });
+  c.net.drop();
+  await waitFor(() => settled(third), 10000, "joined on the next connection, the edit committed");
+});

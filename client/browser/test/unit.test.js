@@ -53,6 +53,25 @@ test("Merge Patch (RFC 7396) and the object-root rule", () => {
   assert.deepEqual(applyOperation({ a: 1 }, { type: "patch", payload: [{ op: "remove", path: "/a" }] }), {});
 });
 
+test("a member named __proto__ is a member like any other, as on the server (§6.2)", () => {
+  // The server (Go) adds it as a member; a client that sets it by
+  // assignment changes the object's prototype instead and loses it, so its
+  // state is no longer the server's.
+  const text = (v) => JSON.stringify(v);
+  assert.equal(text(applyPatch({}, JSON.parse('{"__proto__":{"x":1}}'))), '{"__proto__":{"x":1}}', "merge patch");
+  assert.equal(text(applyPatch({}, [{ op: "add", path: "/__proto__", value: { x: 1 } }])), '{"__proto__":{"x":1}}', "JSON Patch add");
+  assert.equal(text(applyPatch({ a: 5 }, [{ op: "move", from: "/a", path: "/__proto__" }])), '{"__proto__":5}', "JSON Patch move");
+  // A merge patch re-issued after a later edit keeps it too.
+  const st = new DocState("d", { epoch: "E", rev: 4, confirmed: {}, pending: [] });
+  const first = st.addLocal("R1", JSON.parse('{"__proto__":{"x":1},"t":"a"}'));
+  st.addLocal("R2", { t: "ab" });
+  assert.equal(text(st.supersede(first)), '{"__proto__":{"x":1}}', "supersede");
+  // ...and a later operation on it applies, instead of failing (which
+  // sends the client re-joining, forever, when the answer is deltas).
+  const s = applyOperation({}, { type: "merge", payload: JSON.parse('{"__proto__":{"x":1}}') });
+  assert.equal(text(applyOperation(s, { type: "patch", payload: [{ op: "replace", path: "/__proto__/x", value: 2 }] })), '{"__proto__":{"x":2}}');
+});
+
 test("deepEqual ignores key order", () => {
   assert.ok(deepEqual({ a: 1, b: [1, { c: 2, d: 3 }] }, { b: [1, { d: 3, c: 2 }], a: 1 }));
   assert.ok(!deepEqual({ a: 1 }, { a: 1, b: undefined }));
