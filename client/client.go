@@ -238,16 +238,21 @@ type session struct {
 	closeOnce sync.Once
 	hello     protocol.Hello
 	tokenExp  time.Time // the exp of the token it was opened with; zero: none
+	// established: HELLO and every JOIN answer arrived (§9.2 step 5).
+	// Guarded by the client's mu.
+	established bool
 }
 
 // close sends a close frame (best effort) and closes the socket; the
 // reader then fails and the session ends.
 func (s *session) close(code int, text string) {
 	s.closeOnce.Do(func() {
+		// done first: the server's echo of our close frame must not be
+		// taken by the reader for a close code of the server's (serve).
+		close(s.done)
 		msg := websocket.FormatCloseMessage(code, text)
 		_ = s.conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 		_ = s.conn.Close()
-		close(s.done)
 	})
 }
 
@@ -334,6 +339,7 @@ func (c *Client) connect(ctx context.Context, endpoint string) (*session, error)
 func (c *Client) run(sess *session) {
 	defer c.wg.Done()
 	defer close(c.done)
+	streak := 0 // attempts since the last established connection (§9.2 step 5)
 	for {
 		code, err := c.serve(sess)
 		sess.close(websocket.CloseNormalClosure, "")
@@ -353,15 +359,30 @@ func (c *Client) run(sess *session) {
 			c.stop(&CloseError{Code: code, Text: closeText(err)})
 			return
 		}
-		// The connection that just ended had HELLO, so it counted as
-		// established: the backoff starts over.
-		s, err := c.reconnect(action, code)
+		// A connection counts as established once HELLO and every JOIN
+		// answer arrived (§9.2 step 5): then the backoff starts over;
+		// otherwise it goes on growing (§9.3).
+		c.mu.Lock()
+		if sess.established {
+			streak = 0
+		} else {
+			streak++
+		}
+		c.mu.Unlock()
+		s, failed, err := c.reconnect(action, code, streak)
 		if err != nil {
 			c.stop(err)
 			return
 		}
+		streak += failed
 		sess = s
-		c.start(sess)
+		if !c.start(sess) {
+			// Close ran while this connection was being made: it saw no
+			// session to close, so close this one here.
+			sess.close(websocket.CloseNormalClosure, "client closing")
+			c.stop(ErrClosed)
+			return
+		}
 	}
 }
 
@@ -407,16 +428,20 @@ func (c *Client) stop(err error) {
 }
 
 // start makes sess the current session: the writer starts, every document
-// is re-joined from its position, every topic re-subscribed.
-func (c *Client) start(sess *session) {
+// is re-joined from its position, every topic re-subscribed. It reports
+// false, and starts nothing, when the client was closed meanwhile.
+func (c *Client) start(sess *session) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
 	c.wg.Add(1)
 	go c.writer(sess)
 	if c.opts.TokenSource != nil && !sess.tokenExp.IsZero() {
 		c.wg.Add(1)
 		go c.refresher(sess, sess.tokenExp)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.clientID = sess.hello.ClientID
 	c.authorID = sess.hello.AuthorID
 	if c.authorID == "" {
@@ -429,9 +454,11 @@ func (c *Client) start(sess *session) {
 	for _, d := range c.docs {
 		d.sendJoinLocked()
 	}
+	c.checkEstablishedLocked()
 	for topic := range c.topics {
 		c.sendLocked(protocol.TypeSubscribe, "", protocol.Subscribe{Topic: topic})
 	}
+	return true
 }
 
 // end forgets sess: outstanding RPCs fail, documents stop being live
@@ -505,15 +532,17 @@ func (c *Client) serve(sess *session) (int, error) {
 		sess.conn.SetReadDeadline(time.Now().Add(timeout))
 		typ, data, err := sess.conn.ReadMessage()
 		if err != nil {
+			select {
+			case <-sess.done:
+				// We closed it ourselves (queue full, write failure, flood
+				// guard): what the reader saw may be the server's echo of
+				// our own close frame, not a close code of the server.
+				return websocket.CloseAbnormalClosure, nil
+			default:
+			}
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) {
 				return ce.Code, err
-			}
-			select {
-			case <-sess.done:
-				// We closed it ourselves (queue full, write failure).
-				return websocket.CloseAbnormalClosure, nil
-			default:
 			}
 			return websocket.CloseAbnormalClosure, err
 		}
@@ -540,3 +569,18 @@ func (c *Client) sendLocked(typ, corr string, payload any) bool {
 
 // limit returns a limit announced in HELLO, or 0.
 func (c *Client) limitLocked(name string) int64 { return c.limits[name] }
+
+// checkEstablishedLocked marks the current session established once every
+// document has its answer (§9.2 step 5): its catch-up, or a refusal that
+// will not be retried on this connection.
+func (c *Client) checkEstablishedLocked() {
+	if c.sess == nil || c.sess.established {
+		return
+	}
+	for _, d := range c.docs {
+		if !d.live && !d.joinRefused {
+			return
+		}
+	}
+	c.sess.established = true
+}

@@ -101,6 +101,9 @@ type Doc struct {
 	// joinRetries counts the JOINs refused in a row (joinRefusedLocked's
 	// backoff).
 	joinRetries int
+	// joinRefused: the last JOIN was refused and will not be sent again on
+	// this connection. An answer all the same (§9.2 step 5).
+	joinRefused bool
 	left        bool
 	changed     chan struct{} // closed and replaced at every change, for waiters
 
@@ -164,6 +167,13 @@ func (c *Client) Join(ctx context.Context, doc string) (*Doc, error) {
 		if c.docs[doc] == d && d.confirmed == nil {
 			delete(c.docs, doc)
 			d.left = true
+			if d.joinCorr != "" {
+				// Its JOIN went out: undo it, or the server keeps the
+				// document joined for the rest of the connection.
+				delete(c.joins, d.joinCorr)
+				d.joinCorr = ""
+				c.sendLocked(protocol.TypeLeave, "", protocol.Leave{Doc: doc})
+			}
 		}
 		c.mu.Unlock()
 		return nil, ctx.Err()
@@ -404,6 +414,7 @@ func (d *Doc) sendJoinLocked() {
 	if d.joinCorr != "" {
 		delete(c.joins, d.joinCorr)
 	}
+	d.joinRefused = false
 	d.live = false
 	d.joinCorr = c.nextCorrLocked("j")
 	c.joins[d.joinCorr] = d
@@ -513,11 +524,13 @@ func (d *Doc) Leave() {
 	if c.docs[d.id] == d {
 		delete(c.docs, d.id)
 	}
+	if d.live || d.joinCorr != "" {
+		// Joined, or its JOIN is on its way: the server would keep it.
+		c.sendLocked(protocol.TypeLeave, "", protocol.Leave{Doc: d.id})
+	}
 	if d.joinCorr != "" {
 		delete(c.joins, d.joinCorr)
-	}
-	if d.live {
-		c.sendLocked(protocol.TypeLeave, "", protocol.Leave{Doc: d.id})
+		d.joinCorr = ""
 	}
 	d.live = false
 	d.notifyLocked()
@@ -538,7 +551,11 @@ func (d *Doc) snapshotLocked(p *protocol.SyncSnapshot, catchUp bool) {
 	switch {
 	case epochChanged:
 		// Every pending edit belongs to a history that is gone (§6.8
-		// step 6); watermarks of the old history mean nothing now.
+		// step 6); watermarks of the old history mean nothing now, and
+		// neither do the revisions retried edits wait for.
+		for _, e := range d.pending {
+			e.waitRev = 0
+		}
 		d.settleLocked("", nil, true, true)
 	case catchUp:
 		d.settleLocked(p.AckedReqID, p.Outcomes, true, false)
@@ -642,6 +659,7 @@ func (d *Doc) ackLocked(id string) bool {
 
 func (d *Doc) becomeLiveLocked() {
 	d.live = true
+	defer d.c.checkEstablishedLocked()
 	d.joinRetries = 0
 	delete(d.c.joins, d.joinCorr)
 	d.joinCorr = ""
@@ -669,7 +687,7 @@ func (d *Doc) settleLocked(w string, outs []protocol.Outcome, snapshot, unknown 
 	for _, e := range d.pending {
 		o, known := outcome[e.id]
 		switch {
-		case !e.sent:
+		case !e.sent && !e.resent:
 			keep = append(keep, e) // never seen by the server: send as it is
 		case !unknown && (w == "" || revision.CompareReqID(e.id, w) > 0):
 			// Never decided: resend as it is, same id, baseRev and epoch.

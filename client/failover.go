@@ -119,7 +119,7 @@ func (c *Client) dialFirst(ctx context.Context) (*session, error) {
 // reconnect connects again after an established connection ended with
 // code, under the close action action. It returns the new session, or nil
 // and why the client must stop.
-func (c *Client) reconnect(action protocol.CloseAction, code int) (*session, error) {
+func (c *Client) reconnect(action protocol.CloseAction, code, streak int) (*session, int, error) {
 	c.mu.Lock()
 	next := c.urlIdx
 	c.mu.Unlock()
@@ -128,25 +128,25 @@ func (c *Client) reconnect(action protocol.CloseAction, code int) (*session, err
 	}
 	failed := 0 // attempts that failed since the connection ended
 	for {
-		delay := c.backoff(action, code, failed/len(c.urls))
+		delay := c.backoff(action, code, (streak+failed)/len(c.urls))
 		select {
 		case <-time.After(delay):
 		case <-c.ctx.Done():
-			return nil, ErrClosed
+			return nil, failed, ErrClosed
 		}
 		s, err := c.connect(c.ctx, c.urls[next])
 		if err == nil {
 			c.mu.Lock()
 			c.urlIdx = next
 			c.mu.Unlock()
-			return s, nil
+			return s, failed, nil
 		}
 		if c.ctx.Err() != nil {
-			return nil, ErrClosed
+			return nil, failed, ErrClosed
 		}
 		var de *DialError
 		if errors.As(err, &de) && de.permanent() || !errors.As(err, &de) {
-			return nil, err
+			return nil, failed, err
 		}
 		failed++
 		c.log.Info("syncd client: reconnect failed", "attempt", failed, "url", de.URL, "err", err)

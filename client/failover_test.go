@@ -185,6 +185,16 @@ func TestFailoverResumesOnAnotherInstance(t *testing.T) {
 	if want := 1 + edits; int(od.Rev()) != want {
 		t.Errorf("head %d, want %d (one revision per edit)", od.Rev(), want)
 	}
+	// OnChange runs on the client's event goroutine, after Settled may
+	// have returned: wait (bounded) for the last acknowledgements to land.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= edits {
+			break
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	for i := range edits {

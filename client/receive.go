@@ -93,8 +93,9 @@ func (c *Client) errorLocked(corr string, p *protocol.ErrorPayload) {
 		}
 	}
 	var det struct {
-		Doc         string `json:"doc"`
-		ClientReqID string `json:"clientReqId"`
+		Doc               string          `json:"doc"`
+		ClientReqID       string          `json:"clientReqId"`
+		MessagesPerSecond json.RawMessage `json:"messagesPerSecond"` // the flood guard's (§9.4)
 	}
 	if len(p.Details) > 0 {
 		_ = json.Unmarshal(p.Details, &det)
@@ -116,7 +117,7 @@ func (c *Client) errorLocked(corr string, p *protocol.ErrorPayload) {
 			return
 		}
 	}
-	if p.Code == protocol.CodeResourceExhausted && det.Doc == "" {
+	if p.Code == protocol.CodeResourceExhausted && det.Doc == "" && len(det.MessagesPerSecond) > 0 {
 		// The flood guard dropped a message without saying which: it may
 		// have been an edit, which would then wait forever. Resuming on a
 		// new connection settles every pending edit from the server's
@@ -162,6 +163,9 @@ func (d *Doc) joinRefusedLocked(p *protocol.ErrorPayload) {
 				d.sendJoinLocked()
 			}
 		})
+	} else {
+		d.joinRefused = true
+		c.checkEstablishedLocked()
 	}
 }
 

@@ -1,8 +1,10 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 
 	"github.com/deltasync/syncd/protocol"
@@ -32,6 +34,18 @@ func (d *Doc) SetPresence(ctx context.Context, state any) error {
 		c.mu.Unlock()
 		return ErrLeft
 	}
+	// A value the server cannot take must not be recorded: every re-join
+	// carries it in JOIN.presence, and would be refused (over
+	// maxPresenceBytes) or closed with 1009 (over maxMessageBytes) again.
+	if max := c.limitLocked("maxPresenceBytes"); max > 0 && int64(len(raw)) > max {
+		c.mu.Unlock()
+		return protocol.Errorf(protocol.CodeInvalidArgument, "presence of %d bytes exceeds the server's maxPresenceBytes %d", len(raw), max)
+	}
+	if max := c.limitLocked(protocol.LimitMaxMessageBytes); max > 0 && int64(len(raw))+512 > max {
+		c.mu.Unlock()
+		return protocol.Errorf(protocol.CodeInvalidArgument, "presence of %d bytes exceeds the server's maxMessageBytes %d", len(raw), max)
+	}
+	prev := d.myPresence
 	d.myPresence = raw
 	live := d.live
 	c.mu.Unlock()
@@ -41,6 +55,16 @@ func (d *Doc) SetPresence(ctx context.Context, state any) error {
 	err = c.Call(ctx, protocol.TypePresenceSet, protocol.PresenceSet{Doc: d.id, State: raw}, nil)
 	if err == ErrNotConnected || err == ErrDisconnected {
 		return nil // the re-join carries it
+	}
+	var refused *protocol.Error
+	if errors.As(err, &refused) {
+		// The server kept the previous value; so does the re-join, whose
+		// JOIN a refused value would refuse as a whole (§4.4).
+		c.mu.Lock()
+		if bytes.Equal(d.myPresence, raw) {
+			d.myPresence = prev
+		}
+		c.mu.Unlock()
 	}
 	return err
 }
