@@ -25,6 +25,10 @@ export type ErrorCode =
   | "UNKNOWN_OUTCOME"
   /** Client-side: refused while disconnected, and the refusal was lost. */
   | "REFUSED"
+  /** Client-side: not applied and not re-issued, because this client's later edits set again all it set. */
+  | "SUPERSEDED"
+  /** Client-side (the "error" event): the outbox could not be saved to localStorage. */
+  | "OUTBOX"
   | (string & {});
 
 export type Status = "idle" | "connecting" | "connected" | "open" | "offline" | "stopped";
