@@ -86,7 +86,7 @@ func (p *Join) UnmarshalPayload(data []byte) error {
 			p.Rev = d.revOpt(2)
 		case "epoch":
 			e, _ := d.strOpt(4, false)
-			p.Epoch = revision.Epoch(e)
+			p.Epoch = canonicalEpoch(e)
 		case "presence":
 			p.Presence = d.raw(8, false, anyKind)
 		default:
@@ -140,7 +140,7 @@ func (p *Update) decode(data []byte) error {
 			p.BaseRev = d.revOpt(4)
 		case "epoch":
 			e, _ := d.strOpt(8, false)
-			p.Epoch = revision.Epoch(e)
+			p.Epoch = canonicalEpoch(e)
 		case "clientReqId":
 			p.ClientReqID = d.str(16)
 		default:
@@ -377,6 +377,16 @@ func validateTopic(topic string) error {
 		return fieldError("payload.topic", docIDRule)
 	}
 	return nil
+}
+
+// canonicalEpoch returns e upper-cased when it is a ULID (the server
+// accepts ULIDs in either case, §1, and compares epochs as strings), and
+// as it is otherwise, for validateEpoch to refuse.
+func canonicalEpoch(e string) revision.Epoch {
+	if c, err := revision.ParseEpoch(e); err == nil {
+		return c
+	}
+	return revision.Epoch(e)
 }
 
 func validateEpoch(e revision.Epoch) error {

@@ -52,7 +52,8 @@ type objDecoder struct {
 }
 
 func newObjDecoder(data []byte, path string, lenient bool) objDecoder {
-	return objDecoder{s: jsonkit.Scanner{Data: data}, path: path, index: -1, lenient: lenient}
+	// Outer 1: the object itself is a level of nesting around its values.
+	return objDecoder{s: jsonkit.Scanner{Data: data, Outer: 1}, path: path, index: -1, lenient: lenient}
 }
 
 // child returns a decoder for the object at d's current value, whose path
@@ -60,7 +61,9 @@ func newObjDecoder(data []byte, path string, lenient bool) objDecoder {
 // element's path is built only if there is an error to report). When the
 // child is done, d.adopt(&child) moves d past it.
 func (d *objDecoder) child(path string, index int, lenient bool) objDecoder {
-	return objDecoder{s: d.s, path: path, index: index, lenient: lenient}
+	c := objDecoder{s: d.s, path: path, index: index, lenient: lenient}
+	c.s.Outer = d.s.Outer + 1
+	return c
 }
 
 // adopt continues after a child decoder, taking its position and error.

@@ -131,8 +131,13 @@ func decodeMeta(parent *objDecoder, m *Meta) {
 		case "timestamp":
 			m.Timestamp, _ = d.int64(bTimestamp, false)
 		case "correlationId":
-			m.CorrelationID, _ = d.strOpt(bCorrelation, false)
-			if d.err == nil && len(m.CorrelationID) > MaxCorrelationIDLength {
+			var present bool
+			m.CorrelationID, present = d.strOpt(bCorrelation, false)
+			if d.err == nil && present && m.CorrelationID == "" {
+				// §3.1: 1–128 bytes. An empty id would make an RPC that
+				// no answer can name, so it would get none at all.
+				d.fail("meta.correlationId", "must not be empty")
+			} else if d.err == nil && len(m.CorrelationID) > MaxCorrelationIDLength {
 				d.fail("meta.correlationId", "longer than "+strconv.Itoa(MaxCorrelationIDLength)+" bytes")
 			}
 		case "ts":

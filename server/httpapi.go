@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -105,6 +106,11 @@ func (a *httpAPI) list(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if limit < 1 {
+		// The stores refuse a limit below 1; that is the client's
+		// mistake, not a server error.
+		return protocol.Errorf(protocol.CodeInvalidArgument, "query limit: want an integer 1–1000")
+	}
 	metas, err := a.engine.List(r.Context(), r.URL.Query().Get("after"), limit)
 	if err != nil {
 		return err
@@ -146,28 +152,21 @@ func (a *httpAPI) ops(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, map[string]any{"doc": doc, "epoch": rng.Epoch, "head": rng.Head, "operations": wireOps(rng.Ops)})
 }
 
-// editRequest is the body of POST /v1/docs/{id}/edits.
-type editRequest struct {
-	Patch       json.RawMessage `json:"patch"`
-	BaseRev     *revision.Rev   `json:"baseRev,omitempty"`
-	Epoch       revision.Epoch  `json:"epoch,omitempty"`
-	ClientID    string          `json:"clientId,omitempty"`
-	ClientReqID string          `json:"clientReqId,omitempty"`
-}
-
 func (a *httpAPI) edit(w http.ResponseWriter, r *http.Request) error {
 	doc := r.PathValue("id")
-	var req editRequest
-	dec := json.NewDecoder(r.Body) // capped at maxEditBody (httpbounds.go)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	body, err := io.ReadAll(r.Body) // capped at maxEditBody (httpbounds.go)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return protocol.Errorf(protocol.CodeInvalidArgument, "body: larger than %d bytes", tooLarge.Limit)
+		}
 		return protocol.Errorf(protocol.CodeInvalidArgument, "body: %v", err)
 	}
-	if len(req.Patch) == 0 {
-		return protocol.Errorf(protocol.CodeInvalidArgument, "body.patch: required")
-	}
-	if (req.ClientID == "") != (req.ClientReqID == "") {
-		return protocol.Errorf(protocol.CodeInvalidArgument, "body: clientId and clientReqId go together")
+	// Read as strictly as an UPDATE on the WebSocket: a body that two JSON
+	// decoders would read differently must not be committed.
+	req, err := protocol.DecodeEditRequest(body)
+	if err != nil {
+		return err
 	}
 	ed := syncd.Edit{ClientID: req.ClientID, ReqID: req.ClientReqID, Epoch: req.Epoch, Patch: req.Patch}
 	if req.BaseRev != nil {

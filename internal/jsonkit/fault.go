@@ -22,6 +22,10 @@ const (
 	FaultControl
 	// FaultBadUTF8: invalid UTF-8 inside a string, when it must be valid.
 	FaultBadUTF8
+	// FaultLoneSurrogate: a \u escape of a UTF-16 surrogate that is not
+	// half of a high-low pair, when strings must be valid; Off and Esc are
+	// its backslash.
+	FaultLoneSurrogate
 	// FaultNumber: no digit where a number's integer part starts.
 	FaultNumber
 	// FaultFraction: no digit after a number's decimal point.

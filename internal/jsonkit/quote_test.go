@@ -107,9 +107,41 @@ func checkUnquote(t *testing.T, data []byte) {
 	if got != want {
 		t.Fatalf("value of %q = %q, encoding/json %q (flags %b)", data, got, want, flags)
 	}
-	if _, sflags, sf := ScanString(data, 0, false); (sf.Kind == FaultBadUTF8) != (flags&InvalidUTF8 != 0) || (sf.Kind == NoFault && sflags != flags) {
+	// Strict, the same string is refused exactly when it holds invalid
+	// UTF-8 or a lone surrogate escape, and otherwise read the same.
+	_, sflags, sf := ScanString(data, 0, false)
+	refused := flags&InvalidUTF8 != 0 || loneSurrogateIn(body)
+	if (sf.Kind != NoFault) != refused || (sf.Kind != NoFault && sf.Kind != FaultBadUTF8 && sf.Kind != FaultLoneSurrogate) || (sf.Kind == NoFault && sflags != flags) {
 		t.Fatalf("strict ScanString(%q) = %b, %+v; lenient %b", data, sflags, sf, flags)
 	}
+}
+
+// loneSurrogateIn reports whether a string body that ScanString accepted
+// leniently has a \u escape of a surrogate outside a high-low pair.
+func loneSurrogateIn(body []byte) bool {
+	for i := 0; i < len(body); {
+		if body[i] != '\\' {
+			i++
+			continue
+		}
+		if body[i+1] != 'u' {
+			i += 2
+			continue
+		}
+		v := refHex(body[i+2 : i+6])
+		i += 6
+		if v < 0xd800 || v > 0xdfff {
+			continue
+		}
+		if v >= 0xdc00 || i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
+			return true
+		}
+		if lo := refHex(body[i+2 : i+6]); lo < 0xdc00 || lo > 0xdfff {
+			return true
+		}
+		i += 6
+	}
+	return false
 }
 
 func TestUnquoteMatchesEncodingJSON(t *testing.T) {

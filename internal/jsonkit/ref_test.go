@@ -226,6 +226,18 @@ func (s *refScanner) scanString() (body []byte, escaped bool, err error) {
 						return nil, false, s.errAt("invalid \\u escape")
 					}
 				}
+				// A surrogate must be a high one followed at once by a
+				// \u escape of a low one.
+				if v := refHex(s.data[s.pos+2 : s.pos+6]); v >= 0xd800 && v <= 0xdfff {
+					next := s.data[s.pos+6:]
+					if v >= 0xdc00 || len(next) < 6 || next[0] != '\\' || next[1] != 'u' {
+						return nil, false, s.errAt(loneSurrogate)
+					}
+					if lo := refHex(next[2:6]); lo < 0xdc00 || lo > 0xdfff {
+						return nil, false, s.errAt(loneSurrogate)
+					}
+					s.pos += 6
+				}
 				s.pos += 6
 			default:
 				return nil, false, s.errAt("invalid escape in a string")
@@ -318,4 +330,15 @@ func (s *refScanner) skipNull() error {
 		return nil
 	}
 	return s.errAt("invalid literal")
+}
+
+const loneSurrogate = "a \\u escape of a lone UTF-16 surrogate (\\uD800–\\uDFFF must come as a high-low pair)"
+
+// refHex is the value of four hex digits, or -1.
+func refHex(b []byte) int {
+	v, err := strconv.ParseUint(string(b), 16, 16)
+	if err != nil {
+		return -1
+	}
+	return int(v)
 }

@@ -17,6 +17,10 @@ import "strconv"
 type Scanner struct {
 	Data []byte
 	Pos  int
+	// Outer is how many arrays and objects are open around the values
+	// read (the object a caller is reading member by member, a message's
+	// envelope around its payload): they count against MaxDepth.
+	Outer int
 }
 
 // MaxDepth bounds the nesting of arrays and objects in any value a Scanner
@@ -159,7 +163,7 @@ func (s *Scanner) skipContainer() error {
 	var stack [MaxDepth / 64]uint64
 	depth := 0
 	open := func() error {
-		if depth >= MaxDepth {
+		if s.Outer+depth >= MaxDepth {
 			return s.ErrAt("nesting too deep")
 		}
 		word, bit := depth/64, uint(depth%64)
@@ -303,6 +307,8 @@ func (s *Scanner) stringError(f Fault) error {
 		return s.errAtIndex(f.Off, "control character in a string")
 	case FaultBadUTF8:
 		return s.errAtIndex(f.Off, "invalid UTF-8 in a string")
+	case FaultLoneSurrogate:
+		return s.errAtIndex(f.Esc, "a \\u escape of a lone UTF-16 surrogate (\\uD800–\\uDFFF must come as a high-low pair)")
 	}
 	return s.errAtIndex(f.Off, "unexpected end in a string")
 }

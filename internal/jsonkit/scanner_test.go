@@ -64,6 +64,7 @@ func checkSkipValue(t *testing.T, data []byte, pos int) {
 // exactly, each tried at every offset of a word.
 var specials = []string{
 	`"`, `\`, `\"`, `\\`, `\/`, `\n`, `\u00e9`, `\uD83D\uDE00`, `\u12`, `\uZZZZ`, `\x`,
+	`\uD800`, `\udbff\udfff`, `\uDC00`, `\uD83D\u0041`, `\uD83D\uD83D`, `\uD83D\uDE0`, `\uD83D\uDEZZ`, `\uD83D\`, `\uD83D\n`,
 	"\x00", "\x01", "\x1f", " ", "\x7f", "~", "!", "#", "[", "]", "]", "\x21", "\x23", "\x5b", "\x5d",
 	"é", "€", "😀", "\x80", "\xbf", "\xc0", "\xc3", "\xe2\x82", "\xf0\x9f\x98", "\xff", "\xed\xa0\x80",
 	"\xc3\x28", "\xf4\x90\x80\x80",

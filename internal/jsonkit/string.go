@@ -1,6 +1,9 @@
 package jsonkit
 
-import "unicode/utf8"
+import (
+	"unicode/utf16"
+	"unicode/utf8"
+)
 
 // StringFlags says what a string's body holds that its bytes do not show
 // as they are.
@@ -20,6 +23,11 @@ const (
 // and flags, which are zero when the body is the string's value as it is.
 // Escapes must be well formed and control characters escaped; invalid
 // UTF-8 is a fault unless allowInvalidUTF8, which sets InvalidUTF8 instead.
+// So is a \u escape of a lone UTF-16 surrogate (one not in a high-low
+// pair): decoders disagree on it (encoding/json makes it U+FFFD,
+// JavaScript's JSON.parse keeps it), so a value holding one would not read
+// the same everywhere. allowInvalidUTF8 lets it through too, as
+// encoding/json does.
 //
 // It works on a local index and returns it, rather than moving a cursor
 // through a pointer: a store per byte costs more than the test of the byte.
@@ -49,6 +57,12 @@ func ScanString(d []byte, i int, allowInvalidUTF8 bool) (end int, flags StringFl
 					if j >= len(d) || unhex(d[j]) < 0 {
 						return i, flags, Fault{Kind: FaultBadHex, Off: min(j, len(d)), Esc: i}
 					}
+				}
+				if !allowInvalidUTF8 && utf16.IsSurrogate(hex4(d[i+2:i+6])) {
+					if !pairedSurrogate(d, i) {
+						return i, flags, Fault{Kind: FaultLoneSurrogate, Off: i, Esc: i}
+					}
+					i += 6 // the low half, checked by pairedSurrogate
 				}
 				i += 6
 			default:
@@ -90,4 +104,20 @@ func unhex(c byte) int {
 		return int(c-'A') + 10
 	}
 	return -1
+}
+
+// pairedSurrogate reports whether the \u escape at d[i:i+6], a surrogate,
+// is a high surrogate followed at once by a \u escape of a low one.
+func pairedSurrogate(d []byte, i int) bool {
+	hi := hex4(d[i+2 : i+6])
+	if hi >= 0xdc00 || i+12 > len(d) || d[i+6] != '\\' || d[i+7] != 'u' {
+		return false
+	}
+	for _, c := range d[i+8 : i+12] {
+		if unhex(c) < 0 {
+			return false
+		}
+	}
+	lo := hex4(d[i+8 : i+12])
+	return lo >= 0xdc00 && lo <= 0xdfff
 }
