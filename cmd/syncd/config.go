@@ -258,6 +258,7 @@ func (c *Config) rules() []flagRule {
 		between("max-doc-depth", c.MaxDocDepth, 1, maxDocDepthCeiling),
 		positive("max-patch-ops", c.MaxPatchOps),
 		atLeast("max-patch-work-bytes", c.MaxPatchWork, 0),
+		positive("admin-session-ttl", c.AdminSessionTTL),
 		positive("http-idle-timeout", c.HTTPIdleTimeout),
 		positive("http-read-timeout", c.HTTPReadTimeout),
 		positive("http-write-timeout", c.HTTPWriteTimeout),

@@ -39,8 +39,11 @@ func (t *TransportConfig) transportFlags(fs *flag.FlagSet) {
 func (c *Config) validateTransport() error {
 	t := &c.Transport
 	switch {
-	case t.MaxConns < 0, t.MaxConnsPerAddr < 0:
-		return errors.New("-max-conns and -max-conns-per-addr must not be negative")
+	case t.MaxConns < 0:
+		return errors.New("-max-conns must not be negative")
+	case t.MaxConnsPerAddr <= 0:
+		// 0 would silently become the default (server.Options).
+		return errors.New("-max-conns-per-addr must be positive")
 	case t.MessageTimeout <= 0:
 		return errors.New("-message-timeout must be positive")
 	case t.WriteTimeout <= 0:

@@ -94,9 +94,38 @@ type apiClient struct {
 	base, key string
 }
 
-// call sends one request and returns the status and (the start of) the
-// body.
+// maxBusyWait bounds how long call keeps retrying a request the target
+// refuses with 429 (its documents in memory at their budget).
+const maxBusyWait = 2 * time.Minute
+
+// call sends a request and returns the status and (the start of) the
+// body. A 429 RESOURCE_EXHAUSTED (a target at its -max-loaded-docs budget)
+// refused the request without doing anything, and says when to retry: it
+// is retried after retryAfterMs, for up to maxBusyWait.
 func (a *apiClient) call(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
+	deadline := time.Now().Add(maxBusyWait)
+	for {
+		status, b, err := a.once(ctx, method, path, body)
+		if err != nil || status != http.StatusTooManyRequests || time.Now().After(deadline) {
+			return status, b, err
+		}
+		var refusal struct {
+			Error struct {
+				RetryAfterMs int64 `json:"retryAfterMs"`
+			} `json:"error"`
+		}
+		_ = json.Unmarshal(b, &refusal)
+		wait := min(max(time.Duration(refusal.Error.RetryAfterMs)*time.Millisecond, 50*time.Millisecond), 5*time.Second)
+		select {
+		case <-ctx.Done():
+			return status, b, nil
+		case <-time.After(wait):
+		}
+	}
+}
+
+// once sends one request.
+func (a *apiClient) once(ctx context.Context, method, path string, body []byte) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -118,7 +147,16 @@ func (a *apiClient) call(ctx context.Context, method, path string, body []byte) 
 	return resp.StatusCode, b, nil
 }
 
-func docPath(doc string) string { return "/v1/docs/" + url.PathEscape(doc) }
+// docPath is doc's path in the API. url.PathEscape leaves dots alone, and
+// an id "." or ".." as a path segment would be cleaned away by the server's
+// router (a redirect to another route), so its dots are escaped too.
+func docPath(doc string) string {
+	seg := url.PathEscape(doc)
+	if seg == "." || seg == ".." {
+		seg = strings.ReplaceAll(seg, ".", "%2E")
+	}
+	return "/v1/docs/" + seg
+}
 
 func apiFailure(method, doc string, status int, body []byte, err error) error {
 	if err != nil {
