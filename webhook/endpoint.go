@@ -67,7 +67,7 @@ func CheckEndpoints(eps []Endpoint) error {
 			}
 		}
 		if ep.Name == "" {
-			ep.Name = ep.URL
+			ep.Name = defaultName(u)
 		}
 		if seen[ep.Name] {
 			return fmt.Errorf("endpoint %d: name %q used twice", i+1, ep.Name)
@@ -75,4 +75,13 @@ func CheckEndpoints(eps []Endpoint) error {
 		seen[ep.Name] = true
 	}
 	return nil
+}
+
+// defaultName is an unnamed endpoint's name: its URL without user info,
+// query or fragment, which often hold credentials (a token in the query)
+// and would otherwise show on /metrics, which needs no key, and in logs.
+func defaultName(u *url.URL) string {
+	c := *u
+	c.User, c.RawQuery, c.ForceQuery, c.Fragment, c.RawFragment = nil, "", false, "", ""
+	return c.String()
 }

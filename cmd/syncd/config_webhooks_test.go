@@ -41,6 +41,16 @@ func TestWebhookFlags(t *testing.T) {
 		t.Fatalf("endpoints %+v", eps)
 	}
 
+	// A default name leaves out what may hold credentials: it shows on
+	// /metrics, which needs no key.
+	m, err = parse(t, []string{"-webhook", "https://user:pw@hooks.example/in?token=t0p#frag", "-webhook-secret", "s"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eps, err := m.Config.Webhooks.endpoints(); err != nil || len(eps) != 1 || eps[0].Name != "https://hooks.example/in" {
+		t.Fatalf("endpoint %+v, %v: want the name https://hooks.example/in", eps, err)
+	}
+
 	for _, bad := range [][]string{
 		{"-webhook", "http://127.0.0.1:9/h"},                                                 // no secret
 		{"-webhook", "ftp://x/h", "-webhook-secret", "s"},                                    // not http
