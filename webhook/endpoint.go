@@ -12,7 +12,8 @@ import (
 type Endpoint struct {
 	// Name identifies the endpoint in metrics, logs and the durable
 	// delivery cursor: renaming an endpoint makes it start from the
-	// oldest event still in the outbox. Default: its URL.
+	// oldest event still in the outbox. Default: its URL without user
+	// info, query and fragment (defaultName).
 	Name string `json:"name"`
 	// URL receives a POST per event (http or https).
 	URL string `json:"url"`
