@@ -197,6 +197,11 @@ func (a *httpAPI) backupDB(w http.ResponseWriter, r *http.Request) error {
 	out := &deadlineWriter{w: w, rc: http.NewResponseController(w), timeout: a.writeTimeout}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="syncd-backup.db"`)
+	if r.Method == http.MethodHead {
+		// The GET route takes HEAD too: answer with the headers, without
+		// copying the whole database for a body nobody reads.
+		return nil
+	}
 	_, err := a.backup(r.Context(), out)
 	switch {
 	case err == nil:

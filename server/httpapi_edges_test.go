@@ -1,9 +1,12 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/deltasync/syncd"
@@ -85,5 +88,25 @@ func TestHTTPAPIUnmatchedNeedsTheKey(t *testing.T) {
 	// With the key, they are answered as before.
 	if code, _, hdr := ev.do("PUT", "/v1/docs/a", apiKey, nil); code != http.StatusMethodNotAllowed || hdr.Get("Allow") != "GET, DELETE" {
 		t.Errorf("PUT with the key: HTTP %d Allow %q", code, hdr.Get("Allow"))
+	}
+}
+
+// HEAD /v1/backup (the GET route takes HEAD) answers with the headers and
+// copies nothing: a copy of the whole database for a body nobody reads
+// would hold the store's backup meanwhile.
+func TestHTTPAPIBackupHead(t *testing.T) {
+	var calls atomic.Int32
+	backup := func(ctx context.Context, w io.Writer) (int64, error) {
+		calls.Add(1)
+		n, err := w.Write([]byte("db"))
+		return int64(n), err
+	}
+	ev := newEnv(t, syncd.Options{}, server.Options{APIKey: apiKey, Backup: backup})
+	code, _, hdr := ev.do("HEAD", "/v1/backup", apiKey, nil)
+	if code != http.StatusOK || hdr.Get("Content-Type") != "application/octet-stream" || calls.Load() != 0 {
+		t.Fatalf("HEAD: HTTP %d, Content-Type %q, %d backups taken; want 200, octet-stream, none", code, hdr.Get("Content-Type"), calls.Load())
+	}
+	if body := ev.api("GET", "/v1/backup", nil, 200); string(body) != "db" || calls.Load() != 1 {
+		t.Fatalf("GET: %q, %d backups", body, calls.Load())
 	}
 }
