@@ -104,6 +104,9 @@ type Doc struct {
 	// joinRefused: the last JOIN was refused and will not be sent again on
 	// this connection. An answer all the same (§9.2 step 5).
 	joinRefused bool
+	// rejoinErr is that refusal, for Settled and WaitRev to report (the
+	// next connection tries the JOIN again).
+	rejoinErr error
 	left        bool
 	changed     chan struct{} // closed and replaced at every change, for waiters
 
@@ -414,7 +417,7 @@ func (d *Doc) sendJoinLocked() {
 	if d.joinCorr != "" {
 		delete(c.joins, d.joinCorr)
 	}
-	d.joinRefused = false
+	d.joinRefused, d.rejoinErr = false, nil
 	d.live = false
 	d.joinCorr = c.nextCorrLocked("j")
 	c.joins[d.joinCorr] = d
@@ -485,12 +488,16 @@ func (d *Doc) waitFor(ctx context.Context, cond func() bool) error {
 		ok := cond()
 		ch := d.changed
 		stopped := d.c.err
+		refused := d.rejoinErr
 		d.c.mu.Unlock()
 		if ok {
 			return nil
 		}
 		if stopped != nil {
 			return stopped
+		}
+		if refused != nil {
+			return refused
 		}
 		select {
 		case <-ch:
@@ -501,7 +508,10 @@ func (d *Doc) waitFor(ctx context.Context, cond func() bool) error {
 }
 
 // Settled waits until every pending edit has been decided (acknowledged,
-// or refused and rolled back) and the document is live.
+// or refused and rolled back) and the document is live. After a reconnect
+// whose JOIN of the document the server refused for good (a token that no
+// longer allows it, say), it returns that refusal: the edits stay pending,
+// and the next connection tries the JOIN again.
 func (d *Doc) Settled(ctx context.Context) error {
 	return d.waitFor(ctx, func() bool { return d.live && len(d.pending) == 0 })
 }

@@ -7,6 +7,7 @@ package client_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/client"
+	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/server"
 )
 
@@ -359,5 +361,36 @@ func TestOversizedPresenceDoesNotLoop(t *testing.T) {
 	serr := d.Settled(ctx)
 	if n > 3 || serr != nil {
 		t.Fatalf("SetPresence of a value over maxMessageBytes returned %v; then %d connections in 2s, and the document settles: %v", err, n, serr)
+	}
+}
+
+// TestRejoinRefusedForGoodIsReported: after a failover, a JOIN that the
+// new server refuses for good (here: over its maxDocsPerConnection, which
+// a retry cannot mend) leaves the document not live on that connection.
+// Settled must say so, rather than wait for ever: it returns the refusal,
+// and the other document, re-joined, settles.
+func TestRejoinRefusedForGoodIsReported(t *testing.T) {
+	a := newEnv(t, syncd.Options{}, server.Options{})
+	b := newEnv(t, syncd.Options{}, server.Options{Limits: server.Limits{MaxDocsPerConn: 1}})
+	c := dial(t, a.url, func(o *client.Options) {
+		o.URLs = []string{b.url}
+		o.MinBackoff, o.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	})
+	one := join(t, c, "one")
+	two := join(t, c, "two")
+	a.close() // the client fails over to b, which takes one document only
+	ctx, cancel := context.WithTimeout(ctxT(t), 10*time.Second)
+	defer cancel()
+	errOne, errTwo := one.Settled(ctx), two.Settled(ctx)
+	if (errOne == nil) == (errTwo == nil) {
+		t.Fatalf("after failing over to a server that takes one document: Settled %v and %v, want one nil and one the refusal", errOne, errTwo)
+	}
+	refused := errOne
+	if refused == nil {
+		refused = errTwo
+	}
+	var pe *protocol.Error
+	if !errors.As(refused, &pe) || pe.Code != protocol.CodeResourceExhausted {
+		t.Fatalf("Settled: %v, want the JOIN's RESOURCE_EXHAUSTED refusal", refused)
 	}
 }

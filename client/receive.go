@@ -164,7 +164,8 @@ func (d *Doc) joinRefusedLocked(p *protocol.ErrorPayload) {
 			}
 		})
 	} else {
-		d.joinRefused = true
+		d.joinRefused, d.rejoinErr = true, p.Err()
+		d.notifyLocked()
 		c.checkEstablishedLocked()
 	}
 }
