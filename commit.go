@@ -118,11 +118,13 @@ func (e *Engine) decideHere(ctx context.Context, doc string, p *pending, forward
 		}
 		p.then(nil, err)
 	}
-	if err := e.waitUnsettledBefore(ctx, doc, ed); err != nil {
-		fail(err)
-		return
-	}
 	for {
+		// Again at each look: the document may have been dropped with
+		// edits of the same client still forwarded from it (breakDocument).
+		if err := e.waitUnsettledBefore(ctx, doc, ed); err != nil {
+			fail(err)
+			return
+		}
 		d, err := e.acquire(ctx, doc, true)
 		if err != nil {
 			fail(err)

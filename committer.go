@@ -445,6 +445,17 @@ func (e *Engine) breakDocument(d *document) {
 	d.mu.Lock()
 	d.gone = true
 	fwdDone := e.appliedForwardsLocked(d)
+	// The edits still forwarded from d are answered through d, but the
+	// copy loaded in its place knows nothing of them: the same clients'
+	// later edits would be decided there before them, and they, reaching
+	// the home after, refused as duplicates. Those later edits wait for
+	// their answers instead (forward_unknown.go's "Order"). The one being
+	// decided here (fwdBusy) is its own caller's.
+	for i, p := range d.fwd {
+		if i > 0 || !d.fwdBusy {
+			e.markUnsettled(d.id, p)
+		}
+	}
 	d.mu.Unlock()
 	for _, p := range fwdDone {
 		p.finish()

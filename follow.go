@@ -101,9 +101,11 @@ func (e *Engine) follow(d *document) {
 		e.startRedo(d, false) // marks d stale again; the rebase settles
 	}
 	switch {
-	case errors.Is(err, ErrNotFound) && (inFlight || absent):
+	case errors.Is(err, ErrNotFound) && (inFlight || absent && !e.existsElsewhere(d)):
 		// Our own creation (or deletion) is not durable yet, or d is
-		// deleted here: nothing of another writer's to follow.
+		// deleted here and nobody created it again: nothing of another
+		// writer's to follow. (Created again by another writer, under
+		// an epoch of its own, it is reloaded below.)
 		settle(nil)
 	case errors.Is(err, ErrNotFound) || errors.Is(err, ErrGone):
 		// Deleted or re-created elsewhere, or too far behind: reload.
@@ -144,6 +146,15 @@ func (e *Engine) follow(d *document) {
 		d.subsMu.Unlock()
 		settle(nil)
 	}
+}
+
+// existsElsewhere reports whether the shared store holds d, which is
+// absent here (deleted, its deletion durable): another writer created it
+// again, under an epoch of its own, which a read of d's epoch does not
+// find. A store that cannot say counts as no.
+func (e *Engine) existsElsewhere(d *document) bool {
+	_, _, err := e.shared.Head(e.ctx, d.id)
+	return err == nil
 }
 
 // observeFollow counts a follow that brought in ops: how far behind the

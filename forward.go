@@ -337,7 +337,10 @@ func (e *Engine) forwardReplied(p *pending, out ForwardOutcome, err error) {
 			e.stats.forwardsNotDelivered.Add(1)
 		} else {
 			p.fwdUnknown = true
+			// Under d's lock: breakDocument marks d's forwards too.
+			d.mu.Lock()
 			e.markUnsettled(d.id, p)
+			d.mu.Unlock()
 			e.stats.forwardsUnknown.Add(1)
 			e.log.Warn("forwarded edit: outcome unknown; deciding it here", "doc", d.id, "req", p.edit.ReqID, "err", err)
 		}

@@ -94,6 +94,14 @@ func (e *Engine) sharedCommitFailed(live []*pending, err error) {
 					e.opts.Forwarder.Contended(p.doc.id)
 				}
 			}
+			if errors.Is(ferr, ErrOutcomeUnknown) && p.append != nil && p.edit.idempotent {
+				// Its write may still land, after the rebase reads the
+				// store back: whatever becomes of the edit from here (a
+				// forward the home refuses unavailable, a write that
+				// fails), it is never answered "not applied"; it is
+				// decided again later instead (forward_unknown.go).
+				p.fwdUnknown = true
+			}
 			e.startRedo(p.doc, errors.Is(ferr, ErrOutcomeUnknown))
 			p.doc.redo = append(p.doc.redo, p)
 		default:
