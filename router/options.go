@@ -216,6 +216,9 @@ func (o Options) withDefaults() Options {
 	if o.DroppableQueueBytes <= 0 {
 		o.DroppableQueueBytes = o.QueueBytes / 4
 	}
+	// A droppable frame must never overflow the queue (and close the
+	// connection): its budget is at most the queue's.
+	o.DroppableQueueBytes = min(o.DroppableQueueBytes, o.QueueBytes)
 	if o.MessageTimeout == 0 {
 		o.MessageTimeout = 10 * time.Second
 	}

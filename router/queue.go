@@ -75,6 +75,14 @@ func (c *Conn) enqueue(f *Frame) error {
 		c.mu.Unlock()
 		return c.overflow(f)
 	}
+	// A pong answers a client's ping: a client that pings without reading
+	// would otherwise grow the queue without bound. Past the bound the pong
+	// is left out (RFC 6455 §5.5.3 lets an endpoint answer only the most
+	// recent of several pings).
+	if f.op == opPong && c.queued+size > c.r.opts.QueueBytes {
+		c.mu.Unlock()
+		return ErrDropped
+	}
 	start := c.pushLocked(f)
 	c.mu.Unlock()
 	if start {

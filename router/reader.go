@@ -200,11 +200,11 @@ func (c *Conn) readLoop(waited bool) (code int, reason string, idle bool) {
 			code, reason = closeStatus(err)
 			return code, reason, false
 		}
-		if mt != websocket.TextMessage {
-			c.sendError("", protocol.NewError(protocol.CodeInvalidArgument, "binary frames are not supported: send JSON in text frames"))
+		if !c.admit(msg) { // every message counts, binary ones too
 			continue
 		}
-		if !c.admit(msg) {
+		if mt != websocket.TextMessage {
+			c.sendError("", protocol.NewError(protocol.CodeInvalidArgument, "binary frames are not supported: send JSON in text frames"))
 			continue
 		}
 		c.dispatch(msg)

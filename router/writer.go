@@ -78,9 +78,13 @@ func (c *Conn) writeLoop() {
 	}
 }
 
-// writeFrames writes batch and returns the bytes it accounted for. It
-// stops after a close frame.
+// writeFrames writes batch and returns the bytes it accounted for: the
+// whole batch, written or not (after an error or a close frame nothing of
+// it will ever be written). It stops after a close frame.
 func (c *Conn) writeFrames(batch []*Frame) (size int, err error) {
+	for _, f := range batch {
+		size += f.Size()
+	}
 	bp := batchPool.Get().(*[]byte)
 	buf := (*bp)[:0]
 	defer func() {
@@ -90,7 +94,6 @@ func (c *Conn) writeFrames(batch []*Frame) (size int, err error) {
 		}
 	}()
 	for _, f := range batch {
-		size += f.Size()
 		n := len(f.data)
 		if len(buf) > 0 && len(buf)+n+10 > maxBatch {
 			if err := c.wire.writeBatch(buf, nil, false); err != nil {
