@@ -107,8 +107,8 @@ type Doc struct {
 	// rejoinErr is that refusal, for Settled and WaitRev to report (the
 	// next connection tries the JOIN again).
 	rejoinErr error
-	left        bool
-	changed     chan struct{} // closed and replaced at every change, for waiters
+	left      bool
+	changed   chan struct{} // closed and replaced at every change, for waiters
 
 	presenceDue bool
 	room        map[string]json.RawMessage
