@@ -47,6 +47,13 @@ func planMembers(root *jsonschema.Schema) *memberPlan {
 	if looksAtWhole(r) {
 		return nil
 	}
+	// A $dynamicRef (or $recursiveRef) anywhere below resolves against the
+	// schema resources the validation passed through on its way there; a
+	// member checked on its own starts that path at the member, so its
+	// verdict may differ from the whole document's.
+	if reachesDynamicRef(root, map[*jsonschema.Schema]bool{}) {
+		return nil
+	}
 	// Keywords of other types (items, minLength, ...) do not apply to an
 	// object, and a document's root is always an object; but a type list
 	// without "object" refuses every document.
@@ -149,4 +156,50 @@ func (p *memberPlan) checkMember(name string, v any) error {
 		}
 	}
 	return nil
+}
+
+// reachesDynamicRef reports whether s, or a schema it leads to, has a
+// $dynamicRef or $recursiveRef.
+func reachesDynamicRef(s *jsonschema.Schema, seen map[*jsonschema.Schema]bool) bool {
+	if s == nil || seen[s] {
+		return false
+	}
+	seen[s] = true
+	if s.DynamicRef != nil || s.RecursiveRef != nil {
+		return true
+	}
+	subs := []*jsonschema.Schema{s.Ref, s.Not, s.If, s.Then, s.Else, s.PropertyNames, s.UnevaluatedProperties,
+		s.Contains, s.Items2020, s.UnevaluatedItems, s.ContentSchema}
+	subs = append(subs, s.AllOf...)
+	subs = append(subs, s.AnyOf...)
+	subs = append(subs, s.OneOf...)
+	subs = append(subs, s.PrefixItems...)
+	for _, x := range s.Properties {
+		subs = append(subs, x)
+	}
+	for _, x := range s.PatternProperties {
+		subs = append(subs, x)
+	}
+	for _, x := range s.DependentSchemas {
+		subs = append(subs, x)
+	}
+	for _, x := range s.Dependencies {
+		if x, ok := x.(*jsonschema.Schema); ok {
+			subs = append(subs, x)
+		}
+	}
+	for _, x := range []any{s.AdditionalProperties, s.AdditionalItems, s.Items} {
+		switch x := x.(type) {
+		case *jsonschema.Schema:
+			subs = append(subs, x)
+		case []*jsonschema.Schema:
+			subs = append(subs, x...)
+		}
+	}
+	for _, x := range subs {
+		if reachesDynamicRef(x, seen) {
+			return true
+		}
+	}
+	return false
 }

@@ -74,7 +74,7 @@ func (a *admin) register(mux *http.ServeMux) {
 	for _, pattern := range []string{"/admin/admin.js", "/admin/admin.css"} {
 		mux.Handle("GET "+pattern, withPageHeaders(adminFiles[pattern]))
 	}
-	mux.HandleFunc(adminLoginPattern, a.login)
+	mux.Handle(adminLoginPattern, withPageHeaders(http.HandlerFunc(a.login)))
 	mux.Handle(adminLogoutPattern, a.action(a.logout))
 	mux.Handle("GET /admin/api/overview", a.signedIn(a.overview))
 	mux.Handle("GET /admin/api/doc", a.signedIn(a.document))

@@ -92,7 +92,13 @@ function renderPending() {
 
 function renderPeople() {
   const me = client.authorId;
-  const people = [...doc.room.entries()].map(([id, s]) => ({ id, name: (s && s.name) || id.slice(0, 6), typing: !!(s && s.typing) }));
+  // A presence value is whatever another client set: the name is shown
+  // only when it is a string.
+  const people = [...doc.room.entries()].map(([id, s]) => ({
+    id,
+    name: (s && typeof s.name === "string" && s.name) || id.slice(0, 6),
+    typing: !!(s && s.typing),
+  }));
   // The room may or may not list this tab; show it once, first.
   if (!people.some((p) => p.id === me)) people.unshift({ id: me, name, typing });
   people.sort((a, b) => (a.id === me ? -1 : b.id === me ? 1 : a.name.localeCompare(b.name)));

@@ -7,6 +7,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync } from "node:fs";
+import WS from "ws";
+import { listDocId } from "../demo/listid.js";
 import { buildSyncd, startSyncd, api, waitFor, sleep } from "../testlib/harness.js";
 import { startProxy, launchChromium, openDemo, addTodo, todos, people, status, pending, waitTodos, waitStatus, screenshots } from "./lib.js";
 
@@ -194,6 +196,24 @@ test("presence: who is here and who is typing appear and disappear", async (t) =
   Bob.proxy.restore();
   await waitFor(async () => (await people(Ada)).includes("Bob"), 30000, "Bob back in Ada's room");
   await waitStatus(Bob, "open", 30000);
+});
+
+test("presence: a peer whose name is not a string does not break who is here", async (t) => {
+  const { Ada, Bob } = await twoPages(t, "presence-odd");
+  await waitFor(async () => (await people(Ada)).includes("Bob"), 20000, "Bob in Ada's room");
+  // A third client, not the demo, sets a name that is a number.
+  const ws = new WS(srv.url);
+  t.after(() => ws.terminate());
+  await new Promise((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  ws.send(JSON.stringify({ type: "JOIN", payload: { doc: listDocId("presence-odd"), presence: { name: 5 } } }));
+  await waitFor(async () => (await people(Ada)).length === 3, 20000, "three people in Ada's room");
+  // The list still follows the room: Bob's typing shows, and his leaving.
+  await Bob.fill("#text", "still here");
+  await waitFor(async () => (await Ada.$eval("#typing", (e) => e.textContent)) === "Bob is typing…", 20000, "Bob typing on Ada's page");
+  assert.ok(!Ada.logs.some((l) => l.startsWith("pageerror")), Ada.logs.join("\n"));
 });
 
 test("the demo at / connects to its own /ws by default (same origin)", async (t) => {
