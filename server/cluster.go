@@ -54,6 +54,7 @@ type cluster struct {
 
 	rooms    *clusterBroker
 	presence *clusterPresence
+	claims   recentClaims    // claims to announce again (cluster_claims.go)
 	fwd      *clusterForward // forwarded edits (cluster_forward.go)
 	fwdTo    *Forwarder      // the engine's, tied to fwd while the cluster runs; may be nil
 
@@ -133,6 +134,7 @@ func (c *cluster) heartbeatLoop() {
 			return
 		case now := <-t.C:
 			c.presence.sendHeartbeat()
+			c.repeatClaims()
 			c.presence.dropSilent(now)
 		}
 	}
@@ -269,6 +271,7 @@ func (s *Server) clearPresence(doc, clientID string) {
 func (c *cluster) opened(conn *router.Conn) {
 	if c != nil {
 		c.announceClaim(conn.ClientID(), conn.Attempt(), conn.Opened())
+		c.claims.add(conn)
 	}
 }
 

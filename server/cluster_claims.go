@@ -2,10 +2,12 @@ package server
 
 import (
 	"cmp"
+	"sync"
 	"time"
 
 	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/revision"
+	"github.com/deltasync/syncd/router"
 )
 
 // One live connection per client id across the cluster. On one instance
@@ -26,12 +28,63 @@ import (
 // closes its older one: whichever order the claims arrive in, exactly the
 // newer connection survives. A tie is left alone (one client cannot make
 // one attempt twice), so two instances never answer each other forever.
+//
+// The bus is at most once, and a lost claim would leave both connections
+// live: so a connection's claim is announced again with this instance's
+// next claimRepeats heartbeats (while the connection lasts). A repeat
+// changes nothing where the claim was heard: the older connection is
+// already closed, and a tie is left alone.
 
 type busClaim struct {
 	From     string `json:"from"`
 	ClientID string `json:"clientId"`
 	Attempt  string `json:"attempt,omitempty"`
 	Opened   int64  `json:"opened"` // Unix nanoseconds, the announcing instance's clock
+}
+
+// claimRepeats is how many heartbeats after its first announcement a
+// claim is announced again.
+const claimRepeats = 3
+
+// recentClaims are the connections whose claims are still to be repeated.
+type recentClaims struct {
+	mu    sync.Mutex
+	conns map[*router.Conn]int // → repeats left
+}
+
+// add records conn for repeats.
+func (r *recentClaims) add(conn *router.Conn) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.conns == nil {
+		r.conns = make(map[*router.Conn]int)
+	}
+	r.conns[conn] = claimRepeats
+}
+
+// due returns the connections whose claims go out with this heartbeat,
+// forgetting those repeated enough or closing.
+func (r *recentClaims) due() []*router.Conn {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*router.Conn
+	for conn, left := range r.conns {
+		if left <= 0 || conn.Closing() {
+			delete(r.conns, conn)
+			continue
+		}
+		r.conns[conn] = left - 1
+		out = append(out, conn)
+	}
+	return out
+}
+
+// repeatClaims announces again the claims of the connections opened in the
+// last claimRepeats heartbeats.
+func (c *cluster) repeatClaims() {
+	for _, conn := range c.claims.due() {
+		c.announceClaim(conn.ClientID(), conn.Attempt(), conn.Opened())
+	}
 }
 
 // announceClaim tells the other instances that clientID has a live

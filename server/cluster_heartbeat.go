@@ -103,6 +103,10 @@ func (p *clusterPresence) onHeartbeat(data []byte) {
 	}
 	now := time.Now()
 	p.mu.Lock()
+	if _, gone := p.gone[hb.From]; gone {
+		p.mu.Unlock()
+		return // sent before its goodbye
+	}
 	pr, isNew := p.seenLocked(hb.From, now)
 	if pr.collecting == nil || hb.Round != pr.round {
 		pr.round, pr.got, pr.collecting = hb.Round, 0, make(map[string]uint64)
@@ -160,14 +164,30 @@ func (p *clusterPresence) dropRoom(doc, id string, before uint64) {
 	}
 	delete(dr.remote, id)
 	dr.changedLocked()
+	others := dr.othersLocked(id, clientsOf(r))
 	p.mu.Unlock()
 	p.c.engine().ClearRemotePresence(doc, id, "")
+	p.showOthers(doc, others)
+}
+
+// clientsOf lists the client ids of r's entries.
+func clientsOf(r *remoteRoom) []string {
+	ids := make([]string, 0, len(r.entries))
+	for id := range r.entries {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // dropSilent drops the instances not heard from for BusPeerTimeout.
 func (p *clusterPresence) dropSilent(now time.Time) {
 	var dead []string
 	p.mu.Lock()
+	for id, at := range p.gone {
+		if now.Sub(at) > p.c.timeout {
+			delete(p.gone, id)
+		}
+	}
 	for id, pr := range p.peers {
 		if now.Sub(pr.lastSeen) > p.c.timeout {
 			dead = append(dead, id)
@@ -184,6 +204,9 @@ func (p *clusterPresence) dropSilent(now time.Time) {
 // it died (dead), or said goodbye.
 func (p *clusterPresence) dropPeer(id string, dead bool) {
 	p.mu.Lock()
+	if !dead {
+		p.gone[id] = time.Now()
+	}
 	if _, ok := p.peers[id]; ok {
 		delete(p.peers, id)
 		p.c.m.instances.Set(float64(len(p.peers)))
@@ -204,17 +227,20 @@ func (p *clusterPresence) dropPeer(id string, dead bool) {
 		l.Lock()
 		p.mu.Lock()
 		n := -1
+		var others []remoteEntry
 		if dr := p.docs[doc]; dr != nil {
 			if r := dr.remote[id]; r != nil {
 				n = len(r.entries)
 				delete(dr.remote, id)
 				dr.changedLocked()
+				others = dr.othersLocked(id, clientsOf(r))
 			}
 		}
 		p.mu.Unlock()
 		if n >= 0 {
 			p.c.engine().ClearRemotePresence(doc, id, "")
 			p.c.m.droppedDead.Add(float64(n))
+			p.showOthers(doc, others)
 		}
 		l.Unlock()
 	}

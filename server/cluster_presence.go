@@ -70,6 +70,10 @@ type clusterPresence struct {
 	local map[string]*localRoom // document → this instance's clients' entries
 	docs  map[string]*docRoom   // documents with members here → the others' entries
 	peers map[string]*peer      // the other instances heard from
+	// gone: the instances that said goodbye, when, for BusPeerTimeout.
+	// Their messages sent before the goodbye may be handled after it
+	// (another subject, another goroutine) and are ignored.
+	gone map[string]time.Time
 }
 
 // localRoom is this instance's clients' entries in one document.
@@ -144,6 +148,7 @@ func newClusterPresence(c *cluster) *clusterPresence {
 		local: make(map[string]*localRoom),
 		docs:  make(map[string]*docRoom),
 		peers: make(map[string]*peer),
+		gone:  make(map[string]time.Time),
 	}
 }
 
@@ -196,11 +201,21 @@ func (p *clusterPresence) localChange(doc, clientID string, state json.RawMessag
 		p.seq++
 		msg.Seq, msg.Prev = p.seq, lr.seq
 		lr.seq = p.seq
-		if len(lr.entries) == 0 {
-			delete(p.local, doc)
-		}
 		p.mu.Unlock()
 		p.c.publish(kindPresence, presenceSubject(doc), msg, false)
+		if state == nil {
+			// An emptied room is forgotten only once its last message
+			// is sent, under its pub lock: a change that makes a new room
+			// for doc meanwhile would find this one and wait, so the
+			// document's messages still leave in the order of their seq
+			// (a newer seq sent first makes the mirrors ignore the older
+			// one, here the departure, for good).
+			p.mu.Lock()
+			if p.local[doc] == lr && len(lr.entries) == 0 {
+				delete(p.local, doc)
+			}
+			p.mu.Unlock()
+		}
 		lr.pub.Unlock()
 		if state == nil {
 			// The client's entry may have hidden the same client's entry
@@ -213,32 +228,38 @@ func (p *clusterPresence) localChange(doc, clientID string, state json.RawMessag
 
 // sendFull announces this instance's whole room in doc, empty or not.
 func (p *clusterPresence) sendFull(doc string) {
-	p.mu.Lock()
-	lr := p.local[doc]
-	if lr == nil {
-		// The room is empty as of this change counter: every earlier
-		// entry of doc from here is gone.
-		seq := p.seq
+	for {
+		p.mu.Lock()
+		lr := p.local[doc]
+		if lr == nil {
+			// The room is empty as of this change counter: every earlier
+			// entry of doc from here is gone.
+			seq := p.seq
+			p.mu.Unlock()
+			p.c.publish(kindPresence, presenceSubject(doc), busPresence{From: p.c.id, Kind: presenceFull, Seq: seq}, false)
+			return
+		}
 		p.mu.Unlock()
-		p.c.publish(kindPresence, presenceSubject(doc), busPresence{From: p.c.id, Kind: presenceFull, Seq: seq}, false)
-		return
-	}
-	p.mu.Unlock()
-	lr.pub.Lock()
-	defer lr.pub.Unlock()
-	p.mu.Lock()
-	msg := busPresence{From: p.c.id, Kind: presenceFull, Seq: lr.seq}
-	if p.local[doc] != lr {
-		msg.Seq = p.seq
-	} else {
+		lr.pub.Lock()
+		p.mu.Lock()
+		if p.local[doc] != lr {
+			// Emptied and forgotten meanwhile, and maybe made again:
+			// "empty as of now" could hide a newer room's entries.
+			p.mu.Unlock()
+			lr.pub.Unlock()
+			continue
+		}
+		msg := busPresence{From: p.c.id, Kind: presenceFull, Seq: lr.seq}
 		msg.Clients = make([]busPresenceEntry, 0, len(lr.entries))
 		for id, st := range lr.entries {
 			msg.Clients = append(msg.Clients, busPresenceEntry{ClientID: id, State: st})
 		}
+		p.mu.Unlock()
+		sort.Slice(msg.Clients, func(i, j int) bool { return msg.Clients[i].ClientID < msg.Clients[j].ClientID })
+		p.c.publish(kindPresence, presenceSubject(doc), msg, false)
+		lr.pub.Unlock()
+		return
 	}
-	p.mu.Unlock()
-	sort.Slice(msg.Clients, func(i, j int) bool { return msg.Clients[i].ClientID < msg.Clients[j].ClientID })
-	p.c.publish(kindPresence, presenceSubject(doc), msg, false)
 }
 
 // --- the rooms of documents with members here
@@ -468,7 +489,7 @@ func (p *clusterPresence) onPresence(doc string, dr *docRoom, data []byte) {
 	l := p.lock(doc)
 	l.Lock()
 	p.mu.Lock()
-	if p.docs[doc] != dr {
+	if _, gone := p.gone[msg.From]; gone || p.docs[doc] != dr {
 		p.mu.Unlock()
 		l.Unlock()
 		return
@@ -520,14 +541,53 @@ func (p *clusterPresence) onPresence(doc string, dr *docRoom, data []byte) {
 	case presenceWant:
 		answer = msg.Target == p.c.id
 	}
+	var gone []string
+	for _, op := range ops {
+		if op.state == nil {
+			gone = append(gone, op.client)
+		}
+	}
+	others := dr.othersLocked(msg.From, gone)
 	p.mu.Unlock()
 	p.apply(doc, msg.From, ops)
+	p.showOthers(doc, others)
 	l.Unlock()
 	if want {
 		p.want(doc, msg.From)
 	}
 	if answer {
 		p.sendFull(doc)
+	}
+}
+
+// remoteEntry is one entry of the mirror, with its origin.
+type remoteEntry struct {
+	origin, client string
+	state          json.RawMessage
+}
+
+// othersLocked returns the mirror's entries of clients from instances
+// other than origin: what the engine's room should show of them once
+// origin's entries are gone (a client that moved from origin to another
+// instance, whose entry origin's announcement had taken over).
+// clusterPresence.mu must be held.
+func (dr *docRoom) othersLocked(origin string, clients []string) []remoteEntry {
+	var out []remoteEntry
+	for _, client := range clients {
+		for o, r := range dr.remote {
+			if st, ok := r.entries[client]; ok && o != origin {
+				out = append(out, remoteEntry{o, client, st})
+			}
+		}
+	}
+	return out
+}
+
+// showOthers puts entries back into the engine's room. The document's
+// lock must be held.
+func (p *clusterPresence) showOthers(doc string, entries []remoteEntry) {
+	for _, e := range entries {
+		p.setEngine(context.Background(), doc, e.origin, e.client, e.state)
 	}
 }
 

@@ -210,6 +210,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // connection's claim on its client id.
 func (s *Server) opened(c *router.Conn) {
 	s.onOpen(c)
+	if reason, cut := s.CutOffReason(); cut {
+		// Past refuseWhileCutOff before CutOff, registered after CutOff
+		// closed the live connections: close it as CutOff would have.
+		// (CutOff sets the flag before it lists the connections, and a
+		// connection is registered before its OnOpen, so each is closed
+		// by one or the other.)
+		c.Close(protocol.CloseTryAgainLater, "server cut off from its store: "+reason)
+		return
+	}
 	s.cluster.opened(c)
 }
 
