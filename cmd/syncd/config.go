@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-
+	"slices"
 	"strings"
 	"time"
 
@@ -113,7 +113,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.Float64Var(&c.MessagesPerSecond, "rate", 200, "messages per second per connection (flood guard; burst twice that)")
 	fs.Float64Var(&c.UpdatesPerSecond, "update-rate", 100, "UPDATEs per second per connection (burst twice that)")
 	fs.IntVar(&c.DocsPerMinute, "docs-per-minute", 60, "documents one connection may create a minute (a minute's worth at once)")
-	fs.IntVar(&c.UserDocsPerMinute, "user-docs-per-minute", 120, "documents one user (JWT sub) may create a minute over all connections, with -jwt-secret")
+	fs.IntVar(&c.UserDocsPerMinute, "user-docs-per-minute", 120, "documents one user (JWT sub) may create a minute over all connections, with authentication on (-jwt-secret, -jwt-public-key or -jwt-jwks)")
 	fs.IntVar(&c.QueueBytes, "queue-bytes", 8<<20, "outbound bytes that may wait for one connection before it is closed as a slow consumer")
 	c.Transport.transportFlags(fs)
 	c.Bus.busFlags(fs)
@@ -194,9 +194,6 @@ func (c *Config) validate(envNames map[string]string) error {
 	if err := c.validateTransport(); err != nil {
 		return err
 	}
-	if err := c.validateBus(); err != nil {
-		return err
-	}
 	if err := c.validateWebhooks(); err != nil {
 		return err
 	}
@@ -266,7 +263,8 @@ func (c *Config) rules() []flagRule {
 		positive("shutdown-timeout", c.ShutdownTimeout),
 		between("nats-replicas", c.Cluster.Replicas, 0, maxReplicas),
 		positive("nats-start-timeout", c.Cluster.StartTimeout),
-	}, c.Cluster.clusterRules()...)
+		between("jwt-leeway", c.JWTLeeway, 0, time.Hour), // more is more clock skew than any clock has
+	}, slices.Concat(c.Transport.transportRules(), c.Bus.busRules(), c.Webhooks.webhookRules(), c.Cluster.clusterRules())...)
 }
 
 // policies parses -policy.

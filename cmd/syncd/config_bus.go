@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"time"
 
@@ -33,16 +32,14 @@ func (b *BusConfig) busFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&b.RoomWait, "bus-room-wait", server.DefaultBusRoomWait, "in a cluster, how long a JOIN waits for the other instances' presence in the document, so that its answer carries the whole room")
 }
 
-// validateBus checks the bus flags against each other.
-func (c *Config) validateBus() error {
-	b := &c.Bus
-	switch {
-	case b.HeartbeatInterval <= 0, b.PeerTimeout <= 0, b.RoomWait <= 0:
-		return errors.New("-bus-heartbeat, -bus-peer-timeout and -bus-room-wait must be positive")
-	case b.ForwardHold <= 0, b.ForwardTimeout <= 0:
-		return errors.New("-bus-forward-hold and -bus-forward-timeout must be positive")
-	case b.PeerTimeout <= b.HeartbeatInterval:
-		return errors.New("-bus-peer-timeout must be longer than -bus-heartbeat, or live instances are dropped between heartbeats")
+// busRules are the rows of Config.rules for the bus flags.
+func (b *BusConfig) busRules() []flagRule {
+	return []flagRule{
+		positive("bus-heartbeat", b.HeartbeatInterval),
+		// Not longer: live instances would be dropped between heartbeats.
+		longerThan("bus-peer-timeout", b.PeerTimeout, "bus-heartbeat", b.HeartbeatInterval),
+		positive("bus-room-wait", b.RoomWait),
+		positive("bus-forward-hold", b.ForwardHold),
+		positive("bus-forward-timeout", b.ForwardTimeout),
 	}
-	return nil
 }

@@ -35,26 +35,27 @@ func (t *TransportConfig) transportFlags(fs *flag.FlagSet) {
 	fs.IntVar(&t.RoomQueueBytes, "room-queue-bytes", 0, "room messages are dropped for a connection whose outbound queue holds more than this (0: -queue-bytes/8)")
 }
 
-// validateTransport checks the transport flags against each other.
-func (c *Config) validateTransport() error {
-	t := &c.Transport
-	switch {
-	case t.MaxConns < 0:
-		return errors.New("-max-conns must not be negative")
-	case t.MaxConnsPerAddr <= 0:
+// transportRules are the rows of Config.rules for the transport flags.
+func (t *TransportConfig) transportRules() []flagRule {
+	return []flagRule{
+		atLeast("max-conns", t.MaxConns, 0),
 		// 0 would silently become the default (server.Options).
-		return errors.New("-max-conns-per-addr must be positive")
-	case t.MessageTimeout <= 0:
-		return errors.New("-message-timeout must be positive")
-	case t.WriteTimeout <= 0:
-		return errors.New("-write-timeout must be positive")
-	case t.MaxPartialBytes <= 0:
-		return errors.New("-max-partial-bytes must be positive")
-	case t.MaxPresenceBytes <= 0, t.PresenceBytesPerSecond <= 0, t.MaxPublishBytes <= 0, t.MaxRoomPresenceBytes <= 0:
-		return errors.New("-max-presence-bytes, -presence-rate-bytes, -max-publish-bytes and -max-room-presence-bytes must be positive")
-	case t.RoomQueueBytes < 0:
-		return errors.New("-room-queue-bytes must not be negative")
-	case t.MaxRoomPresenceBytes > c.QueueBytes/2:
+		positive("max-conns-per-addr", t.MaxConnsPerAddr),
+		positive("message-timeout", t.MessageTimeout),
+		positive("write-timeout", t.WriteTimeout),
+		positive("max-partial-bytes", t.MaxPartialBytes),
+		positive("max-presence-bytes", t.MaxPresenceBytes),
+		positive("presence-rate-bytes", t.PresenceBytesPerSecond),
+		positive("max-room-presence-bytes", t.MaxRoomPresenceBytes),
+		positive("max-publish-bytes", t.MaxPublishBytes),
+		atLeast("room-queue-bytes", t.RoomQueueBytes, 0),
+	}
+}
+
+// validateTransport checks the transport flags against each other (each
+// one alone is checked by transportRules).
+func (c *Config) validateTransport() error {
+	if c.Transport.MaxRoomPresenceBytes > c.QueueBytes/2 {
 		// A joiner receives the whole room in one PRESENCE: it must fit
 		// in its outbound queue with room to spare.
 		return errors.New("-max-room-presence-bytes must be at most half of -queue-bytes")

@@ -65,18 +65,23 @@ func (w *WebhookConfig) endpoints() ([]webhook.Endpoint, error) {
 	return eps, nil
 }
 
+// webhookRules are the rows of Config.rules for the webhook flags.
+func (w *WebhookConfig) webhookRules() []flagRule {
+	return []flagRule{
+		positive("webhook-debounce", w.Debounce),
+		positive("webhook-timeout", w.Timeout),
+		positive("webhook-retry-min", w.RetryMin),
+		{flag: "webhook-retry-max", value: w.RetryMax, ok: w.RetryMax >= w.RetryMin, want: fmt.Sprintf("at least -webhook-retry-min (%v)", w.RetryMin)},
+		atLeast("webhook-outbox-max", w.OutboxMax, 1),
+	}
+}
+
 // validateWebhooks checks the webhook flags.
 func (c *Config) validateWebhooks() error {
 	w := &c.Webhooks
 	switch {
 	case w.URL == "" && (w.Secret != "" || w.Events != ""):
 		return errors.New("-webhook-secret and -webhook-events need -webhook")
-	case w.Debounce <= 0, w.Timeout <= 0, w.RetryMin <= 0, w.RetryMax <= 0:
-		return errors.New("-webhook-debounce, -webhook-timeout, -webhook-retry-min and -webhook-retry-max must be positive")
-	case w.RetryMax < w.RetryMin:
-		return errors.New("-webhook-retry-max must be at least -webhook-retry-min")
-	case w.OutboxMax < 1:
-		return errors.New("-webhook-outbox-max must be at least 1")
 	}
 	_, err := w.endpoints()
 	return err

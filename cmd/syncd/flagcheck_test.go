@@ -39,6 +39,20 @@ func TestFlagValuesRefusedClearly(t *testing.T) {
 		{env: map[string]string{"SYNCD_HEARTBEAT": "5"}, want: []string{"SYNCD_HEARTBEAT", `"5"`, "-heartbeat", "use e.g. 5s"}},
 		{env: map[string]string{"SYNCD_RING_SIZE": "abc"}, want: []string{"SYNCD_RING_SIZE", `"abc"`}},
 		{env: map[string]string{"SYNCD_RATE": "0"}, want: []string{"-rate", "SYNCD_RATE", "greater than 0"}},
+		// The transport, bus, webhook and JWT flags too (they once said
+		// only "-max-conns must not be negative", without the value or
+		// the variable).
+		{env: map[string]string{"SYNCD_MAX_CONNS": "-1"}, want: []string{"-max-conns", "-1", "SYNCD_MAX_CONNS", "at least 0"}},
+		{args: []string{"-max-conns-per-addr", "0"}, want: []string{"-max-conns-per-addr", "0", "greater than 0"}},
+		{args: []string{"-write-timeout", "0s"}, want: []string{"-write-timeout", "0s", "greater than 0"}},
+		{args: []string{"-max-publish-bytes", "0"}, want: []string{"-max-publish-bytes", "0", "greater than 0"}},
+		{args: []string{"-room-queue-bytes", "-1"}, want: []string{"-room-queue-bytes", "-1", "at least 0"}},
+		{args: []string{"-bus-peer-timeout", "1s"}, want: []string{"-bus-peer-timeout", "1s", "longer than -bus-heartbeat (2s)"}},
+		{env: map[string]string{"SYNCD_BUS_ROOM_WAIT": "0s"}, want: []string{"-bus-room-wait", "0s", "SYNCD_BUS_ROOM_WAIT", "greater than 0"}},
+		{args: []string{"-webhook-outbox-max", "0"}, want: []string{"-webhook-outbox-max", "0", "at least 1"}},
+		{args: []string{"-webhook-retry-max", "500ms"}, want: []string{"-webhook-retry-max", "500ms", "at least -webhook-retry-min (1s)"}},
+		{args: []string{"-jwt-leeway", "-1s"}, want: []string{"-jwt-leeway", "-1s", "from 0s to 1h0m0s"}},
+		{args: []string{"-jwt-leeway", "2h"}, want: []string{"-jwt-leeway", "2h0m0s", "from 0s to 1h0m0s"}},
 	} {
 		_, err := parse(t, c.args, c.env)
 		if err == nil {

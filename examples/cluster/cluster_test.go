@@ -11,6 +11,7 @@ import (
 
 	"github.com/deltasync/syncd/examples/cluster"
 	"github.com/deltasync/syncd/internal/clustertest"
+	"github.com/deltasync/syncd/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -80,5 +81,21 @@ func TestTallyAcrossACluster(t *testing.T) {
 		if got["ann"] != votes || got["bob"] != votes || len(got) != 2 {
 			t.Fatalf("node %s: tally %s, want ann=%d bob=%d", n.Name, got, votes, votes)
 		}
+	}
+}
+
+// TestTallyWhenInterrupted: a voter stopped before its last vote (Ctrl-C
+// in cmd/tally, which prints the tally Run returns) gets the tally as it
+// stands, its own votes included, not the one read when it joined.
+func TestTallyWhenInterrupted(t *testing.T) {
+	srv := testenv.Start(t, testenv.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	tl, n, err := cluster.Run(ctx, cluster.Options{URLs: []string{srv.URL}, Name: "ann", Every: 20 * time.Millisecond})
+	if err != context.DeadlineExceeded {
+		t.Fatalf("Run: %v, want the context's end", err)
+	}
+	if n == 0 || tl["ann"] != n {
+		t.Fatalf("interrupted after %d votes: tally %q, want ann=%d", n, tl, n)
 	}
 }

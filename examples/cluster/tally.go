@@ -61,7 +61,8 @@ func (t Tally) String() string {
 // Run joins the tally and votes for opts.Name until it has cast
 // opts.Votes votes or ctx ends, then waits (up to ctx) until the cluster
 // has acknowledged every vote, and returns the tally as it then stands
-// with the number of votes it cast; an error if the cluster refused a vote
+// (when ctx ends first: as this client sees it, its votes not yet
+// acknowledged included) with the number of votes it cast; an error if the cluster refused a vote
 // (one overtaken by a later vote of the same voter does not count).
 //
 // Each vote sets the voter's own count (a merge patch {"ann": 4}), so
@@ -122,6 +123,12 @@ func Run(ctx context.Context, opts Options) (Tally, int, error) {
 	for opts.Votes == 0 || votes < opts.Votes {
 		select {
 		case <-ctx.Done():
+			// The tally as it stands now, with this voter's votes (not
+			// the one read at the JOIN: Ctrl-C printed that).
+			var now Tally
+			if doc.Get(&now) == nil {
+				t = now
+			}
 			return t, votes, ctx.Err()
 		case <-tick.C:
 		}
