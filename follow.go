@@ -83,8 +83,9 @@ func (e *Engine) follow(d *document) {
 
 	ops, told := d.told.take(epoch, durable)
 	var err error
+	more := false // the read stopped at maxFollowPages: the log holds more
 	if !told || readerWaits || absent || unwatchedForwards {
-		ops, err = e.readNewOps(e.ctx, d.id, epoch, durable)
+		ops, more, err = e.readNewOps(e.ctx, d.id, epoch, durable)
 	}
 	settle := func(err error) {
 		d.mu.Lock()
@@ -145,6 +146,12 @@ func (e *Engine) follow(d *document) {
 		deliverOpsLocked(d, epoch, ops)
 		d.subsMu.Unlock()
 		settle(nil)
+		if more {
+			// Nothing else may tell of the rest: the writers may have
+			// stopped. Read on in another follow.
+			d.told.tell(StoredChange{})
+			e.requestFollow(d)
+		}
 	}
 }
 
@@ -176,24 +183,24 @@ func (e *Engine) observeFollow(ops []*Op) {
 const maxFollowPages = 64
 
 // readNewOps reads the operations of doc after after, in pages, until a
-// page comes back short.
-func (e *Engine) readNewOps(ctx context.Context, doc string, epoch revision.Epoch, after revision.Rev) ([]*Op, error) {
-	var ops []*Op
+// page comes back short, or maxFollowPages were read (more: the log may
+// hold others after them).
+func (e *Engine) readNewOps(ctx context.Context, doc string, epoch revision.Epoch, after revision.Rev) (ops []*Op, more bool, err error) {
 	for range maxFollowPages {
 		page, err := e.store.ReadOps(ctx, doc, epoch, after, e.opts.CatchUpPage)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if len(page) > 0 && page[0].Rev != after+1 {
-			return nil, &Error{Code: CodeInternal, Message: "store log does not continue where asked", Doc: doc}
+			return nil, false, &Error{Code: CodeInternal, Message: "store log does not continue where asked", Doc: doc}
 		}
 		ops = append(ops, page...)
 		if len(page) < e.opts.CatchUpPage {
-			break
+			return ops, false, nil
 		}
 		after = page[len(page)-1].Rev
 	}
-	return ops, nil
+	return ops, true, nil
 }
 
 // applyForeignLocked applies other writers' operations, the next ones

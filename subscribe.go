@@ -109,6 +109,16 @@ func (e *Engine) subscribeOnce(ctx context.Context, doc string, req SubscribeReq
 	if err != nil {
 		return nil, err
 	}
+	// Watch d before reading the store's head: what another writer
+	// stores after that read reaches d only through the watch, which
+	// does not tell of what was stored before it started.
+	d.mu.Lock()
+	if !d.gone {
+		d.subsMu.Lock()
+		e.watchLocked(d)
+		d.subsMu.Unlock()
+	}
+	d.mu.Unlock()
 	// On a shared store, the answer must hold everything any writer
 	// acknowledged before now, and the watermark must be the store's.
 	if err := e.freshen(ctx, d); err != nil {

@@ -93,15 +93,25 @@ func (s *Store) Watch(doc string, changed func(syncd.StoredChange)) (stop func()
 func (w *watcher) run() {
 	defer close(w.done)
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		// Start after the stream's last message, by sequence, not with
+		// DeliverNew: an ordered consumer that has delivered nothing yet
+		// when it is recreated (a reconnection, a consumer the server
+		// lost) starts again from its configured start, and DeliverNew
+		// would then skip whatever was stored meanwhile, untold.
 		ctx, cancel := context.WithTimeout(context.Background(), w.s.opts.RequestTimeout)
-		cons, err := w.s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{w.s.names.logAll},
-			DeliverPolicy:  jetstream.DeliverNewPolicy,
-		})
+		var cons jetstream.Consumer
+		info, err := w.s.stream.Info(ctx)
+		if err == nil {
+			cons, err = w.s.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+				FilterSubjects: []string{w.s.names.logAll},
+				DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+				OptStartSeq:    info.State.LastSeq + 1,
+			})
+		}
 		cancel()
 		var cc jetstream.ConsumeContext
 		if err == nil {
-			cc, err = cons.Consume(w.deliver, jetstream.PullMaxBytes(w.bufferBytes()))
+			cc, err = cons.Consume(w.deliver, jetstream.PullMaxBytes(w.bufferBytes()), jetstream.PullHeartbeat(watchHeartbeat))
 		}
 		if err == nil {
 			// Whatever was stored between a Watch call and now is not
@@ -219,3 +229,12 @@ func (w *watcher) close() {
 		<-w.done
 	}
 }
+
+// watchHeartbeat is how often the server's idle consumer says it is still
+// there. The client recreates the consumer after two missed heartbeats:
+// the consumer lives on one node, and when that node stops nothing else
+// tells the client (its own connection, to another node, stays up), so
+// until then the watches hear nothing of what other writers store. The
+// client's default (15 s for a 30 s pull) kept an instance's subscribers
+// from other writers' operations for tens of seconds.
+const watchHeartbeat = time.Second
