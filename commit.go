@@ -295,8 +295,12 @@ func (e *Engine) loadWatermark(ctx context.Context, d *document, clientID string
 	d.mu.Lock()
 	// A decision made meanwhile has already filled the entry, from a
 	// watermark read by its own caller; keep the newer of the two.
-	if cur, ok := d.wms[clientID]; !ok || revision.CompareReqID(w.ReqID, cur.ReqID) > 0 {
+	cur, ok := d.wms[clientID]
+	if !ok || revision.CompareReqID(w.ReqID, cur.ReqID) > 0 {
 		d.wms[clientID] = w
+	}
+	if !ok {
+		d.rechargeLocked() // one more cached watermark (loadcost.go)
 	}
 	d.mu.Unlock()
 	return nil

@@ -299,7 +299,11 @@ func (e *Engine) finishBatch(batch []*pending) {
 		r := &runs[d.run-1]
 		r.n++
 		if p.append != nil {
-			if len(r.segs) == 0 || r.segs[len(r.segs)-1].reset != nil {
+			// A new segment after a reset, and after a deletion without
+			// one (nobody subscribed then, but a join may have re-created
+			// the document since): operations of two epochs never share
+			// an event.
+			if n := len(r.segs); n == 0 || r.segs[n-1].reset != nil || r.segs[n-1].epoch != p.append.Epoch {
 				r.addSegment(p.append.Epoch)
 			}
 			seg := &r.segs[len(r.segs)-1]
@@ -316,21 +320,18 @@ func (e *Engine) finishBatch(batch []*pending) {
 		r := &runs[i]
 		d := r.d
 		d.run = 0
+		d.mu.Lock()
+		// Only operations of the document's epoch move its durable
+		// revision: a deletion reset it to 0 when it was decided
+		// (resetLocked), and the old epoch's operations that become
+		// durable after that, in this batch or an earlier one, are not
+		// the new epoch's. In a segment the operations come before its
+		// reset.
 		var last revision.Rev
-		resets := false
 		for _, seg := range r.segs {
-			if seg.reset != nil {
-				resets, last = true, 0
-			}
-			if len(seg.ops) > 0 {
+			if len(seg.ops) > 0 && seg.epoch == d.epoch {
 				last = seg.ops[len(seg.ops)-1].Rev
 			}
-		}
-		d.mu.Lock()
-		if resets {
-			// After a deletion the durable revision restarts with the
-			// new epoch.
-			d.durable = 0
 		}
 		d.advanceCompletedLocked(r.n, last)
 		// Take subsMu before letting go of mu: whoever sees these writes
@@ -457,6 +458,9 @@ func (e *Engine) breakDocument(d *document) {
 		}
 	}
 	d.mu.Unlock()
+	// Before d leaves the table, so that the copy loaded in its place
+	// takes the room (keptroom.go).
+	e.keepRoom(d)
 	for _, p := range fwdDone {
 		p.finish()
 	}

@@ -62,6 +62,10 @@ type Engine struct {
 	// which the same client's later edits of the document wait behind
 	// (forward_unknown.go).
 	unsettled unsettledEdits
+	// kept holds the rooms of documents dropped after a failed write,
+	// until their next copy is loaded (keptroom.go). keptMu is a leaf lock.
+	keptMu sync.Mutex
+	kept   map[string]*keptRoom
 }
 
 // Open starts an engine over store. The engine does not own the store: close
@@ -155,6 +159,7 @@ func (e *Engine) acquireFor(ctx context.Context, id string, create bool, mayCrea
 		}
 		if d == nil {
 			d = newDocument(id, e.opts.policyFor(id))
+			e.adoptRoom(d) // a room kept from a copy dropped after a failed write
 			d.chargeTo(&e.loadedBytes)
 			e.docs[id] = d
 			e.mu.Unlock()

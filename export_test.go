@@ -28,3 +28,18 @@ func CheckCharges(e *Engine) error {
 	}
 	return nil
 }
+
+// CachedWatermarks returns how many clients' watermarks doc's loaded copy
+// caches (0 if it is not loaded).
+func CachedWatermarks(e *Engine, doc string) int {
+	e.mu.Lock()
+	d := e.docs[doc]
+	e.mu.Unlock()
+	if d == nil {
+		return 0
+	}
+	<-d.ready
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.wms)
+}

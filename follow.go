@@ -291,6 +291,7 @@ func (e *Engine) refreshWatermark(ctx context.Context, d *document, clientID str
 	d.mu.Lock()
 	if revision.CompareReqID(w.ReqID, d.wms[clientID].ReqID) > 0 {
 		d.wms[clientID] = w
+		d.rechargeLocked() // maybe one more cached watermark
 	}
 	d.mu.Unlock()
 	return nil

@@ -451,6 +451,7 @@ func (e *Engine) decideFallback(d *document, p *pending) {
 	d.mu.Lock()
 	if ed.idempotent && revision.CompareReqID(p.fwdWM.ReqID, d.wms[ed.ClientID].ReqID) > 0 {
 		d.wms[ed.ClientID] = p.fwdWM
+		d.rechargeLocked() // maybe one more cached watermark
 	}
 	decided := !d.gone && ed.idempotent && p.fwdWM.Decided(ed.ReqID)
 	if decided {

@@ -14,7 +14,8 @@ import (
 // engine keeps the sum. The estimate is in encoded bytes, which the engine
 // already tracks without walking anything: the document's encoded size, the
 // encoded size of the operations in its ring, and a fixed overhead for the
-// rest (the document's header, maps, epoch, watermarks). The decoded state
+// rest (the document's header, maps, epoch), and a fixed amount per cached
+// client watermark. The decoded state
 // takes a small multiple of its encoded size; MaxLoadedBytes is documented
 // as a budget of these estimates, not of the heap.
 
@@ -22,9 +23,17 @@ import (
 // what one nobody edits costs (measured: 1–2 KB of heap).
 const docOverheadBytes = 2 << 10
 
+// watermarkBytes is the charge of each client watermark a loaded document
+// caches (d.wms: a map entry, a client id and a request id; ~113 bytes of
+// heap measured with 33-byte ids and empty request ids). The cache grows
+// with every distinct client that joins or edits the document while it
+// stays loaded, so it is charged: the budget then sees a long-lived room
+// that many clients pass through.
+const watermarkBytes = 160
+
 // costLocked returns d's charge. d.mu must be held.
 func (d *document) costLocked() int64 {
-	cost := int64(docOverheadBytes + d.size)
+	cost := int64(docOverheadBytes+d.size) + int64(len(d.wms))*watermarkBytes
 	if d.ring != nil && d.ring.Len() > 0 {
 		cost += int64(d.sizeAfter(revision.Rev(d.ring.First() - 1)))
 	}

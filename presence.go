@@ -106,6 +106,10 @@ func presenceEntrySize(clientID string, state json.RawMessage) int {
 func (e *Engine) ClearPresence(doc, clientID string) {
 	d := e.loadedDoc(doc)
 	if d == nil {
+		// Not loaded: its room may be kept across a reload (keptroom.go).
+		if user, ok := e.clearKept(doc, clientID); ok {
+			e.notifyPresence(doc, clientID, user, false)
+		}
 		return
 	}
 	d.subsMu.Lock()

@@ -71,6 +71,7 @@ func (e *Engine) lockReadable(ctx context.Context, doc string, fresh bool) (*doc
 			d.mu.Unlock()
 			return nil, &Error{Code: CodeNotFound, Message: "no such document", Doc: doc}
 		}
+		d.lastUsed = e.opts.Now() // a read is a use: not idle, not least recently used
 		return d, nil
 	}
 }

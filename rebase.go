@@ -407,6 +407,7 @@ func (e *Engine) installLocked(d *document, v *storeView, epoch revision.Epoch, 
 	for c, w := range v.wms {
 		d.wms[c] = w
 	}
+	d.rechargeLocked() // the cached watermarks changed (loadcost.go)
 	d.snapCacheOK = false
 	d.hookChecked = false
 	if v.sd == nil {

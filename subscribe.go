@@ -43,9 +43,12 @@ type Subscription struct {
 	clientID string // SubscribeRequest.ClientID
 
 	// Guarded by d.subsMu.
-	last    revision.Rev // newest revision delivered (or covered by the catch-up)
-	ready   bool         // catch-up delivered; live events go straight to the sink
-	held    []*Event     // live events that arrived during the catch-up
+	last  revision.Rev // newest revision delivered (or covered by the catch-up)
+	ready bool         // catch-up delivered; live events go straight to the sink
+	held  []*Event     // live events that arrived during the catch-up
+	// epoch is the history the subscriber follows: its catch-up's, then
+	// each reset's.
+	epoch   revision.Epoch
 	heldOps int
 	closed  bool
 }
@@ -152,7 +155,7 @@ func (e *Engine) subscribeOnce(ctx context.Context, doc string, req SubscribeReq
 		return nil, err
 	}
 	d.subsMu.Lock()
-	s.last = d.head
+	s.last, s.epoch = d.head, cu.epoch
 	d.setSubsLocked(append(d.subs, s))
 	e.watchLocked(d)
 	d.subsMu.Unlock()
@@ -223,6 +226,13 @@ func (s *Subscription) deliverLiveLocked(ev *Event) {
 	if s.closed {
 		return
 	}
+	if ev.Epoch != s.epoch {
+		// Operations of another history: of the epoch a deletion ended,
+		// written after a subscriber of the new one planned its
+		// catch-up. Nothing of them belongs in its stream; start again.
+		s.dropLocked(ResyncOverflow)
+		return
+	}
 	if !s.ready {
 		if s.heldOps+len(ev.Ops) > s.e.maxHeldOps() {
 			s.dropLocked(ResyncOverflow)
@@ -262,7 +272,7 @@ func (s *Subscription) deliverResetLocked(ev *Event) {
 		return
 	}
 	s.sink(ev)
-	s.last = ev.Rev
+	s.last, s.epoch = ev.Rev, ev.Epoch
 }
 
 // dropLocked ends s with EventResync. d.subsMu must be held; the caller

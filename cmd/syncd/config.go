@@ -100,7 +100,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.Retention, "retention", 100000, "operations kept in each document's log (older ones are served as a snapshot)")
 	fs.IntVar(&c.MaxDocBytes, "max-doc-bytes", 1<<20, "largest document, encoded, in bytes")
 	fs.IntVar(&c.MaxLoadedDocs, "max-loaded-docs", syncd.DefaultMaxLoadedDocs, "documents kept in memory at once; idle ones are unloaded first, and a JOIN is refused RESOURCE_EXHAUSTED when all are in use")
-	fs.Int64Var(&c.MaxLoadedBytes, "max-loaded-bytes", syncd.DefaultMaxLoadedBytes, "estimated memory of the documents kept in memory (encoded state and recent operations, plus 2 KiB each); beyond it idle ones are unloaded first, and a JOIN is refused RESOURCE_EXHAUSTED when all are in use")
+	fs.Int64Var(&c.MaxLoadedBytes, "max-loaded-bytes", syncd.DefaultMaxLoadedBytes, "estimated memory of the documents kept in memory (encoded state and recent operations, plus 2 KiB each and 160 bytes per client watermark cached); beyond it idle ones are unloaded first, and a JOIN is refused RESOURCE_EXHAUSTED when all are in use")
 	fs.IntVar(&c.MaxDocDepth, "max-doc-depth", 256, fmt.Sprintf("deepest nesting of a document's objects and arrays (at most %d)", maxDocDepthCeiling))
 	fs.IntVar(&c.MaxPatchOps, "max-patch-ops", 1000, "most operations in one JSON Patch")
 	fs.IntVar(&c.MaxPatchWork, "max-patch-work-bytes", 0, "most bytes of the document one edit may remove, replace, copy or move deeper (default 2 × -max-doc-bytes)")
