@@ -180,7 +180,7 @@ func openWith(path string, opts Options, fs walFS) (*Store, error) {
 	case timeout < 0:
 		timeout = 0 // bbolt: wait forever
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+	db, err := openLocked(path, &bbolt.Options{
 		Timeout: timeout,
 		// The map freelist finds a run of free pages in O(1) instead of
 		// scanning a sorted array; with 100,000 ops per document the

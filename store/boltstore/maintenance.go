@@ -34,10 +34,13 @@ func OpenReadOnly(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	timeout := opts.Timeout
-	if timeout == 0 {
+	switch {
+	case timeout == 0:
 		timeout = DefaultTimeout
+	case timeout < 0:
+		timeout = 0 // bbolt: wait forever, as Options.Timeout says
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
+	db, err := openLocked(path, &bbolt.Options{
 		ReadOnly: true,
 		Timeout:  timeout,
 		// Check needs the freelist; the file does not hold one

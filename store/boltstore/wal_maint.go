@@ -28,8 +28,11 @@ func applyLogTail(path string, opts Options) error {
 		return nil
 	}
 	timeout := opts.Timeout
-	if timeout == 0 {
+	switch {
+	case timeout == 0:
 		timeout = DefaultTimeout
+	case timeout < 0:
+		timeout = 0 // bbolt: wait forever, as Options.Timeout says
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, Timeout: timeout})
 	if err != nil {
@@ -75,7 +78,13 @@ func applyLogTail(path string, opts Options) error {
 	if err == nil && len(tail) == 0 {
 		return nil
 	}
-	// A damaged log gets Open's error, which says what is wrong.
+	// A damaged log gets Open's error, which says what is wrong. The
+	// replay keeps every operation: the server's retention is not known
+	// here (the maintenance commands pass the zero Options), and trimming
+	// under the default one would drop history a server told to keep more
+	// (or everything) was keeping. The server trims under its own
+	// retention at its next commit of each document.
+	opts.Retention = -1
 	s, err := Open(path, opts)
 	if err != nil {
 		return err
