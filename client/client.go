@@ -76,7 +76,7 @@ type Client struct {
 	err       error // why the client stopped
 	closed    bool  // Close was called
 	docs      map[string]*Doc
-	topics    map[string]func(Message)
+	topics    map[string]*subscription
 	rpcs      map[string]chan rpcResult
 	joins     map[string]*Doc // JOIN correlation id → document
 	corr      uint64
@@ -112,7 +112,7 @@ func Dial(ctx context.Context, opts Options) (*Client, error) {
 		entropy:  newEntropy(),
 		clientID: o.ClientID,
 		docs:     map[string]*Doc{},
-		topics:   map[string]func(Message){},
+		topics:   map[string]*subscription{},
 		rpcs:     map[string]chan rpcResult{},
 		joins:    map[string]*Doc{},
 		done:     make(chan struct{}),

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -107,12 +108,18 @@ type Doc struct {
 	// rejoinErr is that refusal, for Settled and WaitRev to report (the
 	// next connection tries the JOIN again).
 	rejoinErr error
-	left      bool
-	changed   chan struct{} // closed and replaced at every change, for waiters
+	// joinWaiters counts the Join calls waiting for the first answer: the
+	// JOIN is abandoned only when the last of them gives up.
+	joinWaiters int
+	left        bool
+	changed     chan struct{} // closed and replaced at every change, for waiters
 
 	presenceDue bool
 	room        map[string]json.RawMessage
 	myPresence  json.RawMessage
+	// joinPresence is the presence the JOIN in flight carried: a value set
+	// after it went out is sent once the JOIN is answered.
+	joinPresence json.RawMessage
 
 	onChange   []func(Change)
 	onReject   []func(Rejection)
@@ -162,12 +169,20 @@ func (c *Client) Join(ctx context.Context, doc string) (*Doc, error) {
 		c.docs[doc] = d
 		d.sendJoinLocked()
 	}
+	d.joinWaiters++
 	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		d.joinWaiters--
+		c.mu.Unlock()
+	}()
 	select {
 	case <-d.joined:
 	case <-ctx.Done():
 		c.mu.Lock()
-		if c.docs[doc] == d && d.confirmed == nil {
+		// Another Join of the same document may still be waiting, with a
+		// context that has not ended: the document is its too.
+		if c.docs[doc] == d && d.confirmed == nil && d.joinWaiters == 1 {
 			delete(c.docs, doc)
 			d.left = true
 			if d.joinCorr != "" {
@@ -422,6 +437,7 @@ func (d *Doc) sendJoinLocked() {
 	d.joinCorr = c.nextCorrLocked("j")
 	c.joins[d.joinCorr] = d
 	j := protocol.Join{Doc: d.id, Presence: d.myPresence}
+	d.joinPresence = d.myPresence
 	if d.hasPos {
 		rev := d.rev
 		j.Rev, j.Epoch = &rev, d.epoch
@@ -670,6 +686,11 @@ func (d *Doc) ackLocked(id string) bool {
 func (d *Doc) becomeLiveLocked() {
 	d.live = true
 	defer d.c.checkEstablishedLocked()
+	if d.myPresence != nil && !bytes.Equal(d.myPresence, d.joinPresence) {
+		// SetPresence ran while the JOIN was on its way, with an older
+		// value: it returned nil counting on the JOIN, so send it now.
+		d.c.sendLocked(protocol.TypePresenceSet, "", protocol.PresenceSet{Doc: d.id, State: d.myPresence})
+	}
 	d.joinRetries = 0
 	delete(d.c.joins, d.joinCorr)
 	d.joinCorr = ""

@@ -130,23 +130,50 @@ func (d *Doc) presenceLocked(p *protocol.Presence) {
 
 func (c *Client) messageLocked(p *protocol.Message) {
 	m := Message{Doc: p.Doc, Topic: p.Topic, From: p.From, Data: append(json.RawMessage(nil), p.Data...)}
-	var fns []func(Message)
 	if p.Topic != "" {
-		if f := c.topics[p.Topic]; f != nil {
-			fns = []func(Message){f}
+		if sub := c.topics[p.Topic]; sub != nil {
+			// Delivered only if the subscription still holds when its turn
+			// comes: Unsubscribe may have returned meanwhile, while the
+			// event goroutine was busy with earlier callbacks.
+			c.ev.push(func() {
+				c.mu.Lock()
+				current := c.topics[p.Topic] == sub
+				c.mu.Unlock()
+				if current {
+					sub.fn(m)
+				}
+			})
 		}
-	} else if d := c.docs[p.Doc]; d != nil {
-		fns = d.onMessage
+		return
 	}
+	d := c.docs[p.Doc]
+	if d == nil {
+		return
+	}
+	fns := d.onMessage
 	if len(fns) == 0 {
 		return
 	}
 	c.ev.push(func() {
+		if d.isLeft() {
+			return // Leave returned while the message waited its turn
+		}
 		for _, f := range fns {
 			f(m)
 		}
 	})
 }
+
+// isLeft reports whether Leave was called.
+func (d *Doc) isLeft() bool {
+	d.c.mu.Lock()
+	defer d.c.mu.Unlock()
+	return d.left
+}
+
+// subscription is one Subscribe's handler; its identity tells a message
+// queued for it from one for a later subscription of the same topic.
+type subscription struct{ fn func(Message) }
 
 // Subscribe subscribes to topic and calls fn (on the event goroutine) for
 // every message other clients publish to it. The subscription is renewed
@@ -155,8 +182,9 @@ func (c *Client) Subscribe(ctx context.Context, topic string, fn func(Message)) 
 	if !protocol.ValidTopic(topic) {
 		return protocol.Errorf(protocol.CodeInvalidArgument, "invalid topic %q", topic)
 	}
+	sub := &subscription{fn: fn}
 	c.mu.Lock()
-	c.topics[topic] = fn
+	c.topics[topic] = sub
 	c.mu.Unlock()
 	err := c.Call(ctx, protocol.TypeSubscribe, protocol.Subscribe{Topic: topic}, nil)
 	if err == ErrNotConnected || err == ErrDisconnected {
@@ -164,7 +192,9 @@ func (c *Client) Subscribe(ctx context.Context, topic string, fn func(Message)) 
 	}
 	if err != nil {
 		c.mu.Lock()
-		delete(c.topics, topic)
+		if c.topics[topic] == sub {
+			delete(c.topics, topic)
+		}
 		c.mu.Unlock()
 	}
 	return err
