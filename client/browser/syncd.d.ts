@@ -172,7 +172,7 @@ export interface SyncClientOptions {
   localStorage?: StorageLike;
   /** Reconnect backoff, in milliseconds (defaults 500 and 30000). */
   backoff?: { base?: number; cap?: number };
-  /** RPC timeout in milliseconds (default 10000). */
+  /** RPC timeout in milliseconds (default 10000); also how long a connection attempt waits for HELLO before it is given up (§9.3). */
   requestTimeoutMs?: number;
   /** How many times a refused retryable edit is re-issued (default 3). */
   retries?: number;

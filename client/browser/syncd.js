@@ -786,7 +786,8 @@ export class SyncDoc {
  *   WebSocket      constructor (default globalThis.WebSocket; Node tests pass ws's)
  *   sessionStorage, localStorage   injectable storages (default the browser's)
  *   backoff        {base = 500, cap = 30000} ms
- *   requestTimeoutMs  RPC timeout (default 10000)
+ *   requestTimeoutMs  RPC timeout (default 10000); also how long an attempt
+ *                  waits for HELLO before the next endpoint is tried
  *   retries        re-issues of a refused retryable edit (default 3; at
  *                  least 10, backing off to 5 s, for UNAVAILABLE)
  *   reissue(edit, reason)  whether to re-issue an edit whose outcome is
@@ -883,6 +884,9 @@ export class SyncClient extends Emitter {
     return new Promise((resolve) => {
       setTimeout(() => {
         this._checking = false;
+        // Not written during the check (the id may be another tab's, and so
+        // its outbox): written now that it is ours.
+        if (!taken) this._persist();
         if (taken) {
           this.clientId = undefined;
           try {
@@ -926,6 +930,11 @@ export class SyncClient extends Emitter {
   close() {
     this._stopped = true;
     clearTimeout(this._timer);
+    // Held retries of refused edits: the next connection's JOIN answers
+    // send every pending edit anyway (§6.8), so no timer outlives close().
+    for (const t of this._editTimers) clearTimeout(t);
+    this._editTimers.clear();
+    for (const d of this.docs.values()) for (const e of d._s.pending) e.holdUntil = undefined;
     const ws = this._ws;
     this._ws = null;
     this._teardown(1000);
@@ -945,7 +954,10 @@ export class SyncClient extends Emitter {
   }
 
   async _open() {
-    if (this._stopped) return;
+    // connect(), close(), connect() in a row (a React StrictMode effect)
+    // queues two _open calls: the second must not open a second socket and
+    // orphan the first (which nothing would ever close).
+    if (this._stopped || this._ws) return;
     this._setStatus("connecting", { attempt: this._attempt });
     let token = this.options.token;
     try {
@@ -953,7 +965,7 @@ export class SyncClient extends Emitter {
     } catch (e) {
       token = undefined;
     }
-    if (this._stopped) return;
+    if (this._stopped || this._ws) return;
     this._token = token;
     this.url = this._urls[this._tried];
     const u = new URL(this.url, globalThis.location ? globalThis.location.href : undefined);
@@ -974,6 +986,13 @@ export class SyncClient extends Emitter {
     }
     this._ws = ws;
     this._hello = false;
+    // An attempt that never gets HELLO (a black hole, an instance stuck on
+    // its store) has failed: give it up and try the next endpoint (§9.3,
+    // "refused, dropped before HELLO, timed out").
+    clearTimeout(this._helloTimer);
+    this._helloTimer = setTimeout(() => {
+      if (this._ws === ws && !this._hello) this._drop("no HELLO");
+    }, this._timeout);
     ws.onmessage = (ev) => {
       if (this._ws !== ws) return;
       this._lastHeard = Date.now();
@@ -1032,6 +1051,7 @@ export class SyncClient extends Emitter {
     // settled and resent after the next JOIN answer anyway (§6.8).
     this._outq = [];
     clearTimeout(this._flushTimer);
+    clearTimeout(this._helloTimer);
     clearInterval(this._hbTimer);
     this._hbTimer = undefined;
     clearTimeout(this._refreshTimer);
@@ -1227,10 +1247,23 @@ export class SyncClient extends Emitter {
   // _persist writes the outbox: per document with pending edits, its position,
   // confirmed state and pending edits, so that a reload resumes and settles
   // them exactly once (§6.8) instead of resending blindly.
-  _persist() {
-    if (!this.clientId) return;
+  _persist(forget) {
+    // While a duplicated tab checks whether its id is taken (_claimTab), the
+    // outbox under that id may be the other tab's: not ours to write.
+    if (!this.clientId || this._checking) return;
     const out = {};
     let any = false;
+    // Documents with pending edits that this client has not opened (yet,
+    // after a reload) keep theirs; a document left (forget) loses them.
+    const box = readJSON(this._local, this._outboxKey());
+    if (isObject(box)) {
+      for (const [id, saved] of Object.entries(box)) {
+        if (id !== forget && !this.docs.has(id) && isObject(saved)) {
+          setMember(out, id, saved);
+          any = true;
+        }
+      }
+    }
     for (const d of this.docs.values()) {
       if (d._s.pending.length) {
         setMember(out, d.id, d._s.save()); // "__proto__" is a valid id
@@ -1251,10 +1284,20 @@ export class SyncClient extends Emitter {
       p.rev = d._s.rev;
       p.epoch = d._s.epoch;
     }
+    // A value over maxPresenceBytes (given to open(), or set before HELLO
+    // told the limit) would refuse the JOIN, on every connection (§4.4).
+    const maxP = this.limits.maxPresenceBytes;
+    if (d._presence !== undefined && maxP && utf8Length(JSON.stringify(d._presence)) > maxP) {
+      d._presence = undefined;
+      this.emit("error", { doc: d.id, code: "INVALID_ARGUMENT", message: `presence value exceeds maxPresenceBytes ${maxP}: not sent` });
+    }
     if (d._presence !== undefined) p.presence = d._presence;
+    d._joinPresence = d._presence; // what this JOIN tells the room
     d._fullPresenceDue = true;
     d._joined = false;
     d._joinRefused = false;
+    // "open" means every document caught up: not while this one joins.
+    if (this.status === "open") this._setStatus("connected", {});
     const corr = "j" + ++this._corr;
     d._joinCorr = corr;
     try {
@@ -1267,7 +1310,7 @@ export class SyncClient extends Emitter {
   _leave(d) {
     this.docs.delete(d.id);
     clearTimeout(d._retryTimer);
-    this._persist();
+    this._persist(d.id);
     if (!this._hello) return Promise.resolve();
     return this._rpc("LEAVE", { doc: d.id }).catch(() => {});
   }
@@ -1303,10 +1346,36 @@ export class SyncClient extends Emitter {
   _update(d, patch) {
     if (!Array.isArray(patch) && !isObject(patch)) throw new PatchError("INVALID_ARGUMENT", "a patch is an array or an object");
     const edit = d._s.addLocal(this._nextReqId(), patch);
+    const superseded = this._supersedeHeld(d, edit);
     this._persist();
     this.emit("change", { doc: d.id, value: d.value, source: "local" });
+    for (const e of superseded) this.emit("reject", { doc: d.id, clientReqId: e.clientReqId, patch: e.patch, code: "SUPERSEDED", message: "not applied, and not re-issued: this client's later edits of the document set again all it set", retryable: false });
     if (d._joined) this._sendEdit(d, edit);
     return edit.clientReqId;
+  }
+
+  // _supersedeHeld applies §9.6 step 6 to re-issued merge patches still
+  // waiting to be sent (held for their backoff) when a newer edit is made:
+  // sent after it, they must not set again what it sets. Returns the ones
+  // left with nothing, removed.
+  _supersedeHeld(d, edit) {
+    const s = d._s;
+    const dropped = [];
+    let changed = false;
+    for (const e of [...s.pending]) {
+      if (e === edit || e.sent || !(e.attempts > 0) || Array.isArray(e.patch)) continue;
+      const patch = s.supersede(e);
+      if (patch === undefined) {
+        s.pending.splice(s.pending.indexOf(e), 1);
+        dropped.push(e);
+        changed = true;
+      } else if (!deepEqual(patch, e.patch)) {
+        e.patch = patch;
+        changed = true;
+      }
+    }
+    if (changed) s.recompute();
+    return dropped;
   }
 
   // _inFlight counts d's edits sent and not yet answered.
@@ -1375,7 +1444,15 @@ export class SyncClient extends Emitter {
   /** Subscribes to a topic (re-subscribed after every reconnect). */
   subscribe(topic) {
     this.topics.add(topic);
-    return this._hello ? this._rpc("SUBSCRIBE", { topic }) : Promise.resolve();
+    return this._hello ? this._subscribe(topic) : Promise.resolve();
+  }
+  // _subscribe sends SUBSCRIBE; a refusal for good (not allowed, a bad name)
+  // takes the topic out of the set, or every reconnect would send it again.
+  _subscribe(topic) {
+    return this._rpc("SUBSCRIBE", { topic }).catch((e) => {
+      if (!isRetryable(e) && e.code !== undefined) this.topics.delete(topic);
+      throw e;
+    });
   }
   unsubscribe(topic) {
     this.topics.delete(topic);
@@ -1441,6 +1518,7 @@ export class SyncClient extends Emitter {
     this.limits = isObject(p.limits) ? p.limits : {};
     this._resetBuckets();
     this._hello = true;
+    clearTimeout(this._helloTimer);
     this._failuresBeforeHello = 0;
     this._good = this._tried;
     try {
@@ -1451,7 +1529,7 @@ export class SyncClient extends Emitter {
     this._setStatus("connected", {});
     this._startHeartbeat();
     this._scheduleRefresh(tokenExp(this._token));
-    for (const t of this.topics) this._rpc("SUBSCRIBE", { topic: t }).catch((e) => this.emit("error", { topic: t, code: e.code, message: e.message }));
+    for (const t of this.topics) this._subscribe(t).catch((e) => this.emit("error", { topic: t, code: e.code, message: e.message }));
     for (const d of this.docs.values()) this._join(d);
     this._checkEstablished();
   }
@@ -1518,6 +1596,16 @@ export class SyncClient extends Emitter {
       d._joinCorr = undefined;
       const acked = this._settle(d, p.ackedReqId, type === "SYNC.SNAPSHOT", epochChanged, p.outcomes);
       committed = committed.concat(acked);
+      // Presence set while the JOIN was in flight (setPresence waits for
+      // the answer) was not in it: send it now.
+      if (d._presence !== d._joinPresence && d._presence !== undefined) {
+        const state = d._presence;
+        const prev = d._joinPresence;
+        this._rpc("PRESENCE.SET", { doc: d.id, state }).catch((e) => {
+          if (!isRetryable(e) && d._presence === state) d._presence = prev;
+          this.emit("error", { doc: d.id, code: e.code, message: e.message });
+        });
+      }
     } else if (epochChanged) {
       // A new history while joined (§6.4): pending edits of the old one are
       // settled as after a snapshot, with no watermark (a new epoch has none).
@@ -1643,6 +1731,13 @@ export class SyncClient extends Emitter {
       if ((corr !== undefined && corr === d._joinCorr) || (corr === undefined && det.doc === d.id && d._joinCorr !== undefined && !("clientReqId" in det))) {
         d._joinCorr = undefined;
         this.emit("error", { doc: d.id, code: p.code, message: p.message });
+        if (p.code === "INVALID_ARGUMENT" && d._joinPresence !== undefined && d._presence === d._joinPresence) {
+          // Refused for its presence value (the only part of a JOIN of a
+          // valid id the server can find invalid, §4.4): join without it.
+          d._presence = undefined;
+          this._join(d);
+          return;
+        }
         // §9.4: a retryable refusal is retried after retryAfterMs (except too
         // many documents, which needs a LEAVE first).
         // Backing off while the server cannot answer (a store election, say).

@@ -622,3 +622,183 @@ test("authorId: own operations are recognised by HELLO.authorId, not by the clie
   assert.deepEqual(doc.pending.map((p) => p.clientReqId), [u1]);
   c.close();
 });
+
+// --- review h15 -------------------------------------------------------------
+
+test("the outbox keeps the pending edits of a document not opened yet after a reload (it is not overwritten)", async () => {
+  const session = memStorage(), local = memStorage();
+  session.setItem("syncd.clientId", CID);
+  const pendingOf = (id, x) => ({ epoch: EPOCH, rev: 1, confirmed: {}, pending: [{ clientReqId: id, patch: { x }, sent: true, attempts: 0, baseRev: 1, epoch: EPOCH, seq: 1 }] });
+  const A = "01JD3NB8W5C2K7R4M9X1T6Q3F0", B = "01JD3NB8W5C2K7R4M9X1T6Q3F1";
+  local.setItem("syncd.outbox." + CID, JSON.stringify({ a: pendingOf(A, 1), b: pendingOf(B, 2) }));
+  // After the reload the application opens "a" first, edits it, and opens "b" later.
+  const c = newClient(fakeNet(), { sessionStorage: session, localStorage: local, autoConnect: false });
+  c.open("a").update({ y: 1 });
+  const db = c.open("b");
+  assert.deepEqual(db.pending.map((p) => p.clientReqId), [B], "b's pending edit survives a's edit");
+});
+
+test("a duplicated tab does not write the other tab's outbox while it checks whether the id is taken", async () => {
+  const session = memStorage(), local = memStorage();
+  session.setItem("syncd.clientId", CID);
+  const na = fakeNet();
+  const a = newClient(na, { sessionStorage: session, localStorage: local, detectDuplicateTab: true, tabCheckMs: 100 });
+  await waitFor(() => na.sockets.length === 1, 2000, "A's socket");
+  na.last().hello();
+  const da = a.open("d");
+  const e0 = da.update({ x: 0 });
+  // The tab is duplicated: B starts with a copy of A's sessionStorage.
+  const copy = memStorage();
+  for (const [k, v] of session.map) copy.setItem(k, v);
+  const b = newClient(fakeNet(), { sessionStorage: copy, localStorage: local, detectDuplicateTab: true, tabCheckMs: 100 });
+  b.open("d");
+  const e1 = da.update({ x: 1 }); // A goes on editing
+  b.open("e").update({ z: 1 }); // B edits during its check: it must not touch A's outbox
+  await waitFor(() => b.clientId === undefined, 2000, "B to learn it is a duplicate");
+  a.close();
+  b.close();
+  a._tabs.close();
+  b._tabs.close();
+  // A reloads: its outbox must hold its own edits, and nothing of B.
+  const a2 = newClient(fakeNet(), { sessionStorage: session, localStorage: local, autoConnect: false });
+  assert.deepEqual(a2.open("d").pending.map((p) => p.clientReqId), [e0, e1], "A's edits survive");
+  assert.deepEqual(a2.open("e").pending, [], "B's edit is not A's");
+});
+
+test("close() leaves no timer running: a held retry of a refused edit is cancelled", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const { doc, s } = await joinedDoc(n, c);
+  const id = doc.update({ a: 1 });
+  s.deliver("ERROR", { code: "ABORTED", message: "conflict", details: { doc: "d", clientReqId: id, serverRev: 0 }, retryable: true, retryAfterMs: 60000 });
+  assert.equal(doc.pending.length, 1, "re-issued, held for retryAfterMs");
+  const before = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+  c.close();
+  const after = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+  assert.equal(c._editTimers.size, 0, "no edit timer left");
+  assert.ok(after < before, `timers before close ${before}, after ${after}`);
+});
+
+test("connect(), close(), connect() (as a React StrictMode effect does) opens one socket, and closes every socket it opened", async () => {
+  const n = fakeNet();
+  const c = newClient(n, { autoConnect: false });
+  c.connect();
+  c.close();
+  c.connect();
+  await sleep(50);
+  const live = n.sockets.filter((s) => s.readyState !== 3);
+  assert.equal(live.length, 1, `${n.sockets.length} sockets opened, ${live.length} left open`);
+  c.close();
+});
+
+test("a topic whose SUBSCRIBE was refused for good is not subscribed again on every reconnect", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  let s = n.last();
+  s.hello();
+  const p = c.subscribe("forbidden").catch((e) => e);
+  const sub = s.of("SUBSCRIBE")[0];
+  s.deliver("RPC_ERROR", { code: "PERMISSION_DENIED", message: "no topics claim", details: { topic: "forbidden" }, retryable: false }, { correlationId: sub.meta.correlationId });
+  assert.equal((await p).code, "PERMISSION_DENIED");
+  s.serverClose(1006);
+  await waitFor(() => n.sockets.length === 2, 2000, "reconnect");
+  s = n.last();
+  s.hello();
+  assert.deepEqual(s.of("SUBSCRIBE").map((m) => m.payload.topic), [], "the refused topic is not sent again");
+  assert.equal(c.topics.has("forbidden"), false);
+  c.close();
+});
+
+test("status: a document opened while open is not caught up, so the status leaves open until its JOIN answer", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const { s } = await joinedDoc(n, c);
+  assert.equal(c.status, "open");
+  c.open("e");
+  const statusWhileJoining = c.status;
+  s.deliver("SYNC.SNAPSHOT", { doc: "e", epoch: EPOCH, rev: 0, state: {} }, { correlationId: s.of("JOIN")[1].meta.correlationId });
+  c.close();
+  assert.equal(statusWhileJoining, "connected", "open means every document caught up (README)");
+});
+
+test("presence set while the JOIN is in flight (open, then setPresence at once) is sent after the JOIN answer", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  await waitFor(() => n.sockets.length === 1, 1000, "socket");
+  const s = n.last();
+  s.hello();
+  const doc = c.open("d"); // connected: the JOIN goes now, without presence
+  await doc.setPresence({ name: "Ada" }); // resolves at once: "sent with the next JOIN"
+  const join = s.of("JOIN")[0];
+  assert.equal(join.payload.presence, undefined);
+  s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 0, state: {} }, { correlationId: join.meta.correlationId });
+  await sleep(20);
+  const sets = s.of("PRESENCE.SET").map((m) => m.payload);
+  c.close();
+  assert.deepEqual(sets, [{ doc: "d", state: { name: "Ada" } }], "the room learns the presence without waiting for a reconnect");
+});
+
+test("an edit made while a refused one waits out its backoff is not overwritten by it: a title typed a, ab still ends as ab (§9.6 step 6)", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const { doc, s } = await joinedDoc(n, c, { rev: 4, state: {} });
+  const a = doc.update({ title: "a" });
+  s.deliver("ERROR", { code: "UNAVAILABLE", message: "store", details: { doc: "d", clientReqId: a, serverRev: 4 }, retryable: true, retryAfterMs: 1 });
+  // Re-issued, held for its backoff (100 ms). Meanwhile the user types on.
+  const ab = doc.update({ title: "ab" });
+  assert.deepEqual(doc.value, { title: "ab" }, "the view shows the last edit");
+  const sent = s.of("UPDATE").map((u) => u.payload.clientReqId);
+  if (sent.includes(ab)) s.deliver("SYNC.DELTAS", { doc: "d", epoch: EPOCH, fromRev: 4, toRev: 5, operations: [{ rev: 5, type: "merge", payload: { title: "ab" }, clientId: CID, clientReqId: ab, ts: 1 }] });
+  const viewAfterEcho = doc.value;
+  await sleep(300); // the held re-issue's backoff is over
+  const later = s.of("UPDATE").slice(1).map((u) => u.payload.patch);
+  c.close();
+  assert.deepEqual(viewAfterEcho, { title: "ab" }, "the echo of ab does not bring a back");
+  assert.ok(!later.some((p) => p.title === "a"), `sent after the refusal: ${JSON.stringify(later)}`);
+});
+
+test("a presence given to open() (or set before HELLO) over maxPresenceBytes does not keep the document from ever being joined (§4.4)", async () => {
+  const n = fakeNet();
+  const c = newClient(n);
+  const errors = [];
+  c.on("error", (e) => errors.push(e));
+  const doc = c.open("d", { presence: { name: "Ada", bio: "x".repeat(200) } });
+  const hello = { limits: { maxMessageBytes: 1 << 20, maxPresenceBytes: 100 } };
+  for (let round = 0; round < 2; round++) {
+    await waitFor(() => n.sockets.length === round + 1, 2000, "socket " + round);
+    const s = n.last();
+    s.hello(hello);
+    const join = s.of("JOIN")[0];
+    if (join.payload.presence !== undefined) {
+      // What syncd answers (§4.4: a value over the size refuses the JOIN).
+      s.deliver("RPC_ERROR", { code: "INVALID_ARGUMENT", message: "presence too large", details: { doc: "d", limit: 100 }, retryable: false }, { correlationId: join.meta.correlationId });
+    } else {
+      s.deliver("SYNC.SNAPSHOT", { doc: "d", epoch: EPOCH, rev: 0, state: {} }, { correlationId: join.meta.correlationId });
+    }
+    if (round === 0) s.serverClose(1006);
+  }
+  const joined = doc._joined;
+  c.close();
+  assert.equal(joined, true, "joined on the next connection at the latest, without the refused presence");
+  assert.ok(errors.length > 0, "the application is told about its presence");
+});
+
+test("several URLs: an attempt that never gets HELLO times out and the next endpoint is tried (§9.3: refused, dropped before HELLO, timed out)", async () => {
+  const n = fakeNet();
+  const c = newClient(n, { url: "ws://a.invalid/ws", urls: ["ws://b.invalid/ws"], requestTimeoutMs: 200 });
+  await waitFor(() => n.sockets.length === 1, 1000, "the first attempt");
+  assert.equal(n.sockets[0].url.host, "a.invalid");
+  // a.invalid accepted the socket and says nothing (an instance stuck on its store, a black hole).
+  let moved = false;
+  try {
+    await waitFor(() => n.sockets.some((s) => s.url.host === "b.invalid"), 3000, "an attempt at the next endpoint");
+    moved = true;
+  } catch (_) {
+    /* stuck */
+  }
+  const first = n.sockets[0].readyState;
+  c.close();
+  assert.ok(moved, "the client waits forever for a HELLO that does not come");
+  assert.equal(first, 3, "the silent attempt is closed");
+});
