@@ -106,9 +106,7 @@ func (a *admin) overview(w http.ResponseWriter, r *http.Request, sess *adminSess
 			Opened: c.Opened().UnixMilli(), Documents: []string{}, Topics: []string{},
 		}
 		if sess, ok := c.Data().(*session); ok {
-			if sess.user != nil {
-				ac.User = sess.user.ID
-			}
+			ac.User = sess.userID()
 			ac.Documents = sess.joinedIDs()
 		}
 		for _, t := range c.Topics() {
@@ -198,8 +196,8 @@ func (a *admin) document(w http.ResponseWriter, r *http.Request, _ *adminSession
 			op := rng.Ops[i]
 			ao := adminOp{Rev: uint64(op.Rev), Type: string(op.Kind), ClientID: op.ClientID, Author: authorOf(op.ClientID), Time: op.Time, Payload: op.Payload}
 			if c, ok := a.s.router.Conn(op.ClientID); ok && op.ClientID != "" {
-				if sess, ok := c.Data().(*session); ok && sess.user != nil {
-					ao.User = sess.user.ID
+				if sess, ok := c.Data().(*session); ok {
+					ao.User = sess.userID()
 				}
 			}
 			out.Ops = append(out.Ops, ao)

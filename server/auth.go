@@ -19,7 +19,8 @@ import (
 //	aud   (required when Options.JWTAudience is set) must name it
 //	iss   (required when Options.JWTIssuer is set) must equal it
 //	docs  (optional) {"read": [patterns], "write": [patterns]}: the
-//	      document ids the user may join and edit; absent means all
+//	      document ids the user may join and edit; absent means all,
+//	      null means none
 //	topics (optional) {"read": [patterns], "write": [patterns]}: the
 //	      topics the user may SUBSCRIBE to (read) and PUBLISH to (write);
 //	      absent means none (see permissions.go)

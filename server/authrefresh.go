@@ -83,8 +83,9 @@ func (s *Server) handleAuthRefresh(x *router.Ctx, p protocol.AuthRefresh) error 
 	if user.ID != sess.user.ID {
 		return protocol.NewError(protocol.CodePermissionDenied, "the new token is for another user (sub); a connection keeps its user")
 	}
-	// The reader goroutine (this one) is the only reader of sess.user;
-	// the expiry timer reads it under mu in armExpiry.
+	// The reader goroutine (this one) reads sess.user without mu; every
+	// other goroutine (the expiry timer in armExpiry, the admin page
+	// through userID) reads it under mu.
 	sess.mu.Lock()
 	sess.user = user
 	sess.mu.Unlock()
@@ -116,13 +117,22 @@ func (s *Server) handleAuthRefresh(x *router.Ctx, p protocol.AuthRefresh) error 
 func (s *Server) revokeUnreadable(x *router.Ctx, sess *session) (notices []*protocol.Error) {
 	sess.mu.Lock()
 	var revoked []*joined
+	var readOnly []string
 	for _, j := range sess.joinedLocked() {
 		if !sess.user.CanRead(j.doc) {
 			revoked = append(revoked, j)
 			sess.deleteDocLocked(j.doc)
+		} else if !sess.user.CanWrite(j.doc) {
+			readOnly = append(readOnly, j.doc)
 		}
 	}
 	sess.mu.Unlock()
+	// Presence needs write: a document the new token may read but not
+	// write stays joined, but its room stops listing the client, as it
+	// would never have listed a reader (PROTOCOL.md §2.3).
+	for _, doc := range readOnly {
+		s.clearPresence(doc, sess.conn.ClientID())
+	}
 	for _, j := range revoked {
 		sess.endMembership(j)
 		notices = append(notices, protocol.NewError(protocol.CodePermissionDenied,
@@ -140,6 +150,18 @@ func (s *Server) revokeUnreadable(x *router.Ctx, sess *session) (notices []*prot
 			"the refreshed token does not allow this topic: it was left").WithDetails(topicDetails{Topic: topic}))
 	}
 	return notices
+}
+
+// userID is the session's user, "" without authentication. For other
+// goroutines than the reader (the admin page): AUTH.REFRESH replaces
+// s.user under s.mu.
+func (s *session) userID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.user == nil {
+		return ""
+	}
+	return s.user.ID
 }
 
 // joinedLocked returns the joined documents. s.mu must be held.

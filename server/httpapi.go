@@ -14,6 +14,7 @@ import (
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/revision"
+	"github.com/deltasync/syncd/router"
 )
 
 // The HTTP API lets backends read and edit documents without a WebSocket.
@@ -39,6 +40,10 @@ type httpAPI struct {
 	key    string
 	backup func(ctx context.Context, w io.Writer) (int64, error)
 	m      *Metrics
+	// proxies tells the client's address (router.ClientAddr); guesses
+	// bounds the wrong keys per address (keyguesses.go).
+	proxies router.TrustedProxies
+	guesses *keyGuesses
 
 	writeTimeout time.Duration // for each chunk of the backup stream
 }
@@ -63,11 +68,18 @@ func (a *httpAPI) guard(h func(http.ResponseWriter, *http.Request) error) http.H
 			writeError(w, apiOff)
 			return
 		}
+		addr, now := router.ClientAddr(r, a.proxies), time.Now()
+		if wait := a.guesses.wait(addr, now); wait > 0 {
+			refuseBody(w, r)
+			writeError(w, &protocol.Error{Code: protocol.CodeResourceExhausted, Message: "too many wrong API keys from this address; retry later", RetryAfter: wait})
+			return
+		}
 		got := r.Header.Get("X-API-Key")
 		if auth := r.Header.Get("Authorization"); got == "" && strings.HasPrefix(auth, "Bearer ") {
 			got = strings.TrimPrefix(auth, "Bearer ")
 		}
 		if subtle.ConstantTimeCompare([]byte(got), []byte(a.key)) != 1 {
+			a.guesses.wrong(addr, now)
 			refuseBody(w, r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="syncd"`)
 			writeError(w, protocol.NewError(protocol.CodeUnauthenticated, "missing or wrong API key"))

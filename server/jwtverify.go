@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -147,11 +148,29 @@ func (v *tokenVerifier) keyFor(t *jwt.Token) (any, error) {
 
 type claims struct {
 	jwt.RegisteredClaims
-	Docs *struct {
+	Docs   docsGrant    `json:"docs"`
+	Topics *topicsClaim `json:"topics,omitempty"` // permissions.go
+}
+
+// docsGrant is the docs claim. set tells a claim that is there, even as
+// null, from one that is absent: only an absent claim grants every
+// document, and {"docs": null} grants none, like {"docs": {}}.
+type docsGrant struct {
+	set         bool
+	Read, Write []string
+}
+
+func (d *docsGrant) UnmarshalJSON(b []byte) error {
+	d.set = true
+	var v struct {
 		Read  []string `json:"read"`
 		Write []string `json:"write"`
-	} `json:"docs,omitempty"`
-	Topics *topicsClaim `json:"topics,omitempty"` // permissions.go
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	d.Read, d.Write = v.Read, v.Write
+	return nil
 }
 
 // verify checks token and returns its user.
@@ -164,7 +183,7 @@ func (v *tokenVerifier) verify(token string) (*User, error) {
 		return nil, errors.New("invalid token: no sub claim")
 	}
 	var read, write []string
-	if c.Docs != nil {
+	if c.Docs.set {
 		read, write = nonNil(c.Docs.Read), nonNil(c.Docs.Write)
 	}
 	var exp time.Time

@@ -35,7 +35,7 @@ type session struct {
 	// first presence value. Owned by the reader goroutine.
 	presenceRate *rate.Limiter
 
-	mu sync.Mutex // guards one, docs and closed
+	mu sync.Mutex // guards one, docs, closed and user (written by AUTH.REFRESH)
 	// The joined documents, by id: the connection's one registration in
 	// each document it joined. Through it (its subscription's sink,
 	// joined.deliver) the document's operations, presence and room
