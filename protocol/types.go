@@ -77,6 +77,14 @@ const (
 	LimitMaxPatchWorkBytes    = "maxPatchWorkBytes"        // document bytes one edit may walk
 	LimitMaxConnections       = "maxConnections"           // connections to the server in all
 	LimitMaxConnsPerAddress   = "maxConnectionsPerAddress" // connections from one client address
+	LimitRoomQueueBytes       = "roomQueueBytes"           // outbound queue past which room messages are dropped
+	LimitMaxPresenceBytes     = "maxPresenceBytes"         // one presence value
+	LimitPresenceBytesPerSec  = "presenceBytesPerSecond"   // presence set by one connection
+	LimitMaxRoomPresenceBytes = "maxRoomPresenceBytes"     // one room's presence in all
+	LimitMaxPublishBytes      = "maxPublishBytes"          // one room or topic message
+	LimitMessageTimeoutMs     = "messageTimeoutMs"         // to receive one message whole
+	LimitUpdatesPerSecond     = "updatesPerSecond"         // UPDATEs per connection
+	LimitHeartbeatTimeoutMs   = "heartbeatTimeoutMs"       // silence before a connection is closed
 )
 
 // MaxDocIDLength is the longest document id (and topic name).

@@ -40,7 +40,7 @@ func (s *Server) checkPresence(sess *session, doc string, state json.RawMessage)
 	if len(state) > l.MaxPresenceBytes {
 		return &protocol.Error{Code: protocol.CodeInvalidArgument,
 			Message: fmt.Sprintf("presence state is %d bytes: at most %d (maxPresenceBytes)", len(state), l.MaxPresenceBytes),
-			Details: presenceDetails{Doc: doc, Limit: l.MaxPresenceBytes}}
+			Details: presenceDetails{Doc: doc, Limit: protocol.LimitMaxPresenceBytes}}
 	}
 	if sess.presenceRate == nil {
 		sess.presenceRate = rate.NewLimiter(rate.Limit(l.PresenceBytesPerSecond), l.presenceBurst())
@@ -50,16 +50,18 @@ func (s *Server) checkPresence(sess *session, doc string, state json.RawMessage)
 		r.Cancel()
 		return &protocol.Error{Code: protocol.CodeResourceExhausted,
 			Message:    fmt.Sprintf("too much presence: at most %d bytes per second (presenceBytesPerSecond); retry later", l.PresenceBytesPerSecond),
-			Details:    presenceDetails{Doc: doc, Limit: l.PresenceBytesPerSecond},
+			Details:    presenceDetails{Doc: doc, Limit: protocol.LimitPresenceBytesPerSec},
 			RetryAfter: delay}
 	}
 	return nil
 }
 
-// presenceDetails are the details of a refused presence value.
+// presenceDetails are the details of a refused presence value: the
+// document, and the limit by its HELLO.limits name (as every refusal over
+// a limit names it; its value is in HELLO.limits).
 type presenceDetails struct {
 	Doc   string `json:"doc"`
-	Limit int    `json:"limit"`
+	Limit string `json:"limit"`
 }
 
 // setPresence checks and sets the connection's presence in doc's room.
@@ -85,7 +87,7 @@ func (s *Server) enginePresence(x *router.Ctx, doc string, state json.RawMessage
 	if errors.Is(err, syncd.ErrRoomFull) {
 		return &protocol.Error{Code: protocol.CodeResourceExhausted,
 			Message:    fmt.Sprintf("the room's presence is full: at most %d bytes (maxRoomPresenceBytes); retry with a smaller value, or later", s.engine.MaxRoomPresenceBytes()),
-			Details:    presenceDetails{Doc: doc, Limit: s.engine.MaxRoomPresenceBytes()},
+			Details:    presenceDetails{Doc: doc, Limit: protocol.LimitMaxRoomPresenceBytes},
 			RetryAfter: roomFullRetry,
 			Cause:      err}
 	}
@@ -100,7 +102,7 @@ func (s *Server) checkPublish(p protocol.Publish) error {
 	if limit := s.opts.Limits.MaxPublishBytes; len(p.Data) > limit {
 		return &protocol.Error{Code: protocol.CodeInvalidArgument,
 			Message: fmt.Sprintf("data is %d bytes: at most %d (maxPublishBytes)", len(p.Data), limit),
-			Details: publishDetails{Doc: p.Doc, Topic: p.Topic, Limit: limit}}
+			Details: publishDetails{Doc: p.Doc, Topic: p.Topic, Limit: protocol.LimitMaxPublishBytes}}
 	}
 	return nil
 }
@@ -109,5 +111,5 @@ func (s *Server) checkPublish(p protocol.Publish) error {
 type publishDetails struct {
 	Doc   string `json:"doc,omitempty"`
 	Topic string `json:"topic,omitempty"`
-	Limit int    `json:"limit"`
+	Limit string `json:"limit"` // the HELLO.limits name
 }

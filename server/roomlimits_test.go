@@ -13,11 +13,11 @@ import (
 // value is a JSON string of n bytes.
 func value(n int) string { return `"` + strings.Repeat("v", n-2) + `"` }
 
-// limitOf returns details.limit of a refusal.
-func limitOf(t *testing.T, p protocol.ErrorPayload) int {
+// limitOf returns details.limit of a refusal: the limit's HELLO.limits name.
+func limitOf(t *testing.T, p protocol.ErrorPayload) string {
 	t.Helper()
 	var d struct {
-		Limit int `json:"limit"`
+		Limit string `json:"limit"`
 	}
 	if err := json.Unmarshal(p.Details, &d); err != nil {
 		t.Fatalf("details %s: %v", p.Details, err)
@@ -43,7 +43,7 @@ func TestPresenceLimits(t *testing.T) {
 	// Over the size: refused, in PRESENCE.SET and in JOIN.
 	cid := a.nextCID()
 	a.sendMeta(protocol.TypePresenceSet, cid, map[string]any{"doc": doc, "state": json.RawMessage(value(101))})
-	if p := a.expectRPCError(cid, protocol.CodeInvalidArgument); limitOf(t, p) != 100 || !strings.Contains(p.Message, "maxPresenceBytes") {
+	if p := a.expectRPCError(cid, protocol.CodeInvalidArgument); limitOf(t, p) != protocol.LimitMaxPresenceBytes || !strings.Contains(p.Message, "at most 100") {
 		t.Fatalf("refusal %+v", p)
 	}
 	b := ev.dial("")
@@ -71,7 +71,7 @@ func TestPresenceLimits(t *testing.T) {
 	d.join(doc)
 	cid = d.nextCID()
 	d.sendMeta(protocol.TypePresenceSet, cid, map[string]any{"doc": doc, "state": json.RawMessage(value(99))})
-	if p := d.expectRPCError(cid, protocol.CodeResourceExhausted); limitOf(t, p) != 400 || !strings.Contains(p.Message, "maxRoomPresenceBytes") {
+	if p := d.expectRPCError(cid, protocol.CodeResourceExhausted); limitOf(t, p) != protocol.LimitMaxRoomPresenceBytes || !strings.Contains(p.Message, "at most 400") {
 		t.Fatalf("room refusal %+v", p)
 	}
 	// A JOIN with presence into the full room is joined, and told.
@@ -97,7 +97,7 @@ func TestPublishLimit(t *testing.T) {
 	}
 	cid := a.nextCID()
 	a.sendMeta(protocol.TypePublish, cid, map[string]any{"doc": doc, "data": json.RawMessage(value(101))})
-	if p := a.expectRPCError(cid, protocol.CodeInvalidArgument); limitOf(t, p) != 100 {
+	if p := a.expectRPCError(cid, protocol.CodeInvalidArgument); limitOf(t, p) != protocol.LimitMaxPublishBytes {
 		t.Fatalf("refusal %+v", p)
 	}
 	a.rpcOK(protocol.TypePublish, map[string]any{"doc": doc, "data": json.RawMessage(value(100))})
