@@ -64,21 +64,7 @@ func TestSharedCommitBetweenFreshenAndWatch(t *testing.T) {
 // (here: a follow is held up while another writer commits 300 operations,
 // with pages of 2).
 func TestSharedFollowBeyondItsPages(t *testing.T) {
-	sh := memstore.NewShared(memstore.Options{})
-	slow := &slowReads{Handle: sh.Open(), blocked: make(chan struct{}), release: make(chan struct{})}
-	engines := openOn(t, sh, []syncd.Store{sh.Open(), slow}, syncd.Options{CatchUpPage: 2})
-	a, b := engines[0], engines[1]
-	ctx := ctxT(t)
-	mustCommit(t, a, "d", merge(`{"x":0}`))
-	rec := newRecorder()
-	sub, err := b.Subscribe(ctx, "d", syncd.SubscribeRequest{}, rec.sink)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	slow.armed.Store(true)
-	mustCommit(t, a, "d", merge(`{"x":1}`))
-	<-slow.blocked // B's follow is reading
+	a, _, slow, rec := followHeld(t, memstore.Options{}, syncd.Options{CatchUpPage: 2})
 	for i := 2; i <= 300; i++ {
 		mustCommit(t, a, "d", merge(fmt.Sprintf(`{"x":%d}`, i)))
 	}

@@ -728,22 +728,8 @@ func (s *slowReads) ReadOps(ctx context.Context, doc string, epoch revision.Epoc
 // were trimmed reloads the document and resyncs its subscribers, which
 // rejoin and converge; nothing it delivered was wrong.
 func TestSharedFollowPastRetention(t *testing.T) {
-	sh := memstore.NewShared(memstore.Options{Retention: 4})
-	slow := &slowReads{Handle: sh.Open(), blocked: make(chan struct{}), release: make(chan struct{})}
-	opts := syncd.Options{SnapshotInterval: 2}
-	engines := openOn(t, sh, []syncd.Store{sh.Open(), slow}, opts)
-	a, b := engines[0], engines[1]
+	a, b, slow, rec := followHeld(t, memstore.Options{Retention: 4}, syncd.Options{SnapshotInterval: 2})
 	ctx := ctxT(t)
-	mustCommit(t, a, "d", merge(`{"x":0}`))
-	rec := newRecorder()
-	sub, err := b.Subscribe(ctx, "d", syncd.SubscribeRequest{}, rec.sink)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	slow.armed.Store(true)
-	mustCommit(t, a, "d", merge(`{"x":1}`))
-	<-slow.blocked // B's follow is reading
 	for i := 2; i <= 40; i++ {
 		mustCommit(t, a, "d", merge(fmt.Sprintf(`{"x":%d}`, i)))
 	}
@@ -813,4 +799,27 @@ func TestSharedJoinCreateStorm(t *testing.T) {
 			t.Fatalf("join %d saw epoch %s, join 0 %s", i, epochs[i], epochs[0])
 		}
 	}
+}
+
+// followHeld opens engines A and B on one shared log, B's reads of it
+// through slowReads, commits {"x":0} and {"x":1} through A, and returns
+// once B's follow of the second is blocked in a read (until
+// close(slow.release)), B's subscriber recording what it gets.
+func followHeld(t *testing.T, storeOpts memstore.Options, opts syncd.Options) (a, b *syncd.Engine, slow *slowReads, rec *recorder) {
+	t.Helper()
+	sh := memstore.NewShared(storeOpts)
+	slow = &slowReads{Handle: sh.Open(), blocked: make(chan struct{}), release: make(chan struct{})}
+	engines := openOn(t, sh, []syncd.Store{sh.Open(), slow}, opts)
+	a, b = engines[0], engines[1]
+	mustCommit(t, a, "d", merge(`{"x":0}`))
+	rec = newRecorder()
+	sub, err := b.Subscribe(ctxT(t), "d", syncd.SubscribeRequest{}, rec.sink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sub.Close)
+	slow.armed.Store(true)
+	mustCommit(t, a, "d", merge(`{"x":1}`))
+	<-slow.blocked // B's follow is reading
+	return a, b, slow, rec
 }
