@@ -85,13 +85,15 @@ export function parsePointer(p) {
 }
 
 // arrayIndex reads an array index token; "-" is allowed only where the caller
-// says (add), and never leading zeros (RFC 6901 §4).
+// says (add), and never leading zeros (RFC 6901 §4). A token that is no
+// index ("01", "x") names no element of the array: FAILED_PRECONDITION, as
+// on the server (a missing path, §6.2), not a malformed patch.
 function arrayIndex(tok, len, allowEnd) {
   if (tok === "-") {
     if (allowEnd) return len;
     throw precondition(`"-" names no existing element`);
   }
-  if (!/^(0|[1-9][0-9]*)$/.test(tok)) throw invalid(`bad array index ${JSON.stringify(tok)}`);
+  if (!/^(0|[1-9][0-9]*)$/.test(tok)) throw precondition(`bad array index ${JSON.stringify(tok)}`);
   const i = Number(tok);
   if (i > len || (!allowEnd && i === len)) throw precondition(`array index ${i} out of range`);
   return i;
@@ -129,49 +131,58 @@ function removeAt(doc, tokens) {
   return doc;
 }
 
+// checkOps checks everything about a JSON Patch that does not depend on
+// the document, for every operation before any applies, as the server's
+// parser does: a malformed patch is INVALID_ARGUMENT even where an earlier
+// operation would fail on the document. Returns the parsed operations.
+const OPS = ["add", "remove", "replace", "move", "copy", "test"];
+function checkOps(patch) {
+  if (!Array.isArray(patch)) throw invalid("a JSON Patch is an array");
+  return patch.map((op, i) => {
+    if (!isObject(op)) throw invalid(`op ${i}: not an object`);
+    if (!OPS.includes(op.op)) throw invalid(`op ${i}: unknown op ${JSON.stringify(op.op)}`);
+    const path = parsePointer(op.path);
+    const from = op.op === "move" || op.op === "copy" ? parsePointer(op.from) : undefined;
+    if ((op.op === "add" || op.op === "replace" || op.op === "test") && !("value" in op)) throw invalid(`op ${i}: missing value`);
+    if (op.op === "remove" && path.length === 0) throw invalid("cannot remove the root");
+    if (op.op === "move" && from.length < path.length && from.every((t, j) => t === path[j])) {
+      throw invalid(`op ${i}: cannot move a value into its own child`);
+    }
+    return { op: op.op, path, from, value: op.value };
+  });
+}
+
 /** Applies a JSON Patch atomically: returns a new value, `doc` is untouched. */
 export function applyJsonPatch(doc, patch) {
-  if (!Array.isArray(patch)) throw invalid("a JSON Patch is an array");
+  const ops = checkOps(patch);
   let out = clone(doc);
-  for (let i = 0; i < patch.length; i++) {
-    const op = patch[i];
-    if (!isObject(op)) throw invalid(`op ${i}: not an object`);
-    const path = parsePointer(op.path);
-    const needValue = () => {
-      if (!("value" in op)) throw invalid(`op ${i}: missing value`);
-      return clone(op.value);
-    };
-    switch (op.op) {
+  for (let i = 0; i < ops.length; i++) {
+    const { op, path, from, value } = ops[i];
+    switch (op) {
       case "add":
-        out = addAt(out, path, needValue());
+        out = addAt(out, path, clone(value));
         break;
       case "remove":
         out = removeAt(out, path);
         break;
       case "replace": {
-        const v = needValue();
+        const v = clone(value);
         getAt(out, path); // must exist
         out = path.length === 0 ? v : addAt(removeAt(out, path), path, v);
         break;
       }
       case "move": {
-        const from = parsePointer(op.from);
-        if (from.length < path.length && from.every((t, j) => t === path[j])) {
-          throw invalid(`op ${i}: cannot move a value into its own child`);
-        }
         const v = getAt(out, from);
         if (from.length === path.length && from.every((t, j) => t === path[j])) break;
         out = addAt(removeAt(out, from), path, v);
         break;
       }
       case "copy":
-        out = addAt(out, path, clone(getAt(out, parsePointer(op.from))));
+        out = addAt(out, path, clone(getAt(out, from)));
         break;
       case "test":
-        if (!deepEqual(getAt(out, path), needValue())) throw precondition(`op ${i}: test failed`);
+        if (!deepEqual(getAt(out, path), value)) throw precondition(`op ${i}: test failed`);
         break;
-      default:
-        throw invalid(`op ${i}: unknown op ${JSON.stringify(op.op)}`);
     }
   }
   return out;

@@ -43,6 +43,20 @@ test("JSON Patch is atomic and leaves its input alone", () => {
   assert.throws(() => applyJsonPatch(doc, [{ op: "remove", path: "/zz" }]), (e) => e.code === "FAILED_PRECONDITION");
 });
 
+test("JSON Patch refusals carry the server's code", () => {
+  const doc = { a: 1, list: [1, 2] };
+  // A malformed operation anywhere in the patch is INVALID_ARGUMENT, even
+  // after one that fails on the document: the server checks the whole patch
+  // before applying any of it.
+  assert.throws(() => applyJsonPatch(doc, [{ op: "remove", path: "/zz" }, { op: "remove", path: "" }]), (e) => e.code === "INVALID_ARGUMENT");
+  assert.throws(() => applyJsonPatch(doc, [{ op: "test", path: "/a", value: 2 }, { op: "frob", path: "/a" }]), (e) => e.code === "INVALID_ARGUMENT");
+  assert.throws(() => applyJsonPatch(doc, [{ op: "remove", path: "/zz" }, { op: "move", from: "/a", path: "/a/b" }]), (e) => e.code === "INVALID_ARGUMENT");
+  // A token that is no array index names no element: a missing path.
+  for (const tok of ["01", "x", "-1", "1e0"]) {
+    assert.throws(() => applyJsonPatch(doc, [{ op: "test", path: "/list/" + tok, value: 1 }]), (e) => e.code === "FAILED_PRECONDITION", tok);
+  }
+});
+
 test("Merge Patch (RFC 7396) and the object-root rule", () => {
   assert.deepEqual(applyMergePatch({ a: "b", c: { d: "e", f: "g" } }, { a: "z", c: { f: null } }), { a: "z", c: { d: "e" } });
   assert.deepEqual(applyMergePatch({ a: [1] }, { a: { b: 1 } }), { a: { b: 1 } });
