@@ -29,6 +29,13 @@ phase() {
 phase setup
 go version
 go mod download
+# Node first: the Go tests use it too (delta's differential test runs the
+# browser client's patch code), not only the browser phase.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	echo "installing Node.js and npm (Debian packages)"
+	apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
+fi
+node --version
 
 phase format
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
@@ -47,11 +54,6 @@ go test -race -count=1 -timeout 15m ./...
 phase browser
 # The browser client (client/browser): type check and Node tests, some
 # against a real syncd that the tests build and start on 127.0.0.1.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-	echo "installing Node.js and npm (Debian packages)"
-	apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null
-fi
-node --version
 ./client/browser/test.sh
 # End-to-end in headless Chromium (Debian's; playwright-core drives it and
 # never downloads a browser of its own).
