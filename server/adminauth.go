@@ -8,8 +8,6 @@ import (
 	"net/netip"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // The admin page's sign-in: the operator posts the admin key once, and gets
@@ -26,12 +24,9 @@ const (
 	// past it the session closest to its expiry is dropped.
 	maxAdminSessions = 64
 	// Wrong keys: a few tries per second per client address, so that the
-	// key cannot be guessed online; the addresses tracked are bounded too
-	// (maxSignInAddrs), and past that every sign-in waits for the table to
-	// empty rather than letting new addresses in unchecked.
-	signInRate     = 2
-	signInBurst    = 5
-	maxSignInAddrs = 4096
+	// key cannot be guessed online (keyguesses.go).
+	signInRate  = 2
+	signInBurst = 5
 )
 
 // adminSession is one signed-in browser.
@@ -45,41 +40,26 @@ type adminAuth struct {
 	key []byte
 	ttl time.Duration
 
-	mu       sync.Mutex                 // guards sessions and tries; never held across I/O
+	tries *addrLimiters // sign-in tries by client address (keyguesses.go)
+
+	mu       sync.Mutex                 // guards sessions; never held across I/O
 	sessions map[[32]byte]*adminSession // by the token's SHA-256
-	tries    map[netip.Addr]*rate.Limiter
 }
 
 func newAdminAuth(key string, ttl time.Duration) *adminAuth {
 	return &adminAuth{
 		key: []byte(key), ttl: ttl,
 		sessions: make(map[[32]byte]*adminSession),
-		tries:    make(map[netip.Addr]*rate.Limiter),
+		tries:    newAddrLimiters(signInRate, signInBurst),
 	}
 }
 
-// allowTry reports whether addr may try a key now.
+// allowTry reports whether addr may try a key now. Past maxLimitedAddrs
+// addresses trying at once, every sign-in waits for the table to empty
+// rather than letting new addresses in unchecked.
 func (a *adminAuth) allowTry(addr netip.Addr, now time.Time) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	l := a.tries[addr]
-	if l == nil {
-		if len(a.tries) >= maxSignInAddrs {
-			// Forget the addresses whose bucket has refilled: they have
-			// not tried for a while, so forgetting them loses nothing.
-			for ad, tl := range a.tries {
-				if tl.TokensAt(now) >= signInBurst {
-					delete(a.tries, ad)
-				}
-			}
-			if len(a.tries) >= maxSignInAddrs {
-				return false
-			}
-		}
-		l = rate.NewLimiter(signInRate, signInBurst)
-		a.tries[addr] = l
-	}
-	return l.AllowN(now, 1)
+	l := a.tries.get(addr, now)
+	return l != nil && l.AllowN(now, 1)
 }
 
 // keyMatches compares in constant time.

@@ -43,7 +43,7 @@ type httpAPI struct {
 	// proxies tells the client's address (router.ClientAddr); guesses
 	// bounds the wrong keys per address (keyguesses.go).
 	proxies router.TrustedProxies
-	guesses *keyGuesses
+	guesses *addrLimiters
 
 	writeTimeout time.Duration // for each chunk of the backup stream
 }
@@ -79,7 +79,7 @@ func (a *httpAPI) guard(h func(http.ResponseWriter, *http.Request) error) http.H
 			got = strings.TrimPrefix(auth, "Bearer ")
 		}
 		if subtle.ConstantTimeCompare([]byte(got), []byte(a.key)) != 1 {
-			a.guesses.wrong(addr, now)
+			a.guesses.spend(addr, now)
 			refuseBody(w, r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="syncd"`)
 			writeError(w, protocol.NewError(protocol.CodeUnauthenticated, "missing or wrong API key"))

@@ -8,22 +8,22 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Wrong API keys are rate-limited per client address, so that the key
-// (which is also the admin key when -admin-key is not set) cannot be
-// guessed online any faster over /v1 than through the admin sign-in. Only
+// Keys are not to be guessed online: the admin sign-in limits its tries per
+// client address (adminauth.go), and /v1 its wrong API keys. For /v1 only
 // wrong keys spend tokens: a client with the right key is never slowed
 // down, unless its address has run out of them, when every request from it
 // waits (answering a right key while refusing wrong ones would let a
 // guesser go on, telling its hit by the answer).
 
 const (
-	apiGuessRate  = 5  // wrong keys per second per address, sustained
+	apiGuessRate  = 5  // wrong API keys per second per address, sustained
 	apiGuessBurst = 60 // and at once
-	maxGuessAddrs = 4096
+	// maxLimitedAddrs bounds each table of addresses.
+	maxLimitedAddrs = 4096
 )
 
-// keyGuesses is a table of per-address buckets of wrong guesses.
-type keyGuesses struct {
+// addrLimiters is a bounded table of token buckets by client address.
+type addrLimiters struct {
 	rate  rate.Limit
 	burst int
 
@@ -31,41 +31,53 @@ type keyGuesses struct {
 	buckets map[netip.Addr]*rate.Limiter
 }
 
-func newKeyGuesses(r rate.Limit, burst int) *keyGuesses {
-	return &keyGuesses{rate: r, burst: burst, buckets: make(map[netip.Addr]*rate.Limiter)}
+func newAddrLimiters(r rate.Limit, burst int) *addrLimiters {
+	return &addrLimiters{rate: r, burst: burst, buckets: make(map[netip.Addr]*rate.Limiter)}
 }
 
-// wait is how long addr must wait before its next try: 0 if it may try now.
-func (g *keyGuesses) wait(addr netip.Addr, now time.Time) time.Duration {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	l := g.buckets[addr]
-	if l == nil || l.TokensAt(now) >= 1 {
-		return 0
+// get returns addr's bucket, made if needed; nil when the table is full of
+// addresses that have spent tokens recently (each of them still bounded).
+func (t *addrLimiters) get(addr netip.Addr, now time.Time) *rate.Limiter {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if l := t.buckets[addr]; l != nil {
+		return l
 	}
-	return time.Duration((1 - l.TokensAt(now)) / float64(g.rate) * float64(time.Second))
-}
-
-// wrong spends one of addr's tokens on a wrong key.
-func (g *keyGuesses) wrong(addr netip.Addr, now time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	l := g.buckets[addr]
-	if l == nil {
-		if len(g.buckets) >= maxGuessAddrs {
-			// Forget the addresses whose bucket has refilled: they have not
-			// guessed for a while, so forgetting them loses nothing.
-			for a, b := range g.buckets {
-				if b.TokensAt(now) >= float64(g.burst) {
-					delete(g.buckets, a)
-				}
-			}
-			if len(g.buckets) >= maxGuessAddrs {
-				return // a table full of guessers: each is still bounded
+	if len(t.buckets) >= maxLimitedAddrs {
+		// Forget the addresses whose bucket has refilled: they have not
+		// spent a token for a while, so forgetting them loses nothing.
+		for a, b := range t.buckets {
+			if b.TokensAt(now) >= float64(t.burst) {
+				delete(t.buckets, a)
 			}
 		}
-		l = rate.NewLimiter(g.rate, g.burst)
-		g.buckets[addr] = l
+		if len(t.buckets) >= maxLimitedAddrs {
+			return nil
+		}
 	}
-	l.AllowN(now, 1)
+	l := rate.NewLimiter(t.rate, t.burst)
+	t.buckets[addr] = l
+	return l
+}
+
+// wait is how long addr must wait for a token: 0 if it has one (or has no
+// bucket yet).
+func (t *addrLimiters) wait(addr netip.Addr, now time.Time) time.Duration {
+	t.mu.Lock()
+	l := t.buckets[addr]
+	t.mu.Unlock()
+	if l == nil {
+		return 0
+	}
+	if n := l.TokensAt(now); n < 1 {
+		return time.Duration((1 - n) / float64(t.rate) * float64(time.Second))
+	}
+	return 0
+}
+
+// spend takes one of addr's tokens.
+func (t *addrLimiters) spend(addr netip.Addr, now time.Time) {
+	if l := t.get(addr, now); l != nil {
+		l.AllowN(now, 1)
+	}
 }

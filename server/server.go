@@ -135,7 +135,7 @@ func New(engine *syncd.Engine, opts Options) (*Server, error) {
 	}
 
 	s.api = &httpAPI{engine: engine, key: o.APIKey, backup: o.Backup, m: o.Metrics, writeTimeout: o.HTTPWriteTimeout,
-		proxies: s.access.proxies, guesses: newKeyGuesses(apiGuessRate, apiGuessBurst)}
+		proxies: s.access.proxies, guesses: newAddrLimiters(apiGuessRate, apiGuessBurst)}
 	s.api.register(s.mux)
 	registerStatic(s.mux)
 	if s.admin = newAdmin(s); s.admin != nil {
