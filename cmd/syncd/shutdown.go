@@ -87,6 +87,15 @@ func (m *Main) shutdown() error {
 	var errs []error
 	cut := false
 	m.stopNATSWatch() // before the server: no cut-off during the shutdown
+	// Step 2 stops accepting connections at once, while the WebSockets
+	// close: the HTTP server's shutdown closes the listener and waits for
+	// running requests, beside the router's (a hijacked WebSocket is not
+	// the HTTP server's to wait for).
+	var httpDone chan error
+	if m.http != nil {
+		httpDone = make(chan error, 1)
+		go func(h *http.Server) { httpDone <- h.Shutdown(ctx) }(m.http)
+	}
 	if m.server != nil {
 		if err := m.server.Shutdown(ctx); err != nil {
 			cut = errors.Is(err, context.DeadlineExceeded)
@@ -100,7 +109,7 @@ func (m *Main) shutdown() error {
 		m.pprof = nil
 	}
 	if m.http != nil {
-		if err := m.http.Shutdown(ctx); err != nil {
+		if err := <-httpDone; err != nil {
 			// Requests still running at the timeout: cut their
 			// connections, so that their writes fail and they return.
 			cut = true
