@@ -463,6 +463,9 @@ func (d *Doc) emitLocked(ch Change) {
 	}
 	fns := d.onChange
 	d.c.ev.push(func() {
+		if d.isLeft() {
+			return // Leave returned while the change waited its turn
+		}
 		for _, f := range fns {
 			f(ch)
 		}

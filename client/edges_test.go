@@ -381,6 +381,14 @@ func TestRejoinRefusedForGoodIsReported(t *testing.T) {
 	a.close() // the client fails over to b, which takes one document only
 	ctx, cancel := context.WithTimeout(ctxT(t), 10*time.Second)
 	defer cancel()
+	// Settled on the old connection would answer at once: wait for the
+	// new one (its JOINs are sent as it starts).
+	for c.URL() != b.url {
+		if ctx.Err() != nil {
+			t.Fatalf("the client never failed over to %s (at %s)", b.url, c.URL())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	errOne, errTwo := one.Settled(ctx), two.Settled(ctx)
 	if (errOne == nil) == (errTwo == nil) {
 		t.Fatalf("after failing over to a server that takes one document: Settled %v and %v, want one nil and one the refusal", errOne, errTwo)

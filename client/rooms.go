@@ -122,6 +122,9 @@ func (d *Doc) presenceLocked(p *protocol.Presence) {
 	}
 	room, fns := maps.Clone(d.room), d.onPresence
 	d.c.ev.push(func() {
+		if d.isLeft() {
+			return // Leave returned while the room waited its turn
+		}
 		for _, f := range fns {
 			f(room)
 		}

@@ -5,6 +5,7 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -275,6 +276,57 @@ func TestLeftDocumentMessagesNotDelivered(t *testing.T) {
 	select {
 	case <-late:
 		t.Fatal("OnMessage was called after Leave returned")
+	case <-time.After(500 * time.Millisecond):
+	}
+}
+
+// TestLeftDocumentChangesAndPresenceNotDelivered: once Leave has
+// returned, the document's OnChange and OnPresence handlers are not called
+// again either, even for events queued while the event goroutine was busy.
+func TestLeftDocumentChangesAndPresenceNotDelivered(t *testing.T) {
+	ev := newEnv(t, syncd.Options{}, server.Options{})
+	a, b := dial(t, ev.url, nil), dial(t, ev.url, nil)
+	ctx := ctxT(t)
+	da, db := join(t, a, "room"), join(t, b, "room")
+	var left atomic.Bool
+	late := make(chan string, 10)
+	db.OnChange(func(client.Change) {
+		if left.Load() {
+			late <- "OnChange"
+		}
+	})
+	db.OnPresence(func(map[string]json.RawMessage) {
+		if left.Load() {
+			late <- "OnPresence"
+		}
+	})
+	busy := join(t, b, "busy")
+	release := make(chan struct{})
+	entered := make(chan struct{})
+	var once sync.Once
+	busy.OnChange(func(client.Change) {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+	})
+	if _, err := busy.Merge(map[string]int{"x": 1}); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	if _, err := da.Merge(map[string]int{"y": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := da.SetPresence(ctx, map[string]string{"name": "a"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // b's reader has queued both
+	db.Leave()
+	left.Store(true)
+	close(release)
+	select {
+	case which := <-late:
+		t.Fatalf("%s was called after Leave returned", which)
 	case <-time.After(500 * time.Millisecond):
 	}
 }
