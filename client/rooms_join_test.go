@@ -100,21 +100,7 @@ func TestUnsubscribedHandlerNotCalled(t *testing.T) {
 	if err := a.Subscribe(ctx, "news", func(client.Message) {}); err != nil {
 		t.Fatal(err)
 	}
-	// Keep b's event goroutine busy: a slow callback of a document.
-	db := join(t, b, "busy")
-	release := make(chan struct{})
-	entered := make(chan struct{})
-	var once sync.Once
-	db.OnChange(func(client.Change) {
-		once.Do(func() {
-			close(entered)
-			<-release
-		})
-	})
-	if _, err := db.Merge(map[string]int{"x": 1}); err != nil {
-		t.Fatal(err)
-	}
-	<-entered
+	release := holdEvents(t, b)
 	if err := a.PublishTopic(ctx, "news", "hello"); err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +111,7 @@ func TestUnsubscribedHandlerNotCalled(t *testing.T) {
 	mu.Lock()
 	unsubscribed = true
 	mu.Unlock()
-	close(release)
+	release()
 	select {
 	case <-late:
 		t.Fatal("the handler was called after Unsubscribe returned")
@@ -252,27 +238,14 @@ func TestLeftDocumentMessagesNotDelivered(t *testing.T) {
 			late <- struct{}{}
 		}
 	})
-	busy := join(t, b, "busy")
-	release := make(chan struct{})
-	entered := make(chan struct{})
-	var once sync.Once
-	busy.OnChange(func(client.Change) {
-		once.Do(func() {
-			close(entered)
-			<-release
-		})
-	})
-	if _, err := busy.Merge(map[string]int{"x": 1}); err != nil {
-		t.Fatal(err)
-	}
-	<-entered
+	release := holdEvents(t, b)
 	if err := da.Publish(ctx, "hello"); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond) // b's reader has queued the message
 	db.Leave()
 	left.Store(true)
-	close(release)
+	release()
 	select {
 	case <-late:
 		t.Fatal("OnMessage was called after Leave returned")
@@ -300,20 +273,7 @@ func TestLeftDocumentChangesAndPresenceNotDelivered(t *testing.T) {
 			late <- "OnPresence"
 		}
 	})
-	busy := join(t, b, "busy")
-	release := make(chan struct{})
-	entered := make(chan struct{})
-	var once sync.Once
-	busy.OnChange(func(client.Change) {
-		once.Do(func() {
-			close(entered)
-			<-release
-		})
-	})
-	if _, err := busy.Merge(map[string]int{"x": 1}); err != nil {
-		t.Fatal(err)
-	}
-	<-entered
+	release := holdEvents(t, b)
 	if _, err := da.Merge(map[string]int{"y": 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +283,7 @@ func TestLeftDocumentChangesAndPresenceNotDelivered(t *testing.T) {
 	time.Sleep(200 * time.Millisecond) // b's reader has queued both
 	db.Leave()
 	left.Store(true)
-	close(release)
+	release()
 	select {
 	case which := <-late:
 		t.Fatalf("%s was called after Leave returned", which)
@@ -494,4 +454,28 @@ func TestPresenceSetWhileRejoiningReachesTheServer(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// holdEvents keeps c's event goroutine busy in a slow callback (of a
+// document "busy" it joins and edits) until release is called, so that
+// events queue behind it.
+func holdEvents(t *testing.T, c *client.Client) (release func()) {
+	t.Helper()
+	d := join(t, c, "busy")
+	held, entered := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	d.OnChange(func(client.Change) {
+		once.Do(func() {
+			close(entered)
+			<-held
+		})
+	})
+	if _, err := d.Merge(map[string]int{"x": 1}); err != nil {
+		t.Fatal(err)
+	}
+	<-entered
+	var done sync.Once
+	release = func() { done.Do(func() { close(held) }) }
+	t.Cleanup(release)
+	return release
 }

@@ -439,54 +439,23 @@ func TestRunFailsCleanly(t *testing.T) {
 // as main) and stops it with SIGTERM: it closes its clients with 1001,
 // exits 0, and the acknowledged edit is in the database.
 func TestSignalShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a process")
-	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SYNCD_TEST_RUN_MAIN=1",
-		"SYNCD_TEST_ARGS=-addr 127.0.0.1:0 -log-format json -drain 0",
-		"SYNCD_DATA="+dir)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var reaped bool
-	defer func() {
-		if !reaped {
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	re := regexp.MustCompile(`"ws":"(ws://127\.0\.0\.1:\d+/ws)"`)
-	var url string
-	deadline := time.Now().Add(timeout)
-	for url == "" && time.Now().Before(deadline) {
-		if m := re.FindStringSubmatch(stderr.String()); m != nil {
-			url = m[1]
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if url == "" {
-		t.Fatalf("no serving line in:\n%s", stderr.String())
-	}
+	p := startMainProc(t, dir, "-addr 127.0.0.1:0 -log-format json -drain 0")
+	url := p.url
 	c := dialWS(t, url, "", nil)
 	c.send("JOIN", map[string]any{"doc": "sig/doc"})
 	c.expect("SYNC.SNAPSHOT", nil)
 	op := c.edit("sig/doc", "r-1", map[string]any{"before": "signal"})
 
-	cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Process.Signal(syscall.SIGTERM)
 	if code := c.closeCode(); code != 1001 {
 		t.Fatalf("close %d, want 1001", code)
 	}
 	select {
-	case err := <-exited:
-		reaped = true
+	case <-p.done:
+		err := p.err
 		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, stderr.String())
+			t.Fatalf("exit: %v\n%s", err, p.stderr.String())
 		}
 	case <-time.After(timeout):
 		t.Fatal("syncd did not exit after SIGTERM")
@@ -500,4 +469,50 @@ func TestSignalShutdown(t *testing.T) {
 	if s.Rev != op.Rev || !strings.Contains(string(s.State), `"before":"signal"`) {
 		t.Fatalf("after SIGTERM: %+v", s)
 	}
+}
+
+// mainProc is syncd run as a child process of the test binary (TestMain
+// runs Main when SYNCD_TEST_RUN_MAIN is set), serving on a loopback port.
+type mainProc struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	url    string        // its WebSocket URL, from its serving line
+	done   chan struct{} // closed when it has exited, with err
+	err    error
+}
+
+// startMainProc starts syncd with args (SYNCD_TEST_ARGS: one string, split
+// on spaces) on the data directory dir, waits for its serving line, and
+// kills it when the test ends unless it has exited. Under -short the test
+// is skipped: it runs a process.
+func startMainProc(t *testing.T, dir, args string) *mainProc {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs a process")
+	}
+	p := &mainProc{cmd: exec.Command(os.Args[0], "-test.run=^$"), stderr: &syncBuffer{}, done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), "SYNCD_TEST_RUN_MAIN=1", "SYNCD_TEST_ARGS="+args, "SYNCD_DATA="+dir)
+	p.cmd.Stderr = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.done:
+		default:
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	re := regexp.MustCompile(`"ws":"(ws://127\.0\.0\.1:\d+/ws)"`)
+	for deadline := time.Now().Add(timeout); p.url == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(p.stderr.String()); m != nil {
+			p.url = m[1]
+		}
+	}
+	if p.url == "" {
+		t.Fatalf("no serving line in:\n%s", p.stderr.String())
+	}
+	return p
 }

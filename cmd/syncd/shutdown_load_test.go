@@ -9,9 +9,7 @@ import (
 	"github.com/deltasync/syncd/webhook"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -375,40 +373,9 @@ func TestShutdownBoundedWithClientThatStopsReading(t *testing.T) {
 // as documented; the next start opens the data cleanly with every
 // acknowledged edit.
 func TestSecondSignalDuringDrain(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a process")
-	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SYNCD_TEST_RUN_MAIN=1",
-		"SYNCD_TEST_ARGS=-addr 127.0.0.1:0 -log-format json -drain 5s",
-		"SYNCD_DATA="+dir)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var reaped bool
-	defer func() {
-		if !reaped {
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	re := regexp.MustCompile(`"ws":"(ws://127\.0\.0\.1:\d+/ws)"`)
-	var url string
-	deadline := time.Now().Add(timeout)
-	for url == "" && time.Now().Before(deadline) {
-		if m := re.FindStringSubmatch(stderr.String()); m != nil {
-			url = m[1]
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if url == "" {
-		t.Fatalf("no serving line in:\n%s", stderr.String())
-	}
+	p := startMainProc(t, dir, "-addr 127.0.0.1:0 -log-format json -drain 5s")
+	url := p.url
 	readyz := strings.TrimSuffix(strings.Replace(url, "ws://", "http://", 1), "/ws") + "/readyz"
 	c := dialWS(t, url, "", nil)
 	c.send("JOIN", map[string]any{"doc": "sig2/doc"})
@@ -417,7 +384,7 @@ func TestSecondSignalDuringDrain(t *testing.T) {
 	for i := 1; i <= 20; i++ {
 		last = c.edit("sig2/doc", reqID(i), map[string]any{"n": i})
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Process.Signal(syscall.SIGTERM)
 	for i := 0; ; i++ {
 		resp, err := http.Get(readyz)
 		if err != nil {
@@ -435,10 +402,10 @@ func TestSecondSignalDuringDrain(t *testing.T) {
 	// Still serving during the drain: one more edit.
 	last = c.edit("sig2/doc", reqID(21), map[string]any{"n": 21})
 	start := time.Now()
-	cmd.Process.Signal(syscall.SIGINT)
+	p.cmd.Process.Signal(syscall.SIGINT)
 	select {
-	case err := <-exited:
-		reaped = true
+	case <-p.done:
+		err := p.err
 		if took := time.Since(start); took > time.Second {
 			t.Fatalf("second signal: exited after %v (%v), want at once", took, err)
 		}
@@ -665,40 +632,9 @@ func TestWebhooksAcrossGracefulStopUnderLoad(t *testing.T) {
 // going: SIGTERM ends the process cleanly within drain + shutdown-timeout
 // + 5 s, and every acknowledged edit is there after the restart.
 func TestSIGTERMWithStuckClientExitsInBound(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a process")
-	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), "SYNCD_TEST_RUN_MAIN=1",
-		"SYNCD_TEST_ARGS=-addr 127.0.0.1:0 -log-format json -drain 200ms -shutdown-timeout 1s -write-timeout 60s -queue-bytes 67108864 -rate 100000 -update-rate 100000",
-		"SYNCD_DATA="+dir)
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	var reaped bool
-	defer func() {
-		if !reaped {
-			cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	re := regexp.MustCompile(`"ws":"(ws://127\.0\.0\.1:\d+/ws)"`)
-	var url string
-	deadline := time.Now().Add(timeout)
-	for url == "" && time.Now().Before(deadline) {
-		if m := re.FindStringSubmatch(stderr.String()); m != nil {
-			url = m[1]
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	if url == "" {
-		t.Fatalf("no serving line in:\n%s", stderr.String())
-	}
+	p := startMainProc(t, dir, "-addr 127.0.0.1:0 -log-format json -drain 200ms -shutdown-timeout 1s -write-timeout 60s -queue-bytes 67108864 -rate 100000 -update-rate 100000")
+	url := p.url
 	const doc = "stuck2/doc"
 	stuck := dialWS(t, url, "", nil)
 	stuck.send("JOIN", map[string]any{"doc": doc})
@@ -715,13 +651,13 @@ func TestSIGTERMWithStuckClientExitsInBound(t *testing.T) {
 		last = w.edit(doc, reqID(i+1), map[string]any{"big": string(big[:len(big)-i])})
 	}
 	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-exited:
-		reaped = true
+	case <-p.done:
+		err := p.err
 		took := time.Since(start)
 		if err != nil {
-			t.Fatalf("exit after %v: %v\n%s", took, err, stderr.String())
+			t.Fatalf("exit after %v: %v\n%s", took, err, p.stderr.String())
 		}
 		if bound := 200*time.Millisecond + time.Second + storeCloseTimeout; took > bound {
 			t.Fatalf("exited after %v, bound %v", took, bound)
