@@ -276,7 +276,10 @@ func TestNATSEmbeddedCluster(t *testing.T) {
 	for i := range 3 {
 		wg.Go(func() {
 			mains[i], logs[i], opened[i], errs[i] = startNATS(t, env, "-data", filepath.Join(dir, strconv.Itoa(i)),
-				"-cluster-name", "test", "-cluster-listen", ports[i], "-cluster-peers", peers, "-cluster-node", "node"+strconv.Itoa(i))
+				"-cluster-name", "test", "-cluster-listen", ports[i], "-cluster-peers", peers, "-cluster-node", "node"+strconv.Itoa(i),
+				// Three nodes electing on a machine busy with every other
+				// package's race tests: more than the default 20 s.
+				"-nats-start-timeout", "60s")
 		})
 	}
 	wg.Wait()
