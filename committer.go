@@ -121,6 +121,9 @@ type commitQueue struct {
 	isClosed bool
 	wake     chan struct{} // capacity 1: "there is work"
 	closed   chan struct{} // closed by close
+	// gather, if not nil, is who the committer waits for before taking a
+	// batch (gather.go).
+	gather *gatherer
 }
 
 func newCommitQueue() *commitQueue {
@@ -135,6 +138,9 @@ func (q *commitQueue) push(p *pending) bool {
 		return false
 	}
 	q.items = append(q.items, p)
+	if q.gather != nil {
+		q.noteQueuedLocked(p, time.Now())
+	}
 	q.mu.Unlock()
 	select {
 	case q.wake <- struct{}{}:
@@ -158,6 +164,26 @@ func (q *commitQueue) take(buf []*pending) (batch []*pending, ok bool) {
 			return nil, false
 		}
 		q.mu.Unlock()
+		select {
+		case <-q.wake:
+		case <-q.closed:
+		}
+	}
+}
+
+// waitWork waits until something is queued (true) or the queue is closed
+// and empty (false).
+func (q *commitQueue) waitWork() bool {
+	for {
+		q.mu.Lock()
+		n, closed := len(q.items), q.isClosed
+		q.mu.Unlock()
+		if n > 0 {
+			return true
+		}
+		if closed {
+			return false
+		}
 		select {
 		case <-q.wake:
 		case <-q.closed:
@@ -207,6 +233,9 @@ func (e *Engine) commitLoop() {
 		ok           bool
 	)
 	for {
+		if e.queue.gather != nil && e.queue.waitWork() {
+			e.stats.observeGather(e.queue.hold())
+		}
 		batch, ok = e.queue.take(spare)
 		if !ok {
 			return
@@ -239,6 +268,9 @@ func (e *Engine) commitLoop() {
 			start := time.Now()
 			err := e.store.Commit(e.ctx, recs)
 			took := time.Since(start)
+			if e.queue.gather != nil {
+				e.queue.gather.observe(took)
+			}
 			e.stats.observeCommit(len(recs), took, err)
 			if e.opts.ObserveCommit != nil {
 				e.opts.ObserveCommit(len(recs), took, err)
@@ -246,6 +278,7 @@ func (e *Engine) commitLoop() {
 			switch {
 			case err == nil:
 				e.finishBatch(live)
+				e.queue.acknowledged(live)
 			case e.shared != nil:
 				e.sharedCommitFailed(live, err)
 			default:

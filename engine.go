@@ -89,6 +89,11 @@ func Open(store Store, opts Options) (*Engine, error) {
 		docs:   make(map[string]*document),
 	}
 	e.shared, _ = store.(SharedStore)
+	if e.shared == nil && o.GroupCommitWait >= 0 {
+		// Not on a shared store: its committer also follows and rebases,
+		// and waiting there has not been measured.
+		e.queue.gather = newGatherer(o.GroupCommitWait)
+	}
 	e.stats.init()
 	e.wg.Add(2)
 	go func() { defer e.wg.Done(); e.commitLoop() }()

@@ -67,6 +67,10 @@ type Stats struct {
 	// (forward_unknown.go).
 	ForwardsRedecided uint64
 	ForwardModeDocs   int
+	// GatherWaits counts the times the committer waited for clients it
+	// expected (gather.go) and they all came; GatherTimeouts those it
+	// gave up.
+	GatherWaits, GatherTimeouts uint64
 	// FollowLag is, per follow that found operations, how many revisions
 	// the document was behind the log when the follow read it.
 	FollowLag Histogram
@@ -104,6 +108,7 @@ type stats struct {
 	contendedElsewhere                    atomic.Uint64
 	forwardsOutOfOrder                    atomic.Uint64
 	forwardsRedecided                     atomic.Uint64
+	gatherWaits, gatherTimeouts           atomic.Uint64
 }
 
 func (s *stats) init() {
@@ -117,6 +122,15 @@ func (s *stats) observeCommit(records int, d time.Duration, err error) {
 	s.commitNanos.Add(int64(d))
 	if err != nil {
 		s.failures.Add(1)
+	}
+}
+
+func (s *stats) observeGather(o gatherOutcome) {
+	switch o {
+	case gatherComplete:
+		s.gatherWaits.Add(1)
+	case gatherTimeout:
+		s.gatherTimeouts.Add(1)
 	}
 }
 
@@ -155,6 +169,7 @@ func (e *Engine) Stats() Stats {
 	out.ForwardsOutOfOrder = s.forwardsOutOfOrder.Load()
 	out.ForwardsRedecided = s.forwardsRedecided.Load()
 	out.ForwardModeDocs = e.forwardModeDocs()
+	out.GatherWaits, out.GatherTimeouts = s.gatherWaits.Load(), s.gatherTimeouts.Load()
 	for c := range s.refusals {
 		if n := s.refusals[c].Load(); n > 0 {
 			out.Refusals[Code(c)] = n

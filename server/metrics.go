@@ -109,12 +109,13 @@ var (
 	descBatches   = prometheus.NewDesc("syncd_store_commits_total", "Store commits (fsyncs with bbolt).", nil, nil)
 	descFailures  = prometheus.NewDesc("syncd_store_commit_failures_total", "Failed store commits.", nil, nil)
 	descCatchUps  = prometheus.NewDesc("syncd_catchups_total", "Catch-up answers by kind (ring, store, snapshot, gap; compacted counts the ring or store answers whose operations were combined).", []string{"kind"}, nil)
+	descGathers   = prometheus.NewDesc("syncd_commit_gathers_total", "Waits of the committer for clients expected to send their next edit soon (Options.GroupCommitWait), by outcome: all came (complete) or the wait ran out (timeout).", []string{"outcome"}, nil)
 	descDocuments = prometheus.NewDesc("syncd_documents_loaded", "Documents in memory.", nil, nil)
 	descDocBytes  = prometheus.NewDesc("syncd_documents_loaded_bytes", "Estimated memory of the documents in memory, as -max-loaded-bytes counts it.", nil, nil)
 )
 
 func (c *engineCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descCommits, descOps, descRefusals, descBatches, descFailures, descCatchUps, descDocuments, descDocBytes} {
+	for _, d := range []*prometheus.Desc{descCommits, descOps, descRefusals, descBatches, descFailures, descCatchUps, descGathers, descDocuments, descDocBytes} {
 		ch <- d
 	}
 }
@@ -131,6 +132,8 @@ func (c *engineCollector) Collect(ch chan<- prometheus.Metric) {
 	for kind, n := range s.CatchUps {
 		ch <- prometheus.MustNewConstMetric(descCatchUps, prometheus.CounterValue, float64(n), kind)
 	}
+	ch <- prometheus.MustNewConstMetric(descGathers, prometheus.CounterValue, float64(s.GatherWaits), "complete")
+	ch <- prometheus.MustNewConstMetric(descGathers, prometheus.CounterValue, float64(s.GatherTimeouts), "timeout")
 	ch <- prometheus.MustNewConstMetric(descDocuments, prometheus.GaugeValue, float64(c.engine.Loaded()))
 	ch <- prometheus.MustNewConstMetric(descDocBytes, prometheus.GaugeValue, float64(c.engine.LoadedBytes()))
 }

@@ -83,6 +83,9 @@ func TestMetricsPerServer(t *testing.T) {
 		"syncd_operations_total":                         1,
 		"syncd_commit_seconds_count":                     1,
 		"syncd_queue_overflows_total":                    0,
+		// One edit: nobody to wait for.
+		`syncd_commit_gathers_total{outcome="complete"}`: 0,
+		`syncd_commit_gathers_total{outcome="timeout"}`:  0,
 	} {
 		if m1[name] != want {
 			t.Errorf("server one: %s = %v, want %v", name, m1[name], want)
