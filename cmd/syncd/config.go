@@ -29,6 +29,7 @@ type Config struct {
 	MaxDocDepth      int
 	MaxPatchOps      int
 	MaxPatchWork     int
+	GroupCommitWait  time.Duration
 	Policies         string // "prefix=policy,prefix=policy"
 	Schemas          string // "prefix=file.json,prefix=file.json"
 
@@ -86,6 +87,10 @@ var errHelp = errors.New("help requested")
 // operation). A deeper document could be made but not sent.
 const maxDocDepthCeiling = 500
 
+// maxGroupCommitWait bounds -group-commit-wait: the wait is meant to be
+// about one disk sync; waits of this length would only add latency.
+const maxGroupCommitWait = 100 * time.Millisecond
+
 // ParseFlags fills the configuration from args and, for flags not on the
 // command line, from the environment (SYNCD_<NAME>).
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
@@ -104,6 +109,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.MaxDocDepth, "max-doc-depth", 256, fmt.Sprintf("deepest nesting of a document's objects and arrays (at most %d)", maxDocDepthCeiling))
 	fs.IntVar(&c.MaxPatchOps, "max-patch-ops", 1000, "most operations in one JSON Patch")
 	fs.IntVar(&c.MaxPatchWork, "max-patch-work-bytes", 0, "most bytes of the document one edit may remove, replace, copy or move deeper (default 2 × -max-doc-bytes)")
+	fs.DurationVar(&c.GroupCommitWait, "group-commit-wait", 0, "longest the committer waits, before a commit, for clients expected to send their next edit within a few commits (they then share one sync); 0: about one commit's time, at most 2ms; negative: never wait; not used with -store nats")
 	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
 	fs.StringVar(&c.Schemas, "schema", "", `JSON Schema (draft 2020-12) files by document-id prefix, e.g. "todos:=schemas/todo.json,notes:=n.json"; edits that would make a document invalid are refused (longest prefix wins; default none)`)
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", server.DefaultHeartbeatInterval, "interval between liveness checks of each connection (a silent one is pinged)")
@@ -255,6 +261,7 @@ func (c *Config) rules() []flagRule {
 		between("max-doc-depth", c.MaxDocDepth, 1, maxDocDepthCeiling),
 		positive("max-patch-ops", c.MaxPatchOps),
 		atLeast("max-patch-work-bytes", c.MaxPatchWork, 0),
+		{flag: "group-commit-wait", value: c.GroupCommitWait, ok: c.GroupCommitWait <= maxGroupCommitWait, want: fmt.Sprintf("at most %v (or 0: about one commit; negative: never wait)", maxGroupCommitWait)},
 		positive("admin-session-ttl", c.AdminSessionTTL),
 		positive("http-idle-timeout", c.HTTPIdleTimeout),
 		positive("http-read-timeout", c.HTTPReadTimeout),

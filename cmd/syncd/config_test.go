@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/deltasync/syncd"
+	"github.com/deltasync/syncd/server"
 )
 
 // Flags and SYNCD_* environment variables.
@@ -141,5 +142,30 @@ func TestHelp(t *testing.T) {
 	// a default worth printing: a wrapper must survive being zero.
 	if strings.Contains(out, "panic") {
 		t.Errorf("help reports a panic:\n%s", out)
+	}
+}
+
+// -group-commit-wait reaches the engine: 0 (adaptive) by default, and a
+// negative value turns the wait off.
+func TestGroupCommitWaitFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want time.Duration
+	}{
+		{nil, 0},
+		{[]string{"-group-commit-wait", "-1ns"}, -1},
+		{[]string{"-group-commit-wait", "300us"}, 300 * time.Microsecond},
+	} {
+		m, err := parse(t, c.args, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts, err := m.engineOptions(server.NewMetrics(), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if opts.GroupCommitWait != c.want {
+			t.Errorf("%v: GroupCommitWait %v, want %v", c.args, opts.GroupCommitWait, c.want)
+		}
 	}
 }

@@ -31,6 +31,7 @@ func TestFlagValuesRefusedClearly(t *testing.T) {
 		{args: []string{"-snapshot-interval", "0"}, want: []string{"-snapshot-interval", "greater than 0"}},
 		{args: []string{"-retention", "0"}, want: []string{"-retention", "0", "greater than 0"}},
 		{args: []string{"-ring-size", "1"}, want: []string{"-ring-size", "1", "at least 2"}},
+		{args: []string{"-group-commit-wait", "1s"}, want: []string{"-group-commit-wait", "1s", "at most 100ms"}},
 		{args: []string{"-heartbeat-timeout", "1s"}, want: []string{"-heartbeat-timeout", "1s", "longer than -heartbeat (10s)"}},
 		{args: []string{"-heartbeat", "30s"}, want: []string{"-heartbeat-timeout", "25s", "longer than -heartbeat (30s)"}},
 		{args: []string{"-heartbeat", "0s"}, want: []string{"-heartbeat", "0s", "greater than 0"}},

@@ -191,6 +191,7 @@ func (m *Main) engineOptions(metrics *server.Metrics, observer syncd.Observer, f
 		MaxDocDepth:      c.MaxDocDepth,
 		MaxPatchOps:      c.MaxPatchOps,
 		MaxPatchWork:     c.MaxPatchWork,
+		GroupCommitWait:  c.GroupCommitWait,
 		Policies:         policies,
 		Validate:         validate,
 		Logger:           m.Logger,

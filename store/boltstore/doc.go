@@ -12,9 +12,12 @@
 // when someone waits) to bbolt in one read-write transaction, which also
 // records the seq of the newest batch it holds ("walApplied" in info). The
 // engine does group commit (it batches the writes of many documents into
-// one Commit, and forms the next batch while one is in Commit), so one
-// log sync covers a whole batch and the store needs no queue of its own
-// in front of the log.
+// one Commit, forms the next batch while one is in Commit, and waits
+// briefly for clients it expects back within a commit's time, so that
+// clients in a closed loop share one sync instead of splitting into
+// cohorts that each wait for the other's: the root package's gather.go),
+// so one log sync covers a whole batch and the store needs no queue of
+// its own in front of the log.
 //
 // Why a log at all: bbolt syncs twice per transaction (its pages, then its
 // meta page), on a file whose size and block map change, so that each
