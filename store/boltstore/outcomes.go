@@ -95,9 +95,28 @@ func (ow *outcomeWriter) record(tx *bbolt.Tx, doc, client string, o revision.Out
 	if n := len(l.outs); n > 0 && revision.CompareReqID(o.ReqID, l.outs[n-1].ReqID) <= 0 {
 		return nil
 	}
-	l.outs = revision.AddOutcome(l.outs, o)
+	l.add(o)
 	l.changed = true
 	return nil
+}
+
+// add appends o, keeping the newest revision.MaxOutcomes. The list is the
+// writer's own for the transaction, so a full list keeps room behind its
+// end and moves forward by reslicing: a new array (and a copy) every
+// MaxOutcomes outcomes, not every one, which the applier's profile showed
+// (each of a busy client's operations copied its 31 older outcomes).
+func (l *outcomeList) add(o revision.Outcome) {
+	if len(l.outs) < revision.MaxOutcomes {
+		l.outs = append(l.outs, o)
+		return
+	}
+	if len(l.outs) == cap(l.outs) {
+		next := make([]revision.Outcome, revision.MaxOutcomes-1, 2*revision.MaxOutcomes)
+		copy(next, l.outs[1:])
+		l.outs = append(next, o)
+		return
+	}
+	l.outs = append(l.outs[1:], o)
 }
 
 // drop forgets what the batch recorded for doc: its data was deleted.

@@ -2,6 +2,7 @@ package boltstore
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -40,5 +41,27 @@ func TestDecodeOutcomesKeepsNewest(t *testing.T) {
 	got, err := decodeOutcomes(encodeOutcomes(long))
 	if err != nil || !slices.Equal(got, long[3:]) {
 		t.Fatalf("got %d outcomes, %v; want the newest %d", len(got), err, revision.MaxOutcomes)
+	}
+}
+
+// outcomeList.add keeps what revision.AddOutcome keeps, from an empty list
+// and from a full one decoded from the file, through several rounds of
+// its room behind the end.
+func TestOutcomeListAddKeepsTheNewest(t *testing.T) {
+	full := make([]revision.Outcome, revision.MaxOutcomes)
+	for i := range full {
+		full[i] = revision.Outcome{ReqID: fmt.Sprintf("old-%03d", i), Rev: revision.Rev(i + 1)}
+	}
+	for _, start := range [][]revision.Outcome{nil, full} {
+		l := outcomeList{outs: slices.Clone(start)}
+		want := slices.Clone(start)
+		for i := range 5 * revision.MaxOutcomes {
+			o := revision.Outcome{ReqID: fmt.Sprintf("new-%03d", i), Rev: revision.Rev(1000 + i)}
+			l.add(o)
+			want = revision.AddOutcome(slices.Clip(want), o)
+			if !slices.Equal(l.outs, want) {
+				t.Fatalf("after %d outcomes from %d: %v, want %v", i+1, len(start), l.outs, want)
+			}
+		}
 	}
 }
