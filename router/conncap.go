@@ -22,7 +22,8 @@ import (
 // request: by default the host of RemoteAddr; an embedder behind a proxy
 // passes a function that knows its proxies.
 
-// connCounter counts the admitted connections, in all and by address.
+// connCounter counts the admitted connections, in all and by address
+// (an IPv6 address's /64: AddrGroup).
 type connCounter struct {
 	mu     sync.Mutex // guards total and byAddr; never held across I/O
 	total  int
@@ -32,6 +33,7 @@ type connCounter struct {
 // acquire admits one more connection from addr unless a cap is reached;
 // then it says which. A cap of zero or less is no cap.
 func (cc *connCounter) acquire(addr string, maxTotal, maxPerAddr int) (refusal string) {
+	addr = addrGroupKey(addr)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	if maxTotal > 0 && cc.total >= maxTotal {
@@ -50,6 +52,7 @@ func (cc *connCounter) acquire(addr string, maxTotal, maxPerAddr int) (refusal s
 
 // release ends the count of one connection from addr.
 func (cc *connCounter) release(addr string) {
+	addr = addrGroupKey(addr)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	cc.total--
@@ -62,6 +65,7 @@ func (cc *connCounter) release(addr string) {
 
 // counts returns the connections counted, in all and from addr.
 func (cc *connCounter) counts(addr string) (total, fromAddr int) {
+	addr = addrGroupKey(addr)
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
 	return cc.total, cc.byAddr[addr]

@@ -139,3 +139,32 @@ func TestAPIKeyGuessesRateLimited(t *testing.T) {
 	}
 	t.Fatal("200 wrong API keys in a row from one address were never rate-limited: the admin key (= the API key) can be guessed online through /v1")
 }
+
+// TestAPIKeyGuessesLimitedPerIPv6Network: wrong keys from many addresses of
+// one IPv6 /64 (which its holder may use at will) share one bucket, and
+// another /64 has its own.
+func TestAPIKeyGuessesLimitedPerIPv6Network(t *testing.T) {
+	const apiKey = "api-key-for-the-ipv6-guessing-test"
+	ev := newEnv(t, syncd.Options{}, server.Options{APIKey: apiKey, TrustedProxies: []string{"127.0.0.1/8", "::1"}})
+	from := func(addr, key string) int {
+		status, _ := apiRequest(t, ev, "GET", "/v1/docs", "", http.Header{"X-Api-Key": {key}, "X-Forwarded-For": {addr}})
+		return status
+	}
+	limited := false
+	for i := 0; i < 200 && !limited; i++ {
+		status := from(fmt.Sprintf("2001:db8:aa:bb::%x", i+1), fmt.Sprintf("guess-%d", i))
+		switch status {
+		case http.StatusTooManyRequests:
+			limited = true
+		case http.StatusUnauthorized:
+		default:
+			t.Fatalf("a wrong API key: HTTP %d", status)
+		}
+	}
+	if !limited {
+		t.Fatal("200 wrong API keys from 200 addresses of one /64 were never rate-limited")
+	}
+	if status := from("2001:db8:aa:cc::1", "guess-elsewhere"); status != http.StatusUnauthorized {
+		t.Fatalf("a wrong key from another /64: HTTP %d, want 401 (its own bucket)", status)
+	}
+}

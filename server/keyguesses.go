@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/deltasync/syncd/router"
 )
 
 // Keys are not to be guessed online: the admin sign-in limits its tries per
@@ -22,7 +24,8 @@ const (
 	maxLimitedAddrs = 4096
 )
 
-// addrLimiters is a bounded table of token buckets by client address.
+// addrLimiters is a bounded table of token buckets by client address (an
+// IPv6 address's /64: router.AddrGroup).
 type addrLimiters struct {
 	rate  rate.Limit
 	burst int
@@ -38,6 +41,7 @@ func newAddrLimiters(r rate.Limit, burst int) *addrLimiters {
 // get returns addr's bucket, made if needed; nil when the table is full of
 // addresses that have spent tokens recently (each of them still bounded).
 func (t *addrLimiters) get(addr netip.Addr, now time.Time) *rate.Limiter {
+	addr = router.AddrGroup(addr)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if l := t.buckets[addr]; l != nil {
@@ -63,6 +67,7 @@ func (t *addrLimiters) get(addr netip.Addr, now time.Time) *rate.Limiter {
 // wait is how long addr must wait for a token: 0 if it has one (or has no
 // bucket yet).
 func (t *addrLimiters) wait(addr netip.Addr, now time.Time) time.Duration {
+	addr = router.AddrGroup(addr)
 	t.mu.Lock()
 	l := t.buckets[addr]
 	t.mu.Unlock()
