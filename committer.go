@@ -43,6 +43,9 @@ type pending struct {
 	// follow marks a request to the committer to catch doc up from a
 	// shared store (follow.go); it has no records.
 	follow bool
+	// epochOut, if set, receives the epoch of the operation p commits
+	// just before then is told (CommitInEpoch).
+	epochOut *revision.Epoch
 
 	// then is told the outcome once the records are durable or failed:
 	// the operation of an append, or the error. It may be nil.
@@ -86,6 +89,9 @@ func (p *pending) finish() {
 		return
 	case p.append != nil:
 		op = p.append.Op
+		if p.epochOut != nil && p.err == nil {
+			*p.epochOut = p.append.Epoch
+		}
 	}
 	p.then(op, p.err)
 }
@@ -278,7 +284,6 @@ func (e *Engine) commitLoop() {
 			switch {
 			case err == nil:
 				e.finishBatch(live)
-				e.queue.acknowledged(live)
 			case e.shared != nil:
 				e.sharedCommitFailed(live, err)
 			default:
@@ -383,6 +388,10 @@ func (e *Engine) finishBatch(batch []*pending) {
 		d.subsMu.Unlock()
 	}
 	e.stats.commits.Add(uint64(len(batch)))
+	// Before the callers are told: a caller in this process may queue its
+	// next edit at once, and must find itself expected already, or the
+	// committer would wait for an edit that is queued (gather.go).
+	e.queue.acknowledged(batch)
 	for _, p := range batch {
 		if p.append != nil {
 			e.stats.ops.Add(1)

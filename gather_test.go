@@ -122,9 +122,14 @@ func TestGroupCommitDoesNotWaitForSlowClients(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	// A lone writer in a closed loop.
-	for r := 1; r <= 20; r++ {
+	// A lone writer in a closed loop (an embedding program committing from
+	// one goroutine): it queues its next edit as soon as Commit returns,
+	// which must not leave the committer waiting for it.
+	for r := 1; r <= 100; r++ {
 		edit("lone", r)
+	}
+	if s := e.Stats(); s.GatherTimeouts != 0 || s.GatherWaits != 0 {
+		t.Fatalf("the committer waited for a lone writer: %d waits, %d ran out", s.GatherWaits, s.GatherTimeouts)
 	}
 	// Past the 2 ms a turn-around may take for its client to be expected:
 	// the lone writer is not, any more.
