@@ -48,15 +48,34 @@ type Edit struct {
 // ctx bounds the wait for the document to load and for the write: if it
 // ends first, Commit returns ctx.Err() and the edit may still commit.
 func (e *Engine) Commit(ctx context.Context, doc string, ed Edit) (*Op, error) {
+	op, _, err := e.commit(ctx, doc, ed, false)
+	return op, err
+}
+
+// CommitInEpoch is Commit that also returns the epoch the operation was
+// committed in. Asking Head afterwards is not the same: a deletion, or a
+// deletion and a new epoch, decided after the edit and before Head reads
+// it would name an epoch the operation is not part of.
+func (e *Engine) CommitInEpoch(ctx context.Context, doc string, ed Edit) (*Op, revision.Epoch, error) {
+	return e.commit(ctx, doc, ed, true)
+}
+
+func (e *Engine) commit(ctx context.Context, doc string, ed Edit, withEpoch bool) (*Op, revision.Epoch, error) {
 	w := waiterPool.Get().(*waiter)
-	e.CommitAsync(ctx, doc, ed, w.done)
+	w.epoch = ""
+	p := &pending{then: w.done, holdDuplicate: e}
+	if withEpoch {
+		p.epochOut = &w.epoch
+	}
+	e.commitPending(ctx, doc, ed, p)
 	select {
 	case r := <-w.ch:
+		epoch := w.epoch
 		waiterPool.Put(w)
-		return r.op, r.err
+		return r.op, epoch, r.err
 	case <-ctx.Done():
 		// The callback may still fire; w is not reused.
-		return nil, ctx.Err()
+		return nil, "", ctx.Err()
 	}
 }
 
@@ -65,6 +84,9 @@ func (e *Engine) Commit(ctx context.Context, doc string, ed Edit) (*Op, error) {
 type waiter struct {
 	ch   chan commitResult
 	done func(*Op, error)
+	// epoch receives the operation's epoch before done is called
+	// (pending.epochOut), for CommitInEpoch.
+	epoch revision.Epoch
 }
 
 type commitResult struct {
@@ -86,11 +108,15 @@ var waiterPool = sync.Pool{New: func() any {
 // the store; it must not block. The server uses this to keep reading a
 // connection while its edits wait for their fsync.
 func (e *Engine) CommitAsync(ctx context.Context, doc string, ed Edit, then func(*Op, error)) {
-	// The pending that will carry the edit's records carries the parsed
-	// edit too, from here until the decision is durable or refused.
-	p := &pending{then: then, holdDuplicate: e}
+	e.commitPending(ctx, doc, ed, &pending{then: then, holdDuplicate: e})
+}
+
+// commitPending decides ed as p: the pending that will carry the edit's
+// records carries the parsed edit too, from here until the decision is
+// durable or refused.
+func (e *Engine) commitPending(ctx context.Context, doc string, ed Edit, p *pending) {
 	if refusal := e.parseEdit(ctx, doc, &ed, p); refusal != nil {
-		then(nil, refusal)
+		p.then(nil, refusal)
 		return
 	}
 	e.decideHere(ctx, doc, p, false)

@@ -180,14 +180,13 @@ func (a *httpAPI) edit(w http.ResponseWriter, r *http.Request) error {
 		ed.Base, ed.HasBase = *req.BaseRev, true
 	}
 	start := time.Now()
-	op, err := a.engine.Commit(r.Context(), doc, ed)
+	op, epoch, err := a.engine.CommitInEpoch(r.Context(), doc, ed)
 	a.m.observeEdit(time.Since(start), err)
 	if err != nil {
 		writeError(w, refuseUpdate(a.engine, err, doc, req.ClientReqID))
 		return nil
 	}
-	pos, _ := a.engine.Head(doc)
-	return writeJSON(w, http.StatusOK, map[string]any{"doc": doc, "epoch": pos.Epoch, "operation": wireOp(op)})
+	return writeJSON(w, http.StatusOK, map[string]any{"doc": doc, "epoch": epoch, "operation": wireOp(op)})
 }
 
 func (a *httpAPI) remove(w http.ResponseWriter, r *http.Request) error {

@@ -6,12 +6,15 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/protocol"
 	"github.com/deltasync/syncd/server"
+	"github.com/deltasync/syncd/store/memstore"
 )
 
 // A limit of 0 is a bad query parameter, answered 400 INVALID_ARGUMENT
@@ -108,5 +111,71 @@ func TestHTTPAPIBackupHead(t *testing.T) {
 	}
 	if body := ev.api("GET", "/v1/backup", nil, 200); string(body) != "db" || calls.Load() != 1 {
 		t.Fatalf("GET: %q, %d backups", body, calls.Load())
+	}
+}
+
+// heldCommitStore holds the next Commit after hold is set, until gate is
+// closed.
+type heldCommitStore struct {
+	syncd.Store
+	hold    atomic.Bool
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (s *heldCommitStore) Commit(ctx context.Context, batch []syncd.Record) error {
+	if s.hold.CompareAndSwap(true, false) {
+		close(s.entered)
+		<-s.gate
+	}
+	return s.Store.Commit(ctx, batch)
+}
+
+// The answer to an HTTP edit names the epoch its operation was committed
+// in, even when the document was deleted and re-created (a new epoch)
+// while the edit was being written: reading the document's epoch after the
+// commit named the new one, with an operation that is not part of it.
+func TestHTTPAPIEditAnswersItsOwnEpoch(t *testing.T) {
+	st := &heldCommitStore{Store: memstore.New(memstore.Options{}), entered: make(chan struct{}), gate: make(chan struct{})}
+	ev := newEnvStore(t, st, syncd.Options{}, server.Options{APIKey: apiKey})
+	var release sync.Once
+	open := func() { release.Do(func() { close(st.gate) }) }
+	t.Cleanup(open)
+	ev.commit("ep/doc", map[string]any{"n": 0})
+	first, _ := ev.engine.Head("ep/doc")
+
+	st.hold.Store(true)
+	type answer struct {
+		code int
+		body []byte
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		code, body, _ := ev.do("POST", "/v1/docs/ep%2Fdoc/edits", apiKey, map[string]any{"patch": map[string]any{"n": 1}})
+		answered <- answer{code, body}
+	}()
+	<-st.entered // the edit is decided; its write is held
+
+	ctx := context.Background()
+	go ev.engine.Delete(ctx, "ep/doc")
+	waitFor(t, 10*time.Second, "the deletion decided", func() bool { _, ok := ev.engine.Head("ep/doc"); return !ok })
+	go ev.engine.Commit(ctx, "ep/doc", syncd.Edit{Patch: json.RawMessage(`{"again":true}`)})
+	waitFor(t, 10*time.Second, "the new epoch decided", func() bool { pos, ok := ev.engine.Head("ep/doc"); return ok && pos.Epoch != first.Epoch })
+	open()
+
+	a := <-answered
+	if a.code != http.StatusOK {
+		t.Fatalf("edit: HTTP %d %s", a.code, a.body)
+	}
+	var got struct {
+		Epoch     string
+		Operation protocol.Operation
+	}
+	if err := json.Unmarshal(a.body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Epoch != string(first.Epoch) || got.Operation.Rev != 2 {
+		now, _ := ev.engine.Head("ep/doc")
+		t.Fatalf("answer names epoch %q rev %d; the edit was committed as rev 2 of epoch %q (the document is now in %q)", got.Epoch, got.Operation.Rev, first.Epoch, now.Epoch)
 	}
 }
