@@ -54,7 +54,7 @@
 // dispatches and reconnects), one writer per connection (it drains a
 // bounded send queue and sends heartbeats), and one event goroutine that
 // runs the application's callbacks (OnChange, OnReject, OnPresence,
-// OnMessage, OnState) in order, never under a lock. With
+// OnMessage, OnState, OnRevoked) in order, never under a lock. With
 // Options.TokenSource and a token that expires, one refresher per
 // connection sends AUTH.REFRESH before exp (it ends with the connection).
 // Short-lived timer goroutines delay retries. Close stops and waits for all

@@ -108,6 +108,23 @@ type Options struct {
 	// OnState is called at every connection state change, on the event
 	// goroutine.
 	OnState func(State, error)
+
+	// OnRevoked is called, on the event goroutine, when the server takes
+	// a joined document or a topic subscription away because the token
+	// no longer allows it (a refreshed token, PROTOCOL.md §4.10, or the
+	// renewal of a subscription after a reconnect). A revoked topic is
+	// unsubscribed: its handler is not called again and it is not
+	// renewed. A revoked document stops being live; its unsent edits wait
+	// for a JOIN, which the next connection tries (and, refused, reports
+	// through Settled).
+	OnRevoked func(Revocation)
+}
+
+// Revocation says what the server took away: a document (Doc) or a topic
+// (Topic), and its message.
+type Revocation struct {
+	Doc, Topic string
+	Message    string
 }
 
 func (o *Options) withDefaults() Options {

@@ -78,6 +78,13 @@ func (c *Client) decode(env protocol.Envelope, v protocol.PayloadDecoder) bool {
 	return true
 }
 
+// revokedLocked tells Options.OnRevoked, on the event goroutine.
+func (c *Client) revokedLocked(r Revocation) {
+	if f := c.opts.OnRevoked; f != nil && c.ev != nil {
+		c.ev.push(func() { f(r) })
+	}
+}
+
 // errorLocked routes an ERROR or RPC_ERROR: to the RPC it answers, to the
 // JOIN it refuses, or to the pending edit it refuses.
 func (c *Client) errorLocked(corr string, p *protocol.ErrorPayload) {
@@ -94,6 +101,7 @@ func (c *Client) errorLocked(corr string, p *protocol.ErrorPayload) {
 	}
 	var det struct {
 		Doc               string          `json:"doc"`
+		Topic             string          `json:"topic"`
 		ClientReqID       string          `json:"clientReqId"`
 		MessagesPerSecond json.RawMessage `json:"messagesPerSecond"` // the flood guard's (§9.4)
 	}
@@ -114,6 +122,18 @@ func (c *Client) errorLocked(corr string, p *protocol.ErrorPayload) {
 			c.log.Warn("syncd client: document revoked by the refreshed token", "doc", det.Doc, "message", p.Message)
 			d.live = false
 			d.notifyLocked()
+			c.revokedLocked(Revocation{Doc: det.Doc, Message: p.Message})
+			return
+		}
+	}
+	if p.Code == protocol.CodePermissionDenied && corr == "" && det.Topic != "" {
+		// A refreshed token took the topic away, or refused its renewal
+		// after a reconnect (sent without a correlationId): it is left
+		// for good, not renewed at every reconnect and refused again.
+		if _, ok := c.topics[det.Topic]; ok {
+			delete(c.topics, det.Topic)
+			c.log.Warn("syncd client: topic revoked", "topic", det.Topic, "message", p.Message)
+			c.revokedLocked(Revocation{Topic: det.Topic, Message: p.Message})
 			return
 		}
 	}

@@ -206,3 +206,78 @@ func TestRefreshTokenByHand(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A narrower token takes a subscribed topic away (PROTOCOL.md §4.10): the
+// application hears of it through OnRevoked, the topic's handler is not
+// called again, and a topic it may still read is unaffected. A document
+// taken away is reported the same way.
+func TestRefreshTokenRevokesTopics(t *testing.T) {
+	ev := authEnv(t)
+	exp := time.Now().Add(time.Hour).Unix()
+	all := map[string][]string{"read": {"*"}, "write": {"*"}}
+	revoked := make(chan client.Revocation, 4)
+	var newsAfter, keepAfter atomic.Int32
+	var narrowed atomic.Bool
+	c := dial(t, ev.url, func(o *client.Options) {
+		o.Token = hs256(t, map[string]any{"sub": "ann", "exp": exp, "docs": all, "topics": all})
+		o.OnRevoked = func(r client.Revocation) { revoked <- r }
+	})
+	ctx := ctxT(t)
+	count := func(n *atomic.Int32) func(client.Message) {
+		return func(client.Message) {
+			if narrowed.Load() {
+				n.Add(1)
+			}
+		}
+	}
+	for topic, n := range map[string]*atomic.Int32{"news": &newsAfter, "keep": &keepAfter} {
+		if err := c.Subscribe(ctx, topic, count(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	join(t, c, "secret/doc")
+
+	narrow := map[string][]string{"read": {"keep"}, "write": {"keep"}}
+	if _, err := c.RefreshToken(ctx, hs256(t, map[string]any{"sub": "ann", "exp": exp, "docs": map[string][]string{"read": {"team/*"}}, "topics": narrow})); err != nil {
+		t.Fatal(err)
+	}
+	want := map[client.Revocation]bool{}
+	for range 2 {
+		select {
+		case r := <-revoked:
+			r.Message = ""
+			want[r] = true
+		case <-time.After(5 * time.Second):
+			t.Fatalf("revocations reported: %v, want the topic news and the document secret/doc", want)
+		}
+	}
+	if !want[client.Revocation{Topic: "news"}] || !want[client.Revocation{Doc: "secret/doc"}] {
+		t.Fatalf("revocations %v, want the topic news and the document secret/doc", want)
+	}
+	narrowed.Store(true)
+
+	// Another client publishes to both topics: only keep still arrives.
+	pub := dial(t, ev.url, func(o *client.Options) {
+		o.Token = hs256(t, map[string]any{"sub": "bob", "exp": exp, "topics": all})
+	})
+	for _, topic := range []string{"news", "keep"} {
+		if err := pub.Subscribe(ctx, topic, func(client.Message) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for keepAfter.Load() == 0 && time.Now().Before(deadline) {
+		for _, topic := range []string{"news", "keep"} {
+			if err := pub.PublishTopic(ctx, topic, "hello"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if keepAfter.Load() == 0 {
+		t.Fatal("the topic the token still allows stopped arriving")
+	}
+	if n := newsAfter.Load(); n != 0 {
+		t.Fatalf("the revoked topic's handler was called %d times after the revocation", n)
+	}
+}
