@@ -86,7 +86,7 @@ export interface ErrorEvent {
   message?: string;
   details?: unknown;
   retryAfterMs?: number;
-  /** The document was taken away by a refreshed token (§4.10); it re-joins on the next connection. */
+  /** A refreshed token took the document (doc) away, and it re-joins on the next connection; or the topic (topic), which is left for good (§4.10). */
   revoked?: boolean;
 }
 

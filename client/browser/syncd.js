@@ -1776,6 +1776,13 @@ export class SyncClient extends Emitter {
       this.emit("error", { doc: det.doc, code: p.code, message: p.message, revoked: true });
       return;
     }
+    // ...or a subscribed topic (§4.10): left for good, not renewed at the
+    // next connection only to be refused again.
+    if (corr === undefined && p.code === "PERMISSION_DENIED" && typeof det.topic === "string" && this.topics.has(det.topic)) {
+      this.topics.delete(det.topic);
+      this.emit("error", { topic: det.topic, code: p.code, message: p.message, revoked: true });
+      return;
+    }
     this.emit("error", { code: p.code, message: p.message, details: p.details, retryAfterMs: p.retryAfterMs });
   }
 

@@ -382,14 +382,19 @@ test("a fixed token that expires closes with 4401 and stops; refreshToken checks
   await assert.rejects(other.refreshToken(hs256({ sub: "ada", exp: expIn(3600) }, SECRET)), (e) => e.code === "PERMISSION_DENIED");
   await assert.rejects(other.refreshToken("not.a.jwt"), (e) => e.code === "UNAUTHENTICATED");
 
-  // A narrower token takes a joined document away.
+  // A narrower token takes a joined document and a subscribed topic away.
   const keep = other.open("team/a");
   const lose = other.open("other/b");
   await waitFor(() => keep._joined && lose._joined, 10000, "both joined");
+  await other.refreshToken(hs256({ sub: "bob", exp: expIn(7200), topics: { read: ["*"], write: ["*"] } }, SECRET));
+  await other.subscribe("news");
+  await other.subscribe("team");
   const errors = [];
   other.on("error", (e) => errors.push(e));
-  await other.refreshToken(hs256({ sub: "bob", exp: expIn(7200), docs: { read: ["team/*"], write: ["team/*"] } }, SECRET));
+  await other.refreshToken(hs256({ sub: "bob", exp: expIn(7200), docs: { read: ["team/*"], write: ["team/*"] }, topics: { read: ["team"], write: ["team"] } }, SECRET));
   await waitFor(() => errors.some((e) => e.revoked && e.doc === "other/b"), 10000, "other/b revoked");
+  await waitFor(() => errors.some((e) => e.revoked && e.topic === "news"), 10000, "news revoked");
+  assert.deepEqual([...other.topics], ["team"], "the revoked topic is left, not renewed at the next connection");
   keep.update({ still: "mine" });
   await waitFor(() => keep.pending.length === 0, 10000, "team/a still writable");
   assert.equal(lose.rev, 0);
