@@ -139,7 +139,10 @@ func Run(ctx context.Context, opts Options) (Tally, int, error) {
 		votes++
 	}
 	if err := doc.Settled(ctx); err != nil {
-		return nil, votes, err
+		// Say where it stuck: a vote not acknowledged, or no instance
+		// that took the document back.
+		return nil, votes, fmt.Errorf("%d votes not acknowledged, client %v at %s, document at rev %d: %w",
+			doc.Pending(), c.State(), c.URL(), doc.Rev(), err)
 	}
 	if err := doc.Get(&t); err != nil {
 		return nil, votes, err
