@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/deltasync/syncd"
 	"github.com/deltasync/syncd/client"
@@ -62,6 +63,17 @@ func TestOfflineCatchUp(t *testing.T) {
 			committed, refused := checkLog(t, ev, "big", []*editor{e}, false)
 			if committed != 5 || refused != 0 {
 				t.Fatalf("%d committed, %d refused; want 5, 0", committed, refused)
+			}
+			// The callbacks run on the event goroutine, after the state
+			// they report is in place: the catch-up's may still be on
+			// their way once the view has converged.
+			caughtUp := func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return kinds[client.ChangeSnapshot]+kinds[client.ChangeRemote] > 0
+			}
+			for deadline := time.Now().Add(10 * time.Second); !caughtUp() && time.Now().Before(deadline); {
+				time.Sleep(5 * time.Millisecond)
 			}
 			mu.Lock()
 			defer mu.Unlock()
