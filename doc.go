@@ -42,7 +42,10 @@
 // it to the document's ring of recent operations and queues its records
 // for the committer — and releases the lock. The committer goroutine writes
 // everything queued, from every document, in one [Store.Commit] (group
-// commit: one fsync for many edits), then advances each document's durable
+// commit: one fsync for many edits; before it takes a batch it may wait,
+// up to about one commit, for clients expected to send their next edit
+// within a few commits, so that they share it: [Options.GroupCommitWait],
+// gather.go), then advances each document's durable
 // revision, delivers the operations to subscribers, and wakes the
 // committers. The lock is never held across store I/O. A failed write
 // drops the documents involved from memory (their state ran ahead of the
