@@ -122,8 +122,10 @@ func (p *pending) records(dst []Record) []Record {
 // push to it while holding their own lock, which is what keeps each
 // document's records in revision order; pushing never blocks.
 type commitQueue struct {
-	mu       sync.Mutex
-	items    []*pending
+	mu    sync.Mutex
+	items []*pending
+	// writes counts the items that are not follows (they have records).
+	writes   int
 	isClosed bool
 	wake     chan struct{} // capacity 1: "there is work"
 	closed   chan struct{} // closed by close
@@ -144,6 +146,9 @@ func (q *commitQueue) push(p *pending) bool {
 		return false
 	}
 	q.items = append(q.items, p)
+	if !p.follow {
+		q.writes++
+	}
 	if q.gather != nil {
 		q.noteQueuedLocked(p, time.Now())
 	}
@@ -162,6 +167,7 @@ func (q *commitQueue) take(buf []*pending) (batch []*pending, ok bool) {
 		q.mu.Lock()
 		if len(q.items) > 0 {
 			batch, q.items = q.items, buf[:0]
+			q.writes = 0
 			q.mu.Unlock()
 			return batch, true
 		}
@@ -455,9 +461,58 @@ func deliverOpsLocked(d *document, epoch revision.Epoch, ops []*Op) {
 		Ops:     slices.Clone(ops),
 		Live:    true,
 	}
-	for _, s := range d.subs {
-		s.deliverLiveLocked(ev)
+	authors, few := authorsOf(ops)
+	if !few || authors.n == 0 {
+		for _, s := range d.subs {
+			s.deliverLiveLocked(ev)
+		}
+		return
 	}
+	// Authors first: the echo of an edit is its acknowledgement, on which
+	// a client sends its next one; queued behind the writes to every
+	// other subscriber it would wait for all of them.
+	for _, s := range d.subs {
+		if authors.has(s.clientID) {
+			s.deliverLiveLocked(ev)
+		}
+	}
+	for _, s := range d.subs {
+		if !authors.has(s.clientID) {
+			s.deliverLiveLocked(ev)
+		}
+	}
+}
+
+// maxAuthorsFirst bounds the distinct authors deliverOpsLocked serves
+// first: past it the batch is a crowd's, whose echoes go out at about the
+// same time in any order.
+const maxAuthorsFirst = 4
+
+// authorSet is the distinct clients of a batch's operations, at most
+// maxAuthorsFirst; an array, so that finding them costs no allocation.
+type authorSet struct {
+	n       int
+	clients [maxAuthorsFirst]string
+}
+
+// authorsOf returns ops' distinct authors; few is false when there are
+// more than maxAuthorsFirst.
+func authorsOf(ops []*Op) (set authorSet, few bool) {
+	for _, op := range ops {
+		if op.ClientID == "" || set.has(op.ClientID) {
+			continue
+		}
+		if set.n == maxAuthorsFirst {
+			return set, false
+		}
+		set.clients[set.n] = op.ClientID
+		set.n++
+	}
+	return set, true
+}
+
+func (a *authorSet) has(client string) bool {
+	return client != "" && slices.Contains(a.clients[:a.n], client)
 }
 
 // failBatch runs after a failed Commit. Nothing of the batch is durable, so

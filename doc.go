@@ -46,8 +46,8 @@
 // up to about one commit, for clients expected to send their next edit
 // within a few commits, so that they share it: [Options.GroupCommitWait],
 // gather.go), then advances each document's durable
-// revision, delivers the operations to subscribers, and wakes the
-// committers. The lock is never held across store I/O. A failed write
+// revision, delivers the operations to subscribers (each batch's authors
+// first: their echo is their acknowledgement), and wakes the committers. The lock is never held across store I/O. A failed write
 // drops the documents involved from memory (their state ran ahead of the
 // store); their subscribers get [EventResync] and rejoin, and nothing
 // that was not durable was ever acknowledged or delivered.

@@ -89,10 +89,12 @@ func Open(store Store, opts Options) (*Engine, error) {
 		docs:   make(map[string]*document),
 	}
 	e.shared, _ = store.(SharedStore)
-	if e.shared == nil && o.GroupCommitWait >= 0 {
-		// Not on a shared store: its committer also follows and rebases,
-		// and waiting there has not been measured.
-		e.queue.gather = newGatherer(o.GroupCommitWait)
+	if o.GroupCommitWait >= 0 {
+		maxWait := gatherMaxWait
+		if e.shared != nil {
+			maxWait = gatherSharedMaxWait
+		}
+		e.queue.gather = newGatherer(o.GroupCommitWait, maxWait)
 	}
 	e.stats.init()
 	e.wg.Add(2)

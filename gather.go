@@ -22,13 +22,26 @@ import "time"
 // rest of that commit and then its own. Clients slower than that, like
 // people typing, are never waited for, and a lone writer never waits.
 //
+// On a shared store a commit is a replicated append (on a cluster, a
+// quorum's syncs and the round trips between them), and every append is
+// one message to every subscriber on every instance that follows the
+// document. A writer that keeps a window of edits in flight splits it in
+// two appends as soon as one of its echoes comes back during an append,
+// and stays split: each half's echo comes back while the other half is
+// being appended. Measured with one writer and 1,000 subscribers on a
+// three-node cluster sharing one core (BENCHMARKS.md, "fanout on a
+// cluster: the committer waits for the writer"), appends averaged 11 ms
+// and a writer's turn-around 10-20 ms, so the wait there is allowed up to
+// gatherSharedMaxWait, still about one commit.
+//
 // The commit queue's lock guards it; the committer alone keeps the
 // average and the timer.
 type gatherer struct {
 	// fixed is Options.GroupCommitWait when set; else the wait follows
-	// avg, the moving average of Store.Commit's duration.
-	fixed time.Duration
-	avg   time.Duration
+	// avg, the moving average of Store.Commit's duration, up to maxWait.
+	fixed   time.Duration
+	avg     time.Duration
+	maxWait time.Duration
 
 	// Guarded by the queue's lock. Clients live in two generations, so
 	// that forgetting those gone quiet costs no scan: every gatherForget
@@ -54,16 +67,21 @@ type gatherClient struct {
 const (
 	gatherMinWait = 50 * time.Microsecond
 	gatherMaxWait = 2 * time.Millisecond
+	// gatherSharedMaxWait is gatherMaxWait on a shared store, whose
+	// commits take longer (see gatherer).
+	gatherSharedMaxWait = 20 * time.Millisecond
 	// gatherExpectCommits is how many commits long a turn-around may be
 	// for its client to be expected back.
 	gatherExpectCommits = 4
 	gatherForget        = 10 * time.Second
 )
 
-func newGatherer(fixed time.Duration) *gatherer {
+// newGatherer returns a gatherer that waits fixed (when positive) or
+// about one commit, at most maxWait.
+func newGatherer(fixed, maxWait time.Duration) *gatherer {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &gatherer{fixed: fixed, clients: make(map[string]*gatherClient), timer: t}
+	return &gatherer{fixed: fixed, maxWait: maxWait, clients: make(map[string]*gatherClient), timer: t}
 }
 
 // wait is the longest the committer waits for expected clients.
@@ -71,7 +89,7 @@ func (g *gatherer) wait() time.Duration {
 	if g.fixed > 0 {
 		return g.fixed
 	}
-	return min(max(g.avg, gatherMinWait), gatherMaxWait)
+	return min(max(g.avg, gatherMinWait), g.maxWait)
 }
 
 // observe folds one Store.Commit's duration into the average.
@@ -133,7 +151,7 @@ func (g *gatherer) acknowledgedLocked(client string, now time.Time) {
 // expectWithin is how soon after its acknowledgement a client must have
 // come back last time to be expected back, and how long it is expected.
 func (g *gatherer) expectWithin() time.Duration {
-	return min(gatherExpectCommits*g.wait(), gatherMaxWait)
+	return min(gatherExpectCommits*g.wait(), g.maxWait)
 }
 
 // expireLocked stops expecting anyone: they did not come in time. Each
@@ -205,7 +223,10 @@ const (
 )
 
 // hold waits, with work queued, until no client is expected or the wait
-// is over. The committer calls it before take.
+// is over. The committer calls it before take. Only writes are held: with
+// nothing but follows queued (on a shared store, the watch telling of the
+// last commit), there is nothing for the expected clients to join, and the
+// follows go first.
 func (q *commitQueue) hold() gatherOutcome {
 	g := q.gather
 	if g == nil {
@@ -216,9 +237,9 @@ func (q *commitQueue) hold() gatherOutcome {
 	if g.expected > 0 && !now.Before(g.expectUntil) {
 		g.expireLocked() // acknowledged too long ago: not coming soon
 	}
-	n, until := g.expected, g.expectUntil
+	n, until, writes := g.expected, g.expectUntil, q.writes
 	q.mu.Unlock()
-	if n == 0 {
+	if n == 0 || writes == 0 {
 		return gatherNone
 	}
 	g.timer.Reset(min(g.wait(), until.Sub(now)))

@@ -9,7 +9,7 @@ import (
 // acknowledgement, the client's next edit, a wait that ran out, and the
 // generations that forget quiet clients.
 func TestGathererBookkeeping(t *testing.T) {
-	g := newGatherer(time.Millisecond) // expected if back within 2 ms
+	g := newGatherer(time.Millisecond, gatherMaxWait) // expected if back within 2 ms
 	t0 := time.Unix(1000, 0)
 	at := func(d time.Duration) time.Time { return t0.Add(d) }
 	check := func(step string, want int) {
@@ -97,4 +97,36 @@ func TestGathererBookkeeping(t *testing.T) {
 	g.rotateLocked(at(4*gatherForget + time.Second))
 	g.rotateLocked(at(5*gatherForget + 2*time.Second))
 	check("c forgotten", 0)
+}
+
+// With only follows queued there is nothing for an expected client to
+// join: the committer takes them at once. A write queued waits.
+func TestGatherHoldsWritesNotFollows(t *testing.T) {
+	q := newCommitQueue()
+	q.gather = newGatherer(time.Millisecond, gatherMaxWait)
+	expect := func() {
+		q.mu.Lock()
+		now := time.Now()
+		q.gather.queuedLocked("w", now.Add(-time.Millisecond))
+		q.gather.acknowledgedLocked("w", now.Add(-900*time.Microsecond))
+		q.gather.queuedLocked("w", now.Add(-800*time.Microsecond)) // back in 0.1 ms
+		q.gather.acknowledgedLocked("w", now)
+		q.mu.Unlock()
+		if q.expected() != 1 {
+			t.Fatal("the quick client is not expected")
+		}
+	}
+	expect()
+	d := &document{id: "d"}
+	q.push(&pending{doc: d, follow: true})
+	if o := q.hold(); o != gatherNone {
+		t.Fatalf("held a follow for an expected client: outcome %v", o)
+	}
+	if batch, _ := q.take(nil); len(batch) != 1 {
+		t.Fatalf("took %d, want the follow", len(batch))
+	}
+	q.push(&pending{doc: d, create: &CreateRecord{Doc: "d"}})
+	if o := q.hold(); o != gatherTimeout {
+		t.Fatalf("a write with a client expected: outcome %v, want a wait that runs out", o)
+	}
 }

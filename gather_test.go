@@ -23,13 +23,30 @@ func (s *slowStore) Commit(ctx context.Context, batch []syncd.Record) error {
 	return s.Store.Commit(ctx, batch)
 }
 
+// slowSharedStore is slowStore for a shared store: one engine's handle of
+// a log other engines may write.
+type slowSharedStore struct {
+	syncd.SharedStore
+	d time.Duration
+}
+
+func (s *slowSharedStore) Commit(ctx context.Context, batch []syncd.Record) error {
+	time.Sleep(s.d)
+	return s.SharedStore.Commit(ctx, batch)
+}
+
 // closedLoopBatches runs writers clients in a closed loop on one document
 // (each sends its next edit when the last is acknowledged, the i-th after
 // a pause of i×pause) over a store whose commits take commit, and returns
 // the number of records of each store commit after the first ten.
 func closedLoopBatches(t *testing.T, wait time.Duration, writers, rounds int, commit, pause time.Duration) []int {
 	t.Helper()
-	st := &slowStore{Store: memstore.New(memstore.Options{}), d: commit}
+	return closedLoopBatchesOn(t, &slowStore{Store: memstore.New(memstore.Options{}), d: commit}, wait, writers, rounds, pause)
+}
+
+// closedLoopBatchesOn is closedLoopBatches on st, which it closes.
+func closedLoopBatchesOn(t *testing.T, st syncd.Store, wait time.Duration, writers, rounds int, pause time.Duration) []int {
+	t.Helper()
 	var (
 		mu    sync.Mutex
 		sizes []int
@@ -101,6 +118,28 @@ func TestGroupCommitWaitsForClientsExpectedBack(t *testing.T) {
 	}
 	if a >= g {
 		t.Errorf("without the wait %.0f%% of commits held every writer's edit, with it %.0f%%: the test does not tell them apart", 100*a, 100*g)
+	}
+}
+
+// On a shared store the committer waits too (its commits, replicated
+// appends, take longer; gather.go): the same closed-loop writers share
+// one append.
+func TestGroupCommitWaitsOnASharedStore(t *testing.T) {
+	const writers, rounds = 6, 40
+	commit, pause := 4*time.Millisecond, 150*time.Microsecond
+	run := func(wait time.Duration) []int {
+		sh := memstore.NewShared(memstore.Options{})
+		defer sh.Close()
+		return closedLoopBatchesOn(t, &slowSharedStore{SharedStore: sh.Open(), d: commit}, wait, writers, rounds, pause)
+	}
+	gathered, alone := run(0), run(-1)
+	g, a := fullShare(gathered, writers), fullShare(alone, writers)
+	t.Logf("appends holding all %d writers' edits: %.0f%% of %d with the wait, %.0f%% of %d without", writers, 100*g, len(gathered), 100*a, len(alone))
+	if g < 0.5 {
+		t.Errorf("with the wait, only %.0f%% of appends held every writer's edit (sizes %v)", 100*g, gathered)
+	}
+	if a >= g {
+		t.Errorf("without the wait %.0f%% of appends held every writer's edit, with it %.0f%%: the test does not tell them apart", 100*a, 100*g)
 	}
 }
 

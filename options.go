@@ -117,7 +117,8 @@ type Options struct {
 	// than wait for it to end (gather.go). Zero: about as long as a
 	// commit takes on average, between 50 µs and 2 ms. Negative: never
 	// wait. A lone writer, and clients slower than a few commits, are
-	// never waited for. Not used on a shared store.
+	// never waited for. On a shared store, whose commits are replicated
+	// appends, the average is capped at 20 ms instead.
 	GroupCommitWait time.Duration
 
 	// Observer, if set, is told of every durable creation, deletion and

@@ -109,7 +109,7 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	fs.IntVar(&c.MaxDocDepth, "max-doc-depth", 256, fmt.Sprintf("deepest nesting of a document's objects and arrays (at most %d)", maxDocDepthCeiling))
 	fs.IntVar(&c.MaxPatchOps, "max-patch-ops", 1000, "most operations in one JSON Patch")
 	fs.IntVar(&c.MaxPatchWork, "max-patch-work-bytes", 0, "most bytes of the document one edit may remove, replace, copy or move deeper (default 2 × -max-doc-bytes)")
-	fs.DurationVar(&c.GroupCommitWait, "group-commit-wait", 0, "longest the committer waits, before a commit, for clients expected to send their next edit within a few commits (they then share one sync); 0: about one commit's time, at most 2ms; negative: never wait; not used with -store nats")
+	fs.DurationVar(&c.GroupCommitWait, "group-commit-wait", 0, "longest the committer waits, before a commit, for clients expected to send their next edit within a few commits (they then share one sync); 0: about one commit's time, at most 2ms (20ms with -store nats); negative: never wait")
 	fs.StringVar(&c.Policies, "policy", "", `conflict policy by document-id prefix, e.g. "scores/=lww,ledger/=strict" (default rebase)`)
 	fs.StringVar(&c.Schemas, "schema", "", `JSON Schema (draft 2020-12) files by document-id prefix, e.g. "todos:=schemas/todo.json,notes:=n.json"; edits that would make a document invalid are refused (longest prefix wins; default none)`)
 	fs.DurationVar(&c.HeartbeatInterval, "heartbeat", server.DefaultHeartbeatInterval, "interval between liveness checks of each connection (a silent one is pinged)")

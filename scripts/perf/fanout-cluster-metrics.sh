@@ -58,5 +58,6 @@ for n in (1,2,3):
     out=sum(d(k) for k in ks)
     FM="syncd_cluster_forward_mode_documents"; fw=sum(d(k) for k in b if k.startswith("syncd_cluster_forwarded_edits_total")); rb=d("syncd_cluster_rebases_total")
     print(f"     forwarded {fw:.0f} rebases {rb:.0f} fwdmode {b.get(FM,0):.0f}")
+    print("     gathers", " ".join("%s=%.0f" % (k.split("=")[1][1:-2], d(k)) for k in b if k.startswith("syncd_commit_gathers_total")))
     print(f'  bench{n}: ops {d("syncd_operations_total"):.0f} commits {d("syncd_store_commits_total"):.0f} follows {d("syncd_cluster_follows_total"):.0f} caughtup {d("syncd_cluster_caught_up_operations_total"):.0f} msgs_out {out:.0f} conns {b.get("syncd_connections",0):.0f} cpu {d("process_cpu_seconds_total"):.2f}')
 PY
