@@ -34,6 +34,12 @@ type ceilingRun struct {
 	MsgsPerSec  float64 `json:"msgsPerSec"`
 	P50us       float64 `json:"p50us"`
 	P99us       float64 `json:"p99us"`
+	// Resynced counts conditional publishes refused for a wrong last
+	// sequence: the subject's last sequence is not the one the loop's
+	// last acknowledgement gave (0-7 a run with three nodes on one core;
+	// the cause is not known). The loop reads the subject's last sequence
+	// and goes on, as syncd's store settles a conflict from the log.
+	Resynced int64 `json:"resynced"`
 }
 
 // runJSCeiling measures what syncd's cluster store is built on, with
@@ -88,13 +94,29 @@ func runJSCeiling(ctx context.Context, args []string, stdout io.Writer) error {
 		all = append(all, flatten(r))
 	}
 	med := medians(all)
-	fmt.Fprintf(stdout, "jsceiling nodes=%d subjects=%d inflight=%d msg=%dB conditional=%v: %.0f msgs/s, p50 %.0f µs, p99 %.0f µs (medians of %d)\n",
-		*nodes, *subjects, *inflight, *msgBytes, *conditional, med["msgsPerSec"], med["p50us"], med["p99us"], len(results))
+	var resynced int64
+	for _, r := range results {
+		resynced += r.Resynced
+	}
+	fmt.Fprintf(stdout, "jsceiling nodes=%d subjects=%d inflight=%d msg=%dB conditional=%v: %.0f msgs/s, p50 %.0f µs, p99 %.0f µs, resynced after a lost acknowledgement %d (medians of %d)\n",
+		*nodes, *subjects, *inflight, *msgBytes, *conditional, med["msgsPerSec"], med["p50us"], med["p99us"], resynced, len(results))
 	if *out != "" {
 		b, _ := json.MarshalIndent(map[string]any{"command": append([]string{"syncbench", "jsceiling"}, args...), "runs": results, "median": med}, "", "  ")
 		return os.WriteFile(*out, append(b, '\n'), 0o644)
 	}
 	return nil
+}
+
+// maxCeilingResyncs bounds the wrong-last-sequence refusals a run
+// recovers from; past it, something other than a lost acknowledgement is
+// wrong, and the run fails.
+const maxCeilingResyncs = 100
+
+// wrongLastSeq reports a conditional publish refused for its expected
+// sequence (10071; 10164 on replicated streams).
+func wrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // oneCeiling starts fresh nodes, runs the loop once and stops them.
@@ -147,9 +169,10 @@ func oneCeiling(ctx context.Context, n, subjects, inflight, msgBytes int, condit
 		return r, err
 	}
 	cfg := jetstream.StreamConfig{Name: "ceiling", Subjects: []string{"ceiling.>"}, Storage: jetstream.FileStorage, Replicas: n}
+	var stream jetstream.Stream
 	for try := 0; ; try++ { // a just-formed cluster may not place R3 at once
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err = js.CreateStream(cctx, cfg)
+		stream, err = js.CreateStream(cctx, cfg)
 		cancel()
 		if err == nil || try == 20 || ctx.Err() != nil {
 			break
@@ -162,7 +185,7 @@ func oneCeiling(ctx context.Context, n, subjects, inflight, msgBytes int, condit
 
 	body := []byte(strings.Repeat("x", msgBytes))
 	var phase atomic.Int32
-	var published atomic.Int64
+	var published, resynced atomic.Int64
 	hs := make([]hist, inflight)
 	loopErrs := make([]error, inflight)
 	stop := make(chan struct{})
@@ -193,6 +216,18 @@ func oneCeiling(ctx context.Context, n, subjects, inflight, msgBytes int, condit
 				pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				ack, err := js.PublishMsg(pctx, msg)
 				cancel()
+				if conditional && wrongLastSeq(err) && resynced.Load() < maxCeilingResyncs {
+					resynced.Add(1)
+					gctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+					m, gerr := stream.GetLastMsgForSubject(gctx, msg.Subject)
+					cancel()
+					if gerr != nil {
+						loopErrs[i] = fmt.Errorf("after %w: reading the last sequence: %w", err, gerr)
+						return
+					}
+					last[subj] = m.Sequence
+					continue
+				}
 				if err != nil {
 					loopErrs[i] = err
 					return
@@ -222,6 +257,7 @@ func oneCeiling(ctx context.Context, n, subjects, inflight, msgBytes int, condit
 	}
 	r.Seconds = el.Seconds()
 	r.Published = published.Load()
+	r.Resynced = resynced.Load()
 	r.MsgsPerSec = float64(r.Published) / r.Seconds
 	r.P50us = us(h.quantile(0.5))
 	r.P99us = us(h.quantile(0.99))
