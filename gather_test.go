@@ -23,28 +23,21 @@ func (s *slowStore) Commit(ctx context.Context, batch []syncd.Record) error {
 	return s.Store.Commit(ctx, batch)
 }
 
-// slowSharedStore is slowStore for a shared store: one engine's handle of
-// a log other engines may write.
+// slowSharedStore is slowStore for a shared store (one engine's handle of
+// a log other engines may write): its commits go through slow.
 type slowSharedStore struct {
 	syncd.SharedStore
-	d time.Duration
+	slow *slowStore
 }
 
 func (s *slowSharedStore) Commit(ctx context.Context, batch []syncd.Record) error {
-	time.Sleep(s.d)
-	return s.SharedStore.Commit(ctx, batch)
+	return s.slow.Commit(ctx, batch)
 }
 
-// closedLoopBatches runs writers clients in a closed loop on one document
-// (each sends its next edit when the last is acknowledged, the i-th after
-// a pause of i×pause) over a store whose commits take commit, and returns
-// the number of records of each store commit after the first ten.
-func closedLoopBatches(t *testing.T, wait time.Duration, writers, rounds int, commit, pause time.Duration) []int {
-	t.Helper()
-	return closedLoopBatchesOn(t, &slowStore{Store: memstore.New(memstore.Options{}), d: commit}, wait, writers, rounds, pause)
-}
-
-// closedLoopBatchesOn is closedLoopBatches on st, which it closes.
+// closedLoopBatchesOn runs writers clients in a closed loop on one
+// document (each sends its next edit when the last is acknowledged, the
+// i-th after a pause of i×pause) over st, which it closes, and returns the
+// number of records of each store commit after the first ten.
 func closedLoopBatchesOn(t *testing.T, st syncd.Store, wait time.Duration, writers, rounds int, pause time.Duration) []int {
 	t.Helper()
 	var (
@@ -105,41 +98,40 @@ func fullShare(sizes []int, n int) float64 {
 
 // Closed-loop writers that come back at different times share one commit
 // when the committer waits for them (gather.go); without the wait the
-// first to come back starts a commit alone and the others wait for it.
+// first to come back starts a commit alone and the others wait for it. On
+// a shared store too, whose commits (replicated appends) take longer.
 func TestGroupCommitWaitsForClientsExpectedBack(t *testing.T) {
 	const writers, rounds = 6, 40
 	commit, pause := 4*time.Millisecond, 150*time.Microsecond
-	gathered := closedLoopBatches(t, 0, writers, rounds, commit, pause)
-	alone := closedLoopBatches(t, -1, writers, rounds, commit, pause)
-	g, a := fullShare(gathered, writers), fullShare(alone, writers)
-	t.Logf("commits holding all %d writers' edits: %.0f%% of %d with the wait, %.0f%% of %d without", writers, 100*g, len(gathered), 100*a, len(alone))
-	if g < 0.5 {
-		t.Errorf("with the wait, only %.0f%% of commits held every writer's edit (sizes %v)", 100*g, gathered)
+	stores := map[string]func() (syncd.Store, func()){
+		"single": func() (syncd.Store, func()) {
+			return &slowStore{Store: memstore.New(memstore.Options{}), d: commit}, func() {}
+		},
+		"shared": func() (syncd.Store, func()) {
+			sh := memstore.NewShared(memstore.Options{})
+			h := sh.Open()
+			return &slowSharedStore{SharedStore: h, slow: &slowStore{Store: h, d: commit}}, func() { sh.Close() }
+		},
 	}
-	if a >= g {
-		t.Errorf("without the wait %.0f%% of commits held every writer's edit, with it %.0f%%: the test does not tell them apart", 100*a, 100*g)
-	}
-}
-
-// On a shared store the committer waits too (its commits, replicated
-// appends, take longer; gather.go): the same closed-loop writers share
-// one append.
-func TestGroupCommitWaitsOnASharedStore(t *testing.T) {
-	const writers, rounds = 6, 40
-	commit, pause := 4*time.Millisecond, 150*time.Microsecond
-	run := func(wait time.Duration) []int {
-		sh := memstore.NewShared(memstore.Options{})
-		defer sh.Close()
-		return closedLoopBatchesOn(t, &slowSharedStore{SharedStore: sh.Open(), d: commit}, wait, writers, rounds, pause)
-	}
-	gathered, alone := run(0), run(-1)
-	g, a := fullShare(gathered, writers), fullShare(alone, writers)
-	t.Logf("appends holding all %d writers' edits: %.0f%% of %d with the wait, %.0f%% of %d without", writers, 100*g, len(gathered), 100*a, len(alone))
-	if g < 0.5 {
-		t.Errorf("with the wait, only %.0f%% of appends held every writer's edit (sizes %v)", 100*g, gathered)
-	}
-	if a >= g {
-		t.Errorf("without the wait %.0f%% of appends held every writer's edit, with it %.0f%%: the test does not tell them apart", 100*a, 100*g)
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			run := func(wait time.Duration) []int {
+				st, done := open()
+				defer done()
+				return closedLoopBatchesOn(t, st, wait, writers, rounds, pause)
+			}
+			gathered, alone := run(0), run(-1)
+			g, a := fullShare(gathered, writers), fullShare(alone, writers)
+			t.Logf("commits holding all %d writers' edits: %.0f%% of %d with the wait, %.0f%% of %d without", writers, 100*g, len(gathered), 100*a, len(alone))
+			// 86-97% on a quiet machine, 48% seen with both cores busy;
+			// without the wait 0-1%.
+			if g < 0.25 {
+				t.Errorf("with the wait, only %.0f%% of commits held every writer's edit (sizes %v)", 100*g, gathered)
+			}
+			if a >= g {
+				t.Errorf("without the wait %.0f%% of commits held every writer's edit, with it %.0f%%: the test does not tell them apart", 100*a, 100*g)
+			}
+		})
 	}
 }
 
