@@ -18,26 +18,29 @@ import (
 // It takes some seconds: JetStream's first meta election (its timeouts
 // are not configurable from outside).
 func TestCluster(t *testing.T) {
-	ports := freePorts(t, 4)
-	peers := []string{loopback(ports[0]), loopback(ports[1]), loopback(ports[2])}
 	const secret = "route-secret-of-the-cluster"
 	var logs logBuffer
-	base := t.TempDir()
-	opts := make([]Options, 3)
-	for i := range opts {
-		opts[i] = Options{
-			Name:          fmt.Sprintf("n%d", i),
-			DataDir:       filepath.Join(base, fmt.Sprintf("n%d", i)),
-			ClusterName:   "test",
-			ClusterListen: peers[i],
-			Peers:         peers,
-			RouteSecret:   secret,
-			StartTimeout:  30 * time.Second,
-			Logger:        logs.logger(),
-		}
+	peersOf := func(ports []int) []string {
+		return []string{loopback(ports[0]), loopback(ports[1]), loopback(ports[2])}
 	}
 	start := time.Now()
-	nodes, errs := startNodes(t, opts)
+	ports, nodes, errs := startOnFreePorts(t, 4, func(ports []int, base string) []Options {
+		opts := make([]Options, 3)
+		for i := range opts {
+			opts[i] = Options{
+				Name:          fmt.Sprintf("n%d", i),
+				DataDir:       filepath.Join(base, fmt.Sprintf("n%d", i)),
+				ClusterName:   "test",
+				ClusterListen: peersOf(ports)[i],
+				Peers:         peersOf(ports),
+				RouteSecret:   secret,
+				StartTimeout:  30 * time.Second,
+				Logger:        logs.logger(),
+			}
+		}
+		return opts
+	})
+	peers := peersOf(ports)
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("node %d: %v\nlogs:\n%s", i, err, logs.String())
@@ -96,7 +99,7 @@ func TestCluster(t *testing.T) {
 		var strangerLogs logBuffer
 		stranger := Options{
 			Name:          "stranger",
-			DataDir:       filepath.Join(base, "stranger"),
+			DataDir:       filepath.Join(t.TempDir(), "stranger"),
 			ClusterName:   "test",
 			ClusterListen: loopback(ports[3]),
 			Peers:         peers,

@@ -3,9 +3,11 @@ package natsnode
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,4 +91,31 @@ func startNodes(t *testing.T, opts []Options) ([]*Node, []error) {
 		}
 	}
 	return nodes, errs
+}
+
+// startOnFreePorts starts the nodes build describes on n free ports, with
+// their data under a fresh directory. A port is free when picked, not
+// necessarily when the node listens: another process (a parallel test
+// package) may take it in between. So when a node could not bind, every
+// node is stopped and the set starts again on new ports, at most three
+// times. It returns the ports the nodes run on.
+func startOnFreePorts(t *testing.T, n int, build func(ports []int, dir string) []Options) ([]int, []*Node, []error) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		ports := freePorts(t, n)
+		nodes, errs := startNodes(t, build(ports, t.TempDir()))
+		if attempt == 3 || !addrInUse(errors.Join(errs...)) {
+			return ports, nodes, errs
+		}
+		t.Logf("a port was taken before its node listened (attempt %d): starting again on others: %v", attempt, errors.Join(errs...))
+		for _, node := range nodes {
+			if node != nil {
+				node.Close()
+			}
+		}
+	}
+}
+
+func addrInUse(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "address already in use")
 }

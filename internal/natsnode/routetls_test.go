@@ -22,18 +22,20 @@ func TestRouteTLS(t *testing.T) {
 	dir := t.TempDir()
 	good := writeTestCA(t, dir, "good")
 	stranger := writeTestCA(t, dir, "stranger")
-	ports := freePorts(t, 3)
-	peers := []string{loopback(ports[0]), loopback(ports[1])}
 	var logs logBuffer
-	opts := make([]Options, 2)
-	for i := range opts {
-		opts[i] = Options{
-			Name: fmt.Sprintf("tls%d", i), DataDir: filepath.Join(dir, fmt.Sprintf("tls%d", i)),
-			ClusterName: "tls", ClusterListen: peers[i], Peers: peers,
-			RouteTLS: good, StartTimeout: 30 * time.Second, Logger: logs.logger(),
+	peersOf := func(ports []int) []string { return []string{loopback(ports[0]), loopback(ports[1])} }
+	ports, nodes, errs := startOnFreePorts(t, 3, func(ports []int, data string) []Options {
+		opts := make([]Options, 2)
+		for i := range opts {
+			opts[i] = Options{
+				Name: fmt.Sprintf("tls%d", i), DataDir: filepath.Join(data, fmt.Sprintf("tls%d", i)),
+				ClusterName: "tls", ClusterListen: peersOf(ports)[i], Peers: peersOf(ports),
+				RouteTLS: good, StartTimeout: 30 * time.Second, Logger: logs.logger(),
+			}
 		}
-	}
-	nodes, errs := startNodes(t, opts)
+		return opts
+	})
+	peers := peersOf(ports)
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("node %d: %v\nlogs:\n%s", i, err, logs.String())
