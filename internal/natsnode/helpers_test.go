@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/deltasync/syncd/internal/clustertest"
 )
 
 // logBuffer collects a node's logs for the test to read; unlike t.Log, it
@@ -38,22 +40,11 @@ func (b *logBuffer) logger() *slog.Logger {
 
 // freePorts returns n TCP ports free on 127.0.0.1 a moment ago. (A route
 // address must be known before the node starts, so port 0 will not do.)
+// They are below the system's ephemeral range, where the local ends of
+// outgoing connections (this machine's other tests) are not taken.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
-	var lns []net.Listener
-	var ports []int
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
-	}
-	for _, ln := range lns {
-		ln.Close()
-	}
-	return ports
+	return clustertest.FreePorts(t, n)
 }
 
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
