@@ -2,6 +2,7 @@ package natsnode
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
@@ -83,6 +84,13 @@ func TestCluster(t *testing.T) {
 	}
 	for i := range 9 {
 		ack, err := streams[i%3].Publish(ctx, "r3.doc", []byte(fmt.Sprint(i)))
+		// Just after the creation a node may not know yet of the stream's
+		// subjects: nobody received the publish, so nothing was stored,
+		// and it can be sent again.
+		for try := 0; errors.Is(err, jetstream.ErrNoStreamResponse) && try < 50; try++ {
+			time.Sleep(100 * time.Millisecond)
+			ack, err = streams[i%3].Publish(ctx, "r3.doc", []byte(fmt.Sprint(i)))
+		}
 		if err != nil || ack.Sequence != uint64(i+1) {
 			t.Fatalf("publish %d through %s: %+v %v", i, nodes[i%3].Name(), ack, err)
 		}
