@@ -195,6 +195,9 @@ type AppendStats struct {
 	// SnapshotsLost counts snapshots not written after their commit's
 	// records were (nothing failed; loads replay a longer tail).
 	SnapshotsLost uint64
+	// WatchRestarts counts the store's watches of the log made again
+	// after they stalled (nothing delivered while messages were pending).
+	WatchRestarts uint64
 }
 
 // AppendStatser is what a [SharedStore] implements to have its appends

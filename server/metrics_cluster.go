@@ -41,6 +41,9 @@ var (
 		"Reads of the log that settled a publish's outcome (a duplicate or a wrong-last-sequence answer).", nil, nil)
 	descSnapshotsLost = prometheus.NewDesc("syncd_cluster_snapshots_lost_total",
 		"Snapshots not written after their operations were (nothing is lost; loads replay a longer tail). Rising: check the snapshot bucket's health.", nil, nil)
+	descWatchRestarts = prometheus.NewDesc("syncd_cluster_watch_restarts_total",
+		"Times this instance's consumer of the log was made again because it had stalled: messages pending for it, or the consumer gone, and nothing delivered at two checks 5 s apart. "+
+			"Until then other instances' operations reached subscribers here only through reads. Any rise: see the NATS nodes' health.", nil, nil)
 	descRebases = prometheus.NewDesc("syncd_cluster_rebases_total",
 		"Times a document's edits in flight were decided again, by cause: conflict (another instance committed first) or unknown (a write's outcome was unknown). "+
 			"Compare with syncd_store_commits_total: a high ratio means instances contend for the same documents.", []string{"cause"}, nil)
@@ -71,7 +74,7 @@ var (
 )
 
 func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descAppends, descAppendRetries, descAppendReadBacks, descSnapshotsLost,
+	for _, d := range []*prometheus.Desc{descAppends, descAppendRetries, descAppendReadBacks, descSnapshotsLost, descWatchRestarts,
 		descRebases, descRedecided, descFollows, descCaughtUp, descFollowLag, descFollowDelay,
 		descForwarded, descForwardFallbacks, descForwardOutOfOrder, descForwardRedecided, descForwardModeDocs} {
 		ch <- d
@@ -91,6 +94,7 @@ func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descAppendRetries, a.Retries)
 		counter(descAppendReadBacks, a.ReadBacks)
 		counter(descSnapshotsLost, a.SnapshotsLost)
+		counter(descWatchRestarts, a.WatchRestarts)
 	}
 	s := c.engine.Stats()
 	counter(descRebases, s.Rebases-min(s.RebasesUnknown, s.Rebases), "conflict")

@@ -19,7 +19,7 @@ type countingHandle struct {
 }
 
 func (countingHandle) AppendStats() syncd.AppendStats {
-	return syncd.AppendStats{OK: 11, Conflicts: 12, Unknown: 13, Failed: 14, Retries: 15, ReadBacks: 16, SnapshotsLost: 17}
+	return syncd.AppendStats{OK: 11, Conflicts: 12, Unknown: 13, Failed: 14, Retries: 15, ReadBacks: 16, SnapshotsLost: 17, WatchRestarts: 18}
 }
 
 // With a shared store, /metrics shows the store's appends by outcome and
@@ -56,6 +56,7 @@ func TestClusterMetrics(t *testing.T) {
 		"syncd_cluster_append_retries_total":                     15,
 		"syncd_cluster_append_readbacks_total":                   16,
 		"syncd_cluster_snapshots_lost_total":                     17,
+		"syncd_cluster_watch_restarts_total":                     18,
 		`syncd_cluster_caught_up_operations_total{via="follow"}`: n,
 		`syncd_cluster_caught_up_operations_total{via="rebase"}`: 0,
 		`syncd_cluster_rebases_total{cause="conflict"}`:          0,

@@ -217,13 +217,17 @@
 // consumer is (re)started every watch is called once with an incomplete
 // change, since what was stored before it started is not delivered.
 // Calls come from the consumer's goroutine, one at a time; changed must
-// not block, nor call its stop.
+// not block, nor call its stop. A watchdog makes the consumer again when
+// it stalls (messages pending, or the consumer gone, and nothing
+// delivered at two checks in a row): the client's own recreation was
+// once seen to stay silent for a minute after the consumer's node
+// stopped. [Stats.WatchRestarts] counts those.
 //
 // # Metrics
 //
 // [Store.Stats] counts appends, conflicts, publishes sent again, read-backs
-// that settled an outcome, unknown outcomes and lost snapshots, for the
-// server's metrics.
+// that settled an outcome, unknown outcomes, lost snapshots and watch
+// restarts, for the server's metrics.
 //
 // # Costs and traps
 //

@@ -30,10 +30,14 @@ type Stats struct {
 	// commit's log records were (the commit succeeded; a load replays a
 	// longer tail until the next snapshot).
 	SnapshotsLost uint64
+	// WatchRestarts counts watch consumers made again because they had
+	// stalled: messages pending, or the consumer gone, and nothing
+	// delivered (watch.go).
+	WatchRestarts uint64
 }
 
 type counters struct {
-	appends, conflicts, retries, readBacks, unknown, failed, snapshotsLost atomic.Uint64
+	appends, conflicts, retries, readBacks, unknown, failed, snapshotsLost, watchRestarts atomic.Uint64
 }
 
 // Stats returns the store's counters.
@@ -42,7 +46,7 @@ func (s *Store) Stats() Stats {
 	return Stats{
 		Appends: c.appends.Load(), Conflicts: c.conflicts.Load(), Retries: c.retries.Load(),
 		ReadBacks: c.readBacks.Load(), Unknown: c.unknown.Load(), Failed: c.failed.Load(),
-		SnapshotsLost: c.snapshotsLost.Load(),
+		SnapshotsLost: c.snapshotsLost.Load(), WatchRestarts: c.watchRestarts.Load(),
 	}
 }
 
@@ -52,7 +56,7 @@ func (s *Store) AppendStats() syncd.AppendStats {
 	st := s.Stats()
 	return syncd.AppendStats{
 		OK: st.Appends, Conflicts: st.Conflicts, Unknown: st.Unknown, Failed: st.Failed,
-		Retries: st.Retries, ReadBacks: st.ReadBacks, SnapshotsLost: st.SnapshotsLost,
+		Retries: st.Retries, ReadBacks: st.ReadBacks, SnapshotsLost: st.SnapshotsLost, WatchRestarts: st.WatchRestarts,
 	}
 }
 

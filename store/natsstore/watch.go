@@ -2,7 +2,9 @@ package natsstore
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,6 +32,14 @@ type watcher struct {
 	started bool
 	stop    chan struct{}
 	done    chan struct{}
+
+	// delivered counts the messages the consumer handed over, so that
+	// the watchdog (consumeUntilStalled) sees it make progress.
+	delivered atomic.Uint64
+	// checkEvery is watchCheckInterval (shorter in tests); stallHook, if
+	// set, gets the consume context once it runs (tests stop it).
+	checkEvery time.Duration
+	stallHook  func(jetstream.ConsumeContext)
 }
 
 // subjWatches are the watches of one document's log subject.
@@ -49,6 +59,7 @@ func (w *watcher) init(s *Store) {
 	w.bySubj = make(map[string]*subjWatches)
 	w.stop = make(chan struct{})
 	w.done = make(chan struct{})
+	w.checkEvery = watchCheckInterval
 }
 
 // Watch implements [syncd.SharedStore.Watch]. changed is called from the
@@ -89,7 +100,8 @@ func (s *Store) Watch(doc string, changed func(syncd.StoredChange)) (stop func()
 }
 
 // run creates the consumer (again and again until it succeeds or the
-// store closes) and consumes until the store closes.
+// store closes) and consumes until the store closes, creating it again
+// whenever it stalls.
 func (w *watcher) run() {
 	defer close(w.done)
 	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
@@ -118,10 +130,14 @@ func (w *watcher) run() {
 			// delivered: tell every watch once (a spurious call is
 			// allowed; a missed one is not).
 			w.notifyAll()
-			<-w.stop
-			cc.Stop()
-			<-cc.Closed()
-			return
+			if w.stallHook != nil {
+				w.stallHook(cc)
+			}
+			if !w.consumeUntilStalled(cons, cc) {
+				return
+			}
+			wait = 50 * time.Millisecond
+			continue
 		}
 		select {
 		case <-w.stop:
@@ -130,6 +146,79 @@ func (w *watcher) run() {
 		}
 	}
 }
+
+// consumeUntilStalled lets the consumer deliver until the store closes
+// (false) or the consumer stalls (true, once it is stopped): at two checks
+// in a row it delivered nothing while it had messages pending, or it was
+// gone. nats.go's ordered consumer recreates itself after missed
+// heartbeats, but a test saw one stay silent for a minute after its node
+// stopped (TestWatchAfterConsumerNodeDies), and a silent watch leaves this
+// instance's subscribers without other writers' operations until
+// something else makes it read the log. A check costs one consumer-info
+// request, and none while messages flow.
+func (w *watcher) consumeUntilStalled(cons jetstream.Consumer, cc jetstream.ConsumeContext) bool {
+	tick := time.NewTicker(w.checkEvery)
+	defer tick.Stop()
+	stop := func() {
+		cc.Stop()
+		select {
+		case <-cc.Closed():
+		case <-time.After(w.s.opts.RequestTimeout):
+		}
+	}
+	strikes, last := 0, w.delivered.Load()
+	for {
+		select {
+		case <-w.stop:
+			stop()
+			return false
+		case <-tick.C:
+		}
+		if n := w.delivered.Load(); n != last {
+			strikes, last = 0, n
+			continue
+		}
+		// The ordered consumer holds its lock, which Info takes, for as
+		// long as it retries making itself again: ask from another
+		// goroutine, and count a consumer busy that long as stalled.
+		type answer struct {
+			info *jetstream.ConsumerInfo
+			err  error
+		}
+		answered := make(chan answer, 1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), w.s.opts.RequestTimeout)
+			defer cancel()
+			info, err := cons.Info(ctx)
+			answered <- answer{info, err}
+		}()
+		select {
+		case <-w.stop:
+			stop()
+			return false
+		case a := <-answered:
+			switch {
+			case errors.Is(a.err, jetstream.ErrConsumerNotFound), a.err == nil && a.info.NumPending > 0:
+				strikes++
+			default:
+				// Nothing pending, or NATS not answering (a consumer
+				// made now would not do better).
+				strikes = 0
+			}
+		case <-time.After(2 * w.s.opts.RequestTimeout):
+			strikes++
+		}
+		if strikes >= 2 {
+			w.s.stats.watchRestarts.Add(1)
+			stop()
+			return true
+		}
+	}
+}
+
+// watchCheckInterval is how often consumeUntilStalled checks a consumer
+// that delivered nothing since the last check.
+const watchCheckInterval = 5 * time.Second
 
 // minWatchBuffer is the least the consumer may hold delivered and not yet
 // handed to the watches.
@@ -145,6 +234,7 @@ func (w *watcher) bufferBytes() int {
 }
 
 func (w *watcher) deliver(m jetstream.Msg) {
+	w.delivered.Add(1)
 	subj := m.Subject()
 	w.mu.Lock()
 	sw := w.bySubj[subj]
